@@ -1,0 +1,60 @@
+//! The trait a source of identities implements.
+
+use async_trait::async_trait;
+use roster_core::Record;
+
+use crate::ConnectorError;
+
+/// One listing the sync engine runs: a resource type in a scope. Sweeping (marking unseen records
+/// gone) happens per listing, and only when its listing completed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Listing {
+    pub resource_type: String,
+    pub scope: String,
+}
+
+impl Listing {
+    pub fn new(resource_type: impl Into<String>, scope: impl Into<String>) -> Self {
+        Self {
+            resource_type: resource_type.into(),
+            scope: scope.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Listing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} in {}", self.resource_type, self.scope)
+    }
+}
+
+/// Where the next page starts. Opaque to the engine: a URL, an offset, a marker, a cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PageToken(pub String);
+
+/// One page of a listing.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub records: Vec<Record>,
+    /// `None` when this was the last page.
+    pub next: Option<PageToken>,
+}
+
+/// A source of non-human identities. One value per configured connector.
+///
+/// The engine first asks for the [`plan`](Connector::plan) (which listings exist: e.g. every
+/// resource type in every configured org), then pages through each listing with
+/// [`list`](Connector::list). Every record a listing returns must carry that listing's resource
+/// type and scope in its key, so that sweeping one listing never touches another's records.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// The listings to run. An error here means nothing of this connector was seen.
+    async fn plan(&self) -> Result<Vec<Listing>, ConnectorError>;
+
+    /// One page of a listing; `page` is `None` for the first.
+    async fn list(
+        &self,
+        listing: &Listing,
+        page: Option<&PageToken>,
+    ) -> Result<Page, ConnectorError>;
+}

@@ -1,0 +1,20 @@
+//! The connector SDK: the [`Connector`] trait every source implements (resource types × scopes,
+//! listed page by page with opaque tokens, after baton-sdk), and the HTTP client connectors share
+//! (configured base URL only, bounded retries and rate-limit waits, size limits, pagination).
+
+pub mod clock;
+pub mod connector;
+pub mod error;
+pub mod http_client;
+pub mod pagination;
+pub mod rate_limit;
+
+pub use clock::{Clock, FakeClock, SystemClock};
+pub use connector::{Connector, Listing, Page, PageToken};
+pub use error::ConnectorError;
+pub use http_client::{
+    Auth, Conditional, HttpClient, HttpClientConfig, NextLinkPolicy, RawResponse, RequestBody,
+    Response, Secret,
+};
+pub use pagination::PageGuard;
+pub use rate_limit::RateLimitInfo;

@@ -1,0 +1,16 @@
+//! Roster's domain core: what an identity, a credential and a finding are, how a record is keyed
+//! and fingerprinted, and the risk rules. Nothing here reads the clock or touches I/O: every
+//! function that needs "now" takes it as an argument.
+
+pub mod inventory;
+pub mod model;
+pub mod record;
+pub mod risk;
+
+pub use inventory::InventoryItem;
+pub use model::{
+    Kind, OwaspCode, ParseEnumError, Platform, Privilege, RecordClass, Severity, Status, Tier,
+    Usage,
+};
+pub use record::{Record, RecordId, RecordKey};
+pub use risk::{Evaluation, Finding, RiskPolicy};

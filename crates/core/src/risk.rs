@@ -1,0 +1,361 @@
+//! Risk rules and the tier formula. Every rule has a stable id, an OWASP NHI code and a
+//! severity, and its message names the evidence and the threshold it was held against.
+//!
+//! Tier formula (documented in README and shown with every result):
+//! - no finding of severity low or above → `low`;
+//! - otherwise the highest severity among the findings (info counts as nothing, low → `low`,
+//!   medium → `medium`, high → `high`, critical → `critical`);
+//! - `escalate_high_count` or more high findings on one record → `critical`.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{OwaspCode, Privilege, RecordClass, Severity, Status, Tier, Usage};
+use crate::record::Record;
+
+/// Thresholds the rules are held against. Defaults are DESIGN.md §3's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskPolicy {
+    /// Unused for longer than this → stale.
+    pub stale_days: i64,
+    /// Secret material older than this without rotation.
+    pub rotation_days: i64,
+    /// Expiring within this many days.
+    pub expiring_soon_days: i64,
+    /// A credential younger than this is not judged "never used" or stale.
+    pub grace_days: i64,
+    /// This many high findings on one record make it critical.
+    pub escalate_high_count: usize,
+}
+
+impl Default for RiskPolicy {
+    fn default() -> Self {
+        Self {
+            stale_days: 90,
+            rotation_days: 90,
+            expiring_soon_days: 14,
+            grace_days: 7,
+            escalate_high_count: 2,
+        }
+    }
+}
+
+/// A rule that fired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub rule: String,
+    pub owasp: OwaspCode,
+    pub severity: Severity,
+    pub message: String,
+}
+
+/// The result of evaluating one record at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub tier: Tier,
+    pub findings: Vec<Finding>,
+}
+
+fn finding(rule: &str, owasp: OwaspCode, severity: Severity, message: String) -> Finding {
+    Finding {
+        rule: rule.to_owned(),
+        owasp,
+        severity,
+        message,
+    }
+}
+
+fn days_between(earlier: DateTime<Utc>, later: DateTime<Utc>) -> i64 {
+    (later - earlier).num_days()
+}
+
+impl RiskPolicy {
+    /// Evaluates one record's own rules at `now`.
+    pub fn evaluate(&self, r: &Record, now: DateTime<Utc>) -> Evaluation {
+        let mut findings = Vec::new();
+        let live = r.status == Status::Active;
+        let in_grace = r
+            .created_at
+            .is_some_and(|c| now - c < Duration::days(self.grace_days));
+
+        // Usage. Disabled or gone records are not "unused"; no telemetry is not "never used".
+        if live && !in_grace {
+            match r.usage {
+                Usage::Used => {
+                    if let Some(last) = r.last_used_at {
+                        let idle = days_between(last, now);
+                        if idle > self.stale_days {
+                            findings.push(finding(
+                                "usage.stale",
+                                OwaspCode::Nhi1,
+                                Severity::Medium,
+                                format!(
+                                    "{} `{}` last used {idle} days ago, policy threshold {}",
+                                    r.kind, r.name, self.stale_days
+                                ),
+                            ));
+                        }
+                    }
+                }
+                Usage::NeverUsed => {
+                    let age = r.created_at.map(|c| days_between(c, now));
+                    findings.push(finding(
+                        "usage.never_used",
+                        OwaspCode::Nhi1,
+                        Severity::Medium,
+                        match age {
+                            Some(age) => format!(
+                                "{} `{}` never used in the {age} days since it was created (grace period {} days)",
+                                r.kind, r.name, self.grace_days
+                            ),
+                            None => format!("{} `{}` was never used", r.kind, r.name),
+                        },
+                    ));
+                }
+                Usage::NoTelemetry => findings.push(finding(
+                    "usage.no_data",
+                    OwaspCode::Nhi1,
+                    Severity::Info,
+                    format!(
+                        "no usage data: the source cannot say whether `{}` is used",
+                        r.name
+                    ),
+                )),
+            }
+        }
+
+        // Lifetime of secret material.
+        if live && r.kind.is_secret_material() {
+            match r.expires_at {
+                None => findings.push(finding(
+                    "lifetime.no_expiry",
+                    OwaspCode::Nhi7,
+                    Severity::Low,
+                    format!("{} `{}` never expires", r.kind, r.name),
+                )),
+                Some(exp) if exp <= now => findings.push(finding(
+                    "lifetime.expired_present",
+                    OwaspCode::Nhi7,
+                    Severity::Low,
+                    format!(
+                        "{} `{}` expired {} days ago and is still present",
+                        r.kind,
+                        r.name,
+                        days_between(exp, now)
+                    ),
+                )),
+                Some(exp) if exp - now <= Duration::days(self.expiring_soon_days) => {
+                    findings.push(finding(
+                        "lifetime.expiring_soon",
+                        OwaspCode::Nhi7,
+                        Severity::Low,
+                        format!(
+                            "{} `{}` expires in {} days (policy warns at {})",
+                            r.kind,
+                            r.name,
+                            days_between(now, exp),
+                            self.expiring_soon_days
+                        ),
+                    ))
+                }
+                Some(_) => {}
+            }
+            if let Some(created) = r.created_at {
+                let age = days_between(created, now);
+                if age > self.rotation_days {
+                    findings.push(finding(
+                        "lifetime.rotation_age",
+                        OwaspCode::Nhi7,
+                        Severity::Medium,
+                        format!(
+                            "{} `{}` not rotated for {age} days, policy threshold {}",
+                            r.kind, r.name, self.rotation_days
+                        ),
+                    ));
+                }
+            }
+        }
+
+        if live && r.privilege == Privilege::Admin {
+            let detail = if r.privilege_detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", r.privilege_detail.join(", "))
+            };
+            findings.push(finding(
+                "privilege.admin",
+                OwaspCode::Nhi5,
+                Severity::High,
+                format!("{} `{}` holds admin privilege{detail}", r.kind, r.name),
+            ));
+        }
+
+        if live && r.class() == RecordClass::Identity && r.owner.is_none() {
+            findings.push(finding(
+                "owner.missing",
+                OwaspCode::Nhi1,
+                Severity::Medium,
+                format!("{} `{}` has no owner", r.kind, r.name),
+            ));
+        }
+
+        let tier = self.tier(&findings);
+        Evaluation { tier, findings }
+    }
+
+    /// The tier formula (see the module documentation).
+    pub fn tier(&self, findings: &[Finding]) -> Tier {
+        let highs = findings
+            .iter()
+            .filter(|f| f.severity >= Severity::High)
+            .count();
+        if highs >= self.escalate_high_count.max(1) {
+            return Tier::Critical;
+        }
+        findings
+            .iter()
+            .map(|f| match f.severity {
+                Severity::Info | Severity::Low => Tier::Low,
+                Severity::Medium => Tier::Medium,
+                Severity::High => Tier::High,
+                Severity::Critical => Tier::Critical,
+            })
+            .max()
+            .unwrap_or(Tier::Low)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Kind, Platform};
+    use crate::record::RecordKey;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap()
+    }
+
+    fn key() -> Record {
+        Record {
+            key: RecordKey {
+                resource_type: "aws.access_key".into(),
+                scope: "1".into(),
+                external_id: "AKIA1".into(),
+            },
+            platform: Platform::Aws,
+            kind: Kind::AccessKey,
+            name: "AKIA…XYZ".into(),
+            parent: None,
+            status: Status::Active,
+            created_at: Some(now() - Duration::days(30)),
+            last_used_at: Some(now() - Duration::days(1)),
+            usage: Usage::Used,
+            expires_at: Some(now() + Duration::days(200)),
+            privilege: Privilege::Read,
+            privilege_detail: vec![],
+            owner: Some("alice".into()),
+            owner_source: Some("aws_tag:owner".into()),
+            raw: serde_json::Value::Null,
+        }
+    }
+
+    fn rules(e: &Evaluation) -> Vec<&str> {
+        e.findings.iter().map(|f| f.rule.as_str()).collect()
+    }
+
+    #[test]
+    fn a_healthy_key_is_low_with_no_findings() {
+        let e = RiskPolicy::default().evaluate(&key(), now());
+        assert!(e.findings.is_empty(), "{e:?}");
+        assert_eq!(e.tier, Tier::Low);
+    }
+
+    #[test]
+    fn stale_key_names_days_and_threshold() {
+        let mut r = key();
+        r.last_used_at = Some(now() - Duration::days(212));
+        let e = RiskPolicy::default().evaluate(&r, now());
+        let f = e.findings.iter().find(|f| f.rule == "usage.stale").unwrap();
+        assert!(
+            f.message.contains("212 days ago, policy threshold 90"),
+            "{}",
+            f.message
+        );
+        assert_eq!(e.tier, Tier::Medium);
+    }
+
+    #[test]
+    fn disabled_records_are_not_unused() {
+        let mut r = key();
+        r.status = Status::Disabled;
+        r.usage = Usage::NeverUsed;
+        assert!(
+            RiskPolicy::default()
+                .evaluate(&r, now())
+                .findings
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn no_telemetry_is_not_never_used() {
+        let mut r = key();
+        r.usage = Usage::NoTelemetry;
+        r.last_used_at = None;
+        let e = RiskPolicy::default().evaluate(&r, now());
+        assert_eq!(rules(&e), vec!["usage.no_data"]);
+        assert_eq!(e.tier, Tier::Low);
+    }
+
+    #[test]
+    fn fresh_key_in_grace_period_is_not_never_used() {
+        let mut r = key();
+        r.usage = Usage::NeverUsed;
+        r.last_used_at = None;
+        r.created_at = Some(now() - Duration::days(1));
+        assert!(!rules(&RiskPolicy::default().evaluate(&r, now())).contains(&"usage.never_used"));
+        r.created_at = Some(now() - Duration::days(30));
+        assert!(rules(&RiskPolicy::default().evaluate(&r, now())).contains(&"usage.never_used"));
+    }
+
+    #[test]
+    fn lifetime_rules() {
+        let p = RiskPolicy::default();
+        let mut r = key();
+        r.expires_at = None;
+        r.created_at = Some(now() - Duration::days(400));
+        let e = p.evaluate(&r, now());
+        assert!(
+            rules(&e).contains(&"lifetime.no_expiry")
+                && rules(&e).contains(&"lifetime.rotation_age")
+        );
+        r.expires_at = Some(now() + Duration::days(3));
+        assert!(rules(&p.evaluate(&r, now())).contains(&"lifetime.expiring_soon"));
+        r.expires_at = Some(now() - Duration::days(3));
+        assert!(rules(&p.evaluate(&r, now())).contains(&"lifetime.expired_present"));
+    }
+
+    #[test]
+    fn admin_without_owner_escalates_only_with_two_highs() {
+        let p = RiskPolicy::default();
+        let mut r = key();
+        r.kind = Kind::ServiceAccount;
+        r.privilege = Privilege::Admin;
+        r.privilege_detail = vec!["AdministratorAccess".into()];
+        r.owner = None;
+        let e = p.evaluate(&r, now());
+        assert_eq!(e.tier, Tier::High);
+        assert!(rules(&e).contains(&"owner.missing"));
+        let two_highs = vec![e.findings[0].clone(), e.findings[0].clone()];
+        let admin = e
+            .findings
+            .iter()
+            .find(|f| f.rule == "privilege.admin")
+            .unwrap()
+            .clone();
+        assert_eq!(p.tier(&[admin.clone(), admin]), Tier::Critical);
+        assert!(!two_highs.is_empty());
+    }
+}

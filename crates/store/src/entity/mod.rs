@@ -1,0 +1,6 @@
+//! sea-orm entities, one file per table. Handlers never touch these; they call the store.
+
+pub mod listing;
+pub mod record;
+pub mod record_history;
+pub mod sync_run;

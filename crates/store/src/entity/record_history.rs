@@ -1,0 +1,19 @@
+use sea_orm::entity::prelude::*;
+
+/// A change to a record seen by a sync run: `new`, `changed`, `gone` or `returned`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "record_history")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub record_id: i64,
+    pub sync_run_id: i64,
+    pub change: String,
+    pub content_hash: i64,
+    pub at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

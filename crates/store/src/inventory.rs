@@ -1,0 +1,103 @@
+//! The read side: the inventory with its filters, keyset-paginated by id.
+
+use roster_core::{Kind, Platform, RecordClass, Status, Tier};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use crate::entity::record;
+use crate::{Store, StoreError};
+
+/// Filters on stored columns. Time-dependent judgements (stale, tier at another moment) are
+/// made by the caller from the evaluated records.
+#[derive(Debug, Clone, Default)]
+pub struct InventoryFilter {
+    pub platform: Option<Platform>,
+    pub kind: Option<Kind>,
+    pub class: Option<RecordClass>,
+    /// The tier stored at the last evaluation.
+    pub tier: Option<Tier>,
+    pub owner: Option<String>,
+    pub scope: Option<String>,
+    pub connector: Option<String>,
+    pub status: Option<Status>,
+    /// Gone records are hidden unless asked for (or `status = gone`).
+    pub include_gone: bool,
+    /// Case-sensitive substring of the name or external id.
+    pub search: Option<String>,
+}
+
+impl InventoryFilter {
+    fn condition(&self) -> Condition {
+        let mut c = Condition::all();
+        if let Some(p) = self.platform {
+            c = c.add(record::Column::Platform.eq(p.as_str()));
+        }
+        if let Some(k) = self.kind {
+            c = c.add(record::Column::Kind.eq(k.as_str()));
+        }
+        if let Some(k) = self.class {
+            c = c.add(record::Column::Class.eq(k.as_str()));
+        }
+        if let Some(t) = self.tier {
+            c = c.add(record::Column::Tier.eq(t.as_str()));
+        }
+        if let Some(o) = &self.owner {
+            c = c.add(record::Column::Owner.eq(o.as_str()));
+        }
+        if let Some(s) = &self.scope {
+            c = c.add(record::Column::Scope.eq(s.as_str()));
+        }
+        if let Some(s) = &self.connector {
+            c = c.add(record::Column::Connector.eq(s.as_str()));
+        }
+        match self.status {
+            Some(s) => c = c.add(record::Column::Status.eq(s.as_str())),
+            None if !self.include_gone => {
+                c = c.add(record::Column::Status.ne(Status::Gone.as_str()))
+            }
+            None => {}
+        }
+        if let Some(q) = &self.search {
+            c = c.add(
+                Condition::any()
+                    .add(record::Column::Name.contains(q.as_str()))
+                    .add(record::Column::ExternalId.contains(q.as_str())),
+            );
+        }
+        c
+    }
+}
+
+impl Store {
+    /// Up to `limit` records matching `filter` with id greater than `after`, by id.
+    pub async fn inventory_page(
+        &self,
+        filter: &InventoryFilter,
+        after: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<record::Model>, StoreError> {
+        let mut q = record::Entity::find().filter(filter.condition());
+        if let Some(after) = after {
+            q = q.filter(record::Column::Id.gt(after));
+        }
+        Ok(q.order_by_asc(record::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
+    pub async fn inventory_count(&self, filter: &InventoryFilter) -> Result<u64, StoreError> {
+        Ok(record::Entity::find()
+            .filter(filter.condition())
+            .count(&self.db)
+            .await?)
+    }
+
+    pub async fn record(&self, id: i64) -> Result<record::Model, StoreError> {
+        record::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("record {}", roster_core::RecordId(id))))
+    }
+}

@@ -1,0 +1,224 @@
+//! Sync runs and listing state: what each run saw, and per listing when it last completed.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::entity::{listing, sync_run};
+use crate::{Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    /// Every listing completed.
+    Ok,
+    /// Some listings failed; nothing was swept there.
+    Partial,
+    /// Nothing could be read.
+    Failed,
+    /// The process died during the run; found and closed by a later run.
+    Aborted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Ok => "ok",
+            RunStatus::Partial => "partial",
+            RunStatus::Failed => "failed",
+            RunStatus::Aborted => "aborted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunCounts {
+    pub new: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    pub gone: u64,
+    pub failed_listings: u64,
+}
+
+impl RunCounts {
+    pub fn add(&mut self, other: &RunCounts) {
+        self.new += other.new;
+        self.changed += other.changed;
+        self.unchanged += other.unchanged;
+        self.gone += other.gone;
+        self.failed_listings += other.failed_listings;
+    }
+}
+
+/// How one listing ended in one run.
+#[derive(Debug, Clone)]
+pub struct ListingOutcome<'a> {
+    pub connector: &'a str,
+    pub resource_type: &'a str,
+    pub scope: &'a str,
+    pub complete: bool,
+    pub error: Option<String>,
+    pub seen: u64,
+}
+
+impl Store {
+    /// Opens a run. Call [`Store::abort_unfinished_runs`] first.
+    pub async fn begin_sync_run(
+        &self,
+        now: DateTime<Utc>,
+        connectors: &[String],
+    ) -> Result<i64, StoreError> {
+        let run = sync_run::ActiveModel {
+            started_at: Set(now),
+            status: Set(RunStatus::Running.as_str().to_owned()),
+            connectors: Set(serde_json::to_string(connectors).unwrap_or_default()),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(run.id)
+    }
+
+    /// Runs left `running` by a process that died are closed as `aborted`. Their batches that
+    /// committed stay (each is whole); nothing was swept for them, so the next run completes the
+    /// picture.
+    pub async fn abort_unfinished_runs(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let res = sync_run::Entity::update_many()
+            .col_expr(
+                sync_run::Column::Status,
+                Expr::value(RunStatus::Aborted.as_str()),
+            )
+            .col_expr(sync_run::Column::FinishedAt, Expr::value(now))
+            .filter(sync_run::Column::Status.eq(RunStatus::Running.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(res.rows_affected)
+    }
+
+    pub async fn finish_sync_run(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        status: RunStatus,
+        counts: RunCounts,
+        report: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        sync_run::ActiveModel {
+            id: Set(id),
+            finished_at: Set(Some(now)),
+            status: Set(status.as_str().to_owned()),
+            new_count: Set(as_i64(counts.new)),
+            changed_count: Set(as_i64(counts.changed)),
+            unchanged_count: Set(as_i64(counts.unchanged)),
+            gone_count: Set(as_i64(counts.gone)),
+            failed_listings: Set(as_i64(counts.failed_listings)),
+            report: Set(Some(report.to_string())),
+            ..Default::default()
+        }
+        .update(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn sync_run(&self, id: i64) -> Result<sync_run::Model, StoreError> {
+        sync_run::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("sync run {id}")))
+    }
+
+    pub async fn recent_sync_runs(&self, limit: u64) -> Result<Vec<sync_run::Model>, StoreError> {
+        Ok(sync_run::Entity::find()
+            .order_by_desc(sync_run::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Records how a listing ended. A complete listing moves its "last complete" mark, which is
+    /// what its records' `last_seen_run` is read from.
+    pub async fn record_listing(
+        &self,
+        run_id: i64,
+        now: DateTime<Utc>,
+        outcome: &ListingOutcome<'_>,
+    ) -> Result<(), StoreError> {
+        let existing = listing::Entity::find()
+            .filter(listing::Column::Connector.eq(outcome.connector))
+            .filter(listing::Column::ResourceType.eq(outcome.resource_type))
+            .filter(listing::Column::Scope.eq(outcome.scope))
+            .one(&self.db)
+            .await?;
+        let status = if outcome.complete {
+            "complete"
+        } else {
+            "failed"
+        };
+        let seen = i64::try_from(outcome.seen).unwrap_or(i64::MAX);
+        match existing {
+            Some(row) => {
+                let mut m: listing::ActiveModel = row.into();
+                m.last_attempt_run = Set(run_id);
+                m.last_attempt_at = Set(now);
+                m.last_status = Set(status.to_owned());
+                m.last_error = Set(outcome.error.clone());
+                if outcome.complete {
+                    m.last_complete_run = Set(Some(run_id));
+                    m.last_complete_at = Set(Some(now));
+                    m.records_seen = Set(seen);
+                }
+                m.update(&self.db).await?;
+            }
+            None => {
+                listing::ActiveModel {
+                    connector: Set(outcome.connector.to_owned()),
+                    resource_type: Set(outcome.resource_type.to_owned()),
+                    scope: Set(outcome.scope.to_owned()),
+                    last_attempt_run: Set(run_id),
+                    last_attempt_at: Set(now),
+                    last_status: Set(status.to_owned()),
+                    last_error: Set(outcome.error.clone()),
+                    last_complete_run: Set(outcome.complete.then_some(run_id)),
+                    last_complete_at: Set(outcome.complete.then_some(now)),
+                    records_seen: Set(if outcome.complete { seen } else { 0 }),
+                    ..Default::default()
+                }
+                .insert(&self.db)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn listings(&self) -> Result<Vec<listing::Model>, StoreError> {
+        Ok(listing::Entity::find()
+            .order_by_asc(listing::Column::Connector)
+            .order_by_asc(listing::Column::ResourceType)
+            .order_by_asc(listing::Column::Scope)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// (connector, resource type, scope) → the last run in which that listing completed.
+    pub async fn last_complete_runs(
+        &self,
+    ) -> Result<HashMap<(String, String, String), i64>, StoreError> {
+        Ok(self
+            .listings()
+            .await?
+            .into_iter()
+            .filter_map(|l| {
+                l.last_complete_run
+                    .map(|run| ((l.connector, l.resource_type, l.scope), run))
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,307 @@
+//! One sync run over a set of connectors.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use roster_connector_sdk::{Clock, Connector, ConnectorError, Listing, PageGuard};
+use roster_core::{Record, RecordId, RiskPolicy, Status};
+use roster_store::{
+    Change, IndexEntry, ListingOutcome, RecordIndex, RecordRow, RunCounts, RunStatus, Store,
+};
+
+use crate::SyncError;
+use crate::report::{ConnectorReport, ListingReport, SyncReport};
+
+/// A configured connector: its name (part of every record id) and the source itself.
+pub struct SyncSource {
+    pub name: String,
+    pub connector: Box<dyn Connector>,
+}
+
+/// Progress callbacks, for the CLI's progress bar. Called from the sync task.
+pub trait Progress: Send + Sync {
+    fn listing_started(&self, _connector: &str, _listing: &Listing) {}
+    fn records_seen(&self, _n: u64) {}
+    fn listing_finished(&self, _connector: &str, _report: &ListingReport) {}
+}
+
+/// Reports nothing.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+pub struct SyncEngine {
+    store: Store,
+    policy: RiskPolicy,
+    clock: Arc<dyn Clock>,
+    /// Records per write transaction.
+    pub batch_size: usize,
+    /// Pages per listing before it is called a loop.
+    pub max_pages: u64,
+}
+
+impl SyncEngine {
+    pub fn new(store: Store, policy: RiskPolicy, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            policy,
+            clock,
+            batch_size: 2000,
+            max_pages: 100_000,
+        }
+    }
+
+    /// Runs every source once. Source failures end the run `partial` (or `failed` when
+    /// nothing was read); only store failures are errors.
+    pub async fn run(
+        &self,
+        sources: &[SyncSource],
+        progress: &dyn Progress,
+    ) -> Result<SyncReport, SyncError> {
+        let started_at = self.clock.now();
+        let aborted = self.store.abort_unfinished_runs(started_at).await?;
+        if aborted > 0 {
+            tracing::warn!(
+                aborted,
+                "closed sync runs left unfinished by a process that died"
+            );
+        }
+        let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+        let run_id = self.store.begin_sync_run(started_at, &names).await?;
+
+        let mut reports = Vec::with_capacity(sources.len());
+        let mut counts = RunCounts::default();
+        for source in sources {
+            let report = self.run_source(run_id, source, progress).await?;
+            counts.add(&report.counts);
+            reports.push(report);
+        }
+
+        let any_failure = counts.failed_listings > 0 || reports.iter().any(|r| r.error.is_some());
+        let any_complete = reports
+            .iter()
+            .any(|r| r.listings.iter().any(|l| l.status == "complete"));
+        let status = match (any_failure, any_complete) {
+            (false, _) => RunStatus::Ok,
+            (true, true) => RunStatus::Partial,
+            (true, false) => RunStatus::Failed,
+        };
+        let finished_at = self.clock.now();
+        let report = SyncReport {
+            run_id,
+            status,
+            started_at,
+            finished_at,
+            counts,
+            connectors: reports,
+        };
+        let json = serde_json::to_value(&report).unwrap_or_default();
+        self.store
+            .finish_sync_run(run_id, finished_at, status, counts, &json)
+            .await?;
+        Ok(report)
+    }
+
+    async fn run_source(
+        &self,
+        run_id: i64,
+        source: &SyncSource,
+        progress: &dyn Progress,
+    ) -> Result<ConnectorReport, SyncError> {
+        let mut report = ConnectorReport {
+            name: source.name.clone(),
+            error: None,
+            counts: RunCounts::default(),
+            listings: Vec::new(),
+        };
+        let plan = match source.connector.plan().await {
+            Ok(plan) => plan,
+            Err(e) => {
+                tracing::warn!(connector = %source.name, error = %e, "connector plan failed; nothing of it swept");
+                report.error = Some(e.to_string());
+                return Ok(report);
+            }
+        };
+        let mut index = self.store.load_index(&source.name).await?;
+        for listing in plan {
+            progress.listing_started(&source.name, &listing);
+            let l = self
+                .run_listing(run_id, source, &listing, &mut index, progress)
+                .await?;
+            report.counts.add(&l.counts);
+            progress.listing_finished(&source.name, &l);
+            report.listings.push(l);
+        }
+        Ok(report)
+    }
+
+    async fn run_listing(
+        &self,
+        run_id: i64,
+        source: &SyncSource,
+        listing: &Listing,
+        index: &mut RecordIndex,
+        progress: &dyn Progress,
+    ) -> Result<ListingReport, SyncError> {
+        let now = self.clock.now();
+        let listing_id = index.listing_id(&listing.resource_type, &listing.scope);
+        let mut report = ListingReport {
+            resource_type: listing.resource_type.clone(),
+            scope: listing.scope.clone(),
+            status: "complete",
+            error: None,
+            pages: 0,
+            seen: 0,
+            duplicates: 0,
+            rejected: 0,
+            counts: RunCounts::default(),
+        };
+        let mut seen: HashSet<i64> = HashSet::new();
+        let mut pending: Vec<RecordRow> = Vec::new();
+        let mut guard = PageGuard::new(listing, self.max_pages);
+        let mut token = None;
+        let failure: Option<ConnectorError> = loop {
+            let page = match source.connector.list(listing, token.as_ref()).await {
+                Ok(page) => page,
+                Err(e) => break Some(e),
+            };
+            report.pages += 1;
+            let mut page_seen = 0u64;
+            for record in page.records {
+                if record.key.resource_type != listing.resource_type
+                    || record.key.scope != listing.scope
+                    || record.status == Status::Gone
+                {
+                    // A connector bug must not move records between listings (or sweep them).
+                    report.rejected += 1;
+                    continue;
+                }
+                let id = RecordId::derive(&source.name, &record.key);
+                if !seen.insert(id.0) {
+                    report.duplicates += 1;
+                    continue;
+                }
+                page_seen += 1;
+                if let Some(row) =
+                    self.classify(&source.name, record, id, index, &mut report.counts, now)
+                {
+                    pending.push(row);
+                }
+            }
+            report.seen += page_seen;
+            progress.records_seen(page_seen);
+            if pending.len() >= self.batch_size {
+                self.flush(run_id, listing_id, index, &mut pending).await?;
+            }
+            match page.next {
+                None => break None,
+                Some(next) => {
+                    if let Err(e) = guard.advance(&next.0) {
+                        break Some(e);
+                    }
+                    token = Some(next);
+                }
+            }
+        };
+        // What was seen is true even if the listing failed later: keep it.
+        self.flush(run_id, listing_id, index, &mut pending).await?;
+
+        if let Some(e) = failure {
+            tracing::warn!(connector = %source.name, %listing, error = %e, "listing failed; nothing swept there");
+            report.status = "failed";
+            report.error = Some(e.to_string());
+            report.counts.failed_listings = 1;
+        } else {
+            let gone = index.unseen_in(listing_id, &seen);
+            self.store
+                .mark_gone(run_id, self.clock.now(), &gone)
+                .await?;
+            for id in &gone {
+                if let Some(e) = index.entries.get_mut(id) {
+                    e.gone = true;
+                }
+            }
+            report.counts.gone = gone.len() as u64;
+        }
+        self.store
+            .record_listing(
+                run_id,
+                self.clock.now(),
+                &ListingOutcome {
+                    connector: &source.name,
+                    resource_type: &listing.resource_type,
+                    scope: &listing.scope,
+                    complete: report.status == "complete",
+                    error: report.error.clone(),
+                    seen: report.seen,
+                },
+            )
+            .await?;
+        Ok(report)
+    }
+
+    /// New, changed or returned records become rows to write; unchanged ones only count.
+    fn classify(
+        &self,
+        connector: &str,
+        record: Record,
+        id: RecordId,
+        index: &RecordIndex,
+        counts: &mut RunCounts,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<RecordRow> {
+        let content_hash = record.content_hash();
+        let change = match index.entries.get(&id.0) {
+            None => Change::New,
+            Some(e) if e.gone => Change::Returned,
+            Some(e) if e.content_hash != content_hash => Change::Changed,
+            Some(_) => {
+                counts.unchanged += 1;
+                return None;
+            }
+        };
+        match change {
+            Change::New => counts.new += 1,
+            Change::Changed | Change::Returned => counts.changed += 1,
+        }
+        let parent_id = record
+            .parent
+            .as_ref()
+            .map(|p| RecordId::derive(connector, p));
+        let evaluation = self.policy.evaluate(&record, now);
+        Some(RecordRow {
+            id,
+            connector: connector.to_owned(),
+            record,
+            parent_id,
+            content_hash,
+            evaluation,
+            change,
+        })
+    }
+
+    async fn flush(
+        &self,
+        run_id: i64,
+        listing_id: u32,
+        index: &mut RecordIndex,
+        pending: &mut Vec<RecordRow>,
+    ) -> Result<(), SyncError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .write_records(run_id, self.clock.now(), pending)
+            .await?;
+        for row in pending.drain(..) {
+            index.entries.insert(
+                row.id.0,
+                IndexEntry {
+                    content_hash: row.content_hash,
+                    gone: false,
+                    listing: listing_id,
+                },
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,335 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The sync engine on both backends: change detection, sweeping only complete listings,
+//! failures reported and never read as deletions.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use roster_connector_sdk::{Connector, ConnectorError, FakeClock, Listing, Page, PageToken};
+use roster_connector_synthetic::{SyntheticConfig, SyntheticConnector, default_anchor};
+use roster_core::{Kind, Platform, Privilege, Record, RecordKey, RiskPolicy, Status, Usage};
+use roster_store::testing::test_stores;
+use roster_store::{InventoryFilter, RunStatus, Store};
+use roster_sync::{NoProgress, SyncEngine, SyncSource};
+
+fn synthetic(count: u64) -> SyncSource {
+    SyncSource {
+        name: "sample".into(),
+        connector: Box::new(
+            SyntheticConnector::new(SyntheticConfig {
+                count,
+                seed: 9,
+                anchor: default_anchor(),
+                page_size: 50,
+            })
+            .unwrap(),
+        ),
+    }
+}
+
+fn engine(store: &Store) -> SyncEngine {
+    let mut e = SyncEngine::new(
+        store.clone(),
+        RiskPolicy::default(),
+        Arc::new(FakeClock::default()),
+    );
+    e.batch_size = 64;
+    e
+}
+
+async fn count(store: &Store, status: Option<Status>) -> u64 {
+    store
+        .inventory_count(&InventoryFilter {
+            status,
+            include_gone: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn first_sync_inserts_resync_writes_nothing_shrink_sweeps() {
+    for t in test_stores().await.unwrap() {
+        let s = &t.store;
+        let r1 = engine(s)
+            .run(&[synthetic(1000)], &NoProgress)
+            .await
+            .unwrap();
+        assert_eq!(
+            (r1.status, r1.counts.new, r1.counts.unchanged),
+            (RunStatus::Ok, 1000, 0),
+            "{}",
+            t.backend
+        );
+        assert_eq!(count(s, None).await, 1000);
+
+        let r2 = engine(s)
+            .run(&[synthetic(1000)], &NoProgress)
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                r2.counts.new,
+                r2.counts.changed,
+                r2.counts.unchanged,
+                r2.counts.gone
+            ),
+            (0, 0, 1000, 0),
+            "{}",
+            t.backend
+        );
+
+        let r3 = engine(s).run(&[synthetic(900)], &NoProgress).await.unwrap();
+        assert_eq!(
+            (r3.counts.gone, r3.counts.unchanged),
+            (100, 900),
+            "{}",
+            t.backend
+        );
+        assert_eq!(count(s, Some(Status::Gone)).await, 100);
+        assert_eq!(
+            s.inventory_count(&InventoryFilter::default())
+                .await
+                .unwrap(),
+            900,
+            "gone records are hidden by default"
+        );
+
+        // They come back.
+        let r4 = engine(s)
+            .run(&[synthetic(1000)], &NoProgress)
+            .await
+            .unwrap();
+        assert_eq!(
+            (r4.counts.changed, r4.counts.new, r4.counts.unchanged),
+            (100, 0, 900),
+            "{}",
+            t.backend
+        );
+        assert_eq!(count(s, Some(Status::Gone)).await, 0);
+        let page = s
+            .inventory_page(&InventoryFilter::default(), None, 5)
+            .await
+            .unwrap();
+        assert!(
+            page.iter().all(|m| m.first_seen_run == r1.run_id),
+            "first_seen survives updates"
+        );
+    }
+}
+
+/// A connector whose listings are set by the test: each a list of records or an error.
+#[derive(Clone, Default)]
+struct ScriptedConnector {
+    listings: Arc<Mutex<Vec<(Listing, Result<Vec<Record>, ConnectorError>)>>>,
+    page_size: usize,
+    /// When set, every listing answers with this token forever (a pagination loop).
+    loop_token: Option<String>,
+    plan_error: Option<ConnectorError>,
+}
+
+#[async_trait]
+impl Connector for ScriptedConnector {
+    async fn plan(&self) -> Result<Vec<Listing>, ConnectorError> {
+        if let Some(e) = &self.plan_error {
+            return Err(e.clone());
+        }
+        Ok(self
+            .listings
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(l, _)| l.clone())
+            .collect())
+    }
+
+    async fn list(
+        &self,
+        listing: &Listing,
+        page: Option<&PageToken>,
+    ) -> Result<Page, ConnectorError> {
+        let all = self.listings.lock().unwrap();
+        let (_, res) = all.iter().find(|(l, _)| l == listing).unwrap();
+        let records = res.clone()?;
+        let start: usize = page.map(|p| p.0.parse().unwrap_or(0)).unwrap_or(0);
+        if let Some(t) = &self.loop_token {
+            return Ok(Page {
+                records: records[..1].to_vec(),
+                next: Some(PageToken(t.clone())),
+            });
+        }
+        let end = (start + self.page_size).min(records.len());
+        Ok(Page {
+            records: records[start..end].to_vec(),
+            next: (end < records.len()).then(|| PageToken(end.to_string())),
+        })
+    }
+}
+
+fn rec(rt: &str, scope: &str, id: &str) -> Record {
+    Record {
+        key: RecordKey {
+            resource_type: rt.into(),
+            scope: scope.into(),
+            external_id: id.into(),
+        },
+        platform: Platform::Github,
+        kind: Kind::DeployKey,
+        name: format!("key-{id}"),
+        parent: None,
+        status: Status::Active,
+        created_at: None,
+        last_used_at: None,
+        usage: Usage::NoTelemetry,
+        expires_at: None,
+        privilege: Privilege::Read,
+        privilege_detail: vec![],
+        owner: None,
+        owner_source: None,
+        raw: serde_json::json!({"id": id}),
+    }
+}
+
+fn records(rt: &str, scope: &str, n: usize) -> Vec<Record> {
+    (0..n).map(|i| rec(rt, scope, &i.to_string())).collect()
+}
+
+fn source(c: &ScriptedConnector) -> SyncSource {
+    SyncSource {
+        name: "scripted".into(),
+        connector: Box::new(c.clone()),
+    }
+}
+
+#[tokio::test]
+async fn a_failed_listing_is_reported_and_never_swept() {
+    for t in test_stores().await.unwrap() {
+        let s = &t.store;
+        let a = Listing::new("github.deploy_key", "acme");
+        let b = Listing::new("github.deploy_key", "labs");
+        let c = ScriptedConnector {
+            page_size: 3,
+            ..Default::default()
+        };
+        *c.listings.lock().unwrap() = vec![
+            (a.clone(), Ok(records(&a.resource_type, "acme", 10))),
+            (b.clone(), Ok(records(&b.resource_type, "labs", 10))),
+        ];
+        let r1 = engine(s).run(&[source(&c)], &NoProgress).await.unwrap();
+        assert_eq!(r1.counts.new, 20);
+
+        // `labs` now answers 403 and `acme` lost half its keys.
+        *c.listings.lock().unwrap() = vec![
+            (a.clone(), Ok(records(&a.resource_type, "acme", 5))),
+            (
+                b.clone(),
+                Err(ConnectorError::Forbidden {
+                    url: "http://x/orgs/labs".into(),
+                    needs: Some("admin:org".into()),
+                }),
+            ),
+        ];
+        let r2 = engine(s).run(&[source(&c)], &NoProgress).await.unwrap();
+        assert_eq!(r2.status, RunStatus::Partial, "{}", t.backend);
+        assert_eq!(
+            (r2.counts.gone, r2.counts.failed_listings),
+            (5, 1),
+            "{}",
+            t.backend
+        );
+        let failed = &r2.connectors[0].listings[1];
+        assert_eq!(failed.status, "failed");
+        assert!(failed.error.as_deref().unwrap().contains("admin:org"));
+        assert!(r2.to_text().contains("NOT SEEN: github.deploy_key in labs"));
+        let labs = InventoryFilter {
+            scope: Some("labs".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            s.inventory_count(&labs).await.unwrap(),
+            10,
+            "{}: nothing swept in a failed listing",
+            t.backend
+        );
+        let listings = s.listings().await.unwrap();
+        let labs_state = listings.iter().find(|l| l.scope == "labs").unwrap();
+        assert_eq!(
+            (
+                labs_state.last_status.as_str(),
+                labs_state.last_complete_run
+            ),
+            ("failed", Some(r1.run_id))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_pagination_loop_fails_the_listing_but_keeps_what_was_seen() {
+    for t in test_stores().await.unwrap() {
+        let s = &t.store;
+        let a = Listing::new("github.deploy_key", "acme");
+        let c = ScriptedConnector {
+            page_size: 3,
+            loop_token: Some("same".into()),
+            ..Default::default()
+        };
+        *c.listings.lock().unwrap() = vec![(a.clone(), Ok(records(&a.resource_type, "acme", 4)))];
+        let r = engine(s).run(&[source(&c)], &NoProgress).await.unwrap();
+        assert_eq!(r.status, RunStatus::Failed, "{}", t.backend);
+        let l = &r.connectors[0].listings[0];
+        assert!(
+            l.error.as_deref().unwrap().contains("pagination loop"),
+            "{:?}",
+            l.error
+        );
+        assert_eq!(l.duplicates, 1, "the looping page repeats its record");
+        assert_eq!(count(s, None).await, 1);
+    }
+}
+
+#[tokio::test]
+async fn plan_failure_sweeps_nothing_and_changes_are_detected() {
+    for t in test_stores().await.unwrap() {
+        let s = &t.store;
+        let a = Listing::new("github.deploy_key", "acme");
+        let c = ScriptedConnector {
+            page_size: 100,
+            ..Default::default()
+        };
+        let mut recs = records(&a.resource_type, "acme", 3);
+        // One record claims another listing: rejected, not stored.
+        recs.push(rec("github.deploy_key", "elsewhere", "x"));
+        *c.listings.lock().unwrap() = vec![(a.clone(), Ok(recs))];
+        let r = engine(s).run(&[source(&c)], &NoProgress).await.unwrap();
+        assert_eq!((r.counts.new, r.connectors[0].listings[0].rejected), (3, 1));
+
+        let mut changed = records(&a.resource_type, "acme", 3);
+        changed[1].privilege = Privilege::Write;
+        *c.listings.lock().unwrap() = vec![(a.clone(), Ok(changed))];
+        let r = engine(s).run(&[source(&c)], &NoProgress).await.unwrap();
+        assert_eq!(
+            (r.counts.changed, r.counts.unchanged),
+            (1, 2),
+            "{}",
+            t.backend
+        );
+
+        let broken = ScriptedConnector {
+            plan_error: Some(ConnectorError::Unauthorized {
+                url: "http://x/".into(),
+            }),
+            ..c.clone()
+        };
+        let r = engine(s)
+            .run(&[source(&broken)], &NoProgress)
+            .await
+            .unwrap();
+        assert_eq!(r.status, RunStatus::Failed);
+        assert!(r.connectors[0].error.as_deref().unwrap().contains("401"));
+        assert_eq!(count(s, Some(Status::Active)).await, 3);
+        let runs = s.recent_sync_runs(10).await.unwrap();
+        assert_eq!(runs.len(), 3);
+        assert_eq!(runs[0].status, "failed");
+    }
+}

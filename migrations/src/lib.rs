@@ -1,0 +1,14 @@
+//! Roster's schema, one file per step. `roster migrate` and `roster serve` apply them.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_inventory;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_inventory::Migration)]
+    }
+}
