@@ -1,0 +1,80 @@
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::{Timelike, Utc};
+use roster_connector_sdk::SystemClock;
+use roster_connector_synthetic::{SyntheticConfig, SyntheticConnector};
+use roster_core::RiskPolicy;
+use roster_store::Store;
+use roster_sync::{SyncEngine, SyncSource};
+
+use crate::http::{self, AppState, Sessions};
+use crate::progress::TerminalProgress;
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Records in the sample estate (identities plus credentials).
+    #[arg(long, default_value_t = 5000)]
+    pub size: u64,
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let dir = tempfile::Builder::new().prefix("roster-demo-").tempdir()?;
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("roster-demo.db").display()
+    );
+    let store = Store::connect(&url).await?;
+    store.migrate().await?;
+
+    // Ages are measured from the start of today, so the sample looks current.
+    let now = Utc::now();
+    let anchor = now
+        .with_hour(0)
+        .and_then(|t| t.with_minute(0))
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(now);
+    let connector = SyntheticConnector::new(SyntheticConfig {
+        count: args.size,
+        seed: args.seed,
+        anchor,
+        page_size: 1000,
+    })?;
+    let sources = [SyncSource {
+        name: "sample".into(),
+        connector: Box::new(connector),
+    }];
+    println!(
+        "SAMPLE DATA: generating a synthetic estate of {} records in {}",
+        args.size,
+        dir.path().display()
+    );
+    let engine = SyncEngine::new(store.clone(), RiskPolicy::default(), Arc::new(SystemClock));
+    let progress = TerminalProgress::new(true);
+    let report = engine.run(&sources, &progress).await;
+    progress.finish();
+    print!("{}", report?.to_text());
+
+    let sessions = Sessions::default();
+    let token = sessions.issue_bootstrap(Utc::now());
+    let state = AppState {
+        store,
+        policy: RiskPolicy::default(),
+        sessions,
+        secure_cookies: false,
+        sample_banner: true,
+    };
+    http::serve(state, &args.bind, |addr| {
+        println!("Roster demo (sample data) is listening on http://{addr}");
+        println!("One-time admin sign-in link (valid 15 minutes, single use):");
+        println!("  http://{addr}/login/bootstrap?token={token}");
+    })
+    .await?;
+    drop(dir);
+    Ok(ExitCode::SUCCESS)
+}

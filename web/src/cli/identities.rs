@@ -1,0 +1,244 @@
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use roster_core::{InventoryItem, Kind, Platform, Status, Tier};
+
+use super::{load_config, open_store};
+use crate::inventory_view::{InventoryQuery, InventoryReader};
+use crate::policy;
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IdentitiesArgs {
+    #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[arg(long)]
+    pub platform: Option<Platform>,
+    #[arg(long)]
+    pub kind: Option<Kind>,
+    /// Tier as evaluated at --as-of.
+    #[arg(long)]
+    pub tier: Option<Tier>,
+    #[arg(long)]
+    pub owner: Option<String>,
+    #[arg(long)]
+    pub scope: Option<String>,
+    #[arg(long)]
+    pub connector: Option<String>,
+    #[arg(long)]
+    pub status: Option<Status>,
+    /// Unused beyond the policy threshold, or never used after the grace period.
+    #[arg(long)]
+    pub stale: bool,
+    /// Without an owner.
+    #[arg(long)]
+    pub orphaned: bool,
+    /// Include records whose source no longer lists them.
+    #[arg(long)]
+    pub include_gone: bool,
+    /// Substring of the name or external id.
+    #[arg(long)]
+    pub search: Option<String>,
+    /// Evaluate the policy at this moment (RFC 3339) instead of now.
+    #[arg(long)]
+    pub as_of: Option<DateTime<Utc>>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ListFormat,
+}
+
+const CSV_HEADER: &[&str] = &[
+    "id",
+    "platform",
+    "connector",
+    "scope",
+    "class",
+    "kind",
+    "external_id",
+    "name",
+    "parent_id",
+    "status",
+    "created_at",
+    "last_used_at",
+    "usage",
+    "expires_at",
+    "privilege",
+    "owner",
+    "owner_source",
+    "tier",
+    "findings",
+];
+
+fn ts(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+fn csv_row(i: &InventoryItem) -> Vec<String> {
+    vec![
+        i.id.to_string(),
+        i.platform.to_string(),
+        i.connector.clone(),
+        i.scope.clone(),
+        i.class.to_string(),
+        i.kind.to_string(),
+        i.external_id.clone(),
+        i.name.clone(),
+        i.parent_id.map(|p| p.to_string()).unwrap_or_default(),
+        i.status.to_string(),
+        ts(i.created_at),
+        ts(i.last_used_at),
+        i.usage.to_string(),
+        ts(i.expires_at),
+        i.privilege.to_string(),
+        i.owner.clone().unwrap_or_default(),
+        i.owner_source.clone().unwrap_or_default(),
+        i.tier.to_string(),
+        i.findings
+            .iter()
+            .map(|f| f.rule.as_str())
+            .collect::<Vec<_>>()
+            .join(";"),
+    ]
+}
+
+fn clip(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        format!("{s:<width$}")
+    } else {
+        let cut: String = s.chars().take(width.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+fn table_row(i: &InventoryItem) -> String {
+    let why = i
+        .findings
+        .iter()
+        .filter(|f| f.severity >= roster_core::Severity::Low)
+        .map(|f| f.rule.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    format!(
+        "{} {} {} {} {} {} {} {} {}",
+        i.id,
+        clip(i.platform.as_str(), 8),
+        clip(&i.kind.to_string(), 21),
+        clip(&i.name, 36),
+        clip(i.status.as_str(), 8),
+        clip(
+            &ts(i.last_used_at)
+                .get(..10)
+                .map(str::to_owned)
+                .unwrap_or_else(|| i.usage.to_string()),
+            12
+        ),
+        clip(i.tier.as_str(), 8),
+        clip(i.owner.as_deref().unwrap_or("-"), 22),
+        why
+    )
+}
+
+pub async fn run(args: IdentitiesArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(args.config.as_deref())?;
+    let policy = policy::load(config.policy.file.as_deref())?;
+    let store = open_store(&config).await?;
+    let mut q = InventoryQuery::new(args.as_of.unwrap_or_else(Utc::now));
+    q.filter.platform = args.platform;
+    q.filter.kind = args.kind;
+    q.filter.owner = args.owner;
+    q.filter.scope = args.scope;
+    q.filter.connector = args.connector;
+    q.filter.status = args.status;
+    q.filter.include_gone = args.include_gone;
+    q.filter.search = args.search;
+    q.tier = args.tier;
+    q.stale = args.stale;
+    q.orphaned = args.orphaned;
+
+    let reader = InventoryReader::new(&store, &policy).await?;
+    let stdout = std::io::stdout();
+    let mut sink = Sink::open(args.format, BufWriter::new(stdout.lock()))?;
+    let mut after = None;
+    loop {
+        let (items, next) = reader.page(&q, after, 2000).await?;
+        for item in &items {
+            sink.write(item)?;
+        }
+        match next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    sink.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Streams items out as they come: a million rows never pile up in memory.
+enum Sink<W: Write> {
+    Json { out: W, first: bool },
+    Csv(csv::Writer<W>),
+    Table { out: W, total: u64 },
+}
+
+impl<W: Write> Sink<W> {
+    fn open(format: ListFormat, mut out: W) -> anyhow::Result<Self> {
+        Ok(match format {
+            ListFormat::Json => {
+                out.write_all(b"[")?;
+                Sink::Json { out, first: true }
+            }
+            ListFormat::Csv => {
+                let mut w = csv::Writer::from_writer(out);
+                w.write_record(CSV_HEADER)?;
+                Sink::Csv(w)
+            }
+            ListFormat::Table => {
+                writeln!(
+                    out,
+                    "{:<16} {:<8} {:<21} {:<36} {:<8} {:<12} {:<8} {:<22} why",
+                    "ID", "PLATFORM", "KIND", "NAME", "STATUS", "LAST USED", "TIER", "OWNER"
+                )?;
+                Sink::Table { out, total: 0 }
+            }
+        })
+    }
+
+    fn write(&mut self, item: &InventoryItem) -> anyhow::Result<()> {
+        match self {
+            Sink::Json { out, first } => {
+                out.write_all(if *first { b"\n" } else { b",\n" })?;
+                serde_json::to_writer(&mut *out, item)?;
+                *first = false;
+            }
+            Sink::Csv(w) => w.write_record(csv_row(item))?,
+            Sink::Table { out, total } => {
+                writeln!(out, "{}", table_row(item))?;
+                *total += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn close(self) -> anyhow::Result<()> {
+        match self {
+            Sink::Json { mut out, first } => {
+                out.write_all(if first { b"]\n" } else { b"\n]\n" })?;
+                out.flush()?;
+            }
+            Sink::Csv(mut w) => w.flush()?,
+            Sink::Table { mut out, total } => {
+                writeln!(out, "{total} record(s)")?;
+                out.flush()?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,94 @@
+//! The command line (DESIGN.md §4). Each command lives in its own file.
+
+mod demo;
+mod identities;
+mod migrate;
+mod serve;
+mod sync;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use roster_store::Store;
+
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "roster",
+    version,
+    about = "Inventory and governance of non-human identities"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve a clearly labelled sample estate on an embedded SQLite in a temp dir.
+    Demo(demo::DemoArgs),
+    /// Run the web UI and JSON API.
+    Serve(ConfigArg),
+    /// Apply database migrations.
+    Migrate(ConfigArg),
+    /// Run connectors once and print the run report.
+    Sync(sync::SyncArgs),
+    /// Print the inventory.
+    Identities(identities::IdentitiesArgs),
+}
+
+impl Command {
+    pub fn default_log_level(&self) -> &'static str {
+        match self {
+            Command::Serve(_) | Command::Demo(_) => "info",
+            _ => "warn",
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConfigArg {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults).
+    #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Demo(args) => demo::run(args).await,
+        Command::Serve(args) => serve::run(args).await,
+        Command::Migrate(args) => migrate::run(args).await,
+        Command::Sync(args) => sync::run(args).await,
+        Command::Identities(args) => identities::run(args).await,
+    };
+    match result {
+        Ok(code) => code,
+        // `roster identities | head` closes the pipe early: that is not an error.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Loads the configuration; nothing is opened or written before it is valid.
+pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    Ok(Config::load(path)?)
+}
+
+/// Opens the configured database and brings its schema up to date.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&config.database.url).await?;
+    store.migrate().await?;
+    Ok(store)
+}

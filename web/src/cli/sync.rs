@@ -1,0 +1,56 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use roster_connector_sdk::SystemClock;
+use roster_store::RunStatus;
+use roster_sync::SyncEngine;
+
+use super::{load_config, open_store};
+use crate::progress::TerminalProgress;
+use crate::{policy, registry};
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Run only these connectors (by name); repeatable.
+    #[arg(long = "connector")]
+    pub connectors: Vec<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+}
+
+/// Exit codes: 0 every listing complete, 2 partial (some listings not seen; nothing swept
+/// there), 1 error (nothing could be read, or the store failed).
+pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(args.config.as_deref())?;
+    let sources = registry::build_all(&config.connectors, &args.connectors)?;
+    if sources.is_empty() {
+        anyhow::bail!(
+            "no connectors configured: add a [[connectors]] section to the configuration"
+        );
+    }
+    let policy = policy::load(config.policy.file.as_deref())?;
+    let store = open_store(&config).await?;
+    let engine = SyncEngine::new(store, policy, Arc::new(SystemClock));
+    let progress = TerminalProgress::new(matches!(args.format, ReportFormat::Text));
+    let report = engine.run(&sources, &progress).await;
+    progress.finish();
+    let report = report?;
+    match args.format {
+        ReportFormat::Text => print!("{}", report.to_text()),
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(match report.status {
+        RunStatus::Ok => ExitCode::SUCCESS,
+        RunStatus::Partial => ExitCode::from(2),
+        _ => ExitCode::from(1),
+    })
+}

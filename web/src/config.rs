@@ -1,0 +1,336 @@
+//! `roster.toml` plus `ROSTER_SECTION__KEY` environment overrides (figment). Secrets are given
+//! only as `*_env` (a variable's name) or `*_file` (a path): a literal secret, an unknown key or
+//! a bad value is refused with a message naming the key, before anything is opened or written.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use figment::value::{Dict, Value};
+use serde::Deserialize;
+
+/// Top-level sections that environment variables may set (`ROSTER_DATABASE__URL`). Other
+/// `ROSTER_*` variables (the test harness's, `ROSTER_CONFIG`) are not configuration keys.
+const ENV_SECTIONS: &[&str] = &["server", "database", "auth", "policy"];
+
+/// Key names that would hold a secret value if given literally.
+const SECRET_KEY_NAMES: &[&str] = &[
+    "token",
+    "secret",
+    "password",
+    "client_secret",
+    "private_key",
+    "api_key",
+    "secret_access_key",
+    "access_token",
+    "webhook_secret",
+];
+
+/// Value shapes that are secrets whatever key they sit under.
+const SECRET_VALUE_PREFIXES: &[&str] = &[
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "glpat-",
+    "gldt-",
+    "glptt-",
+    "xoxb-",
+    "xoxp-",
+    "-----BEGIN",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {detail}")]
+    Read { path: String, detail: String },
+    #[error("config: {0}")]
+    Invalid(String),
+    #[error(
+        "config key `{key}` holds a literal secret; Roster never takes secrets inline. Put it in an \
+         environment variable and set `{base}_env`, or in a file and set `{base}_file`"
+    )]
+    LiteralSecret { key: String, base: String },
+    #[error("config key `{key}`: {detail}")]
+    BadValue { key: String, detail: String },
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub connectors: Vec<ConnectorConfig>,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub bind: String,
+    pub public_url: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            public_url: "http://localhost:8080".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub url: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://roster.db?mode=rwc".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub oidc: Option<OidcConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret_env: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(default = "default_role_claim")]
+    pub role_claim: String,
+    #[serde(default)]
+    pub admin_groups: Vec<String>,
+    #[serde(default)]
+    pub auditor_groups: Vec<String>,
+}
+
+fn default_role_claim() -> String {
+    "groups".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    pub file: Option<PathBuf>,
+}
+
+/// One `[[connectors]]` entry. The kind-specific keys stay as a table here and are checked by
+/// that kind's own config type (see `registry`), which refuses unknown keys.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConnectorConfig {
+    pub name: String,
+    pub kind: String,
+    #[serde(default)]
+    pub schedule: Option<String>,
+    #[serde(flatten)]
+    pub settings: Dict,
+}
+
+impl Config {
+    /// Loads `path` (if given, it must exist; else `./roster.toml` if present, else defaults),
+    /// then environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        match path {
+            Some(p) => {
+                if !p.exists() {
+                    return Err(ConfigError::Read {
+                        path: p.display().to_string(),
+                        detail: "no such file".into(),
+                    });
+                }
+                figment = figment.merge(Toml::file_exact(p));
+            }
+            None => {
+                if Path::new("roster.toml").exists() {
+                    figment = figment.merge(Toml::file_exact("roster.toml"));
+                }
+            }
+        }
+        figment = figment.merge(Env::prefixed("ROSTER_").split("__").filter(|k| {
+            ENV_SECTIONS
+                .iter()
+                .any(|s| k.as_str().starts_with(&format!("{s}.")))
+        }));
+        Self::from_figment(figment)
+    }
+
+    /// Parses configuration text (tests, and `load`'s core).
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::new().merge(Toml::string(text)))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let root: Dict = figment.extract().map_err(figment_error)?;
+        for (k, v) in &root {
+            refuse_literal_secrets(k, v)?;
+        }
+        let config: Config = figment.extract().map_err(figment_error)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let mut names = std::collections::HashSet::new();
+        for (i, c) in self.connectors.iter().enumerate() {
+            if c.name.trim().is_empty() {
+                return Err(ConfigError::BadValue {
+                    key: format!("connectors[{i}].name"),
+                    detail: "must not be empty".into(),
+                });
+            }
+            if !names.insert(c.name.as_str()) {
+                return Err(ConfigError::BadValue {
+                    key: format!("connectors[{i}].name"),
+                    detail: format!("`{}` is used by two connectors", c.name),
+                });
+            }
+        }
+        if !(self.database.url.starts_with("sqlite:") || self.database.url.starts_with("postgres"))
+        {
+            return Err(ConfigError::BadValue {
+                key: "database.url".into(),
+                detail: "must start with sqlite: or postgres://".into(),
+            });
+        }
+        if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::BadValue {
+                key: "server.bind".into(),
+                detail: format!("`{}` is not an address:port", self.server.bind),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// figment's messages name the key path; keep them, minus its "default." profile prefix.
+fn figment_error(e: figment::Error) -> ConfigError {
+    let mut parts = Vec::new();
+    for err in e {
+        let path = err.path.join(".");
+        let mut kind = err.kind.to_string();
+        if let figment::error::Kind::UnknownField(field, _) = &err.kind {
+            let key = if path.is_empty() {
+                field.clone()
+            } else {
+                format!("{path}.{field}")
+            };
+            kind = format!("unknown key `{key}`");
+        } else if !path.is_empty() {
+            kind = format!("key `{path}`: {kind}");
+        }
+        parts.push(kind);
+    }
+    ConfigError::Invalid(parts.join("; "))
+}
+
+fn refuse_literal_secrets(key: &str, value: &Value) -> Result<(), ConfigError> {
+    match value {
+        Value::Dict(_, dict) => {
+            for (k, v) in dict {
+                refuse_literal_secrets(&format!("{key}.{k}"), v)?;
+            }
+        }
+        Value::Array(_, items) => {
+            for (i, v) in items.iter().enumerate() {
+                refuse_literal_secrets(&format!("{key}[{i}]"), v)?;
+            }
+        }
+        Value::String(_, s) => {
+            let leaf = key
+                .rsplit(['.', ']'])
+                .next()
+                .unwrap_or(key)
+                .to_ascii_lowercase();
+            let named_secret = SECRET_KEY_NAMES.contains(&leaf.as_str());
+            let looks_secret = SECRET_VALUE_PREFIXES.iter().any(|p| s.starts_with(p))
+                || (s.len() == 20 && (s.starts_with("AKIA") || s.starts_with("ASIA")));
+            if named_secret || looks_secret {
+                return Err(ConfigError::LiteralSecret {
+                    key: key.to_owned(),
+                    base: leaf,
+                });
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_sqlite() {
+        let c = Config::from_toml_str("").unwrap();
+        assert_eq!(c.database.url, "sqlite://roster.db?mode=rwc");
+        assert_eq!(c.server.bind, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn literal_secrets_are_refused_naming_the_key_not_the_value() {
+        let err = Config::from_toml_str(
+            "[[connectors]]\nname = \"gh\"\nkind = \"github\"\ntoken = \"ghp_abcdef123456\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("connectors[0].token") && err.contains("token_env"),
+            "{err}"
+        );
+        assert!(!err.contains("ghp_abcdef"), "{err}");
+        // A secret-shaped value under an innocent name is refused too.
+        let err = Config::from_toml_str(
+            "[[connectors]]\nname = \"x\"\nkind = \"github\"\norg = \"glpat-zzzz\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("connectors[0].org"), "{err}");
+        assert!(
+            Config::from_toml_str(
+                "[[connectors]]\nname = \"gh\"\nkind = \"github\"\ntoken_env = \"GH\"\n"
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let err = Config::from_toml_str("[server]\nbnd = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.bnd"), "{err}");
+        let err = Config::from_toml_str("[database]\nurl = \"mysql://x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database.url"), "{err}");
+        let err = Config::from_toml_str("[server]\nbind = 8080\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.bind"), "{err}");
+        let err = Config::from_toml_str("colour = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("colour"), "{err}");
+    }
+}

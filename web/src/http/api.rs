@@ -1,0 +1,34 @@
+//! `/api/v1` JSON: the same inventory objects as `roster identities --format json`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+
+use super::AppState;
+use super::error::WebError;
+use super::pages::FilterParams;
+use super::session::require_session;
+use crate::inventory_view::InventoryReader;
+
+const API_PAGE: usize = 500;
+
+#[derive(Serialize)]
+struct IdentitiesPage {
+    items: Vec<roster_core::InventoryItem>,
+    /// Pass as `after` for the next page; absent at the end.
+    next: Option<String>,
+}
+
+pub async fn identities(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    params: web::Query<FilterParams>,
+) -> Result<HttpResponse, WebError> {
+    require_session(&req, &state)?;
+    let (query, after) = params.to_query()?;
+    let reader = InventoryReader::new(&state.store, &state.policy).await?;
+    let (items, next) = reader.page(&query, after, API_PAGE).await?;
+    let next = next
+        .filter(|_| items.len() == API_PAGE)
+        .map(|n| roster_core::RecordId(n).to_string());
+    Ok(HttpResponse::Ok().json(IdentitiesPage { items, next }))
+}

@@ -1,0 +1,87 @@
+//! The web app: server-rendered pages for people, `/api/v1` JSON for automation, health.
+//! Every route but health and the bootstrap link requires a session.
+
+mod api;
+mod error;
+mod pages;
+mod session;
+
+use std::sync::Arc;
+
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use roster_core::RiskPolicy;
+use roster_store::Store;
+
+pub use session::Sessions;
+
+/// Strict: no inline script or style, nothing third-party.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub struct AppState {
+    pub store: Store,
+    pub policy: RiskPolicy,
+    pub sessions: Sessions,
+    /// Cookies are `Secure` when the public URL is https.
+    pub secure_cookies: bool,
+    /// Shown on every page when the data is the synthetic sample estate.
+    pub sample_banner: bool,
+}
+
+/// Binds, calls `on_bound` with the bound address (the port may have been 0), then serves until
+/// the process is stopped.
+pub async fn serve(
+    state: AppState,
+    bind: &str,
+    on_bound: impl FnOnce(std::net::SocketAddr),
+) -> anyhow::Result<()> {
+    let state = web::Data::from(Arc::new(state));
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("Content-Security-Policy", CSP))
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("X-Frame-Options", "DENY"))
+                    .add(("Referrer-Policy", "no-referrer")),
+            )
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .route("/static/roster.css", web::get().to(stylesheet))
+            .route("/login/bootstrap", web::get().to(session::bootstrap_login))
+            .route("/", web::get().to(pages::root))
+            .route("/inventory", web::get().to(pages::inventory))
+            .route("/api/v1/identities", web::get().to(api::identities))
+    })
+    .bind(bind)?;
+    if let Some(addr) = server.addrs().first() {
+        on_bound(*addr);
+    }
+    server.run().await?;
+    Ok(())
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    match state.store.recent_sync_runs(1).await {
+        Ok(_) => HttpResponse::Ok().content_type("text/plain").body("ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            HttpResponse::ServiceUnavailable()
+                .content_type("text/plain")
+                .body("database unavailable")
+        }
+    }
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("../../../static/roster.css"))
+}

@@ -1,0 +1,98 @@
+//! The inventory as people and pipelines see it: stored records evaluated against the policy at
+//! a chosen moment, with the time-dependent filters (tier, stale, orphaned) applied after.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use roster_core::{InventoryItem, RiskPolicy, Tier};
+use roster_store::{InventoryFilter, Store, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct InventoryQuery {
+    pub filter: InventoryFilter,
+    pub as_of: DateTime<Utc>,
+    /// Tier as evaluated at `as_of`.
+    pub tier: Option<Tier>,
+    /// Unused beyond the policy's threshold, or never used after the grace period.
+    pub stale: bool,
+    /// No owner.
+    pub orphaned: bool,
+}
+
+impl InventoryQuery {
+    pub fn new(as_of: DateTime<Utc>) -> Self {
+        Self {
+            filter: InventoryFilter::default(),
+            as_of,
+            tier: None,
+            stale: false,
+            orphaned: false,
+        }
+    }
+
+    fn keeps(&self, item: &InventoryItem) -> bool {
+        let has = |rules: &[&str]| {
+            item.findings
+                .iter()
+                .any(|f| rules.contains(&f.rule.as_str()))
+        };
+        self.tier.is_none_or(|t| item.tier == t)
+            && (!self.stale || has(&["usage.stale", "usage.never_used"]))
+            && (!self.orphaned || has(&["owner.missing"]))
+    }
+}
+
+/// Reads evaluated inventory pages.
+pub struct InventoryReader<'a> {
+    store: &'a Store,
+    policy: &'a RiskPolicy,
+    last_complete: HashMap<(String, String, String), i64>,
+}
+
+/// Rows fetched per store query.
+const FETCH: u64 = 2000;
+
+impl<'a> InventoryReader<'a> {
+    pub async fn new(store: &'a Store, policy: &'a RiskPolicy) -> Result<Self, StoreError> {
+        Ok(Self {
+            store,
+            policy,
+            last_complete: store.last_complete_runs().await?,
+        })
+    }
+
+    /// Up to `limit` items after `after` (an id cursor), and the cursor for the next page
+    /// (`None` at the end).
+    pub async fn page(
+        &self,
+        q: &InventoryQuery,
+        mut after: Option<i64>,
+        limit: usize,
+    ) -> Result<(Vec<InventoryItem>, Option<i64>), StoreError> {
+        let mut out = Vec::with_capacity(limit.min(FETCH as usize));
+        loop {
+            let rows = self.store.inventory_page(&q.filter, after, FETCH).await?;
+            let exhausted = (rows.len() as u64) < FETCH;
+            for row in rows {
+                after = Some(row.id);
+                let record = row.to_record()?;
+                let evaluation = self.policy.evaluate(&record, q.as_of);
+                let key = (
+                    row.connector.clone(),
+                    row.resource_type.clone(),
+                    row.scope.clone(),
+                );
+                let item = row.to_item(&record, evaluation, self.last_complete.get(&key).copied());
+                if q.keeps(&item) {
+                    out.push(item);
+                    if out.len() == limit {
+                        return Ok((out, after));
+                    }
+                }
+            }
+            if exhausted {
+                return Ok((out, None));
+            }
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The `roster` application: CLI commands, configuration, the connector registry and the web
+//! app. `main.rs` is only the entry point.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod inventory_view;
+pub mod policy;
+pub mod progress;
+pub mod registry;
