@@ -1,1 +1,430 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The `roster` binary end to end: sync and inventory on both backends, refusals of bad
+//! configuration that write nothing, a `kill -9` mid-sync, and the demo server.
 
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use roster_store::{InventoryFilter, Store};
+
+fn roster() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_roster"));
+    c.env_remove("ROSTER_CONFIG").env("ROSTER_LOG", "warn");
+    c
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    roster().current_dir(dir).args(args).output().unwrap()
+}
+
+/// A fresh database URL per backend: a SQLite file, and PostgreSQL when the suite has it.
+async fn database_urls(dir: &Path) -> Vec<String> {
+    let mut urls = vec![format!(
+        "sqlite://{}?mode=rwc",
+        dir.join("roster.db").display()
+    )];
+    if let Some(pg) = roster_store::testing::fresh_postgres_database()
+        .await
+        .unwrap()
+    {
+        urls.push(pg);
+    }
+    urls
+}
+
+fn write_config(dir: &Path, db: &str, count: u64, extra: &str) -> PathBuf {
+    let path = dir.join("roster.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[database]\nurl = \"{db}\"\n\n[[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = {count}\nseed = 5\n{extra}"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn json_items(out: &Output) -> Vec<serde_json::Value> {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn sync_then_identities_prints_every_record_and_resync_is_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in database_urls(dir.path()).await {
+        write_config(dir.path(), &db, 2000, "");
+        let out = run(dir.path(), &["sync", "--format", "json"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["counts"]["new"], 2000);
+
+        let items = json_items(&run(dir.path(), &["identities", "--format", "json"]));
+        assert_eq!(items.len(), 2000, "{db}");
+        let fields = [
+            "id",
+            "platform",
+            "scope",
+            "kind",
+            "external_id",
+            "name",
+            "parent_id",
+            "status",
+            "created_at",
+            "last_used_at",
+            "usage",
+            "expires_at",
+            "privilege",
+            "owner",
+            "owner_source",
+            "tier",
+            "findings",
+        ];
+        for item in &items {
+            for f in fields {
+                assert!(item.get(f).is_some(), "{f} missing in {item}");
+            }
+        }
+        // Credentials name their identity, and that identity is in the list.
+        let ids: std::collections::HashSet<&str> =
+            items.iter().map(|i| i["id"].as_str().unwrap()).collect();
+        let with_parent: Vec<_> = items.iter().filter(|i| !i["parent_id"].is_null()).collect();
+        assert!(!with_parent.is_empty());
+        assert!(
+            with_parent
+                .iter()
+                .all(|i| ids.contains(i["parent_id"].as_str().unwrap()))
+        );
+        // RFC 3339 UTC.
+        let created = items.iter().find_map(|i| i["created_at"].as_str()).unwrap();
+        assert!(
+            created.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(created).is_ok(),
+            "{created}"
+        );
+        // Findings carry rule, OWASP code, severity and message.
+        let f = items
+            .iter()
+            .flat_map(|i| i["findings"].as_array().unwrap())
+            .next()
+            .unwrap();
+        for k in ["rule", "owasp", "severity", "message"] {
+            assert!(f.get(k).is_some());
+        }
+
+        let out = run(dir.path(), &["sync"]);
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("0 new, 0 changed, 2000 unchanged, 0 gone"),
+            "{text}"
+        );
+
+        // Filters and formats.
+        let aws = json_items(&run(
+            dir.path(),
+            &["identities", "--platform", "aws", "--format", "json"],
+        ));
+        assert!(!aws.is_empty() && aws.len() < 2000 && aws.iter().all(|i| i["platform"] == "aws"));
+        let csv = run(dir.path(), &["identities", "--format", "csv"]);
+        assert_eq!(String::from_utf8_lossy(&csv.stdout).lines().count(), 2001);
+        let table = run(dir.path(), &["identities", "--kind", "access_key"]);
+        assert!(String::from_utf8_lossy(&table.stdout).contains("access_key"));
+
+        // --as-of a year later: more is stale, nothing new was read.
+        let now = json_items(&run(
+            dir.path(),
+            &["identities", "--stale", "--format", "json"],
+        ))
+        .len();
+        let later = json_items(&run(
+            dir.path(),
+            &[
+                "identities",
+                "--stale",
+                "--as-of",
+                "2028-01-01T00:00:00Z",
+                "--format",
+                "json",
+            ],
+        ))
+        .len();
+        assert!(later > now, "stale now {now}, later {later}");
+        let orphaned = json_items(&run(
+            dir.path(),
+            &["identities", "--orphaned", "--format", "json"],
+        ));
+        assert!(
+            !orphaned.is_empty()
+                && orphaned
+                    .iter()
+                    .all(|i| i["owner"].is_null() && i["class"] == "identity")
+        );
+
+        std::fs::remove_file(dir.path().join("roster.toml")).unwrap();
+    }
+}
+
+#[test]
+fn bad_configuration_is_refused_naming_the_key_and_writes_nothing() {
+    let cases = [
+        (
+            "token = \"ghp_0123456789abcdefghij\"\n",
+            "connectors[0].token",
+        ),
+        ("colour = \"blue\"\n", "connectors[0].colour"),
+        ("count = \"lots\"\n", "count"),
+    ];
+    for (extra, key) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("roster.db").display()
+        );
+        let config = write_config(dir.path(), &db, 10, "");
+        let text = std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("count = 10\n", "");
+        let text = if key == "count" {
+            format!("{text}{extra}")
+        } else {
+            format!("{text}count = 10\n{extra}")
+        };
+        std::fs::write(&config, text).unwrap();
+        let out = run(dir.path(), &["sync"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(key), "expected {key} in: {stderr}");
+        assert!(
+            !stderr.contains("ghp_0123"),
+            "the secret itself is never echoed: {stderr}"
+        );
+        assert!(
+            !dir.path().join("roster.db").exists(),
+            "nothing may be written"
+        );
+    }
+    // Unknown top-level key, through the same path.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("roster.toml"), "[server]\nbnd = \"x\"\n").unwrap();
+    let out = run(dir.path(), &["identities"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server.bnd"));
+    assert!(!dir.path().join("roster.db").exists());
+}
+
+#[tokio::test]
+async fn kill_9_mid_sync_leaves_a_consistent_store_and_the_next_run_completes() {
+    const N: u64 = 60_000;
+    let dir = tempfile::tempdir().unwrap();
+    for db in database_urls(dir.path()).await {
+        write_config(dir.path(), &db, N, "page_size = 500\n");
+        let mut child = roster()
+            .current_dir(dir.path())
+            .arg("sync")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let store = loop {
+            // The database may not exist for a moment.
+            if let Ok(s) = Store::connect(&db).await {
+                break s;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let started = Instant::now();
+        loop {
+            let n = store
+                .inventory_count(&InventoryFilter::default())
+                .await
+                .unwrap_or(0);
+            if n >= 5_000 {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "sync never started writing"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+
+        let runs = store.recent_sync_runs(1).await.unwrap();
+        assert_eq!(
+            runs[0].status, "running",
+            "{db}: the sync must have been killed mid-run"
+        );
+        let partial = store
+            .inventory_count(&InventoryFilter::default())
+            .await
+            .unwrap();
+        assert!(partial < N, "{db}: killed before it finished ({partial})");
+
+        let out = run(dir.path(), &["sync"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let runs = store.recent_sync_runs(2).await.unwrap();
+        assert_eq!(
+            (runs[0].status.as_str(), runs[1].status.as_str()),
+            ("ok", "aborted"),
+            "{db}"
+        );
+        assert_eq!(
+            store
+                .inventory_count(&InventoryFilter::default())
+                .await
+                .unwrap(),
+            N,
+            "{db}"
+        );
+        assert_eq!(
+            store
+                .inventory_count(&InventoryFilter {
+                    status: Some(roster_core::Status::Gone),
+                    ..Default::default()
+                })
+                .await
+                .unwrap(),
+            0,
+            "{db}: nothing marked gone"
+        );
+        if db.starts_with("sqlite") {
+            use sea_orm::{ConnectionTrait, Statement};
+            let row = store
+                .connection()
+                .query_one(Statement::from_string(
+                    sea_orm::DbBackend::Sqlite,
+                    "PRAGMA integrity_check",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "ok");
+        }
+        // And a third run sees everything unchanged.
+        let out = run(dir.path(), &["sync"]);
+        assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{N} unchanged")));
+        std::fs::remove_file(dir.path().join("roster.toml")).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn demo_serves_the_sample_behind_a_one_time_link() {
+    let mut child = roster()
+        .args(["demo", "--size", "300", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let link = loop {
+        let line = lines.next().expect("demo exited early").unwrap();
+        if let Some(i) = line.find("http://") {
+            if line.contains("/login/bootstrap?token=") {
+                break line[i..].trim().to_owned();
+            }
+        }
+    };
+    let base = link.split("/login").next().unwrap().to_owned();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    assert_eq!(
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let anon = client
+        .get(format!("{base}/inventory"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon.status(), 401);
+    assert_eq!(
+        client
+            .get(format!("{base}/api/v1/identities"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+
+    let login = client.get(&link).send().await.unwrap();
+    assert_eq!(login.status(), 303);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_owned();
+    assert_eq!(
+        client.get(&link).send().await.unwrap().status(),
+        401,
+        "the link is single use"
+    );
+
+    let page = client
+        .get(format!("{base}/inventory?platform=aws"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Sample data"), "the sample is labelled");
+    assert!(html.contains("<td>aws</td>") && !html.contains("<td>github</td>"));
+
+    let api: serde_json::Value = client
+        .get(format!("{base}/api/v1/identities"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["items"].as_array().unwrap().len(), 300);
+    assert_eq!(
+        client
+            .get(format!("{base}/inventory?tier=bogus"))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
