@@ -214,6 +214,46 @@ fn bad_configuration_is_refused_naming_the_key_and_writes_nothing() {
             "nothing may be written"
         );
     }
+    // Environment overrides go through the same checks, and take effect.
+    let dir = tempfile::tempdir().unwrap();
+    let out = roster()
+        .current_dir(dir.path())
+        .env("ROSTER_DATABASE__URL", "mysql://x/y")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("database.url"));
+    let out = roster()
+        .current_dir(dir.path())
+        .env("ROSTER_SERVER__BND", "1")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("server.bnd"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let elsewhere = dir.path().join("elsewhere.db");
+    let out = roster()
+        .current_dir(dir.path())
+        .env(
+            "ROSTER_DATABASE__URL",
+            format!("sqlite://{}?mode=rwc", elsewhere.display()),
+        )
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(elsewhere.exists() && !dir.path().join("roster.db").exists());
+
     // Unknown top-level key, through the same path.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("roster.toml"), "[server]\nbnd = \"x\"\n").unwrap();
@@ -335,10 +375,10 @@ async fn demo_serves_the_sample_behind_a_one_time_link() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let link = loop {
         let line = lines.next().expect("demo exited early").unwrap();
-        if let Some(i) = line.find("http://") {
-            if line.contains("/login/bootstrap?token=") {
-                break line[i..].trim().to_owned();
-            }
+        if let Some(i) = line.find("http://")
+            && line.contains("/login/bootstrap?token=")
+        {
+            break line[i..].trim().to_owned();
         }
     };
     let base = link.split("/login").next().unwrap().to_owned();

@@ -166,10 +166,12 @@ impl Config {
                 }
             }
         }
+        // figment hands the filter the key as written (`DATABASE.URL`) and lowercases later.
         figment = figment.merge(Env::prefixed("ROSTER_").split("__").filter(|k| {
+            let key = k.as_str().to_ascii_lowercase();
             ENV_SECTIONS
                 .iter()
-                .any(|s| k.as_str().starts_with(&format!("{s}.")))
+                .any(|s| key.starts_with(&format!("{s}.")))
         }));
         Self::from_figment(figment)
     }

@@ -109,14 +109,14 @@ fn owner_and_credential(rt: &str, j: u64) -> (Kind, bool) {
     match rt {
         // Bot user + its token, twice per block.
         "gitlab.project_token" => {
-            if j % 2 == 0 {
+            if j.is_multiple_of(2) {
                 (Kind::ServiceAccount, false)
             } else {
                 (Kind::ProjectToken, true)
             }
         }
         "gitlab.group_token" => {
-            if j % 2 == 0 {
+            if j.is_multiple_of(2) {
                 (Kind::ServiceAccount, false)
             } else {
                 (Kind::GroupToken, true)

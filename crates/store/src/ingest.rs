@@ -6,8 +6,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use roster_core::{Evaluation, Record, RecordId, Status};
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Set, Statement,
+    TransactionTrait, Value,
+};
 
 use crate::entity::{record, record_history};
 use crate::{Store, StoreError};
@@ -95,41 +98,113 @@ pub struct RecordRow {
     pub change: Change,
 }
 
+/// The records table's columns in insert order. On conflict everything but `id` and
+/// `first_seen_run` is replaced.
+const RECORD_COLUMNS: [&str; 26] = [
+    "id",
+    "connector",
+    "platform",
+    "resource_type",
+    "scope",
+    "class",
+    "kind",
+    "external_id",
+    "name",
+    "parent_id",
+    "status",
+    "created_at",
+    "last_used_at",
+    "usage",
+    "expires_at",
+    "privilege",
+    "privilege_detail",
+    "owner",
+    "owner_source",
+    "raw",
+    "content_hash",
+    "tier",
+    "findings",
+    "first_seen_run",
+    "changed_run",
+    "gone_run",
+];
+
+/// `INSERT … VALUES (…),… ON CONFLICT (id) DO UPDATE …` for `rows` rows. Built by hand rather
+/// than through sea-query's AST: this is the sync's hot path, and both SQLite and PostgreSQL
+/// take the same statement apart from placeholders. Only column names are interpolated.
+fn upsert_sql(backend: DbBackend, rows: usize) -> String {
+    let cols = RECORD_COLUMNS.join(", ");
+    let mut sql = String::with_capacity(200 + rows * RECORD_COLUMNS.len() * 5);
+    sql.push_str("INSERT INTO records (");
+    sql.push_str(&cols);
+    sql.push_str(") VALUES ");
+    let mut n = 0;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..RECORD_COLUMNS.len() {
+            if c > 0 {
+                sql.push(',');
+            }
+            n += 1;
+            match backend {
+                DbBackend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
+                _ => sql.push('?'),
+            }
+        }
+        sql.push(')');
+    }
+    sql.push_str(" ON CONFLICT (id) DO UPDATE SET ");
+    let updates: Vec<String> = RECORD_COLUMNS
+        .iter()
+        .filter(|c| !matches!(**c, "id" | "first_seen_run"))
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    sql.push_str(&updates.join(", "));
+    sql
+}
+
 fn json_text<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
 }
 
 impl RecordRow {
-    fn active_model(&self, run_id: i64) -> record::ActiveModel {
+    /// This row's values in [`RECORD_COLUMNS`] order.
+    fn push_values(&self, run_id: i64, out: &mut Vec<Value>) {
         let r = &self.record;
-        record::ActiveModel {
-            id: Set(self.id.0),
-            connector: Set(self.connector.clone()),
-            platform: Set(r.platform.as_str().to_owned()),
-            resource_type: Set(r.key.resource_type.clone()),
-            scope: Set(r.key.scope.clone()),
-            class: Set(r.class().as_str().to_owned()),
-            kind: Set(r.kind.as_str().to_owned()),
-            external_id: Set(r.key.external_id.clone()),
-            name: Set(r.name.clone()),
-            parent_id: Set(self.parent_id.map(|p| p.0)),
-            status: Set(r.status.as_str().to_owned()),
-            created_at: Set(r.created_at),
-            last_used_at: Set(r.last_used_at),
-            usage: Set(r.usage.as_str().to_owned()),
-            expires_at: Set(r.expires_at),
-            privilege: Set(r.privilege.as_str().to_owned()),
-            privilege_detail: Set(json_text(&r.privilege_detail)),
-            owner: Set(r.owner.clone()),
-            owner_source: Set(r.owner_source.clone()),
-            raw: Set(json_text(&r.raw)),
-            content_hash: Set(self.content_hash),
-            tier: Set(self.evaluation.tier.as_str().to_owned()),
-            findings: Set(json_text(&self.evaluation.findings)),
-            first_seen_run: Set(run_id),
-            changed_run: Set(run_id),
-            gone_run: Set(None),
-        }
+        out.extend([
+            Value::from(self.id.0),
+            Value::from(self.connector.clone()),
+            Value::from(r.platform.as_str()),
+            Value::from(r.key.resource_type.clone()),
+            Value::from(r.key.scope.clone()),
+            Value::from(r.class().as_str()),
+            Value::from(r.kind.as_str()),
+            Value::from(r.key.external_id.clone()),
+            Value::from(r.name.clone()),
+            Value::from(self.parent_id.map(|p| p.0)),
+            Value::from(r.status.as_str()),
+            Value::from(r.created_at),
+            Value::from(r.last_used_at),
+            Value::from(r.usage.as_str()),
+            Value::from(r.expires_at),
+            Value::from(r.privilege.as_str()),
+            Value::from(json_text(&r.privilege_detail)),
+            Value::from(r.owner.clone()),
+            Value::from(r.owner_source.clone()),
+            Value::from(json_text(&r.raw)),
+            Value::from(self.content_hash),
+            Value::from(self.evaluation.tier.as_str()),
+            Value::from(json_text(&self.evaluation.findings)),
+            Value::from(run_id),
+            Value::from(run_id),
+            Value::from(None::<i64>),
+        ]);
     }
 }
 
@@ -184,40 +259,18 @@ impl Store {
         if rows.is_empty() {
             return Ok(());
         }
+        let backend = self.backend();
+        // Ids are hashes: in id order, one batch walks each B-tree once instead of jumping.
+        let mut sorted: Vec<&RecordRow> = rows.iter().collect();
+        sorted.sort_unstable_by_key(|r| r.id.0);
         let txn = self.db.begin().await?;
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            // On conflict everything is replaced except first_seen_run.
-            let on_conflict = OnConflict::column(record::Column::Id)
-                .update_columns([
-                    record::Column::Connector,
-                    record::Column::Platform,
-                    record::Column::ResourceType,
-                    record::Column::Scope,
-                    record::Column::Class,
-                    record::Column::Kind,
-                    record::Column::ExternalId,
-                    record::Column::Name,
-                    record::Column::ParentId,
-                    record::Column::Status,
-                    record::Column::CreatedAt,
-                    record::Column::LastUsedAt,
-                    record::Column::Usage,
-                    record::Column::ExpiresAt,
-                    record::Column::Privilege,
-                    record::Column::PrivilegeDetail,
-                    record::Column::Owner,
-                    record::Column::OwnerSource,
-                    record::Column::Raw,
-                    record::Column::ContentHash,
-                    record::Column::Tier,
-                    record::Column::Findings,
-                    record::Column::ChangedRun,
-                    record::Column::GoneRun,
-                ])
-                .to_owned();
-            record::Entity::insert_many(chunk.iter().map(|r| r.active_model(run_id)))
-                .on_conflict(on_conflict)
-                .exec_without_returning(&txn)
+        for chunk in sorted.chunks(ROWS_PER_STATEMENT) {
+            let mut values = Vec::with_capacity(chunk.len() * RECORD_COLUMNS.len());
+            for row in chunk {
+                row.push_values(run_id, &mut values);
+            }
+            let sql = upsert_sql(backend, chunk.len());
+            txn.execute(Statement::from_sql_and_values(backend, sql, values))
                 .await?;
             record_history::Entity::insert_many(chunk.iter().map(|r| {
                 record_history::ActiveModel {

@@ -49,6 +49,12 @@ impl Store {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(30))
                     .foreign_keys(true)
+                    // A 64 MiB page cache per connection keeps the inventory's index pages in
+                    // memory during a sync instead of re-reading them from the file.
+                    .pragma("cache_size", "-65536")
+                    .pragma("temp_store", "memory")
+                    // Checkpoint every ~40 MiB of WAL rather than 4 MiB: fewer fsyncs mid-sync.
+                    .pragma("wal_autocheckpoint", "10000")
             });
         } else if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
             return Err(StoreError::UnsupportedUrl(redact_url(url)));

@@ -59,10 +59,10 @@ impl RunCounts {
 
 /// How one listing ended in one run.
 #[derive(Debug, Clone)]
-pub struct ListingOutcome<'a> {
-    pub connector: &'a str,
-    pub resource_type: &'a str,
-    pub scope: &'a str,
+pub struct ListingOutcome {
+    pub connector: String,
+    pub resource_type: String,
+    pub scope: String,
     pub complete: bool,
     pub error: Option<String>,
     pub seen: u64,
@@ -149,12 +149,12 @@ impl Store {
         &self,
         run_id: i64,
         now: DateTime<Utc>,
-        outcome: &ListingOutcome<'_>,
+        outcome: &ListingOutcome,
     ) -> Result<(), StoreError> {
         let existing = listing::Entity::find()
-            .filter(listing::Column::Connector.eq(outcome.connector))
-            .filter(listing::Column::ResourceType.eq(outcome.resource_type))
-            .filter(listing::Column::Scope.eq(outcome.scope))
+            .filter(listing::Column::Connector.eq(outcome.connector.as_str()))
+            .filter(listing::Column::ResourceType.eq(outcome.resource_type.as_str()))
+            .filter(listing::Column::Scope.eq(outcome.scope.as_str()))
             .one(&self.db)
             .await?;
         let status = if outcome.complete {
@@ -179,9 +179,9 @@ impl Store {
             }
             None => {
                 listing::ActiveModel {
-                    connector: Set(outcome.connector.to_owned()),
-                    resource_type: Set(outcome.resource_type.to_owned()),
-                    scope: Set(outcome.scope.to_owned()),
+                    connector: Set(outcome.connector.clone()),
+                    resource_type: Set(outcome.resource_type.clone()),
+                    scope: Set(outcome.scope.clone()),
                     last_attempt_run: Set(run_id),
                     last_attempt_at: Set(now),
                     last_status: Set(status.to_owned()),

@@ -11,6 +11,7 @@ use roster_store::{
 
 use crate::SyncError;
 use crate::report::{ConnectorReport, ListingReport, SyncReport};
+use crate::writer::RunWriter;
 
 /// A configured connector: its name (part of every record id) and the source itself.
 pub struct SyncSource {
@@ -68,13 +69,23 @@ impl SyncEngine {
         let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
         let run_id = self.store.begin_sync_run(started_at, &names).await?;
 
+        let mut writer = RunWriter::start(self.store.clone(), run_id);
         let mut reports = Vec::with_capacity(sources.len());
         let mut counts = RunCounts::default();
         for source in sources {
-            let report = self.run_source(run_id, source, progress).await?;
+            let report = match self.run_source(source, &mut writer, progress).await {
+                Ok(report) => report,
+                Err(e) => {
+                    // Whatever the writer had committed stays; the run is left for the next
+                    // one to close as aborted, as after a crash.
+                    let _ = writer.finish().await;
+                    return Err(e);
+                }
+            };
             counts.add(&report.counts);
             reports.push(report);
         }
+        writer.finish().await?;
 
         let any_failure = counts.failed_listings > 0 || reports.iter().any(|r| r.error.is_some());
         let any_complete = reports
@@ -103,8 +114,8 @@ impl SyncEngine {
 
     async fn run_source(
         &self,
-        run_id: i64,
         source: &SyncSource,
+        writer: &mut RunWriter,
         progress: &dyn Progress,
     ) -> Result<ConnectorReport, SyncError> {
         let mut report = ConnectorReport {
@@ -125,7 +136,7 @@ impl SyncEngine {
         for listing in plan {
             progress.listing_started(&source.name, &listing);
             let l = self
-                .run_listing(run_id, source, &listing, &mut index, progress)
+                .run_listing(source, &listing, &mut index, writer, progress)
                 .await?;
             report.counts.add(&l.counts);
             progress.listing_finished(&source.name, &l);
@@ -136,10 +147,10 @@ impl SyncEngine {
 
     async fn run_listing(
         &self,
-        run_id: i64,
         source: &SyncSource,
         listing: &Listing,
         index: &mut RecordIndex,
+        writer: &mut RunWriter,
         progress: &dyn Progress,
     ) -> Result<ListingReport, SyncError> {
         let now = self.clock.now();
@@ -190,7 +201,7 @@ impl SyncEngine {
             report.seen += page_seen;
             progress.records_seen(page_seen);
             if pending.len() >= self.batch_size {
-                self.flush(run_id, listing_id, index, &mut pending).await?;
+                self.flush(listing_id, index, &mut pending, writer).await?;
             }
             match page.next {
                 None => break None,
@@ -203,7 +214,7 @@ impl SyncEngine {
             }
         };
         // What was seen is true even if the listing failed later: keep it.
-        self.flush(run_id, listing_id, index, &mut pending).await?;
+        self.flush(listing_id, index, &mut pending, writer).await?;
 
         if let Some(e) = failure {
             tracing::warn!(connector = %source.name, %listing, error = %e, "listing failed; nothing swept there");
@@ -212,30 +223,23 @@ impl SyncEngine {
             report.counts.failed_listings = 1;
         } else {
             let gone = index.unseen_in(listing_id, &seen);
-            self.store
-                .mark_gone(run_id, self.clock.now(), &gone)
-                .await?;
             for id in &gone {
                 if let Some(e) = index.entries.get_mut(id) {
                     e.gone = true;
                 }
             }
             report.counts.gone = gone.len() as u64;
+            writer.gone(gone, self.clock.now()).await?;
         }
-        self.store
-            .record_listing(
-                run_id,
-                self.clock.now(),
-                &ListingOutcome {
-                    connector: &source.name,
-                    resource_type: &listing.resource_type,
-                    scope: &listing.scope,
-                    complete: report.status == "complete",
-                    error: report.error.clone(),
-                    seen: report.seen,
-                },
-            )
-            .await?;
+        let outcome = ListingOutcome {
+            connector: source.name.clone(),
+            resource_type: listing.resource_type.clone(),
+            scope: listing.scope.clone(),
+            complete: report.status == "complete",
+            error: report.error.clone(),
+            seen: report.seen,
+        };
+        writer.listing(outcome, self.clock.now()).await?;
         Ok(report)
     }
 
@@ -281,18 +285,15 @@ impl SyncEngine {
 
     async fn flush(
         &self,
-        run_id: i64,
         listing_id: u32,
         index: &mut RecordIndex,
         pending: &mut Vec<RecordRow>,
+        writer: &mut RunWriter,
     ) -> Result<(), SyncError> {
         if pending.is_empty() {
             return Ok(());
         }
-        self.store
-            .write_records(run_id, self.clock.now(), pending)
-            .await?;
-        for row in pending.drain(..) {
+        for row in pending.iter() {
             index.entries.insert(
                 row.id.0,
                 IndexEntry {
@@ -302,6 +303,8 @@ impl SyncEngine {
                 },
             );
         }
-        Ok(())
+        writer
+            .records(std::mem::take(pending), self.clock.now())
+            .await
     }
 }

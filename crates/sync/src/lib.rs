@@ -4,6 +4,7 @@
 
 mod engine;
 mod report;
+mod writer;
 
 pub use engine::{NoProgress, Progress, SyncEngine, SyncSource};
 pub use report::{ConnectorReport, ListingReport, SyncReport};
@@ -14,4 +15,7 @@ pub use report::{ConnectorReport, ListingReport, SyncReport};
 pub enum SyncError {
     #[error(transparent)]
     Store(#[from] roster_store::StoreError),
+    /// The write task ended without saying why (it panicked or was cancelled).
+    #[error("the store writer stopped unexpectedly")]
+    WriterStopped,
 }

@@ -119,10 +119,12 @@ async fn first_sync_inserts_resync_writes_nothing_shrink_sweeps() {
     }
 }
 
+type ScriptedListing = (Listing, Result<Vec<Record>, ConnectorError>);
+
 /// A connector whose listings are set by the test: each a list of records or an error.
 #[derive(Clone, Default)]
 struct ScriptedConnector {
-    listings: Arc<Mutex<Vec<(Listing, Result<Vec<Record>, ConnectorError>)>>>,
+    listings: Arc<Mutex<Vec<ScriptedListing>>>,
     page_size: usize,
     /// When set, every listing answers with this token forever (a pagination loop).
     loop_token: Option<String>,

@@ -184,7 +184,7 @@ pub async fn run(args: IdentitiesArgs) -> anyhow::Result<ExitCode> {
 /// Streams items out as they come: a million rows never pile up in memory.
 enum Sink<W: Write> {
     Json { out: W, first: bool },
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
     Table { out: W, total: u64 },
 }
 
@@ -198,7 +198,7 @@ impl<W: Write> Sink<W> {
             ListFormat::Csv => {
                 let mut w = csv::Writer::from_writer(out);
                 w.write_record(CSV_HEADER)?;
-                Sink::Csv(w)
+                Sink::Csv(Box::new(w))
             }
             ListFormat::Table => {
                 writeln!(
