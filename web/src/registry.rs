@@ -120,3 +120,19 @@ mod tests {
         assert!(build_all(&c.connectors, &["nope".into()]).is_err());
     }
 }
+
+#[cfg(test)]
+mod example_config_tests {
+    use super::*;
+    use crate::config::Config;
+
+    /// The documented examples in deploy/ stay valid for this build.
+    #[test]
+    fn deploy_examples_parse() {
+        let c = Config::from_toml_str(include_str!("../../deploy/roster.example.toml")).unwrap();
+        assert!(!build_all(&c.connectors, &[]).unwrap().is_empty());
+        let p: roster_core::RiskPolicy =
+            toml::from_str(include_str!("../../deploy/policy.example.toml")).unwrap();
+        assert_eq!(p, roster_core::RiskPolicy::default());
+    }
+}
