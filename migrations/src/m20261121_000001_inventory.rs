@@ -90,7 +90,15 @@ const RECORD_INDEXES: &[(&str, &[Records])] = &[
     ("idx_records_status", &[Records::Status]),
     (
         "idx_records_listing",
-        &[Records::Connector, Records::ResourceType, Records::Scope],
+        // Covering: a re-sync loads each listing's (id, hash, gone) from the index alone.
+        &[
+            Records::Connector,
+            Records::ResourceType,
+            Records::Scope,
+            Records::Id,
+            Records::ContentHash,
+            Records::GoneRun,
+        ],
     ),
     ("idx_records_parent", &[Records::ParentId]),
     ("idx_records_last_used", &[Records::LastUsedAt]),
