@@ -31,7 +31,7 @@ enum Records {
     Raw,
     ContentHash,
     Tier,
-    Findings,
+    FindingRules,
     FirstSeenRun,
     ChangedRun,
     GoneRun,
@@ -80,14 +80,14 @@ enum Listings {
     RecordsSeen,
 }
 
-/// The inventory filters (platform, kind, tier, owner, status, scope), the sweep (listing) and
-/// the credential → identity join.
+/// The inventory filters (platform, kind, tier, owner), the sweep and re-sync index (listing)
+/// and the credential → identity join. Each index costs every insert: status (nearly all
+/// `active`) and last-used (read as an aggregate) have none.
 const RECORD_INDEXES: &[(&str, &[Records])] = &[
     ("idx_records_platform", &[Records::Platform]),
     ("idx_records_kind", &[Records::Kind]),
     ("idx_records_tier", &[Records::Tier]),
     ("idx_records_owner", &[Records::Owner]),
-    ("idx_records_status", &[Records::Status]),
     (
         "idx_records_listing",
         // Covering: a re-sync loads each listing's (id, hash, gone) from the index alone.
@@ -101,7 +101,6 @@ const RECORD_INDEXES: &[(&str, &[Records])] = &[
         ],
     ),
     ("idx_records_parent", &[Records::ParentId]),
-    ("idx_records_last_used", &[Records::LastUsedAt]),
 ];
 
 #[async_trait::async_trait]
@@ -153,7 +152,7 @@ impl MigrationTrait for Migration {
                         .not_null(),
                 )
                 .col(ColumnDef::new(Records::Tier).string().not_null())
-                .col(ColumnDef::new(Records::Findings).text().not_null())
+                .col(ColumnDef::new(Records::FindingRules).text().not_null())
                 .col(
                     ColumnDef::new(Records::FirstSeenRun)
                         .big_integer()

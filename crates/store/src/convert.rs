@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use roster_core::{Evaluation, Finding, InventoryItem, Record, RecordId, RecordKey};
+use roster_core::{Evaluation, InventoryItem, Record, RecordId, RecordKey};
 
 use crate::StoreError;
 use crate::entity::record;
@@ -56,13 +56,12 @@ impl record::Model {
         })
     }
 
-    /// The evaluation stored at the last write.
-    pub fn stored_evaluation(&self) -> Result<Evaluation, StoreError> {
-        let findings: Vec<Finding> = parse_json(self.id, "findings", &self.findings)?;
-        Ok(Evaluation {
-            tier: parse(self.id, "tier", &self.tier)?,
-            findings,
-        })
+    /// Rule ids that fired (above info) when the record was last written.
+    pub fn stored_rules(&self) -> Vec<&str> {
+        self.finding_rules
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .collect()
     }
 
     /// The inventory item, with `evaluation` made by the caller at the moment it cares about.

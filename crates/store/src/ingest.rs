@@ -123,7 +123,7 @@ const RECORD_COLUMNS: [&str; 26] = [
     "raw",
     "content_hash",
     "tier",
-    "findings",
+    "finding_rules",
     "first_seen_run",
     "changed_run",
     "gone_run",
@@ -200,7 +200,15 @@ impl RecordRow {
             Value::from(json_text(&r.raw)),
             Value::from(self.content_hash),
             Value::from(self.evaluation.tier.as_str()),
-            Value::from(json_text(&self.evaluation.findings)),
+            Value::from(
+                self.evaluation
+                    .findings
+                    .iter()
+                    .filter(|f| f.severity > roster_core::Severity::Info)
+                    .map(|f| f.rule.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
             Value::from(run_id),
             Value::from(run_id),
             Value::from(None::<i64>),
@@ -272,7 +280,13 @@ impl Store {
             let sql = upsert_sql(backend, chunk.len());
             txn.execute(Statement::from_sql_and_values(backend, sql, values))
                 .await?;
-            record_history::Entity::insert_many(chunk.iter().map(|r| {
+            // A record's arrival is its `first_seen_run`; history holds what happened after.
+            let changes: Vec<&&RecordRow> =
+                chunk.iter().filter(|r| r.change != Change::New).collect();
+            if changes.is_empty() {
+                continue;
+            }
+            record_history::Entity::insert_many(changes.into_iter().map(|r| {
                 record_history::ActiveModel {
                     record_id: Set(r.id.0),
                     sync_run_id: Set(run_id),

@@ -3,8 +3,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use roster_core::{
-    Evaluation, Kind, Platform, Privilege, Record, RecordId, RecordKey, RiskPolicy, Status, Tier,
-    Usage,
+    Kind, Platform, Privilege, Record, RecordId, RecordKey, RiskPolicy, Status, Tier, Usage,
 };
 use roster_store::testing::test_stores;
 use roster_store::{Change, InventoryFilter, ListingOutcome, RecordRow, RunCounts, RunStatus};
@@ -15,7 +14,11 @@ fn t(day: u32) -> DateTime<Utc> {
 
 fn record(scope: &str, id: &str, platform: Platform, owner: Option<&str>) -> Record {
     Record {
-        key: RecordKey { resource_type: "x.thing".into(), scope: scope.into(), external_id: id.into() },
+        key: RecordKey {
+            resource_type: "x.thing".into(),
+            scope: scope.into(),
+            external_id: id.into(),
+        },
         platform,
         kind: Kind::ServiceAccount,
         name: format!("svc-{id}"),
@@ -36,7 +39,15 @@ fn record(scope: &str, id: &str, platform: Platform, owner: Option<&str>) -> Rec
 fn row(r: Record, change: Change) -> RecordRow {
     let id = RecordId::derive("c", &r.key);
     let evaluation = RiskPolicy::default().evaluate(&r, t(3));
-    RecordRow { id, connector: "c".into(), content_hash: r.content_hash(), parent_id: None, evaluation, record: r, change }
+    RecordRow {
+        id,
+        connector: "c".into(),
+        content_hash: r.content_hash(),
+        parent_id: None,
+        evaluation,
+        record: r,
+        change,
+    }
 }
 
 #[tokio::test]
@@ -45,23 +56,49 @@ async fn records_round_trip_and_upserts_keep_first_seen() {
         let s = &ts.store;
         let run1 = s.begin_sync_run(t(3), &["c".into()]).await.unwrap();
         let r = record("acme", "1", Platform::Gcp, None);
-        s.write_records(run1, t(3), &[row(r.clone(), Change::New)]).await.unwrap();
+        s.write_records(run1, t(3), &[row(r.clone(), Change::New)])
+            .await
+            .unwrap();
         let id = RecordId::derive("c", &r.key).0;
         let stored = s.record(id).await.unwrap();
-        assert_eq!(stored.to_record().unwrap(), r, "{}: everything round-trips, timestamps included", ts.backend);
-        let ev: Evaluation = stored.stored_evaluation().unwrap();
-        assert_eq!(ev.tier, Tier::High);
+        assert_eq!(
+            stored.to_record().unwrap(),
+            r,
+            "{}: everything round-trips, timestamps included",
+            ts.backend
+        );
+        assert_eq!(stored.tier, "high");
+        assert_eq!(
+            stored.stored_rules(),
+            vec!["privilege.admin", "owner.missing"],
+            "{}",
+            ts.backend
+        );
 
         let run2 = s.begin_sync_run(t(4), &["c".into()]).await.unwrap();
         let mut changed = r.clone();
         changed.privilege = Privilege::Read;
-        s.write_records(run2, t(4), &[row(changed, Change::Changed)]).await.unwrap();
+        s.write_records(run2, t(4), &[row(changed, Change::Changed)])
+            .await
+            .unwrap();
         let stored = s.record(id).await.unwrap();
-        assert_eq!((stored.first_seen_run, stored.changed_run, stored.privilege.as_str()), (run1, run2, "read"), "{}", ts.backend);
+        assert_eq!(
+            (
+                stored.first_seen_run,
+                stored.changed_run,
+                stored.privilege.as_str()
+            ),
+            (run1, run2, "read"),
+            "{}",
+            ts.backend
+        );
 
         s.mark_gone(run2, t(4), &[id]).await.unwrap();
         let stored = s.record(id).await.unwrap();
-        assert_eq!((stored.status.as_str(), stored.gone_run), ("gone", Some(run2)));
+        assert_eq!(
+            (stored.status.as_str(), stored.gone_run),
+            ("gone", Some(run2))
+        );
         assert!(s.record(12345).await.is_err());
     }
 }
@@ -73,24 +110,74 @@ async fn inventory_filters_and_keyset_pages() {
         let run = s.begin_sync_run(t(3), &["c".into()]).await.unwrap();
         let mut rows = Vec::new();
         for i in 0..50 {
-            let platform = if i % 2 == 0 { Platform::Aws } else { Platform::Github };
+            let platform = if i % 2 == 0 {
+                Platform::Aws
+            } else {
+                Platform::Github
+            };
             let owner = (i % 5 != 0).then_some("alice");
-            rows.push(row(record(if i < 25 { "a" } else { "b" }, &i.to_string(), platform, owner), Change::New));
+            rows.push(row(
+                record(
+                    if i < 25 { "a" } else { "b" },
+                    &i.to_string(),
+                    platform,
+                    owner,
+                ),
+                Change::New,
+            ));
         }
         s.write_records(run, t(3), &rows).await.unwrap();
         let count = |f: InventoryFilter| async move { s.inventory_count(&f).await.unwrap() };
         assert_eq!(count(InventoryFilter::default()).await, 50);
-        assert_eq!(count(InventoryFilter { platform: Some(Platform::Aws), ..Default::default() }).await, 25);
-        assert_eq!(count(InventoryFilter { owner: Some("alice".into()), ..Default::default() }).await, 40);
-        assert_eq!(count(InventoryFilter { scope: Some("b".into()), ..Default::default() }).await, 25);
-        assert_eq!(count(InventoryFilter { search: Some("svc-4".into()), ..Default::default() }).await, 11);
-        assert_eq!(count(InventoryFilter { tier: Some(Tier::Critical), ..Default::default() }).await, 0);
+        assert_eq!(
+            count(InventoryFilter {
+                platform: Some(Platform::Aws),
+                ..Default::default()
+            })
+            .await,
+            25
+        );
+        assert_eq!(
+            count(InventoryFilter {
+                owner: Some("alice".into()),
+                ..Default::default()
+            })
+            .await,
+            40
+        );
+        assert_eq!(
+            count(InventoryFilter {
+                scope: Some("b".into()),
+                ..Default::default()
+            })
+            .await,
+            25
+        );
+        assert_eq!(
+            count(InventoryFilter {
+                search: Some("svc-4".into()),
+                ..Default::default()
+            })
+            .await,
+            11
+        );
+        assert_eq!(
+            count(InventoryFilter {
+                tier: Some(Tier::Critical),
+                ..Default::default()
+            })
+            .await,
+            0
+        );
 
         // Keyset pages cover everything once, in id order.
         let mut seen = Vec::new();
         let mut after = None;
         loop {
-            let page = s.inventory_page(&InventoryFilter::default(), after, 7).await.unwrap();
+            let page = s
+                .inventory_page(&InventoryFilter::default(), after, 7)
+                .await
+                .unwrap();
             if page.is_empty() {
                 break;
             }
@@ -104,9 +191,27 @@ async fn inventory_filters_and_keyset_pages() {
 
         let gone: Vec<i64> = rows[..10].iter().map(|r| r.id.0).collect();
         s.mark_gone(run, t(3), &gone).await.unwrap();
-        assert_eq!(count(InventoryFilter::default()).await, 40, "gone is hidden");
-        assert_eq!(count(InventoryFilter { include_gone: true, ..Default::default() }).await, 50);
-        assert_eq!(count(InventoryFilter { status: Some(Status::Gone), ..Default::default() }).await, 10);
+        assert_eq!(
+            count(InventoryFilter::default()).await,
+            40,
+            "gone is hidden"
+        );
+        assert_eq!(
+            count(InventoryFilter {
+                include_gone: true,
+                ..Default::default()
+            })
+            .await,
+            50
+        );
+        assert_eq!(
+            count(InventoryFilter {
+                status: Some(Status::Gone),
+                ..Default::default()
+            })
+            .await,
+            10
+        );
     }
 }
 
@@ -119,7 +224,13 @@ async fn runs_listings_and_the_index() {
         assert_eq!(s.sync_run(crashed).await.unwrap().status, "aborted");
 
         let run = s.begin_sync_run(t(2), &["c".into()]).await.unwrap();
-        s.write_records(run, t(2), &[row(record("a", "1", Platform::Aws, None), Change::New)]).await.unwrap();
+        s.write_records(
+            run,
+            t(2),
+            &[row(record("a", "1", Platform::Aws, None), Change::New)],
+        )
+        .await
+        .unwrap();
         let outcome = |complete: bool| ListingOutcome {
             connector: "c".into(),
             resource_type: "x.thing".into(),
@@ -129,19 +240,39 @@ async fn runs_listings_and_the_index() {
             seen: 1,
         };
         s.record_listing(run, t(2), &outcome(true)).await.unwrap();
-        let counts = RunCounts { new: 1, ..Default::default() };
-        s.finish_sync_run(run, t(2), RunStatus::Ok, counts, &serde_json::json!({"ok": true})).await.unwrap();
+        let counts = RunCounts {
+            new: 1,
+            ..Default::default()
+        };
+        s.finish_sync_run(
+            run,
+            t(2),
+            RunStatus::Ok,
+            counts,
+            &serde_json::json!({"ok": true}),
+        )
+        .await
+        .unwrap();
         let run2 = s.begin_sync_run(t(3), &["c".into()]).await.unwrap();
         s.record_listing(run2, t(3), &outcome(false)).await.unwrap();
 
         let listing = &s.listings().await.unwrap()[0];
         assert_eq!(
-            (listing.last_status.as_str(), listing.last_complete_run, listing.last_attempt_run, listing.last_error.as_deref()),
+            (
+                listing.last_status.as_str(),
+                listing.last_complete_run,
+                listing.last_attempt_run,
+                listing.last_error.as_deref()
+            ),
             ("failed", Some(run), run2, Some("HTTP 403")),
-            "{}: a failure keeps the last complete run", ts.backend
+            "{}: a failure keeps the last complete run",
+            ts.backend
         );
         let last = s.last_complete_runs().await.unwrap();
-        assert_eq!(last.get(&("c".into(), "x.thing".into(), "a".into())), Some(&run));
+        assert_eq!(
+            last.get(&("c".into(), "x.thing".into(), "a".into())),
+            Some(&run)
+        );
 
         let index = s.load_index("c").await.unwrap();
         assert_eq!(index.entries.len(), 1);

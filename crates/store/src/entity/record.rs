@@ -30,8 +30,10 @@ pub struct Model {
     pub raw: String,
     pub content_hash: i64,
     pub tier: String,
+    /// Rule ids of the findings (above info) at the last write, comma-separated, for filters.
+    /// Messages are made at read time, against the policy and moment the reader chooses.
     #[sea_orm(column_type = "Text")]
-    pub findings: String,
+    pub finding_rules: String,
     pub first_seen_run: i64,
     pub changed_run: i64,
     pub gone_run: Option<i64>,

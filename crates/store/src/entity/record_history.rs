@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-/// A change to a record seen by a sync run: `new`, `changed`, `gone` or `returned`.
+/// A change to a record seen by a sync run after its first: `changed`, `gone` or `returned`.
+/// (Its arrival is the record's own `first_seen_run`.)
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "record_history")]
 pub struct Model {
