@@ -468,3 +468,112 @@ async fn demo_serves_the_sample_behind_a_one_time_link() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn check_is_a_ci_gate_with_text_json_and_sarif() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("roster.db").display()
+    );
+    write_config(dir.path(), &db, 1500, "");
+    assert_eq!(run(dir.path(), &["sync"]).status.code(), Some(0));
+
+    let out = run(
+        dir.path(),
+        &["check", "--fail-on", "high", "--format", "json"],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failing = report["failing"].as_array().unwrap();
+    assert!(
+        !failing.is_empty(),
+        "the sample estate has admin identities"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        failing
+            .iter()
+            .all(|i| i["tier"] == "high" || i["tier"] == "critical")
+    );
+    // Every failing record says which findings produced its tier.
+    assert!(failing.iter().all(|i| {
+        i["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["severity"] == "high" || f["severity"] == "critical")
+    }));
+    assert!(
+        report["policy_hash"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    let evaluated = report["evaluated"].as_u64().unwrap();
+    let by_tier: u64 = report["tiers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(evaluated, by_tier);
+
+    // The gate's exit code follows the report, whatever the threshold.
+    for tier in ["critical", "high", "medium", "low"] {
+        let out = run(
+            dir.path(),
+            &["check", "--fail-on", tier, "--format", "json"],
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let expected = if report["passed"] == true { 0 } else { 1 };
+        assert_eq!(out.status.code(), Some(expected), "--fail-on {tier}");
+    }
+    let low = run(dir.path(), &["check", "--fail-on", "low"]);
+    assert!(String::from_utf8_lossy(&low.stdout).contains(&format!("FAIL: {evaluated} record(s)")));
+
+    let sarif = run(dir.path(), &["check", "--format", "sarif"]);
+    assert_eq!(sarif.status.code(), Some(1));
+    let sarif: serde_json::Value = serde_json::from_slice(&sarif.stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let run0 = &sarif["runs"][0];
+    let rules: Vec<&str> = run0["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let results = run0["results"].as_array().unwrap();
+    assert!(
+        results
+            .iter()
+            .any(|r| r["ruleId"] == "privilege.admin" && r["level"] == "error")
+    );
+    for r in results {
+        let idx = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(
+            rules[idx],
+            r["ruleId"].as_str().unwrap(),
+            "ruleIndex points at its rule"
+        );
+    }
+
+    // A malformed policy: exit 2, naming the line.
+    std::fs::write(
+        dir.path().join("policy.toml"),
+        "stale_days = 90\ngrace_days = \"soon\"\n",
+    )
+    .unwrap();
+    let config = std::fs::read_to_string(dir.path().join("roster.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("roster.toml"),
+        format!("[policy]\nfile = \"policy.toml\"\n{config}"),
+    )
+    .unwrap();
+    let out = run(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 2"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

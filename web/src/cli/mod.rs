@@ -1,5 +1,6 @@
 //! The command line (DESIGN.md §4). Each command lives in its own file.
 
+mod check;
 mod demo;
 mod identities;
 mod migrate;
@@ -37,6 +38,8 @@ pub enum Command {
     Sync(sync::SyncArgs),
     /// Print the inventory.
     Identities(identities::IdentitiesArgs),
+    /// Evaluate the policy as a CI gate: exit 1 when anything is at or above --fail-on.
+    Check(check::CheckArgs),
 }
 
 impl Command {
@@ -62,6 +65,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Migrate(args) => migrate::run(args).await,
         Command::Sync(args) => sync::run(args).await,
         Command::Identities(args) => identities::run(args).await,
+        Command::Check(args) => check::run(args).await,
     };
     match result {
         Ok(code) => code,
@@ -75,7 +79,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {e}");
             ExitCode::from(1)
         }
     }
