@@ -557,6 +557,33 @@ fn check_is_a_ci_gate_with_text_json_and_sarif() {
         );
     }
 
+    // Microsoft's SARIF Multitool finds no schema errors (tests/run installs it).
+    if let Ok(multitool) = std::env::var("ROSTER_SARIF_MULTITOOL") {
+        let file = dir.path().join("check.sarif");
+        std::fs::write(&file, serde_json::to_vec(&sarif).unwrap()).unwrap();
+        let out = Command::new(multitool)
+            .env("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT", "1")
+            .arg("validate")
+            .arg(&file)
+            .arg("--output")
+            .arg(dir.path().join("validation.sarif"))
+            .arg("--log")
+            .arg("ForceOverwrite")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        assert!(!text.contains(": error "), "schema errors: {text}");
+        let validation: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("validation.sarif")).unwrap())
+                .unwrap();
+        let errors = validation["runs"][0]["results"]
+            .as_array()
+            .map(|r| r.iter().filter(|x| x["level"] == "error").count())
+            .unwrap_or(0);
+        assert_eq!(errors, 0, "{text}");
+    }
+
     // A malformed policy: exit 2, naming the line.
     std::fs::write(
         dir.path().join("policy.toml"),
