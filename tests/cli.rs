@@ -584,16 +584,59 @@ fn check_is_a_ci_gate_with_text_json_and_sarif() {
         assert_eq!(errors, 0, "{text}");
     }
 
-    // A malformed policy: exit 2, naming the line.
-    std::fs::write(
-        dir.path().join("policy.toml"),
-        "stale_days = 90\ngrace_days = \"soon\"\n",
-    )
-    .unwrap();
+    // With an exception for every high finding the gate passes; once it has expired, it fails.
     let config = std::fs::read_to_string(dir.path().join("roster.toml")).unwrap();
     std::fs::write(
         dir.path().join("roster.toml"),
         format!("[policy]\nfile = \"policy.toml\"\n{config}"),
+    )
+    .unwrap();
+    let exception = |expires: &str| {
+        format!(
+            "[[exceptions]]\nrule = \"privilege.admin\"\nname = \"*\"\nowner = \"iam@acme.example\"\nreason = \"sample estate\"\nexpires = {expires}\n"
+        )
+    };
+    std::fs::write(dir.path().join("policy.toml"), exception("2099-12-31")).unwrap();
+    let out = run(
+        dir.path(),
+        &["check", "--fail-on", "high", "--format", "json"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["failing"].as_array().unwrap().is_empty());
+    let items = json_items(&run(dir.path(), &["identities", "--format", "json"]));
+    assert!(
+        items
+            .iter()
+            .flat_map(|i| i["findings"].as_array().unwrap())
+            .any(|f| f["exception"]["owner"] == "iam@acme.example")
+    );
+    std::fs::write(dir.path().join("policy.toml"), exception("\"2020-01-01\"")).unwrap();
+    assert_eq!(
+        run(dir.path(), &["check", "--fail-on", "high"])
+            .status
+            .code(),
+        Some(1),
+        "an expired exception stops applying"
+    );
+    std::fs::write(
+        dir.path().join("policy.toml"),
+        "[rules.\"privilege.adnim\"]\nenabled = false\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("privilege.adnim"));
+
+    // A malformed policy: exit 2, naming the line.
+    std::fs::write(
+        dir.path().join("policy.toml"),
+        "stale_days = 90\ngrace_days = \"soon\"\n",
     )
     .unwrap();
     let out = run(dir.path(), &["check"]);

@@ -45,7 +45,11 @@ pub fn load_with_hash(path: Option<&Path>) -> Result<LoadedPolicy, PolicyError> 
         path: path.display().to_string(),
         detail: e.to_string(),
     })?;
-    let policy = toml::from_str(&text).map_err(|e| PolicyError::Invalid {
+    let policy: RiskPolicy = toml::from_str(&text).map_err(|e| PolicyError::Invalid {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    })?;
+    policy.validate().map_err(|e| PolicyError::Invalid {
         path: path.display().to_string(),
         detail: e.to_string(),
     })?;

@@ -5,12 +5,16 @@
 //! - no finding of severity low or above → `low`;
 //! - otherwise the highest severity among the findings (info counts as nothing, low → `low`,
 //!   medium → `medium`, high → `high`, critical → `critical`);
-//! - `escalate_high_count` or more high findings on one record → `critical`.
+//! - `escalate_high_count` or more high findings on one record → `critical`;
+//! - findings accepted by an unexpired policy exception are shown but not counted.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use crate::model::{OwaspCode, Privilege, RecordClass, Severity, Status, Tier, Usage};
+use crate::policy::{AppliedException, Exception, PolicyProblem, RuleOverride};
 use crate::record::Record;
 
 /// Thresholds the rules are held against. Defaults are DESIGN.md §3's.
@@ -27,6 +31,10 @@ pub struct RiskPolicy {
     pub grace_days: i64,
     /// This many high findings on one record make it critical.
     pub escalate_high_count: usize,
+    /// `[rules."id"]`: rule switches and severity overrides.
+    pub rules: BTreeMap<String, RuleOverride>,
+    /// `[[exceptions]]`: accepted findings, each with an owner, a reason and an expiry.
+    pub exceptions: Vec<Exception>,
 }
 
 impl Default for RiskPolicy {
@@ -37,6 +45,8 @@ impl Default for RiskPolicy {
             expiring_soon_days: 14,
             grace_days: 7,
             escalate_high_count: 2,
+            rules: BTreeMap::new(),
+            exceptions: Vec::new(),
         }
     }
 }
@@ -48,6 +58,9 @@ pub struct Finding {
     pub owasp: OwaspCode,
     pub severity: Severity,
     pub message: String,
+    /// Set when a policy exception accepts this finding: it is shown, but not counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<AppliedException>,
 }
 
 /// The result of evaluating one record at one moment.
@@ -63,6 +76,7 @@ fn finding(rule: &str, owasp: OwaspCode, severity: Severity, message: String) ->
         owasp,
         severity,
         message,
+        exception: None,
     }
 }
 
@@ -200,21 +214,57 @@ impl RiskPolicy {
             ));
         }
 
+        let findings = self.apply_overrides(r, now, findings);
         let tier = self.tier(&findings);
         Evaluation { tier, findings }
     }
 
+    /// Checks rule ids and exceptions (see [`crate::policy::check`]).
+    pub fn validate(&self) -> Result<(), PolicyProblem> {
+        crate::policy::check(&self.rules, &self.exceptions)
+    }
+
+    /// Drops switched-off rules, applies severity overrides, marks excepted findings.
+    fn apply_overrides(
+        &self,
+        r: &Record,
+        now: DateTime<Utc>,
+        findings: Vec<Finding>,
+    ) -> Vec<Finding> {
+        if self.rules.is_empty() && self.exceptions.is_empty() {
+            return findings;
+        }
+        findings
+            .into_iter()
+            .filter_map(|mut f| {
+                if let Some(o) = self.rules.get(&f.rule) {
+                    if !o.enabled {
+                        return None;
+                    }
+                    if let Some(sev) = o.severity {
+                        f.severity = sev;
+                    }
+                }
+                if let Some(e) = self.exceptions.iter().find(|e| e.covers(&f.rule, r, now)) {
+                    f.exception = Some(AppliedException {
+                        owner: e.owner.clone(),
+                        reason: e.reason.clone(),
+                        expires: e.expires.0,
+                    });
+                }
+                Some(f)
+            })
+            .collect()
+    }
+
     /// The tier formula (see the module documentation).
     pub fn tier(&self, findings: &[Finding]) -> Tier {
-        let highs = findings
-            .iter()
-            .filter(|f| f.severity >= Severity::High)
-            .count();
+        let counted = || findings.iter().filter(|f| f.exception.is_none());
+        let highs = counted().filter(|f| f.severity >= Severity::High).count();
         if highs >= self.escalate_high_count.max(1) {
             return Tier::Critical;
         }
-        findings
-            .iter()
+        counted()
             .map(|f| match f.severity {
                 Severity::Info | Severity::Low => Tier::Low,
                 Severity::Medium => Tier::Medium,
@@ -355,5 +405,95 @@ mod tests {
             .unwrap()
             .clone();
         assert_eq!(p.tier(&[admin.clone(), admin]), Tier::Critical);
+    }
+
+    fn admin_key() -> Record {
+        let mut r = key();
+        r.privilege = Privilege::Admin;
+        r.name = "sample-gha-deploy-7".into();
+        r
+    }
+
+    fn exception(expires: &str) -> crate::policy::Exception {
+        serde_json::from_value(serde_json::json!({
+            "rule": "privilege.admin", "platform": "aws", "name": "sample-gha-*",
+            "owner": "alice@acme.example", "reason": "break-glass role", "expires": expires
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn exceptions_apply_until_they_expire() {
+        let mut p = RiskPolicy::default();
+        p.exceptions.push(exception("2026-06-01"));
+        p.validate().unwrap();
+        // On its last day it applies: the finding is shown, marked, and not counted.
+        let e = p.evaluate(&admin_key(), now());
+        let f = e
+            .findings
+            .iter()
+            .find(|f| f.rule == "privilege.admin")
+            .unwrap();
+        assert_eq!(f.exception.as_ref().unwrap().owner, "alice@acme.example");
+        assert_eq!(e.tier, Tier::Low);
+        // The day after, it does not.
+        let later = p.evaluate(&admin_key(), now() + Duration::days(1));
+        assert!(later.findings.iter().all(|f| f.exception.is_none()));
+        assert_eq!(later.tier, Tier::High);
+        // Another name is not covered.
+        let mut other = admin_key();
+        other.name = "prod-admin".into();
+        assert_eq!(p.evaluate(&other, now()).tier, Tier::High);
+    }
+
+    #[test]
+    fn rules_can_be_switched_off_or_reweighted() {
+        let mut p = RiskPolicy::default();
+        p.rules.insert(
+            "privilege.admin".into(),
+            crate::policy::RuleOverride {
+                enabled: true,
+                severity: Some(Severity::Critical),
+            },
+        );
+        assert_eq!(p.evaluate(&admin_key(), now()).tier, Tier::Critical);
+        p.rules.insert(
+            "privilege.admin".into(),
+            crate::policy::RuleOverride {
+                enabled: false,
+                severity: None,
+            },
+        );
+        let e = p.evaluate(&admin_key(), now());
+        assert!(e.findings.is_empty() && e.tier == Tier::Low);
+    }
+
+    #[test]
+    fn impossible_policies_are_refused() {
+        let mut p = RiskPolicy::default();
+        p.rules.insert(
+            "privilege.adnim".into(),
+            crate::policy::RuleOverride {
+                enabled: false,
+                severity: None,
+            },
+        );
+        assert!(
+            p.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("privilege.adnim")
+        );
+        let mut p = RiskPolicy::default();
+        let mut e = exception("2027-01-01");
+        e.platform = None;
+        e.name = None;
+        p.exceptions.push(e);
+        assert!(
+            p.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("exceptions[0]")
+        );
     }
 }

@@ -110,8 +110,11 @@ async fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The findings that count towards a failing record's tier.
 fn reasons(item: &InventoryItem) -> impl Iterator<Item = &roster_core::Finding> {
-    item.findings.iter().filter(|f| f.severity > Severity::Info)
+    item.findings
+        .iter()
+        .filter(|f| f.severity > Severity::Info && f.exception.is_none())
 }
 
 fn text(r: &CheckReport) -> String {
