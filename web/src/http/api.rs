@@ -7,7 +7,6 @@ use super::AppState;
 use super::error::WebError;
 use super::pages::FilterParams;
 use super::session::require_session;
-use crate::inventory_view::InventoryReader;
 
 const API_PAGE: usize = 500;
 
@@ -24,11 +23,7 @@ pub async fn identities(
     params: web::Query<FilterParams>,
 ) -> Result<HttpResponse, WebError> {
     require_session(&req, &state)?;
-    let (query, after) = params.to_query()?;
-    let reader = InventoryReader::new(&state.store, &state.policy).await?;
-    let (items, next) = reader.page(&query, after, API_PAGE).await?;
-    let next = next
-        .filter(|_| items.len() == API_PAGE)
-        .map(|n| roster_core::RecordId(n).to_string());
+    let (items, next) = params.read(&state, API_PAGE).await?;
+    let next = next.map(|n| roster_core::RecordId(n).to_string());
     Ok(HttpResponse::Ok().json(IdentitiesPage { items, next }))
 }

@@ -54,6 +54,18 @@ impl FilterParams {
         Ok((q, after))
     }
 
+    /// One evaluated page of the view, and the cursor of the next (`None` at the end). Shared by
+    /// the page and the API so both read the inventory the same way.
+    pub async fn read(
+        &self,
+        state: &AppState,
+        limit: usize,
+    ) -> Result<(Vec<InventoryItem>, Option<i64>), WebError> {
+        let (query, after) = self.to_query()?;
+        let reader = InventoryReader::new(&state.store, &state.policy).await?;
+        Ok(reader.page(&query, after, limit).await?)
+    }
+
     /// This view's query string with `after` replaced.
     fn with_after(&self, after: i64) -> String {
         let mut parts = Vec::new();
@@ -123,12 +135,8 @@ pub async fn inventory(
     params: web::Query<FilterParams>,
 ) -> Result<HttpResponse, WebError> {
     require_session(&req, &state)?;
-    let (query, after) = params.to_query()?;
-    let reader = InventoryReader::new(&state.store, &state.policy).await?;
-    let (items, next) = reader.page(&query, after, PAGE_SIZE).await?;
-    let next_query = next
-        .filter(|_| items.len() == PAGE_SIZE)
-        .map(|n| params.with_after(n));
+    let (items, next) = params.read(&state, PAGE_SIZE).await?;
+    let next_query = next.map(|n| params.with_after(n));
     let page = InventoryPage {
         sample_banner: state.sample_banner,
         platforms: options(
