@@ -1,7 +1,7 @@
 //! How the sample estate looks: which listings exist and what a block of records in each holds.
 
 use chrono::{DateTime, Duration, Utc};
-use roster_core::{Kind, Platform, Privilege, Record, RecordKey, Status, Usage};
+use roster_core::{Kind, Platform, Privilege, Record, RecordKey, Signal, Status, Usage};
 use serde_json::json;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -306,6 +306,7 @@ fn make_record(
         "id": ext,
         "name": name,
     });
+    let mut signals = Vec::new();
     if kind == Kind::Role {
         // Federated roles: who may assume them. Some are wide open, as in real estates.
         let sub = match d.pm(14) {
@@ -313,6 +314,12 @@ fn make_record(
             150..=349 => "repo:acme/*".to_owned(),
             _ => format!("repo:acme/{}:ref:refs/heads/main", d.pick(2, PURPOSES)),
         };
+        if listing.platform == Platform::Aws && sub.contains('*') {
+            signals.push(Signal::new(
+                "aws.trust.wildcard_sub",
+                format!("`sub` condition `{sub}` lets more than one repository assume this role"),
+            ));
+        }
         raw["trust"] = json!({"issuer": "https://token.actions.githubusercontent.com", "sub": sub});
     }
     Record {
@@ -334,6 +341,7 @@ fn make_record(
         privilege_detail,
         owner,
         owner_source,
+        signals,
         raw,
     }
 }

@@ -7,6 +7,7 @@ pub mod model;
 pub mod policy;
 pub mod record;
 pub mod risk;
+pub mod signal;
 
 pub use inventory::InventoryItem;
 pub use model::{
@@ -15,3 +16,4 @@ pub use model::{
 };
 pub use record::{Record, RecordId, RecordKey};
 pub use risk::{Evaluation, Finding, RiskPolicy};
+pub use signal::{PLATFORM_RULES, PlatformRule, Signal, platform_rule};

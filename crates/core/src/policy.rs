@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Kind, Platform, Severity};
 use crate::record::Record;
 
-/// Every rule id the engine can produce, so a policy that names another is refused.
+/// Every cross-platform rule id the engine produces; with [`crate::signal::PLATFORM_RULES`]
+/// these are all the ids a policy may name.
 pub const RULE_IDS: &[&str] = &[
     "usage.stale",
     "usage.never_used",
@@ -21,6 +22,20 @@ pub const RULE_IDS: &[&str] = &[
     "privilege.admin",
     "owner.missing",
 ];
+
+/// Whether `id` names a cross-platform or a platform rule.
+pub fn is_known_rule(id: &str) -> bool {
+    RULE_IDS.contains(&id) || crate::signal::platform_rule(id).is_some()
+}
+
+/// Every rule id, cross-platform first.
+pub fn known_rule_ids() -> Vec<&'static str> {
+    RULE_IDS
+        .iter()
+        .copied()
+        .chain(crate::signal::PLATFORM_RULES.iter().map(|r| r.id))
+        .collect()
+}
 
 /// `[rules."rule.id"]`: switch a rule off or change its severity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,7 +160,7 @@ impl Exception {
 /// A policy that parsed but says something impossible.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyProblem {
-    #[error("[rules.\"{0}\"]: no such rule (known: {known})", known = RULE_IDS.join(", "))]
+    #[error("[rules.\"{0}\"]: no such rule (known: {known})", known = known_rule_ids().join(", "))]
     UnknownRule(String),
     #[error("exceptions[{index}]: rule `{rule}` does not exist (use a rule id or `*`)")]
     UnknownExceptionRule { index: usize, rule: String },
@@ -160,11 +175,11 @@ pub fn check(
     rules: &BTreeMap<String, RuleOverride>,
     exceptions: &[Exception],
 ) -> Result<(), PolicyProblem> {
-    if let Some(unknown) = rules.keys().find(|k| !RULE_IDS.contains(&k.as_str())) {
+    if let Some(unknown) = rules.keys().find(|k| !is_known_rule(k)) {
         return Err(PolicyProblem::UnknownRule(unknown.clone()));
     }
     for (index, e) in exceptions.iter().enumerate() {
-        if e.rule != "*" && !RULE_IDS.contains(&e.rule.as_str()) {
+        if e.rule != "*" && !is_known_rule(&e.rule) {
             return Err(PolicyProblem::UnknownExceptionRule {
                 index,
                 rule: e.rule.clone(),

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::model::{Kind, Platform, Privilege, RecordClass, Status, Usage};
+use crate::signal::Signal;
 
 /// Where a record lives in its source: the listing it came from and its id there.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -102,6 +103,9 @@ pub struct Record {
     pub owner: Option<String>,
     /// Where the owner came from, e.g. `aws_tag:owner`, `github:added_by`.
     pub owner_source: Option<String>,
+    /// Platform rules the connector saw fire (see [`crate::signal`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<Signal>,
     /// The platform's own JSON for this record, secrets removed.
     pub raw: serde_json::Value,
 }
@@ -171,6 +175,7 @@ mod tests {
             privilege_detail: vec!["AdministratorAccess".into()],
             owner: None,
             owner_source: None,
+            signals: vec![],
             raw: json!({"b": 1, "a": 2}),
         }
     }

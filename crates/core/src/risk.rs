@@ -214,6 +214,21 @@ impl RiskPolicy {
             ));
         }
 
+        // Platform rules the connector saw. A disabled record's configuration cannot be used,
+        // so like the rules above they apply to live records only.
+        if live {
+            for s in &r.signals {
+                if let Some(rule) = crate::signal::platform_rule(&s.rule) {
+                    findings.push(finding(
+                        rule.id,
+                        rule.owasp,
+                        rule.severity,
+                        s.message.clone(),
+                    ));
+                }
+            }
+        }
+
         let findings = self.apply_overrides(r, now, findings);
         let tier = self.tier(&findings);
         Evaluation { tier, findings }
@@ -307,6 +322,7 @@ mod tests {
             privilege_detail: vec![],
             owner: Some("alice".into()),
             owner_source: Some("aws_tag:owner".into()),
+            signals: vec![],
             raw: serde_json::Value::Null,
         }
     }
@@ -495,5 +511,41 @@ mod tests {
                 .to_string()
                 .contains("exceptions[0]")
         );
+    }
+
+    #[test]
+    fn platform_signals_become_findings_under_the_same_policy() {
+        let mut r = key();
+        r.kind = Kind::Role;
+        r.signals = vec![
+            crate::Signal::new("aws.trust.no_sub", "no `sub` condition"),
+            crate::Signal::new("no.such.rule", "ignored"),
+        ];
+        let p = RiskPolicy::default();
+        let e = p.evaluate(&r, now());
+        let f = e
+            .findings
+            .iter()
+            .find(|f| f.rule == "aws.trust.no_sub")
+            .unwrap();
+        assert_eq!((f.owasp, f.severity), (OwaspCode::Nhi6, Severity::Critical));
+        assert_eq!(e.tier, Tier::Critical);
+        assert!(!rules(&e).contains(&"no.such.rule"));
+
+        // Overrides and exceptions reach platform rules too.
+        let mut p = RiskPolicy::default();
+        p.rules.insert(
+            "aws.trust.no_sub".into(),
+            crate::policy::RuleOverride {
+                enabled: true,
+                severity: Some(Severity::Medium),
+            },
+        );
+        p.validate().unwrap();
+        assert_eq!(p.evaluate(&r, now()).tier, Tier::Medium);
+
+        // A disabled role cannot be assumed: no finding.
+        r.status = Status::Disabled;
+        assert!(!rules(&RiskPolicy::default().evaluate(&r, now())).contains(&"aws.trust.no_sub"));
     }
 }

@@ -52,6 +52,7 @@ impl record::Model {
             privilege_detail: parse_json(self.id, "privilege_detail", &self.privilege_detail)?,
             owner: self.owner.clone(),
             owner_source: self.owner_source.clone(),
+            signals: parse_json(self.id, "signals", &self.signals)?,
             raw: parse_json(self.id, "raw", &self.raw)?,
         })
     }

@@ -100,7 +100,7 @@ pub struct RecordRow {
 
 /// The records table's columns in insert order. On conflict everything but `id` and
 /// `first_seen_run` is replaced.
-const RECORD_COLUMNS: [&str; 26] = [
+const RECORD_COLUMNS: [&str; 27] = [
     "id",
     "connector",
     "platform",
@@ -127,6 +127,7 @@ const RECORD_COLUMNS: [&str; 26] = [
     "first_seen_run",
     "changed_run",
     "gone_run",
+    "signals",
 ];
 
 /// `INSERT … VALUES (…),… ON CONFLICT (id) DO UPDATE …` for `rows` rows. Built by hand rather
@@ -212,6 +213,7 @@ impl RecordRow {
             Value::from(run_id),
             Value::from(run_id),
             Value::from(None::<i64>),
+            Value::from(json_text(&r.signals)),
         ]);
     }
 }

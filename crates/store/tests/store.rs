@@ -32,6 +32,7 @@ fn record(scope: &str, id: &str, platform: Platform, owner: Option<&str>) -> Rec
         privilege_detail: vec!["roles/owner".into()],
         owner: owner.map(str::to_owned),
         owner_source: owner.map(|_| "test".to_owned()),
+        signals: vec![],
         raw: serde_json::json!({"id": id, "nested": {"a": [1, 2]}}),
     }
 }

@@ -37,6 +37,9 @@ pub struct Model {
     pub first_seen_run: i64,
     pub changed_run: i64,
     pub gone_run: Option<i64>,
+    /// Platform rules' signals, JSON.
+    #[sea_orm(column_type = "Text")]
+    pub signals: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,128 @@
+//! Platform rules. A connector knows things only its platform can say — a trust policy without a
+//! `sub` condition, a deploy key with write access — and reports them on the record as a
+//! [`Signal`]: a rule id from [`PLATFORM_RULES`] and a message naming the evidence. The risk
+//! engine turns signals into findings with the catalogue's OWASP code and severity, so they obey
+//! the same rule switches, severity overrides, exceptions and tier formula as every other rule.
+//!
+//! Signals are facts about the record, not about time: a rule that depends on "now" belongs in
+//! [`crate::risk`], where `now` is an input.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{OwaspCode, Severity};
+
+/// A platform rule that fired at sync time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Signal {
+    /// An id from [`PLATFORM_RULES`].
+    pub rule: String,
+    /// What was seen, in plain words, naming the evidence.
+    pub message: String,
+}
+
+impl Signal {
+    pub fn new(rule: &str, message: impl Into<String>) -> Self {
+        Self {
+            rule: rule.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// One entry of the platform rule catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlatformRule {
+    pub id: &'static str,
+    pub owasp: OwaspCode,
+    pub severity: Severity,
+    /// One line for the documentation and the rule list.
+    pub summary: &'static str,
+}
+
+const fn rule(
+    id: &'static str,
+    owasp: OwaspCode,
+    severity: Severity,
+    summary: &'static str,
+) -> PlatformRule {
+    PlatformRule {
+        id,
+        owasp,
+        severity,
+        summary,
+    }
+}
+
+/// Every platform rule a connector may signal. Ids are `platform.subject.condition`.
+pub const PLATFORM_RULES: &[PlatformRule] = &[
+    // AWS IAM: trust policies of federated roles (GitHub Actions, GitLab CI).
+    rule(
+        "aws.trust.no_sub",
+        OwaspCode::Nhi6,
+        Severity::Critical,
+        "role trusts a CI OIDC provider without a `sub` condition: any repository or project on that issuer can assume it",
+    ),
+    rule(
+        "aws.trust.wildcard_sub",
+        OwaspCode::Nhi6,
+        Severity::High,
+        "role's `sub` condition is a wildcard over every repository of an owner, or of everyone",
+    ),
+    rule(
+        "aws.trust.no_aud",
+        OwaspCode::Nhi6,
+        Severity::Medium,
+        "role trusts a CI OIDC provider without an `aud` condition",
+    ),
+    rule(
+        "aws.trust.literal_wildcard",
+        OwaspCode::Nhi6,
+        Severity::Low,
+        "`*` inside StringEquals is matched literally: the condition admits no real token, so the role is unusable",
+    ),
+    // AWS IAM: users and keys.
+    rule(
+        "aws.user.console_password",
+        OwaspCode::Nhi10,
+        Severity::Medium,
+        "a service user also has a console password: a person can sign in as it",
+    ),
+    rule(
+        "aws.user.two_active_keys",
+        OwaspCode::Nhi9,
+        Severity::Medium,
+        "a user holds two active access keys",
+    ),
+    rule(
+        "aws.key.long_lived_with_federation",
+        OwaspCode::Nhi4,
+        Severity::Low,
+        "a long-lived access key exists in an account that already trusts a CI OIDC provider",
+    ),
+];
+
+/// The catalogue entry for `id`.
+pub fn platform_rule(id: &str) -> Option<&'static PlatformRule> {
+    PLATFORM_RULES.iter().find(|r| r.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_namespaced() {
+        let mut ids: Vec<_> = PLATFORM_RULES.iter().map(|r| r.id).collect();
+        ids.sort_unstable();
+        let before = ids.len();
+        ids.dedup();
+        assert_eq!(before, ids.len(), "duplicate platform rule id");
+        for id in ids {
+            assert_eq!(
+                id.split('.').count(),
+                3,
+                "{id} is not platform.subject.condition"
+            );
+        }
+    }
+}
