@@ -99,6 +99,40 @@ pub const PLATFORM_RULES: &[PlatformRule] = &[
         Severity::Low,
         "a long-lived access key exists in an account that already trusts a CI OIDC provider",
     ),
+    // GitHub. Tokens and SSO credential authorizations without expiry, unused ones, and
+    // Actions secrets by age are the generic usage and lifetime rules.
+    rule(
+        "github.app.all_repos_write",
+        OwaspCode::Nhi3,
+        Severity::High,
+        "a GitHub App is installed on all repositories of the org with write or admin permissions",
+    ),
+    rule(
+        "github.deploy_key.write",
+        OwaspCode::Nhi4,
+        Severity::Medium,
+        "an SSH deploy key can push to its repository (read_only is false)",
+    ),
+    rule(
+        "github.webhook.insecure_ssl",
+        OwaspCode::Nhi2,
+        Severity::High,
+        "a webhook delivers with insecure_ssl: TLS certificates are not verified, so payloads can be read or altered in transit",
+    ),
+    rule(
+        "github.webhook.no_secret",
+        OwaspCode::Nhi2,
+        Severity::Medium,
+        "a webhook has no secret: its receiver cannot verify that deliveries come from GitHub",
+    ),
+    // NHI6: the runner's machine, and the cloud roles and secrets it can reach, are exposed to
+    // code from anyone's fork pull request through a deployment setting, not a leaked secret.
+    rule(
+        "github.runner.public_repo",
+        OwaspCode::Nhi6,
+        Severity::High,
+        "a self-hosted runner serves a public repository: pull requests from forks can run code on it",
+    ),
 ];
 
 /// The catalogue entry for `id`.

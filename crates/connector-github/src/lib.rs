@@ -1,0 +1,457 @@
+//! The `github` connector: the non-human identities and credentials of one or more GitHub
+//! organisations (github.com, GitHub Enterprise Cloud, or GitHub Enterprise Server through
+//! `api_url`).
+//!
+//! | resource type | GitHub endpoint | kind |
+//! |---|---|---|
+//! | `github.app_installation` | `GET /orgs/{org}/installations` | app_installation |
+//! | `github.fine_grained_pat` | `GET /orgs/{org}/personal-access-tokens` (App only) | personal_access_token |
+//! | `github.credential_authorization` | `GET /orgs/{org}/credential-authorizations` (SAML SSO) | personal_access_token |
+//! | `github.deploy_key` | `GET /repos/{o}/{r}/keys` per repository | deploy_key |
+//! | `github.org_actions_secret` | `GET /orgs/{org}/actions/secrets` | ci_secret |
+//! | `github.repo_actions_secret` | `GET /repos/{o}/{r}/actions/secrets` per repository | ci_secret |
+//! | `github.org_runner` | `GET /orgs/{org}/actions/runners` | runner |
+//! | `github.repo_runner` | `GET /repos/{o}/{r}/actions/runners` per repository | runner |
+//! | `github.webhook` | `GET /orgs/{org}/hooks` | webhook |
+//! | `github.oidc_sub_template` | `GET /orgs/{org}/actions/oidc/customization/sub` | role |
+//! | `github.repo_oidc_sub_template` | `GET /repos/{o}/{r}/actions/oidc/customization/sub` per repository (custom ones) | role |
+//!
+//! Every listing's scope is the org login; repository-level records carry the repository in
+//! their external id (`acme/web/12`).
+//!
+//! **Not seen is not gone.** An endpoint that answers 403 — or 404, which is how GitHub hides
+//! what a credential may not read — fails its listing with `Forbidden` naming the permission it
+//! needs; the sync engine then reports the listing as not seen and sweeps nothing there.
+//!
+//! **Per-repository listings** walk `GET /orgs/{org}/repos` and ask each repository in turn. A
+//! repository that answers 404 is looked up once more (`GET /repos/{o}/{r}`): if it is gone too
+//! it was deleted (or transferred) during the sync and is skipped — its records then disappear
+//! as they should, since the repository is gone. If the repository still exists, the 404 meant
+//! "you may not read this" and the listing fails as `Forbidden`, so nothing is swept.
+
+mod actions_secret;
+mod api;
+mod app_auth;
+mod app_installation;
+mod common;
+mod config;
+mod credential_authorization;
+mod deploy_key;
+mod fine_grained_pat;
+mod oidc_sub_template;
+mod runner;
+mod webhook;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use roster_connector_sdk::{
+    Clock, Connector, ConnectorError, Listing, Page, PageToken, SystemClock,
+};
+use roster_core::Record;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use api::{ACCEPT_VALUE, API_VERSION, ResponseObserver};
+pub use app_auth::AppKey;
+pub use config::{AppCredentials, Credentials, DEFAULT_API_URL, GithubConfig};
+
+use api::{Api, forbidden};
+use common::{Ctx, Items, Repo, ResourceType, Source};
+
+/// Every resource type, in the order the plan lists them per org.
+const RESOURCES: &[&ResourceType] = &[
+    &app_installation::RESOURCE,
+    &fine_grained_pat::RESOURCE,
+    &credential_authorization::RESOURCE,
+    &deploy_key::RESOURCE,
+    &actions_secret::ORG,
+    &actions_secret::REPO,
+    &runner::ORG,
+    &runner::REPO,
+    &webhook::RESOURCE,
+    &oidc_sub_template::ORG,
+    &oidc_sub_template::REPO,
+];
+
+/// Every resource type name the connector lists, per org.
+pub fn resource_types() -> Vec<&'static str> {
+    RESOURCES.iter().map(|r| r.name).collect()
+}
+
+/// A per-repository listing stops asking for more within one page after this many requests,
+/// so a page (and a failure) stays small.
+const REQUESTS_PER_PAGE: usize = 10;
+
+pub struct GithubConnector {
+    orgs: Vec<String>,
+    page_size: u32,
+    max_pages: u64,
+    api: Api,
+}
+
+impl std::fmt::Debug for GithubConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubConnector")
+            .field("orgs", &self.orgs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GithubConnector {
+    /// The connector of a `[[connectors]] kind = "github"` entry: credentials from the process
+    /// environment (`token_env`) or the key file, the system clock.
+    pub fn new(config: GithubConfig) -> Result<Self, ConnectorError> {
+        let credentials = config.credentials(|name| std::env::var(name).ok())?;
+        Self::with_credentials(config, credentials, Arc::new(SystemClock))
+    }
+
+    /// The connector with credentials and a clock given (tests: a fake clock).
+    pub fn with_credentials(
+        config: GithubConfig,
+        credentials: Credentials,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConnectorError> {
+        config.validate_common()?;
+        let api = Api::new(config.api_base()?, credentials, clock)?;
+        Ok(Self {
+            orgs: config.all_orgs(),
+            page_size: config.page_size,
+            max_pages: config.max_pages.unwrap_or(config::DEFAULT_MAX_PAGES),
+            api,
+        })
+    }
+
+    /// Calls `observer` with the URL and headers of every successful response.
+    pub fn with_response_observer(mut self, observer: ResponseObserver) -> Self {
+        self.api.set_observer(observer);
+        self
+    }
+
+    fn resource(&self, listing: &Listing) -> Result<(&'static ResourceType, &str), ConnectorError> {
+        let resource = RESOURCES
+            .iter()
+            .find(|r| r.name == listing.resource_type)
+            .copied();
+        let org = self
+            .orgs
+            .iter()
+            .find(|o| **o == listing.scope)
+            .map(String::as_str);
+        match (resource, org) {
+            (Some(r), Some(o)) => Ok((r, o)),
+            _ => Err(ConnectorError::NotFound {
+                url: listing.to_string(),
+            }),
+        }
+    }
+
+    fn first_url(&self, path: String, items: Items) -> String {
+        match items {
+            Items::Whole => path,
+            _ => format!("{path}?per_page={}", self.page_size),
+        }
+    }
+
+    /// One page of an org-level listing: the endpoint's page at the cursor's URL.
+    async fn list_org(
+        &self,
+        listing: &Listing,
+        resource: &'static ResourceType,
+        org: &str,
+        path: fn(&str) -> String,
+        mut cursor: Cursor,
+    ) -> Result<Page, ConnectorError> {
+        let url = cursor
+            .url
+            .take()
+            .unwrap_or_else(|| self.first_url(path(org), resource.items));
+        let response = self
+            .api
+            .get::<Value>(&url)
+            .await
+            .map_err(|e| forbidden(e, resource.needs))?;
+        let ctx = Ctx {
+            org,
+            resource_type: resource.name,
+            repo: None,
+        };
+        let records = map_items(resource, &ctx, response.body, &response.url)?;
+        let next = match response.next {
+            Some(next) => {
+                self.check_next(listing, &response.url, &next, &mut cursor.pages)?;
+                cursor.url = Some(next.to_string());
+                Some(cursor.encode())
+            }
+            None => None,
+        };
+        Ok(Page { records, next })
+    }
+
+    /// One page of a per-repository listing: continues the repo walk where the cursor left it,
+    /// for up to `page_size` records or `REQUESTS_PER_PAGE` requests.
+    async fn list_per_repo(
+        &self,
+        listing: &Listing,
+        resource: &'static ResourceType,
+        org: &str,
+        path: fn(&str) -> String,
+        mut cursor: Cursor,
+    ) -> Result<Page, ConnectorError> {
+        let mut records = Vec::new();
+        let mut requests = 0;
+        loop {
+            if requests >= REQUESTS_PER_PAGE || records.len() >= self.page_size as usize {
+                return Ok(Page {
+                    records,
+                    next: Some(cursor.encode()),
+                });
+            }
+            let Some(repo) = cursor.queue.front().cloned() else {
+                let url = match std::mem::take(&mut cursor.repos) {
+                    ReposState::Done => {
+                        return Ok(Page {
+                            records,
+                            next: None,
+                        });
+                    }
+                    ReposState::Start => format!("orgs/{org}/repos?per_page={}", self.page_size),
+                    ReposState::Next(url) => url,
+                };
+                requests += 1;
+                let response = self.api.get::<Vec<RepoItem>>(&url).await.map_err(|e| {
+                    forbidden(
+                        e,
+                        "metadata:read on the org's repositories (classic token: repo)",
+                    )
+                })?;
+                cursor.queue = response
+                    .body
+                    .into_iter()
+                    .map(|r| Repo {
+                        public: r.is_public(),
+                        full_name: r.full_name,
+                    })
+                    .collect();
+                cursor.repos = match response.next {
+                    Some(next) => {
+                        self.check_next(listing, &response.url, &next, &mut cursor.repo_pages)?;
+                        ReposState::Next(next.to_string())
+                    }
+                    None => ReposState::Done,
+                };
+                continue;
+            };
+            let url = cursor
+                .url
+                .take()
+                .unwrap_or_else(|| self.first_url(path(&repo.full_name), resource.items));
+            requests += 1;
+            match self.api.get::<Value>(&url).await {
+                Ok(response) => {
+                    let ctx = Ctx {
+                        org,
+                        resource_type: resource.name,
+                        repo: Some(&repo),
+                    };
+                    records.extend(map_items(resource, &ctx, response.body, &response.url)?);
+                    match response.next {
+                        Some(next) => {
+                            self.check_next(listing, &response.url, &next, &mut cursor.pages)?;
+                            cursor.url = Some(next.to_string());
+                        }
+                        None => {
+                            cursor.queue.pop_front();
+                            cursor.pages = 0;
+                        }
+                    }
+                }
+                Err(ConnectorError::NotFound { url: missing }) => {
+                    requests += 1;
+                    match self
+                        .api
+                        .get::<Value>(&format!("repos/{}", repo.full_name))
+                        .await
+                    {
+                        Err(ConnectorError::NotFound { .. }) => {
+                            tracing::warn!(
+                                repository = %repo.full_name,
+                                listing = %listing,
+                                "repository gone during the sync; skipped"
+                            );
+                            cursor.queue.pop_front();
+                            cursor.pages = 0;
+                        }
+                        Ok(_) => {
+                            return Err(ConnectorError::Forbidden {
+                                url: missing,
+                                needs: Some(resource.needs.to_string()),
+                            });
+                        }
+                        Err(e) => return Err(forbidden(e, resource.needs)),
+                    }
+                }
+                Err(e) => return Err(forbidden(e, resource.needs)),
+            }
+        }
+    }
+
+    /// A next link equal to the page that named it, or more pages than `max_pages`, is a loop.
+    fn check_next(
+        &self,
+        listing: &Listing,
+        current: &url::Url,
+        next: &url::Url,
+        pages: &mut u64,
+    ) -> Result<(), ConnectorError> {
+        *pages += 1;
+        if next == current {
+            return Err(ConnectorError::PaginationLoop {
+                listing: listing.to_string(),
+                detail: format!("{current} names itself as the next page"),
+            });
+        }
+        if *pages >= self.max_pages {
+            return Err(ConnectorError::PaginationLoop {
+                listing: listing.to_string(),
+                detail: format!("more than {} pages at {current}", self.max_pages),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct RepoItem {
+    full_name: String,
+    #[serde(default)]
+    private: Option<bool>,
+    #[serde(default)]
+    visibility: Option<String>,
+}
+
+impl RepoItem {
+    fn is_public(&self) -> bool {
+        match self.visibility.as_deref() {
+            Some(v) => v == "public",
+            None => self.private == Some(false),
+        }
+    }
+}
+
+/// Where a listing goes on; serialised as the opaque page token.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Cursor {
+    /// The next page of the current endpoint (the org's, or the current repository's).
+    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    /// Pages of the current endpoint so far (for `max_pages`).
+    #[serde(rename = "k", default, skip_serializing_if = "is_zero")]
+    pages: u64,
+    /// Repo walk: where `orgs/{org}/repos` goes on.
+    #[serde(rename = "r", default, skip_serializing_if = "ReposState::is_start")]
+    repos: ReposState,
+    #[serde(rename = "rk", default, skip_serializing_if = "is_zero")]
+    repo_pages: u64,
+    /// Repo walk: the repositories of the current repos page not finished yet; the first is
+    /// the one `url` continues.
+    #[serde(rename = "q", default, skip_serializing_if = "VecDeque::is_empty")]
+    queue: VecDeque<Repo>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+enum ReposState {
+    #[default]
+    Start,
+    Next(String),
+    Done,
+}
+
+impl ReposState {
+    fn is_start(&self) -> bool {
+        matches!(self, ReposState::Start)
+    }
+}
+
+impl Cursor {
+    fn decode(listing: &Listing, token: Option<&PageToken>) -> Result<Self, ConnectorError> {
+        match token {
+            None => Ok(Self::default()),
+            Some(t) => serde_json::from_str(&t.0).map_err(|_| ConnectorError::Malformed {
+                url: listing.to_string(),
+                detail: "page token was not made by this connector".into(),
+            }),
+        }
+    }
+
+    fn encode(&self) -> PageToken {
+        // Serialising plain strings and numbers cannot fail.
+        PageToken(serde_json::to_string(self).unwrap_or_default())
+    }
+}
+
+/// The records of one response body.
+fn map_items(
+    resource: &ResourceType,
+    ctx: &Ctx<'_>,
+    body: Value,
+    url: &url::Url,
+) -> Result<Vec<Record>, ConnectorError> {
+    let malformed = |detail: String| ConnectorError::Malformed {
+        url: url.to_string(),
+        detail,
+    };
+    let items = match (resource.items, body) {
+        (Items::Array, Value::Array(items)) => items,
+        (Items::Field(field), Value::Object(mut m)) => match m.remove(field) {
+            Some(Value::Array(items)) => items,
+            _ => {
+                return Err(malformed(format!(
+                    "expected an object with a `{field}` array"
+                )));
+            }
+        },
+        (Items::Whole, body @ Value::Object(_)) => vec![body],
+        (Items::Array, _) => return Err(malformed("expected a JSON array".into())),
+        _ => return Err(malformed("expected a JSON object".into())),
+    };
+    let mut records = Vec::with_capacity(items.len());
+    for item in items {
+        if let Some(r) = (resource.map)(ctx, item).map_err(malformed)? {
+            records.push(r);
+        }
+    }
+    Ok(records)
+}
+
+#[async_trait]
+impl Connector for GithubConnector {
+    async fn plan(&self) -> Result<Vec<Listing>, ConnectorError> {
+        Ok(self
+            .orgs
+            .iter()
+            .flat_map(|org| RESOURCES.iter().map(move |r| Listing::new(r.name, org)))
+            .collect())
+    }
+
+    async fn list(
+        &self,
+        listing: &Listing,
+        page: Option<&PageToken>,
+    ) -> Result<Page, ConnectorError> {
+        let (resource, org) = self.resource(listing)?;
+        let cursor = Cursor::decode(listing, page)?;
+        match resource.source {
+            Source::Org(path) => self.list_org(listing, resource, org, path, cursor).await,
+            Source::PerRepo(path) => {
+                self.list_per_repo(listing, resource, org, path, cursor)
+                    .await
+            }
+        }
+    }
+}
