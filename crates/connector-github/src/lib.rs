@@ -455,3 +455,33 @@ impl Connector for GithubConnector {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every rule id this crate signals is in core's catalogue, so the risk engine turns it into
+    /// a finding instead of dropping it.
+    #[test]
+    fn signalled_rules_are_in_the_platform_catalogue() {
+        let sources = [
+            include_str!("app_installation.rs"),
+            include_str!("deploy_key.rs"),
+            include_str!("webhook.rs"),
+            include_str!("runner.rs"),
+        ];
+        let mut ids = Vec::new();
+        for src in sources {
+            for part in src.split("Signal::new(").skip(1) {
+                let id = part.trim_start().trim_start_matches('"');
+                let id = &id[..id.find('"').unwrap_or(0)];
+                ids.push(id.to_string());
+            }
+        }
+        assert_eq!(ids.len(), 5, "{ids:?}");
+        for id in ids {
+            assert!(
+                roster_core::platform_rule(&id).is_some(),
+                "{id} is not in roster_core::PLATFORM_RULES"
+            );
+        }
+    }
+}
