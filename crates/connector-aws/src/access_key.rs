@@ -1,0 +1,137 @@
+//! Access keys: long-lived secret material. Last use comes from the credential report, matched
+//! to the key by creation time, or from GetAccessKeyLastUsed when there is no report.
+
+use aws_sdk_iam::types::{AccessKeyMetadata, UserDetail};
+use chrono::{DateTime, Utc};
+use roster_core::{Kind, Platform, Record, RecordKey, Signal, Status, Usage};
+use serde_json::json;
+
+use crate::account::AccountData;
+use crate::client::to_utc;
+use crate::credential_report::ReportRow;
+use crate::iam_user;
+
+pub const RESOURCE_TYPE: &str = "aws.access_key";
+
+/// Last use of a key and what says so.
+pub fn last_used(
+    k: &AccessKeyMetadata,
+    row: Option<&ReportRow>,
+    data: &AccountData,
+) -> (Option<DateTime<Utc>>, Usage, &'static str) {
+    let created = k.create_date().and_then(to_utc);
+    if data.report.is_some() {
+        let index = key_index(k, data);
+        return match row.and_then(|r| r.key_for(created, index)) {
+            Some(col) => match col.last_used {
+                Some(t) => (Some(t), Usage::Used, "credential_report"),
+                None => (None, Usage::NeverUsed, "credential_report"),
+            },
+            None => (
+                None,
+                Usage::NoTelemetry,
+                "credential_report: no matching column",
+            ),
+        };
+    }
+    let id = k.access_key_id().unwrap_or("");
+    match data
+        .keys
+        .as_ref()
+        .ok()
+        .and_then(|keys| keys.last_used.get(id))
+    {
+        Some(Some(t)) => (Some(*t), Usage::Used, "GetAccessKeyLastUsed"),
+        Some(None) => (None, Usage::NeverUsed, "GetAccessKeyLastUsed"),
+        None => (None, Usage::NoTelemetry, "none"),
+    }
+}
+
+/// Position of the key among its user's keys by creation time (the report's column order).
+fn key_index(k: &AccessKeyMetadata, data: &AccountData) -> usize {
+    let Ok(keys) = &data.keys else { return 0 };
+    let Some(list) = k.user_name().and_then(|u| keys.by_user.get(u)) else {
+        return 0;
+    };
+    let mut dates: Vec<_> = list
+        .iter()
+        .map(|x| x.create_date().map(|d| d.secs()))
+        .collect();
+    dates.sort_unstable();
+    let mine = k.create_date().map(|d| d.secs());
+    dates.iter().position(|d| *d == mine).unwrap_or(0)
+}
+
+pub fn record(
+    account: &str,
+    user: &UserDetail,
+    is_service_user: bool,
+    k: &AccessKeyMetadata,
+    data: &AccountData,
+    federation: Option<&[String]>,
+    privilege: &(roster_core::Privilege, Vec<String>),
+) -> Option<Record> {
+    let id = k.access_key_id()?.to_owned();
+    let user_name = user.user_name().unwrap_or("").to_owned();
+    let row = data.report.as_ref().and_then(|r| r.get(&user_name));
+    let (last_used_at, usage, usage_source) = last_used(k, row, data);
+    let active = k.status().is_some_and(|s| s.as_str() == "Active");
+    let owner_hint = crate::principal::owner_from_tags(user.tags());
+    // A person's key: the person answers for it.
+    let (owner, owner_source) = match (is_service_user, owner_hint) {
+        (_, Some((o, src))) => (Some(o), Some(src)),
+        (false, None) => (Some(user_name.clone()), Some("aws:key_holder".to_owned())),
+        (true, None) => (None, None),
+    };
+    let mut signals = Vec::new();
+    if active {
+        if let Some(providers) = federation.filter(|p| !p.is_empty()) {
+            signals.push(Signal::new(
+                "aws.key.long_lived_with_federation",
+                format!(
+                    "access key {id} of `{user_name}` is long-lived, while the account already trusts OIDC provider(s) {}",
+                    providers.join(", ")
+                ),
+            ));
+        }
+    }
+    let service = row
+        .and_then(|r| r.key_for(k.create_date().and_then(to_utc), key_index(k, data)))
+        .and_then(|c| c.last_used_service.clone());
+    Some(Record {
+        key: RecordKey {
+            resource_type: RESOURCE_TYPE.into(),
+            scope: account.into(),
+            external_id: id.clone(),
+        },
+        platform: Platform::Aws,
+        kind: Kind::AccessKey,
+        name: format!("{id} ({user_name})"),
+        parent: is_service_user.then(|| iam_user::key(account, &user_name)),
+        status: if active {
+            Status::Active
+        } else {
+            Status::Disabled
+        },
+        created_at: k.create_date().and_then(to_utc),
+        last_used_at,
+        usage,
+        // IAM access keys never expire.
+        expires_at: None,
+        // A key acts with its user's permissions.
+        privilege: privilege.0,
+        privilege_detail: privilege.1.clone(),
+        owner,
+        owner_source,
+        signals,
+        raw: json!({
+            "access_key_id": id,
+            "user_name": user_name,
+            "user_arn": user.arn(),
+            "status": k.status().map(|s| s.as_str()),
+            "user_is_service": is_service_user,
+            "usage_source": usage_source,
+            "last_used_service": service,
+        }),
+    })
+}

@@ -1,0 +1,119 @@
+//! What users and roles share: privilege from every policy that reaches them (inline, attached,
+//! through groups), owner hints from tags.
+
+use std::collections::HashMap;
+
+use aws_sdk_iam::types::{AttachedPolicy, GroupDetail, PolicyDetail, Tag};
+use roster_core::Privilege;
+
+use crate::policy_document;
+
+/// A policy that applies to a principal, and how it reaches it.
+pub struct AppliedPolicy<'a> {
+    pub label: String,
+    /// `None`: the document could not be read.
+    pub document: Option<&'a str>,
+}
+
+pub fn inline<'a>(list: &'a [PolicyDetail], via: &str) -> Vec<AppliedPolicy<'a>> {
+    list.iter()
+        .map(|p| AppliedPolicy {
+            label: format!("{} (inline{via})", p.policy_name().unwrap_or("?")),
+            document: p.policy_document(),
+        })
+        .collect()
+}
+
+pub fn attached<'a>(
+    list: &[AttachedPolicy],
+    via: &str,
+    docs: &'a HashMap<String, (String, String)>,
+) -> Vec<AppliedPolicy<'a>> {
+    list.iter()
+        .map(|p| {
+            let arn = p.policy_arn().unwrap_or("");
+            AppliedPolicy {
+                label: format!("{} ({arn}{via})", p.policy_name().unwrap_or("?")),
+                document: docs.get(arn).map(|(_, d)| d.as_str()),
+            }
+        })
+        .collect()
+}
+
+pub fn via_groups<'a>(
+    groups: &[String],
+    all: &'a HashMap<String, GroupDetail>,
+    docs: &'a HashMap<String, (String, String)>,
+) -> Vec<AppliedPolicy<'a>> {
+    let mut out = Vec::new();
+    for name in groups {
+        if let Some(g) = all.get(name) {
+            let via = format!(", via group {name}");
+            out.extend(inline(g.group_policy_list(), &via));
+            out.extend(attached(g.attached_managed_policies(), &via, docs));
+        }
+    }
+    out
+}
+
+/// The highest privilege among the policies, and the detail list: every policy by name, with
+/// the evidence for those above read.
+pub fn privilege(policies: &[AppliedPolicy<'_>]) -> (Privilege, Vec<String>) {
+    let mut level = Privilege::Read;
+    let mut unknown = false;
+    let mut detail = Vec::new();
+    let rank = |p: Privilege| match p {
+        Privilege::Admin => 3,
+        Privilege::Write => 2,
+        Privilege::Read => 1,
+        Privilege::Unknown => 0,
+    };
+    for p in policies {
+        match p.document.map(policy_document::parse) {
+            Some(Ok(doc)) => {
+                let (l, evidence) = policy_document::privilege(&doc);
+                if rank(l) > rank(level) {
+                    level = l;
+                }
+                match evidence {
+                    Some(e) => detail.push(format!("{}: {e}", p.label)),
+                    None => detail.push(p.label.clone()),
+                }
+            }
+            Some(Err(e)) => {
+                unknown = true;
+                detail.push(format!("{}: unreadable ({e})", p.label));
+            }
+            None => {
+                unknown = true;
+                detail.push(format!("{}: document not readable", p.label));
+            }
+        }
+    }
+    // A policy we could not read may grant anything: say unknown unless admin is already proven.
+    if unknown && level != Privilege::Admin {
+        level = Privilege::Unknown;
+    }
+    (level, detail)
+}
+
+/// Owner from tags `owner`, `Owner` or `team` (first found), and the tag it came from.
+pub fn owner_from_tags(tags: &[Tag]) -> Option<(String, String)> {
+    for key in ["owner", "Owner", "team", "Team"] {
+        if let Some(t) = tags.iter().find(|t| t.key() == key) {
+            let v = t.value().trim();
+            if !v.is_empty() {
+                return Some((v.to_owned(), format!("aws_tag:{key}")));
+            }
+        }
+    }
+    None
+}
+
+pub fn tags_json(tags: &[Tag]) -> serde_json::Value {
+    serde_json::Value::Object(
+        tags.iter()
+            .map(|t| (t.key().to_owned(), serde_json::Value::from(t.value())))
+            .collect(),
+    )
+}

@@ -1,0 +1,247 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The AWS connector against moto in server mode, with SigV4 verified (moto checks every call
+//! after the first three). Skips when `ROSTER_MOTO` is unset; `tests/run` sets it.
+
+use std::collections::HashMap;
+
+use roster_connector_aws::testing::{self, Moto, TestKey};
+use roster_connector_aws::{AccountConfig, AwsConfig, AwsConnector, RemediationConfig};
+use roster_connector_sdk::{Connector, ConnectorError};
+use roster_core::{Kind, Privilege, Record, RiskPolicy, Usage};
+
+const ACCOUNT: &str = "123456789012";
+
+pub fn config(endpoint: &str, key: &TestKey, dir: &std::path::Path) -> AwsConfig {
+    let id = dir.join("key_id");
+    let secret = dir.join("secret");
+    std::fs::write(&id, &key.id).unwrap();
+    std::fs::write(&secret, &key.secret).unwrap();
+    AwsConfig {
+        accounts: vec![AccountConfig {
+            id: ACCOUNT.into(),
+            role_arn: None,
+            external_id: None,
+        }],
+        region: "us-east-1".into(),
+        endpoint_url: Some(endpoint.into()),
+        access_key_id_env: None,
+        secret_access_key_env: None,
+        session_token_env: None,
+        access_key_id_file: Some(id.display().to_string()),
+        secret_access_key_file: Some(secret.display().to_string()),
+        github_issuers: vec![],
+        gitlab_issuers: vec![],
+        max_attempts: 2,
+        initial_backoff_ms: 10,
+        max_backoff_secs: 1,
+        timeout_secs: 60,
+        concurrency: 4,
+        page_size: 1000,
+        max_pages: 100,
+        remediation: RemediationConfig::default(),
+    }
+}
+
+async fn all_records(c: &AwsConnector) -> HashMap<String, Result<Vec<Record>, ConnectorError>> {
+    let mut out = HashMap::new();
+    for l in c.plan().await.unwrap() {
+        let mut recs = Vec::new();
+        let mut page = None;
+        let result = loop {
+            match c.list(&l, page.as_ref()).await {
+                Ok(p) => {
+                    recs.extend(p.records);
+                    match p.next {
+                        Some(n) => page = Some(n),
+                        None => break Ok(recs),
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        out.insert(l.resource_type.clone(), result);
+    }
+    out
+}
+
+fn by_name<'a>(records: &'a [Record], name: &str) -> &'a Record {
+    records
+        .iter()
+        .find(|r| r.name == name || r.name.ends_with(&format!("({name})")))
+        .unwrap_or_else(|| {
+            panic!(
+                "no record `{name}` in {:?}",
+                records.iter().map(|r| &r.name).collect::<Vec<_>>()
+            )
+        })
+}
+
+fn rules(r: &Record) -> Vec<&str> {
+    r.signals.iter().map(|s| s.rule.as_str()).collect()
+}
+
+#[tokio::test]
+async fn inventory_of_a_seeded_account_with_signed_calls() {
+    let Some(moto) = Moto::start(Some(3)) else {
+        eprintln!("skipped: ROSTER_MOTO not set");
+        return;
+    };
+    let (iam, admin) = testing::bootstrap(&moto).await.unwrap();
+    testing::seed_estate(&iam, &moto).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let c = AwsConnector::new(config(&moto.endpoint, &admin, dir.path())).unwrap();
+    let got = all_records(&c).await;
+    let users = got["aws.iam_user"].as_ref().unwrap();
+    let keys = got["aws.access_key"].as_ref().unwrap();
+    let roles = got["aws.role"].as_ref().unwrap();
+
+    // Users: service users only; a person (console password, no service hint) is not listed.
+    assert!(users.iter().all(|u| u.kind == Kind::ServiceAccount));
+    assert!(
+        users.iter().all(|u| u.name != "alice"),
+        "a person was listed as a service user"
+    );
+    let deployer = by_name(users, "ci-deployer");
+    assert_eq!(deployer.privilege, Privilege::Admin);
+    assert!(
+        deployer
+            .privilege_detail
+            .iter()
+            .any(|d| d.contains("AdministratorAccess") && d.contains("every action")),
+        "{:?}",
+        deployer.privilege_detail
+    );
+    assert_eq!(deployer.owner.as_deref(), Some("platform-team"));
+    assert_eq!(deployer.owner_source.as_deref(), Some("aws_tag:owner"));
+    assert_eq!(deployer.usage, Usage::Used);
+    // Admin through a group's inline iam:PassRole, not through any policy's name.
+    let via_group = by_name(users, "release-svc");
+    assert_eq!(
+        via_group.privilege,
+        Privilege::Admin,
+        "{:?}",
+        via_group.privilege_detail
+    );
+    assert!(
+        via_group
+            .privilege_detail
+            .iter()
+            .any(|d| d.contains("via group deployers"))
+    );
+    let etl = by_name(users, "etl-bot");
+    assert_eq!(etl.privilege, Privilege::Write);
+    assert_eq!(etl.owner.as_deref(), Some("data"));
+    assert_eq!(rules(etl), vec!["aws.user.two_active_keys"]);
+    let reporting = by_name(users, "svc-reporting");
+    assert_eq!(reporting.privilege, Privilege::Read);
+    assert!(rules(reporting).contains(&"aws.user.console_password"));
+
+    // Keys: used, never used, inactive; a person's key is owned by the person.
+    let deployer_keys: Vec<_> = keys
+        .iter()
+        .filter(|k| k.raw["user_name"] == "ci-deployer")
+        .collect();
+    assert_eq!(deployer_keys.len(), 1);
+    assert_eq!(deployer_keys[0].usage, Usage::Used);
+    assert!(deployer_keys[0].last_used_at.is_some());
+    assert_eq!(deployer_keys[0].privilege, Privilege::Admin);
+    assert_eq!(
+        deployer_keys[0].parent.as_ref().unwrap().external_id,
+        "ci-deployer"
+    );
+    let etl_keys: Vec<_> = keys
+        .iter()
+        .filter(|k| k.raw["user_name"] == "etl-bot")
+        .collect();
+    assert_eq!(etl_keys.len(), 2);
+    assert!(etl_keys.iter().all(|k| k.usage == Usage::NeverUsed));
+    let old = keys
+        .iter()
+        .find(|k| k.raw["user_name"] == "old-job")
+        .unwrap();
+    assert_eq!(old.status, roster_core::Status::Disabled);
+    let alice = keys.iter().find(|k| k.raw["user_name"] == "alice").unwrap();
+    assert_eq!(
+        (alice.owner.as_deref(), alice.owner_source.as_deref()),
+        (Some("alice"), Some("aws:key_holder"))
+    );
+    assert!(alice.parent.is_none());
+    assert!(rules(alice).contains(&"aws.key.long_lived_with_federation"));
+    assert!(
+        !rules(old).contains(&"aws.key.long_lived_with_federation"),
+        "inactive keys are not judged"
+    );
+
+    // Roles and their trust policies.
+    assert!(
+        rules(by_name(roles, "gha-safe")).is_empty(),
+        "{:?}",
+        by_name(roles, "gha-safe").signals
+    );
+    let safe_who = &by_name(roles, "gha-safe").raw["trust"]["ci"][0]["who"][0];
+    assert!(
+        safe_who.as_str().unwrap().contains("acme/web"),
+        "{safe_who}"
+    );
+    assert_eq!(
+        rules(by_name(roles, "gha-wild")),
+        vec!["aws.trust.wildcard_sub", "aws.trust.no_aud"]
+    );
+    assert_eq!(rules(by_name(roles, "gha-nosub")), vec!["aws.trust.no_sub"]);
+    assert_eq!(
+        rules(by_name(roles, "gha-literal")),
+        vec!["aws.trust.literal_wildcard"]
+    );
+    assert_eq!(
+        by_name(roles, "gha-literal").raw["trust"]["ci"][0]["unusable"],
+        true
+    );
+    assert_eq!(
+        rules(by_name(roles, "gitlab-group")),
+        vec!["aws.trust.wildcard_sub"]
+    );
+    assert!(rules(by_name(roles, "ec2-reader")).is_empty());
+    assert_eq!(
+        by_name(roles, "ec2-reader").privilege,
+        Privilege::Read,
+        "{:?}",
+        by_name(roles, "ec2-reader").privilege_detail
+    );
+
+    // The signals become NHI6 findings under the default policy.
+    let now = chrono::Utc::now();
+    let e = RiskPolicy::default().evaluate(by_name(roles, "gha-nosub"), now);
+    let f = e
+        .findings
+        .iter()
+        .find(|f| f.rule == "aws.trust.no_sub")
+        .unwrap();
+    assert_eq!(f.owasp.as_str(), "NHI6");
+    assert!(f.message.contains("any repository"), "{}", f.message);
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_unauthorized_and_nothing_is_listed() {
+    let Some(moto) = Moto::start(Some(3)) else {
+        eprintln!("skipped: ROSTER_MOTO not set");
+        return;
+    };
+    let (_iam, mut admin) = testing::bootstrap(&moto).await.unwrap();
+    admin.secret = "not-the-secret".into();
+    let dir = tempfile::tempdir().unwrap();
+    let c = AwsConnector::new(config(&moto.endpoint, &admin, dir.path())).unwrap();
+    let got = all_records(&c).await;
+    for (rt, r) in got {
+        let err = match r {
+            Err(e) => e,
+            Ok(v) => panic!("{rt} listed with a bad signature: {} records", v.len()),
+        };
+        assert!(
+            matches!(
+                err,
+                ConnectorError::Unauthorized { .. } | ConnectorError::Forbidden { .. }
+            ),
+            "{rt}: {err}"
+        );
+    }
+}
