@@ -11,7 +11,12 @@ use aws_credential_types::Credentials;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use chrono::{DateTime, TimeZone, Utc};
 use roster_connector_sdk::ConnectorError;
@@ -103,7 +108,83 @@ pub async fn iam_client(c: &AwsConfig, account: &AccountConfig) -> Result<Client
                 .build()
         }
     };
-    Ok(Client::new(&conf))
+    let conf = aws_sdk_iam::config::Builder::from(&conf)
+        .interceptor(CompleteXml)
+        .build();
+    Ok(Client::from_conf(conf))
+}
+
+/// Fails a successful response whose XML document is cut short. The SDK's XML reader stops
+/// quietly at the end of its input, so a body truncated mid-document would read as a shorter,
+/// complete answer — a missing `IsTruncated` reads as `false`, a cut `<UserName>` as a shorter
+/// name — and the identities after the cut would be swept as deleted. The failure surfaces as
+/// a response error (not retried), reported as malformed.
+#[derive(Debug)]
+struct CompleteXml;
+
+impl Intercept for CompleteXml {
+    fn name(&self) -> &'static str {
+        "CompleteXml"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if context.output_or_error().is_err() {
+            return Ok(());
+        }
+        match context.response().body().bytes().and_then(incomplete_xml) {
+            Some(detail) => Err(detail.into()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Why `body` is not one whole XML document, or `None` when it ends by closing its root
+/// element (or is empty: nothing there to have been cut).
+fn incomplete_xml(body: &[u8]) -> Option<String> {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Some("the response body is not UTF-8".into());
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let mut rest = text;
+    // The XML declaration and comments before the root element.
+    while let Some(r) = rest
+        .strip_prefix("<?")
+        .or_else(|| rest.strip_prefix("<!--"))
+    {
+        let Some((_, after)) = r.split_once("?>").or_else(|| r.split_once("-->")) else {
+            return Some("the XML document ends in its prologue".into());
+        };
+        rest = after.trim_start();
+    }
+    let root: String = rest
+        .strip_prefix('<')
+        .unwrap_or("")
+        .chars()
+        .take_while(|c| !c.is_whitespace() && !matches!(c, '>' | '/'))
+        .collect();
+    if root.is_empty() {
+        return Some("the response body has no XML root element".into());
+    }
+    let close = format!("</{root}>");
+    let empty_root = rest
+        .find('>')
+        .is_some_and(|i| rest.get(..i).is_some_and(|t| t.ends_with('/')) && i + 1 == rest.len());
+    if text.ends_with(&close) || empty_root {
+        None
+    } else {
+        Some(format!(
+            "the XML document ends before `{close}`: the body ({} bytes) was cut short",
+            body.len()
+        ))
+    }
 }
 
 /// Smithy time to chrono.
@@ -186,5 +267,27 @@ where
             url,
             detail: DisplayErrorContext(&e).to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::incomplete_xml;
+
+    #[test]
+    fn whole_and_cut_documents() {
+        let whole = r#"<?xml version="1.0"?>
+<ListAccessKeysResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><ListAccessKeysResult><IsTruncated>false</IsTruncated></ListAccessKeysResult></ListAccessKeysResponse>
+"#;
+        assert_eq!(incomplete_xml(whole.as_bytes()), None);
+        assert_eq!(incomplete_xml(b"<DeleteAccessKeyResponse/>"), None);
+        assert_eq!(incomplete_xml(b"  "), None);
+        let cut = &whole[..whole.len() - 20];
+        assert!(
+            incomplete_xml(cut.as_bytes()).is_some_and(|d| d.contains("</ListAccessKeysResponse>"))
+        );
+        assert!(incomplete_xml(b"<?xml version=").is_some());
+        assert!(incomplete_xml(b"not xml").is_some());
+        assert!(incomplete_xml(b"<A><B/>").is_some());
     }
 }
