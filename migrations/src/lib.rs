@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_inventory;
 mod m20261122_000001_signals;
+mod m20261122_000002_audit;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_inventory::Migration),
             Box::new(m20261122_000001_signals::Migration),
+            Box::new(m20261122_000002_audit::Migration),
         ]
     }
 }

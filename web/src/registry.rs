@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use crate::config::{ConfigError, ConnectorConfig};
 
 /// Kinds DESIGN.md names whose connector is not in this build yet.
-const PLANNED: &[&str] = &["github", "gitlab", "aws", "gcp", "azure"];
+const PLANNED: &[&str] = &["gitlab", "gcp", "azure"];
 
 fn settings<T: DeserializeOwned>(index: usize, c: &ConnectorConfig) -> Result<T, ConfigError> {
     Value::from(c.settings.clone())
@@ -34,17 +34,27 @@ fn settings<T: DeserializeOwned>(index: usize, c: &ConnectorConfig) -> Result<T,
         })
 }
 
+fn bad(index: usize, e: roster_connector_sdk::ConnectorError) -> ConfigError {
+    ConfigError::BadValue {
+        key: format!("connectors[{index}]"),
+        detail: e.to_string(),
+    }
+}
+
 /// Builds the connector of `connectors[index]`.
 pub fn build(index: usize, c: &ConnectorConfig) -> Result<SyncSource, ConfigError> {
     let connector: Box<dyn roster_connector_sdk::Connector> = match c.kind.as_str() {
         "synthetic" => {
             let cfg: SyntheticConfig = settings(index, c)?;
-            Box::new(
-                SyntheticConnector::new(cfg).map_err(|e| ConfigError::BadValue {
-                    key: format!("connectors[{index}]"),
-                    detail: e.to_string(),
-                })?,
-            )
+            Box::new(SyntheticConnector::new(cfg).map_err(|e| bad(index, e))?)
+        }
+        "aws" => {
+            let cfg: roster_connector_aws::AwsConfig = settings(index, c)?;
+            Box::new(roster_connector_aws::AwsConnector::new(cfg).map_err(|e| bad(index, e))?)
+        }
+        "github" => {
+            let cfg: roster_connector_github::GithubConfig = settings(index, c)?;
+            Box::new(roster_connector_github::GithubConnector::new(cfg).map_err(|e| bad(index, e))?)
         }
         k if PLANNED.contains(&k) => {
             return Err(ConfigError::BadValue {
@@ -56,7 +66,7 @@ pub fn build(index: usize, c: &ConnectorConfig) -> Result<SyncSource, ConfigErro
             return Err(ConfigError::BadValue {
                 key: format!("connectors[{index}].kind"),
                 detail: format!(
-                    "unknown connector kind `{other}` (expected synthetic, {})",
+                    "unknown connector kind `{other}` (expected synthetic, aws, github, {})",
                     PLANNED.join(", ")
                 ),
             });
@@ -66,6 +76,33 @@ pub fn build(index: usize, c: &ConnectorConfig) -> Result<SyncSource, ConfigErro
         name: c.name.clone(),
         connector,
     })
+}
+
+/// The remediator of the connector named `name`, when its kind can remediate.
+pub fn remediator(
+    connectors: &[ConnectorConfig],
+    name: &str,
+) -> Result<Box<dyn roster_connector_sdk::Remediator>, ConfigError> {
+    let (index, c) = connectors
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.name == name)
+        .ok_or_else(|| ConfigError::BadValue {
+            key: "connectors".into(),
+            detail: format!("no connector named `{name}` in the configuration"),
+        })?;
+    match c.kind.as_str() {
+        "aws" => {
+            let cfg: roster_connector_aws::AwsConfig = settings(index, c)?;
+            Ok(Box::new(
+                roster_connector_aws::AwsConnector::new(cfg).map_err(|e| bad(index, e))?,
+            ))
+        }
+        other => Err(ConfigError::BadValue {
+            key: format!("connectors[{index}].kind"),
+            detail: format!("the `{other}` connector offers no remediation in this build"),
+        }),
+    }
 }
 
 /// Builds every configured connector, or the named ones; fails on the first bad one so that

@@ -8,6 +8,7 @@ pub mod error;
 pub mod http_client;
 pub mod pagination;
 pub mod rate_limit;
+pub mod remediation;
 
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use connector::{Connector, Listing, Page, PageToken};
@@ -18,3 +19,4 @@ pub use http_client::{
 };
 pub use pagination::PageGuard;
 pub use rate_limit::RateLimitInfo;
+pub use remediation::{RemediationError, RemediationOutcome, RemediationRequest, Remediator};

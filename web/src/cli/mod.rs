@@ -1,9 +1,11 @@
 //! The command line (DESIGN.md §4). Each command lives in its own file.
 
+mod audit;
 mod check;
 mod demo;
 mod identities;
 mod migrate;
+mod remediate;
 mod serve;
 mod sync;
 
@@ -40,6 +42,11 @@ pub enum Command {
     Identities(identities::IdentitiesArgs),
     /// Evaluate the policy as a CI gate: exit 1 when anything is at or above --fail-on.
     Check(check::CheckArgs),
+    /// Remediate one credential through its connector: a dry run unless --execute.
+    Remediate(remediate::RemediateArgs),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 impl Command {
@@ -66,6 +73,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Sync(args) => sync::run(args).await,
         Command::Identities(args) => identities::run(args).await,
         Command::Check(args) => check::run(args).await,
+        Command::Remediate(args) => remediate::run(args).await,
+        Command::Audit(cmd) => audit::run(cmd).await,
     };
     match result {
         Ok(code) => code,
@@ -83,6 +92,14 @@ pub async fn run(cli: Cli) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Who runs a CLI command, for the audit trail: `cli:<login>` from the environment.
+pub fn actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
 }
 
 /// Loads the configuration; nothing is opened or written before it is valid.

@@ -6,7 +6,9 @@ use roster_connector_sdk::SystemClock;
 use roster_store::RunStatus;
 use roster_sync::SyncEngine;
 
-use super::{load_config, open_store};
+use roster_store::audit::NewAuditEvent;
+
+use super::{actor, load_config, open_store};
 use crate::progress::TerminalProgress;
 use crate::{policy, registry};
 
@@ -39,11 +41,25 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     }
     let policy = policy::load(config.policy.file.as_deref())?;
     let store = open_store(&config).await?;
-    let engine = SyncEngine::new(store, policy, Arc::new(SystemClock));
+    let engine = SyncEngine::new(store.clone(), policy, Arc::new(SystemClock));
     let progress = TerminalProgress::new(matches!(args.format, ReportFormat::Text));
     let report = engine.run(&sources, &progress).await;
     progress.finish();
     let report = report?;
+    store
+        .append_audit(
+            NewAuditEvent {
+                actor: actor(),
+                action: "sync".into(),
+                target: Some(format!("run:{}", report.run_id)),
+                detail: serde_json::json!({
+                    "status": report.status.as_str(),
+                    "connectors": report.connectors.iter().map(|c| &c.name).collect::<Vec<_>>(),
+                }),
+            },
+            report.finished_at,
+        )
+        .await?;
     match args.format {
         ReportFormat::Text => print!("{}", report.to_text()),
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),

@@ -1,0 +1,59 @@
+//! Remediation through a connector: explicit, dry-run first, staged where the platform allows
+//! (disable → grace period → delete). The caller audits every step; the connector checks the
+//! live state before acting, so a stale inventory never drives a destructive call.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use roster_core::Record;
+
+use crate::ConnectorError;
+
+/// One remediation step asked of a connector.
+#[derive(Debug, Clone)]
+pub struct RemediationRequest<'a> {
+    pub record: &'a Record,
+    /// An action the connector offers for the record's resource type, e.g. `deactivate`.
+    pub action: &'a str,
+    /// `false`: say what would happen, change nothing.
+    pub execute: bool,
+    pub now: DateTime<Utc>,
+    /// When the stage before this one (e.g. `deactivate` before `delete`) was executed,
+    /// according to the audit trail.
+    pub previous_stage_at: Option<DateTime<Utc>>,
+}
+
+/// What happened, or would happen on a dry run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemediationOutcome {
+    /// True when the platform was changed.
+    pub executed: bool,
+    pub summary: String,
+    /// The platform calls made (or that a real run would make), in order.
+    pub calls: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RemediationError {
+    /// Remediation is not enabled for this connector.
+    #[error("remediation is off for this connector: {0}")]
+    Disabled(String),
+    /// The step may not be taken now (wrong stage, grace period, unknown action...).
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+}
+
+#[async_trait]
+pub trait Remediator: Send + Sync {
+    /// Actions offered for records of `resource_type`, in stage order.
+    fn actions(&self, resource_type: &str) -> &'static [&'static str];
+
+    /// The action whose execution must precede `action` (its grace period counts from it).
+    fn previous_stage(&self, action: &str) -> Option<&'static str>;
+
+    async fn remediate(
+        &self,
+        req: &RemediationRequest<'_>,
+    ) -> Result<RemediationOutcome, RemediationError>;
+}

@@ -1,0 +1,239 @@
+//! The audit trail: append-only, hash-chained. Appends are serialised (one transaction; on
+//! PostgreSQL under an advisory lock) so that two writers never link to the same predecessor.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::entity::audit_event;
+use crate::{Store, StoreError};
+
+/// The hash the first event links to.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Arbitrary key of the PostgreSQL advisory lock that serialises appends.
+const APPEND_LOCK: i64 = 0x0005_260a_0d17;
+
+pub use audit_event::Model as AuditEvent;
+
+/// What to record.
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent {
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+/// Where the chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainBreak {
+    pub id: i64,
+    pub reason: String,
+}
+
+fn event_hash(
+    prev: &str,
+    at: DateTime<Utc>,
+    actor: &str,
+    action: &str,
+    target: Option<&str>,
+    detail: &str,
+) -> String {
+    // serde_json sorts object keys, so this text is canonical.
+    let content = json!({
+        "at": at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "detail": detail,
+    });
+    let mut h = Sha256::new();
+    h.update(prev.as_bytes());
+    h.update(b"\n");
+    h.update(content.to_string().as_bytes());
+    format!("{:x}", h.finalize())
+}
+
+impl Store {
+    /// Appends one event at `at`, linked to the last one.
+    pub async fn append_audit(
+        &self,
+        e: NewAuditEvent,
+        at: DateTime<Utc>,
+    ) -> Result<AuditEvent, StoreError> {
+        // Microseconds: what both databases store, so the hash recomputes from the row.
+        let at = at.trunc_subsecs(6);
+        let detail = e.detail.to_string();
+        let txn = self.db.begin().await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            txn.execute(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"),
+            ))
+            .await?;
+        }
+        let prev = audit_event::Entity::find()
+            .order_by_desc(audit_event::Column::Id)
+            .limit(1)
+            .one(&txn)
+            .await?
+            .map_or_else(|| GENESIS.to_owned(), |p| p.hash);
+        let hash = event_hash(&prev, at, &e.actor, &e.action, e.target.as_deref(), &detail);
+        let saved = audit_event::ActiveModel {
+            at: Set(at),
+            actor: Set(e.actor),
+            action: Set(e.action),
+            target: Set(e.target),
+            detail: Set(detail),
+            prev_hash: Set(prev),
+            hash: Set(hash),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(saved)
+    }
+
+    /// Walks the chain from the first event; the first event whose link or hash does not hold.
+    pub async fn verify_audit(&self) -> Result<(u64, Option<ChainBreak>), StoreError> {
+        let mut prev = GENESIS.to_owned();
+        let mut count = 0;
+        let mut after = i64::MIN;
+        loop {
+            let batch = audit_event::Entity::find()
+                .filter(audit_event::Column::Id.gt(after))
+                .order_by_asc(audit_event::Column::Id)
+                .limit(1000)
+                .all(&self.db)
+                .await?;
+            if batch.is_empty() {
+                return Ok((count, None));
+            }
+            for ev in batch {
+                if ev.prev_hash != prev {
+                    return Ok((count, Some(ChainBreak {
+                        id: ev.id,
+                        reason: "its link does not match the previous event's hash (an event before it was changed or removed)".into(),
+                    })));
+                }
+                let expect = event_hash(
+                    &prev,
+                    ev.at,
+                    &ev.actor,
+                    &ev.action,
+                    ev.target.as_deref(),
+                    &ev.detail,
+                );
+                if ev.hash != expect {
+                    return Ok((
+                        count,
+                        Some(ChainBreak {
+                            id: ev.id,
+                            reason: "its content does not match its hash (the event was changed)"
+                                .into(),
+                        }),
+                    ));
+                }
+                prev = ev.hash;
+                after = ev.id;
+                count += 1;
+            }
+        }
+    }
+
+    /// Events about `target` with `action`, newest first.
+    pub async fn audit_events_for(
+        &self,
+        target: &str,
+        action: &str,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        Ok(audit_event::Entity::find()
+            .filter(audit_event::Column::Target.eq(target))
+            .filter(audit_event::Column::Action.eq(action))
+            .order_by_desc(audit_event::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn ev(action: &str, n: i64) -> NewAuditEvent {
+        NewAuditEvent {
+            actor: "cli:alice".into(),
+            action: action.into(),
+            target: Some("00000000000000aa".into()),
+            detail: json!({"n": n, "reason": "test"}),
+        }
+    }
+
+    #[tokio::test]
+    async fn chain_verifies_and_names_the_first_tampered_event() {
+        for t in crate::testing::test_stores().await.unwrap() {
+            let s = &t.store;
+            let at = Utc.with_ymd_and_hms(2026, 11, 22, 1, 2, 3).unwrap()
+                + chrono::Duration::nanoseconds(123_456_789);
+            let mut ids = Vec::new();
+            for n in 0..4 {
+                ids.push(
+                    s.append_audit(ev("remediation.deactivate", n), at)
+                        .await
+                        .unwrap()
+                        .id,
+                );
+            }
+            assert_eq!(s.verify_audit().await.unwrap(), (4, None), "{}", t.backend);
+            assert_eq!(
+                s.audit_events_for("00000000000000aa", "remediation.deactivate")
+                    .await
+                    .unwrap()
+                    .len(),
+                4
+            );
+
+            // Change the third event's detail behind the store's back.
+            s.db.execute(Statement::from_string(
+                s.db.get_database_backend(),
+                format!(
+                    "UPDATE audit_events SET detail = '{{\"n\":99}}' WHERE id = {}",
+                    ids[2]
+                ),
+            ))
+            .await
+            .unwrap();
+            let (ok, broken) = s.verify_audit().await.unwrap();
+            assert_eq!(ok, 2, "{}", t.backend);
+            assert_eq!(broken.unwrap().id, ids[2]);
+
+            // Removing an event breaks the link of the next one.
+            s.db.execute(Statement::from_string(
+                s.db.get_database_backend(),
+                format!(
+                    "UPDATE audit_events SET detail = '{}' WHERE id = {}",
+                    ev("x", 2).detail.to_string().replace("\"x\"", ""),
+                    ids[2]
+                ),
+            ))
+            .await
+            .unwrap();
+            s.db.execute(Statement::from_string(
+                s.db.get_database_backend(),
+                format!("DELETE FROM audit_events WHERE id = {}", ids[1]),
+            ))
+            .await
+            .unwrap();
+            let (_, broken) = s.verify_audit().await.unwrap();
+            assert_eq!(broken.unwrap().id, ids[2], "{}", t.backend);
+        }
+    }
+}
