@@ -4,6 +4,7 @@
 
 pub mod inventory;
 pub mod model;
+pub mod ownership;
 pub mod policy;
 pub mod record;
 pub mod risk;

@@ -19,6 +19,7 @@ pub const RULE_IDS: &[&str] = &[
     "lifetime.expired_present",
     "lifetime.expiring_soon",
     "lifetime.rotation_age",
+    "lifetime.secret_age",
     "privilege.admin",
     "owner.missing",
 ];
@@ -114,7 +115,7 @@ impl<'de> Deserialize<'de> for ExpiryDate {
 }
 
 /// Matches `*` against any run of characters.
-fn glob(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     if parts.len() == 1 {
         return pattern == text;
@@ -168,6 +169,10 @@ pub enum PolicyProblem {
     UnscopedException(usize),
     #[error("exceptions[{0}]: owner and reason must not be empty")]
     Unaccountable(usize),
+    #[error(
+        "owners[{0}]: say what it covers (platform, scope, kind, name or external_id) and name an owner"
+    )]
+    UnscopedOwner(usize),
 }
 
 /// Checks rule ids and exceptions.

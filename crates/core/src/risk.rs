@@ -25,6 +25,8 @@ pub struct RiskPolicy {
     pub stale_days: i64,
     /// Secret material older than this without rotation.
     pub rotation_days: i64,
+    /// A CI secret not updated for longer than this.
+    pub secret_max_age_days: i64,
     /// Expiring within this many days.
     pub expiring_soon_days: i64,
     /// A credential younger than this is not judged "never used" or stale.
@@ -35,6 +37,8 @@ pub struct RiskPolicy {
     pub rules: BTreeMap<String, RuleOverride>,
     /// `[[exceptions]]`: accepted findings, each with an owner, a reason and an expiry.
     pub exceptions: Vec<Exception>,
+    /// `[[owners]]`: identity-as-code ownership (see [`crate::ownership`]).
+    pub owners: Vec<crate::ownership::OwnerRule>,
 }
 
 impl Default for RiskPolicy {
@@ -42,11 +46,13 @@ impl Default for RiskPolicy {
         Self {
             stale_days: 90,
             rotation_days: 90,
+            secret_max_age_days: 365,
             expiring_soon_days: 14,
             grace_days: 7,
             escalate_high_count: 2,
             rules: BTreeMap::new(),
             exceptions: Vec::new(),
+            owners: Vec::new(),
         }
     }
 }
@@ -85,6 +91,11 @@ fn days_between(earlier: DateTime<Utc>, later: DateTime<Utc>) -> i64 {
 }
 
 impl RiskPolicy {
+    /// Sets the record's owner from `[[owners]]` when an entry matches.
+    pub fn resolve_owner(&self, r: &mut Record) {
+        crate::ownership::resolve_owner(&self.owners, r);
+    }
+
     /// Evaluates one record's own rules at `now`.
     pub fn evaluate(&self, r: &Record, now: DateTime<Utc>) -> Evaluation {
         let mut findings = Vec::new();
@@ -191,6 +202,25 @@ impl RiskPolicy {
             }
         }
 
+        // CI secrets: only names and dates are visible, so age since the last update is the
+        // signal (connectors put the update time in `created_at`).
+        if live && r.kind == crate::model::Kind::CiSecret {
+            if let Some(updated) = r.created_at {
+                let age = days_between(updated, now);
+                if age > self.secret_max_age_days {
+                    findings.push(finding(
+                        "lifetime.secret_age",
+                        OwaspCode::Nhi7,
+                        Severity::Low,
+                        format!(
+                            "{} `{}` not updated for {age} days, policy threshold {}",
+                            r.kind, r.name, self.secret_max_age_days
+                        ),
+                    ));
+                }
+            }
+        }
+
         if live && r.privilege == Privilege::Admin {
             let detail = if r.privilege_detail.is_empty() {
                 String::new()
@@ -236,7 +266,11 @@ impl RiskPolicy {
 
     /// Checks rule ids and exceptions (see [`crate::policy::check`]).
     pub fn validate(&self) -> Result<(), PolicyProblem> {
-        crate::policy::check(&self.rules, &self.exceptions)
+        crate::policy::check(&self.rules, &self.exceptions)?;
+        match self.owners.iter().position(|o| !o.is_scoped()) {
+            Some(i) => Err(PolicyProblem::UnscopedOwner(i)),
+            None => Ok(()),
+        }
     }
 
     /// Drops switched-off rules, applies severity overrides, marks excepted findings.
@@ -547,5 +581,61 @@ mod tests {
         // A disabled role cannot be assumed: no finding.
         r.status = Status::Disabled;
         assert!(!rules(&RiskPolicy::default().evaluate(&r, now())).contains(&"aws.trust.no_sub"));
+    }
+
+    #[test]
+    fn ci_secrets_age_from_their_last_update() {
+        let mut r = key();
+        r.kind = Kind::CiSecret;
+        r.expires_at = None;
+        r.created_at = Some(now() - Duration::days(400));
+        let e = RiskPolicy::default().evaluate(&r, now());
+        let f = e
+            .findings
+            .iter()
+            .find(|f| f.rule == "lifetime.secret_age")
+            .unwrap();
+        assert!(f.message.contains("400 days"), "{}", f.message);
+        r.created_at = Some(now() - Duration::days(300));
+        assert!(
+            !rules(&RiskPolicy::default().evaluate(&r, now())).contains(&"lifetime.secret_age")
+        );
+    }
+
+    #[test]
+    fn owners_in_the_policy_win_over_platform_hints_in_order() {
+        let p: RiskPolicy = toml::from_str(
+            r#"
+[[owners]]
+platform = "aws"
+name = "AKIA*"
+owner = "payments-team"
+[[owners]]
+platform = "aws"
+owner = "cloud-team"
+"#,
+        )
+        .unwrap();
+        p.validate().unwrap();
+        let mut r = key();
+        r.name = "AKIA1 (etl)".into();
+        p.resolve_owner(&mut r);
+        assert_eq!(r.owner.as_deref(), Some("payments-team"));
+        assert_eq!(r.owner_source.as_deref(), Some("policy:owners[0]"));
+        let mut r = key();
+        r.platform = Platform::Github;
+        p.resolve_owner(&mut r);
+        assert_eq!(
+            r.owner_source.as_deref(),
+            Some("aws_tag:owner"),
+            "no match keeps the platform's"
+        );
+        let bad: RiskPolicy = toml::from_str("[[owners]]\nowner = \"x\"\n").unwrap();
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("owners[0]")
+        );
     }
 }

@@ -247,12 +247,14 @@ impl SyncEngine {
     fn classify(
         &self,
         connector: &str,
-        record: Record,
+        mut record: Record,
         id: RecordId,
         index: &RecordIndex,
         counts: &mut RunCounts,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Option<RecordRow> {
+        // Before the fingerprint: a change of owner in the policy is a change of the record.
+        self.policy.resolve_owner(&mut record);
         let content_hash = record.content_hash();
         let change = match index.entries.get(&id.0) {
             None => Change::New,
