@@ -204,20 +204,21 @@ impl RiskPolicy {
 
         // CI secrets: only names and dates are visible, so age since the last update is the
         // signal (connectors put the update time in `created_at`).
-        if live && r.kind == crate::model::Kind::CiSecret {
-            if let Some(updated) = r.created_at {
-                let age = days_between(updated, now);
-                if age > self.secret_max_age_days {
-                    findings.push(finding(
-                        "lifetime.secret_age",
-                        OwaspCode::Nhi7,
-                        Severity::Low,
-                        format!(
-                            "{} `{}` not updated for {age} days, policy threshold {}",
-                            r.kind, r.name, self.secret_max_age_days
-                        ),
-                    ));
-                }
+        if live
+            && r.kind == crate::model::Kind::CiSecret
+            && let Some(updated) = r.created_at
+        {
+            let age = days_between(updated, now);
+            if age > self.secret_max_age_days {
+                findings.push(finding(
+                    "lifetime.secret_age",
+                    OwaspCode::Nhi7,
+                    Severity::Low,
+                    format!(
+                        "{} `{}` not updated for {age} days, policy threshold {}",
+                        r.kind, r.name, self.secret_max_age_days
+                    ),
+                ));
             }
         }
 
