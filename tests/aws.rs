@@ -34,6 +34,9 @@ fn write_config(dir: &Path, endpoint: &str, remediation: &str) {
             r#"[database]
 url = "sqlite://{db}?mode=rwc"
 
+[policy]
+file = "{policy}"
+
 [[connectors]]
 name = "acme-aws"
 kind = "aws"
@@ -45,6 +48,7 @@ max_attempts = 2
 initial_backoff_ms = 10
 {remediation}
 "#,
+            policy = dir.join("policy.toml").display(),
             db = dir.join("roster.db").display()
         ),
     )
@@ -94,6 +98,11 @@ async fn sync_identities_and_staged_key_remediation_against_moto() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let mut transcript = String::new();
+    std::fs::write(
+        d.join("policy.toml"),
+        "[[owners]]\nplatform = \"aws\"\nname = \"gha-*\"\nowner = \"ci-platform\"\n",
+    )
+    .unwrap();
     write_config(d, &moto.endpoint, "");
 
     let out = run(d, &env, &["sync"]);
@@ -113,6 +122,9 @@ async fn sync_identities_and_staged_key_remediation_against_moto() {
     assert_eq!(deployer["owner"], "platform-team");
     assert_eq!(deployer["usage"], "used");
     let wild = item(&items, "gha-wild");
+    // Ownership as code wins over the platform's (absent) owner.
+    assert_eq!(wild["owner"], "ci-platform");
+    assert_eq!(wild["owner_source"], "policy:owners[0]");
     let f = wild["findings"]
         .as_array()
         .unwrap()

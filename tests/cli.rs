@@ -591,10 +591,14 @@ fn check_is_a_ci_gate_with_text_json_and_sarif() {
         format!("[policy]\nfile = \"policy.toml\"\n{config}"),
     )
     .unwrap();
+    // The sample's high findings: admin privilege, and wildcard CI trust on AWS roles.
     let exception = |expires: &str| {
-        format!(
-            "[[exceptions]]\nrule = \"privilege.admin\"\nname = \"*\"\nowner = \"iam@acme.example\"\nreason = \"sample estate\"\nexpires = {expires}\n"
-        )
+        ["privilege.admin", "aws.trust.wildcard_sub"]
+            .iter()
+            .map(|rule| format!(
+                "[[exceptions]]\nrule = \"{rule}\"\nname = \"*\"\nowner = \"iam@acme.example\"\nreason = \"sample estate\"\nexpires = {expires}\n"
+            ))
+            .collect::<String>()
     };
     std::fs::write(dir.path().join("policy.toml"), exception("2099-12-31")).unwrap();
     let out = run(
@@ -646,4 +650,97 @@ fn check_is_a_ci_gate_with_text_json_and_sarif() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test]
+async fn orphaned_lists_exactly_identities_without_owner_or_whose_owner_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("roster.db").display()
+    );
+    write_config(dir.path(), &db, 2000, "");
+    assert_eq!(run(dir.path(), &["sync"]).status.code(), Some(0));
+    let all = json_items(&run(dir.path(), &["identities", "--format", "json"]));
+
+    // Everyone is present except bob, who is marked inactive, and erin, who is missing from the
+    // second import.
+    let people = [
+        "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
+        "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter",
+        "yara",
+    ];
+    let csv = |skip: &str| {
+        let mut s = String::from("id,email,name,active\n");
+        for p in people.iter().filter(|p| **p != skip) {
+            s += &format!("{p},{p}@acme.example,{p},{}\n", *p != "bob");
+        }
+        s
+    };
+    std::fs::write(dir.path().join("hr.csv"), csv("")).unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "people", "import", "hr.csv", "--format", "csv", "--source", "hr",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("20 added"));
+    std::fs::write(dir.path().join("hr.csv"), csv("erin")).unwrap();
+    let out = run(
+        dir.path(),
+        &["people", "import", "hr.csv", "--source", "hr"],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 departed"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let departed = ["bob@acme.example", "erin@acme.example"];
+    let mut expected: Vec<&str> = all
+        .iter()
+        .filter(|i| i["status"] == "active")
+        .filter(|i| {
+            (i["class"] == "identity" && i["owner"].is_null())
+                || departed.contains(&i["owner"].as_str().unwrap_or(""))
+        })
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    expected.sort_unstable();
+    let orphaned = json_items(&run(
+        dir.path(),
+        &["identities", "--orphaned", "--format", "json"],
+    ));
+    let mut got: Vec<&str> = orphaned.iter().map(|i| i["id"].as_str().unwrap()).collect();
+    got.sort_unstable();
+    assert!(
+        expected.len() > 50,
+        "the estate should have orphans: {}",
+        expected.len()
+    );
+    assert_eq!(got, expected);
+    let departed_finding = orphaned
+        .iter()
+        .flat_map(|i| i["findings"].as_array().unwrap())
+        .find(|f| f["rule"] == "owner.departed")
+        .unwrap();
+    assert!(
+        departed_finding["message"]
+            .as_str()
+            .unwrap()
+            .contains("has left the directory")
+    );
+    // An empty import is refused rather than marking everyone departed.
+    std::fs::write(dir.path().join("empty.csv"), "id\n").unwrap();
+    let out = run(
+        dir.path(),
+        &["people", "import", "empty.csv", "--source", "hr"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing"));
 }

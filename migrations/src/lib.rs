@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_inventory;
 mod m20261122_000001_signals;
 mod m20261122_000002_audit;
+mod m20261122_000003_people;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_inventory::Migration),
             Box::new(m20261122_000001_signals::Migration),
             Box::new(m20261122_000002_audit::Migration),
+            Box::new(m20261122_000003_people::Migration),
         ]
     }
 }

@@ -38,7 +38,7 @@ impl InventoryQuery {
         };
         self.tier.is_none_or(|t| item.tier == t)
             && (!self.stale || has(&["usage.stale", "usage.never_used"]))
-            && (!self.orphaned || has(&["owner.missing"]))
+            && (!self.orphaned || has(&["owner.missing", "owner.departed"]))
     }
 }
 
@@ -47,6 +47,8 @@ pub struct InventoryReader<'a> {
     store: &'a Store,
     policy: &'a RiskPolicy,
     last_complete: HashMap<(String, String, String), i64>,
+    /// The people directory owners are checked against (empty without an import).
+    directory: roster_core::directory::Directory,
 }
 
 /// Rows fetched per store query.
@@ -58,6 +60,7 @@ impl<'a> InventoryReader<'a> {
             store,
             policy,
             last_complete: store.last_complete_runs().await?,
+            directory: store.directory().await?,
         })
     }
 
@@ -76,7 +79,7 @@ impl<'a> InventoryReader<'a> {
             for row in rows {
                 after = Some(row.id);
                 let record = row.to_record()?;
-                let evaluation = self.policy.evaluate(&record, q.as_of);
+                let evaluation = self.policy.evaluate_with(&record, q.as_of, &self.directory);
                 let key = (
                     row.connector.clone(),
                     row.resource_type.clone(),

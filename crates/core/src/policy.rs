@@ -22,6 +22,8 @@ pub const RULE_IDS: &[&str] = &[
     "lifetime.secret_age",
     "privilege.admin",
     "owner.missing",
+    "owner.departed",
+    "owner.unknown",
 ];
 
 /// Whether `id` names a cross-platform or a platform rule.

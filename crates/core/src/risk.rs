@@ -96,8 +96,18 @@ impl RiskPolicy {
         crate::ownership::resolve_owner(&self.owners, r);
     }
 
-    /// Evaluates one record's own rules at `now`.
+    /// Evaluates one record's own rules at `now`, without a people directory.
     pub fn evaluate(&self, r: &Record, now: DateTime<Utc>) -> Evaluation {
+        self.evaluate_with(r, now, &crate::directory::Directory::default())
+    }
+
+    /// Evaluates one record's own rules at `now`; owners are checked against `directory`.
+    pub fn evaluate_with(
+        &self,
+        r: &Record,
+        now: DateTime<Utc>,
+        directory: &crate::directory::Directory,
+    ) -> Evaluation {
         let mut findings = Vec::new();
         let live = r.status == Status::Active;
         let in_grace = r
@@ -243,6 +253,30 @@ impl RiskPolicy {
                 Severity::Medium,
                 format!("{} `{}` has no owner", r.kind, r.name),
             ));
+        }
+        if live && let Some(owner) = &r.owner {
+            let source = r.owner_source.as_deref().unwrap_or("unknown source");
+            match directory.status(owner) {
+                Some(crate::directory::OwnerStatus::Departed) => findings.push(finding(
+                    "owner.departed",
+                    OwaspCode::Nhi1,
+                    Severity::High,
+                    format!(
+                        "{} `{}` is owned by `{owner}` ({source}), who has left the directory",
+                        r.kind, r.name
+                    ),
+                )),
+                Some(crate::directory::OwnerStatus::Unknown) => findings.push(finding(
+                    "owner.unknown",
+                    OwaspCode::Nhi1,
+                    Severity::Low,
+                    format!(
+                        "{} `{}` is owned by `{owner}` ({source}), whom the directory does not know",
+                        r.kind, r.name
+                    ),
+                )),
+                Some(crate::directory::OwnerStatus::Present) | None => {}
+            }
         }
 
         // Platform rules the connector saw. A disabled record's configuration cannot be used,
@@ -638,5 +672,38 @@ owner = "cloud-team"
                 .to_string()
                 .contains("owners[0]")
         );
+    }
+
+    #[test]
+    fn owners_who_left_the_directory_orphan_their_identities() {
+        let mut d = crate::directory::Directory::default();
+        let mut r = key();
+        r.kind = Kind::ServiceAccount;
+        let p = RiskPolicy::default();
+        // No directory imported: nothing to say about the owner.
+        assert!(p.evaluate_with(&r, now(), &d).findings.is_empty());
+        d.insert(["alice"], false);
+        let e = p.evaluate_with(&r, now(), &d);
+        let f = e
+            .findings
+            .iter()
+            .find(|f| f.rule == "owner.departed")
+            .unwrap();
+        assert!(
+            f.message.contains("`alice` (aws_tag:owner)"),
+            "{}",
+            f.message
+        );
+        assert_eq!(e.tier, Tier::High);
+        d.insert(["alice"], true);
+        assert!(p.evaluate_with(&r, now(), &d).findings.is_empty());
+        r.owner = Some("zed".into());
+        assert_eq!(
+            rules(&p.evaluate_with(&r, now(), &d)),
+            vec!["owner.unknown"]
+        );
+        // A disabled identity is not judged.
+        r.status = Status::Disabled;
+        assert!(p.evaluate_with(&r, now(), &d).findings.is_empty());
     }
 }

@@ -7,6 +7,7 @@ pub mod entity;
 pub mod error;
 pub mod ingest;
 pub mod inventory;
+pub mod people;
 pub mod sync_runs;
 pub mod testing;
 

@@ -38,7 +38,7 @@ pub struct IdentitiesArgs {
     /// Unused beyond the policy threshold, or never used after the grace period.
     #[arg(long)]
     pub stale: bool,
-    /// Without an owner.
+    /// Without an owner, or whose owner left the people directory.
     #[arg(long)]
     pub orphaned: bool,
     /// Include records whose source no longer lists them.

@@ -5,6 +5,7 @@ mod check;
 mod demo;
 mod identities;
 mod migrate;
+mod people;
 mod remediate;
 mod serve;
 mod sync;
@@ -44,6 +45,9 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Remediate one credential through its connector: a dry run unless --execute.
     Remediate(remediate::RemediateArgs),
+    /// The people directory owners are checked against.
+    #[command(subcommand)]
+    People(people::PeopleCommand),
     /// The audit trail.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -75,6 +79,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::run(args).await,
         Command::Remediate(args) => remediate::run(args).await,
         Command::Audit(cmd) => audit::run(cmd).await,
+        Command::People(cmd) => people::run(cmd).await,
     };
     match result {
         Ok(code) => code,

@@ -39,13 +39,17 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             "no connectors configured: add a [[connectors]] section to the configuration"
         );
     }
-    let policy = policy::load(config.policy.file.as_deref())?;
+    let loaded = policy::load_with_hash(config.policy.file.as_deref())?;
+    let (policy, policy_hash) = (loaded.policy, loaded.hash);
     let store = open_store(&config).await?;
     let engine = SyncEngine::new(store.clone(), policy, Arc::new(SystemClock));
     let progress = TerminalProgress::new(matches!(args.format, ReportFormat::Text));
     let report = engine.run(&sources, &progress).await;
     progress.finish();
     let report = report?;
+    store
+        .set_run_policy_hash(report.run_id, &policy_hash)
+        .await?;
     store
         .append_audit(
             NewAuditEvent {

@@ -2,6 +2,7 @@
 
 pub mod audit_event;
 pub mod listing;
+pub mod person;
 pub mod record;
 pub mod record_history;
 pub mod sync_run;

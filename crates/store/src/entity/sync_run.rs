@@ -19,6 +19,8 @@ pub struct Model {
     pub failed_listings: i64,
     #[sea_orm(column_type = "Text", nullable)]
     pub report: Option<String>,
+    /// sha256 of the policy file the run's stored evaluations were made with.
+    pub policy_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

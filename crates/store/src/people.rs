@@ -1,0 +1,191 @@
+//! The people directory: imports replace one source's view (an entry missing from a new import
+//! of its source has left), and the risk rules read it as a [`Directory`].
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use roster_core::directory::Directory;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+
+use crate::entity::{person, sync_run};
+use crate::{Store, StoreError};
+
+/// One entry of an import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryEntry {
+    pub key: String,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    /// `person` or `team`.
+    pub kind: String,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ImportSummary {
+    pub added: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    /// Went inactive or vanished from the source in this import.
+    pub departed: u64,
+}
+
+impl Store {
+    /// Replaces `source`'s entries with `entries`, in one transaction.
+    pub async fn import_directory(
+        &self,
+        source: &str,
+        entries: &[DirectoryEntry],
+        now: DateTime<Utc>,
+    ) -> Result<ImportSummary, StoreError> {
+        let txn = self.db.begin().await?;
+        let existing = person::Entity::find()
+            .filter(person::Column::Source.eq(source))
+            .all(&txn)
+            .await?;
+        let mut summary = ImportSummary::default();
+        let mut seen = HashSet::new();
+        for e in entries {
+            let key = e.key.trim().to_lowercase();
+            if key.is_empty() || !seen.insert(key.clone()) {
+                continue;
+            }
+            match existing.iter().find(|p| p.key == key) {
+                None => {
+                    person::ActiveModel {
+                        source: Set(source.to_owned()),
+                        key: Set(key),
+                        email: Set(e.email.clone()),
+                        display_name: Set(e.display_name.clone()),
+                        kind: Set(e.kind.clone()),
+                        active: Set(e.active),
+                        first_seen_at: Set(now),
+                        last_seen_at: Set(now),
+                        left_at: Set((!e.active).then_some(now)),
+                        ..Default::default()
+                    }
+                    .insert(&txn)
+                    .await?;
+                    summary.added += 1;
+                }
+                Some(p) => {
+                    let same = p.email == e.email
+                        && p.display_name == e.display_name
+                        && p.kind == e.kind
+                        && p.active == e.active;
+                    if p.active && !e.active {
+                        summary.departed += 1;
+                    } else if same {
+                        summary.unchanged += 1;
+                    } else {
+                        summary.updated += 1;
+                    }
+                    let left_at = match (p.active, e.active) {
+                        (true, false) => Some(now),
+                        (_, true) => None,
+                        (false, false) => p.left_at,
+                    };
+                    let mut m: person::ActiveModel = p.clone().into();
+                    m.email = Set(e.email.clone());
+                    m.display_name = Set(e.display_name.clone());
+                    m.kind = Set(e.kind.clone());
+                    m.active = Set(e.active);
+                    m.last_seen_at = Set(now);
+                    m.left_at = Set(left_at);
+                    m.update(&txn).await?;
+                }
+            }
+        }
+        for p in existing
+            .iter()
+            .filter(|p| p.active && !seen.contains(&p.key))
+        {
+            let mut m: person::ActiveModel = p.clone().into();
+            m.active = Set(false);
+            m.left_at = Set(Some(now));
+            m.update(&txn).await?;
+            summary.departed += 1;
+        }
+        txn.commit().await?;
+        Ok(summary)
+    }
+
+    /// Every source's entries, as the risk rules read them.
+    pub async fn directory(&self) -> Result<Directory, StoreError> {
+        let mut d = Directory::default();
+        for p in person::Entity::find().all(&self.db).await? {
+            let mut keys = vec![p.key.as_str()];
+            if let Some(e) = &p.email {
+                keys.push(e.as_str());
+            }
+            d.insert(keys, p.active);
+        }
+        Ok(d)
+    }
+
+    /// Records the policy file's hash on a sync run (its stored evaluations were made with it).
+    pub async fn set_run_policy_hash(&self, run_id: i64, hash: &str) -> Result<(), StoreError> {
+        sync_run::Entity::update_many()
+            .col_expr(
+                sync_run::Column::PolicyHash,
+                sea_orm::sea_query::Expr::value(hash),
+            )
+            .filter(sync_run::Column::Id.eq(run_id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use roster_core::directory::OwnerStatus;
+
+    fn person(key: &str, active: bool) -> DirectoryEntry {
+        DirectoryEntry {
+            key: key.into(),
+            email: Some(format!("{key}@acme.example")),
+            display_name: None,
+            kind: "person".into(),
+            active,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_import_replaces_its_source_and_vanished_people_have_left() {
+        for t in crate::testing::test_stores().await.unwrap() {
+            let s = &t.store;
+            let now = Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap();
+            let first = [
+                person("alice", true),
+                person("bob", true),
+                person("carol", false),
+            ];
+            let sum = s.import_directory("csv:hr", &first, now).await.unwrap();
+            assert_eq!((sum.added, sum.departed), (3, 0), "{}", t.backend);
+            let d = s.directory().await.unwrap();
+            assert_eq!(d.status("bob@acme.example"), Some(OwnerStatus::Present));
+            assert_eq!(d.status("carol"), Some(OwnerStatus::Departed));
+            // bob is gone from the next import; alice is unchanged.
+            let sum = s
+                .import_directory("csv:hr", &[person("alice", true)], now)
+                .await
+                .unwrap();
+            assert_eq!((sum.unchanged, sum.departed), (1, 1), "{}", t.backend);
+            let d = s.directory().await.unwrap();
+            assert_eq!(d.status("bob"), Some(OwnerStatus::Departed));
+            assert_eq!(d.status("alice"), Some(OwnerStatus::Present));
+            // Another source's entry keeps bob present.
+            s.import_directory("scim:okta", &[person("bob", true)], now)
+                .await
+                .unwrap();
+            assert_eq!(
+                s.directory().await.unwrap().status("bob"),
+                Some(OwnerStatus::Present)
+            );
+        }
+    }
+}
