@@ -735,6 +735,39 @@ async fn orphaned_lists_exactly_identities_without_owner_or_whose_owner_left() {
             .unwrap()
             .contains("has left the directory")
     );
+    // A claim gives an owner to an orphan without one (audited), and it is no longer orphaned.
+    let orphan = orphaned
+        .iter()
+        .find(|i| i["owner"].is_null() && i["class"] == "identity")
+        .unwrap();
+    let id = orphan["id"].as_str().unwrap();
+    let out = run(dir.path(), &["claim", id, "--owner", "alice@acme.example"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let now_orphaned = json_items(&run(
+        dir.path(),
+        &["identities", "--orphaned", "--format", "json"],
+    ));
+    assert_eq!(now_orphaned.len(), orphaned.len() - 1);
+    let all = json_items(&run(dir.path(), &["identities", "--format", "json"]));
+    let claimed = all.iter().find(|i| i["id"] == id).unwrap();
+    assert_eq!(claimed["owner"], "alice@acme.example");
+    assert!(
+        claimed["owner_source"]
+            .as_str()
+            .unwrap()
+            .starts_with("claim:cli:")
+    );
+    let out = run(dir.path(), &["audit", "verify"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("intact"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
     // An empty import is refused rather than marking everyone departed.
     std::fs::write(dir.path().join("empty.csv"), "id\n").unwrap();
     let out = run(

@@ -6,6 +6,7 @@ mod m20261121_000001_inventory;
 mod m20261122_000001_signals;
 mod m20261122_000002_audit;
 mod m20261122_000003_people;
+mod m20261122_000004_claims;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_signals::Migration),
             Box::new(m20261122_000002_audit::Migration),
             Box::new(m20261122_000003_people::Migration),
+            Box::new(m20261122_000004_claims::Migration),
         ]
     }
 }

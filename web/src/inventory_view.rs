@@ -49,6 +49,8 @@ pub struct InventoryReader<'a> {
     last_complete: HashMap<(String, String, String), i64>,
     /// The people directory owners are checked against (empty without an import).
     directory: roster_core::directory::Directory,
+    /// Ownership claims, applied to records neither the policy nor the platform gives an owner.
+    claims: HashMap<i64, roster_store::claims::OwnershipClaim>,
 }
 
 /// Rows fetched per store query.
@@ -61,6 +63,7 @@ impl<'a> InventoryReader<'a> {
             policy,
             last_complete: store.last_complete_runs().await?,
             directory: store.directory().await?,
+            claims: store.ownership_claims().await?,
         })
     }
 
@@ -78,7 +81,15 @@ impl<'a> InventoryReader<'a> {
             let exhausted = (rows.len() as u64) < FETCH;
             for row in rows {
                 after = Some(row.id);
-                let record = row.to_record()?;
+                let mut record = row.to_record()?;
+                // Resolution order: policy [[owners]] and the platform (both applied at sync),
+                // then a claim.
+                if record.owner.is_none()
+                    && let Some(c) = self.claims.get(&row.id)
+                {
+                    record.owner = Some(c.owner.clone());
+                    record.owner_source = Some(format!("claim:{}", c.claimed_by));
+                }
                 let evaluation = self.policy.evaluate_with(&record, q.as_of, &self.directory);
                 let key = (
                     row.connector.clone(),

@@ -2,6 +2,7 @@
 //! code. Callers use the methods of [`Store`]; entities stay inside this crate's API surface.
 
 pub mod audit;
+pub mod claims;
 pub mod convert;
 pub mod entity;
 pub mod error;

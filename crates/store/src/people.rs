@@ -110,6 +110,54 @@ impl Store {
         Ok(summary)
     }
 
+    /// Records one person seen signing in through single sign-on (source `sso`): added if new,
+    /// else their email and name refreshed and marked present. Other `sso` entries are untouched.
+    pub async fn record_sso_login(
+        &self,
+        key: &str,
+        email: Option<&str>,
+        display_name: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let key = key.trim().to_lowercase();
+        if key.is_empty() {
+            return Ok(());
+        }
+        let existing = person::Entity::find()
+            .filter(person::Column::Source.eq("sso"))
+            .filter(person::Column::Key.eq(key.as_str()))
+            .one(&self.db)
+            .await?;
+        match existing {
+            None => {
+                person::ActiveModel {
+                    source: Set("sso".to_owned()),
+                    key: Set(key),
+                    email: Set(email.map(str::to_owned)),
+                    display_name: Set(display_name.map(str::to_owned)),
+                    kind: Set("person".to_owned()),
+                    active: Set(true),
+                    first_seen_at: Set(now),
+                    last_seen_at: Set(now),
+                    left_at: Set(None),
+                    ..Default::default()
+                }
+                .insert(&self.db)
+                .await?;
+            }
+            Some(p) => {
+                let mut m: person::ActiveModel = p.into();
+                m.email = Set(email.map(str::to_owned));
+                m.display_name = Set(display_name.map(str::to_owned));
+                m.active = Set(true);
+                m.last_seen_at = Set(now);
+                m.left_at = Set(None);
+                m.update(&self.db).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Every source's entries, as the risk rules read them.
     pub async fn directory(&self) -> Result<Directory, StoreError> {
         let mut d = Directory::default();
@@ -186,6 +234,38 @@ mod tests {
                 s.directory().await.unwrap().status("bob"),
                 Some(OwnerStatus::Present)
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_single_sign_on_records_one_person() {
+        for t in crate::testing::test_stores().await.unwrap() {
+            let s = &t.store;
+            let now = Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap();
+            s.record_sso_login("Dana@acme.example", Some("dana@acme.example"), None, now)
+                .await
+                .unwrap();
+            s.record_sso_login("eve@acme.example", None, Some("Eve"), now)
+                .await
+                .unwrap();
+            s.record_sso_login(
+                "dana@acme.example",
+                Some("dana@acme.example"),
+                Some("Dana"),
+                now,
+            )
+            .await
+            .unwrap();
+            let d = s.directory().await.unwrap();
+            assert_eq!(
+                d.status("dana@acme.example"),
+                Some(OwnerStatus::Present),
+                "{}",
+                t.backend
+            );
+            assert_eq!(d.status("eve@acme.example"), Some(OwnerStatus::Present));
+            let n = person::Entity::find().all(&s.db).await.unwrap().len();
+            assert_eq!(n, 2, "upserted, not duplicated ({})", t.backend);
         }
     }
 }

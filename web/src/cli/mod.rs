@@ -2,6 +2,7 @@
 
 mod audit;
 mod check;
+mod claim;
 mod demo;
 mod identities;
 mod migrate;
@@ -45,6 +46,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Remediate one credential through its connector: a dry run unless --execute.
     Remediate(remediate::RemediateArgs),
+    /// Claim ownership of an identity (used when neither the policy nor the platform names one).
+    Claim(claim::ClaimArgs),
     /// The people directory owners are checked against.
     #[command(subcommand)]
     People(people::PeopleCommand),
@@ -80,6 +83,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Remediate(args) => remediate::run(args).await,
         Command::Audit(cmd) => audit::run(cmd).await,
         Command::People(cmd) => people::run(cmd).await,
+        Command::Claim(args) => claim::run(args).await,
     };
     match result {
         Ok(code) => code,

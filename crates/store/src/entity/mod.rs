@@ -2,6 +2,7 @@
 
 pub mod audit_event;
 pub mod listing;
+pub mod ownership_claim;
 pub mod person;
 pub mod record;
 pub mod record_history;
