@@ -141,6 +141,16 @@ async fn sync_identities_and_staged_key_remediation_against_moto() {
     );
     let nosub = item(&items, "gha-nosub");
     assert_eq!(nosub["tier"], "critical");
+    // Two active keys on one user: the generic cross-record rule (NHI9).
+    let etl = item(&items, "etl-bot");
+    assert!(
+        etl["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "credential.two_active" && f["owasp"] == "NHI9"),
+        "{etl}"
+    );
     let etl_keys: Vec<&serde_json::Value> = items
         .iter()
         .filter(|i| i["kind"] == "access_key" && i["name"].as_str().unwrap().ends_with("(etl-bot)"))

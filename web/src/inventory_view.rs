@@ -51,6 +51,8 @@ pub struct InventoryReader<'a> {
     directory: roster_core::directory::Directory,
     /// Ownership claims, applied to records neither the policy nor the platform gives an owner.
     claims: HashMap<i64, roster_store::claims::OwnershipClaim>,
+    /// Active credentials per parent, where two or more.
+    active_credentials: HashMap<i64, u32>,
 }
 
 /// Rows fetched per store query.
@@ -64,6 +66,7 @@ impl<'a> InventoryReader<'a> {
             last_complete: store.last_complete_runs().await?,
             directory: store.directory().await?,
             claims: store.ownership_claims().await?,
+            active_credentials: store.parents_with_active_credentials().await?,
         })
     }
 
@@ -90,7 +93,11 @@ impl<'a> InventoryReader<'a> {
                     record.owner = Some(c.owner.clone());
                     record.owner_source = Some(format!("claim:{}", c.claimed_by));
                 }
-                let evaluation = self.policy.evaluate_with(&record, q.as_of, &self.directory);
+                let ctx = roster_core::Context {
+                    directory: &self.directory,
+                    active_credentials: self.active_credentials.get(&row.id).copied().unwrap_or(0),
+                };
+                let evaluation = self.policy.evaluate_with(&record, q.as_of, &ctx);
                 let key = (
                     row.connector.clone(),
                     row.resource_type.clone(),

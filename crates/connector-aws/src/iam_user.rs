@@ -94,16 +94,6 @@ pub fn record(account: &str, u: &UserDetail, data: &AccountData) -> Option<Recor
             format!("service user `{name}` (judged by {hint}) also has a console password"),
         ));
     }
-    if active_keys.len() >= 2 {
-        signals.push(Signal::new(
-            "aws.user.two_active_keys",
-            format!(
-                "user `{name}` holds {} active access keys ({})",
-                active_keys.len(),
-                active_keys.join(", ")
-            ),
-        ));
-    }
     // A user's last use is its most recent key use or console sign-in.
     let last_key_use = keys
         .iter()
@@ -142,6 +132,8 @@ pub fn record(account: &str, u: &UserDetail, data: &AccountData) -> Option<Recor
             "console_password": password,
             "judged_service_by": hint,
             "access_keys": keys.iter().filter_map(|k| k.access_key_id()).collect::<Vec<_>>(),
+            // Two or more: the generic `credential.two_active` rule fires on the user.
+            "active_access_keys": active_keys,
             "permissions_boundary": u.permissions_boundary().and_then(|b| b.permissions_boundary_arn()),
         }),
     })

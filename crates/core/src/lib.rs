@@ -17,5 +17,5 @@ pub use model::{
     Usage,
 };
 pub use record::{Record, RecordId, RecordKey};
-pub use risk::{Evaluation, Finding, RiskPolicy};
+pub use risk::{Context, Evaluation, Finding, RiskPolicy};
 pub use signal::{PLATFORM_RULES, PlatformRule, Signal, platform_rule};

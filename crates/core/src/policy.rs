@@ -22,6 +22,7 @@ pub const RULE_IDS: &[&str] = &[
     "lifetime.secret_age",
     "privilege.admin",
     "owner.missing",
+    "credential.two_active",
     "owner.departed",
     "owner.unknown",
 ];

@@ -69,6 +69,27 @@ pub struct Finding {
     pub exception: Option<AppliedException>,
 }
 
+/// What the rules know of a record beyond the record itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The people directory (empty: nothing is said about owners' presence).
+    pub directory: &'a crate::directory::Directory,
+    /// Active credentials whose parent is this record.
+    pub active_credentials: u32,
+}
+
+static EMPTY_DIRECTORY: std::sync::LazyLock<crate::directory::Directory> =
+    std::sync::LazyLock::new(crate::directory::Directory::default);
+
+impl Default for Context<'_> {
+    fn default() -> Self {
+        Self {
+            directory: &EMPTY_DIRECTORY,
+            active_credentials: 0,
+        }
+    }
+}
+
 /// The result of evaluating one record at one moment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evaluation {
@@ -98,16 +119,12 @@ impl RiskPolicy {
 
     /// Evaluates one record's own rules at `now`, without a people directory.
     pub fn evaluate(&self, r: &Record, now: DateTime<Utc>) -> Evaluation {
-        self.evaluate_with(r, now, &crate::directory::Directory::default())
+        self.evaluate_with(r, now, &Context::default())
     }
 
-    /// Evaluates one record's own rules at `now`; owners are checked against `directory`.
-    pub fn evaluate_with(
-        &self,
-        r: &Record,
-        now: DateTime<Utc>,
-        directory: &crate::directory::Directory,
-    ) -> Evaluation {
+    /// Evaluates one record at `now` with what other records and the directory say about it.
+    pub fn evaluate_with(&self, r: &Record, now: DateTime<Utc>, ctx: &Context<'_>) -> Evaluation {
+        let directory = ctx.directory;
         let mut findings = Vec::new();
         let live = r.status == Status::Active;
         let in_grace = r
@@ -252,6 +269,17 @@ impl RiskPolicy {
                 OwaspCode::Nhi1,
                 Severity::Medium,
                 format!("{} `{}` has no owner", r.kind, r.name),
+            ));
+        }
+        if live && r.class() == RecordClass::Identity && ctx.active_credentials >= 2 {
+            findings.push(finding(
+                "credential.two_active",
+                OwaspCode::Nhi9,
+                Severity::Medium,
+                format!(
+                    "{} `{}` holds {} active credentials: one should be retired after rotation",
+                    r.kind, r.name, ctx.active_credentials
+                ),
             ));
         }
         if live && let Some(owner) = &r.owner {
@@ -681,9 +709,27 @@ owner = "cloud-team"
         r.kind = Kind::ServiceAccount;
         let p = RiskPolicy::default();
         // No directory imported: nothing to say about the owner.
-        assert!(p.evaluate_with(&r, now(), &d).findings.is_empty());
+        assert!(
+            p.evaluate_with(
+                &r,
+                now(),
+                &Context {
+                    directory: &d,
+                    active_credentials: 0
+                }
+            )
+            .findings
+            .is_empty()
+        );
         d.insert(["alice"], false);
-        let e = p.evaluate_with(&r, now(), &d);
+        let e = p.evaluate_with(
+            &r,
+            now(),
+            &Context {
+                directory: &d,
+                active_credentials: 0,
+            },
+        );
         let f = e
             .findings
             .iter()
@@ -696,14 +742,64 @@ owner = "cloud-team"
         );
         assert_eq!(e.tier, Tier::High);
         d.insert(["alice"], true);
-        assert!(p.evaluate_with(&r, now(), &d).findings.is_empty());
+        assert!(
+            p.evaluate_with(
+                &r,
+                now(),
+                &Context {
+                    directory: &d,
+                    active_credentials: 0
+                }
+            )
+            .findings
+            .is_empty()
+        );
         r.owner = Some("zed".into());
         assert_eq!(
-            rules(&p.evaluate_with(&r, now(), &d)),
+            rules(&p.evaluate_with(
+                &r,
+                now(),
+                &Context {
+                    directory: &d,
+                    active_credentials: 0
+                }
+            )),
             vec!["owner.unknown"]
         );
         // A disabled identity is not judged.
         r.status = Status::Disabled;
-        assert!(p.evaluate_with(&r, now(), &d).findings.is_empty());
+        assert!(
+            p.evaluate_with(
+                &r,
+                now(),
+                &Context {
+                    directory: &d,
+                    active_credentials: 0
+                }
+            )
+            .findings
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn identities_with_two_active_credentials() {
+        let mut r = key();
+        r.kind = Kind::ServiceAccount;
+        let p = RiskPolicy::default();
+        let d = crate::directory::Directory::default();
+        let ctx = |n| Context {
+            directory: &d,
+            active_credentials: n,
+        };
+        assert!(p.evaluate_with(&r, now(), &ctx(1)).findings.is_empty());
+        let e = p.evaluate_with(&r, now(), &ctx(2));
+        assert_eq!(rules(&e), vec!["credential.two_active"]);
+        assert_eq!(e.findings[0].owasp, OwaspCode::Nhi9);
+        r.kind = Kind::AccessKey;
+        assert!(
+            p.evaluate_with(&r, now(), &ctx(2)).findings.is_empty(),
+            "credentials are not judged"
+        );
     }
 }

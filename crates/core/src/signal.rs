@@ -88,12 +88,6 @@ pub const PLATFORM_RULES: &[PlatformRule] = &[
         "a service user also has a console password: a person can sign in as it",
     ),
     rule(
-        "aws.user.two_active_keys",
-        OwaspCode::Nhi9,
-        Severity::Medium,
-        "a user holds two active access keys",
-    ),
-    rule(
         "aws.key.long_lived_with_federation",
         OwaspCode::Nhi4,
         Severity::Low,

@@ -101,3 +101,31 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("record {}", roster_core::RecordId(id))))
     }
 }
+
+impl Store {
+    /// Parents holding two or more active credentials, with the count (the cross-record rule
+    /// `credential.two_active` reads this).
+    pub async fn parents_with_active_credentials(
+        &self,
+    ) -> Result<std::collections::HashMap<i64, u32>, StoreError> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = self.db.get_database_backend();
+        let rows = self
+            .db
+            .query_all(Statement::from_string(
+                backend,
+                "SELECT parent_id, COUNT(*) AS n FROM records \
+                 WHERE parent_id IS NOT NULL AND gone_run IS NULL \
+                 AND status = 'active' AND class = 'credential' \
+                 GROUP BY parent_id HAVING COUNT(*) >= 2",
+            ))
+            .await?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            let parent: i64 = row.try_get("", "parent_id")?;
+            let n: i64 = row.try_get("", "n")?;
+            out.insert(parent, u32::try_from(n).unwrap_or(u32::MAX));
+        }
+        Ok(out)
+    }
+}
