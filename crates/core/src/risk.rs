@@ -6,6 +6,7 @@
 //! - otherwise the highest severity among the findings (info counts as nothing, low → `low`,
 //!   medium → `medium`, high → `high`, critical → `critical`);
 //! - `escalate_high_count` or more high findings on one record → `critical`;
+//! - `escalate_medium_count` (0: off) or more medium findings → at least `high`;
 //! - findings accepted by an unexpired policy exception are shown but not counted.
 
 use chrono::{DateTime, Duration, Utc};
@@ -33,6 +34,8 @@ pub struct RiskPolicy {
     pub grace_days: i64,
     /// This many high findings on one record make it critical.
     pub escalate_high_count: usize,
+    /// This many medium findings on one record make it at least high; 0 switches it off.
+    pub escalate_medium_count: usize,
     /// `[rules."id"]`: rule switches and severity overrides.
     pub rules: BTreeMap<String, RuleOverride>,
     /// `[[exceptions]]`: accepted findings, each with an owner, a reason and an expiry.
@@ -50,6 +53,7 @@ impl Default for RiskPolicy {
             expiring_soon_days: 14,
             grace_days: 7,
             escalate_high_count: 2,
+            escalate_medium_count: 0,
             rules: BTreeMap::new(),
             exceptions: Vec::new(),
             owners: Vec::new(),
@@ -376,7 +380,7 @@ impl RiskPolicy {
         if highs >= self.escalate_high_count.max(1) {
             return Tier::Critical;
         }
-        counted()
+        let highest = counted()
             .map(|f| match f.severity {
                 Severity::Info | Severity::Low => Tier::Low,
                 Severity::Medium => Tier::Medium,
@@ -384,7 +388,12 @@ impl RiskPolicy {
                 Severity::Critical => Tier::Critical,
             })
             .max()
-            .unwrap_or(Tier::Low)
+            .unwrap_or(Tier::Low);
+        let mediums = counted().filter(|f| f.severity == Severity::Medium).count();
+        if self.escalate_medium_count > 0 && mediums >= self.escalate_medium_count {
+            return highest.max(Tier::High);
+        }
+        highest
     }
 }
 
@@ -801,5 +810,20 @@ owner = "cloud-team"
             p.evaluate_with(&r, now(), &ctx(2)).findings.is_empty(),
             "credentials are not judged"
         );
+    }
+
+    #[test]
+    fn many_mediums_can_escalate_when_the_policy_says_so() {
+        let f = |sev| finding("usage.stale", OwaspCode::Nhi1, sev, String::new());
+        let three = [
+            f(Severity::Medium),
+            f(Severity::Medium),
+            f(Severity::Medium),
+        ];
+        let mut p = RiskPolicy::default();
+        assert_eq!(p.tier(&three), Tier::Medium);
+        p.escalate_medium_count = 3;
+        assert_eq!(p.tier(&three), Tier::High);
+        assert_eq!(p.tier(&three[..2]), Tier::Medium);
     }
 }
