@@ -41,8 +41,6 @@ pub struct AccessKeys {
 /// Everything read from one account.
 pub struct AccountData {
     pub details: AuthorizationDetails,
-    /// AWS-managed policy documents by ARN; a missing entry could not be read.
-    pub managed_policies: HashMap<String, (String, String)>,
     /// `None` when the report could not be had (the reason is in `notes`).
     pub report: Option<HashMap<String, ReportRow>>,
     pub keys: Result<AccessKeys, ConnectorError>,
@@ -50,6 +48,11 @@ pub struct AccountData {
     pub oidc_providers: Option<Vec<String>>,
     /// What was degraded without failing a listing, for the raw record and logs.
     pub notes: Vec<String>,
+    /// Customer and AWS-managed documents by ARN, in one map.
+    pub all_docs: HashMap<String, NamedDocument>,
+    /// Privilege verdict per document text: a policy attached to a thousand users (AWS's
+    /// ReadOnlyAccess has thousands of actions) is parsed and judged once.
+    pub verdicts: std::sync::Mutex<HashMap<String, crate::principal::Verdict>>,
 }
 
 /// A policy's name and document.
@@ -111,9 +114,12 @@ impl AccountReader<'_> {
                 None
             }
         };
+        let mut all_docs = details.local_policies.clone();
+        all_docs.extend(managed_policies.iter().map(|(k, v)| (k.clone(), v.clone())));
         Ok(AccountData {
+            all_docs,
+            verdicts: std::sync::Mutex::new(HashMap::new()),
             details,
-            managed_policies,
             report,
             keys,
             oidc_providers,

@@ -146,23 +146,17 @@ pub fn user_privilege(u: &UserDetail, data: &AccountData) -> (roster_core::Privi
     policies.extend(principal::attached(
         u.attached_managed_policies(),
         "",
-        &all_docs,
+        all_docs,
     ));
     policies.extend(principal::via_groups(
         u.group_list(),
         &data.details.groups,
-        &all_docs,
+        all_docs,
     ));
-    principal::privilege(&policies)
+    principal::privilege(&policies, &data.verdicts)
 }
 
 /// Customer and AWS-managed documents in one map, for group attachments.
-pub fn merged_docs(data: &AccountData) -> std::collections::HashMap<String, (String, String)> {
-    let mut all = data.details.local_policies.clone();
-    all.extend(
-        data.managed_policies
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone())),
-    );
-    all
+pub fn merged_docs(data: &AccountData) -> &std::collections::HashMap<String, (String, String)> {
+    &data.all_docs
 }

@@ -2,6 +2,7 @@
 //! through groups), owner hints from tags.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use aws_sdk_iam::types::{AttachedPolicy, GroupDetail, PolicyDetail, Tag};
 use roster_core::Privilege;
@@ -56,9 +57,30 @@ pub fn via_groups<'a>(
     out
 }
 
+/// A document's privilege and its evidence, or why it could not be read.
+pub type Verdict = Result<(Privilege, Option<String>), String>;
+
+fn judge(text: &str, cache: &Mutex<HashMap<String, Verdict>>) -> Verdict {
+    if let Ok(c) = cache.lock()
+        && let Some(v) = c.get(text)
+    {
+        return v.clone();
+    }
+    let v = policy_document::parse(text)
+        .map(|doc| policy_document::privilege(&doc))
+        .map_err(|e| e.to_string());
+    if let Ok(mut c) = cache.lock() {
+        c.insert(text.to_owned(), v.clone());
+    }
+    v
+}
+
 /// The highest privilege among the policies, and the detail list: every policy by name, with
 /// the evidence for those above read.
-pub fn privilege(policies: &[AppliedPolicy<'_>]) -> (Privilege, Vec<String>) {
+pub fn privilege(
+    policies: &[AppliedPolicy<'_>],
+    cache: &Mutex<HashMap<String, Verdict>>,
+) -> (Privilege, Vec<String>) {
     let mut level = Privilege::Read;
     let mut unknown = false;
     let mut detail = Vec::new();
@@ -69,9 +91,8 @@ pub fn privilege(policies: &[AppliedPolicy<'_>]) -> (Privilege, Vec<String>) {
         Privilege::Unknown => 0,
     };
     for p in policies {
-        match p.document.map(policy_document::parse) {
-            Some(Ok(doc)) => {
-                let (l, evidence) = policy_document::privilege(&doc);
+        match p.document.map(|d| judge(d, cache)) {
+            Some(Ok((l, evidence))) => {
                 if rank(l) > rank(level) {
                     level = l;
                 }

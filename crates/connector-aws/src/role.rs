@@ -31,9 +31,9 @@ pub fn record(
     policies.extend(principal::attached(
         r.attached_managed_policies(),
         "",
-        &all_docs,
+        all_docs,
     ));
-    let (privilege, privilege_detail) = principal::privilege(&policies);
+    let (privilege, privilege_detail) = principal::privilege(&policies, &data.verdicts);
     let owner = principal::owner_from_tags(r.tags());
 
     let mut signals: Vec<Signal> = Vec::new();
