@@ -1,5 +1,5 @@
 // Extracts the subset of GitHub's OpenAPI description (npm @octokit/openapi) that the GitHub
-// connector reads, for Prism to serve:
+// connector reads and remediates, for Prism to serve:
 //   node tests/github/extract_spec.mjs <path/to/@octokit/openapi/generated/ghec.json> <out.json>
 // Kept: the NHI paths below (all their methods) and the components they reach through `$ref`.
 // Dropped: every other path, unreached components (some of GHEC's point at files that are not
@@ -25,6 +25,13 @@ export const NHI_PATHS = [
   "/orgs/{org}/hooks",
   "/orgs/{org}/actions/oidc/customization/sub",
   "/repos/{owner}/{repo}/actions/oidc/customization/sub",
+  // Remediation: the live read of one item and the call that changes it.
+  "/repos/{owner}/{repo}/keys/{key_id}",
+  "/orgs/{org}/personal-access-tokens/{pat_id}",
+  "/orgs/{org}/credential-authorizations/{credential_id}",
+  "/orgs/{org}/actions/runners/{runner_id}",
+  "/repos/{owner}/{repo}/actions/runners/{runner_id}",
+  "/orgs/{org}/hooks/{hook_id}",
 ];
 
 const [input, output] = process.argv.slice(2);

@@ -98,6 +98,12 @@ pub fn remediator(
                 roster_connector_aws::AwsConnector::new(cfg).map_err(|e| bad(index, e))?,
             ))
         }
+        "github" => {
+            let cfg: roster_connector_github::GithubConfig = settings(index, c)?;
+            Ok(Box::new(
+                roster_connector_github::GithubConnector::new(cfg).map_err(|e| bad(index, e))?,
+            ))
+        }
         other => Err(ConfigError::BadValue {
             key: format!("connectors[{index}].kind"),
             detail: format!("the `{other}` connector offers no remediation in this build"),

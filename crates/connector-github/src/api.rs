@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use reqwest::Method;
 use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use roster_connector_sdk::{
-    Auth, Clock, ConnectorError, HttpClient, HttpClientConfig, NextLinkPolicy, Response, Secret,
+    Auth, Clock, ConnectorError, HttpClient, HttpClientConfig, NextLinkPolicy, RawResponse,
+    RequestBody, Response, Secret,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -108,6 +109,34 @@ impl Api {
             {
                 tracing::info!("installation token refused; minting a new one");
                 self.client(true).await?.get_json::<T>(path_or_url).await
+            }
+            other => other,
+        };
+        if let (Ok(response), Some(observer)) = (&result, &self.observer) {
+            observer(&response.url, &response.headers);
+        }
+        result
+    }
+
+    /// Any method, undecoded (remediation: DELETE, POST, PATCH). A 401 with App authentication
+    /// mints a new installation token and tries once more (a 401 was not processed).
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        path_or_url: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<RawResponse, ConnectorError> {
+        let body = || body.map(RequestBody::json).transpose();
+        let client = self.client(false).await?;
+        let result = match client.send(method.clone(), path_or_url, body()?).await {
+            Err(ConnectorError::Unauthorized { .. })
+                if matches!(self.auth, AuthMode::App { .. }) =>
+            {
+                tracing::info!("installation token refused; minting a new one");
+                self.client(true)
+                    .await?
+                    .send(method, path_or_url, body()?)
+                    .await
             }
             other => other,
         };

@@ -18,6 +18,9 @@ use crate::app_auth::AppKey;
 /// api_url = "https://api.github.com"     # GitHub Enterprise Server: https://ghe.example.com/api/v3
 /// org = "acme"                           # or orgs = ["acme", "acme-labs"]
 /// token_env = "GITHUB_TOKEN"             # or app_id + private_key_file + installation_id
+///
+/// [connectors.remediation]               # optional; `roster remediate --execute` needs it
+/// enabled = true
 /// ```
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -48,6 +51,17 @@ pub struct GithubConfig {
     /// listing fails as a pagination loop. Default 10,000 (a million items at 100 per page).
     #[serde(default)]
     pub max_pages: Option<u64>,
+    /// `roster remediate --execute` through this connector (a dry run works without).
+    #[serde(default)]
+    pub remediation: RemediationConfig,
+}
+
+/// Remediation (delete a deploy key, revoke a fine-grained PAT grant, remove a SAML credential
+/// authorization, remove a runner, deactivate a webhook). Off unless enabled.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemediationConfig {
+    pub enabled: bool,
 }
 
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -87,6 +101,7 @@ impl GithubConfig {
             installation_id: None,
             page_size: default_page_size(),
             max_pages: None,
+            remediation: RemediationConfig::default(),
         }
     }
 
@@ -292,6 +307,23 @@ mod tests {
         assert!(bad_org.validate().is_err());
         let big_page = parse("org = \"a\"\ntoken_env = \"T\"\npage_size = 500").unwrap();
         assert!(big_page.validate().is_err());
+    }
+
+    #[test]
+    fn remediation_is_off_unless_enabled_and_its_keys_are_checked() {
+        let c: GithubConfig =
+            serde_json::from_value(serde_json::json!({"org": "acme", "token_env": "T"})).unwrap();
+        assert!(!c.remediation.enabled);
+        let c: GithubConfig = serde_json::from_value(serde_json::json!(
+            {"org": "acme", "token_env": "T", "remediation": {"enabled": true}}
+        ))
+        .unwrap();
+        assert!(c.remediation.enabled);
+        let err = serde_json::from_value::<GithubConfig>(serde_json::json!(
+            {"org": "acme", "token_env": "T", "remediation": {"enabled": true, "delete_after_days": 7}}
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("delete_after_days"), "{err}");
     }
 
     #[test]

@@ -28,6 +28,11 @@
 //! it was deleted (or transferred) during the sync and is skipped — its records then disappear
 //! as they should, since the repository is gone. If the repository still exists, the 404 meant
 //! "you may not read this" and the listing fails as `Forbidden`, so nothing is swept.
+//!
+//! **Remediation** (`remediation.rs`, off unless `[connectors.remediation] enabled = true`):
+//! delete a deploy key, revoke a fine-grained PAT grant, remove a SAML credential authorization,
+//! remove a self-hosted runner, deactivate a webhook; each reads the live object first, and a
+//! dry run lists the call a real run would make.
 
 mod actions_secret;
 mod api;
@@ -39,7 +44,9 @@ mod credential_authorization;
 mod deploy_key;
 mod fine_grained_pat;
 mod oidc_sub_template;
+mod remediation;
 mod runner;
+pub mod testing;
 mod webhook;
 
 use std::collections::VecDeque;
@@ -55,7 +62,7 @@ use serde_json::Value;
 
 pub use api::{ACCEPT_VALUE, API_VERSION, ResponseObserver};
 pub use app_auth::AppKey;
-pub use config::{AppCredentials, Credentials, DEFAULT_API_URL, GithubConfig};
+pub use config::{AppCredentials, Credentials, DEFAULT_API_URL, GithubConfig, RemediationConfig};
 
 use api::{Api, forbidden};
 use common::{Ctx, Items, Repo, ResourceType, Source};
@@ -88,6 +95,7 @@ pub struct GithubConnector {
     orgs: Vec<String>,
     page_size: u32,
     max_pages: u64,
+    remediation: RemediationConfig,
     api: Api,
 }
 
@@ -119,6 +127,7 @@ impl GithubConnector {
             orgs: config.all_orgs(),
             page_size: config.page_size,
             max_pages: config.max_pages.unwrap_or(config::DEFAULT_MAX_PAGES),
+            remediation: config.remediation,
             api,
         })
     }
