@@ -68,6 +68,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         sessions,
         secure_cookies: false,
         sample_banner: true,
+        oidc: None,
+        login_limiter: Default::default(),
     };
     http::serve(state, &args.bind, |addr| {
         println!("Roster demo (sample data) is listening on http://{addr}");

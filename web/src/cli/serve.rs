@@ -3,33 +3,39 @@ use std::process::ExitCode;
 use chrono::Utc;
 
 use super::{ConfigArg, load_config, open_store};
-use crate::http::{self, AppState, Sessions};
+use crate::http::{self, AppState, Oidc, Sessions};
 use crate::policy;
 
 pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
-    if config.auth.oidc.is_some() {
-        anyhow::bail!(
-            "[auth.oidc] sign-in is not part of this build yet; remove the section to sign in with \
-             the one-time bootstrap link"
-        );
-    }
     let policy = policy::load(config.policy.file.as_deref())?;
+    let public_url = config.server.public_url.trim_end_matches('/').to_owned();
+    // With a provider, sign-in goes through it and no bootstrap link is issued.
+    let oidc = match &config.auth.oidc {
+        Some(cfg) => Some(Oidc::discover(cfg, &public_url).await?),
+        None => None,
+    };
     let store = open_store(&config).await?;
     let sessions = Sessions::default();
-    let token = sessions.issue_bootstrap(Utc::now());
-    let public_url = config.server.public_url.trim_end_matches('/').to_owned();
+    let token = oidc.is_none().then(|| sessions.issue_bootstrap(Utc::now()));
     let state = AppState {
         store,
         policy,
         sessions,
         secure_cookies: public_url.starts_with("https://"),
         sample_banner: config.connectors.iter().any(|c| c.kind == "synthetic"),
+        oidc,
+        login_limiter: Default::default(),
     };
     http::serve(state, &config.server.bind, |addr| {
         println!("Roster is listening on {addr}");
-        println!("One-time admin sign-in link (valid 15 minutes, single use):");
-        println!("  {public_url}/login/bootstrap?token={token}");
+        match token {
+            Some(token) => {
+                println!("One-time admin sign-in link (valid 15 minutes, single use):");
+                println!("  {public_url}/login/bootstrap?token={token}");
+            }
+            None => println!("Sign in at {public_url}/login"),
+        }
     })
     .await?;
     Ok(ExitCode::SUCCESS)

@@ -5,8 +5,12 @@ use actix_web::{HttpResponse, ResponseError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
-    #[error("sign in first: use the one-time link printed when Roster started")]
+    #[error("sign in first: /login, or the one-time link printed when Roster started")]
     Unauthenticated,
+    #[error("sign-in refused: {0}")]
+    SignInRefused(&'static str),
+    #[error("too many sign-in attempts; wait a little")]
+    TooManyRequests,
     #[error("bad request: {0}")]
     BadRequest(String),
     #[error("internal error")]
@@ -29,6 +33,8 @@ impl ResponseError for WebError {
     fn status_code(&self) -> StatusCode {
         match self {
             WebError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            WebError::SignInRefused(_) => StatusCode::FORBIDDEN,
+            WebError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

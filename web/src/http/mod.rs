@@ -1,18 +1,23 @@
 //! The web app: server-rendered pages for people, `/api/v1` JSON for automation, health.
-//! Every route but health and the bootstrap link requires a session.
+//! Every route but health and sign-in (OpenID Connect, or the bootstrap link while no provider
+//! is configured) requires a session; every state-changing request its session's CSRF token.
 
 mod api;
 mod error;
+mod limit;
+mod oidc;
 mod pages;
 mod session;
 
 use std::sync::Arc;
 
-use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use roster_core::RiskPolicy;
 use roster_store::Store;
 
+pub use limit::LoginLimiter;
+pub use oidc::Oidc;
 pub use session::Sessions;
 
 /// Strict: no inline script or style, nothing third-party.
@@ -27,6 +32,10 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Shown on every page when the data is the synthetic sample estate.
     pub sample_banner: bool,
+    /// Sign-in with OpenID Connect, when `[auth.oidc]` is configured.
+    pub oidc: Option<Oidc>,
+    /// Rate limit on the sign-in routes, per client address.
+    pub login_limiter: LoginLimiter,
 }
 
 /// Binds, calls `on_bound` with the bound address (the port may have been 0), then serves until
@@ -40,6 +49,7 @@ pub async fn serve(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(from_fn(session::csrf_guard))
             .wrap(
                 DefaultHeaders::new()
                     .add(("Content-Security-Policy", CSP))
@@ -51,6 +61,10 @@ pub async fn serve(
             .route("/readyz", web::get().to(readyz))
             .route("/static/roster.css", web::get().to(stylesheet))
             .route("/login/bootstrap", web::get().to(session::bootstrap_login))
+            .route("/login", web::get().to(oidc::login))
+            .route("/auth/callback", web::get().to(oidc::callback))
+            .route("/logout", web::post().to(session::logout))
+            .route("/api/v1/session", web::get().to(api::session))
             .route("/", web::get().to(pages::root))
             .route("/inventory", web::get().to(pages::inventory))
             .route("/api/v1/identities", web::get().to(api::identities))

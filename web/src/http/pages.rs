@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::WebError;
-use super::session::require_session;
+use super::session::{SignedIn, require_session};
 use crate::inventory_view::{InventoryQuery, InventoryReader};
 
 const PAGE_SIZE: usize = 100;
@@ -114,6 +114,7 @@ fn options(all: &[&'static str], current: Option<&str>) -> Vec<SelectOption> {
 #[template(path = "inventory.html")]
 struct InventoryPage {
     sample_banner: bool,
+    me: SignedIn,
     items: Vec<InventoryItem>,
     platforms: Vec<SelectOption>,
     kinds: Vec<SelectOption>,
@@ -134,11 +135,12 @@ pub async fn inventory(
     state: web::Data<AppState>,
     params: web::Query<FilterParams>,
 ) -> Result<HttpResponse, WebError> {
-    require_session(&req, &state)?;
+    let session = require_session(&req, &state)?;
     let (items, next) = params.read(&state, PAGE_SIZE).await?;
     let next_query = next.map(|n| params.with_after(n));
     let page = InventoryPage {
         sample_banner: state.sample_banner,
+        me: session.signed_in(),
         platforms: options(
             &Platform::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
             nonempty(&params.platform),

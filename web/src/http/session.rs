@@ -1,11 +1,17 @@
 //! Sessions and the one-time bootstrap link (used while no identity provider is configured):
-//! single use, short-lived, exchanged for an HttpOnly, SameSite=Strict session cookie.
+//! single use, short-lived, exchanged for an HttpOnly, SameSite=Strict session cookie. Each
+//! session carries its own CSRF token, which every state-changing request must present (see
+//! [`csrf_guard`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use actix_web::body::MessageBody;
 use actix_web::cookie::{Cookie, SameSite};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use serde::Deserialize;
@@ -15,17 +21,57 @@ use super::error::WebError;
 
 pub const COOKIE: &str = "roster_session";
 const BOOTSTRAP_LIFETIME_MINUTES: i64 = 15;
-const SESSION_LIFETIME_HOURS: i64 = 8;
+pub const SESSION_LIFETIME_HOURS: i64 = 8;
+/// The form field and the header that carry the CSRF token.
+pub const CSRF_FIELD: &str = "csrf";
+pub const CSRF_HEADER: &str = "X-CSRF-Token";
+/// Largest form body the CSRF check reads.
+const CSRF_FORM_LIMIT: usize = 256 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Admin,
+    Auditor,
+    Owner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Auditor => "auditor",
+            Role::Owner => "owner",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Session {
     pub role: Role,
+    /// Who signed in: the email or subject from the identity provider, or `bootstrap`.
+    pub who: String,
     pub expires_at: DateTime<Utc>,
+    /// Presented by every state-changing request of this session.
+    pub csrf: String,
+}
+
+/// What a page shows of the session: templates embed the CSRF token in their forms with
+/// `<input type="hidden" name="csrf" value="{{ me.csrf }}">`.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub who: String,
+    pub role: &'static str,
+    pub csrf: String,
+}
+
+impl Session {
+    pub fn signed_in(&self) -> SignedIn {
+        SignedIn {
+            who: self.who.clone(),
+            role: self.role.as_str(),
+            csrf: self.csrf.clone(),
+        }
+    }
 }
 
 /// In-memory sessions and pending bootstrap tokens.
@@ -35,14 +81,14 @@ pub struct Sessions {
     sessions: Mutex<HashMap<String, Session>>,
 }
 
-fn random_token() -> String {
+pub(super) fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Compares without an early exit, so timing says nothing about how much matched.
-fn same(a: &str, b: &str) -> bool {
+pub(super) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -76,7 +122,8 @@ impl Sessions {
         }
     }
 
-    fn open(&self, role: Role, now: DateTime<Utc>) -> String {
+    /// A new session (8 hours); returns its id, the cookie's value.
+    pub(super) fn open(&self, role: Role, who: &str, now: DateTime<Utc>) -> String {
         let id = random_token();
         if let Ok(mut map) = self.sessions.lock() {
             map.retain(|_, s| s.expires_at > now);
@@ -84,7 +131,9 @@ impl Sessions {
                 id.clone(),
                 Session {
                     role,
+                    who: who.to_owned(),
                     expires_at: now + Duration::hours(SESSION_LIFETIME_HOURS),
+                    csrf: random_token(),
                 },
             );
         }
@@ -95,6 +144,27 @@ impl Sessions {
         let map = self.sessions.lock().ok()?;
         map.get(id).filter(|s| s.expires_at > now).cloned()
     }
+
+    /// Ends a session; true if there was one.
+    pub(super) fn close(&self, id: &str) -> bool {
+        self.sessions
+            .lock()
+            .map(|mut map| map.remove(id).is_some())
+            .unwrap_or(false)
+    }
+}
+
+/// The session cookie: HttpOnly, SameSite=Strict, `Secure` when the public URL is https.
+pub(super) fn session_cookie(id: String, secure: bool) -> Cookie<'static> {
+    Cookie::build(COOKIE, id)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .max_age(actix_web::cookie::time::Duration::hours(
+            SESSION_LIFETIME_HOURS,
+        ))
+        .finish()
 }
 
 /// The session behind a request, or `Unauthenticated`.
@@ -112,29 +182,102 @@ pub struct BootstrapQuery {
 }
 
 pub async fn bootstrap_login(
+    req: HttpRequest,
     state: web::Data<AppState>,
     q: web::Query<BootstrapQuery>,
 ) -> Result<HttpResponse, WebError> {
+    state.login_limiter.check(&req)?;
     let now = Utc::now();
     if !state.sessions.redeem_bootstrap(&q.token, now) {
         tracing::warn!("bootstrap login refused: unknown, used or expired token");
         return Err(WebError::Unauthenticated);
     }
-    let id = state.sessions.open(Role::Admin, now);
-    let cookie = Cookie::build(COOKIE, id)
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(state.secure_cookies)
-        .max_age(actix_web::cookie::time::Duration::hours(
-            SESSION_LIFETIME_HOURS,
-        ))
-        .finish();
+    let id = state.sessions.open(Role::Admin, "bootstrap", now);
+    let cookie = session_cookie(id, state.secure_cookies);
     tracing::info!("bootstrap admin signed in");
     Ok(HttpResponse::SeeOther()
         .cookie(cookie)
         .insert_header(("Location", "/inventory"))
         .finish())
+}
+
+/// POST /logout (CSRF-checked by [`csrf_guard`]): ends the session and clears the cookie.
+pub async fn logout(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Some(c) = req.cookie(COOKIE)
+        && state.sessions.close(c.value())
+    {
+        tracing::info!("signed out");
+    }
+    let mut gone = session_cookie(String::new(), state.secure_cookies);
+    gone.make_removal();
+    HttpResponse::SeeOther()
+        .cookie(gone)
+        .insert_header(("Location", "/"))
+        .finish()
+}
+
+/// Refuses (403) every POST, PUT, PATCH and DELETE that does not carry its session's CSRF token,
+/// in the `X-CSRF-Token` header or, for a urlencoded form, the `csrf` field (the body is read,
+/// then handed on unchanged to the route).
+pub async fn csrf_guard(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mutating = matches!(
+        *req.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    if !mutating {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    }
+    let expected = req
+        .app_data::<web::Data<AppState>>()
+        .zip(req.cookie(COOKIE))
+        .and_then(|(state, c)| state.sessions.get(c.value(), Utc::now()))
+        .map(|s| s.csrf);
+    let mut presented = req
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if presented.is_none()
+        && expected.is_some()
+        && req.content_type() == "application/x-www-form-urlencoded"
+    {
+        let body = req
+            .extract::<web::Bytes>()
+            .await
+            .map_err(|_| actix_web::error::ErrorPayloadTooLarge("form too large"))?;
+        if body.len() <= CSRF_FORM_LIMIT {
+            presented = form_field(&body, CSRF_FIELD);
+        }
+        req.set_payload(actix_web::dev::Payload::from(body));
+    }
+    match (expected, presented) {
+        (Some(e), Some(p)) if same(&e, &p) => next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body),
+        _ => {
+            tracing::warn!(method = %req.method(), path = req.path(), "refused: missing or wrong CSRF token");
+            let resp = HttpResponse::Forbidden()
+                .content_type("text/plain; charset=utf-8")
+                .body("forbidden: missing or wrong CSRF token");
+            Ok(req.into_response(resp).map_into_right_body())
+        }
+    }
+}
+
+/// A field of a urlencoded body, undecoded (the tokens are hex, which encoding leaves alone).
+fn form_field(body: &[u8], name: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    text.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then(|| v.to_owned())
+    })
 }
 
 #[cfg(test)]
@@ -154,5 +297,26 @@ mod tests {
             !s.redeem_bootstrap(&t, now + Duration::minutes(16)),
             "expired"
         );
+    }
+
+    #[test]
+    fn sessions_expire_and_close() {
+        let s = Sessions::default();
+        let now = Utc::now();
+        let id = s.open(Role::Owner, "o@example", now);
+        let got = s.get(&id, now).unwrap();
+        assert_eq!((got.role, got.csrf.len()), (Role::Owner, 64));
+        assert!(s.get(&id, now + Duration::hours(9)).is_none(), "expired");
+        assert!(s.close(&id));
+        assert!(s.get(&id, now).is_none());
+    }
+
+    #[test]
+    fn form_field_finds_the_token() {
+        assert_eq!(
+            form_field(b"a=1&csrf=abc&b=2", "csrf").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(form_field(b"csrfx=1", "csrf"), None);
     }
 }

@@ -1,0 +1,93 @@
+//! A token bucket per client address for the sign-in routes (`/login`, `/login/bootstrap`,
+//! `/auth/callback`): a burst of `capacity` attempts, then one more every `refill`; beyond that,
+//! 429.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actix_web::HttpRequest;
+
+use super::error::WebError;
+
+/// Buckets kept at most; the full ones are dropped first when there are more.
+const MAX_TRACKED: usize = 10_000;
+
+pub struct LoginLimiter {
+    capacity: f64,
+    refill: Duration,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl Default for LoginLimiter {
+    /// 20 attempts at once, then one every 3 seconds.
+    fn default() -> Self {
+        Self::new(20, Duration::from_secs(3))
+    }
+}
+
+impl LoginLimiter {
+    pub fn new(capacity: u32, refill: Duration) -> Self {
+        Self {
+            capacity: f64::from(capacity),
+            refill,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for the request's peer address, or `TooManyRequests`.
+    pub fn check(&self, req: &HttpRequest) -> Result<(), WebError> {
+        let Some(ip) = req.peer_addr().map(|a| a.ip()) else {
+            return Ok(());
+        };
+        if self.take(ip, Instant::now()) {
+            Ok(())
+        } else {
+            tracing::warn!(%ip, path = req.path(), "sign-in attempts rate-limited");
+            Err(WebError::TooManyRequests)
+        }
+    }
+
+    fn take(&self, ip: IpAddr, now: Instant) -> bool {
+        let Ok(mut map) = self.buckets.lock() else {
+            return false;
+        };
+        let per_token = self.refill.as_secs_f64().max(f64::EPSILON);
+        if map.len() >= MAX_TRACKED {
+            let capacity = self.capacity;
+            map.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() / per_token < capacity
+            });
+        }
+        let (tokens, at) = map.entry(ip).or_insert((self.capacity, now));
+        let refilled =
+            (*tokens + now.duration_since(*at).as_secs_f64() / per_token).min(self.capacity);
+        *at = now;
+        if refilled >= 1.0 {
+            *tokens = refilled - 1.0;
+            true
+        } else {
+            *tokens = refilled;
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_then_one_per_refill() {
+        let l = LoginLimiter::new(3, Duration::from_secs(10));
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        let other: IpAddr = [127, 0, 0, 2].into();
+        let t = Instant::now();
+        assert!(l.take(ip, t) && l.take(ip, t) && l.take(ip, t));
+        assert!(!l.take(ip, t), "burst spent");
+        assert!(l.take(other, t), "per address");
+        assert!(!l.take(ip, t + Duration::from_secs(5)));
+        assert!(l.take(ip, t + Duration::from_secs(11)), "refilled");
+    }
+}
