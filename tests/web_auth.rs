@@ -78,7 +78,8 @@ fn write_config(dir: &Path, rp_port: u16, issuer: &str) -> std::path::PathBuf {
              [database]\nurl = \"sqlite://{}?mode=rwc\"\n\
              [auth.oidc]\nissuer = \"{issuer}\"\nclient_id = \"roster\"\n\
              client_secret_env = \"{SECRET_VAR}\"\n\
-             admin_groups = [\"iam-team\"]\nauditor_groups = [\"audit\"]\n",
+             admin_groups = [\"iam-team\"]\nauditor_groups = [\"audit\"]\n\
+             [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 40\n",
             dir.join("roster.db").display()
         ),
     )
@@ -253,7 +254,68 @@ async fn sign_in_with_openid_connect_roles_logout_csrf_and_rate_limit() {
     let _provider = start_provider(&script, op_port, &format!("{base}/auth/callback"));
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), rp_port, &issuer);
+    let synced = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["sync", "--config"])
+        .arg(&config)
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert!(
+        synced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&synced.stderr)
+    );
     let (mut roster, log) = start_roster(&config);
+
+    // Ownership claims through the API: CSRF required; owners for themselves, admins for
+    // anyone, auditors not at all.
+    let mut admin = Browser::new();
+    admin.sign_in(&base, "admin").await;
+    let (_, me) = admin.session(&base).await;
+    let admin_csrf = me["csrf_token"].as_str().unwrap().to_owned();
+    let listed: serde_json::Value = admin
+        .get(&Url::parse(&format!("{base}/api/v1/identities")).unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    let claim_url = format!("{base}/api/v1/identities/{id}/claim");
+    assert_eq!(
+        admin.post(&claim_url, None, Some("owner=team-x")).await,
+        403,
+        "no CSRF token"
+    );
+    assert_eq!(
+        admin
+            .post(&claim_url, Some(&admin_csrf), Some("owner=team-x"))
+            .await,
+        200
+    );
+    let mut auditor = Browser::new();
+    auditor.sign_in(&base, "auditor").await;
+    let (_, me) = auditor.session(&base).await;
+    let t = me["csrf_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        auditor.post(&claim_url, Some(&t), Some("note=mine")).await,
+        403
+    );
+    let mut owner = Browser::new();
+    owner.sign_in(&base, "owner").await;
+    let (_, me) = owner.session(&base).await;
+    let t = me["csrf_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        owner
+            .post(&claim_url, Some(&t), Some("owner=someone-else"))
+            .await,
+        403
+    );
+    assert_eq!(
+        owner.post(&claim_url, Some(&t), Some("note=mine")).await,
+        200
+    );
+    let bad = format!("{base}/api/v1/identities/00000000000000ff/claim");
+    assert_eq!(owner.post(&bad, Some(&t), Some("note=x")).await, 404);
 
     // Each user through the full code flow, with the role from their groups.
     for (user, role) in [

@@ -52,3 +52,62 @@ pub async fn session(
             csrf_token: s.csrf,
         }))
 }
+
+#[derive(serde::Deserialize)]
+pub struct ClaimForm {
+    /// Who owns it; an owner may only name themselves (the default).
+    owner: Option<String>,
+    #[serde(default)]
+    note: String,
+}
+
+/// POST /api/v1/identities/{id}/claim (form: `owner`, `note`; CSRF token required): records an
+/// ownership claim, audited. Owners claim for themselves, admins for anyone, auditors not at all.
+pub async fn claim(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<ClaimForm>,
+) -> Result<HttpResponse, WebError> {
+    let s = require_session(&req, &state)?;
+    let owner = match (s.role.as_str(), form.owner.as_deref().map(str::trim)) {
+        ("auditor", _) => return Err(WebError::Forbidden("auditors change nothing")),
+        ("admin", Some(o)) if !o.is_empty() => o.to_owned(),
+        (_, None) | (_, Some("")) => s.who.clone(),
+        (_, Some(o)) if o.eq_ignore_ascii_case(&s.who) => s.who.clone(),
+        _ => {
+            return Err(WebError::Forbidden(
+                "an owner may claim only for themselves",
+            ));
+        }
+    };
+    let id: roster_core::RecordId =
+        path.parse()
+            .map_err(|e: roster_core::record::ParseRecordIdError| {
+                WebError::BadRequest(e.to_string())
+            })?;
+    let row = match state.store.record(id.0).await {
+        Ok(r) => r,
+        Err(roster_store::StoreError::NotFound(what)) => return Err(WebError::NotFound(what)),
+        Err(e) => return Err(e.into()),
+    };
+    let now = chrono::Utc::now();
+    let by = format!("sso:{}", s.who);
+    state
+        .store
+        .claim_ownership(id.0, &owner, &by, &form.note, now)
+        .await?;
+    state
+        .store
+        .append_audit(
+            roster_store::audit::NewAuditEvent {
+                actor: by,
+                action: "ownership.claim".into(),
+                target: Some(id.to_string()),
+                detail: serde_json::json!({"owner": owner, "note": form.note, "record": row.name}),
+            },
+            now,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"id": id, "owner": owner})))
+}

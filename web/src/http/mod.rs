@@ -68,6 +68,7 @@ pub async fn serve(
             .route("/", web::get().to(pages::root))
             .route("/inventory", web::get().to(pages::inventory))
             .route("/api/v1/identities", web::get().to(api::identities))
+            .route("/api/v1/identities/{id}/claim", web::post().to(api::claim))
     })
     .bind(bind)?;
     if let Some(addr) = server.addrs().first() {
