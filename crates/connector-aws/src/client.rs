@@ -11,6 +11,7 @@ use aws_credential_types::Credentials;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime::client::retries::RetryPartition;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
@@ -108,8 +109,11 @@ pub async fn iam_client(c: &AwsConfig, account: &AccountConfig) -> Result<Client
                 .build()
         }
     };
+    // Each account gets its own retry budget: a throttling storm in one account must not use
+    // up the retries of the others (by default one budget is shared by every client).
     let conf = aws_sdk_iam::config::Builder::from(&conf)
         .interceptor(CompleteXml)
+        .retry_partition(RetryPartition::new(format!("roster-aws-{}", account.id)))
         .build();
     Ok(Client::from_conf(conf))
 }
