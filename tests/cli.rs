@@ -761,6 +761,19 @@ async fn orphaned_lists_exactly_identities_without_owner_or_whose_owner_left() {
             .unwrap()
             .starts_with("claim:cli:")
     );
+    // `--owner` finds it by its claimed owner too.
+    let alices = json_items(&run(
+        dir.path(),
+        &[
+            "identities",
+            "--owner",
+            "alice@acme.example",
+            "--format",
+            "json",
+        ],
+    ));
+    assert!(alices.iter().any(|i| i["id"] == id));
+    assert!(alices.iter().all(|i| i["owner"] == "alice@acme.example"));
     let out = run(dir.path(), &["audit", "verify"]);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("intact"),

@@ -5,7 +5,7 @@ use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use crate::entity::record;
+use crate::entity::{ownership_claim, record};
 use crate::{Store, StoreError};
 
 /// Filters on stored columns. Time-dependent judgements (stale, tier at another moment) are
@@ -43,7 +43,22 @@ impl InventoryFilter {
             c = c.add(record::Column::Tier.eq(t.as_str()));
         }
         if let Some(o) = &self.owner {
-            c = c.add(record::Column::Owner.eq(o.as_str()));
+            // The owner as the inventory shows it: the stored one, or for a record without one,
+            // its ownership claim.
+            let claimed = sea_orm::sea_query::Query::select()
+                .column(ownership_claim::Column::RecordId)
+                .from(ownership_claim::Entity)
+                .and_where(ownership_claim::Column::Owner.eq(o.as_str()))
+                .to_owned();
+            c = c.add(
+                Condition::any()
+                    .add(record::Column::Owner.eq(o.as_str()))
+                    .add(
+                        Condition::all()
+                            .add(record::Column::Owner.is_null())
+                            .add(record::Column::Id.in_subquery(claimed)),
+                    ),
+            );
         }
         if let Some(s) = &self.scope {
             c = c.add(record::Column::Scope.eq(s.as_str()));
