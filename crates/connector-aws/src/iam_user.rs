@@ -70,12 +70,18 @@ pub fn key(account: &str, user_name: &str) -> RecordKey {
 }
 
 /// A service user's record; `None` for a person.
-pub fn record(account: &str, u: &UserDetail, data: &AccountData) -> Option<Record> {
+/// `privilege` is the user's, from [`user_privilege`] (computed once for the user and its keys).
+pub fn record(
+    account: &str,
+    u: &UserDetail,
+    data: &AccountData,
+    privilege: &(roster_core::Privilege, Vec<String>),
+) -> Option<Record> {
     let name = u.user_name()?.to_owned();
     let row = data.report.as_ref().and_then(|r| r.get(&name));
     let password = row.and_then(|r| r.password_enabled);
     let hint = service_hint(u, password)?;
-    let (privilege, privilege_detail) = user_privilege(u, data);
+    let (privilege, privilege_detail) = (privilege.0, privilege.1.clone());
     let owner = principal::owner_from_tags(u.tags());
 
     let keys = match &data.keys {

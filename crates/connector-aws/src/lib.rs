@@ -164,10 +164,10 @@ impl AwsConnector {
         let mut users = Vec::new();
         let mut key_records = Vec::new();
         for u in &data.details.users {
-            let user_record = iam_user::record(account_id, u, &data);
+            let privilege = iam_user::user_privilege(u, &data);
+            let user_record = iam_user::record(account_id, u, &data, &privilege);
             let is_service = user_record.is_some();
             if let Ok(keys) = &data.keys {
-                let privilege = iam_user::user_privilege(u, &data);
                 for k in u
                     .user_name()
                     .and_then(|n| keys.by_user.get(n))

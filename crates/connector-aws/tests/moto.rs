@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use roster_connector_aws::testing::{self, Moto, TestKey};
 use roster_connector_aws::{AccountConfig, AwsConfig, AwsConnector, RemediationConfig};
-use roster_connector_sdk::{Connector, ConnectorError};
+use roster_connector_sdk::{Connector, ConnectorError, list_all};
 use roster_core::{Kind, Privilege, Record, RiskPolicy, Usage};
 
 const ACCOUNT: &str = "123456789012";
@@ -45,21 +45,7 @@ pub fn config(endpoint: &str, key: &TestKey, dir: &std::path::Path) -> AwsConfig
 async fn all_records(c: &AwsConnector) -> HashMap<String, Result<Vec<Record>, ConnectorError>> {
     let mut out = HashMap::new();
     for l in c.plan().await.unwrap() {
-        let mut recs = Vec::new();
-        let mut page = None;
-        let result = loop {
-            match c.list(&l, page.as_ref()).await {
-                Ok(p) => {
-                    recs.extend(p.records);
-                    match p.next {
-                        Some(n) => page = Some(n),
-                        None => break Ok(recs),
-                    }
-                }
-                Err(e) => break Err(e),
-            }
-        };
-        out.insert(l.resource_type.clone(), result);
+        out.insert(l.resource_type.clone(), list_all(c, &l, 100).await);
     }
     out
 }

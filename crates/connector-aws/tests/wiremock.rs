@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use roster_connector_aws::{AccountConfig, AwsConfig, AwsConnector, RemediationConfig};
-use roster_connector_sdk::{Connector, ConnectorError};
+use roster_connector_sdk::{Connector, ConnectorError, list_all};
 use roster_core::{Privilege, Record, Usage};
 use wiremock::matchers::{body_string_contains, header_regex, method};
 use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
@@ -66,20 +66,7 @@ type Listed = HashMap<(String, String), Result<Vec<Record>, ConnectorError>>;
 async fn sync(c: &AwsConnector) -> Listed {
     let mut out = HashMap::new();
     for l in c.plan().await.unwrap() {
-        let mut recs = Vec::new();
-        let mut page = None;
-        let result = loop {
-            match c.list(&l, page.as_ref()).await {
-                Ok(p) => {
-                    recs.extend(p.records);
-                    match p.next {
-                        Some(n) => page = Some(n),
-                        None => break Ok(recs),
-                    }
-                }
-                Err(e) => break Err(e),
-            }
-        };
+        let result = list_all(c, &l, 100).await;
         out.insert((l.resource_type.clone(), l.scope.clone()), result);
     }
     out

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use roster_connector_github::testing::Prism;
 use roster_connector_github::{Credentials, GithubConfig, GithubConnector};
 use roster_connector_sdk::{
-    Connector, PageToken, RemediationRequest, Remediator, Secret, SystemClock,
+    Connector, RemediationRequest, Remediator, Secret, SystemClock, list_all,
 };
 use roster_core::{Kind, Privilege, Record, Usage};
 
@@ -35,22 +35,10 @@ fn observed(connector: GithubConnector) -> (GithubConnector, Seen) {
 async fn run_all(connector: &GithubConnector) -> Vec<Record> {
     let mut records = Vec::new();
     for listing in connector.plan().await.unwrap() {
-        let mut token: Option<PageToken> = None;
-        loop {
-            let page = connector
-                .list(&listing, token.as_ref())
-                .await
-                .unwrap_or_else(|e| panic!("{listing}: {e}"));
-            for r in &page.records {
-                assert_eq!(r.key.resource_type, listing.resource_type);
-                assert_eq!(r.key.scope, listing.scope);
-            }
-            records.extend(page.records);
-            match page.next {
-                Some(t) => token = Some(t),
-                None => break,
-            }
-        }
+        let page = list_all(connector, &listing, 1000)
+            .await
+            .unwrap_or_else(|e| panic!("{listing}: {e}"));
+        records.extend(page);
     }
     records
 }

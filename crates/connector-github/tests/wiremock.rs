@@ -9,7 +9,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use roster_connector_github::{Credentials, GithubConfig, GithubConnector};
-use roster_connector_sdk::{Connector, ConnectorError, FakeClock, Listing, PageToken, Secret};
+use roster_connector_sdk::{Connector, ConnectorError, FakeClock, Listing, Secret, list_all};
 use roster_core::{Kind, Privilege, Record, Status, Usage};
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
@@ -44,22 +44,7 @@ async fn harness(page_size: u32) -> Harness {
 
 /// Every page of a listing; checks that each record belongs to the listing.
 async fn drain(c: &GithubConnector, resource_type: &str) -> Result<Vec<Record>, ConnectorError> {
-    let listing = Listing::new(resource_type, "acme");
-    let mut out = Vec::new();
-    let mut token: Option<PageToken> = None;
-    for _ in 0..1000 {
-        let page = c.list(&listing, token.as_ref()).await?;
-        for r in &page.records {
-            assert_eq!(r.key.resource_type, resource_type);
-            assert_eq!(r.key.scope, "acme");
-        }
-        out.extend(page.records);
-        match page.next {
-            Some(t) => token = Some(t),
-            None => return Ok(out),
-        }
-    }
-    panic!("listing did not end");
+    list_all(c, &Listing::new(resource_type, "acme"), 1000).await
 }
 
 fn link(url: &str) -> String {

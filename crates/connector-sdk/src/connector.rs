@@ -58,3 +58,41 @@ pub trait Connector: Send + Sync {
         page: Option<&PageToken>,
     ) -> Result<Page, ConnectorError>;
 }
+
+/// Every page of one listing, collected. For tests and small tools; the sync engine streams
+/// pages instead. A repeated page token or more than `max_pages` pages is a
+/// [`ConnectorError::PaginationLoop`]; a record outside the listing is
+/// [`ConnectorError::Malformed`], as the engine would reject it.
+pub async fn list_all<C: Connector + ?Sized>(
+    connector: &C,
+    listing: &Listing,
+    max_pages: u64,
+) -> Result<Vec<Record>, ConnectorError> {
+    let mut guard = crate::PageGuard::new(listing, max_pages);
+    let mut out = Vec::new();
+    let mut token: Option<PageToken> = None;
+    loop {
+        let page = connector.list(listing, token.as_ref()).await?;
+        if let Some(r) = page
+            .records
+            .iter()
+            .find(|r| r.key.resource_type != listing.resource_type || r.key.scope != listing.scope)
+        {
+            return Err(ConnectorError::Malformed {
+                url: listing.to_string(),
+                detail: format!(
+                    "record `{}` belongs to {} in {}",
+                    r.key.external_id, r.key.resource_type, r.key.scope
+                ),
+            });
+        }
+        out.extend(page.records);
+        match page.next {
+            Some(t) => {
+                guard.advance(&t.0)?;
+                token = Some(t);
+            }
+            None => return Ok(out),
+        }
+    }
+}

@@ -11,7 +11,7 @@ pub mod rate_limit;
 pub mod remediation;
 
 pub use clock::{Clock, FakeClock, SystemClock};
-pub use connector::{Connector, Listing, Page, PageToken};
+pub use connector::{Connector, Listing, Page, PageToken, list_all};
 pub use error::ConnectorError;
 pub use http_client::{
     Auth, Conditional, HttpClient, HttpClientConfig, NextLinkPolicy, RawResponse, RequestBody,
