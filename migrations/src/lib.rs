@@ -7,6 +7,8 @@ mod m20261122_000001_signals;
 mod m20261122_000002_audit;
 mod m20261122_000003_people;
 mod m20261122_000004_claims;
+mod m20261122_000005_run_summary;
+mod m20261122_000006_api_tokens;
 
 pub struct Migrator;
 
@@ -19,6 +21,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_audit::Migration),
             Box::new(m20261122_000003_people::Migration),
             Box::new(m20261122_000004_claims::Migration),
+            Box::new(m20261122_000005_run_summary::Migration),
+            Box::new(m20261122_000006_api_tokens::Migration),
         ]
     }
 }

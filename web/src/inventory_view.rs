@@ -2,6 +2,7 @@
 //! a chosen moment, with the time-dependent filters (tier, stale, orphaned) applied after.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use roster_core::{InventoryItem, RiskPolicy, Tier};
@@ -15,8 +16,10 @@ pub struct InventoryQuery {
     pub tier: Option<Tier>,
     /// Unused beyond the policy's threshold, or never used after the grace period.
     pub stale: bool,
-    /// No owner.
+    /// No owner, or the owner has left.
     pub orphaned: bool,
+    /// Carries a finding of this rule.
+    pub rule: Option<String>,
 }
 
 impl InventoryQuery {
@@ -27,6 +30,7 @@ impl InventoryQuery {
             tier: None,
             stale: false,
             orphaned: false,
+            rule: None,
         }
     }
 
@@ -39,13 +43,14 @@ impl InventoryQuery {
         self.tier.is_none_or(|t| item.tier == t)
             && (!self.stale || has(&["usage.stale", "usage.never_used"]))
             && (!self.orphaned || has(&["owner.missing", "owner.departed"]))
+            && self.rule.as_deref().is_none_or(|r| has(&[r]))
     }
 }
 
-/// Reads evaluated inventory pages.
-pub struct InventoryReader<'a> {
-    store: &'a Store,
-    policy: &'a RiskPolicy,
+/// What evaluation knows beyond each record: read once per change of the store's
+/// [`Store::generation`], not per page (at a million records the credential count alone is a
+/// scan of the table).
+pub struct ReaderContext {
     last_complete: HashMap<(String, String, String), i64>,
     /// The people directory owners are checked against (empty without an import).
     directory: roster_core::directory::Directory,
@@ -55,19 +60,125 @@ pub struct InventoryReader<'a> {
     active_credentials: HashMap<i64, u32>,
 }
 
-/// Rows fetched per store query.
-const FETCH: u64 = 2000;
-
-impl<'a> InventoryReader<'a> {
-    pub async fn new(store: &'a Store, policy: &'a RiskPolicy) -> Result<Self, StoreError> {
+impl ReaderContext {
+    pub async fn load(store: &Store) -> Result<Self, StoreError> {
         Ok(Self {
-            store,
-            policy,
             last_complete: store.last_complete_runs().await?,
             directory: store.directory().await?,
             claims: store.ownership_claims().await?,
             active_credentials: store.parents_with_active_credentials().await?,
         })
+    }
+}
+
+/// The store generation a context was read at, and the context.
+type Generation = ((i64, i64), Arc<ReaderContext>);
+
+/// The [`ReaderContext`] of the store's current generation, shared by concurrent requests.
+#[derive(Default)]
+pub struct ContextCache {
+    slot: tokio::sync::Mutex<Option<Generation>>,
+}
+
+impl ContextCache {
+    pub async fn get(&self, store: &Store) -> Result<Arc<ReaderContext>, StoreError> {
+        let generation = store.generation().await?;
+        let mut slot = self.slot.lock().await;
+        if let Some((g, ctx)) = slot.as_ref()
+            && *g == generation
+        {
+            return Ok(ctx.clone());
+        }
+        let ctx = Arc::new(ReaderContext::load(store).await?);
+        *slot = Some((generation, ctx.clone()));
+        Ok(ctx)
+    }
+}
+
+/// Reads evaluated inventory pages.
+pub struct InventoryReader<'a> {
+    store: &'a Store,
+    policy: &'a RiskPolicy,
+    ctx: Arc<ReaderContext>,
+}
+
+/// Rows fetched per store query.
+const FETCH: u64 = 2000;
+
+impl<'a> InventoryReader<'a> {
+    pub async fn new(store: &'a Store, policy: &'a RiskPolicy) -> Result<Self, StoreError> {
+        Ok(Self::with_context(
+            store,
+            policy,
+            Arc::new(ReaderContext::load(store).await?),
+        ))
+    }
+
+    pub fn with_context(store: &'a Store, policy: &'a RiskPolicy, ctx: Arc<ReaderContext>) -> Self {
+        Self { store, policy, ctx }
+    }
+
+    /// Evaluates one stored row: the claim applied, the directory and credential counts in
+    /// context.
+    pub fn evaluate(
+        &self,
+        row: roster_store::entity::record::Model,
+        as_of: DateTime<Utc>,
+    ) -> Result<InventoryItem, StoreError> {
+        let mut record = row.to_record()?;
+        // Resolution order: policy [[owners]] and the platform (both applied at sync), then a
+        // claim.
+        if record.owner.is_none()
+            && let Some(c) = self.ctx.claims.get(&row.id)
+        {
+            record.owner = Some(c.owner.clone());
+            record.owner_source = Some(format!("claim:{}", c.claimed_by));
+        }
+        let ctx = roster_core::Context {
+            directory: &self.ctx.directory,
+            active_credentials: self
+                .ctx
+                .active_credentials
+                .get(&row.id)
+                .copied()
+                .unwrap_or(0),
+        };
+        let evaluation = self.policy.evaluate_with(&record, as_of, &ctx);
+        let key = (
+            row.connector.clone(),
+            row.resource_type.clone(),
+            row.scope.clone(),
+        );
+        Ok(row.to_item(
+            &record,
+            evaluation,
+            self.ctx.last_complete.get(&key).copied(),
+        ))
+    }
+
+    /// Every item the query keeps, in id order, handed to `visit` without collecting them.
+    pub async fn scan(
+        &self,
+        q: &InventoryQuery,
+        mut visit: impl FnMut(&InventoryItem),
+    ) -> Result<u64, StoreError> {
+        let mut after = None;
+        let mut seen = 0;
+        loop {
+            let rows = self.store.inventory_page(&q.filter, after, FETCH).await?;
+            let exhausted = (rows.len() as u64) < FETCH;
+            for row in rows {
+                after = Some(row.id);
+                let item = self.evaluate(row, q.as_of)?;
+                if q.keeps(&item) {
+                    seen += 1;
+                    visit(&item);
+                }
+            }
+            if exhausted {
+                return Ok(seen);
+            }
+        }
     }
 
     /// Up to `limit` items after `after` (an id cursor), and the cursor for the next page
@@ -84,26 +195,7 @@ impl<'a> InventoryReader<'a> {
             let exhausted = (rows.len() as u64) < FETCH;
             for row in rows {
                 after = Some(row.id);
-                let mut record = row.to_record()?;
-                // Resolution order: policy [[owners]] and the platform (both applied at sync),
-                // then a claim.
-                if record.owner.is_none()
-                    && let Some(c) = self.claims.get(&row.id)
-                {
-                    record.owner = Some(c.owner.clone());
-                    record.owner_source = Some(format!("claim:{}", c.claimed_by));
-                }
-                let ctx = roster_core::Context {
-                    directory: &self.directory,
-                    active_credentials: self.active_credentials.get(&row.id).copied().unwrap_or(0),
-                };
-                let evaluation = self.policy.evaluate_with(&record, q.as_of, &ctx);
-                let key = (
-                    row.connector.clone(),
-                    row.resource_type.clone(),
-                    row.scope.clone(),
-                );
-                let item = row.to_item(&record, evaluation, self.last_complete.get(&key).copied());
+                let item = self.evaluate(row, q.as_of)?;
                 if q.keeps(&item) {
                     out.push(item);
                     if out.len() == limit {

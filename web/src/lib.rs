@@ -8,3 +8,5 @@ pub mod inventory_view;
 pub mod policy;
 pub mod progress;
 pub mod registry;
+pub mod roster_api_token;
+pub mod summary;

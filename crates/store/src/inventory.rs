@@ -25,6 +25,9 @@ pub struct InventoryFilter {
     pub include_gone: bool,
     /// Case-sensitive substring of the name or external id.
     pub search: Option<String>,
+    /// What a person signed in as an owner may see: what they own (stored or claimed), and
+    /// what nobody owns or has claimed (so that they can claim it).
+    pub visible_to: Option<String>,
 }
 
 impl InventoryFilter {
@@ -57,6 +60,22 @@ impl InventoryFilter {
                         Condition::all()
                             .add(record::Column::Owner.is_null())
                             .add(record::Column::Id.in_subquery(claimed)),
+                    ),
+            );
+        }
+        if let Some(me) = &self.visible_to {
+            let claimed_by_others = sea_orm::sea_query::Query::select()
+                .column(ownership_claim::Column::RecordId)
+                .from(ownership_claim::Entity)
+                .and_where(ownership_claim::Column::Owner.ne(me.as_str()))
+                .to_owned();
+            c = c.add(
+                Condition::any()
+                    .add(record::Column::Owner.eq(me.as_str()))
+                    .add(
+                        Condition::all()
+                            .add(record::Column::Owner.is_null())
+                            .add(record::Column::Id.not_in_subquery(claimed_by_others)),
                     ),
             );
         }
@@ -142,5 +161,32 @@ impl Store {
             out.insert(parent, u32::try_from(n).unwrap_or(u32::MAX));
         }
         Ok(out)
+    }
+}
+
+impl Store {
+    /// The credentials (and any other records) whose parent is `id`, live ones first.
+    pub async fn children(&self, id: i64) -> Result<Vec<record::Model>, StoreError> {
+        Ok(record::Entity::find()
+            .filter(record::Column::ParentId.eq(id))
+            .order_by_asc(record::Column::GoneRun)
+            .order_by_asc(record::Column::Id)
+            .limit(500)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// A record's changes across syncs, oldest first (its arrival is `first_seen_run`).
+    pub async fn record_timeline(
+        &self,
+        id: i64,
+    ) -> Result<Vec<crate::entity::record_history::Model>, StoreError> {
+        use crate::entity::record_history;
+        Ok(record_history::Entity::find()
+            .filter(record_history::Column::RecordId.eq(id))
+            .order_by_asc(record_history::Column::Id)
+            .limit(500)
+            .all(&self.db)
+            .await?)
     }
 }

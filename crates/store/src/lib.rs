@@ -1,6 +1,7 @@
 //! Roster's store: sea-orm over SQLite (the embedded default) or PostgreSQL, through the same
 //! code. Callers use the methods of [`Store`]; entities stay inside this crate's API surface.
 
+pub mod api_tokens;
 pub mod audit;
 pub mod claims;
 pub mod convert;

@@ -222,3 +222,58 @@ impl Store {
             .collect())
     }
 }
+
+impl Store {
+    /// Stores the dashboard's summary of the inventory as `run_id` left it.
+    pub async fn set_run_summary(
+        &self,
+        run_id: i64,
+        summary: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sync_run::Entity::update_many()
+            .col_expr(sync_run::Column::Summary, Expr::value(summary.to_string()))
+            .filter(sync_run::Column::Id.eq(run_id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// The latest `limit` runs that carry a summary, newest first: (run, summary JSON).
+    pub async fn run_summaries(
+        &self,
+        limit: u64,
+    ) -> Result<Vec<(sync_run::Model, serde_json::Value)>, StoreError> {
+        let runs = sync_run::Entity::find()
+            .filter(sync_run::Column::Summary.is_not_null())
+            .order_by_desc(sync_run::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        Ok(runs
+            .into_iter()
+            .filter_map(|r| {
+                let v = serde_json::from_str(r.summary.as_deref()?).ok()?;
+                Some((r, v))
+            })
+            .collect())
+    }
+
+    /// A cheap marker that moves whenever anything the evaluated inventory depends on besides
+    /// the clock may have changed: every sync, claim and directory import writes an audit event
+    /// or a sync run. Caches of derived data are keyed on it.
+    pub async fn generation(&self) -> Result<(i64, i64), StoreError> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let row = self
+            .db
+            .query_one(Statement::from_string(
+                self.db.get_database_backend(),
+                "SELECT (SELECT COALESCE(MAX(id), 0) FROM sync_runs) AS runs, \
+                 (SELECT COALESCE(MAX(id), 0) FROM audit_events) AS events",
+            ))
+            .await?;
+        Ok(match row {
+            Some(r) => (r.try_get("", "runs")?, r.try_get("", "events")?),
+            None => (0, 0),
+        })
+    }
+}

@@ -58,7 +58,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let progress = TerminalProgress::new(true);
     let report = engine.run(&sources, &progress).await;
     progress.finish();
-    print!("{}", report?.to_text());
+    let report = report?;
+    print!("{}", report.to_text());
+    crate::summary::record_run_summary(
+        &store,
+        &RiskPolicy::default(),
+        report.run_id,
+        report.finished_at,
+    )
+    .await?;
 
     let sessions = Sessions::default();
     let token = sessions.issue_bootstrap(Utc::now());
@@ -70,6 +78,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         sample_banner: true,
         oidc: None,
         login_limiter: Default::default(),
+        contexts: Default::default(),
     };
     http::serve(state, &args.bind, |addr| {
         println!("Roster demo (sample data) is listening on http://{addr}");

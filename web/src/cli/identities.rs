@@ -54,7 +54,7 @@ pub struct IdentitiesArgs {
     pub format: ListFormat,
 }
 
-const CSV_HEADER: &[&str] = &[
+pub(crate) const CSV_HEADER: &[&str] = &[
     "id",
     "platform",
     "connector",
@@ -81,7 +81,7 @@ fn ts(t: Option<DateTime<Utc>>) -> String {
         .unwrap_or_default()
 }
 
-fn csv_row(i: &InventoryItem) -> Vec<String> {
+pub(crate) fn csv_row(i: &InventoryItem) -> Vec<String> {
     vec![
         i.id.to_string(),
         i.platform.to_string(),

@@ -4,7 +4,7 @@ mod audit;
 mod check;
 mod claim;
 mod demo;
-mod identities;
+pub(crate) mod identities;
 mod migrate;
 mod people;
 mod remediate;

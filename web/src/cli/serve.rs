@@ -26,6 +26,7 @@ pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
         sample_banner: config.connectors.iter().any(|c| c.kind == "synthetic"),
         oidc,
         login_limiter: Default::default(),
+        contexts: Default::default(),
     };
     http::serve(state, &config.server.bind, |addr| {
         println!("Roster is listening on {addr}");

@@ -33,7 +33,7 @@ pub struct SyncArgs {
 /// there), 1 error (nothing could be read, or the store failed).
 pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
-    let sources = registry::build_all(&config.connectors, &args.connectors)?;
+    let mut sources = registry::build_all(&config.connectors, &args.connectors)?;
     if sources.is_empty() {
         anyhow::bail!(
             "no connectors configured: add a [[connectors]] section to the configuration"
@@ -42,7 +42,14 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let loaded = policy::load_with_hash(config.policy.file.as_deref())?;
     let (policy, policy_hash) = (loaded.policy, loaded.hash);
     let store = open_store(&config).await?;
-    let engine = SyncEngine::new(store.clone(), policy, Arc::new(SystemClock));
+    // Roster's own API tokens are inventoried with every full sync.
+    if args.connectors.is_empty() {
+        sources.push(roster_sync::SyncSource {
+            name: crate::roster_api_token::SOURCE_NAME.into(),
+            connector: Box::new(crate::roster_api_token::ApiTokenSource::new(store.clone())),
+        });
+    }
+    let engine = SyncEngine::new(store.clone(), policy.clone(), Arc::new(SystemClock));
     let progress = TerminalProgress::new(matches!(args.format, ReportFormat::Text));
     let report = engine.run(&sources, &progress).await;
     progress.finish();
@@ -50,6 +57,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     store
         .set_run_policy_hash(report.run_id, &policy_hash)
         .await?;
+    crate::summary::record_run_summary(&store, &policy, report.run_id, report.finished_at).await?;
     store
         .append_audit(
             NewAuditEvent {

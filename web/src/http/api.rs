@@ -22,8 +22,8 @@ pub async fn identities(
     state: web::Data<AppState>,
     params: web::Query<FilterParams>,
 ) -> Result<HttpResponse, WebError> {
-    require_session(&req, &state)?;
-    let (items, next) = params.read(&state, API_PAGE).await?;
+    let s = require_session(&req, &state)?;
+    let (items, next) = params.read(&state, &s, API_PAGE).await?;
     let next = next.map(|n| roster_core::RecordId(n).to_string());
     Ok(HttpResponse::Ok().json(IdentitiesPage { items, next }))
 }
@@ -56,9 +56,9 @@ pub async fn session(
 #[derive(serde::Deserialize)]
 pub struct ClaimForm {
     /// Who owns it; an owner may only name themselves (the default).
-    owner: Option<String>,
+    pub owner: Option<String>,
     #[serde(default)]
-    note: String,
+    pub note: String,
 }
 
 /// POST /api/v1/identities/{id}/claim (form: `owner`, `note`; CSRF token required): records an
@@ -70,6 +70,23 @@ pub async fn claim(
     form: web::Form<ClaimForm>,
 ) -> Result<HttpResponse, WebError> {
     let s = require_session(&req, &state)?;
+    let id: roster_core::RecordId =
+        path.parse()
+            .map_err(|e: roster_core::record::ParseRecordIdError| {
+                WebError::BadRequest(e.to_string())
+            })?;
+    let owner = claim_ownership(&state, &s, id, &form).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"id": id, "owner": owner})))
+}
+
+/// The claim itself, for the API and the identity page's form: the role decides who may be
+/// named; the record must exist; the claim is written, then its audit event.
+pub async fn claim_ownership(
+    state: &AppState,
+    s: &super::session::Session,
+    id: roster_core::RecordId,
+    form: &ClaimForm,
+) -> Result<String, WebError> {
     let owner = match (s.role.as_str(), form.owner.as_deref().map(str::trim)) {
         ("auditor", _) => return Err(WebError::Forbidden("auditors change nothing")),
         ("admin", Some(o)) if !o.is_empty() => o.to_owned(),
@@ -81,16 +98,29 @@ pub async fn claim(
             ));
         }
     };
-    let id: roster_core::RecordId =
-        path.parse()
-            .map_err(|e: roster_core::record::ParseRecordIdError| {
-                WebError::BadRequest(e.to_string())
-            })?;
     let row = match state.store.record(id.0).await {
         Ok(r) => r,
         Err(roster_store::StoreError::NotFound(what)) => return Err(WebError::NotFound(what)),
         Err(e) => return Err(e.into()),
     };
+    // An owner may not take over what someone else already owns (by the platform, the policy
+    // or an earlier claim); an admin may.
+    if s.role == super::session::Role::Owner {
+        let current = match row.owner.clone() {
+            Some(o) => Some(o),
+            None => state
+                .store
+                .ownership_claims()
+                .await?
+                .remove(&id.0)
+                .map(|c| c.owner),
+        };
+        if current.is_some_and(|o| !o.eq_ignore_ascii_case(&s.who)) {
+            return Err(WebError::Forbidden(
+                "this identity already has another owner",
+            ));
+        }
+    }
     let now = chrono::Utc::now();
     let by = format!("sso:{}", s.who);
     state
@@ -109,5 +139,5 @@ pub async fn claim(
             now,
         )
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"id": id, "owner": owner})))
+    Ok(owner)
 }

@@ -3,11 +3,16 @@
 //! is configured) requires a session; every state-changing request its session's CSRF token.
 
 mod api;
+mod charts;
+mod dashboard;
 mod error;
+mod identity;
 mod limit;
 mod oidc;
 mod pages;
 mod session;
+mod sync_runs;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -19,6 +24,7 @@ use roster_store::Store;
 pub use limit::LoginLimiter;
 pub use oidc::Oidc;
 pub use session::Sessions;
+pub use tokens::hash_token;
 
 /// Strict: no inline script or style, nothing third-party.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -36,6 +42,8 @@ pub struct AppState {
     pub oidc: Option<Oidc>,
     /// Rate limit on the sign-in routes, per client address.
     pub login_limiter: LoginLimiter,
+    /// What evaluation reads besides each record, per store generation.
+    pub contexts: crate::inventory_view::ContextCache,
 }
 
 /// Binds, calls `on_bound` with the bound address (the port may have been 0), then serves until
@@ -50,6 +58,7 @@ pub async fn serve(
         App::new()
             .app_data(state.clone())
             .wrap(from_fn(session::csrf_guard))
+            .wrap(from_fn(tokens::bearer_auth))
             .wrap(
                 DefaultHeaders::new()
                     .add(("Content-Security-Policy", CSP))
@@ -66,7 +75,19 @@ pub async fn serve(
             .route("/logout", web::post().to(session::logout))
             .route("/api/v1/session", web::get().to(api::session))
             .route("/", web::get().to(pages::root))
+            .route("/dashboard", web::get().to(dashboard::dashboard))
             .route("/inventory", web::get().to(pages::inventory))
+            .route("/inventory/export.{format}", web::get().to(pages::export))
+            .route("/my", web::get().to(pages::my_identities))
+            .route("/identities/{id}", web::get().to(identity::identity))
+            .route(
+                "/identities/{id}/claim",
+                web::post().to(identity::claim_form),
+            )
+            .route("/sync-runs", web::get().to(sync_runs::sync_runs))
+            .route("/tokens", web::get().to(tokens::tokens))
+            .route("/tokens", web::post().to(tokens::create))
+            .route("/tokens/{id}/revoke", web::post().to(tokens::revoke))
             .route("/api/v1/identities", web::get().to(api::identities))
             .route("/api/v1/identities/{id}/claim", web::post().to(api::claim))
     })

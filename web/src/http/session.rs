@@ -167,8 +167,11 @@ pub(super) fn session_cookie(id: String, secure: bool) -> Cookie<'static> {
         .finish()
 }
 
-/// The session behind a request, or `Unauthenticated`.
+/// The session behind a request (an API token's, or the cookie's), or `Unauthenticated`.
 pub fn require_session(req: &HttpRequest, state: &AppState) -> Result<Session, WebError> {
+    if let Some(t) = req.extensions().get::<super::tokens::TokenPrincipal>() {
+        return Ok(t.0.clone());
+    }
     let cookie = req.cookie(COOKIE).ok_or(WebError::Unauthenticated)?;
     state
         .sessions
@@ -197,7 +200,7 @@ pub async fn bootstrap_login(
     tracing::info!("bootstrap admin signed in");
     Ok(HttpResponse::SeeOther()
         .cookie(cookie)
-        .insert_header(("Location", "/inventory"))
+        .insert_header(("Location", "/"))
         .finish())
 }
 
@@ -227,7 +230,12 @@ pub async fn csrf_guard(
         *req.method(),
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     );
-    if !mutating {
+    // A request authenticated by an API token carries no ambient credential to forge.
+    let by_token = req
+        .extensions()
+        .get::<super::tokens::TokenPrincipal>()
+        .is_some();
+    if !mutating || by_token {
         return next
             .call(req)
             .await

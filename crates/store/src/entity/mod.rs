@@ -1,5 +1,6 @@
 //! sea-orm entities, one file per table. Handlers never touch these; they call the store.
 
+pub mod api_token;
 pub mod audit_event;
 pub mod listing;
 pub mod ownership_claim;

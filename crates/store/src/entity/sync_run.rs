@@ -21,6 +21,9 @@ pub struct Model {
     pub report: Option<String>,
     /// sha256 of the policy file the run's stored evaluations were made with.
     pub policy_hash: Option<String>,
+    /// The dashboard's summary of the evaluated inventory after this run (JSON).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub summary: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

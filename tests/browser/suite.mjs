@@ -1,0 +1,152 @@
+// The browser suite: Debian's Chromium driven by playwright-core, signing in through the real
+// OpenID provider the Rust harness started (tests/browser.rs runs this with node). Checks what
+// an admin, an owner and an auditor can see and do, that no page breaks its CSP, and that axe-core
+// finds no serious or critical accessibility violation on the main pages. Saves screenshots.
+//   ROSTER_BASE         Roster's base URL
+//   ROSTER_CHROMIUM     the browser binary
+//   ROSTER_SCREENSHOTS  where the PNGs go
+// Prints one line per check; exits 1 if any failed.
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const base = process.env.ROSTER_BASE;
+const shots = process.env.ROSTER_SCREENSHOTS;
+fs.mkdirSync(shots, { recursive: true });
+
+const failures = [];
+function check(ok, what) {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!ok) failures.push(what);
+}
+
+const browser = await chromium.launch({ executablePath: process.env.ROSTER_CHROMIUM, args: ['--no-sandbox'] });
+
+async function signIn(user) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  await page.goto(`${base}/login`);
+  await page.click(`a[href="?user=${user}"]`);
+  // The callback page moves on to Roster by itself (a meta refresh, no script).
+  await page.waitForURL((u) => u.origin === base && !u.pathname.startsWith('/auth/'));
+  await page.waitForLoadState('load');
+  return { context, page, consoleErrors };
+}
+
+// axe needs its script in the page, which the CSP (rightly) refuses: it runs in a second context
+// that bypasses CSP and carries the same session.
+async function axe(context, url, name) {
+  const c = await browser.newContext({ bypassCSP: true, storageState: await context.storageState() });
+  const p = await c.newPage();
+  await p.goto(url);
+  await p.addScriptTag({ content: axeSource });
+  const result = await p.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
+  const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  check(serious.length === 0, `axe: no serious or critical violations on ${name}` +
+    serious.map((v) => `\n     ${v.id} (${v.impact}) ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`).join(''));
+  await c.close();
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+}
+
+try {
+  // Admin: the dashboard, then filters the inventory and opens an identity.
+  {
+    const { context, page, consoleErrors } = await signIn('admin');
+    check(new URL(page.url()).pathname === '/dashboard', `admin lands on the dashboard (${page.url()})`);
+    check((await page.locator('figure.chart svg').count()) >= 4, 'the dashboard draws its plots');
+    check((await page.locator('svg polyline').count()) >= 1, 'the trend plot has lines');
+    await shot(page, 'dashboard');
+    await axe(context, `${base}/dashboard`, 'the dashboard');
+
+    // The most severe tier the estate has, read off the dashboard's tiles.
+    let tier = 'low';
+    for (const t of ['critical', 'high', 'medium']) {
+      if (Number(await page.locator(`.tile-${t} .tile-value`).textContent()) > 0) { tier = t; break; }
+    }
+    await page.click('nav >> text=Inventory');
+    await page.selectOption('select[name="tier"]', tier);
+    await page.click('form.filters button[type="submit"]');
+    await page.waitForURL(new RegExp(`tier=${tier}`));
+    const tiers = await page.locator('table.inventory tbody td .tier').allTextContents();
+    check(tiers.length > 0 && tiers.every((t) => t.trim() === tier), `the tier filter shows only ${tier} rows (${tiers.length})`);
+    await shot(page, 'inventory-filtered');
+    await axe(context, page.url(), 'the filtered inventory');
+
+    const first = page.locator('table.inventory tbody tr td a').first();
+    const name = (await first.textContent()).trim();
+    await first.click();
+    await page.waitForURL(/\/identities\/[0-9a-f]{16}$/);
+    check((await page.locator('h1').textContent()).includes(name), `the identity page is ${name}'s`);
+    check((await page.locator('#why').textContent()).includes(tier), `the page says why it is ${tier}`);
+    check((await page.locator('section[aria-labelledby="why"] table tbody tr').count()) >= 1, 'with the findings that made the tier');
+    check((await page.locator('button:has-text("Record owner")').count()) === 1, 'an admin may record an owner');
+    await shot(page, 'identity');
+    await axe(context, page.url(), 'an identity page');
+
+    await page.click('nav >> text=Sync runs');
+    check((await page.locator('h1').textContent()).includes('Sync runs'), 'the sync runs page opens');
+    await shot(page, 'sync-runs');
+    await axe(context, page.url(), 'the sync runs page');
+    check(!consoleErrors.some((e) => /Content Security Policy/i.test(e)), `no CSP violations for the admin (${consoleErrors.join(' | ')})`);
+    await context.close();
+  }
+
+  // Owner: their own identities; no dashboard, no sync runs; claims an identity nobody owns.
+  {
+    const { context, page, consoleErrors } = await signIn('owner');
+    check(new URL(page.url()).pathname === '/my', `an owner lands on their identities (${page.url()})`);
+    check((await page.locator('nav >> text=Sync runs').count()) === 0, 'no sync runs link for an owner');
+    await shot(page, 'my-identities');
+    await axe(context, page.url(), 'my identities');
+    const denied = await page.goto(`${base}/sync-runs`);
+    check(denied.status() === 403, `sync runs are refused to an owner (${denied.status()})`);
+    await page.goto(`${base}/dashboard`);
+    check(new URL(page.url()).pathname === '/my', 'the dashboard sends an owner to their identities');
+
+    await page.goto(`${base}/inventory?orphaned=1`);
+    const rows = await page.locator('table.inventory tbody td:nth-child(8)').allTextContents();
+    check(rows.length > 0 && rows.every((o) => o.trim() === 'none' || o.trim() === 'owner@acme.example'), 'an owner sees only what they own or nobody owns');
+    await page.locator('table.inventory tbody tr td a').first().click();
+    await page.waitForURL(/\/identities\//);
+    await page.fill('input[name="note"]', 'ours, runs the nightly export');
+    await page.click('button:has-text("Claim ownership")');
+    await page.waitForURL(/claimed=1/);
+    check((await page.locator('.notice').count()) === 1, 'the claim is confirmed');
+    check((await page.locator('dl.facts').textContent()).includes('owner@acme.example'), 'and the owner is now shown');
+    await shot(page, 'identity-claimed');
+    check(!consoleErrors.some((e) => /Content Security Policy/i.test(e)), 'no CSP violations for the owner');
+    await context.close();
+  }
+
+  // Auditor: sees everything, changes nothing.
+  {
+    const { context, page } = await signIn('auditor');
+    check(new URL(page.url()).pathname === '/dashboard', 'an auditor sees the dashboard');
+    await page.goto(`${base}/inventory`);
+    await page.locator('table.inventory tbody tr td a').first().click();
+    await page.waitForURL(/\/identities\//);
+    check((await page.locator('main form[method="post"]').count()) === 0, 'no forms that change anything on an auditor\'s identity page');
+    const session = await (await page.request.get(`${base}/api/v1/session`)).json();
+    const id = page.url().split('/').pop();
+    const attempt = await page.request.post(`${base}/api/v1/identities/${id}/claim`, {
+      headers: { 'X-CSRF-Token': session.csrf_token },
+      form: { note: 'auditor try' },
+    });
+    check(attempt.status() === 403, `an auditor's claim is refused (${attempt.status()})`);
+    await context.close();
+  }
+} catch (e) {
+  check(false, `the suite crashed: ${e.stack || e}`);
+} finally {
+  await browser.close();
+}
+console.log(`${failures.length} failure(s); screenshots in ${shots}`);
+process.exit(failures.length ? 1 : 0);

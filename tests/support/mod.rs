@@ -1,0 +1,350 @@
+//! The web tests' harness: a real OpenID provider (npm `oidc-provider`, pinned, installed by
+//! tests/oidc/setup.sh, which prints `ROSTER_OIDC_PROVIDER`) on a free loopback port,
+//! `roster serve` with `[auth.oidc]`, and a minimal browser (cookie jar, redirects followed by
+//! hand) that runs the whole code flow with PKCE. Shared by the tests that `mod support;` it.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use reqwest::{StatusCode, Url};
+
+pub const SECRET: &str = "canary-oidc-client-secret-5f1e2d";
+pub const SECRET_VAR: &str = "ROSTER_TEST_OIDC_CLIENT_SECRET";
+
+pub struct Killed(pub Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn provider_script() -> Option<String> {
+    match std::env::var("ROSTER_OIDC_PROVIDER") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ => {
+            eprintln!("skipped: ROSTER_OIDC_PROVIDER not set (eval \"$(tests/oidc/setup.sh)\")");
+            None
+        }
+    }
+}
+
+/// Starts the provider; returns it once it prints `ready`.
+pub fn start_provider(script: &str, port: u16, redirect_uri: &str) -> Killed {
+    let mut child = Command::new("node")
+        .arg(script)
+        .env("OIDC_PORT", port.to_string())
+        .env("OIDC_CLIENT_ID", "roster")
+        .env("OIDC_CLIENT_SECRET", SECRET)
+        .env("OIDC_REDIRECT_URI", redirect_uri)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("the provider exited before it was ready")
+            .unwrap();
+        if line.starts_with("ready ") {
+            break;
+        }
+    }
+    // Keep reading: the provider logs to stdout, and a closed pipe would kill it (EPIPE).
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    Killed(child)
+}
+
+pub fn write_config(dir: &Path, rp_port: u16, issuer: &str) -> std::path::PathBuf {
+    let path = dir.join("roster.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[server]\nbind = \"127.0.0.1:{rp_port}\"\npublic_url = \"http://127.0.0.1:{rp_port}\"\n\
+             [database]\nurl = \"sqlite://{}?mode=rwc\"\n\
+             [auth.oidc]\nissuer = \"{issuer}\"\nclient_id = \"roster\"\n\
+             client_secret_env = \"{SECRET_VAR}\"\n\
+             admin_groups = [\"iam-team\"]\nauditor_groups = [\"audit\"]\n\
+             [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 40\n",
+            dir.join("roster.db").display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// `roster serve` with debug logs captured; returns once it prints where to sign in.
+pub fn start_roster(config: &Path) -> (Killed, Arc<Mutex<String>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env_remove("ROSTER_CONFIG")
+        .env("ROSTER_LOG", "debug")
+        .env(SECRET_VAR, SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    let mut stderr = child.stderr.take().unwrap();
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let Some(line) = lines.next() else {
+            panic!("roster serve exited early: {}", log.lock().unwrap());
+        };
+        let line = line.unwrap();
+        assert!(
+            !line.contains("/login/bootstrap"),
+            "no bootstrap link with a provider"
+        );
+        if line.contains("Sign in at ") {
+            break;
+        }
+    }
+    (Killed(child), log)
+}
+
+/// A browser, as far as the flow needs one: one cookie jar for 127.0.0.1 (cookies ignore ports),
+/// redirects followed by hand.
+pub struct Browser {
+    pub http: reqwest::Client,
+    pub jar: HashMap<String, String>,
+}
+
+impl Browser {
+    pub fn new() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            jar: HashMap::new(),
+        }
+    }
+
+    pub fn cookie_header(&self) -> String {
+        self.jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn keep_cookies(&mut self, resp: &reqwest::Response) {
+        for h in resp.headers().get_all("set-cookie") {
+            let h = h.to_str().unwrap();
+            let (pair, attrs) = h.split_once(';').unwrap_or((h, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            let attrs = attrs.to_ascii_lowercase();
+            if value.is_empty() || attrs.contains("max-age=0") || attrs.contains("1970") {
+                self.jar.remove(name.trim());
+            } else {
+                self.jar.insert(name.trim().to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    pub async fn get(&mut self, url: &Url) -> reqwest::Response {
+        let resp = self
+            .http
+            .get(url.clone())
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&resp);
+        resp
+    }
+
+    pub async fn post(
+        &mut self,
+        url: &str,
+        csrf_header: Option<&str>,
+        form: Option<&str>,
+    ) -> StatusCode {
+        let mut req = self.http.post(url).header("cookie", self.cookie_header());
+        if let Some(t) = csrf_header {
+            req = req.header("X-CSRF-Token", t);
+        }
+        if let Some(body) = form {
+            req = req
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.to_owned());
+        }
+        let resp = req.send().await.unwrap();
+        self.keep_cookies(&resp);
+        resp.status()
+    }
+
+    /// Follows redirects from `url`, signing in as `user` at the provider's interaction, and
+    /// stops before a URL whose path is `stop_at` (returning it) or at the first non-redirect.
+    pub async fn follow(
+        &mut self,
+        url: &str,
+        user: &str,
+        stop_at: Option<&str>,
+    ) -> (Url, Option<reqwest::Response>) {
+        let mut url = Url::parse(url).unwrap();
+        for _ in 0..20 {
+            if url.path().starts_with("/interaction/") && url.query().is_none() {
+                url.set_query(Some(&format!("user={user}")));
+            }
+            if stop_at == Some(url.path()) {
+                return (url, None);
+            }
+            let resp = self.get(&url).await;
+            if !resp.status().is_redirection() {
+                return (url, Some(resp));
+            }
+            let location = resp.headers()["location"].to_str().unwrap().to_owned();
+            url = url.join(&location).unwrap();
+        }
+        panic!("too many redirects");
+    }
+
+    /// The whole code flow; returns the callback's response.
+    pub async fn sign_in(&mut self, base: &str, user: &str) -> (Url, reqwest::Response) {
+        let (url, resp) = self.follow(&format!("{base}/login"), user, None).await;
+        (url, resp.unwrap())
+    }
+
+    pub async fn session(&mut self, base: &str) -> (StatusCode, serde_json::Value) {
+        let resp = self
+            .get(&Url::parse(&format!("{base}/api/v1/session")).unwrap())
+            .await;
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+}
+
+/// `roster sync` with the test's configuration; panics with its stderr if it fails.
+pub fn sync(config: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["sync", "--config"])
+        .arg(config)
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A provider and a `roster serve` on free ports, with the synthetic estate synced `syncs`
+/// times and `prepare` run on the database before the server starts.
+pub struct Site {
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub log: Arc<Mutex<String>>,
+    _provider: Killed,
+    _roster: Killed,
+}
+
+impl Site {
+    pub fn database_url(&self) -> String {
+        format!(
+            "sqlite://{}?mode=rwc",
+            self.dir.path().join("roster.db").display()
+        )
+    }
+}
+
+pub async fn start_site<F, Fut>(syncs: usize, prepare: F) -> Option<Site>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let script = provider_script()?;
+    let (op_port, rp_port) = (free_port(), free_port());
+    let issuer = format!("http://127.0.0.1:{op_port}");
+    let base = format!("http://127.0.0.1:{rp_port}");
+    let provider = start_provider(&script, op_port, &format!("{base}/auth/callback"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), rp_port, &issuer);
+    for _ in 0..syncs {
+        sync(&config);
+    }
+    prepare(format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("roster.db").display()
+    ))
+    .await;
+    let (roster, log) = start_roster(&config);
+    Some(Site {
+        base,
+        dir,
+        log,
+        _provider: provider,
+        _roster: roster,
+    })
+}
+
+impl Browser {
+    /// Signed in as `user` through the provider; returns the session's CSRF token.
+    pub async fn signed_in(base: &str, user: &str) -> (Browser, String) {
+        let mut b = Browser::new();
+        b.sign_in(base, user).await;
+        let (status, me) = b.session(base).await;
+        assert_eq!(status, 200, "{user} signed in");
+        let csrf = me["csrf_token"].as_str().unwrap().to_owned();
+        (b, csrf)
+    }
+
+    /// POST a form with the session's cookie and CSRF token: status and body.
+    pub async fn post_form(&mut self, url: &str, csrf: &str, form: &str) -> (StatusCode, String) {
+        let resp = self
+            .http
+            .post(url)
+            .header("cookie", self.cookie_header())
+            .header("X-CSRF-Token", csrf)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_owned())
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&resp);
+        let status = resp.status();
+        (status, resp.text().await.unwrap_or_default())
+    }
+
+    /// GET `path` under `base`: status and body.
+    pub async fn fetch(
+        &mut self,
+        base: &str,
+        path: &str,
+    ) -> (StatusCode, reqwest::header::HeaderMap, String) {
+        let resp = self
+            .get(&Url::parse(&format!("{base}{path}")).unwrap())
+            .await;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        (status, headers, resp.text().await.unwrap_or_default())
+    }
+}

@@ -1,0 +1,421 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The web app's pages as each role sees them, signed in through a real OpenID provider (see
+//! `support`): the full route × role matrix, output escaping, CSRF on the page forms, owners'
+//! narrower view, and the dashboard's plots. Skips when `ROSTER_OIDC_PROVIDER` is unset.
+
+mod support;
+
+use sea_orm::{ConnectionTrait, Database};
+use support::*;
+
+const XSS_NAME: &str = "<script>alert(1)</script>";
+const OWNER: &str = "owner@acme.example";
+
+/// Ids (as Roster prints them) of three identities: one renamed to a script tag, one owned by
+/// the `owner` user, one owned by someone else. Set straight in the database, as a connector
+/// could have delivered them.
+async fn prepare(url: String) {
+    let db = Database::connect(&url).await.unwrap();
+    let ids: Vec<i64> = db
+        .query_all(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT id FROM records WHERE class = 'identity' ORDER BY id LIMIT 3",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<i64>("", "id").unwrap())
+        .collect();
+    for (sql, id) in [
+        (format!("UPDATE records SET name = '{XSS_NAME}', owner = NULL WHERE id = ?"), ids[0]),
+        (format!("UPDATE records SET owner = '{OWNER}', owner_source = 'platform' WHERE id = ?"), ids[1]),
+        ("UPDATE records SET owner = 'someone@acme.example', owner_source = 'platform' WHERE id = ?".to_owned(), ids[2]),
+    ] {
+        db.execute(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            sql,
+            [id.into()],
+        ))
+        .await
+        .unwrap();
+    }
+}
+
+fn rid(id: i64) -> String {
+    format!("{id:016x}")
+}
+
+/// The routes `web/src/http/mod.rs` declares, as `METHOD path`.
+fn declared_routes() -> Vec<String> {
+    let src =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/http/mod.rs")).unwrap();
+    src.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let rest = l.strip_prefix(".route(\"")?;
+            let (path, tail) = rest.split_once('"')?;
+            let method = if tail.contains("web::post()") {
+                "POST"
+            } else {
+                "GET"
+            };
+            Some(format!("{method} {path}"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
+    let Some(site) = start_site(2, prepare).await else {
+        return;
+    };
+    let base = site.base.clone();
+    let db = Database::connect(&site.database_url()).await.unwrap();
+    let ids: Vec<i64> = db
+        .query_all(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT id FROM records WHERE class = 'identity' ORDER BY id LIMIT 3",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<i64>("", "id").unwrap())
+        .collect();
+    let (xss, mine, theirs) = (rid(ids[0]), rid(ids[1]), rid(ids[2]));
+
+    let mut anon = Browser::new();
+    let (mut admin, admin_csrf) = Browser::signed_in(&base, "admin").await;
+    let (mut auditor, auditor_csrf) = Browser::signed_in(&base, "auditor").await;
+    let (mut owner, owner_csrf) = Browser::signed_in(&base, "owner").await;
+
+    // GET routes: expected status for anonymous, admin, auditor, owner.
+    let gets: Vec<(&str, String, [u16; 4])> = vec![
+        ("/healthz", "/healthz".into(), [200, 200, 200, 200]),
+        ("/readyz", "/readyz".into(), [200, 200, 200, 200]),
+        (
+            "/static/roster.css",
+            "/static/roster.css".into(),
+            [200, 200, 200, 200],
+        ),
+        ("/", "/".into(), [303, 303, 303, 303]),
+        ("/dashboard", "/dashboard".into(), [401, 200, 200, 303]),
+        ("/inventory", "/inventory".into(), [401, 200, 200, 200]),
+        (
+            "/inventory/export.{format}",
+            "/inventory/export.csv".into(),
+            [401, 200, 200, 200],
+        ),
+        (
+            "/inventory/export.{format}",
+            "/inventory/export.json".into(),
+            [401, 200, 200, 200],
+        ),
+        ("/my", "/my".into(), [401, 200, 200, 200]),
+        (
+            "/identities/{id}",
+            format!("/identities/{theirs}"),
+            [401, 200, 200, 403],
+        ),
+        (
+            "/identities/{id}",
+            format!("/identities/{mine}"),
+            [401, 200, 200, 200],
+        ),
+        (
+            "/identities/{id}",
+            format!("/identities/{xss}"),
+            [401, 200, 200, 200],
+        ),
+        (
+            "/identities/{id}",
+            "/identities/00000000000fffff".into(),
+            [401, 404, 404, 404],
+        ),
+        ("/sync-runs", "/sync-runs".into(), [401, 200, 200, 403]),
+        (
+            "/api/v1/session",
+            "/api/v1/session".into(),
+            [401, 200, 200, 200],
+        ),
+        (
+            "/api/v1/identities",
+            "/api/v1/identities".into(),
+            [401, 200, 200, 200],
+        ),
+        ("/tokens", "/tokens".into(), [401, 200, 403, 403]),
+    ];
+    let mut covered: Vec<String> = gets.iter().map(|(r, _, _)| format!("GET {r}")).collect();
+    for (_, path, expected) in &gets {
+        for (who, b, want) in [
+            ("anonymous", &mut anon, expected[0]),
+            ("admin", &mut admin, expected[1]),
+            ("auditor", &mut auditor, expected[2]),
+            ("owner", &mut owner, expected[3]),
+        ] {
+            let (status, headers, _) = b.fetch(&base, path).await;
+            assert_eq!(status.as_u16(), want, "GET {path} as {who}");
+            let csp = headers["content-security-policy"].to_str().unwrap();
+            assert!(
+                csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+                "{csp}"
+            );
+        }
+    }
+
+    // POST routes, each with its session's CSRF token; then without it.
+    let posts: Vec<(&str, String, &str, [u16; 4])> = vec![
+        (
+            "/identities/{id}/claim",
+            format!("/identities/{xss}/claim"),
+            "owner=owner%40acme.example&note=form",
+            [403, 303, 403, 303],
+        ),
+        (
+            "/api/v1/identities/{id}/claim",
+            format!("/api/v1/identities/{xss}/claim"),
+            "owner=owner%40acme.example&note=api",
+            [403, 200, 403, 200],
+        ),
+        (
+            "/tokens",
+            "/tokens".into(),
+            "name=matrix&role=auditor&days=30",
+            [403, 200, 403, 403],
+        ),
+        (
+            "/tokens/{id}/revoke",
+            "/tokens/1/revoke".into(),
+            "",
+            [403, 303, 403, 403],
+        ),
+        ("/logout", "/logout".into(), "", [403, 303, 303, 303]),
+    ];
+    covered.extend(posts.iter().map(|(r, _, _, _)| format!("POST {r}")));
+    for (_, path, form, expected) in &posts {
+        let url = format!("{base}{path}");
+        // No token: refused whoever asks.
+        for (who, b) in [
+            ("admin", &mut admin),
+            ("auditor", &mut auditor),
+            ("owner", &mut owner),
+        ] {
+            assert_eq!(
+                b.post(&url, None, Some(form)).await,
+                403,
+                "POST {path} as {who} without CSRF"
+            );
+        }
+        if *path == "/logout" {
+            continue; // signing out is checked last, below
+        }
+        assert_eq!(
+            anon.post(&url, Some(&"0".repeat(64)), Some(form))
+                .await
+                .as_u16(),
+            expected[0]
+        );
+        for (who, b, csrf, want) in [
+            ("admin", &mut admin, &admin_csrf, expected[1]),
+            ("auditor", &mut auditor, &auditor_csrf, expected[2]),
+            ("owner", &mut owner, &owner_csrf, expected[3]),
+        ] {
+            assert_eq!(
+                b.post(&url, Some(csrf), Some(form)).await.as_u16(),
+                want,
+                "POST {path} as {who}"
+            );
+        }
+    }
+    for route in ["GET /login", "GET /login/bootstrap", "GET /auth/callback"] {
+        covered.push(route.into()); // the sign-in routes, walked by tests/web_auth.rs
+    }
+    for route in declared_routes() {
+        assert!(
+            covered.contains(&route),
+            "route {route} is missing from the matrix"
+        );
+    }
+
+    // An owner sees what they own and what nobody owns, never someone else's.
+    let (_, _, body) = owner.fetch(&base, "/api/v1/identities").await;
+    let listed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let items = listed["items"].as_array().unwrap();
+    assert!(items.iter().any(|i| i["id"] == mine.as_str()), "their own");
+    assert!(
+        items
+            .iter()
+            .all(|i| i["owner"].is_null() || i["owner"] == OWNER),
+        "{listed}"
+    );
+    let (_, _, mine_page) = owner.fetch(&base, "/my").await;
+    assert!(mine_page.contains(&format!("/identities/{mine}")));
+    assert!(!mine_page.contains(&format!("/identities/{theirs}")));
+
+    // Escaping: a record named with a script tag, and an owner named with one, render as text.
+    let script_owner = "%3Cscript%3Ealert(2)%3C%2Fscript%3E";
+    assert_eq!(
+        admin
+            .post(
+                &format!("{base}/api/v1/identities/{xss}/claim"),
+                Some(&admin_csrf),
+                Some(&format!("owner={script_owner}"))
+            )
+            .await,
+        200
+    );
+    for path in [
+        format!("/identities/{xss}"),
+        "/inventory?q=%3Cscript".to_owned(),
+        "/inventory?owner=%3Cscript%3Ealert(2)%3C%2Fscript%3E".to_owned(),
+    ] {
+        let (status, _, html) = admin.fetch(&base, &path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            !html.contains("<script>alert("),
+            "{path} carries a live script tag"
+        );
+        assert!(
+            html.contains("&#60;script&#62;alert("),
+            "{path} shows the name as text"
+        );
+    }
+    let (_, _, html) = admin.fetch(&base, &format!("/identities/{xss}")).await;
+    assert!(
+        html.contains("&#60;script&#62;alert(2)&#60;/script&#62;"),
+        "the claimed owner, as text"
+    );
+    assert!(!html.contains("<script"), "no script element at all");
+
+    // The dashboard: counts that click through, and plots drawn server-side.
+    let (_, _, dash) = admin.fetch(&base, "/dashboard").await;
+    assert!(dash.contains("<svg role=\"group\" aria-label=\"Tier by platform\""));
+    assert!(
+        dash.contains("<polyline"),
+        "a trend line once two runs have summaries"
+    );
+    assert!(dash.contains("href=\"/inventory?stale=1\""));
+    let (_, _, csv) = admin
+        .fetch(&base, "/inventory/export.csv?platform=github")
+        .await;
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(rows[0].starts_with("id,platform,"), "{}", rows[0]);
+    assert!(
+        rows.len() > 1
+            && rows[1..]
+                .iter()
+                .all(|r| r.split(',').nth(1) == Some("github")),
+        "{csv}"
+    );
+
+    // API tokens: shown once, act with their role without a cookie (so without CSRF), refused
+    // once revoked, and inventoried as platform `roster` by the next sync.
+    let (status, page) = admin
+        .post_form(
+            &format!("{base}/tokens"),
+            &admin_csrf,
+            "name=release-gate&role=auditor&days=90",
+        )
+        .await;
+    assert_eq!(status, 200);
+    let secret = page
+        .split("<code class=\"secret\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the new token, shown once")
+        .to_owned();
+    assert!(
+        secret.starts_with("roster_") && secret.len() > 60,
+        "{secret}"
+    );
+    let (_, _, again) = admin.fetch(&base, "/tokens").await;
+    assert!(!again.contains(&secret), "shown only once");
+    let http = reqwest::Client::new();
+    let bearer = |path: &str, token: &str| {
+        http.get(format!("{base}{path}"))
+            .header("Authorization", format!("Bearer {token}"))
+            .send()
+    };
+    assert_eq!(
+        bearer("/api/v1/identities", &secret)
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        bearer("/api/v1/identities", "roster_nope")
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        bearer("/inventory", &secret).await.unwrap().status(),
+        401,
+        "pages need a session"
+    );
+    let refused = http
+        .post(format!("{base}/api/v1/identities/{mine}/claim"))
+        .header("Authorization", format!("Bearer {secret}"))
+        .form(&[("note", "by token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403, "an auditor token changes nothing");
+    sync(&site.dir.path().join("roster.toml"));
+    let (_, _, listed) = admin
+        .fetch(&base, "/api/v1/identities?platform=roster")
+        .await;
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let tokens: Vec<&serde_json::Value> = listed["items"].as_array().unwrap().iter().collect();
+    let gate = tokens
+        .iter()
+        .find(|t| t["name"] == "release-gate")
+        .expect("the token is inventoried");
+    assert_eq!(gate["kind"], "api_token");
+    assert_eq!(gate["owner"], "admin@acme.example");
+    assert_eq!(gate["usage"], "used");
+    assert!(!listed.to_string().contains(&secret), "never the secret");
+    assert!(
+        tokens.iter().all(|t| t["name"] != "matrix"),
+        "the revoked token is gone: {listed}"
+    );
+    let id = page
+        .split("/tokens/")
+        .filter_map(|r| r.split('/').next()?.parse::<i64>().ok())
+        .max()
+        .unwrap();
+    assert_eq!(
+        admin
+            .post(
+                &format!("{base}/tokens/{id}/revoke"),
+                Some(&admin_csrf),
+                None
+            )
+            .await,
+        303
+    );
+    assert_eq!(
+        bearer("/api/v1/identities", &secret)
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "revoked"
+    );
+    let db_text = std::fs::read(site.dir.path().join("roster.db")).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&db_text).contains(&secret),
+        "the database holds no secret"
+    );
+
+    // Finally, signing out with the token ends the session.
+    assert_eq!(
+        admin
+            .post(&format!("{base}/logout"), Some(&admin_csrf), None)
+            .await,
+        303
+    );
+    assert_eq!(admin.fetch(&base, "/inventory").await.0, 401);
+    drop(site);
+}

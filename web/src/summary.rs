@@ -1,0 +1,172 @@
+//! The dashboard's numbers: one pass over the evaluated inventory, made when a sync run ends and
+//! stored with the run, so that the dashboard is one small read and its trend plot has a point
+//! per run.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use roster_core::{InventoryItem, RecordClass, Tier, Usage};
+use serde::{Deserialize, Serialize};
+
+use crate::inventory_view::{InventoryQuery, InventoryReader};
+
+/// Upper bounds (days, exclusive) of the credential-age buckets; the last is open.
+pub const AGE_BUCKETS: &[(i64, &str)] = &[
+    (30, "< 30 d"),
+    (90, "30–90 d"),
+    (180, "90–180 d"),
+    (365, "180 d–1 y"),
+    (730, "1–2 y"),
+    (i64::MAX, "> 2 y"),
+];
+
+/// Upper bounds (days, exclusive) of the last-used buckets.
+pub const LAST_USED_BUCKETS: &[(i64, &str)] = &[
+    (7, "< 7 d"),
+    (30, "7–30 d"),
+    (90, "30–90 d"),
+    (180, "90–180 d"),
+    (i64::MAX, "> 180 d"),
+];
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InventorySummary {
+    pub as_of: Option<DateTime<Utc>>,
+    pub identities: u64,
+    pub credentials: u64,
+    /// Live records per tier, `critical` first.
+    pub tiers: [u64; 4],
+    /// Per platform, live records per tier (`critical` first).
+    pub by_platform: BTreeMap<String, [u64; 4]>,
+    pub stale: u64,
+    pub never_used: u64,
+    pub no_usage_data: u64,
+    pub orphaned: u64,
+    pub expiring_soon: u64,
+    pub admin: u64,
+    /// Credentials by age since creation, per [`AGE_BUCKETS`], then "unknown".
+    pub credential_age: Vec<u64>,
+    /// Live records by time since last use, per [`LAST_USED_BUCKETS`], then "never used" and
+    /// "no usage data".
+    pub last_used: Vec<u64>,
+}
+
+/// Index of a tier in the `critical`-first arrays.
+pub fn tier_index(t: Tier) -> usize {
+    match t {
+        Tier::Critical => 0,
+        Tier::High => 1,
+        Tier::Medium => 2,
+        Tier::Low => 3,
+    }
+}
+
+fn bucket(days: i64, bounds: &[(i64, &str)]) -> usize {
+    bounds
+        .iter()
+        .position(|(upper, _)| days < *upper)
+        .unwrap_or(bounds.len().saturating_sub(1))
+}
+
+impl InventorySummary {
+    pub fn new(as_of: DateTime<Utc>) -> Self {
+        Self {
+            as_of: Some(as_of),
+            credential_age: vec![0; AGE_BUCKETS.len() + 1],
+            last_used: vec![0; LAST_USED_BUCKETS.len() + 2],
+            ..Default::default()
+        }
+    }
+
+    pub fn add(&mut self, item: &InventoryItem, as_of: DateTime<Utc>) {
+        let has = |rule: &str| item.findings.iter().any(|f| f.rule == rule);
+        let t = tier_index(item.tier);
+        self.tiers[t] += 1;
+        self.by_platform
+            .entry(item.platform.as_str().to_owned())
+            .or_default()[t] += 1;
+        match item.class {
+            RecordClass::Credential => {
+                self.credentials += 1;
+                let i = match item.created_at {
+                    Some(c) => bucket((as_of - c).num_days().max(0), AGE_BUCKETS),
+                    None => AGE_BUCKETS.len(),
+                };
+                self.credential_age[i] += 1;
+            }
+            _ => self.identities += 1,
+        }
+        if has("usage.stale") {
+            self.stale += 1;
+        }
+        if has("usage.never_used") {
+            self.never_used += 1;
+        }
+        if has("owner.missing") || has("owner.departed") {
+            self.orphaned += 1;
+        }
+        if has("lifetime.expiring_soon") {
+            self.expiring_soon += 1;
+        }
+        if has("privilege.admin") {
+            self.admin += 1;
+        }
+        let i = match (item.last_used_at, item.usage) {
+            (Some(at), _) => bucket((as_of - at).num_days().max(0), LAST_USED_BUCKETS),
+            (None, Usage::NeverUsed) => LAST_USED_BUCKETS.len(),
+            (None, _) => {
+                self.no_usage_data += 1;
+                LAST_USED_BUCKETS.len() + 1
+            }
+        };
+        self.last_used[i] += 1;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.tiers.iter().sum()
+    }
+}
+
+/// Summarises the whole live inventory as evaluated at `as_of`.
+pub async fn summarize(
+    reader: &InventoryReader<'_>,
+    as_of: DateTime<Utc>,
+) -> Result<InventorySummary, roster_store::StoreError> {
+    let mut summary = InventorySummary::new(as_of);
+    reader
+        .scan(&InventoryQuery::new(as_of), |item| summary.add(item, as_of))
+        .await?;
+    Ok(summary)
+}
+
+/// Summarises the inventory as run `run_id` left it and stores that with the run.
+pub async fn record_run_summary(
+    store: &roster_store::Store,
+    policy: &roster_core::RiskPolicy,
+    run_id: i64,
+    as_of: DateTime<Utc>,
+) -> Result<InventorySummary, roster_store::StoreError> {
+    let reader = InventoryReader::new(store, policy).await?;
+    let summary = summarize(&reader, as_of).await?;
+    let json = serde_json::to_value(&summary).map_err(|e| roster_store::StoreError::Corrupt {
+        id: format!("run:{run_id}"),
+        field: "summary",
+        detail: e.to_string(),
+    })?;
+    store.set_run_summary(run_id, &json).await?;
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_half_open() {
+        assert_eq!(bucket(0, AGE_BUCKETS), 0);
+        assert_eq!(bucket(29, AGE_BUCKETS), 0);
+        assert_eq!(bucket(30, AGE_BUCKETS), 1);
+        assert_eq!(bucket(5000, AGE_BUCKETS), AGE_BUCKETS.len() - 1);
+        assert_eq!(bucket(7, LAST_USED_BUCKETS), 1);
+    }
+}
