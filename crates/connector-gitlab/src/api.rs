@@ -19,7 +19,11 @@ pub(crate) struct Api {
 }
 
 impl Api {
-    pub(crate) fn new(base: Url, token: Secret, clock: Arc<dyn Clock>) -> Result<Self, ConnectorError> {
+    pub(crate) fn new(
+        base: Url,
+        token: Secret,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConnectorError> {
         let mut config = HttpClientConfig::new(base);
         config.user_agent = concat!("roster/", env!("CARGO_PKG_VERSION"), " (gitlab)").into();
         // A Link to another host is an error, never followed: the token stays on `url`.
@@ -71,7 +75,9 @@ pub(crate) fn next_page<T>(
     if query("pagination").as_deref() == Some("keyset") {
         return Ok(None);
     }
-    let page = query("page").and_then(|p| p.parse::<u64>().ok()).unwrap_or(1);
+    let page = query("page")
+        .and_then(|p| p.parse::<u64>().ok())
+        .unwrap_or(1);
     let Some(next) = page_number_next(&response.headers, page, u64::from(per_page), got) else {
         return Ok(None);
     };

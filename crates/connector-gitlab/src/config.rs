@@ -215,10 +215,7 @@ mod tests {
     fn token_comes_from_the_named_variable() {
         let c = parse(json!({"groups": ["acme"], "token_env": "GL"})).unwrap();
         assert_eq!(c.url, DEFAULT_URL);
-        assert_eq!(
-            c.api_base().unwrap().as_str(),
-            "https://gitlab.com/api/v4"
-        );
+        assert_eq!(c.api_base().unwrap().as_str(), "https://gitlab.com/api/v4");
         let t = c
             .token(|n| (n == "GL").then(|| "glpat-x".to_string()))
             .unwrap();

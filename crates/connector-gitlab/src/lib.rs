@@ -285,7 +285,10 @@ impl GitlabConnector {
         path: fn(&Scope<'_>) -> String,
         mut cursor: Cursor,
     ) -> Result<Page, ConnectorError> {
-        let url = cursor.url.take().unwrap_or_else(|| self.paged(&path(&scope)));
+        let url = cursor
+            .url
+            .take()
+            .unwrap_or_else(|| self.paged(&path(&scope)));
         let mut response = self
             .api
             .get::<Value>(&url)
@@ -340,7 +343,9 @@ impl GitlabConnector {
                 };
                 requests += 1;
                 let needs = match parents {
-                    Parents::Projects => "read access to the group's projects (token scope read_api)",
+                    Parents::Projects => {
+                        "read access to the group's projects (token scope read_api)"
+                    }
                     Parents::ServiceAccounts => resource.needs,
                 };
                 let mut response = self

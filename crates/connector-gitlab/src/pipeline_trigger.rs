@@ -67,10 +67,12 @@ fn map(ctx: &Ctx<'_>, item: Value) -> Result<Option<Record>, String> {
                 r.owner = Some(u.clone());
                 r.owner_source = Some("gitlab:trigger_owner".into());
             }
-            if let Some(state) = owner
-                .state
-                .filter(|s| matches!(s.as_str(), "blocked" | "deactivated" | "banned" | "ldap_blocked"))
-            {
+            if let Some(state) = owner.state.filter(|s| {
+                matches!(
+                    s.as_str(),
+                    "blocked" | "deactivated" | "banned" | "ldap_blocked"
+                )
+            }) {
                 r.signals.push(Signal::new(
                     "gitlab.trigger.owner_inactive",
                     format!(

@@ -237,7 +237,10 @@ impl Remediator for GitlabConnector {
         if inactive {
             return Ok(RemediationOutcome {
                 executed: false,
-                summary: format!("{} is already revoked or inactive; nothing to do", target.what),
+                summary: format!(
+                    "{} is already revoked or inactive; nothing to do",
+                    target.what
+                ),
                 calls: vec![],
             });
         }
@@ -257,7 +260,11 @@ impl Remediator for GitlabConnector {
             executed: req.execute,
             summary: format!(
                 "{} {}{label}",
-                if req.execute { target.done } else { target.would },
+                if req.execute {
+                    target.done
+                } else {
+                    target.would
+                },
                 target.what
             ),
             calls: vec![call],

@@ -58,7 +58,10 @@ pub async fn mount(server: &MockServer) {
         let mut specific = false;
         if let Some(Value::Object(query)) = route.get("query") {
             for (name, value) in query {
-                mock = mock.and(query_param(name.as_str(), value.as_str().unwrap_or_default()));
+                mock = mock.and(query_param(
+                    name.as_str(),
+                    value.as_str().unwrap_or_default(),
+                ));
                 specific = true;
             }
         }

@@ -38,12 +38,17 @@ fn load() -> Option<Schemas> {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("ROSTER_GITLAB_SCHEMAS is not set; CI runs tests/gitlab/setup.sh");
         }
-        println!("skipped: ROSTER_GITLAB_SCHEMAS not set (eval \"$(tests/gitlab/setup.sh)\" sets it)");
+        println!(
+            "skipped: ROSTER_GITLAB_SCHEMAS not set (eval \"$(tests/gitlab/setup.sh)\" sets it)"
+        );
         return None;
     };
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert!(
-        doc["source"].as_str().unwrap().starts_with("@gitbeaker/core@"),
+        doc["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("@gitbeaker/core@"),
         "{path} was not extracted from @gitbeaker/core"
     );
     let mut schemas: Schemas = serde_json::from_value(doc["schemas"].clone()).unwrap();
@@ -78,7 +83,11 @@ fn undefined_fields(schemas: &Schemas, route: &Value) -> Vec<String> {
     let objects: Vec<&Value> = match route.get("body") {
         Some(Value::Array(items)) => items.iter().collect(),
         Some(v @ Value::Object(_)) => vec![v],
-        Some(other) => return vec![format!("{name}: body is neither an object nor an array: {other}")],
+        Some(other) => {
+            return vec![format!(
+                "{name}: body is neither an object nor an array: {other}"
+            )];
+        }
         None => vec![],
     };
     let Some(fields) = schemas.get(schema) else {
@@ -138,7 +147,11 @@ fn every_fixture_field_is_defined_by_gitbeakers_schemas() {
         checked += usize::from(route.get("schema").is_some());
         problems.extend(undefined_fields(&schemas, route));
     }
-    assert!(problems.is_empty(), "fixtures carry undefined fields:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "fixtures carry undefined fields:\n{}",
+        problems.join("\n")
+    );
     assert!(checked >= 25, "{checked}");
 }
 

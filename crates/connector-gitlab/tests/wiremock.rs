@@ -21,7 +21,10 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 /// The fake clock's start, 2025-01-01T00:00:00Z, as epoch seconds.
 const START: i64 = 1_735_689_600;
 
-fn connector(server: &MockServer, config: impl FnOnce(&mut GitlabConfig)) -> (GitlabConnector, Arc<FakeClock>) {
+fn connector(
+    server: &MockServer,
+    config: impl FnOnce(&mut GitlabConfig),
+) -> (GitlabConnector, Arc<FakeClock>) {
     let clock = Arc::new(FakeClock::default());
     let mut c = GitlabConfig::new(server.uri(), &["acme"]);
     config(&mut c);
@@ -64,8 +67,10 @@ async fn group_estate_yields_every_kind_without_secrets() {
     mount(&server).await;
     let (c, _) = connector(&server, |_| {});
     let records = run_all(&c).await;
-    let types: std::collections::BTreeSet<_> =
-        records.iter().map(|r| r.key.resource_type.as_str()).collect();
+    let types: std::collections::BTreeSet<_> = records
+        .iter()
+        .map(|r| r.key.resource_type.as_str())
+        .collect();
     assert_eq!(
         types,
         roster_connector_gitlab::group_resource_types()
@@ -118,24 +123,43 @@ async fn group_estate_yields_every_kind_without_secrets() {
     );
 
     let triggers = of(&records, "gitlab.pipeline_trigger");
-    let nightly = triggers.iter().find(|r| r.key.external_id == "7/10").unwrap();
+    let nightly = triggers
+        .iter()
+        .find(|r| r.key.external_id == "7/10")
+        .unwrap();
     assert_eq!(nightly.owner.as_deref(), Some("bob"));
-    assert_eq!(nightly.owner_source.as_deref(), Some("gitlab:trigger_owner"));
+    assert_eq!(
+        nightly.owner_source.as_deref(),
+        Some("gitlab:trigger_owner")
+    );
     assert_eq!(nightly.usage, Usage::Used);
     assert_eq!(rules(nightly), ["gitlab.trigger.owner_inactive"]);
-    let docs = triggers.iter().find(|r| r.key.external_id == "7/11").unwrap();
+    let docs = triggers
+        .iter()
+        .find(|r| r.key.external_id == "7/11")
+        .unwrap();
     assert_eq!(docs.usage, Usage::NeverUsed);
     assert!(docs.signals.is_empty());
 
     let runner = of(&records, "gitlab.group_runner")[0];
     assert_eq!(runner.kind, Kind::Runner);
     assert_eq!(runner.usage, Usage::Used);
-    assert!(runner.expires_at.is_some(), "token expiry from the detail read");
-    assert!(runner.privilege_detail.contains(&"type:group_type".to_string()));
+    assert!(
+        runner.expires_at.is_some(),
+        "token expiry from the detail read"
+    );
+    assert!(
+        runner
+            .privilege_detail
+            .contains(&"type:group_type".to_string())
+    );
     assert!(runner.privilege_detail.contains(&"group:acme".to_string()));
 
     let vars = of(&records, "gitlab.project_variable");
-    let db = vars.iter().find(|r| r.name == "acme/web: DB_PASSWORD").unwrap();
+    let db = vars
+        .iter()
+        .find(|r| r.name == "acme/web: DB_PASSWORD")
+        .unwrap();
     assert_eq!(db.kind, Kind::CiSecret);
     assert_eq!(
         rules(db),
@@ -168,8 +192,10 @@ async fn instance_estate_uses_the_admin_api_and_keyset_paging() {
     });
     let records = run_all(&c).await;
     assert!(records.iter().all(|r| r.key.scope == INSTANCE_SCOPE));
-    let types: std::collections::BTreeSet<_> =
-        records.iter().map(|r| r.key.resource_type.as_str()).collect();
+    let types: std::collections::BTreeSet<_> = records
+        .iter()
+        .map(|r| r.key.resource_type.as_str())
+        .collect();
     assert_eq!(
         types,
         roster_connector_gitlab::instance_resource_types()
@@ -191,7 +217,10 @@ async fn instance_estate_uses_the_admin_api_and_keyset_paging() {
             .all(|q| q.contains("pagination=keyset") && q.contains("order_by=id")),
         "{keyset:?}"
     );
-    assert_eq!(keyset.iter().filter(|q| q.contains("id_after=7")).count(), 4);
+    assert_eq!(
+        keyset.iter().filter(|q| q.contains("id_after=7")).count(),
+        4
+    );
     assert_eq!(of(&records, "gitlab.project_access_token").len(), 2);
 
     let keys = of(&records, "gitlab.instance_deploy_key");
@@ -407,18 +436,37 @@ async fn malformed_json_and_foreign_links_and_loops_are_errors() {
         .await;
     let (c, _) = connector(&server, |_| {});
     let l = |t: &str| Listing::new(t, "acme");
-    let err = list_all(&c, &l("gitlab.group_access_token"), 10).await.unwrap_err();
+    let err = list_all(&c, &l("gitlab.group_access_token"), 10)
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
-    let err = list_all(&c, &l("gitlab.group_deploy_token"), 10).await.unwrap_err();
+    let err = list_all(&c, &l("gitlab.group_deploy_token"), 10)
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectorError::ForeignHost { .. }), "{err}");
-    let err = list_all(&c, &l("gitlab.group_variable"), 10).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::PaginationLoop { .. }), "{err}");
+    let err = list_all(&c, &l("gitlab.group_variable"), 10)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::PaginationLoop { .. }),
+        "{err}"
+    );
     assert!(!err.to_string().contains("rosterPlanted"), "{err}");
-    let err = list_all(&c, &l("gitlab.service_account"), 10).await.unwrap_err();
+    let err = list_all(&c, &l("gitlab.service_account"), 10)
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
     // A listing that is not the plan's is refused, not guessed at.
-    assert!(list_all(&c, &Listing::new("gitlab.runner", "acme"), 10).await.is_err());
-    assert!(list_all(&c, &Listing::new("gitlab.group_runner", "other"), 10).await.is_err());
+    assert!(
+        list_all(&c, &Listing::new("gitlab.runner", "acme"), 10)
+            .await
+            .is_err()
+    );
+    assert!(
+        list_all(&c, &Listing::new("gitlab.group_runner", "other"), 10)
+            .await
+            .is_err()
+    );
 }
 
 fn request<'a>(record: &'a Record, action: &'a str, execute: bool) -> RemediationRequest<'a> {
@@ -464,18 +512,30 @@ async fn remediation_dry_run_then_run_issue_exactly_the_documented_requests() {
     assert!(!dry.executed);
     assert_eq!(dry.calls, ["DELETE /projects/7/access_tokens/42"]);
     assert!(dry.summary.starts_with("would revoke"), "{}", dry.summary);
-    assert!(deletes(&server).await.is_empty(), "a dry run changed something");
+    assert!(
+        deletes(&server).await.is_empty(),
+        "a dry run changed something"
+    );
 
-    let off = c.remediate(&request(token, "revoke", true)).await.unwrap_err();
+    let off = c
+        .remediate(&request(token, "revoke", true))
+        .await
+        .unwrap_err();
     assert!(matches!(off, RemediationError::Disabled(_)), "{off}");
-    let wrong = c.remediate(&request(token, "delete", false)).await.unwrap_err();
+    let wrong = c
+        .remediate(&request(token, "delete", false))
+        .await
+        .unwrap_err();
     assert!(wrong.to_string().contains("offered: revoke"), "{wrong}");
 
     let (c, _) = connector(&server, |c| c.remediation.enabled = true);
     let done = c.remediate(&request(token, "revoke", true)).await.unwrap();
     assert!(done.executed);
     assert_eq!(done.calls, ["DELETE /projects/7/access_tokens/42"]);
-    let done = c.remediate(&request(trigger, "delete", true)).await.unwrap();
+    let done = c
+        .remediate(&request(trigger, "delete", true))
+        .await
+        .unwrap();
     assert_eq!(done.calls, ["DELETE /projects/7/triggers/10"]);
     assert!(!done.summary.contains("rosterPlanted"), "{}", done.summary);
     assert_eq!(
@@ -495,7 +555,10 @@ async fn remediation_leaves_gone_or_revoked_tokens_alone() {
     let records = run_all(&c).await;
     let group_token = of(&records, "gitlab.group_access_token")[0];
     // No live route for group token 300: GitLab answers 404, nothing is deleted.
-    let outcome = c.remediate(&request(group_token, "revoke", true)).await.unwrap();
+    let outcome = c
+        .remediate(&request(group_token, "revoke", true))
+        .await
+        .unwrap();
     assert!(!outcome.executed && outcome.calls.is_empty(), "{outcome:?}");
     Mock::given(method("GET"))
         .and(path("/api/v4/groups/acme/deploy_tokens/60"))
