@@ -127,6 +127,50 @@ pub const PLATFORM_RULES: &[PlatformRule] = &[
         Severity::High,
         "a self-hosted runner serves a public repository: pull requests from forks can run code on it",
     ),
+    // GitLab. Tokens without expiry and unused tokens are the generic lifetime and usage rules;
+    // trigger owners who left the directory are the generic `owner.departed`.
+    rule(
+        "gitlab.token.lifetime_over_max",
+        OwaspCode::Nhi7,
+        Severity::Medium,
+        "a GitLab token's lifetime (expiry minus creation) exceeds the configured maximum (max_token_lifetime_days)",
+    ),
+    rule(
+        "gitlab.bot_token.high_role",
+        OwaspCode::Nhi5,
+        Severity::High,
+        "a project or group access token acts with the Maintainer or Owner role",
+    ),
+    rule(
+        "gitlab.token.api_scope",
+        OwaspCode::Nhi5,
+        Severity::Medium,
+        "a token has the `api` scope with a role that cannot write (Reporter or below): `read_api` would do",
+    ),
+    rule(
+        "gitlab.deploy_key.can_push",
+        OwaspCode::Nhi4,
+        Severity::Medium,
+        "an SSH deploy key can push to one or more projects",
+    ),
+    rule(
+        "gitlab.variable.secret_unmasked",
+        OwaspCode::Nhi2,
+        Severity::High,
+        "a CI/CD variable whose key looks like a secret is not masked: job logs can print it",
+    ),
+    rule(
+        "gitlab.variable.secret_unprotected",
+        OwaspCode::Nhi2,
+        Severity::Medium,
+        "a CI/CD variable whose key looks like a secret is not protected: pipelines on any branch can read it",
+    ),
+    rule(
+        "gitlab.trigger.owner_inactive",
+        OwaspCode::Nhi1,
+        Severity::High,
+        "a pipeline trigger's owner is blocked, deactivated or deleted in GitLab, yet the trigger still runs pipelines",
+    ),
 ];
 
 /// The catalogue entry for `id`.

@@ -1,0 +1,568 @@
+//! The `gitlab` connector: the non-human identities and credentials of GitLab groups (gitlab.com
+//! or self-managed), or of a whole self-managed instance through the admin API.
+//!
+//! | resource type | GitLab endpoint | scopes | kind |
+//! |---|---|---|---|
+//! | `gitlab.project_access_token` | `GET /projects/:id/access_tokens` per project | group, instance | project_token |
+//! | `gitlab.group_access_token` | `GET /groups/:id/access_tokens` | group | group_token |
+//! | `gitlab.service_account` | `GET /groups/:id/service_accounts`, `GET /service_accounts` | group, instance | service_account |
+//! | `gitlab.personal_access_token` | per service account: `GET /groups/:id/service_accounts/:uid/personal_access_tokens`, `GET /personal_access_tokens?user_id=` | group, instance | personal_access_token |
+//! | `gitlab.project_deploy_token` | `GET /projects/:id/deploy_tokens` per project | group, instance | deploy_token |
+//! | `gitlab.group_deploy_token` | `GET /groups/:id/deploy_tokens` | group | deploy_token |
+//! | `gitlab.deploy_key` | `GET /projects/:id/deploy_keys` per project | group | deploy_key |
+//! | `gitlab.instance_deploy_key` | `GET /deploy_keys` (with `projects_with_write_access`) | instance | deploy_key |
+//! | `gitlab.pipeline_trigger` | `GET /projects/:id/triggers` per project | group, instance | trigger_token |
+//! | `gitlab.group_runner` | `GET /groups/:id/runners` + `GET /runners/:id` | group | runner |
+//! | `gitlab.runner` | `GET /runners/all` + `GET /runners/:id` | instance | runner |
+//! | `gitlab.project_variable` | `GET /projects/:id/variables` per project | group, instance | ci_secret |
+//! | `gitlab.group_variable` | `GET /groups/:id/variables` | group | ci_secret |
+//! | `gitlab.instance_variable` | `GET /admin/ci/variables` | instance | ci_secret |
+//!
+//! A listing's scope is the group's full path, or `(instance)`. Per-project listings walk the
+//! group's projects (`GET /groups/:id/projects?include_subgroups=true`, offset paging) or, instance
+//! wide, every project (`GET /projects?pagination=keyset&order_by=id`, keyset paging); their
+//! records carry the project id in their external id (`7/42`).
+//!
+//! **Secrets.** GitLab answers CI/CD variables with their `value` and trigger tokens with their
+//! `token`: both are removed from every item the moment it is decoded, before it is mapped,
+//! stored or logged (see [`common::SECRET_FIELDS`]).
+//!
+//! **Not seen is not gone.** A 403 (or the 404 GitLab uses for what a token may not see) fails
+//! the listing with `Forbidden` naming the role it needs; the sync engine then reports it as not
+//! seen and sweeps nothing there.
+//!
+//! **Remediation** (`remediation.rs`, off unless `[connectors.remediation] enabled = true`):
+//! revoke a project, group or personal access token or a deploy token; delete a deploy key or a
+//! pipeline trigger. Each reads the live object first; a dry run lists the call a real run makes.
+
+mod access_token;
+mod api;
+mod ci_variable;
+mod common;
+mod config;
+mod deploy_key;
+mod deploy_token;
+mod personal_access_token;
+mod pipeline_trigger;
+mod remediation;
+mod runner;
+mod service_account;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use roster_connector_sdk::{
+    Clock, Connector, ConnectorError, Listing, Page, PageToken, SystemClock,
+};
+use roster_core::Record;
+use roster_core::record::drop_secret_fields;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use common::INSTANCE_SCOPE;
+pub use config::{DEFAULT_URL, GitlabConfig, RemediationConfig};
+
+use api::{Api, forbidden, next_page};
+use common::{Ctx, Parent, Parents, ResourceType, SECRET_FIELDS, Scope, Source, Where};
+
+/// Every resource type, in the order the plan lists them per scope.
+const RESOURCES: &[&ResourceType] = &[
+    &service_account::RESOURCE,
+    &personal_access_token::RESOURCE,
+    &access_token::GROUP,
+    &access_token::PROJECT,
+    &deploy_token::GROUP,
+    &deploy_token::PROJECT,
+    &deploy_key::PROJECT,
+    &deploy_key::INSTANCE,
+    &pipeline_trigger::RESOURCE,
+    &runner::GROUP,
+    &runner::INSTANCE,
+    &ci_variable::GROUP,
+    &ci_variable::PROJECT,
+    &ci_variable::INSTANCE,
+];
+
+/// The resource types listed for a group.
+pub fn group_resource_types() -> Vec<&'static str> {
+    types_in(false)
+}
+
+/// The resource types listed instance-wide.
+pub fn instance_resource_types() -> Vec<&'static str> {
+    types_in(true)
+}
+
+fn types_in(instance: bool) -> Vec<&'static str> {
+    RESOURCES
+        .iter()
+        .filter(|r| listed(r, instance))
+        .map(|r| r.name)
+        .collect()
+}
+
+fn listed(r: &ResourceType, instance: bool) -> bool {
+    matches!(
+        (r.listed_in, instance),
+        (Where::Both, _) | (Where::Groups, false) | (Where::Instance, true)
+    )
+}
+
+/// Within one page of a walk, stop asking after this many requests, so a page (and a failure)
+/// stays small.
+const REQUESTS_PER_PAGE: usize = 10;
+
+pub struct GitlabConnector {
+    groups: Vec<String>,
+    instance: bool,
+    page_size: u32,
+    max_pages: u64,
+    max_token_lifetime_days: i64,
+    remediation: RemediationConfig,
+    api: Api,
+}
+
+impl std::fmt::Debug for GitlabConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitlabConnector")
+            .field("groups", &self.groups)
+            .field("instance", &self.instance)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GitlabConnector {
+    /// The connector of a `[[connectors]] kind = "gitlab"` entry: the token from the process
+    /// environment (`token_env`) or `token_file`, the system clock.
+    pub fn new(config: GitlabConfig) -> Result<Self, ConnectorError> {
+        let token = config.token(|name| std::env::var(name).ok())?;
+        Self::with_token(config, token, Arc::new(SystemClock))
+    }
+
+    /// The connector with the token and a clock given (tests: a fake clock).
+    pub fn with_token(
+        config: GitlabConfig,
+        token: roster_connector_sdk::Secret,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConnectorError> {
+        config.validate()?;
+        let api = Api::new(config.api_base()?, token, clock)?;
+        Ok(Self {
+            groups: config.all_groups(),
+            instance: config.instance,
+            page_size: config.page_size,
+            max_pages: config.max_pages.unwrap_or(config::DEFAULT_MAX_PAGES),
+            max_token_lifetime_days: config.max_token_lifetime_days,
+            remediation: config.remediation,
+            api,
+        })
+    }
+
+    /// The scope a listing's scope string names, if configured.
+    fn scope<'a>(&'a self, scope: &str) -> Option<Scope<'a>> {
+        if scope == INSTANCE_SCOPE {
+            return self.instance.then_some(Scope::Instance);
+        }
+        self.groups
+            .iter()
+            .find(|g| g.eq_ignore_ascii_case(scope))
+            .map(|g| Scope::Group(g.as_str()))
+    }
+
+    fn resource<'a>(
+        &'a self,
+        listing: &Listing,
+    ) -> Result<(&'static ResourceType, Scope<'a>), ConnectorError> {
+        let scope = self.scope(&listing.scope);
+        let resource = RESOURCES
+            .iter()
+            .find(|r| r.name == listing.resource_type)
+            .copied();
+        match (resource, scope) {
+            (Some(r), Some(s)) if listed(r, s == Scope::Instance) => Ok((r, s)),
+            _ => Err(ConnectorError::NotFound {
+                url: listing.to_string(),
+            }),
+        }
+    }
+
+    /// `path` with `per_page` (and the walk's ordering) added.
+    fn paged(&self, path: &str) -> String {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        format!("{path}{sep}per_page={}", self.page_size)
+    }
+
+    /// The first page of a walk's parent listing.
+    fn parents_url(&self, parents: Parents, scope: &Scope<'_>) -> String {
+        match (parents, scope.group_segment()) {
+            (Parents::Projects, Some(g)) => self.paged(&format!(
+                "groups/{g}/projects?include_subgroups=true&order_by=id&sort=asc&simple=true"
+            )),
+            // Keyset paging: GitLab offers it on `/projects` ordered by id, and it stays fast
+            // and consistent past the 10,000 rows where offset paging thins out.
+            (Parents::Projects, None) => self.paged(
+                "projects?pagination=keyset&order_by=id&sort=asc&simple=true&statistics=false",
+            ),
+            (Parents::ServiceAccounts, _) => self.paged(&service_account::list_path(scope)),
+        }
+    }
+
+    /// Decodes a list body into its items, secret fields already removed.
+    fn items(body: Value, url: &url::Url) -> Result<Vec<Value>, ConnectorError> {
+        match body {
+            Value::Array(mut items) => {
+                for item in &mut items {
+                    drop_secret_fields(item, SECRET_FIELDS);
+                }
+                Ok(items)
+            }
+            _ => Err(ConnectorError::Malformed {
+                url: url.to_string(),
+                detail: "expected a JSON array".into(),
+            }),
+        }
+    }
+
+    /// The records of one page of items: each completed by its detail read when the resource
+    /// has one (an item gone by then is skipped), then mapped.
+    async fn map_page(
+        &self,
+        resource: &'static ResourceType,
+        ctx: &Ctx<'_>,
+        items: Vec<Value>,
+        url: &url::Url,
+    ) -> Result<Vec<Record>, ConnectorError> {
+        let mut records = Vec::with_capacity(items.len());
+        for mut item in items {
+            if let Some(path) = resource.detail.and_then(|d| d(&item)) {
+                match self.api.get::<Value>(&path).await {
+                    Ok(response) => {
+                        let mut detail = response.body;
+                        drop_secret_fields(&mut detail, SECRET_FIELDS);
+                        if let (Value::Object(base), Value::Object(more)) = (&mut item, detail) {
+                            base.extend(more);
+                        }
+                    }
+                    Err(ConnectorError::NotFound { .. }) => {
+                        tracing::warn!(%path, "item gone during the sync; skipped");
+                        continue;
+                    }
+                    Err(e) => return Err(forbidden(e, resource.needs)),
+                }
+            }
+            let record = (resource.map)(ctx, item).map_err(|detail| ConnectorError::Malformed {
+                url: url.to_string(),
+                detail,
+            })?;
+            records.extend(record);
+        }
+        Ok(records)
+    }
+
+    fn ctx<'a>(
+        &self,
+        listing: &'a Listing,
+        resource: &'static ResourceType,
+        parent: Option<&'a Parent>,
+    ) -> Ctx<'a> {
+        Ctx {
+            scope: &listing.scope,
+            resource_type: resource.name,
+            parent,
+            max_token_lifetime_days: self.max_token_lifetime_days,
+        }
+    }
+
+    /// One page of a scope-level listing.
+    async fn list_scope(
+        &self,
+        listing: &Listing,
+        resource: &'static ResourceType,
+        scope: Scope<'_>,
+        path: fn(&Scope<'_>) -> String,
+        mut cursor: Cursor,
+    ) -> Result<Page, ConnectorError> {
+        let url = cursor
+            .url
+            .take()
+            .unwrap_or_else(|| self.paged(&path(&scope)));
+        let mut response = self
+            .api
+            .get::<Value>(&url)
+            .await
+            .map_err(|e| forbidden(e, resource.needs))?;
+        let items = Self::items(std::mem::take(&mut response.body), &response.url)?;
+        let got = items.len();
+        let next = next_page(&response, self.page_size, got)?;
+        let ctx = self.ctx(listing, resource, None);
+        let records = self.map_page(resource, &ctx, items, &response.url).await?;
+        let next = match next {
+            Some(next) => {
+                self.check_next(listing, &response.url, &next, &mut cursor.pages)?;
+                cursor.url = Some(next.to_string());
+                Some(cursor.encode())
+            }
+            None => None,
+        };
+        Ok(Page { records, next })
+    }
+
+    /// One page of a walk: continues where the cursor left it, for up to `page_size` records
+    /// or `REQUESTS_PER_PAGE` requests.
+    async fn list_walk(
+        &self,
+        listing: &Listing,
+        resource: &'static ResourceType,
+        scope: Scope<'_>,
+        parents: Parents,
+        path: fn(&Scope<'_>, u64) -> String,
+        mut cursor: Cursor,
+    ) -> Result<Page, ConnectorError> {
+        let mut records = Vec::new();
+        let mut requests = 0;
+        loop {
+            if requests >= REQUESTS_PER_PAGE || records.len() >= self.page_size as usize {
+                return Ok(Page {
+                    records,
+                    next: Some(cursor.encode()),
+                });
+            }
+            let Some(parent) = cursor.queue.front().cloned() else {
+                let url = match std::mem::take(&mut cursor.parents) {
+                    WalkState::Done => {
+                        return Ok(Page {
+                            records,
+                            next: None,
+                        });
+                    }
+                    WalkState::Start => self.parents_url(parents, &scope),
+                    WalkState::Next(url) => url,
+                };
+                requests += 1;
+                let needs = match parents {
+                    Parents::Projects => {
+                        "read access to the group's projects (token scope read_api)"
+                    }
+                    Parents::ServiceAccounts => resource.needs,
+                };
+                let mut response = self
+                    .api
+                    .get::<Value>(&url)
+                    .await
+                    .map_err(|e| forbidden(e, needs))?;
+                let items = Self::items(std::mem::take(&mut response.body), &response.url)?;
+                let got = items.len();
+                let name_field = match parents {
+                    Parents::Projects => "path_with_namespace",
+                    Parents::ServiceAccounts => "username",
+                };
+                let mut queue = VecDeque::with_capacity(got);
+                for item in &items {
+                    let id = item.get("id").and_then(Value::as_u64);
+                    let name = item.get(name_field).and_then(Value::as_str);
+                    match (id, name) {
+                        (Some(id), Some(name)) => queue.push_back(Parent {
+                            id,
+                            name: name.to_string(),
+                        }),
+                        _ => {
+                            return Err(ConnectorError::Malformed {
+                                url: response.url.to_string(),
+                                detail: format!("an item lacks a numeric `id` or `{name_field}`"),
+                            });
+                        }
+                    }
+                }
+                cursor.queue = queue;
+                cursor.parents = match next_page(&response, self.page_size, got)? {
+                    Some(next) => {
+                        self.check_next(listing, &response.url, &next, &mut cursor.parent_pages)?;
+                        WalkState::Next(next.to_string())
+                    }
+                    None => WalkState::Done,
+                };
+                continue;
+            };
+            let url = cursor
+                .url
+                .take()
+                .unwrap_or_else(|| self.paged(&path(&scope, parent.id)));
+            requests += 1;
+            let mut response = self
+                .api
+                .get::<Value>(&url)
+                .await
+                .map_err(|e| forbidden(e, resource.needs))?;
+            let items = Self::items(std::mem::take(&mut response.body), &response.url)?;
+            let got = items.len();
+            let next = next_page(&response, self.page_size, got)?;
+            let ctx = self.ctx(listing, resource, Some(&parent));
+            records.extend(self.map_page(resource, &ctx, items, &response.url).await?);
+            match next {
+                Some(next) => {
+                    self.check_next(listing, &response.url, &next, &mut cursor.pages)?;
+                    cursor.url = Some(next.to_string());
+                }
+                None => {
+                    cursor.queue.pop_front();
+                    cursor.pages = 0;
+                }
+            }
+        }
+    }
+
+    /// A next page equal to the page that named it, or more pages than `max_pages`, is a loop.
+    fn check_next(
+        &self,
+        listing: &Listing,
+        current: &url::Url,
+        next: &url::Url,
+        pages: &mut u64,
+    ) -> Result<(), ConnectorError> {
+        *pages += 1;
+        if next == current {
+            return Err(ConnectorError::PaginationLoop {
+                listing: listing.to_string(),
+                detail: format!("{current} names itself as the next page"),
+            });
+        }
+        if *pages >= self.max_pages {
+            return Err(ConnectorError::PaginationLoop {
+                listing: listing.to_string(),
+                detail: format!("more than {} pages at {current}", self.max_pages),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Where a listing goes on; serialised as the opaque page token.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Cursor {
+    /// The next page of the current endpoint (the scope's, or the current parent's).
+    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    #[serde(rename = "k", default, skip_serializing_if = "is_zero")]
+    pages: u64,
+    /// Walk: where the parent listing goes on.
+    #[serde(rename = "p", default, skip_serializing_if = "WalkState::is_start")]
+    parents: WalkState,
+    #[serde(rename = "pk", default, skip_serializing_if = "is_zero")]
+    parent_pages: u64,
+    /// Walk: the parents of the current parent page not finished yet; the first is the one `url`
+    /// continues.
+    #[serde(rename = "q", default, skip_serializing_if = "VecDeque::is_empty")]
+    queue: VecDeque<Parent>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+enum WalkState {
+    #[default]
+    Start,
+    Next(String),
+    Done,
+}
+
+impl WalkState {
+    fn is_start(&self) -> bool {
+        matches!(self, WalkState::Start)
+    }
+}
+
+impl Cursor {
+    fn decode(listing: &Listing, token: Option<&PageToken>) -> Result<Self, ConnectorError> {
+        match token {
+            None => Ok(Self::default()),
+            Some(t) => serde_json::from_str(&t.0).map_err(|_| ConnectorError::Malformed {
+                url: listing.to_string(),
+                detail: "page token was not made by this connector".into(),
+            }),
+        }
+    }
+
+    fn encode(&self) -> PageToken {
+        // Serialising plain strings and numbers cannot fail.
+        PageToken(serde_json::to_string(self).unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl Connector for GitlabConnector {
+    async fn plan(&self) -> Result<Vec<Listing>, ConnectorError> {
+        let mut plan = Vec::new();
+        for g in &self.groups {
+            plan.extend(
+                group_resource_types()
+                    .into_iter()
+                    .map(|t| Listing::new(t, g.as_str())),
+            );
+        }
+        if self.instance {
+            plan.extend(
+                instance_resource_types()
+                    .into_iter()
+                    .map(|t| Listing::new(t, INSTANCE_SCOPE)),
+            );
+        }
+        Ok(plan)
+    }
+
+    async fn list(
+        &self,
+        listing: &Listing,
+        page: Option<&PageToken>,
+    ) -> Result<Page, ConnectorError> {
+        let (resource, scope) = self.resource(listing)?;
+        let cursor = Cursor::decode(listing, page)?;
+        match resource.source {
+            Source::Scope(path) => {
+                self.list_scope(listing, resource, scope, path, cursor)
+                    .await
+            }
+            Source::Walk(parents, path) => {
+                self.list_walk(listing, resource, scope, parents, path, cursor)
+                    .await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every rule id this crate signals is in core's catalogue, so the risk engine turns it into
+    /// a finding instead of dropping it.
+    #[test]
+    fn signalled_rules_are_in_the_platform_catalogue() {
+        let sources = [
+            include_str!("access_token.rs"),
+            include_str!("common.rs"),
+            include_str!("deploy_key.rs"),
+            include_str!("pipeline_trigger.rs"),
+            include_str!("ci_variable.rs"),
+        ];
+        let mut ids = Vec::new();
+        for src in sources {
+            for part in src.split("Signal::new(").skip(1) {
+                let id = part.trim_start().trim_start_matches('"');
+                let id = &id[..id.find('"').unwrap_or(0)];
+                ids.push(id.to_string());
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 7, "{ids:?}");
+        for id in ids {
+            assert!(
+                roster_core::platform_rule(&id).is_some(),
+                "{id} is not in roster_core::PLATFORM_RULES"
+            );
+        }
+    }
+}
