@@ -161,12 +161,24 @@ async fn sync_identities_and_remediation_against_graph_fixtures() {
     ] {
         assert!(rules(reporting).contains(&rule), "{rule}: {reporting}");
     }
-    assert_eq!(finding(reporting, "azure.application.no_owner")["owasp"], "NHI1");
+    assert_eq!(
+        finding(reporting, "azure.application.no_owner")["owasp"],
+        "NHI1"
+    );
     let mi = named(&items, "service_account", "vm-backup");
     assert_eq!(mi["privilege"], "admin");
     assert_eq!(mi["usage"], "used");
     let legacy_sp = named(&items, "service_account", "legacy-sync");
     assert_eq!(legacy_sp["status"], "disabled");
+    // Admin through a directory role's actions, not an app permission.
+    assert_eq!(legacy_sp["privilege"], "admin");
+    assert!(
+        legacy_sp["privilege_detail"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("directory role: Cloud Application Administrator")),
+        "{legacy_sp}"
+    );
 
     // Client secrets: the hint and dates, never a value; lifetime and expiry findings.
     let ci = named(&items, "client_secret", "deploy-bot: ci-2024");
@@ -262,7 +274,11 @@ async fn sync_identities_and_remediation_against_graph_fixtures() {
         .expect(1)
         .mount_as_scoped(&server)
         .await;
-    write_config(d, &server.uri(), "[connectors.remediation]\nenabled = true\n");
+    write_config(
+        d,
+        &server.uri(),
+        "[connectors.remediation]\nenabled = true\n",
+    );
     let out = run(
         d,
         &secret,
@@ -292,7 +308,10 @@ async fn sync_identities_and_remediation_against_graph_fixtures() {
 
     // The client secret never reaches the logs or the database; it went only to the token
     // endpoint.
-    assert!(!transcript.contains(&secret), "client secret in the CLI output");
+    assert!(
+        !transcript.contains(&secret),
+        "client secret in the CLI output"
+    );
     let db = std::fs::read(d.join("roster.db")).unwrap();
     let wal = std::fs::read(d.join("roster.db-wal")).unwrap_or_default();
     for bytes in [db, wal] {

@@ -112,6 +112,11 @@ pub(crate) fn privilege_of(resource_app_id: Option<&str>, value: &str) -> Privil
     }
 }
 
+/// The stronger of two privileges (unknown is the weakest).
+pub(crate) fn stronger(a: Privilege, b: Privilege) -> Privilege {
+    if rank(b) > rank(a) { b } else { a }
+}
+
 fn rank(p: Privilege) -> u8 {
     match p {
         Privilege::Unknown => 0,

@@ -22,7 +22,7 @@ pub(crate) async fn records(
         let app: Application = decode(&item).map_err(|e| malformed(url, e))?;
         for cred in &app.password_credentials {
             let mut r =
-                crate::certificate::credential_record(c, &app, cred, RESOURCE, Kind::ClientSecret)
+                crate::common::credential_record(c, &app, cred, RESOURCE, Kind::ClientSecret)
                     .await?;
             if let Some(signal) = lifetime_signal(cred, c.max_secret_lifetime_days, &r.name) {
                 r.signals.push(signal);

@@ -242,12 +242,8 @@ fn github_scope(subject: &str) -> FederationScope {
         Some(format!("ref `{r}`"))
     } else if let Some(e) = get(&c, "environment") {
         Some(format!("environment `{e}`"))
-    } else if let Some(w) = get(&c, "job_workflow_ref") {
-        Some(format!("reusable workflow `{w}`"))
-    } else if get(&c, "pull_request").is_some() {
-        None
     } else {
-        None
+        get(&c, "job_workflow_ref").map(|w| format!("reusable workflow `{w}`"))
     };
     let pull_request = get(&c, "pull_request").is_some();
     let branches = match (&refs, pull_request) {

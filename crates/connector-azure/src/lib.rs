@@ -4,7 +4,7 @@
 //! | resource type | Graph endpoint(s) | kind |
 //! |---|---|---|
 //! | `azure.application` | `GET /v1.0/applications`, `…/{id}/owners` | app_installation |
-//! | `azure.service_principal` | `GET /v1.0/servicePrincipals`, `…/{id}/owners`, `…/{id}/appRoleAssignments` | service_account |
+//! | `azure.service_principal` | `GET /v1.0/servicePrincipals`, `…/{id}/owners`, `…/{id}/appRoleAssignments`, `/roleManagement/directory/roleAssignments` | service_account |
 //! | `azure.client_secret` | `passwordCredentials` of every application | client_secret |
 //! | `azure.certificate` | `keyCredentials` of every application | certificate |
 //! | `azure.federated_credential` | `GET /v1.0/applications/{id}/federatedIdentityCredentials` | role |
@@ -30,6 +30,7 @@ mod client_credentials;
 mod client_secret;
 mod common;
 mod config;
+mod directory_role;
 mod federated_credential;
 mod graph;
 mod remediation;
@@ -49,7 +50,7 @@ use tokio::sync::Mutex;
 
 pub use client_credentials::{CLIENT_ASSERTION_TYPE, CertificateKey};
 pub use config::{AzureConfig, Credentials, DEFAULT_GRAPH_URL, RemediationConfig};
-pub use federated_credential::federation_scope;
+pub use federated_credential::{FederationScope, federation_scope};
 
 use app_permission::PermissionCache;
 use common::{APPLICATION_SELECT, OWNER_SELECT, Owner};

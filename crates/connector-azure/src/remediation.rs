@@ -145,7 +145,7 @@ impl Remediator for AzureConnector {
         if !req.execute {
             return Ok(RemediationOutcome {
                 executed: false,
-                summary: format!("dry run: would remove {what}"),
+                summary: format!("would remove {what}"),
                 calls: vec![call],
             });
         }

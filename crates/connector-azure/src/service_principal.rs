@@ -9,9 +9,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
+use crate::app_permission::stronger;
 use crate::common::{
     MICROSOFT_TENANT_ID, OWNER_SELECT, Owner, SECRET_FIELDS, decode, owner_fields, record,
 };
+use crate::directory_role;
 use crate::graph::forbidden;
 use crate::{AzureConnector, MAX_PAGES, malformed};
 
@@ -84,6 +86,18 @@ pub(crate) async fn records(
             .await?;
         r.privilege = p.privilege;
         r.privilege_detail = p.detail;
+        // Directory roles make a principal an administrator without any app permission. A
+        // tenant that does not let Roster read them is said so in the detail, not guessed.
+        match directory_role::of_principal(&c.graph, &sp.id, MAX_PAGES).await? {
+            Some((privilege, roles)) => {
+                r.privilege = stronger(r.privilege, privilege);
+                r.privilege_detail.extend(roles);
+            }
+            None => r.privilege_detail.push(format!(
+                "directory roles not readable (needs {})",
+                directory_role::NEEDS
+            )),
+        }
         let seen = c
             .sign_ins
             .app(&c.graph, sp.app_id.as_deref(), MAX_PAGES)

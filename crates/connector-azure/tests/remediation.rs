@@ -97,9 +97,14 @@ async fn dry_run_reads_the_live_secret_and_changes_nothing() {
     let c = connector(&server, false);
     assert_eq!(c.actions("azure.client_secret"), ["remove"]);
     assert!(c.actions("azure.application").is_empty());
-    let out = remediate(&c, &secret_record(&format!("{APP}/{SECRET}")), "remove", false)
-        .await
-        .unwrap();
+    let out = remediate(
+        &c,
+        &secret_record(&format!("{APP}/{SECRET}")),
+        "remove",
+        false,
+    )
+    .await
+    .unwrap();
     assert!(!out.executed);
     assert_eq!(
         out.calls,
@@ -108,8 +113,7 @@ async fn dry_run_reads_the_live_secret_and_changes_nothing() {
         )]
     );
     assert!(
-        out.summary
-            .contains("would remove client secret `ci-2024`")
+        out.summary.contains("would remove client secret `ci-2024`")
             && out.summary.contains("hint Xy7")
             && out.summary.contains("`deploy-bot`"),
         "{}",
@@ -131,7 +135,11 @@ async fn a_real_run_needs_remediation_enabled_then_removes_the_secret() {
         .await
         .unwrap();
     assert!(out.executed);
-    assert!(out.summary.starts_with("removed client secret `ci-2024`"), "{}", out.summary);
+    assert!(
+        out.summary.starts_with("removed client secret `ci-2024`"),
+        "{}",
+        out.summary
+    );
 }
 
 #[tokio::test]
@@ -161,7 +169,11 @@ async fn a_secret_already_gone_is_left_alone() {
     )
     .await
     .unwrap();
-    assert!(!out.executed && out.summary.contains("no longer exists"), "{}", out.summary);
+    assert!(
+        !out.executed && out.summary.contains("no longer exists"),
+        "{}",
+        out.summary
+    );
 }
 
 #[tokio::test]
@@ -174,9 +186,14 @@ async fn foreign_records_and_unknown_actions_are_refused() {
             .unwrap_err();
         assert!(matches!(err, RemediationError::Refused(_)), "{err:?}");
     }
-    let err = remediate(&c, &secret_record(&format!("{APP}/{SECRET}")), "delete", false)
-        .await
-        .unwrap_err();
+    let err = remediate(
+        &c,
+        &secret_record(&format!("{APP}/{SECRET}")),
+        "delete",
+        false,
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("offered: remove"), "{err}");
     let mut other_tenant = secret_record(&format!("{APP}/{SECRET}"));
     other_tenant.key.scope = "another-tenant".into();

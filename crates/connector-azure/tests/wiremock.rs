@@ -183,9 +183,19 @@ async fn service_principals_skip_microsofts_own_and_keep_managed_identities() {
         legacy.owner_source.as_deref(),
         Some("azure:service_principal_owner")
     );
+    // No app permission, but a directory role that may add credentials to any app.
+    assert_eq!(legacy.privilege, Privilege::Admin);
     assert_eq!(
         legacy.privilege_detail,
-        vec!["no application permissions granted"]
+        vec![
+            "no application permissions granted",
+            "directory role: Cloud Application Administrator"
+        ]
+    );
+    let bot = named(&sps, "deploy-bot");
+    assert_eq!(
+        bot.privilege_detail,
+        vec!["Microsoft Graph: Directory.ReadWrite.All"]
     );
 }
 
