@@ -99,13 +99,14 @@ pub(crate) async fn records(
                     m.insert("federatesFrom".into(), Value::String(scope.who.clone()));
                 }
             }
-            if let Some(scope) = &scope {
-                if scope.broad {
-                    let perms = permissions
-                        .as_ref()
-                        .map(|p| format!(" with its permissions ({})", p.detail.join(", ")))
-                        .unwrap_or_default();
-                    r.signals.push(Signal::new(
+            if let Some(scope) = &scope
+                && scope.broad
+            {
+                let perms = permissions
+                    .as_ref()
+                    .map(|p| format!(" with its permissions ({})", p.detail.join(", ")))
+                    .unwrap_or_default();
+                r.signals.push(Signal::new(
                         "azure.federated_credential.broad_subject",
                         format!(
                             "federated credential `{fic_name}` of app `{app_name}` admits {}: {} (issuer {issuer}, subject `{subject}`, audiences {}) can sign in as the app{perms}",
@@ -114,7 +115,6 @@ pub(crate) async fn records(
                             fic.audiences.join(", ")
                         ),
                     ));
-                }
             }
             r.raw = raw;
             out.push(r);
