@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use crate::config::{ConfigError, ConnectorConfig};
 
 /// Kinds DESIGN.md names whose connector is not in this build yet.
-const PLANNED: &[&str] = &["gcp", "azure"];
+const PLANNED: &[&str] = &["gcp"];
 
 fn settings<T: DeserializeOwned>(index: usize, c: &ConnectorConfig) -> Result<T, ConfigError> {
     Value::from(c.settings.clone())
@@ -60,6 +60,10 @@ pub fn build(index: usize, c: &ConnectorConfig) -> Result<SyncSource, ConfigErro
             let cfg: roster_connector_gitlab::GitlabConfig = settings(index, c)?;
             Box::new(roster_connector_gitlab::GitlabConnector::new(cfg).map_err(|e| bad(index, e))?)
         }
+        "azure" => {
+            let cfg: roster_connector_azure::AzureConfig = settings(index, c)?;
+            Box::new(roster_connector_azure::AzureConnector::new(cfg).map_err(|e| bad(index, e))?)
+        }
         k if PLANNED.contains(&k) => {
             return Err(ConfigError::BadValue {
                 key: format!("connectors[{index}].kind"),
@@ -70,7 +74,7 @@ pub fn build(index: usize, c: &ConnectorConfig) -> Result<SyncSource, ConfigErro
             return Err(ConfigError::BadValue {
                 key: format!("connectors[{index}].kind"),
                 detail: format!(
-                    "unknown connector kind `{other}` (expected synthetic, aws, github, gitlab, {})",
+                    "unknown connector kind `{other}` (expected synthetic, aws, github, gitlab, azure, {})",
                     PLANNED.join(", ")
                 ),
             });
@@ -112,6 +116,12 @@ pub fn remediator(
             let cfg: roster_connector_gitlab::GitlabConfig = settings(index, c)?;
             Ok(Box::new(
                 roster_connector_gitlab::GitlabConnector::new(cfg).map_err(|e| bad(index, e))?,
+            ))
+        }
+        "azure" => {
+            let cfg: roster_connector_azure::AzureConfig = settings(index, c)?;
+            Ok(Box::new(
+                roster_connector_azure::AzureConnector::new(cfg).map_err(|e| bad(index, e))?,
             ))
         }
         other => Err(ConfigError::BadValue {

@@ -171,6 +171,26 @@ pub const PLATFORM_RULES: &[PlatformRule] = &[
         Severity::High,
         "a pipeline trigger's owner is blocked, deactivated or deleted in GitLab, yet the trigger still runs pipelines",
     ),
+    // Microsoft Entra ID. Expired-but-present secrets and secrets without expiry are the
+    // generic lifetime rules; the maximum lifetime is the connector's `max_secret_lifetime_days`.
+    rule(
+        "azure.client_secret.lifetime_exceeds_max",
+        OwaspCode::Nhi7,
+        Severity::Medium,
+        "an app registration's client secret is valid for longer than the maximum lifetime",
+    ),
+    rule(
+        "azure.federated_credential.broad_subject",
+        OwaspCode::Nhi6,
+        Severity::High,
+        "a federated identity credential's subject admits more than one repository or branch of a CI issuer",
+    ),
+    rule(
+        "azure.application.no_owner",
+        OwaspCode::Nhi1,
+        Severity::Low,
+        "an app registration has no owners in Entra ID: only directory administrators can manage it",
+    ),
 ];
 
 /// The catalogue entry for `id`.

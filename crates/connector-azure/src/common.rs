@@ -1,0 +1,262 @@
+//! What the resource types share: the record skeleton, Graph's timestamps, decoding items
+//! without quoting their values, and the fields Roster reads of Graph's objects.
+
+use chrono::{DateTime, Utc};
+use roster_connector_sdk::ConnectorError;
+use roster_core::{Kind, Platform, Privilege, Record, RecordKey, Status, Usage};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::{AzureConnector, MAX_PAGES};
+
+/// Microsoft's own tenant: `appOwnerOrganizationId` of first-party apps (Microsoft Graph,
+/// Office 365 Exchange Online …).
+pub(crate) const MICROSOFT_TENANT_ID: &str = "f8cdef31-a31e-4b4a-93e4-5f571e91255a";
+
+/// A record of `resource_type` in `tenant` with everything unknown: the mapper fills in what
+/// Graph says.
+pub(crate) fn record(
+    resource_type: &str,
+    tenant: &str,
+    kind: Kind,
+    external_id: String,
+    name: String,
+    raw: Value,
+) -> Record {
+    Record {
+        key: RecordKey {
+            resource_type: resource_type.to_string(),
+            scope: tenant.to_string(),
+            external_id,
+        },
+        platform: Platform::Azure,
+        kind,
+        name,
+        parent: None,
+        status: Status::Active,
+        created_at: None,
+        last_used_at: None,
+        usage: Usage::NoTelemetry,
+        expires_at: None,
+        privilege: Privilege::Unknown,
+        privilege_detail: Vec::new(),
+        owner: None,
+        owner_source: None,
+        signals: Vec::new(),
+        raw,
+    }
+}
+
+/// Decodes an item into the fields a mapper reads; the error names the type, never a value.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(item: &Value) -> Result<T, String> {
+    T::deserialize(item).map_err(|e| {
+        // serde's message can quote a value; keep only its kind.
+        let msg = e.to_string();
+        let kind = msg.split(':').next().unwrap_or("invalid item").to_string();
+        format!(
+            "{}: {kind}",
+            std::any::type_name::<T>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("item")
+        )
+    })
+}
+
+/// Graph's `DateTimeOffset`s (`2024-01-02T03:04:05Z`, sometimes with fractional seconds or an
+/// offset); anything else is treated as absent.
+pub(crate) fn time(s: Option<&str>) -> Option<DateTime<Utc>> {
+    s.and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// `passwordCredentials[]` / `keyCredentials[]` entries: metadata only. Graph never returns a
+/// password's value (`secretText`) on a read, and a certificate's `key` only on a single-object
+/// `$select`; both are dropped from `raw` anyway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CredentialInfo {
+    #[serde(default)]
+    pub key_id: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub hint: Option<String>,
+    #[serde(default)]
+    pub start_date_time: Option<String>,
+    #[serde(default)]
+    pub end_date_time: Option<String>,
+    /// keyCredentials: `AsymmetricX509Cert`, `Symmetric`…
+    #[serde(default, rename = "type")]
+    pub key_type: Option<String>,
+    /// keyCredentials: `Verify`, `Sign`.
+    #[serde(default)]
+    pub usage: Option<String>,
+}
+
+/// Fields never to keep from a credential (secret material if a server sends it).
+pub(crate) const SECRET_FIELDS: &[&str] = &["secretText", "key"];
+
+/// The application fields every app-based listing asks for.
+pub(crate) const APPLICATION_SELECT: &str = "id,appId,displayName,createdDateTime,signInAudience,passwordCredentials,keyCredentials,publisherDomain,disabledByMicrosoftStatus";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Application {
+    pub id: String,
+    #[serde(default)]
+    pub app_id: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub created_date_time: Option<String>,
+    #[serde(default)]
+    pub password_credentials: Vec<CredentialInfo>,
+    #[serde(default)]
+    pub key_credentials: Vec<CredentialInfo>,
+    #[serde(default)]
+    pub disabled_by_microsoft_status: Option<String>,
+}
+
+impl Application {
+    pub fn name(&self) -> String {
+        self.display_name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| format!("application {}", self.id))
+    }
+}
+
+/// An owner (`GET …/owners`): a user or a service principal.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Owner {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(rename = "@odata.type", default)]
+    pub odata_type: Option<String>,
+    #[serde(rename = "userPrincipalName", default)]
+    pub user_principal_name: Option<String>,
+    #[serde(rename = "mail", default)]
+    pub mail: Option<String>,
+    #[serde(rename = "displayName", default)]
+    pub display_name: Option<String>,
+}
+
+impl Owner {
+    /// How Roster names the owner: a user by UPN (or mail), anything else by display name.
+    pub fn label(&self) -> Option<String> {
+        self.user_principal_name
+            .clone()
+            .or_else(|| self.mail.clone())
+            .or_else(|| self.display_name.clone())
+            .or_else(|| self.id.clone())
+            .filter(|s| !s.is_empty())
+    }
+}
+
+/// The fields asked of owners (a `directoryObject` collection; `$select` of user fields on it
+/// is what Graph documents for owners).
+pub(crate) const OWNER_SELECT: &str = "id,displayName,userPrincipalName,mail";
+
+/// Owners in Graph's order; the first names the record's owner, all go in `raw`.
+pub(crate) fn owner_fields(owners: &[Owner]) -> (Option<String>, Value) {
+    let first = owners.iter().find_map(Owner::label);
+    let list = owners
+        .iter()
+        .map(|o| {
+            serde_json::json!({
+                "id": o.id,
+                "type": o.odata_type.as_deref().map(|t| t.trim_start_matches("#microsoft.graph.")),
+                "name": o.label(),
+            })
+        })
+        .collect();
+    (first, Value::Array(list))
+}
+
+/// A client secret's or certificate's record: the app's owner and permissions (what the
+/// credential can do), the credential's own dates and sign-in activity.
+pub(crate) async fn credential_record(
+    c: &AzureConnector,
+    app: &Application,
+    cred: &CredentialInfo,
+    resource_type: &str,
+    kind: Kind,
+) -> Result<Record, ConnectorError> {
+    let key_id = cred.key_id.clone().unwrap_or_default();
+    let label = cred
+        .display_name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .or_else(|| cred.hint.clone().map(|h| format!("{h}…")))
+        .unwrap_or_else(|| key_id.clone());
+    let app_name = app.name();
+    let name = format!("{app_name}: {label}");
+    let raw = serde_json::json!({
+        "application": {"id": app.id, "appId": app.app_id, "displayName": app.display_name},
+        "keyId": cred.key_id,
+        "displayName": cred.display_name,
+        "hint": cred.hint,
+        "startDateTime": cred.start_date_time,
+        "endDateTime": cred.end_date_time,
+        "type": cred.key_type,
+        "usage": cred.usage,
+    });
+    let mut r = record(
+        resource_type,
+        &c.tenant,
+        kind,
+        format!("{}/{key_id}", app.id),
+        name,
+        raw,
+    );
+    r.parent = Some(c.application_key(&app.id));
+    r.created_at = time(cred.start_date_time.as_deref());
+    r.expires_at = time(cred.end_date_time.as_deref());
+    if let Some(app_id) = &app.app_id {
+        let p = c.permissions.of_app_id(&c.graph, app_id, MAX_PAGES).await?;
+        r.privilege = p.privilege;
+        r.privilege_detail = p.detail;
+    }
+    let seen = c
+        .sign_ins
+        .credential(&c.graph, cred.key_id.as_deref(), MAX_PAGES)
+        .await?;
+    r.usage = seen.usage;
+    r.last_used_at = seen.last;
+    let owners = c.owners_of_application(&app.id).await?;
+    if let (Some(owner), _) = owner_fields(&owners) {
+        r.owner = Some(owner);
+        r.owner_source = Some("azure:application_owner".into());
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graph_times_parse_with_fractions_and_offsets() {
+        assert_eq!(
+            time(Some("2024-01-02T03:04:05.1234567Z"))
+                .unwrap()
+                .timestamp(),
+            1_704_164_645
+        );
+        assert_eq!(
+            time(Some("2024-01-02T04:04:05+01:00")).unwrap().timestamp(),
+            1_704_164_645
+        );
+        assert_eq!(time(Some("yesterday")), None);
+    }
+
+    #[test]
+    fn decode_errors_do_not_quote_values() {
+        let err = decode::<Application>(
+            &serde_json::json!({"id": "x", "appId": 5, "displayName": "s3cr3t"}),
+        )
+        .unwrap_err();
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+}
