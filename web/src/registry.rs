@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use crate::config::{ConfigError, ConnectorConfig};
 
 /// Kinds DESIGN.md names whose connector is not in this build yet.
-const PLANNED: &[&str] = &["gitlab", "gcp", "azure"];
+const PLANNED: &[&str] = &["gitlab", "azure"];
 
 fn settings<T: DeserializeOwned>(index: usize, c: &ConnectorConfig) -> Result<T, ConfigError> {
     Value::from(c.settings.clone())
@@ -56,6 +56,10 @@ pub fn build(index: usize, c: &ConnectorConfig) -> Result<SyncSource, ConfigErro
             let cfg: roster_connector_github::GithubConfig = settings(index, c)?;
             Box::new(roster_connector_github::GithubConnector::new(cfg).map_err(|e| bad(index, e))?)
         }
+        "gcp" => {
+            let cfg: roster_connector_gcp::GcpConfig = settings(index, c)?;
+            Box::new(roster_connector_gcp::GcpConnector::new(cfg).map_err(|e| bad(index, e))?)
+        }
         k if PLANNED.contains(&k) => {
             return Err(ConfigError::BadValue {
                 key: format!("connectors[{index}].kind"),
@@ -66,7 +70,7 @@ pub fn build(index: usize, c: &ConnectorConfig) -> Result<SyncSource, ConfigErro
             return Err(ConfigError::BadValue {
                 key: format!("connectors[{index}].kind"),
                 detail: format!(
-                    "unknown connector kind `{other}` (expected synthetic, aws, github, {})",
+                    "unknown connector kind `{other}` (expected synthetic, aws, github, gcp, {})",
                     PLANNED.join(", ")
                 ),
             });
@@ -102,6 +106,12 @@ pub fn remediator(
             let cfg: roster_connector_github::GithubConfig = settings(index, c)?;
             Ok(Box::new(
                 roster_connector_github::GithubConnector::new(cfg).map_err(|e| bad(index, e))?,
+            ))
+        }
+        "gcp" => {
+            let cfg: roster_connector_gcp::GcpConfig = settings(index, c)?;
+            Ok(Box::new(
+                roster_connector_gcp::GcpConnector::new(cfg).map_err(|e| bad(index, e))?,
             ))
         }
         other => Err(ConfigError::BadValue {
