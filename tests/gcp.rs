@@ -74,7 +74,10 @@ fn finding<'a>(item: &'a Value, rule: &str) -> Option<&'a Value> {
 }
 
 fn identities(dir: &Path, transcript: &mut String) -> Vec<Value> {
-    let out = run(dir, &["identities", "--platform", "gcp", "--format", "json"]);
+    let out = run(
+        dir,
+        &["identities", "--platform", "gcp", "--format", "json"],
+    );
     *transcript += &text(&out);
     assert!(out.status.success(), "{}", text(&out));
     serde_json::from_slice(&out.stdout).unwrap()
@@ -88,7 +91,13 @@ async fn sync_identities_and_key_remediation_against_the_gcp_estate() {
     Estate::write_key_file(&d.join("gcp-key.json")).unwrap();
     let key_pem = std::fs::read_to_string(d.join("gcp-key.json")).unwrap();
     let key_body: Value = serde_json::from_str(&key_pem).unwrap();
-    let pem_line = key_body["private_key"].as_str().unwrap().lines().nth(1).unwrap().to_string();
+    let pem_line = key_body["private_key"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string();
     let mut transcript = String::new();
     write_config(d, &estate.uri(), "");
 
@@ -110,7 +119,11 @@ async fn sync_identities_and_key_remediation_against_the_gcp_estate() {
         kinds,
         BTreeSet::from(["service_account", "service_account_key", "role"])
     );
-    assert!(items.iter().all(|i| i["platform"] == "gcp" && i["connector"] == "acme-gcp"));
+    assert!(
+        items
+            .iter()
+            .all(|i| i["platform"] == "gcp" && i["connector"] == "acme-gcp")
+    );
 
     // Service accounts: owner from the description, usage from the Policy Analyzer, privilege
     // from the project's bindings; the basic role is NHI5.
@@ -123,7 +136,10 @@ async fn sync_identities_and_key_remediation_against_the_gcp_estate() {
     assert_eq!(ci["privilege"], "admin");
     let basic = finding(ci, "gcp.service_account.basic_role").unwrap();
     assert_eq!(basic["owasp"], "NHI5");
-    assert!(basic["message"].as_str().unwrap().contains("roles/editor"), "{basic}");
+    assert!(
+        basic["message"].as_str().unwrap().contains("roles/editor"),
+        "{basic}"
+    );
     assert!(finding(ci, "privilege.admin").is_some(), "{ci}");
     let reporting = item(&items, "reporting@acme-prod.iam.gserviceaccount.com");
     assert_eq!(reporting["usage"], "never_used");
@@ -131,7 +147,10 @@ async fn sync_identities_and_key_remediation_against_the_gcp_estate() {
     assert_eq!(reporting["owner"], "alice@acme.com");
     let legacy = item(&items, "legacy@acme-prod.iam.gserviceaccount.com");
     assert_eq!(legacy["status"], "disabled");
-    assert!(legacy["findings"].as_array().unwrap().is_empty(), "{legacy}");
+    assert!(
+        legacy["findings"].as_array().unwrap().is_empty(),
+        "{legacy}"
+    );
     let builder = item(&items, "builder@acme-dev.iam.gserviceaccount.com");
     assert_eq!(builder["scope"], "acme-dev");
     assert_eq!(builder["usage"], "never_used");
@@ -173,7 +192,10 @@ async fn sync_identities_and_key_remediation_against_the_gcp_estate() {
     let acme = item(&items, "ci-pool/github-acme");
     let f = finding(acme, "gcp.wif_provider.wide_condition").unwrap();
     assert!(
-        f["message"].as_str().unwrap().contains("every repository of `acme`"),
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("every repository of `acme`"),
         "{f}"
     );
     let pinned = item(&items, "ci-pool/github-app");
@@ -188,7 +210,13 @@ async fn sync_identities_and_key_remediation_against_the_gcp_estate() {
     let gitlab = item(&items, "gitlab-pool/gitlab");
     let f = finding(gitlab, "gcp.wif_provider.wide_condition").unwrap();
     assert!(f["message"].as_str().unwrap().contains("GitLab CI"), "{f}");
-    assert!(f["message"].as_str().unwrap().contains("startsWith('acme')"), "{f}");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("startsWith('acme')"),
+        "{f}"
+    );
 
     // Remediation: dry run first (works with remediation off), then disable, then delete.
     let key_id = key["id"].as_str().unwrap();
@@ -203,7 +231,10 @@ async fn sync_identities_and_key_remediation_against_the_gcp_estate() {
         "{}",
         text(&out)
     );
-    let out = run(d, &["remediate", key_id, "--action", "disable", "--execute"]);
+    let out = run(
+        d,
+        &["remediate", key_id, "--action", "disable", "--execute"],
+    );
     transcript += &text(&out);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("remediation is off"), "{}", text(&out));
@@ -219,7 +250,15 @@ async fn sync_identities_and_key_remediation_against_the_gcp_estate() {
     assert!(text(&out).contains("disable it first"), "{}", text(&out));
     let out = run(
         d,
-        &["remediate", key_id, "--action", "disable", "--execute", "--reason", "unused key"],
+        &[
+            "remediate",
+            key_id,
+            "--action",
+            "disable",
+            "--execute",
+            "--reason",
+            "unused key",
+        ],
     );
     transcript += &text(&out);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -236,7 +275,11 @@ async fn sync_identities_and_key_remediation_against_the_gcp_estate() {
     let requests = estate.server.received_requests().await.unwrap();
     let mutating: Vec<String> = requests
         .iter()
-        .filter(|r| r.method.as_str() != "GET" && !r.url.path().ends_with(":getIamPolicy") && r.url.path() != "/token")
+        .filter(|r| {
+            r.method.as_str() != "GET"
+                && !r.url.path().ends_with(":getIamPolicy")
+                && r.url.path() != "/token"
+        })
         .map(|r| format!("{} {}", r.method, r.url.path()))
         .collect();
     assert_eq!(mutating.len(), 2, "{mutating:?}");

@@ -51,10 +51,12 @@ pub(crate) struct Api {
     endpoints: Endpoints,
     clock: Arc<dyn Clock>,
     credentials: Credentials,
-    /// The current token's clients and when the token expires (`None`: a token from the
-    /// environment, whose lifetime Roster does not know).
-    current: Mutex<Option<(Arc<Clients>, Option<DateTime<Utc>>)>>,
+    current: Mutex<Option<Current>>,
 }
+
+/// The current token's clients and when the token expires (`None`: a token from the
+/// environment, whose lifetime Roster does not know).
+type Current = (Arc<Clients>, Option<DateTime<Utc>>);
 
 /// OAuth token endpoint and STS answer (RFC 6749 §5.1, RFC 8693 §2.2.1).
 #[derive(Deserialize)]
@@ -153,7 +155,11 @@ impl Api {
         let raw = self.send(service, Method::POST, path, Some(body)).await?;
         let decoded = serde_json::from_slice(&raw.body).map_err(|e| ConnectorError::Malformed {
             url: raw.url.to_string(),
-            detail: format!("not the documented JSON at line {} column {}", e.line(), e.column()),
+            detail: format!(
+                "not the documented JSON at line {} column {}",
+                e.line(),
+                e.column()
+            ),
         })?;
         Ok((decoded, raw.url))
     }

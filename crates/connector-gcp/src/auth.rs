@@ -139,7 +139,8 @@ impl ServiceAccountKey {
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let signature = SigningKey::<Sha256>::new((*self.key).clone()).sign(signing_input.as_bytes());
+        let signature =
+            SigningKey::<Sha256>::new((*self.key).clone()).sign(signing_input.as_bytes());
         Secret::new(format!(
             "{signing_input}.{}",
             URL_SAFE_NO_PAD.encode(signature.to_bytes())
@@ -205,7 +206,10 @@ pub fn credentials(
 pub fn read_credentials_file(path: &Path) -> Result<Credentials, ConnectorError> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| {
-        ConnectorError::Config(format!("cannot read credentials_file {shown}: {}", e.kind()))
+        ConnectorError::Config(format!(
+            "cannot read credentials_file {shown}: {}",
+            e.kind()
+        ))
     })?;
     // No serde detail: it could quote the key.
     let file: CredentialFile = serde_json::from_str(&text).map_err(|_| {
@@ -213,9 +217,8 @@ pub fn read_credentials_file(path: &Path) -> Result<Credentials, ConnectorError>
             "credentials_file {shown} is not a JSON credentials file"
         ))
     })?;
-    let missing = |field: &str| {
-        ConnectorError::Config(format!("credentials_file {shown} lacks `{field}`"))
-    };
+    let missing =
+        |field: &str| ConnectorError::Config(format!("credentials_file {shown} lacks `{field}`"));
     match file.kind.as_deref() {
         Some("service_account") => {
             let email = file.client_email.ok_or_else(|| missing("client_email"))?;
@@ -253,10 +256,11 @@ pub fn read_credentials_file(path: &Path) -> Result<Credentials, ConnectorError>
                 Some(SourceFormat {
                     kind: Some(kind),
                     subject_token_field_name,
-                }) if kind == "json" => Some(
-                    subject_token_field_name
-                        .ok_or_else(|| missing("credential_source.format.subject_token_field_name"))?,
-                ),
+                }) if kind == "json" => {
+                    Some(subject_token_field_name.ok_or_else(|| {
+                        missing("credential_source.format.subject_token_field_name")
+                    })?)
+                }
                 Some(SourceFormat { kind: Some(_), .. }) => {
                     return Err(ConnectorError::Config(format!(
                         "credentials_file {shown}: credential_source.format.type must be `text` or `json`"
@@ -372,7 +376,9 @@ mod tests {
         assert_eq!(ext.subject_token().unwrap().expose(), "eyJ.subject.token");
         assert_eq!(
             ext.impersonation_path.as_deref(),
-            Some("/v1/projects/-/serviceAccounts/roster@acme-prod.iam.gserviceaccount.com:generateAccessToken")
+            Some(
+                "/v1/projects/-/serviceAccounts/roster@acme-prod.iam.gserviceaccount.com:generateAccessToken"
+            )
         );
 
         std::fs::write(
@@ -398,7 +404,10 @@ mod tests {
         assert!(!err.contains("SECRETSECRET"), "{err}");
         std::fs::write(&path, "SECRETSECRET not json").unwrap();
         let err = read_credentials_file(&path).unwrap_err().to_string();
-        assert!(!err.contains("SECRETSECRET") && err.contains("not a JSON"), "{err}");
+        assert!(
+            !err.contains("SECRETSECRET") && err.contains("not a JSON"),
+            "{err}"
+        );
         std::fs::write(&path, r#"{"type": "authorized_user"}"#).unwrap();
         let err = read_credentials_file(&path).unwrap_err().to_string();
         assert!(err.contains("authorized_user"), "{err}");

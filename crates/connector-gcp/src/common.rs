@@ -70,10 +70,7 @@ pub(crate) fn owner_in_description(description: Option<&str>) -> Option<String> 
                 .next_back()
                 .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
         let rest = d[from..].trim_start();
-        let Some(rest) = rest
-            .strip_prefix(':')
-            .or_else(|| rest.strip_prefix('='))
-        else {
+        let Some(rest) = rest.strip_prefix(':').or_else(|| rest.strip_prefix('=')) else {
             continue;
         };
         if !before_ok {
@@ -117,8 +114,14 @@ mod tests {
     #[test]
     fn owners_are_read_from_descriptions() {
         let o = |d: &str| owner_in_description(Some(d));
-        assert_eq!(o("CI deployer. owner: team-payments"), Some("team-payments".into()));
-        assert_eq!(o("Owner=alice@acme.com, rotated yearly"), Some("alice@acme.com".into()));
+        assert_eq!(
+            o("CI deployer. owner: team-payments"),
+            Some("team-payments".into())
+        );
+        assert_eq!(
+            o("Owner=alice@acme.com, rotated yearly"),
+            Some("alice@acme.com".into())
+        );
         assert_eq!(o("owner: 'bob'."), Some("bob".into()));
         assert_eq!(o("coowner: x; no owners here"), None);
         assert_eq!(o("owner of nothing"), None);

@@ -244,7 +244,12 @@ mod tests {
         assert!(bad.validate().is_err());
         let mut none = c.clone();
         none.credentials_file = None;
-        assert!(none.validate().unwrap_err().to_string().contains("no credentials"));
+        assert!(
+            none.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("no credentials")
+        );
         let mut both = c.clone();
         both.access_token_env = Some("T".into());
         assert!(both.validate().is_err());
@@ -258,7 +263,14 @@ mod tests {
         for ok in ["acme-prod", "my-project-123456"] {
             assert!(is_project_id(ok), "{ok}");
         }
-        for bad in ["short", "Acme-prod", "1acme-prod", "acme-prod-", "acme/prod", "acme..prod"] {
+        for bad in [
+            "short",
+            "Acme-prod",
+            "1acme-prod",
+            "acme-prod-",
+            "acme/prod",
+            "acme..prod",
+        ] {
             assert!(!is_project_id(bad), "{bad}");
         }
     }

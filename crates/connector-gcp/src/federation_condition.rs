@@ -24,7 +24,10 @@ impl Ci {
         let url = url::Url::parse(issuer.trim()).ok()?;
         let host = url.host_str()?.to_ascii_lowercase();
         if host == "token.actions.githubusercontent.com"
-            || url.path().trim_end_matches('/').ends_with("/_services/token")
+            || url
+                .path()
+                .trim_end_matches('/')
+                .ends_with("/_services/token")
         {
             return Some(Ci::GitHub);
         }
@@ -485,7 +488,10 @@ mod tests {
 
     #[test]
     fn pinned_conditions_name_their_repositories() {
-        assert_eq!(gh("assertion.repository == 'acme/app'"), repos(&["acme/app"]));
+        assert_eq!(
+            gh("assertion.repository == 'acme/app'"),
+            repos(&["acme/app"])
+        );
         assert_eq!(
             gh("attribute.repository in ['acme/app', \"acme/web\"]"),
             repos(&["acme/app", "acme/web"])
@@ -527,7 +533,10 @@ mod tests {
         ));
         assert_eq!(gh("assertion.ref == 'refs/heads/main'"), Admits::Any);
         assert_eq!(gh("true"), Admits::Any);
-        assert_eq!(gh("assertion.actor == 'jürgen' || assertion.repository == 'é/ü'"), Admits::Any);
+        assert_eq!(
+            gh("assertion.actor == 'jürgen' || assertion.repository == 'é/ü'"),
+            Admits::Any
+        );
         assert_eq!(gh("!(assertion.repository == 'acme/app')"), Admits::Any);
         // One open disjunct opens the whole condition.
         assert_eq!(

@@ -116,7 +116,10 @@ pub(crate) async fn load(
             url.push_str("&pageToken=");
             url.push_str(&encode(t));
         }
-        let response = match api.get::<QueryResponse>(Service::PolicyAnalyzer, &url).await {
+        let response = match api
+            .get::<QueryResponse>(Service::PolicyAnalyzer, &url)
+            .await
+        {
             Ok(r) => r,
             Err(ConnectorError::Forbidden { url, .. }) if token.is_none() => {
                 tracing::warn!(%url, project, "Policy Analyzer activity not readable; usage is no_telemetry");
@@ -146,11 +149,7 @@ pub(crate) async fn load(
                 }
             }
         }
-        match response
-            .body
-            .next_page_token
-            .filter(|t| !t.is_empty())
-        {
+        match response.body.next_page_token.filter(|t| !t.is_empty()) {
             Some(next) => {
                 guard.advance(&next)?;
                 token = Some(next);
@@ -224,7 +223,9 @@ mod tests {
         assert_eq!(seen.last_used_at, Some(t));
         assert_eq!(read.usage(&["cd34"]).usage, Usage::NeverUsed);
         assert_eq!(
-            Telemetry::Unreadable("HTTP 403".into()).usage(&["ab12"]).usage,
+            Telemetry::Unreadable("HTTP 403".into())
+                .usage(&["ab12"])
+                .usage,
             Usage::NoTelemetry
         );
         assert_eq!(Telemetry::Off.usage(&["ab12"]).usage, Usage::NoTelemetry);

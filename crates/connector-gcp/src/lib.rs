@@ -226,8 +226,7 @@ impl GcpConnector {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ConnectorError> {
         let api = Api::new(config.endpoints()?, credentials, clock)?;
-        if config.projects.is_empty() || !config.projects.iter().all(|p| config::is_project_id(p))
-        {
+        if config.projects.is_empty() || !config.projects.iter().all(|p| config::is_project_id(p)) {
             return Err(ConnectorError::Config(
                 "`projects` must list GCP project ids".into(),
             ));
@@ -451,7 +450,7 @@ impl GcpConnector {
         };
         for item in items {
             let parent = if providers {
-                let pool: workload_identity_pool::Pool =
+                let pool: workload_identity_pool::WorkloadIdentityPool =
                     common::decode(&item).map_err(malformed)?;
                 if pool.state.as_deref() == Some("DELETED") {
                     continue;
@@ -463,11 +462,10 @@ impl GcpConnector {
                     owner: None,
                 }
             } else {
-                let sa: service_account::ServiceAccount = common::decode::<
-                    service_account::ServiceAccount,
-                >(&item)
-                .and_then(service_account::ServiceAccount::checked)
-                .map_err(malformed)?;
+                let sa: service_account::ServiceAccount =
+                    common::decode::<service_account::ServiceAccount>(&item)
+                        .and_then(service_account::ServiceAccount::checked)
+                        .map_err(malformed)?;
                 Parent {
                     id: sa.external_id().to_string(),
                     owner: common::owner_in_description(sa.description.as_deref()),

@@ -122,10 +122,13 @@ impl PolicyView {
                 if m.starts_with("deleted:") {
                     continue;
                 }
-                grants.entry(m.to_ascii_lowercase()).or_default().push(Grant {
-                    role: b.role.clone(),
-                    condition: condition.clone(),
-                });
+                grants
+                    .entry(m.to_ascii_lowercase())
+                    .or_default()
+                    .push(Grant {
+                        role: b.role.clone(),
+                        condition: condition.clone(),
+                    });
             }
         }
         Self::Read(grants)
@@ -136,7 +139,9 @@ impl PolicyView {
             PolicyView::Unreadable(reason) => {
                 return Privileges {
                     privilege: Privilege::Unknown,
-                    detail: vec![format!("project IAM policy of {project} not readable: {reason}")],
+                    detail: vec![format!(
+                        "project IAM policy of {project} not readable: {reason}"
+                    )],
                     basic: vec![],
                 };
             }
@@ -189,7 +194,10 @@ mod tests {
             Privilege::Admin
         );
         assert_eq!(role_privilege("roles/viewer"), Privilege::Read);
-        assert_eq!(role_privilege("roles/storage.objectViewer"), Privilege::Read);
+        assert_eq!(
+            role_privilege("roles/storage.objectViewer"),
+            Privilege::Read
+        );
         assert_eq!(
             role_privilege("roles/secretmanager.secretAccessor"),
             Privilege::Write

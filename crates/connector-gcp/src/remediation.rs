@@ -99,9 +99,7 @@ impl Remediator for GcpConnector {
             Err(ConnectorError::NotFound { .. }) => {
                 return Ok(RemediationOutcome {
                     executed: false,
-                    summary: format!(
-                        "key {key_id} of `{email}` no longer exists; nothing to do"
-                    ),
+                    summary: format!("key {key_id} of `{email}` no longer exists; nothing to do"),
                     calls: vec![],
                 });
             }
@@ -149,7 +147,13 @@ impl Remediator for GcpConnector {
                         allowed_from.format("%Y-%m-%d %H:%M UTC")
                     )));
                 }
-                (Method::DELETE, path.clone(), None, "deleted", "would delete")
+                (
+                    Method::DELETE,
+                    path.clone(),
+                    None,
+                    "deleted",
+                    "would delete",
+                )
             }
         };
         let call = match &body {

@@ -60,7 +60,11 @@ pub(crate) struct AccountView<'a> {
     pub telemetry: &'a Telemetry,
 }
 
-pub(crate) fn map(project: &str, mut item: Value, view: &AccountView<'_>) -> Result<Record, String> {
+pub(crate) fn map(
+    project: &str,
+    mut item: Value,
+    view: &AccountView<'_>,
+) -> Result<Record, String> {
     let sa: ServiceAccount = decode::<ServiceAccount>(&item)?.checked()?;
     let grants = view.policy.for_service_account(&sa.email, project);
     let seen = view.telemetry.usage(&[&sa.email, sa.external_id()]);

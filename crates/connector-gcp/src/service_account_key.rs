@@ -16,8 +16,7 @@ use crate::last_authentication::Telemetry;
 use crate::project_iam_policy::Privileges;
 
 pub(crate) const RESOURCE_TYPE: &str = "gcp.service_account_key";
-pub(crate) const NEEDS: &str =
-    "iam.serviceAccountKeys.list on the project (e.g. roles/iam.serviceAccountKeyAdmin or roles/iam.securityReviewer)";
+pub(crate) const NEEDS: &str = "iam.serviceAccountKeys.list on the project (e.g. roles/iam.serviceAccountKeyAdmin or roles/iam.securityReviewer)";
 
 /// Secret members of IAM's `ServiceAccountKey`.
 pub(crate) const SECRET_FIELDS: &[&str] = &["privateKeyData"];
@@ -25,7 +24,7 @@ pub(crate) const SECRET_FIELDS: &[&str] = &["privateKeyData"];
 /// The fields of IAM's `ServiceAccountKey` the connector reads.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Key {
+struct ServiceAccountKey {
     name: String,
     #[serde(default)]
     valid_after_time: Option<DateTime<Utc>>,
@@ -55,7 +54,7 @@ pub(crate) fn map(
     telemetry: &Telemetry,
 ) -> Result<Option<Record>, String> {
     drop_secret_fields(&mut item, SECRET_FIELDS);
-    let k: Key = decode(&item)?;
+    let k: ServiceAccountKey = decode(&item)?;
     if k.key_type.as_deref() == Some("SYSTEM_MANAGED") {
         return Ok(None);
     }
@@ -141,11 +140,17 @@ mod tests {
         assert_eq!(r.privilege, Privilege::Admin);
         assert_eq!(r.owner.as_deref(), Some("team-platform"));
 
-        let system = json!({"name": "projects/p/serviceAccounts/a@b/keys/ff", "keyType": "SYSTEM_MANAGED"});
+        let system =
+            json!({"name": "projects/p/serviceAccounts/a@b/keys/ff", "keyType": "SYSTEM_MANAGED"});
         assert!(
-            map("acme-prod", system, &account, &Telemetry::Read(HashMap::new()))
-                .unwrap()
-                .is_none()
+            map(
+                "acme-prod",
+                system,
+                &account,
+                &Telemetry::Read(HashMap::new())
+            )
+            .unwrap()
+            .is_none()
         );
     }
 }

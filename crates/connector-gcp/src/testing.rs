@@ -36,7 +36,10 @@ pub const FIXTURES: &[(&str, &str)] = &[
         include_str!("../fixtures/dev.iam_policy.json"),
     ),
     ("empty.json", include_str!("../fixtures/empty.json")),
-    ("iam_policy.json", include_str!("../fixtures/iam_policy.json")),
+    (
+        "iam_policy.json",
+        include_str!("../fixtures/iam_policy.json"),
+    ),
     ("key.get.json", include_str!("../fixtures/key.get.json")),
     (
         "keys.ci-deployer.json",
@@ -110,8 +113,7 @@ pub const PROJECTS: &[&str] = &["acme-prod", "acme-dev"];
 /// The key the remediation steps act on (its account is `ci-deployer@acme-prod…`).
 pub const REMEDIATED_KEY: &str = "3f1e0a9b7c6d5e4f30211203a4b5c6d7e8f90a1b";
 /// What `privateKeyData` in the fixtures decodes to contains this; it must never be stored.
-pub const PRIVATE_KEY_CANARY: &str =
-    "ewogICJ0eXBlIjogInNlcnZpY2VfYWNjb3VudCIsCiAgInByaXZhdGVfa2V5IjogIlJPU1RFUl9DQU5BUllfUFJJVkFURV9LRVkiCn0K";
+pub const PRIVATE_KEY_CANARY: &str = "ewogICJ0eXBlIjogInNlcnZpY2VfYWNjb3VudCIsCiAgInByaXZhdGVfa2V5IjogIlJPU1RFUl9DQU5BUllfUFJJVkFURV9LRVkiCn0K";
 
 #[cfg(feature = "testing")]
 pub mod estate {
@@ -127,8 +129,7 @@ pub mod estate {
     use rsa::pkcs8::EncodePrivateKey;
     use serde_json::{Value, json};
     use wiremock::matchers::{
-        body_string_contains, header, method, path, path_regex, query_param,
-        query_param_is_missing,
+        body_string_contains, header, method, path, path_regex, query_param, query_param_is_missing,
     };
     use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 

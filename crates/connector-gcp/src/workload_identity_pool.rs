@@ -16,7 +16,7 @@ pub(crate) const NEEDS: &str =
 /// The fields of IAM's `WorkloadIdentityPool` the connector reads.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Pool {
+pub(crate) struct WorkloadIdentityPool {
     pub name: String,
     #[serde(default)]
     pub display_name: Option<String>,
@@ -28,7 +28,7 @@ pub(crate) struct Pool {
     pub state: Option<String>,
 }
 
-impl Pool {
+impl WorkloadIdentityPool {
     /// The pool id (the last segment of its name), checked to be safe as a URL path segment.
     pub(crate) fn id(&self) -> Result<&str, String> {
         let id = last_segment(&self.name);
@@ -41,7 +41,7 @@ impl Pool {
 
 /// Maps one pool; `Ok(None)` skips a soft-deleted one (it can federate no one until undeleted).
 pub(crate) fn map(project: &str, item: Value) -> Result<Option<Record>, String> {
-    let p: Pool = decode(&item)?;
+    let p: WorkloadIdentityPool = decode(&item)?;
     if p.state.as_deref() == Some("DELETED") {
         return Ok(None);
     }

@@ -24,7 +24,7 @@ pub(crate) const WIDE_CONDITION_RULE: &str = "gcp.wif_provider.wide_condition";
 /// The fields of IAM's `WorkloadIdentityPoolProvider` the connector reads.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Provider {
+struct WorkloadIdentityPoolProvider {
     name: String,
     #[serde(default)]
     description: Option<String>,
@@ -57,7 +57,7 @@ struct Oidc {
 
 /// Maps one provider of `pool`; `Ok(None)` skips a soft-deleted one.
 pub(crate) fn map(project: &str, pool: &str, item: Value) -> Result<Option<Record>, String> {
-    let p: Provider = decode(&item)?;
+    let p: WorkloadIdentityPoolProvider = decode(&item)?;
     if p.state.as_deref() == Some("DELETED") {
         return Ok(None);
     }
@@ -165,7 +165,9 @@ mod tests {
         assert_eq!(r.signals.len(), 1);
         assert_eq!(r.signals[0].rule, NO_CONDITION_RULE);
         assert!(
-            r.signals[0].message.contains("every repository of every user and organisation"),
+            r.signals[0]
+                .message
+                .contains("every repository of every user and organisation"),
             "{}",
             r.signals[0].message
         );
@@ -194,7 +196,11 @@ mod tests {
         .unwrap()
         .unwrap();
         assert!(pinned.signals.is_empty());
-        assert!(pinned.privilege_detail.contains(&"admits: only `acme/app`".to_string()));
+        assert!(
+            pinned
+                .privilege_detail
+                .contains(&"admits: only `acme/app`".to_string())
+        );
     }
 
     #[test]

@@ -93,7 +93,10 @@ async fn disable_then_delete_after_the_grace_period_dry_run_first() {
     let now = Utc::now();
     let path = format!("/v1/projects/acme-prod/serviceAccounts/{EMAIL}/keys/{REMEDIATED_KEY}");
 
-    assert_eq!(off.actions("gcp.service_account_key"), ["disable", "delete"]);
+    assert_eq!(
+        off.actions("gcp.service_account_key"),
+        ["disable", "delete"]
+    );
     assert!(off.actions("gcp.service_account").is_empty());
     assert_eq!(off.previous_stage("delete"), Some("disable"));
 
@@ -101,39 +104,72 @@ async fn disable_then_delete_after_the_grace_period_dry_run_first() {
     let out = step(&off, &key, "disable", false, now, None).await.unwrap();
     assert!(!out.executed);
     assert_eq!(out.calls, vec![format!("POST {path}:disable {{}}")]);
-    assert!(out.summary.starts_with("would disable key"), "{}", out.summary);
+    assert!(
+        out.summary.starts_with("would disable key"),
+        "{}",
+        out.summary
+    );
     assert!(calls(&estate, "POST").await.is_empty());
     // A real run needs remediation enabled.
-    let err = step(&off, &key, "disable", true, now, None).await.unwrap_err();
+    let err = step(&off, &key, "disable", true, now, None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, RemediationError::Disabled(_)), "{err}");
     // Delete before disable is refused.
-    let err = step(&on, &key, "delete", false, now, None).await.unwrap_err();
+    let err = step(&on, &key, "delete", false, now, None)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("disable it first"), "{err}");
 
     let out = step(&on, &key, "disable", true, now, None).await.unwrap();
     assert!(out.executed);
-    assert!(out.summary.contains("can be deleted from"), "{}", out.summary);
-    assert_eq!(calls(&estate, "POST").await, vec![format!("{path}:disable")]);
+    assert!(
+        out.summary.contains("can be deleted from"),
+        "{}",
+        out.summary
+    );
+    assert_eq!(
+        calls(&estate, "POST").await,
+        vec![format!("{path}:disable")]
+    );
     // Disabling twice does nothing.
     let out = step(&on, &key, "disable", true, now, None).await.unwrap();
     assert!(!out.executed && out.summary.contains("already disabled"));
 
     // Delete: needs Roster's record of the disable, then the grace period (7 days).
-    let err = step(&on, &key, "delete", true, now, None).await.unwrap_err();
+    let err = step(&on, &key, "delete", true, now, None)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("no record of disabling"), "{err}");
-    let err = step(&on, &key, "delete", true, now, Some(now)).await.unwrap_err();
+    let err = step(&on, &key, "delete", true, now, Some(now))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("grace period of 7 days"), "{err}");
     let later = now + Duration::days(8);
-    let dry = step(&on, &key, "delete", false, later, Some(now)).await.unwrap();
+    let dry = step(&on, &key, "delete", false, later, Some(now))
+        .await
+        .unwrap();
     assert_eq!(dry.calls, vec![format!("DELETE {path}")]);
     assert!(calls(&estate, "DELETE").await.is_empty());
-    let out = step(&on, &key, "delete", true, later, Some(now)).await.unwrap();
-    assert!(out.executed && out.summary.starts_with("deleted key"), "{}", out.summary);
+    let out = step(&on, &key, "delete", true, later, Some(now))
+        .await
+        .unwrap();
+    assert!(
+        out.executed && out.summary.starts_with("deleted key"),
+        "{}",
+        out.summary
+    );
     assert_eq!(calls(&estate, "DELETE").await, vec![path.clone()]);
 
     // Gone now: nothing to do.
-    let out = step(&on, &key, "delete", true, later, Some(now)).await.unwrap();
-    assert!(!out.executed && out.summary.contains("no longer exists"), "{}", out.summary);
+    let out = step(&on, &key, "delete", true, later, Some(now))
+        .await
+        .unwrap();
+    assert!(
+        !out.executed && out.summary.contains("no longer exists"),
+        "{}",
+        out.summary
+    );
 }
 
 #[tokio::test]
@@ -142,8 +178,13 @@ async fn unknown_actions_records_and_unsafe_ids_are_refused() {
     let c = connector(&estate, true);
     let now = Utc::now();
     let key = key_record(REMEDIATED_KEY);
-    let err = step(&c, &key, "rotate", false, now, None).await.unwrap_err();
-    assert!(err.to_string().contains("offered: disable, delete"), "{err}");
+    let err = step(&c, &key, "rotate", false, now, None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("offered: disable, delete"),
+        "{err}"
+    );
     let mut sa = key_record("110000000000000000001");
     sa.key.resource_type = "gcp.service_account".into();
     assert!(step(&c, &sa, "disable", false, now, None).await.is_err());
@@ -154,9 +195,17 @@ async fn unknown_actions_records_and_unsafe_ids_are_refused() {
     ));
     let mut other_project = key_record(REMEDIATED_KEY);
     other_project.key.scope = "acme-other".into();
-    assert!(step(&c, &other_project, "disable", false, now, None).await.is_err());
+    assert!(
+        step(&c, &other_project, "disable", false, now, None)
+            .await
+            .is_err()
+    );
     let mut bad_email = key_record(REMEDIATED_KEY);
     bad_email.raw = json!({"serviceAccount": "x/../../y"});
-    assert!(step(&c, &bad_email, "disable", false, now, None).await.is_err());
+    assert!(
+        step(&c, &bad_email, "disable", false, now, None)
+            .await
+            .is_err()
+    );
     assert!(estate.server.received_requests().await.unwrap().is_empty());
 }

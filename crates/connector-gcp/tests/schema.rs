@@ -24,7 +24,9 @@ impl Discovery {
     fn load() -> Option<Discovery> {
         let Some(dir) = std::env::var_os("ROSTER_GCP_DISCOVERY_DIR") else {
             if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("ROSTER_GCP_DISCOVERY_DIR is not set; CI checks every fixture against Google's discovery documents");
+                panic!(
+                    "ROSTER_GCP_DISCOVERY_DIR is not set; CI checks every fixture against Google's discovery documents"
+                );
             }
             println!(
                 "skipped: ROSTER_GCP_DISCOVERY_DIR not set (eval \"$(tests/gcp/setup.sh)\" sets it)"
@@ -153,9 +155,7 @@ fn fits(template: &str, path: &str) -> bool {
                 return false;
             };
             (1..=after.len()).any(|n| {
-                after.is_char_boundary(n)
-                    && !after[..n].contains('/')
-                    && fits(rest, &after[n..])
+                after.is_char_boundary(n) && !after[..n].contains('/') && fits(rest, &after[n..])
             })
         }
     }
@@ -172,7 +172,10 @@ fn every_fixture_file_is_listed_and_every_listed_file_exists() {
     let compiled: BTreeSet<String> = FIXTURES.iter().map(|(n, _)| n.to_string()).collect();
     assert_eq!(on_disk, compiled, "testing::FIXTURES and fixtures/ differ");
     let listed: BTreeSet<String> = manifest().unwrap().into_iter().map(|e| e.file).collect();
-    assert_eq!(on_disk, listed, "a fixture is not in the manifest, or the reverse");
+    assert_eq!(
+        on_disk, listed,
+        "a fixture is not in the manifest, or the reverse"
+    );
     for (name, text) in FIXTURES {
         serde_json::from_str::<Value>(text).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
@@ -187,7 +190,12 @@ fn every_fixture_matches_its_methods_response_schema_and_path() {
     let mut methods = BTreeSet::new();
     for e in &entries {
         let m = discovery.method(&e.method);
-        assert_eq!(m["httpMethod"], e.http.as_str(), "{}: HTTP method", e.method);
+        assert_eq!(
+            m["httpMethod"],
+            e.http.as_str(),
+            "{}: HTTP method",
+            e.method
+        );
         let flat = m["flatPath"].as_str().unwrap();
         assert!(
             fits(flat, &e.path),
@@ -196,7 +204,12 @@ fn every_fixture_matches_its_methods_response_schema_and_path() {
             e.method
         );
         let errors = discovery.check_response(&e.method, &fixture_json(&e.file));
-        assert!(errors.is_empty(), "{} against {}: {errors:#?}", e.file, e.method);
+        assert!(
+            errors.is_empty(),
+            "{} against {}: {errors:#?}",
+            e.file,
+            e.method
+        );
         methods.insert(e.method.as_str());
     }
     // Every endpoint the connector calls has a checked fixture.

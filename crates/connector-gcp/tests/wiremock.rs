@@ -32,7 +32,11 @@ fn token_connector(server: &MockServer, projects: &[&str], clock: Arc<FakeClock>
     .unwrap()
 }
 
-async fn drain(c: &GcpConnector, resource_type: &str, project: &str) -> Result<Vec<Record>, ConnectorError> {
+async fn drain(
+    c: &GcpConnector,
+    resource_type: &str,
+    project: &str,
+) -> Result<Vec<Record>, ConnectorError> {
     list_all(c, &Listing::new(resource_type, project), 1000).await
 }
 
@@ -40,7 +44,12 @@ fn by_name<'a>(records: &'a [Record], name: &str) -> &'a Record {
     records
         .iter()
         .find(|r| r.name == name || r.key.external_id == name)
-        .unwrap_or_else(|| panic!("no {name} in {:?}", records.iter().map(|r| &r.name).collect::<Vec<_>>()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no {name} in {:?}",
+                records.iter().map(|r| &r.name).collect::<Vec<_>>()
+            )
+        })
 }
 
 #[tokio::test]
@@ -83,7 +92,11 @@ async fn the_estate_through_a_service_account_key() {
     assert_eq!(ci.signals[0].rule, "gcp.service_account.basic_role");
     let reporting = by_name(&accounts, "reporting@acme-prod.iam.gserviceaccount.com");
     assert_eq!(reporting.privilege, Privilege::Read);
-    assert_eq!(reporting.usage, Usage::NeverUsed, "the API answered and does not list it");
+    assert_eq!(
+        reporting.usage,
+        Usage::NeverUsed,
+        "the API answered and does not list it"
+    );
     assert_eq!(reporting.owner.as_deref(), Some("alice@acme.com"));
     let legacy = by_name(&accounts, "legacy@acme-prod.iam.gserviceaccount.com");
     assert_eq!(legacy.status, Status::Disabled);
@@ -93,10 +106,16 @@ async fn the_estate_through_a_service_account_key() {
     assert_eq!(keys.len(), 3);
     let k1 = by_name(&keys, "3f1e0a9b7c6d5e4f30211203a4b5c6d7e8f90a1b");
     assert_eq!(k1.kind, Kind::ServiceAccountKey);
-    assert_eq!(k1.parent.as_ref().unwrap().external_id, "110000000000000000001");
+    assert_eq!(
+        k1.parent.as_ref().unwrap().external_id,
+        "110000000000000000001"
+    );
     assert_eq!(k1.parent.as_ref().unwrap().resource_type, SA);
     assert_eq!(k1.expires_at, None, "9999-12-31 means no expiry");
-    assert_eq!(k1.created_at.unwrap().to_rfc3339(), "2023-03-01T09:00:00+00:00");
+    assert_eq!(
+        k1.created_at.unwrap().to_rfc3339(),
+        "2023-03-01T09:00:00+00:00"
+    );
     assert_eq!(k1.usage, Usage::Used);
     assert_eq!(k1.privilege, Privilege::Admin);
     assert_eq!(k1.owner.as_deref(), Some("team-platform"));
@@ -113,26 +132,59 @@ async fn the_estate_through_a_service_account_key() {
 
     let pools = drain(&connector, POOL, "acme-prod").await.unwrap();
     assert_eq!(pools.len(), 2);
-    assert_eq!(by_name(&pools, "ci-pool").owner.as_deref(), Some("team-platform"));
+    assert_eq!(
+        by_name(&pools, "ci-pool").owner.as_deref(),
+        Some("team-platform")
+    );
     let providers = drain(&connector, PROVIDER, "acme-prod").await.unwrap();
-    let ids: Vec<_> = providers.iter().map(|r| r.key.external_id.as_str()).collect();
+    let ids: Vec<_> = providers
+        .iter()
+        .map(|r| r.key.external_id.as_str())
+        .collect();
     assert_eq!(
         ids,
-        vec!["ci-pool/github-open", "ci-pool/github-acme", "ci-pool/github-app", "gitlab-pool/gitlab"]
+        vec![
+            "ci-pool/github-open",
+            "ci-pool/github-acme",
+            "ci-pool/github-app",
+            "gitlab-pool/gitlab"
+        ]
     );
     let rule = |r: &Record| r.signals.first().map(|s| s.rule.clone());
-    assert_eq!(rule(&providers[0]).as_deref(), Some("gcp.wif_provider.no_condition"));
-    assert_eq!(rule(&providers[1]).as_deref(), Some("gcp.wif_provider.wide_condition"));
-    assert!(providers[1].signals[0].message.contains("every repository of `acme`"));
+    assert_eq!(
+        rule(&providers[0]).as_deref(),
+        Some("gcp.wif_provider.no_condition")
+    );
+    assert_eq!(
+        rule(&providers[1]).as_deref(),
+        Some("gcp.wif_provider.wide_condition")
+    );
+    assert!(
+        providers[1].signals[0]
+            .message
+            .contains("every repository of `acme`")
+    );
     assert_eq!(rule(&providers[2]), None);
-    assert!(providers[2].privilege_detail.contains(&"admits: only `acme/app`".to_string()));
-    assert_eq!(rule(&providers[3]).as_deref(), Some("gcp.wif_provider.wide_condition"));
+    assert!(
+        providers[2]
+            .privilege_detail
+            .contains(&"admits: only `acme/app`".to_string())
+    );
+    assert_eq!(
+        rule(&providers[3]).as_deref(),
+        Some("gcp.wif_provider.wide_condition")
+    );
 
     // The second project.
     let dev = drain(&connector, SA, "acme-dev").await.unwrap();
     assert_eq!(dev.len(), 1);
     assert_eq!(dev[0].privilege, Privilege::Read);
-    assert!(drain(&connector, POOL, "acme-dev").await.unwrap().is_empty());
+    assert!(
+        drain(&connector, POOL, "acme-dev")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // One token was minted for all of it, at the configured endpoint (the file names another).
     let requests = estate.server.received_requests().await.unwrap();
@@ -183,16 +235,21 @@ async fn paging_tokens_across_many_pages() {
         let mock = Mock::given(method("GET"))
             .and(path("/v1/projects/acme-prod/serviceAccounts"))
             .and(query_param("pageSize", "2"))
-            .and(header("authorization", format!("Bearer {ACCESS_TOKEN}").as_str()));
+            .and(header(
+                "authorization",
+                format!("Bearer {ACCESS_TOKEN}").as_str(),
+            ));
         let mock = if p == 0 {
             mock.and(wiremock::matchers::query_param_is_missing("pageToken"))
         } else {
             // Tokens with `/`, `+` and `=` come back intact.
             mock.and(query_param("pageToken", format!("tok/{p}+=").as_str()))
         };
-        mock.respond_with(
-            ResponseTemplate::new(200).set_body_json(accounts_page(p * 2, 2, next.as_deref())),
-        )
+        mock.respond_with(ResponseTemplate::new(200).set_body_json(accounts_page(
+            p * 2,
+            2,
+            next.as_deref(),
+        )))
         .expect(1)
         .mount(&server)
         .await;
@@ -213,7 +270,10 @@ async fn paging_tokens_across_many_pages() {
     // The IAM policy and the activity were read once, not once per page.
     let requests = server.received_requests().await.unwrap();
     assert_eq!(
-        requests.iter().filter(|r| r.url.path().ends_with(":getIamPolicy")).count(),
+        requests
+            .iter()
+            .filter(|r| r.url.path().ends_with(":getIamPolicy"))
+            .count(),
         1
     );
 }
@@ -231,9 +291,13 @@ async fn keys_walk_accounts_across_pages() {
     for i in 0..30 {
         let email = format!("sa-{i}@acme-prod.iam.gserviceaccount.com");
         let mut k = template.clone();
-        k["name"] = json!(format!("projects/acme-prod/serviceAccounts/{email}/keys/{i:040x}"));
+        k["name"] = json!(format!(
+            "projects/acme-prod/serviceAccounts/{email}/keys/{i:040x}"
+        ));
         Mock::given(method("GET"))
-            .and(path(format!("/v1/projects/acme-prod/serviceAccounts/{email}/keys").as_str()))
+            .and(path(
+                format!("/v1/projects/acme-prod/serviceAccounts/{email}/keys").as_str(),
+            ))
             .and(query_param("keyTypes", "USER_MANAGED"))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({"keys": [k]})))
             .expect(1)
@@ -243,23 +307,36 @@ async fn keys_walk_accounts_across_pages() {
     let c = token_connector(&server, &["acme-prod"], Arc::new(FakeClock::default()));
     // Ten requests per page at most: the walk spans several pages and loses nothing.
     let listing = Listing::new(KEY, "acme-prod");
-    let first = c.list(&listing, None).await.unwrap();
-    assert!(first.next.is_some() && first.records.len() < 30);
-    let keys = drain(&c, KEY, "acme-prod").await.unwrap();
+    let (mut keys, mut pages, mut token) = (Vec::new(), 0, None);
+    loop {
+        let page = c.list(&listing, token.as_ref()).await.unwrap();
+        pages += 1;
+        keys.extend(page.records);
+        match page.next {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    assert!(pages >= 4, "{pages} pages");
     assert_eq!(keys.len(), 30);
+    assert!(
+        keys.iter()
+            .all(|k| k.parent.as_ref().unwrap().resource_type == SA)
+    );
 }
 
 #[tokio::test]
 async fn rate_limits_with_and_without_retry_after() {
     let server = MockServer::start().await;
     mount_side_calls(&server).await;
+    let exhausted = || json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED"}});
     let pools = "/v1/projects/acme-prod/locations/global/workloadIdentityPools";
     Mock::given(method("GET"))
         .and(path(pools))
         .respond_with(
             ResponseTemplate::new(429)
                 .insert_header("retry-after", "7")
-                .set_body_json(json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED"}})),
+                .set_body_json(exhausted()),
         )
         .up_to_n_times(1)
         .with_priority(1)
@@ -267,25 +344,31 @@ async fn rate_limits_with_and_without_retry_after() {
         .await;
     Mock::given(method("GET"))
         .and(path(pools))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .set_body_json(json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED"}})),
-        )
-        .up_to_n_times(1)
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture_json("pools.json")))
         .with_priority(2)
         .mount(&server)
         .await;
+    let accounts = "/v1/projects/acme-prod/serviceAccounts";
     Mock::given(method("GET"))
-        .and(path(pools))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture_json("pools.json")))
-        .with_priority(3)
+        .and(path(accounts))
+        .respond_with(ResponseTemplate::new(429).set_body_json(exhausted()))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(accounts))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture_json("accounts.page2.json")))
+        .with_priority(2)
         .mount(&server)
         .await;
     let clock = Arc::new(FakeClock::default());
     let c = token_connector(&server, &["acme-prod"], clock.clone());
-    let records = drain(&c, POOL, "acme-prod").await.unwrap();
-    assert_eq!(records.len(), 2);
-    // Retry-After honoured, then the headerless backoff.
+    // Retry-After honoured.
+    assert_eq!(drain(&c, POOL, "acme-prod").await.unwrap().len(), 2);
+    assert_eq!(clock.slept(), vec![Duration::from_secs(7)]);
+    // Without it, the headerless backoff (60 s, doubling on each further 429 of one call).
+    assert_eq!(drain(&c, SA, "acme-prod").await.unwrap().len(), 1);
     assert_eq!(
         clock.slept(),
         vec![Duration::from_secs(7), Duration::from_secs(60)]
@@ -308,7 +391,11 @@ async fn a_rate_limit_beyond_the_bound_fails_the_listing() {
 async fn a_project_that_answers_403_fails_its_listings_only() {
     let estate = Estate::start().await;
     estate.deny("acme-dev").await;
-    let c = token_connector(&estate.server, &["acme-prod", "acme-dev"], Arc::new(FakeClock::default()));
+    let c = token_connector(
+        &estate.server,
+        &["acme-prod", "acme-dev"],
+        Arc::new(FakeClock::default()),
+    );
     for rt in [SA, KEY, POOL, PROVIDER] {
         let err = drain(&c, rt, "acme-dev").await.unwrap_err();
         match &err {
@@ -344,7 +431,11 @@ async fn unreadable_policy_and_activity_mean_unknown_and_no_telemetry() {
     let records = drain(&c, SA, "acme-prod").await.unwrap();
     let r = &records[0];
     assert_eq!(r.privilege, Privilege::Unknown);
-    assert!(r.privilege_detail[0].contains("not readable"), "{:?}", r.privilege_detail);
+    assert!(
+        r.privilege_detail[0].contains("not readable"),
+        "{:?}",
+        r.privilege_detail
+    );
     assert_eq!(r.usage, Usage::NoTelemetry);
     assert_eq!(r.raw["lastAuthentication"]["read"], false);
 }
@@ -377,8 +468,14 @@ async fn malformed_bodies_are_clear_errors() {
         ("{\"workloadIdentityPools\": [", "line"),
         ("[]", "expected a JSON object"),
         ("{\"workloadIdentityPools\": {}}", "not an array"),
-        ("{\"workloadIdentityPools\": [{\"displayName\": \"no name\"}]}", "WorkloadIdentityPool"),
-        ("{\"workloadIdentityPools\": [], \"nextPageToken\": 7}", "nextPageToken"),
+        (
+            "{\"workloadIdentityPools\": [{\"displayName\": \"no name\"}]}",
+            "WorkloadIdentityPool",
+        ),
+        (
+            "{\"workloadIdentityPools\": [], \"nextPageToken\": 7}",
+            "nextPageToken",
+        ),
     ] {
         let guard = Mock::given(method("GET"))
             .and(path(pools))
@@ -400,14 +497,19 @@ async fn a_page_token_that_comes_back_is_a_loop() {
     mount_side_calls(&server).await;
     Mock::given(method("GET"))
         .and(path("/v1/projects/acme-prod/serviceAccounts"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(accounts_page(0, 1, Some("same-token"))),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(accounts_page(
+            0,
+            1,
+            Some("same-token"),
+        )))
         .mount(&server)
         .await;
     let c = token_connector(&server, &["acme-prod"], Arc::new(FakeClock::default()));
     let err = drain(&c, SA, "acme-prod").await.unwrap_err();
-    assert!(matches!(err, ConnectorError::PaginationLoop { .. }), "{err}");
+    assert!(
+        matches!(err, ConnectorError::PaginationLoop { .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -448,7 +550,9 @@ async fn workload_identity_federation_with_impersonation() {
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/v1/projects/acme-prod/locations/global/workloadIdentityPools"))
+        .and(path(
+            "/v1/projects/acme-prod/locations/global/workloadIdentityPools",
+        ))
         .and(header("authorization", "Bearer impersonated-token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(fixture_json("pools.json")))
         .expect(1)
