@@ -651,6 +651,35 @@ impl Connector for GcpConnector {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// A page token is opaque data in the query: even one shaped like a URL to another host
+    /// cannot move the request off the configured base URL.
+    #[test]
+    fn page_tokens_stay_in_the_query() {
+        let url = page_url(
+            "v1/projects/acme-prod/serviceAccounts",
+            100,
+            Some("https://evil.example.com/steal?x=1&y=2#f"),
+        );
+        assert_eq!(
+            url,
+            "v1/projects/acme-prod/serviceAccounts?pageSize=100&pageToken=https%3A%2F%2Fevil.example.com%2Fsteal%3Fx%3D1%26y%3D2%23f"
+        );
+        let base = url::Url::parse("http://127.0.0.1:9/").unwrap();
+        assert_eq!(base.join(&url).unwrap().host_str(), Some("127.0.0.1"));
+    }
+
+    #[test]
+    fn list_bodies_without_their_array_are_empty_pages() {
+        let u = url::Url::parse("http://127.0.0.1:9/x").unwrap();
+        let (items, next) = items_of(json!({}), "accounts", &u).unwrap();
+        assert!(items.is_empty() && next.is_none());
+        let (_, next) =
+            items_of(json!({"accounts": [], "nextPageToken": ""}), "accounts", &u).unwrap();
+        assert!(next.is_none(), "an empty token means the last page");
+    }
+
     /// Every rule id this crate signals is in core's catalogue, so the risk engine turns it into
     /// a finding instead of dropping it.
     #[test]

@@ -590,3 +590,65 @@ async fn a_refused_key_is_unauthorized_and_never_quoted() {
     let err = drain(&c, POOL, "acme-prod").await.unwrap_err();
     assert!(matches!(err, ConnectorError::Unauthorized { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn tokens_are_minted_again_after_a_401_and_near_expiry() {
+    let server = MockServer::start().await;
+    let token = |t: &str| {
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"access_token": t, "expires_in": 3600, "token_type": "Bearer"}))
+    };
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(token("ya29.revoked"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(token("ya29.good"))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let pools = "/v1/projects/acme-prod/locations/global/workloadIdentityPools";
+    Mock::given(method("GET"))
+        .and(path(pools))
+        .and(header("authorization", "Bearer ya29.good"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture_json("pools.json")))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(pools))
+        .respond_with(ResponseTemplate::new(401))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("key.json");
+    Estate::write_key_file(&key_file).unwrap();
+    let clock = Arc::new(FakeClock::default());
+    let c = GcpConnector::with_credentials(
+        GcpConfig::with_base(&server.uri(), &["acme-prod"]),
+        read_credentials_file(&key_file).unwrap(),
+        clock.clone(),
+    )
+    .unwrap();
+    let minted = || async {
+        server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.url.path() == "/token")
+            .count()
+    };
+    assert_eq!(drain(&c, POOL, "acme-prod").await.unwrap().len(), 2);
+    assert_eq!(minted().await, 2, "the refused token was replaced once");
+    assert_eq!(drain(&c, POOL, "acme-prod").await.unwrap().len(), 2);
+    assert_eq!(minted().await, 2, "a fresh token is reused");
+    clock.advance(Duration::from_secs(3600 - 60));
+    assert_eq!(drain(&c, POOL, "acme-prod").await.unwrap().len(), 2);
+    assert_eq!(minted().await, 3, "a token about to expire is replaced");
+}
