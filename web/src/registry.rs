@@ -8,9 +8,6 @@ use serde::de::DeserializeOwned;
 
 use crate::config::{ConfigError, ConnectorConfig};
 
-/// Kinds DESIGN.md names whose connector is not in this build yet.
-const PLANNED: &[&str] = &["gcp"];
-
 fn settings<T: DeserializeOwned>(index: usize, c: &ConnectorConfig) -> Result<T, ConfigError> {
     Value::from(c.settings.clone())
         .deserialize::<T>()
@@ -64,18 +61,15 @@ pub fn build(index: usize, c: &ConnectorConfig) -> Result<SyncSource, ConfigErro
             let cfg: roster_connector_azure::AzureConfig = settings(index, c)?;
             Box::new(roster_connector_azure::AzureConnector::new(cfg).map_err(|e| bad(index, e))?)
         }
-        k if PLANNED.contains(&k) => {
-            return Err(ConfigError::BadValue {
-                key: format!("connectors[{index}].kind"),
-                detail: format!("the `{k}` connector is not part of this build yet"),
-            });
+        "gcp" => {
+            let cfg: roster_connector_gcp::GcpConfig = settings(index, c)?;
+            Box::new(roster_connector_gcp::GcpConnector::new(cfg).map_err(|e| bad(index, e))?)
         }
         other => {
             return Err(ConfigError::BadValue {
                 key: format!("connectors[{index}].kind"),
                 detail: format!(
-                    "unknown connector kind `{other}` (expected synthetic, aws, github, gitlab, azure, {})",
-                    PLANNED.join(", ")
+                    "unknown connector kind `{other}` (expected synthetic, aws, github, gitlab, gcp or azure)"
                 ),
             });
         }
@@ -122,6 +116,12 @@ pub fn remediator(
             let cfg: roster_connector_azure::AzureConfig = settings(index, c)?;
             Ok(Box::new(
                 roster_connector_azure::AzureConnector::new(cfg).map_err(|e| bad(index, e))?,
+            ))
+        }
+        "gcp" => {
+            let cfg: roster_connector_gcp::GcpConfig = settings(index, c)?;
+            Ok(Box::new(
+                roster_connector_gcp::GcpConnector::new(cfg).map_err(|e| bad(index, e))?,
             ))
         }
         other => Err(ConfigError::BadValue {

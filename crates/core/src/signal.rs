@@ -191,6 +191,25 @@ pub const PLATFORM_RULES: &[PlatformRule] = &[
         Severity::Low,
         "an app registration has no owners in Entra ID: only directory administrators can manage it",
     ),
+    // GCP IAM. User-managed keys by age and without expiry are the generic lifetime rules.
+    rule(
+        "gcp.service_account.basic_role",
+        OwaspCode::Nhi5,
+        Severity::Medium,
+        "a service account holds a basic role (roles/owner, roles/editor or roles/viewer) on a project",
+    ),
+    rule(
+        "gcp.wif_provider.no_condition",
+        OwaspCode::Nhi6,
+        Severity::Critical,
+        "a workload identity provider trusts GitHub or GitLab CI tokens without an attributeCondition: any repository on the issuer can federate in",
+    ),
+    rule(
+        "gcp.wif_provider.wide_condition",
+        OwaspCode::Nhi6,
+        Severity::High,
+        "a workload identity provider's attributeCondition admits every repository of an owner, a pattern of repositories, or does not restrict the repository",
+    ),
 ];
 
 /// The catalogue entry for `id`.

@@ -1,0 +1,698 @@
+//! The `gcp` connector: the non-human identities and credentials of one or more GCP projects.
+//!
+//! | resource type | Google API (v1) | kind |
+//! |---|---|---|
+//! | `gcp.service_account` | IAM `GET projects/{p}/serviceAccounts` | service_account |
+//! | `gcp.service_account_key` | IAM `GET projects/{p}/serviceAccounts/{email}/keys?keyTypes=USER_MANAGED` per account | service_account_key |
+//! | `gcp.workload_identity_pool` | IAM `GET projects/{p}/locations/global/workloadIdentityPools` | role |
+//! | `gcp.workload_identity_provider` | IAM `GET …/workloadIdentityPools/{pool}/providers` per pool | role |
+//!
+//! Every listing's scope is the project id. Accounts and keys also read the project's IAM
+//! policy (Resource Manager `POST projects/{p}:getIamPolicy`) for their privilege, and the
+//! Policy Analyzer activity API (`serviceAccountLastAuthentication`,
+//! `serviceAccountKeyLastAuthentication`) for their last authentication; both are read once
+//! per listing, on its first page.
+//!
+//! **Not seen is not gone.** A 403 or 404 on a project's listing fails that listing with
+//! `Forbidden` naming the permission it needs; the sync engine reports it and sweeps nothing
+//! there. An IAM policy or activity API that answers 403 leaves privilege `unknown` or usage
+//! `no_telemetry` (with the reason in the record) instead of failing the inventory; any other
+//! failure of either fails the listing.
+//!
+//! **Remediation** (`remediation.rs`, off unless `[connectors.remediation] enabled = true`):
+//! disable a user-managed key, then delete it once it has been disabled for
+//! `delete_after_days`.
+
+mod api;
+mod auth;
+mod common;
+mod config;
+mod federation_condition;
+mod last_authentication;
+mod project_iam_policy;
+mod remediation;
+mod service_account;
+mod service_account_key;
+pub mod testing;
+mod workload_identity_pool;
+mod workload_identity_provider;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use roster_connector_sdk::{
+    Clock, Connector, ConnectorError, Listing, Page, PageToken, SystemClock,
+};
+use roster_core::Record;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+pub use auth::{
+    CLOUD_PLATFORM_SCOPE, Credentials, ExternalAccount, ServiceAccountKey, read_credentials_file,
+};
+pub use config::{DEFAULT_MAX_PAGES, GcpConfig, RemediationConfig};
+
+use api::{Api, Service};
+use last_authentication::Telemetry;
+use project_iam_policy::{Policy, PolicyView};
+
+/// Every resource type, in the order the plan lists them per project.
+const RESOURCE_TYPES: &[&str] = &[
+    service_account::RESOURCE_TYPE,
+    service_account_key::RESOURCE_TYPE,
+    workload_identity_pool::RESOURCE_TYPE,
+    workload_identity_provider::RESOURCE_TYPE,
+];
+
+/// Every resource type name the connector lists, per project.
+pub fn resource_types() -> Vec<&'static str> {
+    RESOURCE_TYPES.to_vec()
+}
+
+/// A per-parent listing (keys per account, providers per pool) stops asking for more within
+/// one page after this many requests, so a page (and a failure) stays small.
+const REQUESTS_PER_PAGE: usize = 10;
+
+pub struct GcpConnector {
+    projects: Vec<String>,
+    page_size: u32,
+    max_pages: u64,
+    activity: bool,
+    remediation: RemediationConfig,
+    api: Api,
+    /// The IAM policy and activity read on the first page of a listing, for its later pages;
+    /// keyed by (resource type, project).
+    views: Mutex<HashMap<(String, String), Arc<ProjectView>>>,
+}
+
+impl std::fmt::Debug for GcpConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GcpConnector")
+            .field("projects", &self.projects)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a project says about its accounts and keys beyond their listings.
+struct ProjectView {
+    policy: PolicyView,
+    telemetry: Telemetry,
+}
+
+/// Where a listing goes on; serialised as the opaque page token.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Cursor {
+    /// The next page of the listing (or, for a per-parent listing, of its parents).
+    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    #[serde(rename = "k", default, skip_serializing_if = "is_zero")]
+    pages: u64,
+    /// Per-parent listings: the parents listing is finished.
+    #[serde(rename = "d", default, skip_serializing_if = "is_false")]
+    parents_done: bool,
+    /// Per-parent listings: parents not finished yet; the first is the one `child_token`
+    /// continues.
+    #[serde(rename = "q", default, skip_serializing_if = "VecDeque::is_empty")]
+    queue: VecDeque<Parent>,
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    child_token: Option<String>,
+    #[serde(rename = "ck", default, skip_serializing_if = "is_zero")]
+    child_pages: u64,
+}
+
+/// A service account (keys walk) or a pool (providers walk).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Parent {
+    /// The account's email or the pool's id: the URL path segment.
+    #[serde(rename = "n")]
+    name: String,
+    /// The parent record's external id.
+    #[serde(rename = "i")]
+    id: String,
+    #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl Cursor {
+    fn decode(listing: &Listing, page: Option<&PageToken>) -> Result<Self, ConnectorError> {
+        match page {
+            None => Ok(Self::default()),
+            Some(t) => serde_json::from_str(&t.0).map_err(|_| ConnectorError::Malformed {
+                url: listing.to_string(),
+                detail: "page token was not issued by this connector".into(),
+            }),
+        }
+    }
+
+    fn encode(&self) -> PageToken {
+        // Serialising plain strings and numbers cannot fail.
+        PageToken(serde_json::to_string(self).unwrap_or_default())
+    }
+}
+
+/// Google hides what a credential may not see behind 404 as well as 403 (and a project that
+/// does not exist looks the same): both mean "not seen", with the permission needed.
+fn forbidden(error: ConnectorError, needs: &str) -> ConnectorError {
+    match error {
+        ConnectorError::Forbidden { url, needs: None } | ConnectorError::NotFound { url } => {
+            ConnectorError::Forbidden {
+                url,
+                needs: Some(needs.to_string()),
+            }
+        }
+        other => other,
+    }
+}
+
+/// The items of a list response (`{"accounts": [...], "nextPageToken": "…"}`) and its next
+/// token. Google omits an empty array, so a missing member is an empty page.
+fn items_of(
+    body: Value,
+    field: &str,
+    url: &url::Url,
+) -> Result<(Vec<Value>, Option<String>), ConnectorError> {
+    let malformed = |detail: String| ConnectorError::Malformed {
+        url: url.to_string(),
+        detail,
+    };
+    let Value::Object(mut m) = body else {
+        return Err(malformed("expected a JSON object".into()));
+    };
+    let items = match m.remove(field) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(malformed(format!("`{field}` is not an array"))),
+    };
+    let next = match m.remove("nextPageToken") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s).filter(|s| !s.is_empty()),
+        Some(_) => return Err(malformed("`nextPageToken` is not a string".into())),
+    };
+    Ok((items, next))
+}
+
+/// `path?pageSize=N[&pageToken=T]`.
+fn page_url(path: &str, page_size: u32, token: Option<&str>) -> String {
+    let mut url = format!("{path}?pageSize={page_size}");
+    if let Some(t) = token {
+        url.push_str("&pageToken=");
+        url.extend(url::form_urlencoded::byte_serialize(t.as_bytes()));
+    }
+    url
+}
+
+impl GcpConnector {
+    /// The connector of a `[[connectors]] kind = "gcp"` entry: credentials from the file or the
+    /// process environment, the system clock.
+    pub fn new(config: GcpConfig) -> Result<Self, ConnectorError> {
+        let credentials = auth::credentials(&config, |name| std::env::var(name).ok())?;
+        Self::with_credentials(config, credentials, Arc::new(SystemClock))
+    }
+
+    /// The connector with credentials and a clock given (tests: a fake clock).
+    pub fn with_credentials(
+        config: GcpConfig,
+        credentials: Credentials,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConnectorError> {
+        let api = Api::new(config.endpoints()?, credentials, clock)?;
+        if config.projects.is_empty() || !config.projects.iter().all(|p| config::is_project_id(p)) {
+            return Err(ConnectorError::Config(
+                "`projects` must list GCP project ids".into(),
+            ));
+        }
+        Ok(Self {
+            projects: config.projects.clone(),
+            page_size: config.page_size.clamp(1, 100),
+            max_pages: config.max_pages.unwrap_or(DEFAULT_MAX_PAGES),
+            activity: config.activity,
+            remediation: config.remediation,
+            api,
+            views: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn project(&self, scope: &str) -> Result<&str, ConnectorError> {
+        self.projects
+            .iter()
+            .find(|p| *p == scope)
+            .map(String::as_str)
+            .ok_or_else(|| ConnectorError::NotFound {
+                url: format!("project {scope} is not configured"),
+            })
+    }
+
+    /// A next token equal to the one that named it, or more pages than `max_pages`, is a loop.
+    fn advance(
+        &self,
+        listing: &Listing,
+        slot: &mut Option<String>,
+        pages: &mut u64,
+        next: String,
+    ) -> Result<(), ConnectorError> {
+        *pages += 1;
+        if slot.as_deref() == Some(next.as_str()) {
+            return Err(ConnectorError::PaginationLoop {
+                listing: listing.to_string(),
+                detail: "the server named the same pageToken as the next page again".into(),
+            });
+        }
+        if *pages >= self.max_pages {
+            return Err(ConnectorError::PaginationLoop {
+                listing: listing.to_string(),
+                detail: format!("more than {} pages", self.max_pages),
+            });
+        }
+        *slot = Some(next);
+        Ok(())
+    }
+
+    /// The project's IAM policy; 403/404 leave it unreadable rather than failing the listing.
+    async fn project_policy(&self, project: &str) -> Result<PolicyView, ConnectorError> {
+        let path = format!("v1/projects/{project}:getIamPolicy");
+        let body = json!({"options": {"requestedPolicyVersion": 3}});
+        match self
+            .api
+            .post_json::<Policy>(Service::ResourceManager, &path, &body)
+            .await
+        {
+            Ok((policy, _)) => Ok(PolicyView::from_policy(policy)),
+            Err(ConnectorError::Forbidden { url, .. }) => {
+                tracing::warn!(%url, project, "project IAM policy not readable; privilege is unknown");
+                Ok(PolicyView::Unreadable(format!(
+                    "HTTP 403 at {url} (needs resourcemanager.projects.getIamPolicy, e.g. roles/iam.securityReviewer)"
+                )))
+            }
+            Err(ConnectorError::NotFound { url }) => {
+                Ok(PolicyView::Unreadable(format!("HTTP 404 at {url}")))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The listing's view of the project: read afresh on its first page, reused on later ones.
+    async fn view(
+        &self,
+        listing: &Listing,
+        project: &str,
+        first_page: bool,
+        activity_type: &str,
+    ) -> Result<Arc<ProjectView>, ConnectorError> {
+        let key = (listing.resource_type.clone(), project.to_string());
+        if !first_page && let Some(v) = self.views.lock().await.get(&key) {
+            return Ok(v.clone());
+        }
+        let policy = self.project_policy(project).await?;
+        let telemetry = if self.activity {
+            last_authentication::load(
+                &self.api,
+                project,
+                activity_type,
+                self.page_size,
+                self.max_pages,
+            )
+            .await?
+        } else {
+            Telemetry::Off
+        };
+        let view = Arc::new(ProjectView { policy, telemetry });
+        self.views.lock().await.insert(key, view.clone());
+        Ok(view)
+    }
+
+    async fn list_service_accounts(
+        &self,
+        listing: &Listing,
+        project: &str,
+        page: Option<&PageToken>,
+    ) -> Result<Page, ConnectorError> {
+        let mut cursor = Cursor::decode(listing, page)?;
+        let view = self
+            .view(
+                listing,
+                project,
+                page.is_none(),
+                last_authentication::SERVICE_ACCOUNT_ACTIVITY,
+            )
+            .await?;
+        let url = page_url(
+            &format!("v1/projects/{project}/serviceAccounts"),
+            self.page_size,
+            cursor.token.as_deref(),
+        );
+        let response = self
+            .api
+            .get::<Value>(Service::Iam, &url)
+            .await
+            .map_err(|e| forbidden(e, service_account::NEEDS))?;
+        let (items, next) = items_of(response.body, "accounts", &response.url)?;
+        let accounts = service_account::AccountView {
+            policy: &view.policy,
+            telemetry: &view.telemetry,
+        };
+        let records = items
+            .into_iter()
+            .map(|item| service_account::map(project, item, &accounts))
+            .collect::<Result<Vec<Record>, String>>()
+            .map_err(|detail| ConnectorError::Malformed {
+                url: response.url.to_string(),
+                detail,
+            })?;
+        let next = match next {
+            Some(next) => {
+                self.advance(listing, &mut cursor.token, &mut cursor.pages, next)?;
+                Some(cursor.encode())
+            }
+            None => None,
+        };
+        Ok(Page { records, next })
+    }
+
+    async fn list_pools(
+        &self,
+        listing: &Listing,
+        project: &str,
+        page: Option<&PageToken>,
+    ) -> Result<Page, ConnectorError> {
+        let mut cursor = Cursor::decode(listing, page)?;
+        let url = page_url(
+            &format!("v1/projects/{project}/locations/global/workloadIdentityPools"),
+            self.page_size,
+            cursor.token.as_deref(),
+        );
+        let response = self
+            .api
+            .get::<Value>(Service::Iam, &url)
+            .await
+            .map_err(|e| forbidden(e, workload_identity_pool::NEEDS))?;
+        let (items, next) = items_of(response.body, "workloadIdentityPools", &response.url)?;
+        let mut records = Vec::with_capacity(items.len());
+        for item in items {
+            let mapped = workload_identity_pool::map(project, item).map_err(|detail| {
+                ConnectorError::Malformed {
+                    url: response.url.to_string(),
+                    detail,
+                }
+            })?;
+            records.extend(mapped);
+        }
+        let next = match next {
+            Some(next) => {
+                self.advance(listing, &mut cursor.token, &mut cursor.pages, next)?;
+                Some(cursor.encode())
+            }
+            None => None,
+        };
+        Ok(Page { records, next })
+    }
+
+    /// Fetches the next page of the parents listing into the cursor's queue.
+    async fn next_parents(
+        &self,
+        listing: &Listing,
+        project: &str,
+        cursor: &mut Cursor,
+        providers: bool,
+    ) -> Result<(), ConnectorError> {
+        let (path, field, needs) = if providers {
+            (
+                format!("v1/projects/{project}/locations/global/workloadIdentityPools"),
+                "workloadIdentityPools",
+                workload_identity_pool::NEEDS,
+            )
+        } else {
+            (
+                format!("v1/projects/{project}/serviceAccounts"),
+                "accounts",
+                service_account::NEEDS,
+            )
+        };
+        let url = page_url(&path, self.page_size, cursor.token.as_deref());
+        let response = self
+            .api
+            .get::<Value>(Service::Iam, &url)
+            .await
+            .map_err(|e| forbidden(e, needs))?;
+        let (items, next) = items_of(response.body, field, &response.url)?;
+        let malformed = |detail: String| ConnectorError::Malformed {
+            url: response.url.to_string(),
+            detail,
+        };
+        for item in items {
+            let parent = if providers {
+                let pool: workload_identity_pool::WorkloadIdentityPool =
+                    common::decode(&item).map_err(malformed)?;
+                if pool.state.as_deref() == Some("DELETED") {
+                    continue;
+                }
+                let id = pool.id().map_err(malformed)?.to_string();
+                Parent {
+                    name: id.clone(),
+                    id,
+                    owner: None,
+                }
+            } else {
+                let sa: service_account::ServiceAccount =
+                    common::decode::<service_account::ServiceAccount>(&item)
+                        .and_then(service_account::ServiceAccount::checked)
+                        .map_err(malformed)?;
+                Parent {
+                    id: sa.external_id().to_string(),
+                    owner: common::owner_in_description(sa.description.as_deref()),
+                    name: sa.email,
+                }
+            };
+            cursor.queue.push_back(parent);
+        }
+        match next {
+            Some(next) => {
+                let (mut token, mut pages) = (cursor.token.take(), cursor.pages);
+                self.advance(listing, &mut token, &mut pages, next)?;
+                cursor.token = token;
+                cursor.pages = pages;
+            }
+            None => {
+                cursor.parents_done = true;
+                cursor.token = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// One page of a per-parent listing: keys per account, or providers per pool.
+    async fn list_per_parent(
+        &self,
+        listing: &Listing,
+        project: &str,
+        page: Option<&PageToken>,
+        providers: bool,
+    ) -> Result<Page, ConnectorError> {
+        let mut cursor = Cursor::decode(listing, page)?;
+        let view = if providers {
+            None
+        } else {
+            Some(
+                self.view(
+                    listing,
+                    project,
+                    page.is_none(),
+                    last_authentication::KEY_ACTIVITY,
+                )
+                .await?,
+            )
+        };
+        let mut records = Vec::new();
+        let mut requests = 0;
+        loop {
+            if requests >= REQUESTS_PER_PAGE || records.len() >= self.page_size as usize {
+                return Ok(Page {
+                    records,
+                    next: Some(cursor.encode()),
+                });
+            }
+            let Some(parent) = cursor.queue.front().cloned() else {
+                if cursor.parents_done {
+                    return Ok(Page {
+                        records,
+                        next: None,
+                    });
+                }
+                requests += 1;
+                self.next_parents(listing, project, &mut cursor, providers)
+                    .await?;
+                continue;
+            };
+            requests += 1;
+            let (url, needs, field) = if providers {
+                (
+                    page_url(
+                        &format!(
+                            "v1/projects/{project}/locations/global/workloadIdentityPools/{}/providers",
+                            parent.name
+                        ),
+                        self.page_size,
+                        cursor.child_token.as_deref(),
+                    ),
+                    workload_identity_provider::NEEDS,
+                    "workloadIdentityPoolProviders",
+                )
+            } else {
+                (
+                    format!(
+                        "v1/projects/{project}/serviceAccounts/{}/keys?keyTypes=USER_MANAGED",
+                        parent.name
+                    ),
+                    service_account_key::NEEDS,
+                    "keys",
+                )
+            };
+            let response = match self.api.get::<Value>(Service::Iam, &url).await {
+                Ok(r) => r,
+                Err(ConnectorError::NotFound { .. }) => {
+                    // Deleted between the parents page and now: its children are gone too.
+                    tracing::warn!(parent = %parent.name, listing = %listing, "deleted during the sync; skipped");
+                    cursor.queue.pop_front();
+                    cursor.child_token = None;
+                    cursor.child_pages = 0;
+                    continue;
+                }
+                Err(e) => return Err(forbidden(e, needs)),
+            };
+            let (items, next) = items_of(response.body, field, &response.url)?;
+            let malformed = |detail: String| ConnectorError::Malformed {
+                url: response.url.to_string(),
+                detail,
+            };
+            match &view {
+                None => {
+                    for item in items {
+                        records.extend(
+                            workload_identity_provider::map(project, &parent.name, item)
+                                .map_err(malformed)?,
+                        );
+                    }
+                }
+                Some(view) => {
+                    let privileges = view.policy.for_service_account(&parent.name, project);
+                    let account = service_account_key::Account {
+                        email: &parent.name,
+                        external_id: &parent.id,
+                        owner: parent.owner.as_deref(),
+                        privileges: &privileges,
+                    };
+                    for item in items {
+                        records.extend(
+                            service_account_key::map(project, item, &account, &view.telemetry)
+                                .map_err(malformed)?,
+                        );
+                    }
+                }
+            }
+            // Key listings are not paged; provider listings are.
+            match next.filter(|_| providers) {
+                Some(next) => {
+                    let mut pages = cursor.child_pages;
+                    self.advance(listing, &mut cursor.child_token, &mut pages, next)?;
+                    cursor.child_pages = pages;
+                }
+                None => {
+                    cursor.queue.pop_front();
+                    cursor.child_token = None;
+                    cursor.child_pages = 0;
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for GcpConnector {
+    async fn plan(&self) -> Result<Vec<Listing>, ConnectorError> {
+        Ok(self
+            .projects
+            .iter()
+            .flat_map(|p| RESOURCE_TYPES.iter().map(move |r| Listing::new(*r, p)))
+            .collect())
+    }
+
+    async fn list(
+        &self,
+        listing: &Listing,
+        page: Option<&PageToken>,
+    ) -> Result<Page, ConnectorError> {
+        let project = self.project(&listing.scope)?;
+        match listing.resource_type.as_str() {
+            service_account::RESOURCE_TYPE => {
+                self.list_service_accounts(listing, project, page).await
+            }
+            service_account_key::RESOURCE_TYPE => {
+                self.list_per_parent(listing, project, page, false).await
+            }
+            workload_identity_pool::RESOURCE_TYPE => self.list_pools(listing, project, page).await,
+            workload_identity_provider::RESOURCE_TYPE => {
+                self.list_per_parent(listing, project, page, true).await
+            }
+            _ => Err(ConnectorError::NotFound {
+                url: listing.to_string(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A page token is opaque data in the query: even one shaped like a URL to another host
+    /// cannot move the request off the configured base URL.
+    #[test]
+    fn page_tokens_stay_in_the_query() {
+        let url = page_url(
+            "v1/projects/acme-prod/serviceAccounts",
+            100,
+            Some("https://evil.example.com/steal?x=1&y=2#f"),
+        );
+        assert_eq!(
+            url,
+            "v1/projects/acme-prod/serviceAccounts?pageSize=100&pageToken=https%3A%2F%2Fevil.example.com%2Fsteal%3Fx%3D1%26y%3D2%23f"
+        );
+        let base = url::Url::parse("http://127.0.0.1:9/").unwrap();
+        assert_eq!(base.join(&url).unwrap().host_str(), Some("127.0.0.1"));
+    }
+
+    #[test]
+    fn list_bodies_without_their_array_are_empty_pages() {
+        let u = url::Url::parse("http://127.0.0.1:9/x").unwrap();
+        let (items, next) = items_of(json!({}), "accounts", &u).unwrap();
+        assert!(items.is_empty() && next.is_none());
+        let (_, next) =
+            items_of(json!({"accounts": [], "nextPageToken": ""}), "accounts", &u).unwrap();
+        assert!(next.is_none(), "an empty token means the last page");
+    }
+
+    /// Every rule id this crate signals is in core's catalogue, so the risk engine turns it into
+    /// a finding instead of dropping it.
+    #[test]
+    fn signalled_rules_are_in_the_platform_catalogue() {
+        for id in [
+            crate::service_account::BASIC_ROLE_RULE,
+            crate::workload_identity_provider::NO_CONDITION_RULE,
+            crate::workload_identity_provider::WIDE_CONDITION_RULE,
+        ] {
+            assert!(
+                roster_core::platform_rule(id).is_some(),
+                "{id} is not in roster_core::PLATFORM_RULES"
+            );
+        }
+    }
+}
