@@ -104,21 +104,24 @@ impl StackChart {
             .enumerate()
             .map(|(i, (label, segs))| {
                 let total = segs.iter().map(|s| s.1).sum();
+                // Ends are placed from running totals, so rounding never adds up past the row.
+                let mut running = 0;
                 let mut x = LABEL_WIDTH;
                 let segments = segs
                     .into_iter()
                     .map(|(seg, value, class, href)| {
-                        let width = scaled(value, max, PLOT_WIDTH);
+                        running += value;
+                        let end = LABEL_WIDTH + scaled(running, max, PLOT_WIDTH);
                         let bar = Bar {
                             label: seg,
                             value,
                             y: i as u32 * ROW,
                             x,
-                            width,
+                            width: end.saturating_sub(x),
                             class,
                             href,
                         };
-                        x += width;
+                        x = end;
                         bar
                     })
                     .filter(|b| b.width > 0)
