@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use roster_connector_sdk::ConnectorError;
-use roster_core::{Kind, Platform, Privilege, Record, RecordKey, Status, Usage};
+use roster_core::{Kind, Platform, Record, RecordKey};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -23,45 +23,20 @@ pub(crate) fn record(
     name: String,
     raw: Value,
 ) -> Record {
-    Record {
-        key: RecordKey {
+    Record::unknown(
+        RecordKey {
             resource_type: resource_type.to_string(),
             scope: tenant.to_string(),
             external_id,
         },
-        platform: Platform::Azure,
+        Platform::Azure,
         kind,
         name,
-        parent: None,
-        status: Status::Active,
-        created_at: None,
-        last_used_at: None,
-        usage: Usage::NoTelemetry,
-        expires_at: None,
-        privilege: Privilege::Unknown,
-        privilege_detail: Vec::new(),
-        owner: None,
-        owner_source: None,
-        signals: Vec::new(),
         raw,
-    }
+    )
 }
 
-/// Decodes an item into the fields a mapper reads; the error names the type, never a value.
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(item: &Value) -> Result<T, String> {
-    T::deserialize(item).map_err(|e| {
-        // serde's message can quote a value; keep only its kind.
-        let msg = e.to_string();
-        let kind = msg.split(':').next().unwrap_or("invalid item").to_string();
-        format!(
-            "{}: {kind}",
-            std::any::type_name::<T>()
-                .rsplit("::")
-                .next()
-                .unwrap_or("item")
-        )
-    })
-}
+pub(crate) use roster_connector_sdk::decode_item as decode;
 
 /// Graph's `DateTimeOffset`s (`2024-01-02T03:04:05Z`, sometimes with fractional seconds or an
 /// offset); anything else is treated as absent.

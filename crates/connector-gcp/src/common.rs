@@ -1,7 +1,7 @@
 //! What the resource types share: the record skeleton of a listing, decoding an item without
 //! quoting its values, owners named in descriptions, and privilege arithmetic.
 
-use roster_core::{Kind, Platform, Privilege, Record, RecordKey, Status, Usage};
+use roster_core::{Kind, Platform, Privilege, Record, RecordKey};
 use serde_json::Value;
 
 /// A record of `resource_type` in `project` with everything unknown: the mapper fills in what
@@ -14,44 +14,20 @@ pub(crate) fn record(
     name: String,
     raw: Value,
 ) -> Record {
-    Record {
-        key: RecordKey {
+    Record::unknown(
+        RecordKey {
             resource_type: resource_type.to_string(),
             scope: project.to_string(),
             external_id,
         },
-        platform: Platform::Gcp,
+        Platform::Gcp,
         kind,
         name,
-        parent: None,
-        status: Status::Active,
-        created_at: None,
-        last_used_at: None,
-        usage: Usage::NoTelemetry,
-        expires_at: None,
-        privilege: Privilege::Unknown,
-        privilege_detail: Vec::new(),
-        owner: None,
-        owner_source: None,
-        signals: Vec::new(),
         raw,
-    }
+    )
 }
 
-/// Decodes an item into the fields a mapper reads; the error names the type, never a value.
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(item: &Value) -> Result<T, String> {
-    T::deserialize(item).map_err(|e| {
-        let msg = e.to_string();
-        let kind = msg.split(':').next().unwrap_or("invalid item").to_string();
-        format!(
-            "{}: {kind}",
-            std::any::type_name::<T>()
-                .rsplit("::")
-                .next()
-                .unwrap_or("item")
-        )
-    })
-}
+pub(crate) use roster_connector_sdk::decode_item as decode;
 
 /// GCP service accounts, pools and providers have no labels; teams write the owner into the
 /// description instead. `owner: team-payments` or `owner=alice@acme.com` (case-insensitive key,

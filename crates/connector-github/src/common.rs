@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use roster_core::{Kind, Platform, Privilege, Record, RecordKey, Status, Usage};
+use roster_core::{Kind, Platform, Privilege, Record, RecordKey, Usage};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -65,46 +65,21 @@ impl Ctx<'_> {
 
     /// A record of this listing with everything unknown: the mapper fills in what GitHub says.
     pub fn record(&self, kind: Kind, external_id: String, name: String, raw: Value) -> Record {
-        Record {
-            key: RecordKey {
+        Record::unknown(
+            RecordKey {
                 resource_type: self.resource_type.to_string(),
                 scope: self.org.to_string(),
                 external_id,
             },
-            platform: Platform::Github,
+            Platform::Github,
             kind,
             name,
-            parent: None,
-            status: Status::Active,
-            created_at: None,
-            last_used_at: None,
-            usage: Usage::NoTelemetry,
-            expires_at: None,
-            privilege: Privilege::Unknown,
-            privilege_detail: Vec::new(),
-            owner: None,
-            owner_source: None,
-            signals: Vec::new(),
             raw,
-        }
+        )
     }
 }
 
-/// Decodes an item into the fields a mapper reads; the error names the type, never a value.
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(item: &Value) -> Result<T, String> {
-    T::deserialize(item).map_err(|e| {
-        // serde's message can quote a value; keep only its kind and position.
-        let msg = e.to_string();
-        let kind = msg.split(':').next().unwrap_or("invalid item").to_string();
-        format!(
-            "{}: {kind}",
-            std::any::type_name::<T>()
-                .rsplit("::")
-                .next()
-                .unwrap_or("item")
-        )
-    })
-}
+pub(crate) use roster_connector_sdk::decode_item as decode;
 
 /// `last_used`-style fields: GitHub's value when present; `null` means never used; a field the
 /// server does not send at all (older GitHub Enterprise Server) means no telemetry.

@@ -2,7 +2,7 @@
 //! GitLab's roles and scopes translated into Roster's privilege.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use roster_core::{Kind, Platform, Privilege, Record, RecordKey, Signal, Status, Usage};
+use roster_core::{Kind, Platform, Privilege, Record, RecordKey, Signal, Usage};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -91,28 +91,17 @@ pub(crate) struct Ctx<'a> {
 impl Ctx<'_> {
     /// A record of this listing with everything unknown: the mapper fills in what GitLab says.
     pub fn record(&self, kind: Kind, external_id: String, name: String, raw: Value) -> Record {
-        Record {
-            key: RecordKey {
+        Record::unknown(
+            RecordKey {
                 resource_type: self.resource_type.to_string(),
                 scope: self.scope.to_string(),
                 external_id,
             },
-            platform: Platform::Gitlab,
+            Platform::Gitlab,
             kind,
             name,
-            parent: None,
-            status: Status::Active,
-            created_at: None,
-            last_used_at: None,
-            usage: Usage::NoTelemetry,
-            expires_at: None,
-            privilege: Privilege::Unknown,
-            privilege_detail: Vec::new(),
-            owner: None,
-            owner_source: None,
-            signals: Vec::new(),
             raw,
-        }
+        )
     }
 
     /// `{parent id}/{id}` for per-project items, `{id}` otherwise.
@@ -147,20 +136,7 @@ impl Ctx<'_> {
     }
 }
 
-/// Decodes an item into the fields a mapper reads; the error names the type, never a value.
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(item: &Value) -> Result<T, String> {
-    T::deserialize(item).map_err(|e| {
-        let msg = e.to_string();
-        let kind = msg.split(':').next().unwrap_or("invalid item").to_string();
-        format!(
-            "{}: {kind}",
-            std::any::type_name::<T>()
-                .rsplit("::")
-                .next()
-                .unwrap_or("item")
-        )
-    })
-}
+pub(crate) use roster_connector_sdk::decode_item as decode;
 
 /// Fields that hold secret material in GitLab's answers: a CI/CD variable's `value`, a trigger's
 /// or a runner's `token` (GitLab shows trigger tokens in full to their owner). Removed from every

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod connector;
 pub mod error;
 pub mod http_client;
+pub mod item;
 pub mod pagination;
 pub mod rate_limit;
 pub mod remediation;
@@ -17,6 +18,7 @@ pub use http_client::{
     Auth, Conditional, HttpClient, HttpClientConfig, NextLinkPolicy, RawResponse, RequestBody,
     Response, Secret,
 };
+pub use item::decode_item;
 pub use pagination::PageGuard;
 pub use rate_limit::RateLimitInfo;
 pub use remediation::{RemediationError, RemediationOutcome, RemediationRequest, Remediator};

@@ -111,6 +111,36 @@ pub struct Record {
 }
 
 impl Record {
+    /// A record of `key` with everything the platform has not said yet left unknown: active, no
+    /// dates, no usage data, unknown privilege, no owner. Connectors start here and fill in what
+    /// their platform reports.
+    pub fn unknown(
+        key: RecordKey,
+        platform: Platform,
+        kind: Kind,
+        name: String,
+        raw: serde_json::Value,
+    ) -> Self {
+        Self {
+            key,
+            platform,
+            kind,
+            name,
+            parent: None,
+            status: Status::Active,
+            created_at: None,
+            last_used_at: None,
+            usage: Usage::NoTelemetry,
+            expires_at: None,
+            privilege: Privilege::Unknown,
+            privilege_detail: Vec::new(),
+            owner: None,
+            owner_source: None,
+            signals: Vec::new(),
+            raw,
+        }
+    }
+
     pub fn class(&self) -> RecordClass {
         self.kind.class()
     }
