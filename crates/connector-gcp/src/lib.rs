@@ -143,23 +143,6 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-impl Cursor {
-    fn decode(listing: &Listing, page: Option<&PageToken>) -> Result<Self, ConnectorError> {
-        match page {
-            None => Ok(Self::default()),
-            Some(t) => serde_json::from_str(&t.0).map_err(|_| ConnectorError::Malformed {
-                url: listing.to_string(),
-                detail: "page token was not issued by this connector".into(),
-            }),
-        }
-    }
-
-    fn encode(&self) -> PageToken {
-        // Serialising plain strings and numbers cannot fail.
-        PageToken(serde_json::to_string(self).unwrap_or_default())
-    }
-}
-
 /// Google hides what a credential may not see behind 404 as well as 403 (and a project that
 /// does not exist looks the same): both mean "not seen", with the permission needed.
 fn forbidden(error: ConnectorError, needs: &str) -> ConnectorError {
@@ -336,7 +319,7 @@ impl GcpConnector {
         project: &str,
         page: Option<&PageToken>,
     ) -> Result<Page, ConnectorError> {
-        let mut cursor = Cursor::decode(listing, page)?;
+        let mut cursor = PageToken::state::<Cursor>(listing, page)?;
         let view = self
             .view(
                 listing,
@@ -371,7 +354,7 @@ impl GcpConnector {
         let next = match next {
             Some(next) => {
                 self.advance(listing, &mut cursor.token, &mut cursor.pages, next)?;
-                Some(cursor.encode())
+                Some(PageToken::from_state(&cursor))
             }
             None => None,
         };
@@ -384,7 +367,7 @@ impl GcpConnector {
         project: &str,
         page: Option<&PageToken>,
     ) -> Result<Page, ConnectorError> {
-        let mut cursor = Cursor::decode(listing, page)?;
+        let mut cursor = PageToken::state::<Cursor>(listing, page)?;
         let url = page_url(
             &format!("v1/projects/{project}/locations/global/workloadIdentityPools"),
             self.page_size,
@@ -409,7 +392,7 @@ impl GcpConnector {
         let next = match next {
             Some(next) => {
                 self.advance(listing, &mut cursor.token, &mut cursor.pages, next)?;
-                Some(cursor.encode())
+                Some(PageToken::from_state(&cursor))
             }
             None => None,
         };
@@ -497,7 +480,7 @@ impl GcpConnector {
         page: Option<&PageToken>,
         providers: bool,
     ) -> Result<Page, ConnectorError> {
-        let mut cursor = Cursor::decode(listing, page)?;
+        let mut cursor = PageToken::state::<Cursor>(listing, page)?;
         let view = if providers {
             None
         } else {
@@ -517,7 +500,7 @@ impl GcpConnector {
             if requests >= REQUESTS_PER_PAGE || records.len() >= self.page_size as usize {
                 return Ok(Page {
                     records,
-                    next: Some(cursor.encode()),
+                    next: Some(PageToken::from_state(&cursor)),
                 });
             }
             let Some(parent) = cursor.queue.front().cloned() else {

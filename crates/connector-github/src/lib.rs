@@ -191,7 +191,7 @@ impl GithubConnector {
             Some(next) => {
                 self.check_next(listing, &response.url, &next, &mut cursor.pages)?;
                 cursor.url = Some(next.to_string());
-                Some(cursor.encode())
+                Some(PageToken::from_state(&cursor))
             }
             None => None,
         };
@@ -214,7 +214,7 @@ impl GithubConnector {
             if requests >= REQUESTS_PER_PAGE || records.len() >= self.page_size as usize {
                 return Ok(Page {
                     records,
-                    next: Some(cursor.encode()),
+                    next: Some(PageToken::from_state(&cursor)),
                 });
             }
             let Some(repo) = cursor.queue.front().cloned() else {
@@ -387,23 +387,6 @@ impl ReposState {
     }
 }
 
-impl Cursor {
-    fn decode(listing: &Listing, token: Option<&PageToken>) -> Result<Self, ConnectorError> {
-        match token {
-            None => Ok(Self::default()),
-            Some(t) => serde_json::from_str(&t.0).map_err(|_| ConnectorError::Malformed {
-                url: listing.to_string(),
-                detail: "page token was not made by this connector".into(),
-            }),
-        }
-    }
-
-    fn encode(&self) -> PageToken {
-        // Serialising plain strings and numbers cannot fail.
-        PageToken(serde_json::to_string(self).unwrap_or_default())
-    }
-}
-
 /// The records of one response body.
 fn map_items(
     resource: &ResourceType,
@@ -454,7 +437,7 @@ impl Connector for GithubConnector {
         page: Option<&PageToken>,
     ) -> Result<Page, ConnectorError> {
         let (resource, org) = self.resource(listing)?;
-        let cursor = Cursor::decode(listing, page)?;
+        let cursor = PageToken::state::<Cursor>(listing, page)?;
         match resource.source {
             Source::Org(path) => self.list_org(listing, resource, org, path, cursor).await,
             Source::PerRepo(path) => {

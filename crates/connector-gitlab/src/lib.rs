@@ -303,7 +303,7 @@ impl GitlabConnector {
             Some(next) => {
                 self.check_next(listing, &response.url, &next, &mut cursor.pages)?;
                 cursor.url = Some(next.to_string());
-                Some(cursor.encode())
+                Some(PageToken::from_state(&cursor))
             }
             None => None,
         };
@@ -327,7 +327,7 @@ impl GitlabConnector {
             if requests >= REQUESTS_PER_PAGE || records.len() >= self.page_size as usize {
                 return Ok(Page {
                     records,
-                    next: Some(cursor.encode()),
+                    next: Some(PageToken::from_state(&cursor)),
                 });
             }
             let Some(parent) = cursor.queue.front().cloned() else {
@@ -476,23 +476,6 @@ impl WalkState {
     }
 }
 
-impl Cursor {
-    fn decode(listing: &Listing, token: Option<&PageToken>) -> Result<Self, ConnectorError> {
-        match token {
-            None => Ok(Self::default()),
-            Some(t) => serde_json::from_str(&t.0).map_err(|_| ConnectorError::Malformed {
-                url: listing.to_string(),
-                detail: "page token was not made by this connector".into(),
-            }),
-        }
-    }
-
-    fn encode(&self) -> PageToken {
-        // Serialising plain strings and numbers cannot fail.
-        PageToken(serde_json::to_string(self).unwrap_or_default())
-    }
-}
-
 #[async_trait]
 impl Connector for GitlabConnector {
     async fn plan(&self) -> Result<Vec<Listing>, ConnectorError> {
@@ -520,7 +503,7 @@ impl Connector for GitlabConnector {
         page: Option<&PageToken>,
     ) -> Result<Page, ConnectorError> {
         let (resource, scope) = self.resource(listing)?;
-        let cursor = Cursor::decode(listing, page)?;
+        let cursor = PageToken::state::<Cursor>(listing, page)?;
         match resource.source {
             Source::Scope(path) => {
                 self.list_scope(listing, resource, scope, path, cursor)
