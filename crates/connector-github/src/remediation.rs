@@ -365,25 +365,7 @@ impl Remediator for GithubConnector {
     ) -> Result<RemediationOutcome, RemediationError> {
         let r = req.record;
         let resource_type = r.key.resource_type.as_str();
-        let actions = offered(resource_type);
-        if actions.is_empty() {
-            return Err(refused(format!(
-                "the github connector offers no remediation for {resource_type} records"
-            )));
-        }
-        if !actions.contains(&req.action) {
-            return Err(refused(format!(
-                "unknown action `{}` for {resource_type} (offered: {})",
-                req.action,
-                actions.join(", ")
-            )));
-        }
-        if req.execute && !self.remediation.enabled {
-            return Err(RemediationError::Disabled(
-                "set `enabled = true` under `[connectors.remediation]` to allow it (a dry run works without)"
-                    .into(),
-            ));
-        }
+        req.check("github", offered(resource_type), self.remediation.enabled)?;
         let org = self
             .orgs
             .iter()

@@ -22,6 +22,39 @@ pub struct RemediationRequest<'a> {
     pub previous_stage_at: Option<DateTime<Utc>>,
 }
 
+impl RemediationRequest<'_> {
+    /// The checks every remediator makes first: the connector remediates this resource type
+    /// (`offered` is not empty), the action is one it offers, and an execution only happens when
+    /// remediation is enabled in the connector's configuration (a dry run always may).
+    pub fn check(
+        &self,
+        connector: &str,
+        offered: &[&str],
+        enabled: bool,
+    ) -> Result<(), RemediationError> {
+        let resource_type = self.record.key.resource_type.as_str();
+        if offered.is_empty() {
+            return Err(RemediationError::Refused(format!(
+                "the {connector} connector offers no remediation for {resource_type} records"
+            )));
+        }
+        if !offered.contains(&self.action) {
+            return Err(RemediationError::Refused(format!(
+                "unknown action `{}` for {resource_type} (offered: {})",
+                self.action,
+                offered.join(", ")
+            )));
+        }
+        if self.execute && !enabled {
+            return Err(RemediationError::Disabled(
+                "set `enabled = true` under `[connectors.remediation]` to allow it (a dry run works without)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// What happened, or would happen on a dry run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemediationOutcome {
