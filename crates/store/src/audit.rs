@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -59,43 +59,53 @@ fn event_hash(
     format!("{:x}", h.finalize())
 }
 
+/// Appends one event inside the caller's transaction, so a state change and its audit event
+/// commit together or not at all.
+pub async fn append_audit_in(
+    txn: &DatabaseTransaction,
+    e: NewAuditEvent,
+    at: DateTime<Utc>,
+) -> Result<AuditEvent, StoreError> {
+    // Microseconds: what both databases store, so the hash recomputes from the row.
+    let at = at.trunc_subsecs(6);
+    let detail = e.detail.to_string();
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"),
+        ))
+        .await?;
+    }
+    let prev = audit_event::Entity::find()
+        .order_by_desc(audit_event::Column::Id)
+        .limit(1)
+        .one(txn)
+        .await?
+        .map_or_else(|| GENESIS.to_owned(), |p| p.hash);
+    let hash = event_hash(&prev, at, &e.actor, &e.action, e.target.as_deref(), &detail);
+    Ok(audit_event::ActiveModel {
+        at: Set(at),
+        actor: Set(e.actor),
+        action: Set(e.action),
+        target: Set(e.target),
+        detail: Set(detail),
+        prev_hash: Set(prev),
+        hash: Set(hash),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?)
+}
+
 impl Store {
-    /// Appends one event at `at`, linked to the last one.
+    /// Appends one event at `at`, linked to the last one, in its own transaction.
     pub async fn append_audit(
         &self,
         e: NewAuditEvent,
         at: DateTime<Utc>,
     ) -> Result<AuditEvent, StoreError> {
-        // Microseconds: what both databases store, so the hash recomputes from the row.
-        let at = at.trunc_subsecs(6);
-        let detail = e.detail.to_string();
         let txn = self.db.begin().await?;
-        if txn.get_database_backend() == DbBackend::Postgres {
-            txn.execute(Statement::from_string(
-                DbBackend::Postgres,
-                format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"),
-            ))
-            .await?;
-        }
-        let prev = audit_event::Entity::find()
-            .order_by_desc(audit_event::Column::Id)
-            .limit(1)
-            .one(&txn)
-            .await?
-            .map_or_else(|| GENESIS.to_owned(), |p| p.hash);
-        let hash = event_hash(&prev, at, &e.actor, &e.action, e.target.as_deref(), &detail);
-        let saved = audit_event::ActiveModel {
-            at: Set(at),
-            actor: Set(e.actor),
-            action: Set(e.action),
-            target: Set(e.target),
-            detail: Set(detail),
-            prev_hash: Set(prev),
-            hash: Set(hash),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        let saved = append_audit_in(&txn, e, at).await?;
         txn.commit().await?;
         Ok(saved)
     }
