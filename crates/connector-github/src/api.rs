@@ -9,7 +9,7 @@ use reqwest::Method;
 use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use roster_connector_sdk::{
     Auth, Clock, ConnectorError, HttpClient, HttpClientConfig, NextLinkPolicy, RawResponse,
-    RequestBody, Response, Secret,
+    RequestBody, Response, Secret, ValidatorCache,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -52,12 +52,16 @@ struct InstallationToken {
 }
 
 impl Api {
+    /// `validator_cache`: conditional GETs of the listing paths it admits (see
+    /// `GithubConnector::with_credentials`); `None` for plain requests only.
     pub(crate) fn new(
         base: Url,
         credentials: Credentials,
         clock: Arc<dyn Clock>,
+        validator_cache: Option<Arc<ValidatorCache>>,
     ) -> Result<Self, ConnectorError> {
         let mut config = HttpClientConfig::new(base);
+        config.validator_cache = validator_cache;
         config.user_agent = concat!("roster/", env!("CARGO_PKG_VERSION"), " (github)").into();
         // Link headers that name another host (GHES behind a proxy, a test double) are moved
         // onto api_url: the token never follows them elsewhere.
@@ -181,11 +185,11 @@ impl Api {
         now: DateTime<Utc>,
     ) -> Result<(Secret, DateTime<Utc>), ConnectorError> {
         let jwt = creds.key.jwt(&creds.app_id, now);
-        let app_client = HttpClient::new(
-            self.config.clone(),
-            Some(Auth::Bearer(jwt)),
-            self.clock.clone(),
-        )?;
+        // The token exchange is a POST and never cached anyway; the App's client does not even
+        // see the cache.
+        let mut config = self.config.clone();
+        config.validator_cache = None;
+        let app_client = HttpClient::new(config, Some(Auth::Bearer(jwt)), self.clock.clone())?;
         let path = format!("app/installations/{}/access_tokens", creds.installation_id);
         let raw = app_client
             .send(Method::POST, &path, None)

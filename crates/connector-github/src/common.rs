@@ -26,6 +26,8 @@ pub(crate) enum Source {
     Org(fn(&str) -> String),
     /// One endpoint per repository of the org (`orgs/{org}/repos`, paged): `path("org/repo")`.
     PerRepo(fn(&str) -> String),
+    /// The org's runner groups, each with its runners (`runner_group.rs`).
+    RunnerGroups,
 }
 
 /// One resource type of the connector (one listing per org).

@@ -51,6 +51,15 @@ pub struct GithubConfig {
     /// listing fails as a pagination loop. Default 10,000 (a million items at 100 per page).
     #[serde(default)]
     pub max_pages: Option<u64>,
+    /// Conditional requests on re-sync: each listing page is asked for with the `ETag` of the
+    /// last run, and a `304 Not Modified` (which GitHub does not count against the rate limit)
+    /// reuses the kept body. Default true.
+    #[serde(default = "default_true")]
+    pub conditional_requests: bool,
+    /// The most bodies kept for conditional requests take together, in MiB (default 64; a
+    /// page of 100 repositories is about 0.6 MiB).
+    #[serde(default = "default_conditional_cache_mib")]
+    pub conditional_cache_mib: u32,
     /// `roster remediate --execute` through this connector (a dry run works without).
     #[serde(default)]
     pub remediation: RemediationConfig,
@@ -73,6 +82,14 @@ fn default_api_url() -> String {
 
 fn default_page_size() -> u32 {
     100
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_conditional_cache_mib() -> u32 {
+    64
 }
 
 fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -101,6 +118,8 @@ impl GithubConfig {
             installation_id: None,
             page_size: default_page_size(),
             max_pages: None,
+            conditional_requests: true,
+            conditional_cache_mib: default_conditional_cache_mib(),
             remediation: RemediationConfig::default(),
         }
     }

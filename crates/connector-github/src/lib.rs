@@ -12,6 +12,7 @@
 //! | `github.repo_actions_secret` | `GET /repos/{o}/{r}/actions/secrets` per repository | ci_secret |
 //! | `github.org_runner` | `GET /orgs/{org}/actions/runners` | runner |
 //! | `github.repo_runner` | `GET /repos/{o}/{r}/actions/runners` per repository | runner |
+//! | `github.runner_group` | `GET /orgs/{org}/actions/runner-groups`, and `…/{id}/runners` per group | runner |
 //! | `github.webhook` | `GET /orgs/{org}/hooks` | webhook |
 //! | `github.oidc_sub_template` | `GET /orgs/{org}/actions/oidc/customization/sub` | role |
 //! | `github.repo_oidc_sub_template` | `GET /repos/{o}/{r}/actions/oidc/customization/sub` per repository (custom ones) | role |
@@ -28,6 +29,12 @@
 //! it was deleted (or transferred) during the sync and is skipped — its records then disappear
 //! as they should, since the repository is gone. If the repository still exists, the 404 meant
 //! "you may not read this" and the listing fails as `Forbidden`, so nothing is swept.
+//!
+//! **Conditional requests** (`conditional_requests`, on by default): every listing page is
+//! asked for with the `If-None-Match` of the last run's answer, and a `304 Not Modified` —
+//! which GitHub does not count against the primary rate limit — is served from the kept body
+//! and `Link`, so the records are those of a full fetch. Only the listing paths are kept
+//! ([`listing_patterns`]): never the token exchange, a single item's read or remediation.
 //!
 //! **Remediation** (`remediation.rs`, off unless `[connectors.remediation] enabled = true`):
 //! delete a deploy key, revoke a fine-grained PAT grant, remove a SAML credential authorization,
@@ -46,6 +53,7 @@ mod fine_grained_pat;
 mod oidc_sub_template;
 mod remediation;
 mod runner;
+mod runner_group;
 pub mod testing;
 mod webhook;
 
@@ -53,8 +61,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use roster_connector_sdk::pagination::page_number_next;
 use roster_connector_sdk::{
-    Clock, Connector, ConnectorError, Listing, Page, PageToken, SystemClock,
+    Clock, Connector, ConnectorError, Listing, Page, PageToken, PathPattern, SystemClock,
+    ValidatorCache, ValidatorLimits,
 };
 use roster_core::Record;
 use serde::{Deserialize, Serialize};
@@ -77,6 +87,7 @@ const RESOURCES: &[&ResourceType] = &[
     &actions_secret::REPO,
     &runner::ORG,
     &runner::REPO,
+    &runner_group::RESOURCE,
     &webhook::RESOURCE,
     &oidc_sub_template::ORG,
     &oidc_sub_template::REPO,
@@ -85,6 +96,30 @@ const RESOURCES: &[&ResourceType] = &[
 /// Every resource type name the connector lists, per org.
 pub fn resource_types() -> Vec<&'static str> {
     RESOURCES.iter().map(|r| r.name).collect()
+}
+
+/// The repository walk of the per-repository listings.
+fn repos_path(org: &str) -> String {
+    format!("orgs/{org}/repos")
+}
+
+/// The paths whose GET answers may be kept for conditional requests: every listing's endpoint,
+/// the repository walk and the runners of a runner group. Never the token exchange, a single
+/// item's read (remediation) or a repository lookup. Built from the same path functions the
+/// listings use, with `*` for the org and repository segments.
+pub(crate) fn listing_patterns() -> Vec<PathPattern> {
+    let mut out = vec![
+        PathPattern::new(&repos_path("*")),
+        PathPattern::new(&runner_group::runners_path("*", "*")),
+    ];
+    for r in RESOURCES {
+        out.push(PathPattern::new(&match r.source {
+            Source::Org(path) => path("*"),
+            Source::PerRepo(path) => path("*/*"),
+            Source::RunnerGroups => runner_group::path("*"),
+        }));
+    }
+    out
 }
 
 /// A per-repository listing stops asking for more within one page after this many requests,
@@ -97,6 +132,7 @@ pub struct GithubConnector {
     max_pages: u64,
     remediation: RemediationConfig,
     api: Api,
+    validator_cache: Option<Arc<ValidatorCache>>,
 }
 
 impl std::fmt::Debug for GithubConnector {
@@ -122,13 +158,29 @@ impl GithubConnector {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ConnectorError> {
         config.validate_common()?;
-        let api = Api::new(config.api_base()?, credentials, clock)?;
+        let validator_cache = config.conditional_requests.then(|| {
+            let total = usize::try_from(config.conditional_cache_mib)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(1024 * 1024);
+            let limits = ValidatorLimits {
+                max_body_bytes: ValidatorLimits::default().max_body_bytes.min(total),
+                max_total_bytes: total,
+            };
+            Arc::new(ValidatorCache::new(listing_patterns(), limits))
+        });
+        let api = Api::new(
+            config.api_base()?,
+            credentials,
+            clock,
+            validator_cache.clone(),
+        )?;
         Ok(Self {
             orgs: config.all_orgs(),
             page_size: config.page_size,
             max_pages: config.max_pages.unwrap_or(config::DEFAULT_MAX_PAGES),
             remediation: config.remediation,
             api,
+            validator_cache,
         })
     }
 
@@ -225,7 +277,7 @@ impl GithubConnector {
                             next: None,
                         });
                     }
-                    ReposState::Start => format!("orgs/{org}/repos?per_page={}", self.page_size),
+                    ReposState::Start => format!("{}?per_page={}", repos_path(org), self.page_size),
                     ReposState::Next(url) => url,
                 };
                 requests += 1;
@@ -302,6 +354,112 @@ impl GithubConnector {
                     }
                 }
                 Err(e) => return Err(forbidden(e, resource.needs)),
+            }
+        }
+    }
+
+    /// One page of runner groups, each with its runners. GitHub documents no `Link` on this
+    /// endpoint: without one, a full page means the next page number is asked for.
+    async fn list_runner_groups(
+        &self,
+        listing: &Listing,
+        resource: &'static ResourceType,
+        org: &str,
+        mut cursor: Cursor,
+    ) -> Result<Page, ConnectorError> {
+        let page_number = cursor.pages + 1;
+        let url = cursor
+            .url
+            .take()
+            .unwrap_or_else(|| self.first_url(runner_group::path(org), resource.items));
+        let response = self
+            .api
+            .get::<Value>(&url)
+            .await
+            .map_err(|e| forbidden(e, resource.needs))?;
+        let ctx = Ctx {
+            org,
+            resource_type: resource.name,
+            repo: None,
+        };
+        let mut records = map_items(resource, &ctx, response.body, &response.url)?;
+        for record in &mut records {
+            let runners = self
+                .group_runners(listing, resource, org, &record.key.external_id)
+                .await?;
+            runner_group::attach_runners(record, runners);
+        }
+        let next = response.next.or_else(|| {
+            page_number_next(
+                &response.headers,
+                page_number,
+                u64::from(self.page_size),
+                records.len(),
+            )
+            .map(|n| {
+                let mut next = response.url.clone();
+                next.query_pairs_mut()
+                    .clear()
+                    .append_pair("per_page", &self.page_size.to_string())
+                    .append_pair("page", &n.to_string());
+                next
+            })
+        });
+        let next = match next {
+            Some(next) => {
+                self.check_next(listing, &response.url, &next, &mut cursor.pages)?;
+                cursor.url = Some(next.to_string());
+                Some(PageToken::from_state(&cursor))
+            }
+            None => None,
+        };
+        Ok(Page { records, next })
+    }
+
+    /// Every runner of one runner group, following `Link`.
+    async fn group_runners(
+        &self,
+        listing: &Listing,
+        resource: &'static ResourceType,
+        org: &str,
+        group_id: &str,
+    ) -> Result<Vec<Value>, ConnectorError> {
+        let mut url = format!(
+            "{}?per_page={}",
+            runner_group::runners_path(org, group_id),
+            self.page_size
+        );
+        let mut pages = 0;
+        let mut runners = Vec::new();
+        loop {
+            let response = self
+                .api
+                .get::<Value>(&url)
+                .await
+                .map_err(|e| forbidden(e, resource.needs))?;
+            match response.body {
+                Value::Object(mut m) => match m.remove("runners") {
+                    Some(Value::Array(items)) => runners.extend(items),
+                    _ => {
+                        return Err(ConnectorError::Malformed {
+                            url: response.url.to_string(),
+                            detail: "expected an object with a `runners` array".into(),
+                        });
+                    }
+                },
+                _ => {
+                    return Err(ConnectorError::Malformed {
+                        url: response.url.to_string(),
+                        detail: "expected a JSON object".into(),
+                    });
+                }
+            }
+            match response.next {
+                Some(next) => {
+                    self.check_next(listing, &response.url, &next, &mut pages)?;
+                    url = next.to_string();
+                }
+                None => return Ok(runners),
             }
         }
     }
@@ -444,12 +602,49 @@ impl Connector for GithubConnector {
                 self.list_per_repo(listing, resource, org, path, cursor)
                     .await
             }
+            Source::RunnerGroups => {
+                self.list_runner_groups(listing, resource, org, cursor)
+                    .await
+            }
         }
+    }
+
+    fn validator_cache(&self) -> Option<Arc<ValidatorCache>> {
+        self.validator_cache.clone()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    /// Only listing pages are kept for conditional requests: never the token exchange, a
+    /// repository lookup or a single item that remediation reads.
+    #[test]
+    fn only_listing_paths_are_cached() {
+        let patterns = super::listing_patterns();
+        let admitted = |p: &str| patterns.iter().any(|x| x.matches(p));
+        for listed in [
+            "orgs/acme/hooks",
+            "orgs/acme/repos",
+            "orgs/acme/installations",
+            "repos/acme/web/keys",
+            "repos/acme/web/actions/oidc/customization/sub",
+            "orgs/acme/actions/runner-groups",
+            "orgs/acme/actions/runner-groups/2/runners",
+        ] {
+            assert!(admitted(listed), "{listed}");
+        }
+        for never in [
+            "app/installations/1/access_tokens",
+            "repos/acme/web",
+            "repos/acme/web/keys/12",
+            "orgs/acme/hooks/1",
+            "orgs/acme/actions/runners/23",
+            "orgs/acme/personal-access-tokens/25381",
+        ] {
+            assert!(!admitted(never), "{never}");
+        }
+    }
+
     /// Every rule id this crate signals is in core's catalogue, so the risk engine turns it into
     /// a finding instead of dropping it.
     #[test]
@@ -459,6 +654,7 @@ mod tests {
             include_str!("deploy_key.rs"),
             include_str!("webhook.rs"),
             include_str!("runner.rs"),
+            include_str!("runner_group.rs"),
         ];
         let mut ids = Vec::new();
         for src in sources {
@@ -468,7 +664,7 @@ mod tests {
                 ids.push(id.to_string());
             }
         }
-        assert_eq!(ids.len(), 5, "{ids:?}");
+        assert_eq!(ids.len(), 6, "{ids:?}");
         for id in ids {
             assert!(
                 roster_core::platform_rule(&id).is_some(),

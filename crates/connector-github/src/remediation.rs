@@ -431,6 +431,7 @@ mod tests {
                     | "github.repo_actions_secret"
                     | "github.oidc_sub_template"
                     | "github.repo_oidc_sub_template"
+                    | "github.runner_group"
             );
             assert_eq!(n == 1, expected, "{t}");
         }

@@ -29,6 +29,9 @@ pub(crate) const REPO: ResourceType = ResourceType {
 struct Runner {
     id: u64,
     name: String,
+    /// Sent by newer GitHub versions; links an org runner to its `github.runner_group`.
+    #[serde(default)]
+    runner_group_id: Option<u64>,
     #[serde(default)]
     os: Option<String>,
     #[serde(default)]
@@ -55,6 +58,12 @@ fn map(ctx: &Ctx<'_>, mut item: Value) -> Result<Option<Record>, String> {
         None => (runner.id.to_string(), runner.name.clone()),
     };
     let mut r = ctx.record(Kind::Runner, external_id, name, item);
+    // Runner groups are the org's: a repository runner is in none.
+    if ctx.repo.is_none() {
+        r.parent = runner
+            .runner_group_id
+            .map(|id| crate::runner_group::key(ctx.org, id));
+    }
     r.privilege_detail = runner
         .labels
         .into_iter()
@@ -90,6 +99,14 @@ mod tests {
         };
         let r = map(&ctx, item.clone()).unwrap().unwrap();
         assert!(r.signals.is_empty());
+        assert_eq!(r.parent, None);
+        let mut grouped = item.clone();
+        grouped["runner_group_id"] = json!(2);
+        let parent = map(&ctx, grouped).unwrap().unwrap().parent.unwrap();
+        assert_eq!(
+            (parent.resource_type.as_str(), parent.external_id.as_str()),
+            ("github.runner_group", "2")
+        );
         assert_eq!(r.privilege_detail, vec!["label:self-hosted", "os:linux"]);
         let repo = Repo {
             full_name: "acme/oss".into(),

@@ -1,9 +1,12 @@
 //! The trait a source of identities implements.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use roster_core::Record;
 
 use crate::ConnectorError;
+use crate::validator_cache::ValidatorCache;
 
 /// One listing the sync engine runs: a resource type in a scope. Sweeping (marking unseen records
 /// gone) happens per listing, and only when its listing completed.
@@ -80,6 +83,12 @@ pub trait Connector: Send + Sync {
         listing: &Listing,
         page: Option<&PageToken>,
     ) -> Result<Page, ConnectorError>;
+
+    /// The cache of `ETag`s and bodies this connector's HTTP client consults, for the sync
+    /// engine to restore before a run and save after it. `None`: no conditional requests.
+    fn validator_cache(&self) -> Option<Arc<ValidatorCache>> {
+        None
+    }
 }
 
 /// Every page of one listing, collected. For tests and small tools; the sync engine streams

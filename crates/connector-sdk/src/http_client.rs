@@ -28,6 +28,7 @@ use crate::ConnectorError;
 use crate::clock::Clock;
 use crate::pagination::link_next;
 use crate::rate_limit::{self, RateLimitInfo};
+use crate::validator_cache::{CachedResponse, ValidatorCache};
 
 /// How much of an error body is read: enough to tell a rate limit from a refusal.
 const ERROR_BODY_LIMIT: u64 = 64 * 1024;
@@ -69,6 +70,9 @@ pub struct HttpClientConfig {
     /// Sent with every request (e.g. GitHub's `Accept` and `X-GitHub-Api-Version`). Not for
     /// credentials: those go in [`Auth`], which is redacted and never logged.
     pub default_headers: HeaderMap,
+    /// Conditional requests: `get_json` on a path the cache admits sends `If-None-Match` with
+    /// the cached `ETag` and serves a 304 from the cached body. `None`: every GET is plain.
+    pub validator_cache: Option<Arc<ValidatorCache>>,
 }
 
 impl HttpClientConfig {
@@ -85,6 +89,7 @@ impl HttpClientConfig {
             user_agent: concat!("roster/", env!("CARGO_PKG_VERSION")).to_string(),
             next_link_policy: NextLinkPolicy::Refuse,
             default_headers: HeaderMap::new(),
+            validator_cache: None,
         }
     }
 }
@@ -107,6 +112,7 @@ impl fmt::Debug for HttpClientConfig {
             .field("user_agent", &self.user_agent)
             .field("next_link_policy", &self.next_link_policy)
             .field("default_headers", &header_names)
+            .field("validator_cache", &self.validator_cache)
             .finish()
     }
 }
@@ -399,15 +405,105 @@ impl HttpClient {
     }
 
     /// GET a JSON document and decode it. `next` carries the checked `Link: rel="next"`.
+    ///
+    /// With a [`ValidatorCache`] that admits the path, the request is conditional: a 304 is
+    /// answered from the cached body and `Link` (the response's status stays 304, so a caller
+    /// can tell), and a 200 with an `ETag` is kept for next time.
     pub async fn get_json<T: DeserializeOwned>(
         &self,
         path_or_url: &str,
     ) -> Result<Response<T>, ConnectorError> {
         let url = self.resolve(path_or_url)?;
-        let raw = self
-            .execute(Method::GET, url, None, self.json_headers(), false)
-            .await?;
+        let raw = match self.cache_for(&url) {
+            Some(cache) => self.get_validated(cache, url).await?,
+            None => {
+                self.execute(Method::GET, url, None, self.json_headers(), false)
+                    .await?
+            }
+        };
         self.decode(raw)
+    }
+
+    /// The validator cache, when there is one and it admits `url`'s path.
+    fn cache_for(&self, url: &Url) -> Option<&ValidatorCache> {
+        let cache = self.config.validator_cache.as_deref()?;
+        let relative = url.path().strip_prefix(self.config.base_url.path())?;
+        cache.admits(relative).then_some(cache)
+    }
+
+    /// A conditional GET through `cache`.
+    async fn get_validated(
+        &self,
+        cache: &ValidatorCache,
+        url: Url,
+    ) -> Result<RawResponse, ConnectorError> {
+        let cached = cache.lookup(url.as_str());
+        let mut headers = self.json_headers();
+        if let Some(etag) = cached
+            .as_ref()
+            .and_then(|c| HeaderValue::from_str(&c.etag).ok())
+        {
+            headers.insert(header::IF_NONE_MATCH, etag);
+        }
+        let raw = self
+            .execute(Method::GET, url.clone(), None, headers, true)
+            .await?;
+        if raw.status != StatusCode::NOT_MODIFIED {
+            self.keep_validator(cache, &raw);
+            return Ok(raw);
+        }
+        let Some(cached) = cached else {
+            // A 304 to a request that named no ETag says nothing about the contents: asking
+            // again plainly, rather than reading it as an empty listing. A second 304 is then
+            // an error (execute accepts only successes).
+            tracing::warn!(%url, "304 Not Modified without a cached body; asking again without a validator");
+            cache.forget(url.as_str());
+            let raw = self
+                .execute(Method::GET, url, None, self.json_headers(), false)
+                .await?;
+            self.keep_validator(cache, &raw);
+            return Ok(raw);
+        };
+        cache.note_not_modified(url.as_str());
+        tracing::debug!(%url, "304 Not Modified: reusing the cached body");
+        let mut headers = raw.headers;
+        headers.remove(header::LINK);
+        if let Some(link) = cached
+            .link
+            .as_deref()
+            .and_then(|l| HeaderValue::from_str(l).ok())
+        {
+            headers.insert(header::LINK, link);
+        }
+        Ok(RawResponse {
+            status: raw.status,
+            headers,
+            url: raw.url,
+            body: cached.body.clone(),
+        })
+    }
+
+    /// Keeps a 200's `ETag`, `Link` and body for the next conditional request, or drops a stale
+    /// entry when the answer carries no `ETag`.
+    fn keep_validator(&self, cache: &ValidatorCache, raw: &RawResponse) {
+        let etag = raw.headers.get(header::ETAG).and_then(|v| v.to_str().ok());
+        match etag {
+            Some(etag) if raw.status == StatusCode::OK => {
+                let link = raw
+                    .headers
+                    .get_all(header::LINK)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .collect::<Vec<_>>();
+                cache.remember(CachedResponse {
+                    url: raw.url.to_string(),
+                    etag: etag.to_string(),
+                    link: (!link.is_empty()).then(|| link.join(", ")),
+                    body: raw.body.clone(),
+                });
+            }
+            _ => cache.forget(raw.url.as_str()),
+        }
     }
 
     /// GET with `If-None-Match: etag` (when given): a 304 comes back as `NotModified`.

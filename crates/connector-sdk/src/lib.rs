@@ -10,6 +10,7 @@ pub mod item;
 pub mod pagination;
 pub mod rate_limit;
 pub mod remediation;
+pub mod validator_cache;
 
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use connector::{Connector, Listing, Page, PageToken, list_all};
@@ -22,3 +23,4 @@ pub use item::decode_item;
 pub use pagination::PageGuard;
 pub use rate_limit::RateLimitInfo;
 pub use remediation::{RemediationError, RemediationOutcome, RemediationRequest, Remediator};
+pub use validator_cache::{CachedResponse, PathPattern, ValidatorCache, ValidatorLimits};

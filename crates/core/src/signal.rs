@@ -127,6 +127,16 @@ pub const PLATFORM_RULES: &[PlatformRule] = &[
         Severity::High,
         "a self-hosted runner serves a public repository: pull requests from forks can run code on it",
     ),
+    // NHI8: the group's runners, and whatever cloud roles and secrets their machines hold, are
+    // shared between untrusted code (fork pull requests to public repositories) and the org's
+    // private repositories: one identity used from both sides of a trust boundary, which is
+    // environment isolation rather than one runner's deployment setting (NHI6 above).
+    rule(
+        "github.runner_group.public_repos",
+        OwaspCode::Nhi8,
+        Severity::High,
+        "a self-hosted runner group admits public repositories: fork pull requests can run code on runners the org's private repositories share",
+    ),
     // GitLab. Tokens without expiry and unused tokens are the generic lifetime and usage rules;
     // trigger owners who left the directory are the generic `owner.departed`.
     rule(

@@ -7,6 +7,7 @@ pub mod claims;
 pub mod convert;
 pub mod entity;
 pub mod error;
+pub mod http_validators;
 pub mod ingest;
 pub mod inventory;
 pub mod people;
@@ -22,6 +23,7 @@ use sea_orm::{
 };
 
 pub use error::StoreError;
+pub use http_validators::HttpValidator;
 pub use ingest::{Change, IndexEntry, RecordIndex, RecordRow};
 pub use inventory::InventoryFilter;
 pub use sync_runs::{ListingOutcome, RunCounts, RunStatus};

@@ -3,10 +3,13 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use roster_connector_sdk::{Clock, Connector, ConnectorError, Listing, PageGuard};
+use roster_connector_sdk::{
+    CachedResponse, Clock, Connector, ConnectorError, Listing, PageGuard, ValidatorCache,
+};
 use roster_core::{Record, RecordId, RiskPolicy, Status};
 use roster_store::{
-    Change, IndexEntry, ListingOutcome, RecordIndex, RecordRow, RunCounts, RunStatus, Store,
+    Change, HttpValidator, IndexEntry, ListingOutcome, RecordIndex, RecordRow, RunCounts,
+    RunStatus, Store,
 };
 
 use crate::SyncError;
@@ -86,6 +89,12 @@ impl SyncEngine {
             reports.push(report);
         }
         writer.finish().await?;
+        // After the writer, so that these writes never wait on its transactions (SQLite).
+        for source in sources {
+            if let Some(cache) = source.connector.validator_cache() {
+                self.save_validators(&source.name, &cache).await?;
+            }
+        }
 
         let any_failure = counts.failed_listings > 0 || reports.iter().any(|r| r.error.is_some());
         let any_complete = reports
@@ -122,8 +131,14 @@ impl SyncEngine {
             name: source.name.clone(),
             error: None,
             counts: RunCounts::default(),
+            not_modified: None,
             listings: Vec::new(),
         };
+        let cache = source.connector.validator_cache();
+        if let Some(cache) = &cache {
+            let saved = self.store.http_validators(&source.name).await?;
+            cache.restore(saved.into_iter().map(cached_response).collect());
+        }
         let plan = match source.connector.plan().await {
             Ok(plan) => plan,
             Err(e) => {
@@ -135,14 +150,47 @@ impl SyncEngine {
         let mut index = self.store.load_index(&source.name).await?;
         for listing in plan {
             progress.listing_started(&source.name, &listing);
-            let l = self
+            let before = cache.as_ref().map_or(0, |c| c.not_modified());
+            let mut l = self
                 .run_listing(source, &listing, &mut index, writer, progress)
                 .await?;
+            l.not_modified = cache.as_ref().map_or(0, |c| c.not_modified()) - before;
             report.counts.add(&l.counts);
             progress.listing_finished(&source.name, &l);
             report.listings.push(l);
         }
+        if let Some(cache) = &cache {
+            let not_modified = cache.not_modified();
+            report.not_modified = Some(not_modified);
+            tracing::info!(
+                connector = %source.name,
+                not_modified,
+                "requests answered 304 Not Modified (served from the last run's bodies; no rate-limit quota spent)"
+            );
+        }
         Ok(report)
+    }
+
+    /// Keeps what the connector's requests validated or refreshed in this run, for the next.
+    async fn save_validators(
+        &self,
+        connector: &str,
+        cache: &ValidatorCache,
+    ) -> Result<(), SyncError> {
+        let entries = cache
+            .entries_in_use()
+            .into_iter()
+            .map(|c| HttpValidator {
+                url: c.url,
+                etag: c.etag,
+                link: c.link,
+                body: c.body,
+            })
+            .collect();
+        self.store
+            .replace_http_validators(connector, entries)
+            .await?;
+        Ok(())
     }
 
     async fn run_listing(
@@ -164,6 +212,7 @@ impl SyncEngine {
             seen: 0,
             duplicates: 0,
             rejected: 0,
+            not_modified: 0,
             counts: RunCounts::default(),
         };
         let mut seen: HashSet<i64> = HashSet::new();
@@ -308,5 +357,14 @@ impl SyncEngine {
         writer
             .records(std::mem::take(pending), self.clock.now())
             .await
+    }
+}
+
+fn cached_response(v: HttpValidator) -> CachedResponse {
+    CachedResponse {
+        url: v.url,
+        etag: v.etag,
+        link: v.link,
+        body: v.body,
     }
 }

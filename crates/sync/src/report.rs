@@ -19,6 +19,9 @@ pub struct ConnectorReport {
     /// Set when the connector could not even say what to list: nothing of it was seen.
     pub error: Option<String>,
     pub counts: RunCounts,
+    /// Requests answered `304 Not Modified` (their bodies came from the last run, and cost no
+    /// rate-limit quota on GitHub). `None`: the connector makes no conditional requests.
+    pub not_modified: Option<u64>,
     pub listings: Vec<ListingReport>,
 }
 
@@ -35,6 +38,8 @@ pub struct ListingReport {
     pub duplicates: u64,
     /// Records rejected as malformed (e.g. outside the listing).
     pub rejected: u64,
+    /// Requests of this listing answered `304 Not Modified`.
+    pub not_modified: u64,
     pub counts: RunCounts,
 }
 
@@ -68,6 +73,11 @@ impl SyncReport {
                 conn.counts.unchanged,
                 conn.counts.gone
             ));
+            if let Some(n) = conn.not_modified {
+                out.push_str(&format!(
+                    "    {n} request(s) answered 304 Not Modified (no rate-limit quota spent)\n"
+                ));
+            }
             if let Some(e) = &conn.error {
                 out.push_str(&format!("    NOT SEEN (whole connector): {e}\n"));
             }

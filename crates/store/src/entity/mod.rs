@@ -2,6 +2,7 @@
 
 pub mod api_token;
 pub mod audit_event;
+pub mod http_validator;
 pub mod listing;
 pub mod ownership_claim;
 pub mod person;
