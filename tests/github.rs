@@ -295,3 +295,168 @@ async fn sync_identities_and_remediation_against_githubs_openapi() {
         );
     }
 }
+
+/// A small GitHub for one org: each path has a fixed body and an ETag derived from it, and a
+/// GET carrying that ETag in `If-None-Match` is answered 304, as GitHub does.
+struct UnchangedGithub {
+    bodies: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl wiremock::Respond for UnchangedGithub {
+    fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        use std::hash::{Hash, Hasher};
+        let Some(body) = self.bodies.get(request.url.path()) else {
+            return wiremock::ResponseTemplate::new(404);
+        };
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        body.to_string().hash(&mut hasher);
+        let etag = format!("W/\"{:016x}\"", hasher.finish());
+        let sent = request
+            .headers
+            .get("if-none-match")
+            .and_then(|v| v.to_str().ok());
+        if sent == Some(etag.as_str()) {
+            wiremock::ResponseTemplate::new(304).insert_header("etag", etag.as_str())
+        } else {
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(body)
+                .insert_header("etag", etag.as_str())
+        }
+    }
+}
+
+/// Two `roster sync` runs of an unchanged org: the second sends `If-None-Match` on every
+/// listing GET, is answered 304 throughout (reported as quota saved), and changes nothing:
+/// no record new, changed or gone. Runners are linked to their runner group.
+#[tokio::test]
+async fn a_resync_of_an_unchanged_org_is_answered_304_and_changes_nothing() {
+    use serde_json::json;
+    let server = wiremock::MockServer::start().await;
+    let runner = json!({"id": 23, "name": "linux_runner", "os": "linux", "status": "online",
+        "busy": false, "runner_group_id": 1,
+        "labels": [{"id": 5, "name": "self-hosted", "type": "read-only"}]});
+    let bodies = [
+        (
+            "installations",
+            json!({"total_count": 0, "installations": []}),
+        ),
+        ("personal-access-tokens", json!([])),
+        ("credential-authorizations", json!([])),
+        ("repos", json!([])),
+        (
+            "actions/secrets",
+            json!({"total_count": 1, "secrets": [{"name": "GH_TOKEN",
+            "created_at": "2019-08-10T14:59:22Z", "updated_at": "2020-01-10T14:59:22Z",
+            "visibility": "all"}]}),
+        ),
+        (
+            "actions/runners",
+            json!({"total_count": 1, "runners": [runner]}),
+        ),
+        (
+            "actions/runner-groups",
+            json!({"total_count": 1, "runner_groups": [{"id": 1,
+            "name": "Default", "visibility": "all", "default": true,
+            "runners_url": "https://api.github.com/orgs/octocat/actions/runner_groups/1/runners",
+            "inherited": false, "allows_public_repositories": true,
+            "restricted_to_workflows": false, "selected_workflows": []}]}),
+        ),
+        (
+            "actions/runner-groups/1/runners",
+            json!({"total_count": 1, "runners": [runner]}),
+        ),
+        (
+            "hooks",
+            json!([{"id": 1, "name": "web", "active": true, "events": ["push"],
+            "config": {"url": "https://example.com/webhook", "insecure_ssl": "0"},
+            "created_at": "2011-09-06T17:26:27Z"}]),
+        ),
+        (
+            "actions/oidc/customization/sub",
+            json!({"include_claim_keys": ["repo", "context"]}),
+        ),
+    ]
+    .into_iter()
+    .map(|(p, body)| (format!("/orgs/octocat/{p}"), body))
+    .collect();
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(UnchangedGithub { bodies })
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_config(d, &server.uri(), "");
+    let token = "ghp_rosterEtagTest";
+
+    let out = run(d, token, &["sync", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let first: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let requests = server.received_requests().await.unwrap();
+    let first_requests = requests.len();
+    // Within the first run, only the repository walk, which every per-repository listing
+    // repeats, can be validated already.
+    let conditional: Vec<&str> = requests
+        .iter()
+        .filter(|r| r.headers.contains_key("if-none-match"))
+        .map(|r| r.url.path())
+        .collect();
+    assert!(
+        conditional.iter().all(|p| *p == "/orgs/octocat/repos"),
+        "{conditional:?}"
+    );
+    assert_eq!(
+        first["connectors"][0]["not_modified"],
+        conditional.len(),
+        "{first}"
+    );
+    let seen = first["counts"]["new"].as_u64().unwrap();
+    assert!(seen >= 5, "{first}");
+
+    let out = run(d, token, &["sync", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let second: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let requests = server.received_requests().await.unwrap();
+    let resync = &requests[first_requests..];
+    assert!(!resync.is_empty());
+    for r in resync {
+        assert!(
+            r.headers.contains_key("if-none-match"),
+            "{} sent without a validator",
+            r.url
+        );
+    }
+    assert_eq!(
+        second["connectors"][0]["not_modified"],
+        resync.len(),
+        "{second}"
+    );
+    let counts = &second["counts"];
+    assert_eq!(counts["unchanged"], seen, "{second}");
+    for field in ["new", "changed", "gone", "failed_listings"] {
+        assert_eq!(counts[field], 0, "{field}: {second}");
+    }
+    let out = run(d, token, &["sync"]);
+    assert!(
+        text(&out).contains("request(s) answered 304 Not Modified"),
+        "{}",
+        text(&out)
+    );
+
+    let out = run(
+        d,
+        token,
+        &["identities", "--platform", "github", "--format", "json"],
+    );
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let group = of_type(&items, "github.runner_group")[0];
+    assert!(
+        rules(group).contains(&"github.runner_group.public_repos"),
+        "{group}"
+    );
+    assert!(
+        strings(&group["privilege_detail"]).contains(&"runner:linux_runner"),
+        "{group}"
+    );
+    let runner = of_type(&items, "github.org_runner")[0];
+    assert_eq!(runner["parent_id"], group["id"], "{runner}");
+}
