@@ -193,6 +193,17 @@ async fn sync_identities_and_remediation_against_githubs_openapi() {
         rules(repo_runner).contains(&"github.runner.public_repo"),
         "{repo_runner}"
     );
+    let groups = of_type(&items, "github.runner_group");
+    assert_eq!(groups.len(), 3, "{groups:?}");
+    let default_group = groups.iter().find(|g| g["external_id"] == "1").unwrap();
+    assert!(
+        rules(default_group).contains(&"github.runner_group.public_repos"),
+        "{default_group}"
+    );
+    assert!(
+        strings(&default_group["privilege_detail"]).contains(&"runner:linux_runner"),
+        "{default_group}"
+    );
     let hook = of_type(&items, "github.webhook")[0];
     assert!(
         strings(&hook["privilege_detail"]).contains(&"event:push"),

@@ -22,6 +22,8 @@ export const NHI_PATHS = [
   "/repos/{owner}/{repo}/actions/secrets",
   "/orgs/{org}/actions/runners",
   "/repos/{owner}/{repo}/actions/runners",
+  "/orgs/{org}/actions/runner-groups",
+  "/orgs/{org}/actions/runner-groups/{runner_group_id}/runners",
   "/orgs/{org}/hooks",
   "/orgs/{org}/actions/oidc/customization/sub",
   "/repos/{owner}/{repo}/actions/oidc/customization/sub",

@@ -137,6 +137,34 @@ async fn every_listing_against_githubs_openapi_examples() {
     assert!(repo_secrets.iter().all(|r| r.created_at.is_some()));
     let runners = find(&records, "github.org_runner");
     assert!(runners.iter().any(|r| r.name == "linux_runner"));
+    // GitHub's example: Default (all), octo-runner-group (selected), expensive-hardware
+    // (private), all three with allows_public_repositories; a private group serves private
+    // repositories only.
+    let groups = find(&records, "github.runner_group");
+    let group = |name: &str| {
+        *groups
+            .iter()
+            .find(|g| g.name == format!("runner group: {name}"))
+            .unwrap()
+    };
+    let public_rule = |g: &Record| {
+        g.signals
+            .iter()
+            .any(|s| s.rule == "github.runner_group.public_repos")
+    };
+    assert!(public_rule(group("Default")));
+    assert!(public_rule(group("octo-runner-group")));
+    assert!(!public_rule(group("expensive-hardware")));
+    assert!(group("octo-runner-group").privilege_detail.contains(
+        &"workflow:octo-org/octo-repo/.github/workflows/deploy.yaml@refs/heads/main".to_string()
+    ));
+    assert!(
+        group("Default")
+            .privilege_detail
+            .contains(&"runner:linux_runner".to_string()),
+        "{:?}",
+        group("Default").privilege_detail
+    );
     let hooks = find(&records, "github.webhook");
     assert!(
         hooks[0]
