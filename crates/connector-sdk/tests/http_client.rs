@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use roster_connector_sdk::{
     Auth, Conditional, ConnectorError, FakeClock, HttpClient, HttpClientConfig, NextLinkPolicy,
-    PageGuard, RequestBody,
+    PageGuard, PathPattern, RequestBody, ValidatorCache, ValidatorLimits,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -841,6 +841,77 @@ async fn conditional_get_returns_not_modified_for_a_matching_etag() {
         matches!(again, Conditional::NotModified { .. }),
         "{again:?}"
     );
+}
+
+#[tokio::test]
+async fn a_validator_cache_serves_304s_from_the_kept_body_and_link_on_its_paths_only() {
+    let cache = Arc::new(ValidatorCache::new(
+        vec![PathPattern::new("orgs/*/hooks")],
+        ValidatorLimits::default(),
+    ));
+    let h = harness(|c| c.validator_cache = Some(cache.clone())).await;
+    let next = format!("{}/api/orgs/acme/hooks?page=2", h.server.uri());
+    Mock::given(path("/api/orgs/acme/hooks"))
+        .and(header("if-none-match", "\"h1\""))
+        .respond_with(ResponseTemplate::new(304))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    Mock::given(path("/api/orgs/acme/hooks"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("etag", "\"h1\"")
+                .insert_header("link", link_next(&next).as_str())
+                .set_body_json(json!([{"id": 5}])),
+        )
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    // Not a cached path: a single item is read plainly every time, and never kept.
+    Mock::given(path("/api/orgs/acme/hooks/5"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("etag", "\"i5\"")
+                .set_body_json(json!({"id": 5})),
+        )
+        .expect(2)
+        .mount(&h.server)
+        .await;
+
+    let first = h
+        .client
+        .get_json::<Vec<Item>>("orgs/acme/hooks")
+        .await
+        .unwrap();
+    let again = h
+        .client
+        .get_json::<Vec<Item>>("orgs/acme/hooks")
+        .await
+        .unwrap();
+    assert_eq!(again.status.as_u16(), 304);
+    assert_eq!(again.body[0].id, first.body[0].id);
+    assert_eq!(again.next.unwrap().as_str(), next, "the kept Link leads on");
+    assert_eq!(cache.not_modified(), 1);
+    for _ in 0..2 {
+        h.client
+            .get_json::<Item>("orgs/acme/hooks/5")
+            .await
+            .unwrap();
+    }
+    let kept: Vec<String> = cache.entries_in_use().into_iter().map(|e| e.url).collect();
+    assert_eq!(
+        kept,
+        vec![format!("{}/api/orgs/acme/hooks", h.server.uri())]
+    );
+    let sent_validators = h
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.headers.contains_key("if-none-match"))
+        .count();
+    assert_eq!(sent_validators, 1);
 }
 
 #[tokio::test]

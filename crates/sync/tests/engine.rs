@@ -336,3 +336,107 @@ async fn plan_failure_sweeps_nothing_and_changes_are_detected() {
         assert_eq!(runs[0].status, "failed");
     }
 }
+
+/// A connector whose one listing reads one page through a validator cache: answered "304"
+/// when the cache holds the page's validator, else fetched and kept (unless `touch` is off).
+struct Validated {
+    cache: Arc<roster_connector_sdk::ValidatorCache>,
+    touch: bool,
+}
+
+const PAGE_URL: &str = "https://api.example.com/orgs/acme/hooks";
+
+#[async_trait]
+impl Connector for Validated {
+    async fn plan(&self) -> Result<Vec<Listing>, ConnectorError> {
+        Ok(vec![Listing::new("test.hook", "acme")])
+    }
+
+    async fn list(&self, listing: &Listing, _: Option<&PageToken>) -> Result<Page, ConnectorError> {
+        if self.touch {
+            if self.cache.lookup(PAGE_URL).is_some() {
+                self.cache.note_not_modified(PAGE_URL);
+            } else {
+                self.cache.remember(roster_connector_sdk::CachedResponse {
+                    url: PAGE_URL.into(),
+                    etag: "\"v1\"".into(),
+                    link: None,
+                    body: b"[1]".to_vec(),
+                });
+            }
+        }
+        let record = Record::unknown(
+            RecordKey {
+                resource_type: listing.resource_type.clone(),
+                scope: listing.scope.clone(),
+                external_id: "1".into(),
+            },
+            Platform::Github,
+            Kind::Webhook,
+            "hook".into(),
+            serde_json::json!({"id": 1}),
+        );
+        Ok(Page {
+            records: vec![record],
+            next: None,
+        })
+    }
+
+    fn validator_cache(&self) -> Option<Arc<roster_connector_sdk::ValidatorCache>> {
+        Some(self.cache.clone())
+    }
+}
+
+fn validated(touch: bool) -> SyncSource {
+    SyncSource {
+        name: "gh".into(),
+        connector: Box::new(Validated {
+            cache: Arc::new(roster_connector_sdk::ValidatorCache::new(
+                Vec::new(),
+                roster_connector_sdk::ValidatorLimits::default(),
+            )),
+            touch,
+        }),
+    }
+}
+
+#[tokio::test]
+async fn validators_are_restored_before_a_run_saved_after_it_and_304s_reported() {
+    for t in test_stores().await.unwrap() {
+        let s = &t.store;
+        let r1 = engine(s)
+            .run(&[validated(true)], &NoProgress)
+            .await
+            .unwrap();
+        assert_eq!(r1.connectors[0].not_modified, Some(0), "{}", t.backend);
+        assert_eq!(s.http_validators("gh").await.unwrap().len(), 1);
+
+        // A new process: the validator comes from the store.
+        let r2 = engine(s)
+            .run(&[validated(true)], &NoProgress)
+            .await
+            .unwrap();
+        assert_eq!(r2.connectors[0].not_modified, Some(1), "{}", t.backend);
+        assert_eq!(r2.connectors[0].listings[0].not_modified, 1);
+        assert_eq!(r2.counts.unchanged, 1);
+        assert!(
+            r2.to_text()
+                .contains("1 request(s) answered 304 Not Modified")
+        );
+        assert_eq!(s.http_validators("gh").await.unwrap().len(), 1);
+
+        // A run that no longer asks for the page drops its validator.
+        engine(s)
+            .run(&[validated(false)], &NoProgress)
+            .await
+            .unwrap();
+        assert!(
+            s.http_validators("gh").await.unwrap().is_empty(),
+            "{}",
+            t.backend
+        );
+        // Connectors without a cache report nothing about 304s.
+        let r = engine(s).run(&[synthetic(10)], &NoProgress).await.unwrap();
+        assert_eq!(r.connectors[0].not_modified, None);
+    }
+}
