@@ -284,7 +284,7 @@ mod tests {
             let v = v.trim();
             let value = if let Some(s) = v.strip_prefix('"') {
                 serde_json::Value::String(s.trim_end_matches('"').to_string())
-            } else if v.starts_with('[') {
+            } else if v.starts_with('[') || v == "true" || v == "false" {
                 serde_json::from_str(v).unwrap()
             } else {
                 serde_json::Value::Number(v.parse::<u64>().unwrap().into())
@@ -292,6 +292,20 @@ mod tests {
             map.insert(k.trim().to_string(), value);
         }
         serde_json::Value::Object(map)
+    }
+
+    #[test]
+    fn conditional_requests_are_on_by_default_and_can_be_bounded_or_switched_off() {
+        let c = parse("org = \"acme\"\ntoken_env = \"T\"").unwrap();
+        assert!(c.conditional_requests);
+        assert_eq!(c.conditional_cache_mib, 64);
+        let c = parse(
+            "org = \"acme\"\ntoken_env = \"T\"\nconditional_requests = false\nconditional_cache_mib = 8",
+        )
+        .unwrap();
+        assert!(!c.conditional_requests);
+        assert_eq!(c.conditional_cache_mib, 8);
+        assert!(parse("org = \"acme\"\ntoken_env = \"T\"\netag_cache = true").is_err());
     }
 
     #[test]
