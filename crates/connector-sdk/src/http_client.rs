@@ -10,6 +10,9 @@
 //! - **Rate limits are honoured**, from whichever headers the platform sends (see
 //!   [`rate_limit::wait_for`]), and a window reported exhausted on a success holds the next
 //!   request until it resets.
+//! - **Conditional requests where a connector opts in** ([`HttpClientConfig::validator_cache`]):
+//!   a GET on one of its listing paths carries the last `ETag`, and a 304 is served from the
+//!   kept body and `Link`, so a re-sync of an unchanged source reads the same pages.
 //! - **Errors say what happened** as a [`ConnectorError`], which the sync engine reports per
 //!   listing (a 401/403/timeout means "unknown", never "gone").
 
@@ -437,14 +440,13 @@ impl HttpClient {
         cache: &ValidatorCache,
         url: Url,
     ) -> Result<RawResponse, ConnectorError> {
-        let cached = cache.lookup(url.as_str());
         let mut headers = self.json_headers();
-        if let Some(etag) = cached
-            .as_ref()
-            .and_then(|c| HeaderValue::from_str(&c.etag).ok())
-        {
-            headers.insert(header::IF_NONE_MATCH, etag);
-        }
+        // Only an entry whose ETag was actually sent can stand for a 304.
+        let cached = cache.lookup(url.as_str()).filter(|c| {
+            HeaderValue::from_str(&c.etag)
+                .map(|etag| headers.insert(header::IF_NONE_MATCH, etag))
+                .is_ok()
+        });
         let raw = self
             .execute(Method::GET, url.clone(), None, headers, true)
             .await?;
