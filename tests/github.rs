@@ -204,6 +204,15 @@ async fn sync_identities_and_remediation_against_githubs_openapi() {
         strings(&default_group["privilege_detail"]).contains(&"runner:linux_runner"),
         "{default_group}"
     );
+    // GitHub's example runner names no group; the groups' runner listings place it.
+    let linux_runner = runners
+        .iter()
+        .find(|r| r["name"] == "linux_runner")
+        .unwrap();
+    assert_eq!(
+        linux_runner["parent_id"], default_group["id"],
+        "{linux_runner}"
+    );
     let hook = of_type(&items, "github.webhook")[0];
     assert!(
         strings(&hook["privilege_detail"]).contains(&"event:push"),

@@ -238,7 +238,17 @@ impl GithubConnector {
             resource_type: resource.name,
             repo: None,
         };
-        let records = map_items(resource, &ctx, response.body, &response.url)?;
+        let mut records = map_items(resource, &ctx, response.body, &response.url)?;
+        if resource.name == runner::ORG.name && records.iter().any(|r| r.parent.is_none()) {
+            // Older GitHub versions do not say which group a runner is in; the groups do.
+            // Not knowing only leaves the link out: the runners themselves were read.
+            match self.runner_group_of(org).await {
+                Ok(group_of) => runner_group::link_runners(&mut records, org, &group_of),
+                Err(e) => {
+                    tracing::warn!(%listing, error = %e, "runner groups unreadable; runners not linked to them");
+                }
+            }
+        }
         let next = match response.next {
             Some(next) => {
                 self.check_next(listing, &response.url, &next, &mut cursor.pages)?;
@@ -414,6 +424,33 @@ impl GithubConnector {
             None => None,
         };
         Ok(Page { records, next })
+    }
+
+    /// Runner id → the id of the group it is in, through the runner-group listing itself.
+    async fn runner_group_of(
+        &self,
+        org: &str,
+    ) -> Result<std::collections::HashMap<u64, u64>, ConnectorError> {
+        let listing = Listing::new(runner_group::RESOURCE.name, org);
+        let mut group_of = std::collections::HashMap::new();
+        let mut cursor = Cursor::default();
+        loop {
+            let page = self
+                .list_runner_groups(&listing, &runner_group::RESOURCE, org, cursor)
+                .await?;
+            for group in &page.records {
+                let Ok(group_id) = group.key.external_id.parse::<u64>() else {
+                    continue;
+                };
+                for runner in runner_group::runner_ids(group) {
+                    group_of.entry(runner).or_insert(group_id);
+                }
+            }
+            match page.next {
+                Some(token) => cursor = PageToken::state(&listing, Some(&token))?,
+                None => return Ok(group_of),
+            }
+        }
     }
 
     /// Every runner of one runner group, following `Link`.

@@ -4,9 +4,10 @@
 //! repositories and workflows may send jobs to its runners; one that admits public
 //! repositories lets anyone's fork pull request run code on those machines.
 //!
-//! A group is recorded as kind `runner`: it is the pool its runners serve jobs from, and the
-//! org's runners (`github.org_runner`) name it as their parent when GitHub says which group
-//! they are in (`runner_group_id`).
+//! A group is recorded as kind `runner`: it is the pool its runners serve jobs from. The org's
+//! runners (`github.org_runner`) name it as their parent: from `runner_group_id` where GitHub
+//! sends it, else from the groups' runner listings (asked again by the runner listing; on
+//! re-sync those are 304s).
 
 use roster_core::{Kind, Record, RecordKey, Signal};
 use serde::Deserialize;
@@ -116,6 +117,35 @@ pub(crate) fn attach_runners(record: &mut Record, runners: Vec<Value>) {
     }
     if let Value::Object(m) = &mut record.raw {
         m.insert("runners".into(), Value::Array(listed));
+    }
+}
+
+/// The ids of the runners `attach_runners` put on a group record.
+pub(crate) fn runner_ids(group: &Record) -> impl Iterator<Item = u64> + '_ {
+    group.raw["runners"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["id"].as_u64())
+}
+
+/// Sets the parent of org runners GitHub listed without `runner_group_id`, from `group_of`
+/// (runner id → group id, as the groups' runner listings say).
+pub(crate) fn link_runners(
+    runners: &mut [Record],
+    org: &str,
+    group_of: &std::collections::HashMap<u64, u64>,
+) {
+    for runner in runners.iter_mut().filter(|r| r.parent.is_none()) {
+        let group = runner
+            .key
+            .external_id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| group_of.get(&id));
+        if let Some(group) = group {
+            runner.parent = Some(key(org, *group));
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Conditional requests on re-sync, against wiremock: the second sync of an unchanged org sends
 //! `If-None-Match` for every listing page, is answered 304 and gives exactly the records of the
 //! first; a changed page (200, new ETag) is picked up; a 304 for which nothing is cached is
-//! asked again rather than read as an empty listing. Also the runner-group listing's paging.
+//! asked again rather than read as an empty listing. Also runner groups: paging without a
+//! `Link`, their runners, and org runners linked to their group.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -374,4 +375,101 @@ async fn runner_groups_a_token_may_not_read_are_not_seen() {
         }
         other => panic!("{other}"),
     }
+}
+
+async fn mount_org_runners(server: &MockServer, runners: Value) {
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/actions/runners"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"total_count": 2, "runners": runners})),
+        )
+        .mount(server)
+        .await;
+}
+
+async fn org_runners(c: &GithubConnector) -> Vec<Record> {
+    list_all(c, &Listing::new("github.org_runner", "acme"), 100)
+        .await
+        .unwrap()
+}
+
+fn parent_of(records: &[Record], id: &str) -> Option<String> {
+    records
+        .iter()
+        .find(|r| r.key.external_id == id)
+        .unwrap()
+        .parent
+        .as_ref()
+        .map(|p| format!("{}/{}", p.resource_type, p.external_id))
+}
+
+#[tokio::test]
+async fn org_runners_are_linked_to_their_group() {
+    let server = MockServer::start().await;
+    // Runner 11 says which group it is in; runner 12 (an older GitHub) does not.
+    let mut with_group = runner(11, "a");
+    with_group["runner_group_id"] = json!(2);
+    mount_org_runners(&server, json!([with_group, runner(12, "b")])).await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/actions/runner-groups"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"total_count": 2,
+            "runner_groups": [group(1, "Default", false), group(2, "gpu", false)]})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    for (id, runners) in [(1, json!([runner(12, "b")])), (2, json!([runner(11, "a")]))] {
+        Mock::given(method("GET"))
+            .and(path(format!(
+                "/orgs/acme/actions/runner-groups/{id}/runners"
+            )))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"total_count": 1, "runners": runners})),
+            )
+            .mount(&server)
+            .await;
+    }
+    let records = org_runners(&connector(&server, 100)).await;
+    assert_eq!(
+        parent_of(&records, "11").as_deref(),
+        Some("github.runner_group/2")
+    );
+    assert_eq!(
+        parent_of(&records, "12").as_deref(),
+        Some("github.runner_group/1")
+    );
+}
+
+#[tokio::test]
+async fn runners_that_name_their_group_need_no_group_requests_and_unreadable_groups_only_unlink() {
+    let server = MockServer::start().await;
+    let mut a = runner(11, "a");
+    a["runner_group_id"] = json!(1);
+    mount_org_runners(&server, json!([a])).await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/actions/runner-groups"))
+        .respond_with(ResponseTemplate::new(403))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let records = org_runners(&connector(&server, 100)).await;
+    assert_eq!(
+        parent_of(&records, "11").as_deref(),
+        Some("github.runner_group/1")
+    );
+    server.verify().await;
+
+    server.reset().await;
+    mount_org_runners(&server, json!([runner(12, "b")])).await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/actions/runner-groups"))
+        .respond_with(ResponseTemplate::new(403))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let records = org_runners(&connector(&server, 100)).await;
+    assert_eq!(records.len(), 1, "the runner listing itself completes");
+    assert_eq!(parent_of(&records, "12"), None);
 }

@@ -165,6 +165,14 @@ async fn every_listing_against_githubs_openapi_examples() {
         "{:?}",
         group("Default").privilege_detail
     );
+    let linux_runner = runners.iter().find(|r| r.name == "linux_runner").unwrap();
+    assert_eq!(
+        linux_runner
+            .parent
+            .as_ref()
+            .map(|p| p.resource_type.as_str()),
+        Some("github.runner_group")
+    );
     let hooks = find(&records, "github.webhook");
     assert!(
         hooks[0]
