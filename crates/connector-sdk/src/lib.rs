@@ -23,4 +23,6 @@ pub use item::decode_item;
 pub use pagination::PageGuard;
 pub use rate_limit::RateLimitInfo;
 pub use remediation::{RemediationError, RemediationOutcome, RemediationRequest, Remediator};
-pub use validator_cache::{CachedResponse, PathPattern, ValidatorCache, ValidatorLimits};
+pub use validator_cache::{
+    CachedResponse, PathPattern, ValidatorCache, ValidatorChanges, ValidatorLimits,
+};

@@ -8,16 +8,17 @@
 //! consults it on every `get_json` whose URL matches one of them, and nothing else is ever kept
 //! (no token exchange, no remediation read). The sync engine persists the cache between runs
 //! through [`Connector::validator_cache`](crate::Connector::validator_cache): [`restore`]
-//! before the listings, [`entries_in_use`] after.
+//! before the listings, [`changes`] after (what to drop and what to write; an entry a 304
+//! confirmed is not written again).
 //!
 //! Bounded: a body over `max_body_bytes` is not kept, and once `max_total_bytes` are held new
 //! pages are simply fetched in full next time. Entries no request of a run used are dropped
 //! when it is saved, so URLs of deleted repositories do not pile up.
 //!
 //! [`restore`]: ValidatorCache::restore
-//! [`entries_in_use`]: ValidatorCache::entries_in_use
+//! [`changes`]: ValidatorCache::changes
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -92,16 +93,36 @@ impl Default for ValidatorLimits {
     }
 }
 
+/// What the current run did with an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// Restored from the last run and not asked for (yet).
+    Unused,
+    /// Confirmed by a 304: the stored copy is current.
+    Validated,
+    /// Fetched (200) in this run: to be written.
+    Fresh,
+}
+
 struct Entry {
     response: Arc<CachedResponse>,
-    /// Answered 304 or refreshed since the last `restore`.
-    in_use: bool,
+    state: Use,
 }
 
 #[derive(Default)]
 struct Entries {
     by_url: HashMap<String, Entry>,
     total_bytes: usize,
+    /// The URLs `restore` was given: what the store holds.
+    saved: HashSet<String>,
+}
+
+/// What to change in the store after a run: drop `stale` (restored but no longer used or
+/// kept), and write `fresh` (fetched in this run, replacing any stored copy).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValidatorChanges {
+    pub stale: Vec<String>,
+    pub fresh: Vec<CachedResponse>,
 }
 
 impl Entries {
@@ -151,6 +172,7 @@ impl ValidatorCache {
     pub fn restore(&self, saved: Vec<CachedResponse>) {
         let mut entries = self.lock();
         *entries = Entries::default();
+        entries.saved = saved.iter().map(|r| r.url.clone()).collect();
         for response in saved {
             let size = response.body.len();
             if size > self.limits.max_body_bytes
@@ -164,7 +186,7 @@ impl ValidatorCache {
                 response.url.clone(),
                 Entry {
                     response: Arc::new(response),
-                    in_use: false,
+                    state: Use::Unused,
                 },
             );
         }
@@ -179,7 +201,10 @@ impl ValidatorCache {
     /// `url` was answered 304: its entry stays for the next run, and the saving is counted.
     pub fn note_not_modified(&self, url: &str) {
         if let Some(entry) = self.lock().by_url.get_mut(url) {
-            entry.in_use = true;
+            // A page fetched earlier in this same run stays fresh (still to be written).
+            if entry.state == Use::Unused {
+                entry.state = Use::Validated;
+            }
         }
         self.not_modified.fetch_add(1, Ordering::Relaxed);
     }
@@ -201,7 +226,7 @@ impl ValidatorCache {
             response.url.clone(),
             Entry {
                 response: Arc::new(response),
-                in_use: true,
+                state: Use::Fresh,
             },
         );
     }
@@ -217,17 +242,45 @@ impl ValidatorCache {
     }
 
     /// The entries some request used (304) or refreshed (200) since the last `restore`: what
-    /// is worth saving for the next run.
+    /// the next run should start from.
     pub fn entries_in_use(&self) -> Vec<CachedResponse> {
         let mut out: Vec<CachedResponse> = self
             .lock()
             .by_url
             .values()
-            .filter(|e| e.in_use)
+            .filter(|e| e.state != Use::Unused)
             .map(|e| CachedResponse::clone(&e.response))
             .collect();
         out.sort_by(|a, b| a.url.cmp(&b.url));
         out
+    }
+
+    /// How the store's copy (what `restore` was given) becomes [`entries_in_use`]: only what
+    /// this run fetched is written, and entries a 304 confirmed are left alone.
+    ///
+    /// [`entries_in_use`]: ValidatorCache::entries_in_use
+    pub fn changes(&self) -> ValidatorChanges {
+        let entries = self.lock();
+        let mut stale: Vec<String> = entries
+            .saved
+            .iter()
+            .filter(|url| {
+                entries
+                    .by_url
+                    .get(*url)
+                    .is_none_or(|e| e.state == Use::Unused)
+            })
+            .cloned()
+            .collect();
+        stale.sort();
+        let mut fresh: Vec<CachedResponse> = entries
+            .by_url
+            .values()
+            .filter(|e| e.state == Use::Fresh)
+            .map(|e| CachedResponse::clone(&e.response))
+            .collect();
+        fresh.sort_by(|a, b| a.url.cmp(&b.url));
+        ValidatorChanges { stale, fresh }
     }
 
     fn lock(&self) -> MutexGuard<'_, Entries> {
@@ -299,5 +352,29 @@ mod tests {
         cache.restore(Vec::new());
         assert_eq!(cache.not_modified(), 0);
         assert!(cache.lookup("kept").is_none());
+    }
+
+    #[test]
+    fn changes_write_only_what_was_fetched_and_drop_what_was_not_used() {
+        let cache = ValidatorCache::new(Vec::new(), ValidatorLimits::default());
+        cache.restore(vec![
+            response("confirmed", "a"),
+            response("refetched", "b"),
+            response("unused", "c"),
+        ]);
+        cache.note_not_modified("confirmed");
+        cache.remember(response("refetched", "bb"));
+        cache.remember(response("new", "d"));
+        let changes = cache.changes();
+        assert_eq!(changes.stale, vec!["unused"]);
+        let fresh: Vec<(&str, &[u8])> = changes
+            .fresh
+            .iter()
+            .map(|r| (r.url.as_str(), r.body.as_slice()))
+            .collect();
+        assert_eq!(fresh, vec![("new", &b"d"[..]), ("refetched", &b"bb"[..])]);
+        // Fetched, then asked again in the same run (a repeated repository walk): still fresh.
+        cache.note_not_modified("new");
+        assert_eq!(cache.changes().fresh.len(), 2);
     }
 }

@@ -1,6 +1,7 @@
 //! The validators of conditional requests (`ETag`, `Link` and body per listing page URL), kept
 //! per connector between sync runs. The connector SDK decides what goes in and bounds it; this
-//! only loads a connector's set and replaces it after a run.
+//! loads a connector's set before a run and applies what the run changed after it (a page a
+//! 304 confirmed is not written again).
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
 
@@ -47,18 +48,31 @@ impl Store {
             .collect())
     }
 
-    /// Replaces `connector`'s validators with `validators`, in one transaction.
-    pub async fn replace_http_validators(
+    /// Drops `connector`'s validators for the `stale` URLs and writes the `fresh` ones
+    /// (replacing a stored copy), in one transaction.
+    pub async fn update_http_validators(
         &self,
         connector: &str,
-        validators: Vec<HttpValidator>,
+        stale: &[String],
+        fresh: Vec<HttpValidator>,
     ) -> Result<(), StoreError> {
+        if stale.is_empty() && fresh.is_empty() {
+            return Ok(());
+        }
         let txn = self.db.begin().await?;
-        http_validator::Entity::delete_many()
-            .filter(http_validator::Column::Connector.eq(connector))
-            .exec(&txn)
-            .await?;
-        let mut rows = validators.into_iter().map(|v| http_validator::ActiveModel {
+        let replaced: Vec<&str> = stale
+            .iter()
+            .map(String::as_str)
+            .chain(fresh.iter().map(|v| v.url.as_str()))
+            .collect();
+        for chunk in replaced.chunks(ROWS_PER_STATEMENT) {
+            http_validator::Entity::delete_many()
+                .filter(http_validator::Column::Connector.eq(connector))
+                .filter(http_validator::Column::Url.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
+        let mut rows = fresh.into_iter().map(|v| http_validator::ActiveModel {
             connector: Set(connector.to_owned()),
             url: Set(v.url),
             etag: Set(v.etag),
@@ -94,39 +108,43 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn validators_are_replaced_per_connector() {
+    async fn validators_are_updated_per_connector() {
         for t in crate::testing::test_stores().await.unwrap() {
             let store = t.store;
-            let a = vec![
-                validator("https://h/a", b"[1]"),
-                validator("https://h/b", b"[]"),
-            ];
+            let a = validator("https://h/a", b"[1]");
+            let b = validator("https://h/b", b"[]");
             store
-                .replace_http_validators("gh", a.clone())
+                .update_http_validators("gh", &[], vec![a.clone(), b.clone()])
                 .await
                 .unwrap();
             store
-                .replace_http_validators("other", vec![validator("https://h/a", b"{}")])
-                .await
-                .unwrap();
-            assert_eq!(
-                store.http_validators("gh").await.unwrap(),
-                a,
-                "{}",
-                t.backend
-            );
-            let b = vec![validator("https://h/c", b"[2]")];
-            store
-                .replace_http_validators("gh", b.clone())
+                .update_http_validators("other", &[], vec![validator("https://h/a", b"{}")])
                 .await
                 .unwrap();
             assert_eq!(
                 store.http_validators("gh").await.unwrap(),
-                b,
+                vec![a, b],
                 "{}",
                 t.backend
             );
-            assert_eq!(store.http_validators("other").await.unwrap().len(), 1);
+            // b is stale, a is refetched with a new body, c is new.
+            let a2 = validator("https://h/a", b"[1,2]");
+            let c = validator("https://h/c", b"[2]");
+            store
+                .update_http_validators("gh", &["https://h/b".into()], vec![a2.clone(), c.clone()])
+                .await
+                .unwrap();
+            assert_eq!(
+                store.http_validators("gh").await.unwrap(),
+                vec![a2, c],
+                "{}",
+                t.backend
+            );
+            assert_eq!(
+                store.http_validators("other").await.unwrap()[0].body,
+                b"{}".to_vec(),
+                "another connector's validator is untouched"
+            );
         }
     }
 }

@@ -171,14 +171,16 @@ impl SyncEngine {
         Ok(report)
     }
 
-    /// Keeps what the connector's requests validated or refreshed in this run, for the next.
+    /// Keeps what the connector's requests validated or refreshed in this run, for the next:
+    /// writes the pages fetched anew, drops those no request used.
     async fn save_validators(
         &self,
         connector: &str,
         cache: &ValidatorCache,
     ) -> Result<(), SyncError> {
-        let entries = cache
-            .entries_in_use()
+        let changes = cache.changes();
+        let fresh = changes
+            .fresh
             .into_iter()
             .map(|c| HttpValidator {
                 url: c.url,
@@ -188,7 +190,7 @@ impl SyncEngine {
             })
             .collect();
         self.store
-            .replace_http_validators(connector, entries)
+            .update_http_validators(connector, &changes.stale, fresh)
             .await?;
         Ok(())
     }
