@@ -21,8 +21,10 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use roster_core::RiskPolicy;
 use roster_store::Store;
 
+pub use error::WebError;
 pub use limit::LoginLimiter;
 pub use oidc::Oidc;
+pub use pages::FilterParams;
 pub use session::Sessions;
 pub use tokens::hash_token;
 
