@@ -79,6 +79,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         oidc: None,
         login_limiter: Default::default(),
         contexts: Default::default(),
+        campaign_definitions: Vec::new(),
+        connectors: Vec::new(),
     };
     http::serve(state, &args.bind, |addr| {
         println!("Roster demo (sample data) is listening on http://{addr}");

@@ -1,6 +1,7 @@
 //! The command line (DESIGN.md §4). Each command lives in its own file.
 
 mod audit;
+pub(crate) mod campaign;
 mod check;
 mod claim;
 mod demo;
@@ -54,6 +55,9 @@ pub enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Access-certification campaigns.
+    #[command(subcommand)]
+    Campaign(campaign::CampaignCommand),
 }
 
 impl Command {
@@ -84,6 +88,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Audit(cmd) => audit::run(cmd).await,
         Command::People(cmd) => people::run(cmd).await,
         Command::Claim(args) => claim::run(args).await,
+        Command::Campaign(cmd) => campaign::run(cmd).await,
     };
     match result {
         Ok(code) => code,

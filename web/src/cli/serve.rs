@@ -27,6 +27,8 @@ pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
         oidc,
         login_limiter: Default::default(),
         contexts: Default::default(),
+        campaign_definitions: config.campaigns.clone(),
+        connectors: config.connectors.clone(),
     };
     http::serve(state, &config.server.bind, |addr| {
         println!("Roster is listening on {addr}");
