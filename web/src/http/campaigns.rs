@@ -719,16 +719,20 @@ pub async fn api_reviews(
     json(&out)
 }
 
-/// POST /api/v1/reviews/{item}/decision: JSON `{decision, justification, expires_on, to}`.
+/// POST /api/v1/reviews/{item}/decision: JSON (or a form) `{decision, justification,
+/// expires_on, to}`.
 /// Answers 200 only once the decision and its audit event are committed.
 pub async fn api_decide(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: web::Json<DecisionForm>,
+    body: web::Either<web::Json<DecisionForm>, web::Form<DecisionForm>>,
 ) -> Result<HttpResponse, WebError> {
     let s = reviewer(&req, &state)?;
-    let input = body.input()?;
+    let input = match &body {
+        web::Either::Left(json) => json.input()?,
+        web::Either::Right(form) => form.input()?,
+    };
     let saved = service::decide(
         &state.store,
         decider(&s),
