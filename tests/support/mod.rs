@@ -131,6 +131,7 @@ pub fn start_roster(config: &Path) -> (Killed, Arc<Mutex<String>>) {
 
 /// A browser, as far as the flow needs one: one cookie jar for 127.0.0.1 (cookies ignore ports),
 /// redirects followed by hand.
+#[derive(Clone)]
 pub struct Browser {
     pub http: reqwest::Client,
     pub jar: HashMap<String, String>,
@@ -317,6 +318,22 @@ impl Browser {
         (b, csrf)
     }
 
+    /// POST a form with the session's cookie and CSRF token: the status, or `None` when the
+    /// server could not be reached or answered nothing (it may have been killed).
+    pub async fn try_post(&mut self, url: &str, csrf: &str, form: &str) -> Option<u16> {
+        let resp = self
+            .http
+            .post(url)
+            .header("cookie", self.cookie_header())
+            .header("X-CSRF-Token", csrf)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_owned())
+            .send()
+            .await
+            .ok()?;
+        Some(resp.status().as_u16())
+    }
+
     /// POST a form with the session's cookie and CSRF token: status and body.
     pub async fn post_form(&mut self, url: &str, csrf: &str, form: &str) -> (StatusCode, String) {
         let resp = self
@@ -347,4 +364,45 @@ impl Browser {
         let headers = resp.headers().clone();
         (status, headers, resp.text().await.unwrap_or_default())
     }
+}
+
+/// `roster serve` without a provider: returns it, its base URL, and a browser signed in as
+/// the bootstrap admin through the one-time link it prints, with that session's CSRF token.
+pub async fn serve_with_bootstrap(
+    config: &Path,
+    envs: &[(&str, &str)],
+) -> (Killed, String, Browser, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env_remove("ROSTER_CONFIG")
+        .envs(envs.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let link = loop {
+        let line = lines
+            .next()
+            .expect("roster serve exited before printing its sign-in link")
+            .unwrap();
+        if line.contains("/login/bootstrap?token=") {
+            break line.trim().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    let url = Url::parse(&link).unwrap();
+    let base = format!("{}://{}", url.scheme(), url.authority());
+    let mut b = Browser::new();
+    let resp = b.get(&url).await;
+    assert!(
+        resp.status().is_redirection(),
+        "bootstrap sign-in: {}",
+        resp.status()
+    );
+    let (status, me) = b.session(&base).await;
+    assert_eq!(status, 200);
+    let csrf = me["csrf_token"].as_str().unwrap().to_owned();
+    (Killed(child), base, b, csrf)
 }

@@ -73,6 +73,25 @@ pub struct Config {
     /// Campaign definitions launched on a schedule by `roster serve`.
     #[serde(default)]
     pub campaigns: Vec<CampaignConfig>,
+    #[serde(default)]
+    pub scheduler: SchedulerConfig,
+}
+
+/// When `roster serve` runs its own jobs (connector syncs and campaign launches have their
+/// schedules on their own entries).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// Cron with seconds for campaign reminders and escalations (default: hourly).
+    pub reminders: String,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            reminders: "0 0 * * * *".into(),
+        }
+    }
 }
 
 /// One `[[campaigns]]` definition: a recurring access review.

@@ -10,4 +10,5 @@ pub mod policy;
 pub mod progress;
 pub mod registry;
 pub mod roster_api_token;
+pub mod scheduler;
 pub mod summary;

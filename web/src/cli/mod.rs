@@ -10,7 +10,7 @@ mod migrate;
 mod people;
 mod remediate;
 mod serve;
-mod sync;
+pub(crate) mod sync;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

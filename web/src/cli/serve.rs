@@ -4,11 +4,12 @@ use chrono::Utc;
 
 use super::{ConfigArg, load_config, open_store};
 use crate::http::{self, AppState, Oidc, Sessions};
-use crate::policy;
+use crate::{policy, scheduler};
 
 pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
-    let policy = policy::load(config.policy.file.as_deref())?;
+    let loaded = policy::load_with_hash(config.policy.file.as_deref())?;
+    let policy = loaded.policy.clone();
     let public_url = config.server.public_url.trim_end_matches('/').to_owned();
     // With a provider, sign-in goes through it and no bootstrap link is issued.
     let oidc = match &config.auth.oidc {
@@ -16,6 +17,23 @@ pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let store = open_store(&config).await?;
+    // Scheduled syncs, campaign launches and reminders; with several servers on one database
+    // each firing runs on one of them (a lease in the database).
+    let holder = format!(
+        "{}-{}",
+        std::process::id(),
+        &crate::http::random_token()[..8]
+    );
+    let _scheduler = scheduler::start(scheduler::JobContext {
+        store: store.clone(),
+        config: config.clone(),
+        policy: loaded.policy,
+        policy_hash: loaded.hash,
+        holder,
+        public_url: public_url.clone(),
+        reminders: None,
+    })
+    .await?;
     let sessions = Sessions::default();
     let token = oidc.is_none().then(|| sessions.issue_bootstrap(Utc::now()));
     let state = AppState {

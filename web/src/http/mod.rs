@@ -27,7 +27,7 @@ pub use error::WebError;
 pub use limit::LoginLimiter;
 pub use oidc::Oidc;
 pub use pages::FilterParams;
-pub use session::Sessions;
+pub use session::{Sessions, random_token};
 pub use tokens::hash_token;
 
 /// Strict: no inline script or style, nothing third-party.

@@ -81,7 +81,7 @@ pub struct Sessions {
     sessions: Mutex<HashMap<String, Session>>,
 }
 
-pub(super) fn random_token() -> String {
+pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
