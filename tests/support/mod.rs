@@ -69,6 +69,16 @@ pub fn start_provider(script: &str, port: u16, redirect_uri: &str) -> Killed {
 }
 
 pub fn write_config(dir: &Path, rp_port: u16, issuer: &str) -> std::path::PathBuf {
+    write_config_with(dir, rp_port, issuer, "")
+}
+
+/// The site's configuration with `extra` (more connectors, a policy) appended.
+pub fn write_config_with(
+    dir: &Path,
+    rp_port: u16,
+    issuer: &str,
+    extra: &str,
+) -> std::path::PathBuf {
     let path = dir.join("roster.toml");
     std::fs::write(
         &path,
@@ -78,7 +88,7 @@ pub fn write_config(dir: &Path, rp_port: u16, issuer: &str) -> std::path::PathBu
              [auth.oidc]\nissuer = \"{issuer}\"\nclient_id = \"roster\"\n\
              client_secret_env = \"{SECRET_VAR}\"\n\
              admin_groups = [\"iam-team\"]\nauditor_groups = [\"audit\"]\n\
-             [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 40\n",
+             [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 40\n{extra}",
             dir.join("roster.db").display()
         ),
     )
@@ -88,7 +98,13 @@ pub fn write_config(dir: &Path, rp_port: u16, issuer: &str) -> std::path::PathBu
 
 /// `roster serve` with debug logs captured; returns once it prints where to sign in.
 pub fn start_roster(config: &Path) -> (Killed, Arc<Mutex<String>>) {
+    start_roster_with(config, &[])
+}
+
+/// `roster serve` with more environment (e.g. a connector's credentials).
+pub fn start_roster_with(config: &Path, envs: &[(&str, &str)]) -> (Killed, Arc<Mutex<String>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .envs(envs.iter().copied())
         .args(["serve", "--config"])
         .arg(config)
         .env_remove("ROSTER_CONFIG")
@@ -245,7 +261,12 @@ impl Browser {
 
 /// `roster sync` with the test's configuration; panics with its stderr if it fails.
 pub fn sync(config: &Path) {
+    sync_with(config, &[]);
+}
+
+pub fn sync_with(config: &Path, envs: &[(&str, &str)]) {
     let out = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .envs(envs.iter().copied())
         .args(["sync", "--config"])
         .arg(config)
         .env(SECRET_VAR, SECRET)
@@ -282,22 +303,36 @@ where
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    start_site_with(syncs, "", &[], prepare).await
+}
+
+/// [`start_site`] with more configuration and environment.
+pub async fn start_site_with<F, Fut>(
+    syncs: usize,
+    extra_config: &str,
+    envs: &[(&str, &str)],
+    prepare: F,
+) -> Option<Site>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let script = provider_script()?;
     let (op_port, rp_port) = (free_port(), free_port());
     let issuer = format!("http://127.0.0.1:{op_port}");
     let base = format!("http://127.0.0.1:{rp_port}");
     let provider = start_provider(&script, op_port, &format!("{base}/auth/callback"));
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), rp_port, &issuer);
+    let config = write_config_with(dir.path(), rp_port, &issuer, extra_config);
     for _ in 0..syncs {
-        sync(&config);
+        sync_with(&config, envs);
     }
     prepare(format!(
         "sqlite://{}?mode=rwc",
         dir.path().join("roster.db").display()
     ))
     .await;
-    let (roster, log) = start_roster(&config);
+    let (roster, log) = start_roster_with(&config, envs);
     Some(Site {
         base,
         dir,
