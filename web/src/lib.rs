@@ -9,4 +9,5 @@ pub mod policy;
 pub mod progress;
 pub mod registry;
 pub mod roster_api_token;
+pub mod siem_webhook;
 pub mod summary;

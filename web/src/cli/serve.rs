@@ -2,13 +2,21 @@ use std::process::ExitCode;
 
 use chrono::Utc;
 
-use super::{ConfigArg, load_config, open_store};
+use std::sync::Arc;
+
+use roster_connector_sdk::SystemClock;
+
+use super::{ConfigArg, load_config, open_store, record_config_changes};
 use crate::http::{self, AppState, Oidc, Sessions};
 use crate::policy;
+use crate::siem_webhook::SiemWebhook;
 
 pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
-    let policy = policy::load(config.policy.file.as_deref())?;
+    let loaded = policy::load_with_hash(config.policy.file.as_deref())?;
+    let policy = loaded.policy;
+    // Secrets are read (and a bad reference refused) before anything is opened.
+    let siem = SiemWebhook::from_config(&config.audit, Arc::new(SystemClock))?;
     let public_url = config.server.public_url.trim_end_matches('/').to_owned();
     // With a provider, sign-in goes through it and no bootstrap link is issued.
     let oidc = match &config.auth.oidc {
@@ -16,6 +24,18 @@ pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let store = open_store(&config).await?;
+    record_config_changes(
+        &store,
+        args.config.as_deref(),
+        config.policy.file.as_deref(),
+        &loaded.hash,
+        Utc::now(),
+    )
+    .await?;
+    if let Some(siem) = siem {
+        tracing::info!("copying the audit trail to the SIEM webhook");
+        tokio::spawn(siem.run(store.clone()));
+    }
     let sessions = Sessions::default();
     let token = oidc.is_none().then(|| sessions.issue_bootstrap(Utc::now()));
     let state = AppState {

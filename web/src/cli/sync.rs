@@ -42,6 +42,14 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let loaded = policy::load_with_hash(config.policy.file.as_deref())?;
     let (policy, policy_hash) = (loaded.policy, loaded.hash);
     let store = open_store(&config).await?;
+    super::record_config_changes(
+        &store,
+        args.config.as_deref(),
+        config.policy.file.as_deref(),
+        &policy_hash,
+        chrono::Utc::now(),
+    )
+    .await?;
     // Roster's own API tokens are inventoried with every full sync.
     if args.connectors.is_empty() {
         sources.push(roster_sync::SyncSource {

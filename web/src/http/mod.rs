@@ -3,6 +3,7 @@
 //! is configured) requires a session; every state-changing request its session's CSRF token.
 
 mod api;
+mod audit_events;
 mod charts;
 mod dashboard;
 mod error;
@@ -57,6 +58,7 @@ pub async fn serve(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(from_fn(audit_events::record_denials))
             .wrap(from_fn(session::csrf_guard))
             .wrap(from_fn(tokens::bearer_auth))
             .wrap(
@@ -90,6 +92,10 @@ pub async fn serve(
             .route("/tokens/{id}/revoke", web::post().to(tokens::revoke))
             .route("/api/v1/identities", web::get().to(api::identities))
             .route("/api/v1/identities/{id}/claim", web::post().to(api::claim))
+            .route(
+                "/api/v1/audit-events",
+                web::get().to(audit_events::audit_events),
+            )
     })
     .bind(bind)?;
     if let Some(addr) = server.addrs().first() {
