@@ -356,6 +356,8 @@ async fn bootstrap_sign_ins_claims_config_changes_export_and_siem_delivery() {
     drop(server);
     let (_server, link, _log) = start_roster_bootstrap(&config, &envs);
     let bad = link.replace("token=", "token=x");
+    // A new client: the old one's pooled connections went with the old server.
+    let http = reqwest::Client::new();
     assert_eq!(http.get(&bad).send().await.unwrap().status(), 401);
     let evs = events(&db).await;
     assert_eq!(evs.last().unwrap().2, "auth.sign_in_failed");

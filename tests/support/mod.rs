@@ -441,7 +441,8 @@ pub fn start_smtp() -> Option<SmtpServer> {
         .args(["-m", "aiosmtpd", "-n", "-l"])
         .arg(format!("127.0.0.1:{port}"))
         .args(["-c", "aiosmtpd.handlers.Mailbox"])
-        .arg(maildir.path())
+        // A path that does not exist yet: Python's Maildir creates its cur/new/tmp only then.
+        .arg(maildir.path().join("mail"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -463,7 +464,7 @@ pub fn start_smtp() -> Option<SmtpServer> {
 impl SmtpServer {
     /// Every message delivered so far, oldest first.
     pub fn messages(&self) -> Vec<Mail> {
-        let Ok(dir) = std::fs::read_dir(self.maildir.path().join("new")) else {
+        let Ok(dir) = std::fs::read_dir(self.maildir.path().join("mail/new")) else {
             return Vec::new();
         };
         let mut files: Vec<_> = dir.filter_map(Result::ok).map(|e| e.path()).collect();
