@@ -45,6 +45,22 @@ async fn exec(db: &DatabaseConnection, sql: &str) {
         .unwrap();
 }
 
+/// GET `url` with the session cookie, as JSON.
+async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+    cookie: &str,
+) -> T {
+    http.get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// `(id, actor, action, detail)` of every event, oldest first.
 async fn events(db: &DatabaseConnection) -> Vec<(i64, String, String, String)> {
     query(
@@ -203,25 +219,11 @@ async fn bootstrap_sign_ins_claims_config_changes_export_and_siem_delivery() {
     assert_eq!(detail["client"], "127.0.0.1");
 
     // A claim whose audit event cannot be written is not made, and the request fails.
-    let session: serde_json::Value = http
-        .get(format!("{base}/api/v1/session"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session: serde_json::Value =
+        get_json(&http, &format!("{base}/api/v1/session"), &cookie).await;
     let csrf = session["csrf_token"].as_str().unwrap().to_owned();
-    let listed: serde_json::Value = http
-        .get(format!("{base}/api/v1/identities"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: serde_json::Value =
+        get_json(&http, &format!("{base}/api/v1/identities"), &cookie).await;
     let id = listed["items"][0]["id"].as_str().unwrap().to_owned();
     let claim = || {
         http.post(format!("{base}/api/v1/identities/{id}/claim"))
@@ -251,15 +253,12 @@ async fn bootstrap_sign_ins_claims_config_changes_export_and_siem_delivery() {
     assert_eq!(claims(&db).await, 1);
 
     // The API's view of the trail, and a signed-out session.
-    let api: Vec<serde_json::Value> = http
-        .get(format!("{base}/api/v1/audit-events?after=0&limit=10000"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let api: Vec<serde_json::Value> = get_json(
+        &http,
+        &format!("{base}/api/v1/audit-events?after=0&limit=10000"),
+        &cookie,
+    )
+    .await;
     assert_eq!(api.last().unwrap()["action"], "ownership.claim");
     assert_eq!(api.last().unwrap()["detail"]["owner"], "team-payments");
     let page: Vec<serde_json::Value> = http

@@ -86,18 +86,8 @@ pub fn write_config(dir: &Path, rp_port: u16, issuer: &str) -> std::path::PathBu
     path
 }
 
-/// `roster serve` with debug logs captured; returns once it prints where to sign in.
-pub fn start_roster(config: &Path) -> (Killed, Arc<Mutex<String>>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env_remove("ROSTER_CONFIG")
-        .env("ROSTER_LOG", "debug")
-        .env(SECRET_VAR, SECRET)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+/// Collects a child's stderr in the background (a full pipe would block it).
+fn capture_stderr(child: &mut Child) -> Arc<Mutex<String>> {
     let log = Arc::new(Mutex::new(String::new()));
     let mut stderr = child.stderr.take().unwrap();
     let sink = log.clone();
@@ -112,6 +102,22 @@ pub fn start_roster(config: &Path) -> (Killed, Arc<Mutex<String>>) {
                 .push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     });
+    log
+}
+
+/// `roster serve` with debug logs captured; returns once it prints where to sign in.
+pub fn start_roster(config: &Path) -> (Killed, Arc<Mutex<String>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env_remove("ROSTER_CONFIG")
+        .env("ROSTER_LOG", "debug")
+        .env(SECRET_VAR, SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = capture_stderr(&mut child);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     loop {
         let Some(line) = lines.next() else {
@@ -501,20 +507,7 @@ pub fn start_roster_bootstrap(
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().unwrap();
-    let log = Arc::new(Mutex::new(String::new()));
-    let mut stderr = child.stderr.take().unwrap();
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = stderr.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
+    let log = capture_stderr(&mut child);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let link = loop {
         let Some(line) = lines.next() else {

@@ -77,6 +77,18 @@ fn event_hash(
     format!("{:x}", h.finalize())
 }
 
+/// Serialises appends until `txn` ends (PostgreSQL; SQLite's writer lock already does).
+async fn lock_appends(txn: &DatabaseTransaction) -> Result<(), StoreError> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"),
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// Appends one event inside the caller's transaction, so a state change and its audit event
 /// commit together or not at all.
 pub async fn append_audit_in(
@@ -87,13 +99,7 @@ pub async fn append_audit_in(
     // Microseconds: what both databases store, so the hash recomputes from the row.
     let at = at.trunc_subsecs(6);
     let detail = e.detail.to_string();
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute(Statement::from_string(
-            DbBackend::Postgres,
-            format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"),
-        ))
-        .await?;
-    }
+    lock_appends(txn).await?;
     let prev = audit_event::Entity::find()
         .order_by_desc(audit_event::Column::Id)
         .limit(1)
@@ -203,13 +209,7 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<Option<AuditEvent>, StoreError> {
         let txn = self.db.begin().await?;
-        if txn.get_database_backend() == DbBackend::Postgres {
-            txn.execute(Statement::from_string(
-                DbBackend::Postgres,
-                format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"),
-            ))
-            .await?;
-        }
+        lock_appends(&txn).await?;
         let last = audit_event::Entity::find()
             .filter(audit_event::Column::Action.eq(action))
             .order_by_desc(audit_event::Column::Id)
