@@ -79,6 +79,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         oidc: None,
         login_limiter: Default::default(),
         contexts: Default::default(),
+        notifier: None,
     };
     http::serve(state, &args.bind, |addr| {
         println!("Roster demo (sample data) is listening on http://{addr}");

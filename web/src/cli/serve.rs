@@ -17,6 +17,7 @@ pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
     let policy = loaded.policy;
     // Secrets are read (and a bad reference refused) before anything is opened.
     let siem = SiemWebhook::from_config(&config.audit, Arc::new(SystemClock))?;
+    let notifier = config.notifications.notifier()?;
     let public_url = config.server.public_url.trim_end_matches('/').to_owned();
     // With a provider, sign-in goes through it and no bootstrap link is issued.
     let oidc = match &config.auth.oidc {
@@ -47,6 +48,7 @@ pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
         oidc,
         login_limiter: Default::default(),
         contexts: Default::default(),
+        notifier,
     };
     http::serve(state, &config.server.bind, |addr| {
         println!("Roster is listening on {addr}");

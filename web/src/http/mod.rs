@@ -45,6 +45,8 @@ pub struct AppState {
     pub login_limiter: LoginLimiter,
     /// What evaluation reads besides each record, per store generation.
     pub contexts: crate::inventory_view::ContextCache,
+    /// Email and webhook channels for reminders and escalations, when `[notifications]` has any.
+    pub notifier: Option<roster_notify::Notifier>,
 }
 
 /// Binds, calls `on_bound` with the bound address (the port may have been 0), then serves until
