@@ -69,12 +69,18 @@ async fn a_refusal_is_reported_without_the_url() {
     assert_eq!(failures.len(), 1);
     assert!(matches!(failures[0].1, NotifyError::WebhookStatus(500)));
 
-    // Nobody listening: unreachable, and the message does not carry the token either.
-    let uri = receiver.uri();
-    drop(receiver);
+    // Nobody listening (a port bound, then let go; wiremock pools its servers, so dropping one
+    // does not close it): unreachable, and the message does not carry the token either.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let gone = Notifier::new(
         None,
-        Some(WebhookSettings::new(&format!("{uri}{TOKEN_PATH}"))),
+        Some(WebhookSettings::new(&format!(
+            "http://127.0.0.1:{port}{TOKEN_PATH}"
+        ))),
     )
     .unwrap();
     let report = gone.send(&reminder()).await;
