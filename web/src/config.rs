@@ -79,6 +79,70 @@ pub struct Config {
     pub audit: AuditConfig,
     #[serde(default)]
     pub notifications: NotificationsConfig,
+    /// Campaign definitions launched on a schedule by `roster serve`.
+    #[serde(default)]
+    pub campaigns: Vec<CampaignConfig>,
+}
+
+/// One `[[campaigns]]` definition: a recurring access review.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignConfig {
+    /// Unique; each launch is named after it and the launch date.
+    pub name: String,
+    /// An inventory query string, e.g. `platform=aws&tier=high` (empty: everything).
+    #[serde(default)]
+    pub scope: String,
+    /// Cron with seconds, e.g. `0 0 9 1 1,4,7,10 *` (quarterly). Without it, launch by hand.
+    pub schedule: Option<String>,
+    #[serde(default = "default_due_days")]
+    pub due_days: u32,
+    pub fallback_reviewer: String,
+    /// Team (as an owner value) → who reviews that team's identities.
+    #[serde(default)]
+    pub team_reviewers: std::collections::HashMap<String, String>,
+    /// `escalate` (default), `revoke` or `leave_open`.
+    #[serde(default)]
+    pub close_out: roster_core::campaign::CloseOut,
+    /// Keep decisions at or above this tier need a justification (`none` for never).
+    #[serde(default = "default_keep_justification")]
+    pub keep_justification_from: String,
+    #[serde(default = "default_reminder_days")]
+    pub reminder_days: Vec<u32>,
+}
+
+fn default_due_days() -> u32 {
+    14
+}
+
+fn default_keep_justification() -> String {
+    "high".into()
+}
+
+fn default_reminder_days() -> Vec<u32> {
+    vec![7, 3, 1]
+}
+
+impl CampaignConfig {
+    pub fn rules(&self) -> Result<roster_core::campaign::CampaignRules, ConfigError> {
+        let keep_justification_from = match self.keep_justification_from.as_str() {
+            "none" => None,
+            t => Some(
+                t.parse::<roster_core::Tier>()
+                    .map_err(|e| ConfigError::BadValue {
+                        key: format!("campaigns.{}.keep_justification_from", self.name),
+                        detail: format!("{e} (or `none`)"),
+                    })?,
+            ),
+        };
+        Ok(roster_core::campaign::CampaignRules {
+            fallback_reviewer: self.fallback_reviewer.clone(),
+            team_reviewers: self.team_reviewers.clone(),
+            close_out: self.close_out,
+            keep_justification_from,
+            reminder_days: self.reminder_days.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -365,6 +429,29 @@ impl Config {
                     detail: format!("`{}` is used by two connectors", c.name),
                 });
             }
+        }
+        let mut campaigns = std::collections::HashSet::new();
+        for (i, c) in self.campaigns.iter().enumerate() {
+            let key = |k: &str| format!("campaigns[{i}].{k}");
+            if c.name.trim().is_empty() || !campaigns.insert(c.name.as_str()) {
+                return Err(ConfigError::BadValue {
+                    key: key("name"),
+                    detail: "must be non-empty and unique".into(),
+                });
+            }
+            if c.fallback_reviewer.trim().is_empty() {
+                return Err(ConfigError::BadValue {
+                    key: key("fallback_reviewer"),
+                    detail: "must not be empty".into(),
+                });
+            }
+            if !(1..=366).contains(&c.due_days) {
+                return Err(ConfigError::BadValue {
+                    key: key("due_days"),
+                    detail: "must be 1 to 366".into(),
+                });
+            }
+            c.rules()?;
         }
         if !(self.database.url.starts_with("sqlite:") || self.database.url.starts_with("postgres"))
         {

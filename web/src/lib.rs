@@ -1,6 +1,7 @@
 //! The `roster` application: CLI commands, configuration, the connector registry and the web
 //! app. `main.rs` is only the entry point.
 
+pub mod campaigns;
 pub mod cli;
 pub mod config;
 pub mod http;

@@ -80,6 +80,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         login_limiter: Default::default(),
         contexts: Default::default(),
         notifier: None,
+        campaign_definitions: Vec::new(),
+        connectors: Vec::new(),
     };
     http::serve(state, &args.bind, |addr| {
         println!("Roster demo (sample data) is listening on http://{addr}");

@@ -1,6 +1,7 @@
 //! The command line (DESIGN.md §4). Each command lives in its own file.
 
 mod audit;
+pub(crate) mod campaign;
 mod check;
 mod claim;
 mod demo;
@@ -58,6 +59,9 @@ pub enum Command {
     /// Notification channels (email, webhook).
     #[command(subcommand)]
     Notify(notify::NotifyCommand),
+    /// Access-certification campaigns.
+    #[command(subcommand)]
+    Campaign(campaign::CampaignCommand),
 }
 
 impl Command {
@@ -89,6 +93,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::People(cmd) => people::run(cmd).await,
         Command::Claim(args) => claim::run(args).await,
         Command::Notify(cmd) => notify::run(cmd).await,
+        Command::Campaign(cmd) => campaign::run(cmd).await,
     };
     match result {
         Ok(code) => code,

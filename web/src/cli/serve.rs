@@ -1,9 +1,7 @@
 use std::process::ExitCode;
-
-use chrono::Utc;
-
 use std::sync::Arc;
 
+use chrono::Utc;
 use roster_connector_sdk::SystemClock;
 
 use super::{ConfigArg, load_config, open_store, record_config_changes};
@@ -49,6 +47,8 @@ pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
         login_limiter: Default::default(),
         contexts: Default::default(),
         notifier,
+        campaign_definitions: config.campaigns.clone(),
+        connectors: config.connectors.clone(),
     };
     http::serve(state, &config.server.bind, |addr| {
         println!("Roster is listening on {addr}");
