@@ -185,6 +185,11 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
             [401, 200, 200, 200],
         ),
         ("/tokens", "/tokens".into(), [401, 200, 403, 403]),
+        (
+            "/api/v1/audit-events",
+            "/api/v1/audit-events?after=0&limit=5".into(),
+            [401, 200, 200, 403],
+        ),
         ("/campaigns", "/campaigns".into(), [401, 200, 200, 403]),
         (
             "/campaigns/{id}",

@@ -9,6 +9,7 @@ mod m20261122_000003_people;
 mod m20261122_000004_claims;
 mod m20261122_000005_run_summary;
 mod m20261122_000006_api_tokens;
+mod m20261122_000030_audit_delivery;
 mod m20261122_000040_campaigns;
 
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_claims::Migration),
             Box::new(m20261122_000005_run_summary::Migration),
             Box::new(m20261122_000006_api_tokens::Migration),
+            Box::new(m20261122_000030_audit_delivery::Migration),
             Box::new(m20261122_000040_campaigns::Migration),
         ]
     }

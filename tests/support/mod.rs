@@ -96,6 +96,25 @@ pub fn write_config_with(
     path
 }
 
+/// Collects a child's stderr in the background (a full pipe would block it).
+fn capture_stderr(child: &mut Child) -> Arc<Mutex<String>> {
+    let log = Arc::new(Mutex::new(String::new()));
+    let mut stderr = child.stderr.take().unwrap();
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    log
+}
+
 /// `roster serve` with debug logs captured; returns once it prints where to sign in.
 pub fn start_roster(config: &Path) -> (Killed, Arc<Mutex<String>>) {
     start_roster_with(config, &[])
@@ -114,20 +133,7 @@ pub fn start_roster_with(config: &Path, envs: &[(&str, &str)]) -> (Killed, Arc<M
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let log = Arc::new(Mutex::new(String::new()));
-    let mut stderr = child.stderr.take().unwrap();
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = stderr.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
+    let log = capture_stderr(&mut child);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     loop {
         let Some(line) = lines.next() else {
@@ -401,32 +407,182 @@ impl Browser {
     }
 }
 
-/// `roster serve` without a provider: returns it, its base URL, and a browser signed in as
-/// the bootstrap admin through the one-time link it prints, with that session's CSRF token.
+/// An SMTP server for the notification tests: PyPI `aiosmtpd` (pinned, installed by
+/// tests/smtp/setup.sh, which prints `ROSTER_AIOSMTPD_PYTHON`) with its Mailbox handler, on a
+/// free loopback port, writing every message it accepts into a Maildir.
+pub struct SmtpServer {
+    pub port: u16,
+    pub maildir: tempfile::TempDir,
+    _server: Killed,
+}
+
+/// One message as the SMTP server stored it.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub headers: Vec<(String, String)>,
+    /// The body, quoted-printable decoded.
+    pub body: String,
+}
+
+impl Mail {
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn parse(text: &str) -> Mail {
+        let text = text.replace("\r\n", "\n");
+        let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+        let mut headers: Vec<(String, String)> = Vec::new();
+        for line in head.lines() {
+            if line.starts_with([' ', '\t']) {
+                if let Some((_, v)) = headers.last_mut() {
+                    v.push(' ');
+                    v.push_str(line.trim());
+                }
+            } else if let Some((k, v)) = line.split_once(':') {
+                headers.push((k.trim().to_owned(), v.trim().to_owned()));
+            }
+        }
+        let mut mail = Mail {
+            headers,
+            body: body.to_owned(),
+        };
+        match mail
+            .header("Content-Transfer-Encoding")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("7bit") | Some("8bit") => {}
+            Some("quoted-printable") => mail.body = decode_quoted_printable(&mail.body),
+            Some(other) => panic!("unexpected transfer encoding {other}"),
+        }
+        mail
+    }
+}
+
+fn decode_quoted_printable(text: &str) -> String {
+    let joined = text.replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Starts the SMTP server; `None` (the test skips) when `ROSTER_AIOSMTPD_PYTHON` is unset.
+pub fn start_smtp() -> Option<SmtpServer> {
+    let python = match std::env::var("ROSTER_AIOSMTPD_PYTHON") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            eprintln!("skipped: ROSTER_AIOSMTPD_PYTHON not set (eval \"$(tests/smtp/setup.sh)\")");
+            return None;
+        }
+    };
+    let port = free_port();
+    let maildir = tempfile::tempdir().unwrap();
+    let child = Command::new(python)
+        .args(["-m", "aiosmtpd", "-n", "-l"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        // A path that does not exist yet: Python's Maildir creates its cur/new/tmp only then.
+        .arg(maildir.path().join("mail"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("aiosmtpd");
+    let server = Killed(child);
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(SmtpServer {
+                port,
+                maildir,
+                _server: server,
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("aiosmtpd did not listen on 127.0.0.1:{port}");
+}
+
+impl SmtpServer {
+    /// Every message delivered so far, oldest first.
+    pub fn messages(&self) -> Vec<Mail> {
+        let Ok(dir) = std::fs::read_dir(self.maildir.path().join("mail/new")) else {
+            return Vec::new();
+        };
+        let mut files: Vec<_> = dir.filter_map(Result::ok).map(|e| e.path()).collect();
+        files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        files
+            .iter()
+            .map(|p| Mail::parse(&std::fs::read_to_string(p).unwrap()))
+            .collect()
+    }
+
+    /// `[notifications.email]` for this server (plain SMTP on loopback).
+    pub fn config_section(&self) -> String {
+        format!(
+            "[notifications.email]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n\
+             from = \"Roster <roster@acme.example>\"\n",
+            self.port
+        )
+    }
+}
+
+/// `roster serve` without an identity provider: returns once it prints the one-time link.
+pub fn start_roster_bootstrap(
+    config: &Path,
+    envs: &[(&str, &str)],
+) -> (Killed, String, Arc<Mutex<String>>) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_roster"));
+    cmd.args(["serve", "--config"])
+        .arg(config)
+        .env_remove("ROSTER_CONFIG")
+        .env("ROSTER_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let log = capture_stderr(&mut child);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let link = loop {
+        let Some(line) = lines.next() else {
+            panic!("roster serve exited early: {}", log.lock().unwrap());
+        };
+        let line = line.unwrap();
+        if let Some(i) = line.find("http://")
+            && line.contains("/login/bootstrap?token=")
+        {
+            break line[i..].trim().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    (Killed(child), link, log)
+}
+
+/// [`start_roster_bootstrap`], then a browser signed in as the bootstrap admin through the
+/// one-time link: the server, its base URL, the browser and its session's CSRF token.
 pub async fn serve_with_bootstrap(
     config: &Path,
     envs: &[(&str, &str)],
 ) -> (Killed, String, Browser, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env_remove("ROSTER_CONFIG")
-        .envs(envs.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let link = loop {
-        let line = lines
-            .next()
-            .expect("roster serve exited before printing its sign-in link")
-            .unwrap();
-        if line.contains("/login/bootstrap?token=") {
-            break line.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines.by_ref() {});
+    let (server, link, _log) = start_roster_bootstrap(config, envs);
     let url = Url::parse(&link).unwrap();
     let base = format!("{}://{}", url.scheme(), url.authority());
     let mut b = Browser::new();
@@ -439,5 +595,5 @@ pub async fn serve_with_bootstrap(
     let (status, me) = b.session(&base).await;
     assert_eq!(status, 200);
     let csrf = me["csrf_token"].as_str().unwrap().to_owned();
-    (Killed(child), base, b, csrf)
+    (server, base, b, csrf)
 }

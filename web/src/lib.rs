@@ -11,4 +11,5 @@ pub mod progress;
 pub mod registry;
 pub mod roster_api_token;
 pub mod scheduler;
+pub mod siem_webhook;
 pub mod summary;

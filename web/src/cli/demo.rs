@@ -98,6 +98,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         oidc: None,
         login_limiter: Default::default(),
         contexts: Default::default(),
+        notifier: None,
         campaign_definitions: Vec::new(),
         connectors: Vec::new(),
     };

@@ -41,6 +41,14 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     }
     let loaded = policy::load_with_hash(config.policy.file.as_deref())?;
     let store = open_store(&config).await?;
+    super::record_config_changes(
+        &store,
+        args.config.as_deref(),
+        config.policy.file.as_deref(),
+        &loaded.hash,
+        chrono::Utc::now(),
+    )
+    .await?;
     let progress = TerminalProgress::new(matches!(args.format, ReportFormat::Text));
     let report = sync_once(
         &store,

@@ -3,6 +3,7 @@
 //! is configured) requires a session; every state-changing request its session's CSRF token.
 
 mod api;
+mod audit_events;
 mod campaigns;
 mod charts;
 mod dashboard;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub login_limiter: LoginLimiter,
     /// What evaluation reads besides each record, per store generation.
     pub contexts: crate::inventory_view::ContextCache,
+    /// Email and webhook channels for reminders and escalations, when `[notifications]` has any.
+    pub notifier: Option<roster_notify::Notifier>,
     /// `[[campaigns]]` definitions, launchable by hand from the campaigns page.
     pub campaign_definitions: Vec<crate::config::CampaignConfig>,
     /// The connectors, for carrying out campaign revocations.
@@ -65,6 +68,7 @@ pub async fn serve(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(from_fn(audit_events::record_denials))
             .wrap(from_fn(session::csrf_guard))
             .wrap(from_fn(tokens::bearer_auth))
             .wrap(
@@ -127,6 +131,10 @@ pub async fn serve(
             )
             .route("/api/v1/identities", web::get().to(api::identities))
             .route("/api/v1/identities/{id}/claim", web::post().to(api::claim))
+            .route(
+                "/api/v1/audit-events",
+                web::get().to(audit_events::audit_events),
+            )
     })
     .bind(bind)?;
     if let Some(addr) = server.addrs().first() {

@@ -28,6 +28,27 @@ pub trait ReminderChannel: Send + Sync {
     async fn deliver(&self, message: &ReminderMessage) -> Result<(), String>;
 }
 
+/// The configured `[notifications]` channels. A reminder counts as delivered only when every
+/// channel took it; otherwise it is retried on the next run.
+#[async_trait]
+impl ReminderChannel for roster_notify::Notifier {
+    async fn deliver(&self, m: &ReminderMessage) -> Result<(), String> {
+        let report = self
+            .send(&roster_notify::Notification {
+                to: vec![m.to.clone()],
+                subject: m.subject.clone(),
+                text: m.text.clone(),
+                link: Some(m.link.clone()),
+            })
+            .await;
+        if report.all_delivered() {
+            Ok(())
+        } else {
+            Err(format!("{report:?}"))
+        }
+    }
+}
+
 pub async fn run(ctx: &JobContext, now: DateTime<Utc>) {
     let Some(channel) = ctx.reminders.clone() else {
         return;
@@ -72,7 +93,7 @@ fn message(ctx: &JobContext, c: &Campaign, to: &str, pending: u64, r: Reminder) 
         to: to.to_owned(),
         subject,
         text: format!(
-            "{lead}\n\n{pending} identit{} assigned to you still need a decision (keep, revoke, rotate, reduce scope, set expiry, reassign or delegate).\n\nReview them at {link}\n",
+            "{lead}\n\n{pending} identit{} assigned to you still need a decision (keep, revoke, rotate, reduce scope, set expiry, reassign or delegate).",
             if pending == 1 { "y is" } else { "ies are" }
         ),
         link,
@@ -133,12 +154,11 @@ async fn remind(
                 c.name
             );
             m.text = format!(
-                "{reviewer} has not decided {pending} item(s) of \"{}\", due {}. You are its fallback reviewer: follow up, or decide them yourself as an admin.\n\n{}/campaigns/{}\n",
+                "{reviewer} has not decided {pending} item(s) of \"{}\", due {}. You are its fallback reviewer: follow up, or decide them yourself as an admin.",
                 c.name,
                 c.due_at.format("%Y-%m-%d"),
-                ctx.public_url.trim_end_matches('/'),
-                c.id
             );
+            m.link = format!("{}/campaigns/{}", ctx.public_url.trim_end_matches('/'), c.id);
             send_once(
                 ctx,
                 channel,

@@ -1,6 +1,7 @@
 //! sea-orm entities, one file per table. Handlers never touch these; they call the store.
 
 pub mod api_token;
+pub mod audit_delivery;
 pub mod audit_event;
 pub mod campaign;
 pub mod campaign_decision;
