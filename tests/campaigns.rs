@@ -324,12 +324,12 @@ delete_after_days = 7
         ],
     ));
     assert_eq!(report["status"], "closed");
-    assert_eq!(
+    assert!(
         report["signed_off_by"]
             .as_str()
             .unwrap()
             .starts_with("cli:"),
-        true
+        "{report}"
     );
     assert_eq!(report["remediation"][0]["status"], "done");
     assert_eq!(report["audit_hash_at_close"].as_str().unwrap().len(), 64);
@@ -550,4 +550,143 @@ async fn two_servers_on_one_postgres_launch_each_scheduled_campaign_once() {
             "two launches for one tick: {pair:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn reminders_reach_each_reviewer_once_then_escalate_when_overdue() {
+    let Some(smtp) = start_smtp() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = free_port();
+    let db = d.join("roster.db");
+    std::fs::write(
+        d.join("roster.toml"),
+        format!(
+            "[server]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
+             [database]\nurl = \"sqlite://{}?mode=rwc\"\n\
+             [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 60\n\
+             [scheduler]\nreminders = \"*/1 * * * * *\"\n{}",
+            db.display(),
+            smtp.config_section()
+        ),
+    )
+    .unwrap();
+    assert!(roster(d, &[], &["sync"]).status.success());
+    // Due in one day: the one-day reminder is due at once (the 7- and 3-day ones fall before
+    // the launch and are skipped).
+    let launched = json(&roster(
+        d,
+        &[],
+        &[
+            "campaign",
+            "create",
+            "--name",
+            "Remind me",
+            "--due-days",
+            "1",
+            "--fallback-reviewer",
+            "iam@acme.example",
+            "--format",
+            "json",
+        ],
+    ));
+    let campaign = launched["id"].as_i64().unwrap();
+    let shown = json(&roster(
+        d,
+        &[],
+        &[
+            "campaign",
+            "show",
+            &campaign.to_string(),
+            "--format",
+            "json",
+        ],
+    ));
+    let reviewers: Vec<String> = shown["pending_by_reviewer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reviewer"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!reviewers.is_empty());
+
+    let server = serve_with_bootstrap(&d.join("roster.toml"), &[]).await;
+    let wait_for = |want: usize| {
+        let smtp = &smtp;
+        async move {
+            for _ in 0..100 {
+                if smtp.messages().len() >= want {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    wait_for(reviewers.len()).await;
+    // Several firings later, still one message each.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), reviewers.len(), "one reminder per reviewer");
+    for r in &reviewers {
+        let m = mails
+            .iter()
+            .find(|m| m.header("To") == Some(r.as_str()))
+            .unwrap_or_else(|| panic!("no reminder to {r}"));
+        let subject = m.header("Subject").unwrap();
+        assert!(
+            subject.contains("Remind me") && subject.contains("due in 1 day"),
+            "{subject}"
+        );
+        assert!(
+            m.body.contains(&format!("http://127.0.0.1:{port}/reviews")),
+            "{}",
+            m.body
+        );
+    }
+
+    // Overdue (the due date moved into the past behind the server's back): a daily reminder,
+    // and the fallback reviewer hears about every other reviewer's overdue items.
+    let store = roster_store::Store::connect(&format!("sqlite://{}?mode=rwc", db.display()))
+        .await
+        .unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        store.connection(),
+        &format!(
+            "UPDATE campaigns SET due_at = '{}' WHERE id = {campaign}",
+            (chrono::Utc::now() - chrono::Duration::hours(1)).format("%Y-%m-%d %H:%M:%S%.6f+00:00")
+        ),
+    )
+    .await
+    .unwrap();
+    let others = reviewers
+        .iter()
+        .filter(|r| *r != "iam@acme.example")
+        .count();
+    wait_for(2 * reviewers.len() + others).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    drop(server);
+    let mails = smtp.messages();
+    let overdue: Vec<_> = mails
+        .iter()
+        .filter(|m| m.header("Subject").unwrap().contains("OVERDUE"))
+        .collect();
+    assert_eq!(overdue.len(), reviewers.len(), "one overdue reminder each");
+    let escalations: Vec<_> = mails
+        .iter()
+        .filter(|m| m.header("Subject").unwrap().contains("ESCALATION"))
+        .collect();
+    assert_eq!(
+        escalations.len(),
+        others,
+        "one escalation per overdue reviewer"
+    );
+    assert!(
+        escalations
+            .iter()
+            .all(|m| m.header("To") == Some("iam@acme.example"))
+    );
+    let out = roster(d, &[], &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }

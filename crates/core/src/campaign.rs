@@ -113,6 +113,8 @@ impl CampaignRules {
     }
 }
 
+// `string_enum!` cannot mark a `#[default]` variant.
+#[allow(clippy::derivable_impls)]
 impl Default for CloseOut {
     fn default() -> Self {
         CloseOut::Escalate

@@ -111,6 +111,11 @@ async fn send_once(
     if !ctx.store.claim_reminder(c.id, &m.to, key, now).await? {
         return Ok(());
     }
+    // A reviewer known only by a login or team name cannot be mailed: said once, not retried.
+    if !m.to.contains('@') {
+        tracing::warn!(campaign = c.id, reviewer = %m.to, "reviewer has no email address; reminder not sent");
+        return Ok(());
+    }
     match channel.deliver(&m).await {
         Ok(()) => {
             ctx.store
@@ -158,7 +163,11 @@ async fn remind(
                 c.name,
                 c.due_at.format("%Y-%m-%d"),
             );
-            m.link = format!("{}/campaigns/{}", ctx.public_url.trim_end_matches('/'), c.id);
+            m.link = format!(
+                "{}/campaigns/{}",
+                ctx.public_url.trim_end_matches('/'),
+                c.id
+            );
             send_once(
                 ctx,
                 channel,
