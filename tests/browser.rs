@@ -9,7 +9,22 @@ mod support;
 
 use std::process::Command;
 
+use roster_connector_aws::testing::{self, Moto};
 use support::*;
+
+/// How many of `user`'s access keys are active in moto.
+async fn active_keys(moto: &Moto, admin: &testing::TestKey, user: &str) -> usize {
+    moto.client(&admin.id, &admin.secret)
+        .list_access_keys()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap()
+        .access_key_metadata()
+        .iter()
+        .filter(|k| k.status().map(|s| s.as_str()) == Some("Active"))
+        .count()
+}
 
 #[tokio::test]
 async fn admin_owner_and_auditor_in_a_real_browser() {
@@ -20,14 +35,67 @@ async fn admin_owner_and_auditor_in_a_real_browser() {
         eprintln!("skipped: ROSTER_BROWSER_SUITE not set (eval \"$(tests/browser/setup.sh)\")");
         return;
     };
-    // Two syncs, so the dashboard has a trend.
-    let Some(site) = start_site(2, |_| async {}).await else {
+    // An AWS account in moto beside the synthetic estate: its access keys are the owner's to
+    // attest in a campaign, and a revocation is carried out there.
+    let Some(moto) = Moto::start(Some(3)) else {
+        eprintln!("skipped: ROSTER_MOTO not set");
         return;
     };
+    let (iam, aws_admin) = testing::bootstrap(&moto).await.unwrap();
+    testing::seed_estate(&iam, &moto).await.unwrap();
+    let envs = [
+        ("ROSTER_TEST_AWS_KEY_ID", aws_admin.id.as_str()),
+        ("ROSTER_TEST_AWS_SECRET", aws_admin.secret.as_str()),
+    ];
+    let policy_dir = tempfile::tempdir().unwrap();
+    let policy = policy_dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[owners]]\nplatform = \"aws\"\nkind = \"access_key\"\nowner = \"owner@acme.example\"\n",
+    )
+    .unwrap();
+    let extra = format!(
+        "[policy]\nfile = \"{}\"\n[[connectors]]\nname = \"acme-aws\"\nkind = \"aws\"\n\
+         accounts = [{{ id = \"123456789012\" }}]\nendpoint_url = \"{}\"\n\
+         access_key_id_env = \"ROSTER_TEST_AWS_KEY_ID\"\n\
+         secret_access_key_env = \"ROSTER_TEST_AWS_SECRET\"\nmax_attempts = 2\n\
+         [connectors.remediation]\nenabled = true\ndelete_after_days = 7\n",
+        policy.display(),
+        moto.endpoint
+    );
+    // Two syncs, so the dashboard has a trend.
+    let Some(site) = start_site_with(2, &extra, &envs, |_| async {}).await else {
+        return;
+    };
+    let launched = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["campaign", "create", "--config"])
+        .arg(site.dir.path().join("roster.toml"))
+        .args([
+            "--name",
+            "Q4 AWS keys",
+            "--scope",
+            "platform=aws&kind=access_key",
+            "--fallback-reviewer",
+            "iam@acme.example",
+            "--format",
+            "json",
+        ])
+        .envs(envs)
+        .output()
+        .unwrap();
+    assert!(
+        launched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&launched.stderr)
+    );
+    let campaign: serde_json::Value = serde_json::from_slice(&launched.stdout).unwrap();
+    let etl_keys_before = active_keys(&moto, &aws_admin, "etl-bot").await;
+
     let shots = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/browser/screenshots");
     let out = Command::new("node")
         .arg(&suite)
         .env("ROSTER_BASE", &site.base)
+        .env("ROSTER_CAMPAIGN", campaign["id"].to_string())
         .env("ROSTER_CHROMIUM", chromium)
         .env("ROSTER_SCREENSHOTS", shots)
         .output()
@@ -47,8 +115,17 @@ async fn admin_owner_and_auditor_in_a_real_browser() {
         "identity",
         "my-identities",
         "sync-runs",
+        "reviews",
+        "review-item",
+        "campaign-closed",
     ] {
         let meta = std::fs::metadata(format!("{shots}/{png}.png")).unwrap();
         assert!(meta.len() > 1000, "{png}.png");
     }
+    // The owner revoked one etl-bot key; IAM carried it out: one fewer active key in moto.
+    assert_eq!(
+        active_keys(&moto, &aws_admin, "etl-bot").await,
+        etl_keys_before - 1,
+        "{report}"
+    );
 }

@@ -250,6 +250,34 @@ async fn sign_in_with_openid_connect_roles_logout_csrf_and_rate_limit() {
         assert_eq!(s, 303);
     }
     assert!(limited, "no 429 after 40 sign-in attempts");
+    // Refused again: the streak is recorded once, not per request.
+    for _ in 0..3 {
+        let s = client.get(format!("{base}/login")).send().await.unwrap();
+        assert_eq!(s.status(), 429);
+    }
+    let db = sea_orm::Database::connect(format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("roster.db").display()
+    ))
+    .await
+    .unwrap();
+    let limited_events = sea_orm::ConnectionTrait::query_all(
+        &db,
+        sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "SELECT detail FROM audit_events WHERE action = 'auth.sign_in_failed'",
+        ),
+    )
+    .await
+    .unwrap()
+    .iter()
+    .filter(|r| {
+        r.try_get::<String>("", "detail")
+            .unwrap()
+            .contains("\"reason\":\"rate limit\"")
+    })
+    .count();
+    assert_eq!(limited_events, 1, "one rate-limit event per streak");
 
     let _ = roster.0.kill();
     let _ = roster.0.wait();

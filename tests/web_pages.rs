@@ -45,16 +45,19 @@ fn rid(id: i64) -> String {
     format!("{id:016x}")
 }
 
-/// The routes `web/src/http/mod.rs` declares, as `METHOD path`.
+/// The routes `web/src/http/mod.rs` declares, as `METHOD path` (rustfmt may break a
+/// `.route(` call over several lines).
 fn declared_routes() -> Vec<String> {
     let src =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/http/mod.rs")).unwrap();
-    src.lines()
-        .filter_map(|l| {
-            let l = l.trim();
-            let rest = l.strip_prefix(".route(\"")?;
+    let compact: String = src.split_whitespace().collect::<Vec<_>>().join("");
+    compact
+        .split(".route(\"")
+        .skip(1)
+        .filter_map(|rest| {
             let (path, tail) = rest.split_once('"')?;
-            let method = if tail.contains("web::post()") {
+            let call = tail.split(".route(").next().unwrap_or(tail);
+            let method = if call.contains("web::post()") {
                 "POST"
             } else {
                 "GET"
@@ -87,6 +90,45 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
     let (mut admin, admin_csrf) = Browser::signed_in(&base, "admin").await;
     let (mut auditor, auditor_csrf) = Browser::signed_in(&base, "auditor").await;
     let (mut owner, owner_csrf) = Browser::signed_in(&base, "owner").await;
+
+    // A campaign over everything: the owner reviews what they own, the fallback the rest.
+    assert_eq!(
+        admin
+            .post(
+                &format!("{base}/campaigns"),
+                Some(&admin_csrf),
+                Some("name=Matrix&scope=&due_days=14&fallback_reviewer=iam%40acme.example&close_out=escalate&keep_justification_from=high"),
+            )
+            .await,
+        303
+    );
+    let (_, _, body) = admin.fetch(&base, "/api/v1/campaigns").await;
+    let campaigns: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let campaign = campaigns[0]["id"].as_i64().unwrap();
+    let (_, _, body) = admin
+        .fetch(&base, &format!("/api/v1/campaigns/{campaign}"))
+        .await;
+    let evidence: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let item_of = |record: &str| {
+        evidence["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["record"] == record)
+            .unwrap_or_else(|| panic!("no item for {record} in {evidence}"))["item"]
+            .as_i64()
+            .unwrap()
+    };
+    let (my_item, their_item) = (item_of(&mine), item_of(&theirs));
+    assert_eq!(
+        evidence["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["item"] == my_item)
+            .unwrap()["reviewer"],
+        OWNER
+    );
 
     // GET routes: expected status for anonymous, admin, auditor, owner.
     let gets: Vec<(&str, String, [u16; 4])> = vec![
@@ -143,6 +185,53 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
             [401, 200, 200, 200],
         ),
         ("/tokens", "/tokens".into(), [401, 200, 403, 403]),
+        (
+            "/api/v1/audit-events",
+            "/api/v1/audit-events?after=0&limit=5".into(),
+            [401, 200, 200, 403],
+        ),
+        ("/campaigns", "/campaigns".into(), [401, 200, 200, 403]),
+        (
+            "/campaigns/{id}",
+            format!("/campaigns/{campaign}"),
+            [401, 200, 200, 403],
+        ),
+        (
+            "/campaigns/{id}/{export}",
+            format!("/campaigns/{campaign}/evidence.csv"),
+            [401, 200, 200, 403],
+        ),
+        (
+            "/campaigns/{id}/{export}",
+            format!("/campaigns/{campaign}/evidence.html"),
+            [401, 200, 200, 403],
+        ),
+        ("/reviews", "/reviews".into(), [401, 200, 403, 200]),
+        (
+            "/reviews/{item}",
+            format!("/reviews/{my_item}"),
+            [401, 200, 200, 200],
+        ),
+        (
+            "/reviews/{item}",
+            format!("/reviews/{their_item}"),
+            [401, 200, 200, 403],
+        ),
+        (
+            "/api/v1/campaigns",
+            "/api/v1/campaigns".into(),
+            [401, 200, 200, 403],
+        ),
+        (
+            "/api/v1/campaigns/{id}",
+            format!("/api/v1/campaigns/{campaign}"),
+            [401, 200, 200, 403],
+        ),
+        (
+            "/api/v1/reviews",
+            "/api/v1/reviews".into(),
+            [401, 200, 403, 200],
+        ),
     ];
     let mut covered: Vec<String> = gets.iter().map(|(r, _, _)| format!("GET {r}")).collect();
     for (_, path, expected) in &gets {
@@ -163,6 +252,7 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
     }
 
     // POST routes, each with its session's CSRF token; then without it.
+    let bulk = format!("item={my_item}&decision=keep&justification=bulk");
     let posts: Vec<(&str, String, &str, [u16; 4])> = vec![
         (
             "/identities/{id}/claim",
@@ -186,6 +276,48 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
             "/tokens/{id}/revoke",
             "/tokens/1/revoke".into(),
             "",
+            [403, 303, 403, 403],
+        ),
+        (
+            "/campaigns",
+            "/campaigns".into(),
+            "name=Second&due_days=7&fallback_reviewer=iam%40acme.example",
+            [403, 303, 403, 403],
+        ),
+        (
+            "/reviews/{item}/decide",
+            format!("/reviews/{my_item}/decide"),
+            "decision=keep&justification=matrix",
+            [403, 303, 403, 303],
+        ),
+        (
+            "/reviews/{item}/decide",
+            format!("/reviews/{their_item}/decide"),
+            "decision=keep&justification=matrix",
+            [403, 303, 403, 403],
+        ),
+        (
+            "/reviews/decide",
+            "/reviews/decide".into(),
+            &bulk,
+            [403, 303, 403, 303],
+        ),
+        (
+            "/api/v1/reviews/{item}/decision",
+            format!("/api/v1/reviews/{my_item}/decision"),
+            "decision=revoke&justification=matrix",
+            [403, 200, 403, 200],
+        ),
+        (
+            "/campaigns/{id}/sign-off",
+            format!("/campaigns/{campaign}/sign-off"),
+            "",
+            [403, 303, 403, 403],
+        ),
+        (
+            "/campaigns/{id}/remediate",
+            format!("/campaigns/{campaign}/remediate"),
+            "execute=0",
             [403, 303, 403, 403],
         ),
         ("/logout", "/logout".into(), "", [403, 303, 303, 303]),

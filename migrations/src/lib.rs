@@ -10,6 +10,8 @@ mod m20261122_000004_claims;
 mod m20261122_000005_run_summary;
 mod m20261122_000006_api_tokens;
 mod m20261122_000010_http_validators;
+mod m20261122_000030_audit_delivery;
+mod m20261122_000040_campaigns;
 
 pub struct Migrator;
 
@@ -25,6 +27,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_run_summary::Migration),
             Box::new(m20261122_000006_api_tokens::Migration),
             Box::new(m20261122_000010_http_validators::Migration),
+            Box::new(m20261122_000030_audit_delivery::Migration),
+            Box::new(m20261122_000040_campaigns::Migration),
         ]
     }
 }

@@ -143,6 +143,74 @@ try {
     check(attempt.status() === 403, `an auditor's claim is refused (${attempt.status()})`);
     await context.close();
   }
+  // A campaign: the owner attests their access keys (revoke one, keep one, each with a reason),
+  // IAM signs off, the revocation is carried out (dry run first), the evidence lists both.
+  const campaign = process.env.ROSTER_CAMPAIGN;
+  if (campaign) {
+    {
+      const { context, page, consoleErrors } = await signIn('owner');
+      await page.click('nav >> text=My reviews');
+      await page.waitForURL(/\/reviews$/);
+      const names = await page.locator('table.inventory tbody td:nth-child(2) a').allTextContents();
+      check(names.length >= 2, `the owner's inbox lists their access keys (${names.length})`);
+      await shot(page, 'reviews');
+      await axe(context, page.url(), 'the review inbox');
+
+      await page.locator('table.inventory tbody td:nth-child(2) a', { hasText: 'etl-bot' }).first().click();
+      await page.waitForURL(/\/reviews\/\d+$/);
+      check((await page.locator('#since').count()) === 1, 'the item says what changed since the last review');
+      await shot(page, 'review-item');
+      await axe(context, page.url(), 'a review item');
+      await page.selectOption('select[name="decision"]', 'revoke');
+      await page.click('button:has-text("Record decision")');
+      await page.waitForLoadState('load');
+      const alert = page.locator('[role="alert"]');
+      check((await alert.count()) === 1 && (await alert.textContent()).includes('justification'), 'a revoke without a reason is refused, saying why');
+      await page.selectOption('select[name="decision"]', 'revoke');
+      await page.fill('textarea[name="justification"]', 'unused since the spring migration');
+      await page.click('button:has-text("Record decision")');
+      await page.waitForURL(/\/reviews\?decided=1/);
+      check((await page.locator('.notice').count()) === 1, 'the revoke is recorded');
+      const left = await page.locator('table.inventory tbody tr').count();
+      check(left === names.length - 1, `the decided item leaves the inbox (${left} left)`);
+
+      await page.locator('table.inventory tbody td:nth-child(2) a').first().click();
+      await page.waitForURL(/\/reviews\/\d+$/);
+      await page.selectOption('select[name="decision"]', 'keep');
+      await page.fill('textarea[name="justification"]', 'deploys the billing service');
+      await page.click('button:has-text("Record decision")');
+      await page.waitForURL(/\/reviews\?decided=1/);
+      const denied = await page.goto(`${base}/campaigns/${campaign}`);
+      check(denied.status() === 403, `campaign administration is refused to an owner (${denied.status()})`);
+      check(!consoleErrors.some((e) => /Content Security Policy/i.test(e)), 'no CSP violations while reviewing');
+      await context.close();
+    }
+    {
+      const { context, page } = await signIn('admin');
+      await page.click('nav >> text=Campaigns');
+      await page.waitForURL(/\/campaigns$/);
+      await axe(context, page.url(), 'the campaigns page');
+      await page.goto(`${base}/campaigns/${campaign}`);
+      check((await page.locator('dl.facts').textContent()).includes('2 decided'), 'IAM sees the two decisions');
+      await page.click('button:has-text("Sign off and close")');
+      await page.waitForLoadState('load');
+      check((await page.locator('dl.facts').textContent()).includes('closed'), 'the campaign is closed');
+      const status = () => page.locator('section[aria-labelledby="remediation"] table tbody td:nth-child(4)').allTextContents();
+      await page.click('button:has-text("Dry run")');
+      await page.waitForLoadState('load');
+      check((await status()).join() === 'planned', `the dry run plans the revocation (${await status()})`);
+      await page.click('button:has-text("Carry out revocations")');
+      await page.waitForLoadState('load');
+      check((await status()).join() === 'done', `the revocation is carried out (${await status()})`);
+      await shot(page, 'campaign-closed');
+      await axe(context, page.url(), 'a closed campaign');
+      const csv = await (await page.request.get(`${base}/campaigns/${campaign}/evidence.csv`)).text();
+      const lines = csv.split('\n');
+      check(lines.some((l) => l.includes(',revoke,owner@acme.example,') && l.includes('unused since the spring migration')), 'the evidence lists the revoke, by whom and why');
+      check(lines.some((l) => l.includes(',keep,owner@acme.example,') && l.includes('deploys the billing service')), 'the evidence lists the keep, by whom and why');
+      await context.close();
+    }
+  }
 } catch (e) {
   check(false, `the suite crashed: ${e.stack || e}`);
 } finally {

@@ -69,6 +69,16 @@ pub fn start_provider(script: &str, port: u16, redirect_uri: &str) -> Killed {
 }
 
 pub fn write_config(dir: &Path, rp_port: u16, issuer: &str) -> std::path::PathBuf {
+    write_config_with(dir, rp_port, issuer, "")
+}
+
+/// The site's configuration with `extra` (more connectors, a policy) appended.
+pub fn write_config_with(
+    dir: &Path,
+    rp_port: u16,
+    issuer: &str,
+    extra: &str,
+) -> std::path::PathBuf {
     let path = dir.join("roster.toml");
     std::fs::write(
         &path,
@@ -78,7 +88,7 @@ pub fn write_config(dir: &Path, rp_port: u16, issuer: &str) -> std::path::PathBu
              [auth.oidc]\nissuer = \"{issuer}\"\nclient_id = \"roster\"\n\
              client_secret_env = \"{SECRET_VAR}\"\n\
              admin_groups = [\"iam-team\"]\nauditor_groups = [\"audit\"]\n\
-             [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 40\n",
+             [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 40\n{extra}",
             dir.join("roster.db").display()
         ),
     )
@@ -86,18 +96,8 @@ pub fn write_config(dir: &Path, rp_port: u16, issuer: &str) -> std::path::PathBu
     path
 }
 
-/// `roster serve` with debug logs captured; returns once it prints where to sign in.
-pub fn start_roster(config: &Path) -> (Killed, Arc<Mutex<String>>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env_remove("ROSTER_CONFIG")
-        .env("ROSTER_LOG", "debug")
-        .env(SECRET_VAR, SECRET)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+/// Collects a child's stderr in the background (a full pipe would block it).
+fn capture_stderr(child: &mut Child) -> Arc<Mutex<String>> {
     let log = Arc::new(Mutex::new(String::new()));
     let mut stderr = child.stderr.take().unwrap();
     let sink = log.clone();
@@ -112,6 +112,28 @@ pub fn start_roster(config: &Path) -> (Killed, Arc<Mutex<String>>) {
                 .push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     });
+    log
+}
+
+/// `roster serve` with debug logs captured; returns once it prints where to sign in.
+pub fn start_roster(config: &Path) -> (Killed, Arc<Mutex<String>>) {
+    start_roster_with(config, &[])
+}
+
+/// `roster serve` with more environment (e.g. a connector's credentials).
+pub fn start_roster_with(config: &Path, envs: &[(&str, &str)]) -> (Killed, Arc<Mutex<String>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .envs(envs.iter().copied())
+        .args(["serve", "--config"])
+        .arg(config)
+        .env_remove("ROSTER_CONFIG")
+        .env("ROSTER_LOG", "debug")
+        .env(SECRET_VAR, SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = capture_stderr(&mut child);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     loop {
         let Some(line) = lines.next() else {
@@ -131,6 +153,7 @@ pub fn start_roster(config: &Path) -> (Killed, Arc<Mutex<String>>) {
 
 /// A browser, as far as the flow needs one: one cookie jar for 127.0.0.1 (cookies ignore ports),
 /// redirects followed by hand.
+#[derive(Clone)]
 pub struct Browser {
     pub http: reqwest::Client,
     pub jar: HashMap<String, String>,
@@ -244,7 +267,12 @@ impl Browser {
 
 /// `roster sync` with the test's configuration; panics with its stderr if it fails.
 pub fn sync(config: &Path) {
+    sync_with(config, &[]);
+}
+
+pub fn sync_with(config: &Path, envs: &[(&str, &str)]) {
     let out = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .envs(envs.iter().copied())
         .args(["sync", "--config"])
         .arg(config)
         .env(SECRET_VAR, SECRET)
@@ -281,22 +309,36 @@ where
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    start_site_with(syncs, "", &[], prepare).await
+}
+
+/// [`start_site`] with more configuration and environment.
+pub async fn start_site_with<F, Fut>(
+    syncs: usize,
+    extra_config: &str,
+    envs: &[(&str, &str)],
+    prepare: F,
+) -> Option<Site>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let script = provider_script()?;
     let (op_port, rp_port) = (free_port(), free_port());
     let issuer = format!("http://127.0.0.1:{op_port}");
     let base = format!("http://127.0.0.1:{rp_port}");
     let provider = start_provider(&script, op_port, &format!("{base}/auth/callback"));
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), rp_port, &issuer);
+    let config = write_config_with(dir.path(), rp_port, &issuer, extra_config);
     for _ in 0..syncs {
-        sync(&config);
+        sync_with(&config, envs);
     }
     prepare(format!(
         "sqlite://{}?mode=rwc",
         dir.path().join("roster.db").display()
     ))
     .await;
-    let (roster, log) = start_roster(&config);
+    let (roster, log) = start_roster_with(&config, envs);
     Some(Site {
         base,
         dir,
@@ -315,6 +357,22 @@ impl Browser {
         assert_eq!(status, 200, "{user} signed in");
         let csrf = me["csrf_token"].as_str().unwrap().to_owned();
         (b, csrf)
+    }
+
+    /// POST a form with the session's cookie and CSRF token: the status, or `None` when the
+    /// server could not be reached or answered nothing (it may have been killed).
+    pub async fn try_post(&mut self, url: &str, csrf: &str, form: &str) -> Option<u16> {
+        let resp = self
+            .http
+            .post(url)
+            .header("cookie", self.cookie_header())
+            .header("X-CSRF-Token", csrf)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_owned())
+            .send()
+            .await
+            .ok()?;
+        Some(resp.status().as_u16())
     }
 
     /// POST a form with the session's cookie and CSRF token: status and body.
@@ -347,4 +405,195 @@ impl Browser {
         let headers = resp.headers().clone();
         (status, headers, resp.text().await.unwrap_or_default())
     }
+}
+
+/// An SMTP server for the notification tests: PyPI `aiosmtpd` (pinned, installed by
+/// tests/smtp/setup.sh, which prints `ROSTER_AIOSMTPD_PYTHON`) with its Mailbox handler, on a
+/// free loopback port, writing every message it accepts into a Maildir.
+pub struct SmtpServer {
+    pub port: u16,
+    pub maildir: tempfile::TempDir,
+    _server: Killed,
+}
+
+/// One message as the SMTP server stored it.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub headers: Vec<(String, String)>,
+    /// The body, quoted-printable decoded.
+    pub body: String,
+}
+
+impl Mail {
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn parse(text: &str) -> Mail {
+        let text = text.replace("\r\n", "\n");
+        let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+        let mut headers: Vec<(String, String)> = Vec::new();
+        for line in head.lines() {
+            if line.starts_with([' ', '\t']) {
+                if let Some((_, v)) = headers.last_mut() {
+                    v.push(' ');
+                    v.push_str(line.trim());
+                }
+            } else if let Some((k, v)) = line.split_once(':') {
+                headers.push((k.trim().to_owned(), v.trim().to_owned()));
+            }
+        }
+        let mut mail = Mail {
+            headers,
+            body: body.to_owned(),
+        };
+        match mail
+            .header("Content-Transfer-Encoding")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("7bit") | Some("8bit") => {}
+            Some("quoted-printable") => mail.body = decode_quoted_printable(&mail.body),
+            Some(other) => panic!("unexpected transfer encoding {other}"),
+        }
+        mail
+    }
+}
+
+fn decode_quoted_printable(text: &str) -> String {
+    let joined = text.replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Starts the SMTP server; `None` (the test skips) when `ROSTER_AIOSMTPD_PYTHON` is unset.
+pub fn start_smtp() -> Option<SmtpServer> {
+    let python = match std::env::var("ROSTER_AIOSMTPD_PYTHON") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            eprintln!("skipped: ROSTER_AIOSMTPD_PYTHON not set (eval \"$(tests/smtp/setup.sh)\")");
+            return None;
+        }
+    };
+    let port = free_port();
+    let maildir = tempfile::tempdir().unwrap();
+    let child = Command::new(python)
+        .args(["-m", "aiosmtpd", "-n", "-l"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        // A path that does not exist yet: Python's Maildir creates its cur/new/tmp only then.
+        .arg(maildir.path().join("mail"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("aiosmtpd");
+    let server = Killed(child);
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(SmtpServer {
+                port,
+                maildir,
+                _server: server,
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("aiosmtpd did not listen on 127.0.0.1:{port}");
+}
+
+impl SmtpServer {
+    /// Every message delivered so far, oldest first.
+    pub fn messages(&self) -> Vec<Mail> {
+        let Ok(dir) = std::fs::read_dir(self.maildir.path().join("mail/new")) else {
+            return Vec::new();
+        };
+        let mut files: Vec<_> = dir.filter_map(Result::ok).map(|e| e.path()).collect();
+        files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        files
+            .iter()
+            .map(|p| Mail::parse(&std::fs::read_to_string(p).unwrap()))
+            .collect()
+    }
+
+    /// `[notifications.email]` for this server (plain SMTP on loopback).
+    pub fn config_section(&self) -> String {
+        format!(
+            "[notifications.email]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n\
+             from = \"Roster <roster@acme.example>\"\n",
+            self.port
+        )
+    }
+}
+
+/// `roster serve` without an identity provider: returns once it prints the one-time link.
+pub fn start_roster_bootstrap(
+    config: &Path,
+    envs: &[(&str, &str)],
+) -> (Killed, String, Arc<Mutex<String>>) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_roster"));
+    cmd.args(["serve", "--config"])
+        .arg(config)
+        .env_remove("ROSTER_CONFIG")
+        .env("ROSTER_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let log = capture_stderr(&mut child);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let link = loop {
+        let Some(line) = lines.next() else {
+            panic!("roster serve exited early: {}", log.lock().unwrap());
+        };
+        let line = line.unwrap();
+        if let Some(i) = line.find("http://")
+            && line.contains("/login/bootstrap?token=")
+        {
+            break line[i..].trim().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    (Killed(child), link, log)
+}
+
+/// [`start_roster_bootstrap`], then a browser signed in as the bootstrap admin through the
+/// one-time link: the server, its base URL, the browser and its session's CSRF token.
+pub async fn serve_with_bootstrap(
+    config: &Path,
+    envs: &[(&str, &str)],
+) -> (Killed, String, Browser, String) {
+    let (server, link, _log) = start_roster_bootstrap(config, envs);
+    let url = Url::parse(&link).unwrap();
+    let base = format!("{}://{}", url.scheme(), url.authority());
+    let mut b = Browser::new();
+    let resp = b.get(&url).await;
+    assert!(
+        resp.status().is_redirection(),
+        "bootstrap sign-in: {}",
+        resp.status()
+    );
+    let (status, me) = b.session(&base).await;
+    assert_eq!(status, 200);
+    let csrf = me["csrf_token"].as_str().unwrap().to_owned();
+    (server, base, b, csrf)
 }

@@ -24,7 +24,12 @@ const SECRET_KEY_NAMES: &[&str] = &[
     "secret_access_key",
     "access_token",
     "webhook_secret",
+    "webhook_url",
 ];
+
+/// Full key paths whose value is a secret although their leaf name is innocent elsewhere (a
+/// `url` is harmless on a connector, but a webhook's URL carries its token).
+const SECRET_KEY_PATHS: &[&str] = &["notifications.webhook.url"];
 
 /// Value shapes that are secrets whatever key they sit under.
 const SECRET_VALUE_PREFIXES: &[&str] = &[
@@ -70,6 +75,93 @@ pub struct Config {
     pub connectors: Vec<ConnectorConfig>,
     #[serde(default)]
     pub policy: PolicyConfig,
+    #[serde(default)]
+    pub audit: AuditConfig,
+    #[serde(default)]
+    pub notifications: NotificationsConfig,
+    /// Campaign definitions launched on a schedule by `roster serve`.
+    #[serde(default)]
+    pub campaigns: Vec<CampaignConfig>,
+    #[serde(default)]
+    pub scheduler: SchedulerConfig,
+}
+
+/// When `roster serve` runs its own jobs (connector syncs and campaign launches have their
+/// schedules on their own entries).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// Cron with seconds for campaign reminders and escalations (default: hourly).
+    pub reminders: String,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            reminders: "0 0 * * * *".into(),
+        }
+    }
+}
+
+/// One `[[campaigns]]` definition: a recurring access review.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignConfig {
+    /// Unique; each launch is named after it and the launch date.
+    pub name: String,
+    /// An inventory query string, e.g. `platform=aws&tier=high` (empty: everything).
+    #[serde(default)]
+    pub scope: String,
+    /// Cron with seconds, e.g. `0 0 9 1 1,4,7,10 *` (quarterly). Without it, launch by hand.
+    pub schedule: Option<String>,
+    #[serde(default = "default_due_days")]
+    pub due_days: u32,
+    pub fallback_reviewer: String,
+    /// Team (as an owner value) → who reviews that team's identities.
+    #[serde(default)]
+    pub team_reviewers: std::collections::HashMap<String, String>,
+    /// `escalate` (default), `revoke` or `leave_open`.
+    #[serde(default)]
+    pub close_out: roster_core::campaign::CloseOut,
+    /// Keep decisions at or above this tier need a justification (`none` for never).
+    #[serde(default = "default_keep_justification")]
+    pub keep_justification_from: String,
+    #[serde(default = "default_reminder_days")]
+    pub reminder_days: Vec<u32>,
+}
+
+fn default_due_days() -> u32 {
+    14
+}
+
+fn default_keep_justification() -> String {
+    "high".into()
+}
+
+fn default_reminder_days() -> Vec<u32> {
+    vec![7, 3, 1]
+}
+
+impl CampaignConfig {
+    pub fn rules(&self) -> Result<roster_core::campaign::CampaignRules, ConfigError> {
+        let keep_justification_from = match self.keep_justification_from.as_str() {
+            "none" => None,
+            t => Some(
+                t.parse::<roster_core::Tier>()
+                    .map_err(|e| ConfigError::BadValue {
+                        key: format!("campaigns.{}.keep_justification_from", self.name),
+                        detail: format!("{e} (or `none`)"),
+                    })?,
+            ),
+        };
+        Ok(roster_core::campaign::CampaignRules {
+            fallback_reviewer: self.fallback_reviewer.clone(),
+            team_reviewers: self.team_reviewers.clone(),
+            close_out: self.close_out,
+            keep_justification_from,
+            reminder_days: self.reminder_days.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -133,6 +225,150 @@ pub struct PolicyConfig {
     pub file: Option<PathBuf>,
 }
 
+/// `[audit]`: where the audit trail is copied to (a SIEM's HTTP collector).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The receiver's URL; it may embed a token, so it is given only by variable or file.
+    pub webhook_url_env: Option<String>,
+    pub webhook_url_file: Option<PathBuf>,
+    /// Key of the `X-Roster-Signature: sha256=<hex>` HMAC-SHA256 over each body.
+    pub webhook_secret_env: Option<String>,
+    pub webhook_secret_file: Option<PathBuf>,
+}
+
+/// `[notifications]`: the channels reminders and escalations go out on.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsConfig {
+    pub email: Option<EmailConfig>,
+    pub webhook: Option<NotifyWebhookConfig>,
+}
+
+/// `[notifications.email]`: an SMTP relay.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub tls: SmtpTlsMode,
+    /// The sender, `Roster <roster@example.com>` or an address.
+    pub from: String,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTlsMode {
+    None,
+    #[default]
+    Starttls,
+    Tls,
+}
+
+/// `[notifications.webhook]`: a Slack-compatible incoming webhook (its URL holds a token).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyWebhookConfig {
+    pub url_env: Option<String>,
+    pub url_file: Option<PathBuf>,
+}
+
+/// Reads a secret named by `<key>_env` or `<key>_file` (one of them, not both), trimmed;
+/// `None` when neither is set. Messages name the key and the variable or path, never the value.
+pub fn read_secret(
+    key: &str,
+    env: Option<&str>,
+    file: Option<&Path>,
+) -> Result<Option<String>, ConfigError> {
+    let value = match (env, file) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::BadValue {
+                key: format!("{key}_env"),
+                detail: format!("set one of `{key}_env` and `{key}_file`, not both"),
+            });
+        }
+        (Some(var), None) => std::env::var(var).map_err(|_| ConfigError::BadValue {
+            key: format!("{key}_env"),
+            detail: format!("environment variable `{var}` is not set"),
+        })?,
+        (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| ConfigError::BadValue {
+            key: format!("{key}_file"),
+            detail: format!("cannot read {}: {e}", path.display()),
+        })?,
+        (None, None) => return Ok(None),
+    };
+    let value = value.trim().to_owned();
+    if value.is_empty() {
+        return Err(ConfigError::BadValue {
+            key: format!("{key}_{}", if env.is_some() { "env" } else { "file" }),
+            detail: "the secret is empty".into(),
+        });
+    }
+    Ok(Some(value))
+}
+
+impl NotificationsConfig {
+    /// The notifier for the configured channels, secrets read; `None` when no channel is
+    /// configured.
+    pub fn notifier(&self) -> Result<Option<roster_notify::Notifier>, ConfigError> {
+        let email = match &self.email {
+            None => None,
+            Some(e) => {
+                let mut s = roster_notify::EmailSettings::new(
+                    &e.host,
+                    e.port,
+                    match e.tls {
+                        SmtpTlsMode::None => roster_notify::SmtpTls::None,
+                        SmtpTlsMode::Starttls => roster_notify::SmtpTls::StartTls,
+                        SmtpTlsMode::Tls => roster_notify::SmtpTls::Tls,
+                    },
+                    &e.from,
+                );
+                s.username = e.username.clone();
+                s.password = read_secret(
+                    "notifications.email.password",
+                    e.password_env.as_deref(),
+                    e.password_file.as_deref(),
+                )?;
+                Some(s)
+            }
+        };
+        let webhook = match &self.webhook {
+            None => None,
+            Some(w) => {
+                let url = read_secret(
+                    "notifications.webhook.url",
+                    w.url_env.as_deref(),
+                    w.url_file.as_deref(),
+                )?
+                .ok_or_else(|| ConfigError::BadValue {
+                    key: "notifications.webhook".into(),
+                    detail: "set `url_env` or `url_file`".into(),
+                })?;
+                Some(roster_notify::WebhookSettings::new(&url))
+            }
+        };
+        if email.is_none() && webhook.is_none() {
+            return Ok(None);
+        }
+        roster_notify::Notifier::new(email, webhook)
+            .map(Some)
+            .map_err(|e| ConfigError::BadValue {
+                key: "notifications".into(),
+                detail: e.to_string(),
+            })
+    }
+}
+
 /// One `[[connectors]]` entry. The kind-specific keys stay as a table here and are checked by
 /// that kind's own config type (see `registry`), which refuses unknown keys.
 #[derive(Debug, Clone, Deserialize)]
@@ -150,21 +386,16 @@ impl Config {
     /// then environment overrides.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::new();
-        match path {
-            Some(p) => {
-                if !p.exists() {
-                    return Err(ConfigError::Read {
-                        path: p.display().to_string(),
-                        detail: "no such file".into(),
-                    });
-                }
-                figment = figment.merge(Toml::file_exact(p));
-            }
-            None => {
-                if Path::new("roster.toml").exists() {
-                    figment = figment.merge(Toml::file_exact("roster.toml"));
-                }
-            }
+        if let Some(p) = path
+            && !p.exists()
+        {
+            return Err(ConfigError::Read {
+                path: p.display().to_string(),
+                detail: "no such file".into(),
+            });
+        }
+        if let Some(p) = Self::file_in_use(path) {
+            figment = figment.merge(Toml::file_exact(p));
         }
         // figment hands the filter the key as written (`DATABASE.URL`) and lowercases later.
         figment = figment.merge(Env::prefixed("ROSTER_").split("__").filter(|k| {
@@ -174,6 +405,17 @@ impl Config {
                 .any(|s| key.starts_with(&format!("{s}.")))
         }));
         Self::from_figment(figment)
+    }
+
+    /// The file [`Config::load`] reads for `path`: `path` itself, else `./roster.toml` if
+    /// present, else none (built-in defaults).
+    pub fn file_in_use(path: Option<&Path>) -> Option<PathBuf> {
+        match path {
+            Some(p) => Some(p.to_owned()),
+            None => Path::new("roster.toml")
+                .exists()
+                .then(|| PathBuf::from("roster.toml")),
+        }
     }
 
     /// Parses configuration text (tests, and `load`'s core).
@@ -207,12 +449,51 @@ impl Config {
                 });
             }
         }
+        let mut campaigns = std::collections::HashSet::new();
+        for (i, c) in self.campaigns.iter().enumerate() {
+            let key = |k: &str| format!("campaigns[{i}].{k}");
+            if c.name.trim().is_empty() || !campaigns.insert(c.name.as_str()) {
+                return Err(ConfigError::BadValue {
+                    key: key("name"),
+                    detail: "must be non-empty and unique".into(),
+                });
+            }
+            if c.fallback_reviewer.trim().is_empty() {
+                return Err(ConfigError::BadValue {
+                    key: key("fallback_reviewer"),
+                    detail: "must not be empty".into(),
+                });
+            }
+            if !(1..=366).contains(&c.due_days) {
+                return Err(ConfigError::BadValue {
+                    key: key("due_days"),
+                    detail: "must be 1 to 366".into(),
+                });
+            }
+            c.rules()?;
+        }
         if !(self.database.url.starts_with("sqlite:") || self.database.url.starts_with("postgres"))
         {
             return Err(ConfigError::BadValue {
                 key: "database.url".into(),
                 detail: "must start with sqlite: or postgres://".into(),
             });
+        }
+        if let Some(e) = &self.notifications.email {
+            if e.host.trim().is_empty() {
+                return Err(ConfigError::BadValue {
+                    key: "notifications.email.host".into(),
+                    detail: "must not be empty".into(),
+                });
+            }
+            if e.username.is_some() != (e.password_env.is_some() || e.password_file.is_some()) {
+                return Err(ConfigError::BadValue {
+                    key: "notifications.email.username".into(),
+                    detail: "a username needs `password_env` or `password_file`, and a password \
+                             a username"
+                        .into(),
+                });
+            }
         }
         if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
             return Err(ConfigError::BadValue {
@@ -263,7 +544,8 @@ fn refuse_literal_secrets(key: &str, value: &Value) -> Result<(), ConfigError> {
                 .next()
                 .unwrap_or(key)
                 .to_ascii_lowercase();
-            let named_secret = SECRET_KEY_NAMES.contains(&leaf.as_str());
+            let named_secret = SECRET_KEY_NAMES.contains(&leaf.as_str())
+                || SECRET_KEY_PATHS.contains(&key.to_ascii_lowercase().as_str());
             let looks_secret = SECRET_VALUE_PREFIXES.iter().any(|p| s.starts_with(p))
                 || (s.len() == 20 && (s.starts_with("AKIA") || s.starts_with("ASIA")));
             if named_secret || looks_secret {
@@ -334,5 +616,93 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn notification_channels_and_the_audit_webhook_take_secrets_only_by_reference() {
+        let c = Config::from_toml_str(
+            "[notifications.email]\nhost = \"smtp.example\"\nport = 465\ntls = \"tls\"\n\
+             from = \"Roster <roster@acme.example>\"\nusername = \"roster\"\n\
+             password_env = \"SMTP_PASSWORD\"\n\
+             [notifications.webhook]\nurl_file = \"/etc/roster/slack-url\"\n\
+             [audit]\nwebhook_url_env = \"SIEM_URL\"\nwebhook_secret_file = \"/etc/roster/siem-key\"\n",
+        )
+        .unwrap();
+        let email = c.notifications.email.unwrap();
+        assert_eq!((email.port, email.tls), (465, SmtpTlsMode::Tls));
+        assert_eq!(c.audit.webhook_url_env.as_deref(), Some("SIEM_URL"));
+        for (text, key) in [
+            (
+                "[notifications.webhook]\nurl = \"https://hooks.slack.com/services/T/B/x\"\n",
+                "notifications.webhook.url",
+            ),
+            (
+                "[audit]\nwebhook_url = \"https://siem.example/?token=x\"\n",
+                "audit.webhook_url",
+            ),
+            (
+                "[audit]\nwebhook_secret = \"s3cret\"\n",
+                "audit.webhook_secret",
+            ),
+            (
+                "[notifications.email]\nhost = \"h\"\nfrom = \"a@b.example\"\npassword = \"p\"\n",
+                "notifications.email.password",
+            ),
+        ] {
+            let err = Config::from_toml_str(text).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::LiteralSecret { .. }),
+                "{text}: {err}"
+            );
+            assert!(err.to_string().contains(key), "{err}");
+        }
+        let err = Config::from_toml_str(
+            "[notifications.email]\nhost = \"h\"\nfrom = \"a@b.example\"\nsender = \"x\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("notifications.email.sender"),
+            "{err}"
+        );
+        let err = Config::from_toml_str(
+            "[notifications.email]\nhost = \"h\"\nfrom = \"a@b.example\"\ntls = \"ssl\"\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("notifications.email.tls"), "{err}");
+        let err = Config::from_toml_str(
+            "[notifications.email]\nhost = \"h\"\nfrom = \"a@b.example\"\nusername = \"u\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("notifications.email.username"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn secrets_are_read_from_a_file_or_variable_and_never_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("url");
+        std::fs::write(&path, "https://hooks.example/canary-token\n").unwrap();
+        assert_eq!(
+            read_secret("audit.webhook_url", None, Some(&path))
+                .unwrap()
+                .as_deref(),
+            Some("https://hooks.example/canary-token")
+        );
+        assert_eq!(read_secret("audit.webhook_url", None, None).unwrap(), None);
+        let err = read_secret("audit.webhook_url", Some("ROSTER_TEST_UNSET_VAR_X"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("audit.webhook_url_env") && err.contains("ROSTER_TEST_UNSET_VAR_X"),
+            "{err}"
+        );
+        assert!(
+            read_secret("k", Some("A"), Some(&path)).is_err(),
+            "not both"
+        );
+        std::fs::write(&path, "\n").unwrap();
+        assert!(read_secret("k", None, Some(&path)).is_err(), "empty");
     }
 }

@@ -52,6 +52,7 @@ macro_rules! string_enum {
         }
     };
 }
+pub(crate) use string_enum;
 
 string_enum!(
     /// Where a record comes from. `roster` is Roster's own API tokens.

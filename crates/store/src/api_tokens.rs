@@ -3,8 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
 
+use crate::audit::{NewAuditEvent, append_audit_in};
 use crate::entity::api_token;
 use crate::{Store, StoreError};
 
@@ -26,18 +30,22 @@ impl Store {
         t: NewApiToken<'_>,
         now: DateTime<Utc>,
     ) -> Result<ApiToken, StoreError> {
-        Ok(api_token::ActiveModel {
-            name: Set(t.name.to_owned()),
-            prefix: Set(t.prefix.to_owned()),
-            hash: Set(t.hash.to_owned()),
-            role: Set(t.role.to_owned()),
-            created_by: Set(t.created_by.to_owned()),
-            created_at: Set(now),
-            expires_at: Set(t.expires_at),
-            ..Default::default()
-        }
-        .insert(&self.db)
-        .await?)
+        insert_token(&self.db, t, now).await
+    }
+
+    /// Creates a token and appends the event `event` makes of it, in one transaction: if the
+    /// event cannot be written, there is no token.
+    pub async fn create_api_token_audited(
+        &self,
+        t: NewApiToken<'_>,
+        now: DateTime<Utc>,
+        event: impl FnOnce(&ApiToken) -> NewAuditEvent,
+    ) -> Result<ApiToken, StoreError> {
+        let txn = self.db.begin().await?;
+        let token = insert_token(&txn, t, now).await?;
+        append_audit_in(&txn, event(&token), now).await?;
+        txn.commit().await?;
+        Ok(token)
     }
 
     /// Every token, revoked and expired ones included, newest first.
@@ -72,14 +80,58 @@ impl Store {
 
     /// Revokes a token; false if there was no such live token.
     pub async fn revoke_api_token(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let res = api_token::Entity::update_many()
-            .col_expr(api_token::Column::RevokedAt, Expr::value(now))
-            .filter(api_token::Column::Id.eq(id))
-            .filter(api_token::Column::RevokedAt.is_null())
-            .exec(&self.db)
-            .await?;
-        Ok(res.rows_affected == 1)
+        revoke_token(&self.db, id, now).await
     }
+
+    /// Revokes a token and appends `event`, in one transaction; false (and no event) if there
+    /// was no such live token.
+    pub async fn revoke_api_token_audited(
+        &self,
+        id: i64,
+        event: NewAuditEvent,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let txn = self.db.begin().await?;
+        if !revoke_token(&txn, id, now).await? {
+            return Ok(false);
+        }
+        append_audit_in(&txn, event, now).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+}
+
+async fn insert_token(
+    db: &impl ConnectionTrait,
+    t: NewApiToken<'_>,
+    now: DateTime<Utc>,
+) -> Result<ApiToken, StoreError> {
+    Ok(api_token::ActiveModel {
+        name: Set(t.name.to_owned()),
+        prefix: Set(t.prefix.to_owned()),
+        hash: Set(t.hash.to_owned()),
+        role: Set(t.role.to_owned()),
+        created_by: Set(t.created_by.to_owned()),
+        created_at: Set(now),
+        expires_at: Set(t.expires_at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+async fn revoke_token(
+    db: &impl ConnectionTrait,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = api_token::Entity::update_many()
+        .col_expr(api_token::Column::RevokedAt, Expr::value(now))
+        .filter(api_token::Column::Id.eq(id))
+        .filter(api_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
 }
 
 #[cfg(test)]
@@ -129,5 +181,87 @@ mod tests {
             store.use_api_token("h1", now).await.unwrap().is_none(),
             "revoked"
         );
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod audited_tests {
+    use super::*;
+    use crate::people::DirectoryEntry;
+    use chrono::Duration;
+    use sea_orm::{ConnectionTrait, Statement};
+
+    fn event(action: &str) -> NewAuditEvent {
+        NewAuditEvent {
+            actor: "sso:admin@x".into(),
+            action: action.into(),
+            target: None,
+            detail: serde_json::json!({}),
+        }
+    }
+
+    /// With the audit table gone, the audited changes fail and leave nothing behind; with it,
+    /// each change and its event land together.
+    #[tokio::test]
+    async fn a_change_whose_event_cannot_be_written_does_not_happen() {
+        for t in crate::testing::test_stores().await.unwrap() {
+            let s = &t.store;
+            let now = Utc::now();
+            let new = |hash: &'static str| NewApiToken {
+                name: "ci",
+                prefix: "roster_ab",
+                hash,
+                role: "auditor",
+                created_by: "a@x",
+                expires_at: now + Duration::days(30),
+            };
+            let kept = s
+                .create_api_token_audited(new("h0"), now, |_| event("api_token.create"))
+                .await
+                .unwrap();
+            assert_eq!(s.verify_audit().await.unwrap().0, 1, "{}", t.backend);
+
+            s.connection()
+                .execute(Statement::from_string(
+                    s.backend(),
+                    "DROP TABLE audit_events",
+                ))
+                .await
+                .unwrap();
+            assert!(
+                s.create_api_token_audited(new("h1"), now, |_| event("api_token.create"))
+                    .await
+                    .is_err()
+            );
+            assert_eq!(s.api_tokens().await.unwrap().len(), 1, "{}", t.backend);
+            assert!(
+                s.revoke_api_token_audited(kept.id, event("api_token.revoke"), now)
+                    .await
+                    .is_err()
+            );
+            assert!(
+                s.api_tokens().await.unwrap()[0].revoked_at.is_none(),
+                "not revoked ({})",
+                t.backend
+            );
+            let people = [DirectoryEntry {
+                key: "ana@x".into(),
+                email: None,
+                display_name: None,
+                kind: "person".into(),
+                active: true,
+            }];
+            assert!(
+                s.import_directory_audited("csv", &people, now, |_| event("people.import"))
+                    .await
+                    .is_err()
+            );
+            assert!(
+                s.directory().await.unwrap().status("ana@x").is_none(),
+                "not imported ({})",
+                t.backend
+            );
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! PostgreSQL under an advisory lock) so that two writers never link to the same predecessor.
 
 use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
@@ -9,7 +10,7 @@ use sea_orm::{
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::entity::audit_event;
+use crate::entity::{audit_delivery, audit_event};
 use crate::{Store, StoreError};
 
 /// The hash the first event links to.
@@ -27,6 +28,23 @@ pub struct NewAuditEvent {
     pub action: String,
     pub target: Option<String>,
     pub detail: serde_json::Value,
+}
+
+/// The export form of an event (`roster audit export`, `/api/v1/audit-events`, the SIEM
+/// webhook): `detail` as JSON rather than the stored text.
+pub fn export_json(ev: &AuditEvent) -> serde_json::Value {
+    let detail = serde_json::from_str::<serde_json::Value>(&ev.detail)
+        .unwrap_or_else(|_| serde_json::Value::String(ev.detail.clone()));
+    json!({
+        "id": ev.id,
+        "at": ev.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "actor": ev.actor,
+        "action": ev.action,
+        "target": ev.target,
+        "detail": detail,
+        "prev_hash": ev.prev_hash,
+        "hash": ev.hash,
+    })
 }
 
 /// Where the chain breaks.
@@ -59,6 +77,18 @@ fn event_hash(
     format!("{:x}", h.finalize())
 }
 
+/// Serialises appends until `txn` ends (PostgreSQL; SQLite's writer lock already does).
+async fn lock_appends(txn: &DatabaseTransaction) -> Result<(), StoreError> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"),
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// Appends one event inside the caller's transaction, so a state change and its audit event
 /// commit together or not at all.
 pub async fn append_audit_in(
@@ -69,13 +99,7 @@ pub async fn append_audit_in(
     // Microseconds: what both databases store, so the hash recomputes from the row.
     let at = at.trunc_subsecs(6);
     let detail = e.detail.to_string();
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute(Statement::from_string(
-            DbBackend::Postgres,
-            format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"),
-        ))
-        .await?;
-    }
+    lock_appends(txn).await?;
     let prev = audit_event::Entity::find()
         .order_by_desc(audit_event::Column::Id)
         .limit(1)
@@ -155,6 +179,101 @@ impl Store {
                 count += 1;
             }
         }
+    }
+
+    /// Up to `limit` events with an id above `after`, oldest first.
+    pub async fn audit_events_after(
+        &self,
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        Ok(audit_event::Entity::find()
+            .filter(audit_event::Column::Id.gt(after))
+            .order_by_asc(audit_event::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Appends `action` with `detail.sha256 = sha256` unless the last `action` event already
+    /// recorded that hash; returns the event appended, if any. Read and append share one
+    /// transaction (and on PostgreSQL the append lock), so two servers starting together record
+    /// one change once.
+    pub async fn record_hash_change(
+        &self,
+        actor: &str,
+        action: &str,
+        target: Option<String>,
+        sha256: &str,
+        mut detail: serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> Result<Option<AuditEvent>, StoreError> {
+        let txn = self.db.begin().await?;
+        lock_appends(&txn).await?;
+        let last = audit_event::Entity::find()
+            .filter(audit_event::Column::Action.eq(action))
+            .order_by_desc(audit_event::Column::Id)
+            .limit(1)
+            .one(&txn)
+            .await?;
+        let previous = last.and_then(|ev| {
+            serde_json::from_str::<serde_json::Value>(&ev.detail)
+                .ok()
+                .and_then(|d| d.get("sha256").and_then(|h| h.as_str()).map(str::to_owned))
+        });
+        if previous.as_deref() == Some(sha256) {
+            return Ok(None);
+        }
+        if let Some(map) = detail.as_object_mut() {
+            map.insert("sha256".into(), json!(sha256));
+            map.insert("previous_sha256".into(), json!(previous));
+        }
+        let saved = append_audit_in(
+            &txn,
+            NewAuditEvent {
+                actor: actor.to_owned(),
+                action: action.to_owned(),
+                target,
+                detail,
+            },
+            at,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Some(saved))
+    }
+
+    /// The id of the last event `sink` accepted (0: none yet).
+    pub async fn audit_delivery_cursor(&self, sink: &str) -> Result<i64, StoreError> {
+        Ok(audit_delivery::Entity::find_by_id(sink.to_owned())
+            .one(&self.db)
+            .await?
+            .map_or(0, |c| c.last_event_id))
+    }
+
+    /// Moves `sink`'s cursor to `last_event_id`.
+    pub async fn set_audit_delivery_cursor(
+        &self,
+        sink: &str,
+        last_event_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        audit_delivery::Entity::insert(audit_delivery::ActiveModel {
+            sink: Set(sink.to_owned()),
+            last_event_id: Set(last_event_id),
+            updated_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::column(audit_delivery::Column::Sink)
+                .update_columns([
+                    audit_delivery::Column::LastEventId,
+                    audit_delivery::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(&self.db)
+        .await?;
+        Ok(())
     }
 
     /// Events about `target` with `action`, newest first.

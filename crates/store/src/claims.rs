@@ -1,12 +1,14 @@
-//! Ownership claims, the third source of ownership (after `[[owners]]` and the platform). The
-//! caller audits each claim; this keeps the current one per record.
+//! Ownership claims, the third source of ownership (after `[[owners]]` and the platform). Each
+//! claim is audited: [`Store::claim_ownership_audited`] writes the claim and its event in one
+//! transaction. This keeps the current claim per record.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{EntityTrait, Set};
+use sea_orm::{ConnectionTrait, EntityTrait, Set, TransactionTrait};
 
+use crate::audit::{NewAuditEvent, append_audit_in};
 use crate::entity::ownership_claim;
 use crate::{Store, StoreError};
 
@@ -14,6 +16,7 @@ pub use ownership_claim::Model as OwnershipClaim;
 
 impl Store {
     /// Records `claimed_by`'s claim that `owner` owns `record_id`, replacing an earlier claim.
+    /// Unaudited: callers that change state for a person use [`Self::claim_ownership_audited`].
     pub async fn claim_ownership(
         &self,
         record_id: i64,
@@ -24,25 +27,25 @@ impl Store {
     ) -> Result<(), StoreError> {
         // The record must exist: a claim on nothing is a typo.
         self.record(record_id).await?;
-        ownership_claim::Entity::insert(ownership_claim::ActiveModel {
-            record_id: Set(record_id),
-            owner: Set(owner.to_owned()),
-            claimed_by: Set(claimed_by.to_owned()),
-            claimed_at: Set(now),
-            note: Set(note.to_owned()),
-        })
-        .on_conflict(
-            OnConflict::column(ownership_claim::Column::RecordId)
-                .update_columns([
-                    ownership_claim::Column::Owner,
-                    ownership_claim::Column::ClaimedBy,
-                    ownership_claim::Column::ClaimedAt,
-                    ownership_claim::Column::Note,
-                ])
-                .to_owned(),
-        )
-        .exec(&self.db)
-        .await?;
+        write_claim(&self.db, record_id, owner, claimed_by, note, now).await
+    }
+
+    /// The claim and its audit event in one transaction: if the event cannot be written, the
+    /// claim is not made.
+    pub async fn claim_ownership_audited(
+        &self,
+        record_id: i64,
+        owner: &str,
+        claimed_by: &str,
+        note: &str,
+        event: NewAuditEvent,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.record(record_id).await?;
+        let txn = self.db.begin().await?;
+        write_claim(&txn, record_id, owner, claimed_by, note, now).await?;
+        append_audit_in(&txn, event, now).await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -55,4 +58,34 @@ impl Store {
             .map(|c| (c.record_id, c))
             .collect())
     }
+}
+
+async fn write_claim(
+    db: &impl ConnectionTrait,
+    record_id: i64,
+    owner: &str,
+    claimed_by: &str,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    ownership_claim::Entity::insert(ownership_claim::ActiveModel {
+        record_id: Set(record_id),
+        owner: Set(owner.to_owned()),
+        claimed_by: Set(claimed_by.to_owned()),
+        claimed_at: Set(now),
+        note: Set(note.to_owned()),
+    })
+    .on_conflict(
+        OnConflict::column(ownership_claim::Column::RecordId)
+            .update_columns([
+                ownership_claim::Column::Owner,
+                ownership_claim::Column::ClaimedBy,
+                ownership_claim::Column::ClaimedAt,
+                ownership_claim::Column::Note,
+            ])
+            .to_owned(),
+    )
+    .exec(db)
+    .await?;
+    Ok(())
 }

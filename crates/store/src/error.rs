@@ -19,4 +19,7 @@ pub enum StoreError {
     },
     #[error("not found: {0}")]
     NotFound(String),
+    /// The change no longer applies (e.g. a decision on a campaign closed meanwhile).
+    #[error("conflict: {0}")]
+    Conflict(String),
 }

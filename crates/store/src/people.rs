@@ -5,8 +5,12 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use roster_core::directory::Directory;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
+};
 
+use crate::audit::{NewAuditEvent, append_audit_in};
 use crate::entity::{person, sync_run};
 use crate::{Store, StoreError};
 
@@ -39,73 +43,23 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<ImportSummary, StoreError> {
         let txn = self.db.begin().await?;
-        let existing = person::Entity::find()
-            .filter(person::Column::Source.eq(source))
-            .all(&txn)
-            .await?;
-        let mut summary = ImportSummary::default();
-        let mut seen = HashSet::new();
-        for e in entries {
-            let key = e.key.trim().to_lowercase();
-            if key.is_empty() || !seen.insert(key.clone()) {
-                continue;
-            }
-            match existing.iter().find(|p| p.key == key) {
-                None => {
-                    person::ActiveModel {
-                        source: Set(source.to_owned()),
-                        key: Set(key),
-                        email: Set(e.email.clone()),
-                        display_name: Set(e.display_name.clone()),
-                        kind: Set(e.kind.clone()),
-                        active: Set(e.active),
-                        first_seen_at: Set(now),
-                        last_seen_at: Set(now),
-                        left_at: Set((!e.active).then_some(now)),
-                        ..Default::default()
-                    }
-                    .insert(&txn)
-                    .await?;
-                    summary.added += 1;
-                }
-                Some(p) => {
-                    let same = p.email == e.email
-                        && p.display_name == e.display_name
-                        && p.kind == e.kind
-                        && p.active == e.active;
-                    if p.active && !e.active {
-                        summary.departed += 1;
-                    } else if same {
-                        summary.unchanged += 1;
-                    } else {
-                        summary.updated += 1;
-                    }
-                    let left_at = match (p.active, e.active) {
-                        (true, false) => Some(now),
-                        (_, true) => None,
-                        (false, false) => p.left_at,
-                    };
-                    let mut m: person::ActiveModel = p.clone().into();
-                    m.email = Set(e.email.clone());
-                    m.display_name = Set(e.display_name.clone());
-                    m.kind = Set(e.kind.clone());
-                    m.active = Set(e.active);
-                    m.last_seen_at = Set(now);
-                    m.left_at = Set(left_at);
-                    m.update(&txn).await?;
-                }
-            }
-        }
-        for p in existing
-            .iter()
-            .filter(|p| p.active && !seen.contains(&p.key))
-        {
-            let mut m: person::ActiveModel = p.clone().into();
-            m.active = Set(false);
-            m.left_at = Set(Some(now));
-            m.update(&txn).await?;
-            summary.departed += 1;
-        }
+        let summary = import_in(&txn, source, entries, now).await?;
+        txn.commit().await?;
+        Ok(summary)
+    }
+
+    /// [`Self::import_directory`] with the audit event `event` makes of its summary, in the same
+    /// transaction: if the event cannot be written, nothing is imported.
+    pub async fn import_directory_audited(
+        &self,
+        source: &str,
+        entries: &[DirectoryEntry],
+        now: DateTime<Utc>,
+        event: impl FnOnce(&ImportSummary) -> NewAuditEvent,
+    ) -> Result<ImportSummary, StoreError> {
+        let txn = self.db.begin().await?;
+        let summary = import_in(&txn, source, entries, now).await?;
+        append_audit_in(&txn, event(&summary), now).await?;
         txn.commit().await?;
         Ok(summary)
     }
@@ -185,6 +139,81 @@ impl Store {
     }
 }
 
+async fn import_in(
+    txn: &DatabaseTransaction,
+    source: &str,
+    entries: &[DirectoryEntry],
+    now: DateTime<Utc>,
+) -> Result<ImportSummary, StoreError> {
+    let existing = person::Entity::find()
+        .filter(person::Column::Source.eq(source))
+        .all(txn)
+        .await?;
+    let mut summary = ImportSummary::default();
+    let mut seen = HashSet::new();
+    for e in entries {
+        let key = e.key.trim().to_lowercase();
+        if key.is_empty() || !seen.insert(key.clone()) {
+            continue;
+        }
+        match existing.iter().find(|p| p.key == key) {
+            None => {
+                person::ActiveModel {
+                    source: Set(source.to_owned()),
+                    key: Set(key),
+                    email: Set(e.email.clone()),
+                    display_name: Set(e.display_name.clone()),
+                    kind: Set(e.kind.clone()),
+                    active: Set(e.active),
+                    first_seen_at: Set(now),
+                    last_seen_at: Set(now),
+                    left_at: Set((!e.active).then_some(now)),
+                    ..Default::default()
+                }
+                .insert(txn)
+                .await?;
+                summary.added += 1;
+            }
+            Some(p) => {
+                let same = p.email == e.email
+                    && p.display_name == e.display_name
+                    && p.kind == e.kind
+                    && p.active == e.active;
+                if p.active && !e.active {
+                    summary.departed += 1;
+                } else if same {
+                    summary.unchanged += 1;
+                } else {
+                    summary.updated += 1;
+                }
+                let left_at = match (p.active, e.active) {
+                    (true, false) => Some(now),
+                    (_, true) => None,
+                    (false, false) => p.left_at,
+                };
+                let mut m: person::ActiveModel = p.clone().into();
+                m.email = Set(e.email.clone());
+                m.display_name = Set(e.display_name.clone());
+                m.kind = Set(e.kind.clone());
+                m.active = Set(e.active);
+                m.last_seen_at = Set(now);
+                m.left_at = Set(left_at);
+                m.update(txn).await?;
+            }
+        }
+    }
+    for p in existing
+        .iter()
+        .filter(|p| p.active && !seen.contains(&p.key))
+    {
+        let mut m: person::ActiveModel = p.clone().into();
+        m.active = Set(false);
+        m.left_at = Set(Some(now));
+        m.update(txn).await?;
+        summary.departed += 1;
+    }
+    Ok(summary)
+}
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -33,13 +33,15 @@ pub async fn run(args: ClaimArgs) -> anyhow::Result<ExitCode> {
     let row = store.record(args.id.0).await?;
     let now = Utc::now();
     let by = actor();
+    // The claim and its audit event commit together: no event, no claim.
     store
-        .claim_ownership(args.id.0, owner, &by, &args.note, now)
-        .await?;
-    store
-        .append_audit(
+        .claim_ownership_audited(
+            args.id.0,
+            owner,
+            &by,
+            &args.note,
             NewAuditEvent {
-                actor: by,
+                actor: by.clone(),
                 action: "ownership.claim".into(),
                 target: Some(args.id.to_string()),
                 detail: serde_json::json!({"owner": owner, "note": args.note, "record": row.name}),

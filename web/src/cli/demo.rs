@@ -68,6 +68,25 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
 
+    // A sample access review over the critical identities, so the campaign pages have content.
+    let campaign = crate::campaigns::launch(
+        &store,
+        &RiskPolicy::default(),
+        crate::campaigns::LaunchRequest {
+            name: "Sample review: critical identities".into(),
+            definition: None,
+            scope: "tier=critical".into(),
+            due_days: 14,
+            rules: roster_core::campaign::CampaignRules::new("iam-team@example.com"),
+        },
+        "demo",
+        Utc::now(),
+    )
+    .await?;
+    println!(
+        "SAMPLE DATA: launched campaign `{}` over {} critical identities",
+        campaign.name, campaign.item_count
+    );
     let sessions = Sessions::default();
     let token = sessions.issue_bootstrap(Utc::now());
     let state = AppState {
@@ -79,6 +98,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         oidc: None,
         login_limiter: Default::default(),
         contexts: Default::default(),
+        notifier: None,
+        campaign_definitions: Vec::new(),
+        connectors: Vec::new(),
     };
     http::serve(state, &args.bind, |addr| {
         println!("Roster demo (sample data) is listening on http://{addr}");

@@ -1,15 +1,17 @@
 //! The command line (DESIGN.md §4). Each command lives in its own file.
 
 mod audit;
+pub(crate) mod campaign;
 mod check;
 mod claim;
 mod demo;
 pub(crate) mod identities;
 mod migrate;
+mod notify;
 mod people;
 mod remediate;
 mod serve;
-mod sync;
+pub(crate) mod sync;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -54,6 +56,12 @@ pub enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Notification channels (email, webhook).
+    #[command(subcommand)]
+    Notify(notify::NotifyCommand),
+    /// Access-certification campaigns.
+    #[command(subcommand)]
+    Campaign(campaign::CampaignCommand),
 }
 
 impl Command {
@@ -84,6 +92,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Audit(cmd) => audit::run(cmd).await,
         Command::People(cmd) => people::run(cmd).await,
         Command::Claim(args) => claim::run(args).await,
+        Command::Notify(cmd) => notify::run(cmd).await,
+        Command::Campaign(cmd) => campaign::run(cmd).await,
     };
     match result {
         Ok(code) => code,
@@ -114,6 +124,46 @@ pub fn actor() -> String {
 /// Loads the configuration; nothing is opened or written before it is valid.
 pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
     Ok(Config::load(path)?)
+}
+
+/// Records the SHA-256 of the configuration file and of the policy in effect, appending
+/// `config.changed` / `policy.changed` when either differs from the last one recorded (the
+/// first start records both). The configuration file names secrets, never holds them.
+pub async fn record_config_changes(
+    store: &Store,
+    config_path: Option<&Path>,
+    policy_path: Option<&Path>,
+    policy_hash: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let file = Config::file_in_use(config_path);
+    let config_hash = match &file {
+        Some(p) => crate::policy::sha256(
+            &std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?,
+        ),
+        None => crate::policy::sha256(b"builtin-defaults"),
+    };
+    let by = actor();
+    for (action, path, hash) in [
+        ("config.changed", file.as_deref(), config_hash.as_str()),
+        ("policy.changed", policy_path, policy_hash),
+    ] {
+        let path = path.map(|p| p.display().to_string());
+        if let Some(ev) = store
+            .record_hash_change(
+                &by,
+                action,
+                path.clone(),
+                hash,
+                serde_json::json!({ "file": path }),
+                now,
+            )
+            .await?
+        {
+            tracing::info!(action, event = ev.id, %hash, "recorded in the audit trail");
+        }
+    }
+    Ok(())
 }
 
 /// Opens the configured database and brings its schema up to date.

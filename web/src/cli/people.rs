@@ -181,17 +181,14 @@ pub async fn run(cmd: PeopleCommand) -> anyhow::Result<ExitCode> {
     }
     let store = open_store(&config).await?;
     let now = Utc::now();
-    let summary = store.import_directory(&source, &entries, now).await?;
-    store
-        .append_audit(
-            NewAuditEvent {
-                actor: actor(),
-                action: "people.import".into(),
-                target: Some(format!("directory:{source}")),
-                detail: serde_json::json!({"file": name, "summary": summary}),
-            },
-            now,
-        )
+    // The import and its audit event commit together: no event, no import.
+    let summary = store
+        .import_directory_audited(&source, &entries, now, |summary| NewAuditEvent {
+            actor: actor(),
+            action: "people.import".into(),
+            target: Some(format!("directory:{source}")),
+            detail: serde_json::json!({"file": name, "summary": summary}),
+        })
         .await?;
     println!(
         "directory `{source}`: {} added, {} updated, {} unchanged, {} departed",

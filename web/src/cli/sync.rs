@@ -33,35 +33,73 @@ pub struct SyncArgs {
 /// there), 1 error (nothing could be read, or the store failed).
 pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
-    let mut sources = registry::build_all(&config.connectors, &args.connectors)?;
+    let sources = registry::build_all(&config.connectors, &args.connectors)?;
     if sources.is_empty() {
         anyhow::bail!(
             "no connectors configured: add a [[connectors]] section to the configuration"
         );
     }
     let loaded = policy::load_with_hash(config.policy.file.as_deref())?;
-    let (policy, policy_hash) = (loaded.policy, loaded.hash);
     let store = open_store(&config).await?;
-    // Roster's own API tokens are inventoried with every full sync.
-    if args.connectors.is_empty() {
+    super::record_config_changes(
+        &store,
+        args.config.as_deref(),
+        config.policy.file.as_deref(),
+        &loaded.hash,
+        chrono::Utc::now(),
+    )
+    .await?;
+    let progress = TerminalProgress::new(matches!(args.format, ReportFormat::Text));
+    let report = sync_once(
+        &store,
+        sources,
+        &loaded.policy,
+        &loaded.hash,
+        args.connectors.is_empty(),
+        &actor(),
+        &progress,
+    )
+    .await;
+    progress.finish();
+    let report = report?;
+    match args.format {
+        ReportFormat::Text => print!("{}", report.to_text()),
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(match report.status {
+        RunStatus::Ok => ExitCode::SUCCESS,
+        RunStatus::Partial => ExitCode::from(2),
+        _ => ExitCode::from(1),
+    })
+}
+
+/// One sync run of `sources` (plus Roster's own API tokens on a full run), its summary and its
+/// audit event. Shared by `roster sync` and the scheduled sync in `roster serve`.
+pub async fn sync_once(
+    store: &roster_store::Store,
+    mut sources: Vec<roster_sync::SyncSource>,
+    policy: &roster_core::RiskPolicy,
+    policy_hash: &str,
+    full: bool,
+    actor: &str,
+    progress: &dyn roster_sync::Progress,
+) -> anyhow::Result<roster_sync::SyncReport> {
+    if full {
         sources.push(roster_sync::SyncSource {
             name: crate::roster_api_token::SOURCE_NAME.into(),
             connector: Box::new(crate::roster_api_token::ApiTokenSource::new(store.clone())),
         });
     }
     let engine = SyncEngine::new(store.clone(), policy.clone(), Arc::new(SystemClock));
-    let progress = TerminalProgress::new(matches!(args.format, ReportFormat::Text));
-    let report = engine.run(&sources, &progress).await;
-    progress.finish();
-    let report = report?;
+    let report = engine.run(&sources, progress).await?;
     store
-        .set_run_policy_hash(report.run_id, &policy_hash)
+        .set_run_policy_hash(report.run_id, policy_hash)
         .await?;
-    crate::summary::record_run_summary(&store, &policy, report.run_id, report.finished_at).await?;
+    crate::summary::record_run_summary(store, policy, report.run_id, report.finished_at).await?;
     store
         .append_audit(
             NewAuditEvent {
-                actor: actor(),
+                actor: actor.to_owned(),
                 action: "sync".into(),
                 target: Some(format!("run:{}", report.run_id)),
                 detail: serde_json::json!({
@@ -72,13 +110,5 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             report.finished_at,
         )
         .await?;
-    match args.format {
-        ReportFormat::Text => print!("{}", report.to_text()),
-        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-    }
-    Ok(match report.status {
-        RunStatus::Ok => ExitCode::SUCCESS,
-        RunStatus::Partial => ExitCode::from(2),
-        _ => ExitCode::from(1),
-    })
+    Ok(report)
 }

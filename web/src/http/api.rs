@@ -80,7 +80,7 @@ pub async fn claim(
 }
 
 /// The claim itself, for the API and the identity page's form: the role decides who may be
-/// named; the record must exist; the claim is written, then its audit event.
+/// named; the record must exist; the claim and its audit event are written in one transaction.
 pub async fn claim_ownership(
     state: &AppState,
     s: &super::session::Session,
@@ -122,16 +122,17 @@ pub async fn claim_ownership(
         }
     }
     let now = chrono::Utc::now();
-    let by = format!("sso:{}", s.who);
+    let by = s.actor();
+    // The claim and its event commit together: no event, no claim.
     state
         .store
-        .claim_ownership(id.0, &owner, &by, &form.note, now)
-        .await?;
-    state
-        .store
-        .append_audit(
+        .claim_ownership_audited(
+            id.0,
+            &owner,
+            &by,
+            &form.note,
             roster_store::audit::NewAuditEvent {
-                actor: by,
+                actor: by.clone(),
                 action: "ownership.claim".into(),
                 target: Some(id.to_string()),
                 detail: serde_json::json!({"owner": owner, "note": form.note, "record": row.name}),

@@ -36,6 +36,7 @@ struct IdentityPage {
     timeline: Vec<TimelineEntry>,
     claims: Vec<ClaimEntry>,
     can_claim: bool,
+    reviews: Vec<ReviewEntry>,
     may_name_owner: bool,
     claimed: bool,
 }
@@ -137,6 +138,31 @@ pub async fn identity(
             detail: e.detail,
         })
         .collect();
+    // The review history, latest campaign first: who decided what, when and why.
+    let mut reviews = Vec::new();
+    for (item, decisions) in state.store.record_reviews(id.0, 20).await? {
+        let campaign = state.store.campaign(item.campaign_id).await?;
+        for d in decisions {
+            reviews.push(ReviewEntry {
+                campaign: campaign.name.clone(),
+                item: item.id,
+                decision: d.decision,
+                actor: d.actor,
+                at: d.at.format("%Y-%m-%d %H:%M").to_string(),
+                justification: d.justification,
+            });
+        }
+        if item.state != "decided" {
+            reviews.push(ReviewEntry {
+                campaign: campaign.name.clone(),
+                item: item.id,
+                decision: item.state.clone(),
+                actor: item.reviewer.clone(),
+                at: String::new(),
+                justification: String::new(),
+            });
+        }
+    }
     let can_claim = match session.role {
         Role::Admin => true,
         Role::Owner => item.owner.is_none(),
@@ -153,10 +179,20 @@ pub async fn identity(
         timeline,
         claims,
         can_claim,
+        reviews,
     };
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(page.render()?))
+}
+
+pub struct ReviewEntry {
+    pub campaign: String,
+    pub item: i64,
+    pub decision: String,
+    pub actor: String,
+    pub at: String,
+    pub justification: String,
 }
 
 /// POST /identities/{id}/claim (the page's form; CSRF-checked): claims, then back to the page.

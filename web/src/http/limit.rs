@@ -17,7 +17,8 @@ const MAX_TRACKED: usize = 10_000;
 pub struct LoginLimiter {
     capacity: f64,
     refill: Duration,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    /// Tokens left, when last counted, and whether the last attempt was refused.
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant, bool)>>,
 }
 
 impl Default for LoginLimiter {
@@ -38,38 +39,46 @@ impl LoginLimiter {
 
     /// Takes one token for the request's peer address, or `TooManyRequests`.
     pub fn check(&self, req: &HttpRequest) -> Result<(), WebError> {
+        self.attempt(req).map_err(|_| WebError::TooManyRequests)
+    }
+
+    /// Takes one token for the request's peer address; refused, whether this is the first
+    /// refusal since the last allowed attempt (so a flood is recorded once, not per request).
+    pub fn attempt(&self, req: &HttpRequest) -> Result<(), bool> {
         let Some(ip) = req.peer_addr().map(|a| a.ip()) else {
             return Ok(());
         };
-        if self.take(ip, Instant::now()) {
-            Ok(())
-        } else {
+        let verdict = self.attempt_at(ip, Instant::now());
+        if verdict.is_err() {
             tracing::warn!(%ip, path = req.path(), "sign-in attempts rate-limited");
-            Err(WebError::TooManyRequests)
         }
+        verdict
     }
 
-    fn take(&self, ip: IpAddr, now: Instant) -> bool {
+    fn attempt_at(&self, ip: IpAddr, now: Instant) -> Result<(), bool> {
         let Ok(mut map) = self.buckets.lock() else {
-            return false;
+            return Err(false);
         };
         let per_token = self.refill.as_secs_f64().max(f64::EPSILON);
         if map.len() >= MAX_TRACKED {
             let capacity = self.capacity;
-            map.retain(|_, (tokens, at)| {
+            map.retain(|_, (tokens, at, _)| {
                 *tokens + now.duration_since(*at).as_secs_f64() / per_token < capacity
             });
         }
-        let (tokens, at) = map.entry(ip).or_insert((self.capacity, now));
+        let (tokens, at, refused) = map.entry(ip).or_insert((self.capacity, now, false));
         let refilled =
             (*tokens + now.duration_since(*at).as_secs_f64() / per_token).min(self.capacity);
         *at = now;
         if refilled >= 1.0 {
             *tokens = refilled - 1.0;
-            true
+            *refused = false;
+            Ok(())
         } else {
             *tokens = refilled;
-            false
+            let first = !*refused;
+            *refused = true;
+            Err(first)
         }
     }
 }
@@ -77,6 +86,12 @@ impl LoginLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl LoginLimiter {
+        fn take(&self, ip: IpAddr, now: Instant) -> bool {
+            self.attempt_at(ip, now).is_ok()
+        }
+    }
 
     #[test]
     fn a_burst_then_one_per_refill() {
@@ -89,5 +104,17 @@ mod tests {
         assert!(l.take(other, t), "per address");
         assert!(!l.take(ip, t + Duration::from_secs(5)));
         assert!(l.take(ip, t + Duration::from_secs(11)), "refilled");
+    }
+
+    #[test]
+    fn only_the_first_refusal_of_a_streak_is_marked_first() {
+        let l = LoginLimiter::new(1, Duration::from_secs(10));
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        let t = Instant::now();
+        assert_eq!(l.attempt_at(ip, t), Ok(()));
+        assert_eq!(l.attempt_at(ip, t), Err(true));
+        assert_eq!(l.attempt_at(ip, t), Err(false));
+        assert_eq!(l.attempt_at(ip, t + Duration::from_secs(11)), Ok(()));
+        assert_eq!(l.attempt_at(ip, t + Duration::from_secs(11)), Err(true));
     }
 }

@@ -3,6 +3,8 @@
 //! is configured) requires a session; every state-changing request its session's CSRF token.
 
 mod api;
+mod audit_events;
+mod campaigns;
 mod charts;
 mod dashboard;
 mod error;
@@ -21,9 +23,12 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use roster_core::RiskPolicy;
 use roster_store::Store;
 
+pub use campaigns::campaign_report_html;
+pub use error::WebError;
 pub use limit::LoginLimiter;
 pub use oidc::Oidc;
-pub use session::Sessions;
+pub use pages::FilterParams;
+pub use session::{Sessions, random_token};
 pub use tokens::hash_token;
 
 /// Strict: no inline script or style, nothing third-party.
@@ -44,6 +49,12 @@ pub struct AppState {
     pub login_limiter: LoginLimiter,
     /// What evaluation reads besides each record, per store generation.
     pub contexts: crate::inventory_view::ContextCache,
+    /// Email and webhook channels for reminders and escalations, when `[notifications]` has any.
+    pub notifier: Option<roster_notify::Notifier>,
+    /// `[[campaigns]]` definitions, launchable by hand from the campaigns page.
+    pub campaign_definitions: Vec<crate::config::CampaignConfig>,
+    /// The connectors, for carrying out campaign revocations.
+    pub connectors: Vec<crate::config::ConnectorConfig>,
 }
 
 /// Binds, calls `on_bound` with the bound address (the port may have been 0), then serves until
@@ -57,6 +68,7 @@ pub async fn serve(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(from_fn(audit_events::record_denials))
             .wrap(from_fn(session::csrf_guard))
             .wrap(from_fn(tokens::bearer_auth))
             .wrap(
@@ -88,8 +100,41 @@ pub async fn serve(
             .route("/tokens", web::get().to(tokens::tokens))
             .route("/tokens", web::post().to(tokens::create))
             .route("/tokens/{id}/revoke", web::post().to(tokens::revoke))
+            .route("/campaigns", web::get().to(campaigns::campaigns))
+            .route("/campaigns", web::post().to(campaigns::launch))
+            .route("/campaigns/{id}", web::get().to(campaigns::campaign))
+            .route(
+                "/campaigns/{id}/sign-off",
+                web::post().to(campaigns::sign_off),
+            )
+            .route(
+                "/campaigns/{id}/remediate",
+                web::post().to(campaigns::remediate),
+            )
+            .route(
+                "/campaigns/{id}/{export}",
+                web::get().to(campaigns::evidence),
+            )
+            .route("/reviews", web::get().to(campaigns::reviews))
+            .route("/reviews/decide", web::post().to(campaigns::decide_bulk))
+            .route("/reviews/{item}", web::get().to(campaigns::review_item))
+            .route("/reviews/{item}/decide", web::post().to(campaigns::decide))
+            .route("/api/v1/campaigns", web::get().to(campaigns::api_campaigns))
+            .route(
+                "/api/v1/campaigns/{id}",
+                web::get().to(campaigns::api_campaign),
+            )
+            .route("/api/v1/reviews", web::get().to(campaigns::api_reviews))
+            .route(
+                "/api/v1/reviews/{item}/decision",
+                web::post().to(campaigns::api_decide),
+            )
             .route("/api/v1/identities", web::get().to(api::identities))
             .route("/api/v1/identities/{id}/claim", web::post().to(api::claim))
+            .route(
+                "/api/v1/audit-events",
+                web::get().to(audit_events::audit_events),
+            )
     })
     .bind(bind)?;
     if let Some(addr) = server.addrs().first() {

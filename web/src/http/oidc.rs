@@ -37,6 +37,8 @@ use crate::config::OidcConfig;
 const LOGIN_COOKIE: &str = "roster_login";
 const LOGIN_LIFETIME_MINUTES: i64 = 10;
 const MAX_PENDING: usize = 10_000;
+/// How the audit trail names this way of signing in.
+const METHOD: &str = "oidc";
 
 /// Every claim of the ID token beyond the standard ones, so any `role_claim` can be read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -230,7 +232,7 @@ fn login_cookie(value: String, secure: bool) -> Cookie<'static> {
 
 /// GET /login: starts a sign-in at the provider.
 pub async fn login(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
-    state.login_limiter.check(&req)?;
+    super::audit_events::limit_sign_in(&state, &req, METHOD).await?;
     let oidc = provider(&state)?;
     let now = Utc::now();
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -271,14 +273,27 @@ pub struct CallbackQuery {
     iss: Option<String>,
 }
 
-/// GET /auth/callback: finishes a sign-in.
+/// GET /auth/callback: finishes a sign-in; a refusal is recorded in the audit trail with its
+/// reason (never the code or state it carried).
 pub async fn callback(
     req: HttpRequest,
     state: web::Data<AppState>,
     q: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, WebError> {
-    state.login_limiter.check(&req)?;
-    let oidc = provider(&state)?;
+    super::audit_events::limit_sign_in(&state, &req, METHOD).await?;
+    let result = finish_sign_in(&req, &state, &q).await;
+    if let Err(e) = &result {
+        super::audit_events::sign_in_failed(&state, &req, METHOD, &e.to_string()).await;
+    }
+    result
+}
+
+async fn finish_sign_in(
+    req: &HttpRequest,
+    state: &AppState,
+    q: &CallbackQuery,
+) -> Result<HttpResponse, WebError> {
+    let oidc = provider(state)?;
     let now = Utc::now();
     let key = req.cookie(LOGIN_COOKIE).ok_or(WebError::SignInRefused(
         "no sign-in under way in this browser; start at /login",
@@ -343,6 +358,7 @@ pub async fn callback(
     {
         tracing::warn!(error = %e, "could not record the sign-in in the people directory");
     }
+    super::audit_events::signed_in(state, req, &who, role, METHOD).await?;
     let id = state.sessions.open(role, &who, now);
     tracing::info!(who = %who, role = role.as_str(), "signed in with OpenID Connect");
     let mut gone = login_cookie(String::new(), state.secure_cookies);

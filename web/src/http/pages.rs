@@ -46,8 +46,16 @@ fn flag(v: &Option<String>) -> bool {
 
 impl FilterParams {
     pub fn to_query(&self) -> Result<(InventoryQuery, Option<i64>), WebError> {
+        self.to_query_at(Utc::now())
+    }
+
+    /// The query evaluated at `as_of`, and the page cursor.
+    pub fn to_query_at(
+        &self,
+        as_of: chrono::DateTime<Utc>,
+    ) -> Result<(InventoryQuery, Option<i64>), WebError> {
         let bad = |e: roster_core::ParseEnumError| WebError::BadRequest(e.to_string());
-        let mut q = InventoryQuery::new(Utc::now());
+        let mut q = InventoryQuery::new(as_of);
         q.filter.platform = nonempty(&self.platform)
             .map(str::parse::<Platform>)
             .transpose()

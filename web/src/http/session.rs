@@ -65,6 +65,19 @@ pub struct SignedIn {
 }
 
 impl Session {
+    /// Who this is in the audit trail: `sso:<who>`, `token:<name>` or `bootstrap`.
+    pub fn actor(&self) -> String {
+        Self::actor_for(&self.who)
+    }
+
+    pub fn actor_for(who: &str) -> String {
+        if who.starts_with("token:") || who == "bootstrap" {
+            who.to_owned()
+        } else {
+            format!("sso:{who}")
+        }
+    }
+
     pub fn signed_in(&self) -> SignedIn {
         SignedIn {
             who: self.who.clone(),
@@ -81,7 +94,7 @@ pub struct Sessions {
     sessions: Mutex<HashMap<String, Session>>,
 }
 
-pub(super) fn random_token() -> String {
+pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -189,12 +202,21 @@ pub async fn bootstrap_login(
     state: web::Data<AppState>,
     q: web::Query<BootstrapQuery>,
 ) -> Result<HttpResponse, WebError> {
-    state.login_limiter.check(&req)?;
+    const METHOD: &str = "bootstrap";
+    super::audit_events::limit_sign_in(&state, &req, METHOD).await?;
     let now = Utc::now();
     if !state.sessions.redeem_bootstrap(&q.token, now) {
         tracing::warn!("bootstrap login refused: unknown, used or expired token");
+        super::audit_events::sign_in_failed(
+            &state,
+            &req,
+            METHOD,
+            "unknown, used or expired bootstrap token",
+        )
+        .await;
         return Err(WebError::Unauthenticated);
     }
+    super::audit_events::signed_in(&state, &req, "bootstrap", Role::Admin, METHOD).await?;
     let id = state.sessions.open(Role::Admin, "bootstrap", now);
     let cookie = session_cookie(id, state.secure_cookies);
     tracing::info!("bootstrap admin signed in");
@@ -207,8 +229,10 @@ pub async fn bootstrap_login(
 /// POST /logout (CSRF-checked by [`csrf_guard`]): ends the session and clears the cookie.
 pub async fn logout(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if let Some(c) = req.cookie(COOKIE)
+        && let Some(s) = state.sessions.get(c.value(), Utc::now())
         && state.sessions.close(c.value())
     {
+        super::audit_events::signed_out(&state, &req, &s).await;
         tracing::info!("signed out");
     }
     let mut gone = session_cookie(String::new(), state.secure_cookies);

@@ -219,9 +219,10 @@ pub async fn create(
     let secret = format!("{TOKEN_PREFIX}{}", random_token());
     let prefix: String = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
     let now = Utc::now();
-    let token = state
+    let actor = s.actor();
+    state
         .store
-        .create_api_token(
+        .create_api_token_audited(
             NewApiToken {
                 name,
                 prefix: &prefix,
@@ -231,18 +232,12 @@ pub async fn create(
                 expires_at: now + Duration::days(form.days),
             },
             now,
-        )
-        .await?;
-    state
-        .store
-        .append_audit(
-            NewAuditEvent {
-                actor: format!("sso:{}", s.who),
+            |token| NewAuditEvent {
+                actor,
                 action: "api_token.create".into(),
                 target: Some(format!("api_token:{}", token.id)),
                 detail: serde_json::json!({"name": name, "role": form.role, "prefix": prefix, "expires_at": token.expires_at}),
             },
-            now,
         )
         .await?;
     render(&state, &s, Some((name.to_owned(), secret))).await
@@ -257,21 +252,15 @@ pub async fn revoke(
     let s = admin_only(&req, &state)?;
     let id = path.into_inner();
     let now = Utc::now();
-    if !state.store.revoke_api_token(id, now).await? {
+    let event = NewAuditEvent {
+        actor: s.actor(),
+        action: "api_token.revoke".into(),
+        target: Some(format!("api_token:{id}")),
+        detail: serde_json::json!({}),
+    };
+    if !state.store.revoke_api_token_audited(id, event, now).await? {
         return Err(WebError::NotFound(format!("live API token {id}")));
     }
-    state
-        .store
-        .append_audit(
-            NewAuditEvent {
-                actor: format!("sso:{}", s.who),
-                action: "api_token.revoke".into(),
-                target: Some(format!("api_token:{id}")),
-                detail: serde_json::json!({}),
-            },
-            now,
-        )
-        .await?;
     Ok(HttpResponse::SeeOther()
         .insert_header(("Location", "/tokens"))
         .finish())

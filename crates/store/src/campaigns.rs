@@ -1,0 +1,835 @@
+//! Campaign storage: launch (items snapshotted in one transaction), decisions (append-only, each
+//! with its audit event in the same transaction), close with remediation tasks, reminders sent
+//! once, and job leases for running scheduled work on one of several servers.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+};
+
+use crate::audit::{NewAuditEvent, append_audit_in};
+use crate::entity::{
+    campaign, campaign_decision, campaign_item, job_lease, remediation_task, reminder_sent,
+};
+use crate::{Store, StoreError};
+
+pub use campaign::Model as Campaign;
+pub use campaign_decision::Model as CampaignDecision;
+pub use campaign_item::Model as CampaignItem;
+pub use remediation_task::Model as RemediationTask;
+
+/// Item states.
+pub const PENDING: &str = "pending";
+pub const DECIDED: &str = "decided";
+pub const UNREVIEWED: &str = "unreviewed";
+
+#[derive(Debug, Clone)]
+pub struct NewCampaign {
+    pub name: String,
+    pub definition: Option<String>,
+    pub scope: String,
+    pub rules: String,
+    pub launched_by: String,
+    pub launched_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    pub record_id: i64,
+    pub platform: String,
+    pub kind: String,
+    pub name: String,
+    pub tier: String,
+    /// Lower-cased, so inboxes match however the sign-in spells it.
+    pub reviewer: String,
+    pub reviewer_basis: String,
+    pub snapshot: String,
+}
+
+/// A launch in progress: items are added page by page inside one transaction, so a failed
+/// launch leaves nothing behind.
+pub struct Launch {
+    txn: DatabaseTransaction,
+    campaign: campaign::Model,
+    items: i64,
+}
+
+/// Rows per multi-row insert (13 columns: well inside both databases' parameter limits).
+const INSERT_BATCH: usize = 1000;
+
+impl Launch {
+    pub async fn add_items(&mut self, items: Vec<NewItem>) -> Result<(), StoreError> {
+        for chunk in items.chunks(INSERT_BATCH) {
+            let models = chunk.iter().map(|i| campaign_item::ActiveModel {
+                campaign_id: Set(self.campaign.id),
+                record_id: Set(i.record_id),
+                platform: Set(i.platform.clone()),
+                kind: Set(i.kind.clone()),
+                name: Set(i.name.clone()),
+                tier: Set(i.tier.clone()),
+                reviewer: Set(i.reviewer.clone()),
+                reviewer_basis: Set(i.reviewer_basis.clone()),
+                snapshot: Set(i.snapshot.clone()),
+                previous_item_id: Set(None),
+                state: Set(PENDING.to_owned()),
+                decision: Set(None),
+                decided_at: Set(None),
+                ..Default::default()
+            });
+            campaign_item::Entity::insert_many(models)
+                .exec_without_returning(&self.txn)
+                .await?;
+            self.items += chunk.len() as i64;
+        }
+        Ok(())
+    }
+
+    /// Links each item to the same record's item in the latest earlier campaign, records the
+    /// count and the audit event, and commits.
+    pub async fn finish(
+        self,
+        audit: NewAuditEvent,
+        at: DateTime<Utc>,
+    ) -> Result<Campaign, StoreError> {
+        let id = self.campaign.id;
+        let backend = self.txn.get_database_backend();
+        self.txn
+            .execute(Statement::from_sql_and_values(
+                backend,
+                "UPDATE campaign_items SET previous_item_id = (\
+                   SELECT MAX(p.id) FROM campaign_items p \
+                   WHERE p.record_id = campaign_items.record_id AND p.campaign_id < $1) \
+                 WHERE campaign_id = $1",
+                [id.into()],
+            ))
+            .await?;
+        let mut c: campaign::ActiveModel = self.campaign.into();
+        c.item_count = Set(self.items);
+        let saved = c.update(&self.txn).await?;
+        append_audit_in(&self.txn, audit, at).await?;
+        self.txn.commit().await?;
+        Ok(saved)
+    }
+}
+
+/// A decision to record, already checked against the campaign's rules.
+#[derive(Debug, Clone)]
+pub struct NewDecision {
+    pub item_id: i64,
+    pub decision: String,
+    pub justification: String,
+    pub expires_on: Option<NaiveDate>,
+    pub handed_to: Option<String>,
+    /// Whether it concludes the item (a hand-over changes the reviewer instead).
+    pub concludes: bool,
+    pub actor: String,
+    pub warnings: String,
+    pub audit: NewAuditEvent,
+}
+
+/// Counts of a campaign's items.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ItemCounts {
+    pub pending: u64,
+    pub decided: u64,
+    pub unreviewed: u64,
+}
+
+/// A remediation task to create at close.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub item_id: i64,
+    pub record_id: i64,
+    pub action: String,
+}
+
+/// What closing changes, decided by the caller from the campaign's rules.
+#[derive(Debug, Clone)]
+pub struct CloseOutcome {
+    pub signed_off_by: String,
+    /// Recorded for every still-pending item, e.g. `revoke` under the revoke close-out rule;
+    /// `None` marks them unreviewed.
+    pub close_out_decision: Option<String>,
+    pub audit: NewAuditEvent,
+}
+
+impl Store {
+    /// Starts a launch: the campaign row, in a transaction the items join.
+    pub async fn begin_launch(&self, c: NewCampaign) -> Result<Launch, StoreError> {
+        let txn = self.db.begin().await?;
+        let campaign = campaign::ActiveModel {
+            name: Set(c.name),
+            definition: Set(c.definition),
+            scope: Set(c.scope),
+            rules: Set(c.rules),
+            status: Set("open".to_owned()),
+            launched_by: Set(c.launched_by),
+            launched_at: Set(c.launched_at),
+            due_at: Set(c.due_at),
+            item_count: Set(0),
+            signed_off_by: Set(None),
+            closed_at: Set(None),
+            audit_hash_at_close: Set(None),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        Ok(Launch {
+            txn,
+            campaign,
+            items: 0,
+        })
+    }
+
+    pub async fn campaigns(&self, limit: u64) -> Result<Vec<Campaign>, StoreError> {
+        Ok(campaign::Entity::find()
+            .order_by_desc(campaign::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
+    pub async fn open_campaigns(&self) -> Result<Vec<Campaign>, StoreError> {
+        Ok(campaign::Entity::find()
+            .filter(campaign::Column::Status.eq("open"))
+            .order_by_asc(campaign::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+
+    pub async fn campaign(&self, id: i64) -> Result<Campaign, StoreError> {
+        campaign::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("campaign {id}")))
+    }
+
+    /// The latest campaign launched from `definition`.
+    pub async fn latest_campaign_of(
+        &self,
+        definition: &str,
+    ) -> Result<Option<Campaign>, StoreError> {
+        Ok(campaign::Entity::find()
+            .filter(campaign::Column::Definition.eq(definition))
+            .order_by_desc(campaign::Column::Id)
+            .one(&self.db)
+            .await?)
+    }
+
+    pub async fn item_counts(&self, campaign_id: i64) -> Result<ItemCounts, StoreError> {
+        let rows: Vec<(String, i64)> = campaign_item::Entity::find()
+            .select_only()
+            .column(campaign_item::Column::State)
+            .column_as(campaign_item::Column::Id.count(), "n")
+            .filter(campaign_item::Column::CampaignId.eq(campaign_id))
+            .group_by(campaign_item::Column::State)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut c = ItemCounts::default();
+        for (state, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match state.as_str() {
+                PENDING => c.pending = n,
+                DECIDED => c.decided = n,
+                _ => c.unreviewed += n,
+            }
+        }
+        Ok(c)
+    }
+
+    /// A page of a campaign's items by id, optionally one reviewer's and/or one state's.
+    pub async fn campaign_items(
+        &self,
+        campaign_id: i64,
+        reviewer: Option<&str>,
+        state: Option<&str>,
+        after: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<CampaignItem>, StoreError> {
+        let mut q =
+            campaign_item::Entity::find().filter(campaign_item::Column::CampaignId.eq(campaign_id));
+        if let Some(r) = reviewer {
+            q = q.filter(campaign_item::Column::Reviewer.eq(r.to_lowercase()));
+        }
+        if let Some(s) = state {
+            q = q.filter(campaign_item::Column::State.eq(s));
+        }
+        if let Some(a) = after {
+            q = q.filter(campaign_item::Column::Id.gt(a));
+        }
+        Ok(q.order_by_asc(campaign_item::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// A reviewer's pending items across open campaigns.
+    pub async fn inbox(&self, reviewer: &str, limit: u64) -> Result<Vec<CampaignItem>, StoreError> {
+        let open = sea_orm::sea_query::Query::select()
+            .column(campaign::Column::Id)
+            .from(campaign::Entity)
+            .and_where(campaign::Column::Status.eq("open"))
+            .to_owned();
+        Ok(campaign_item::Entity::find()
+            .filter(campaign_item::Column::Reviewer.eq(reviewer.to_lowercase()))
+            .filter(campaign_item::Column::State.eq(PENDING))
+            .filter(campaign_item::Column::CampaignId.in_subquery(open))
+            .order_by_asc(campaign_item::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
+    pub async fn campaign_item(&self, id: i64) -> Result<CampaignItem, StoreError> {
+        campaign_item::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("campaign item {id}")))
+    }
+
+    /// Every decision on an item, oldest first.
+    pub async fn item_decisions(&self, item_id: i64) -> Result<Vec<CampaignDecision>, StoreError> {
+        Ok(campaign_decision::Entity::find()
+            .filter(campaign_decision::Column::ItemId.eq(item_id))
+            .order_by_asc(campaign_decision::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Every decision of a campaign in order, for evidence.
+    pub async fn campaign_decisions(
+        &self,
+        campaign_id: i64,
+    ) -> Result<Vec<CampaignDecision>, StoreError> {
+        Ok(campaign_decision::Entity::find()
+            .filter(campaign_decision::Column::CampaignId.eq(campaign_id))
+            .order_by_asc(campaign_decision::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// The items a record has had across campaigns, newest first, with their decisions.
+    pub async fn record_reviews(
+        &self,
+        record_id: i64,
+        limit: u64,
+    ) -> Result<Vec<(CampaignItem, Vec<CampaignDecision>)>, StoreError> {
+        let items = campaign_item::Entity::find()
+            .filter(campaign_item::Column::RecordId.eq(record_id))
+            .order_by_desc(campaign_item::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        let mut out = Vec::with_capacity(items.len());
+        for i in items {
+            let d = self.item_decisions(i.id).await?;
+            out.push((i, d));
+        }
+        Ok(out)
+    }
+
+    /// Records decisions, each with its audit event, in one transaction: all or none. Refused
+    /// when an item's campaign is no longer open (a close can race a decision).
+    pub async fn record_decisions(
+        &self,
+        decisions: Vec<NewDecision>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<CampaignDecision>, StoreError> {
+        let txn = self.db.begin().await?;
+        let mut out = Vec::with_capacity(decisions.len());
+        for d in decisions {
+            let item = campaign_item::Entity::find_by_id(d.item_id)
+                .one(&txn)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("campaign item {}", d.item_id)))?;
+            let open = campaign::Entity::find_by_id(item.campaign_id)
+                .filter(campaign::Column::Status.eq("open"))
+                .count(&txn)
+                .await?;
+            if open == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "campaign {} is closed",
+                    item.campaign_id
+                )));
+            }
+            let saved = campaign_decision::ActiveModel {
+                campaign_id: Set(item.campaign_id),
+                item_id: Set(item.id),
+                decision: Set(d.decision.clone()),
+                justification: Set(d.justification),
+                expires_on: Set(d.expires_on),
+                handed_to: Set(d.handed_to.clone()),
+                actor: Set(d.actor),
+                at: Set(at),
+                warnings: Set(d.warnings),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+            let mut row: campaign_item::ActiveModel = item.into();
+            if d.concludes {
+                row.state = Set(DECIDED.to_owned());
+                row.decision = Set(Some(d.decision));
+                row.decided_at = Set(Some(at));
+            } else if let Some(to) = d.handed_to {
+                row.reviewer = Set(to.to_lowercase());
+                row.reviewer_basis = Set("handed".to_owned());
+            }
+            row.update(&txn).await?;
+            append_audit_in(&txn, d.audit, at).await?;
+            out.push(saved);
+        }
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    /// Signs off and closes: pending items get the close-out decision or are marked unreviewed,
+    /// every decision needing action becomes a remediation task, the audit event is written and
+    /// its hash kept on the campaign. One transaction.
+    pub async fn close_campaign(
+        &self,
+        id: i64,
+        outcome: CloseOutcome,
+        needs_action: &[&str],
+        at: DateTime<Utc>,
+    ) -> Result<Campaign, StoreError> {
+        let txn = self.db.begin().await?;
+        let c = campaign::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("campaign {id}")))?;
+        if c.status != "open" {
+            return Err(StoreError::Conflict(format!(
+                "campaign {id} is already closed"
+            )));
+        }
+        let backend = txn.get_database_backend();
+        match &outcome.close_out_decision {
+            Some(decision) => {
+                txn.execute(Statement::from_sql_and_values(
+                    backend,
+                    "INSERT INTO campaign_decisions \
+                     (campaign_id, item_id, decision, justification, actor, at, warnings) \
+                     SELECT campaign_id, id, $1, $2, $3, $4, '[]' FROM campaign_items \
+                     WHERE campaign_id = $5 AND state = 'pending'",
+                    [
+                        decision.clone().into(),
+                        "close-out: nobody reviewed it before the campaign closed".into(),
+                        "system:close-out".into(),
+                        at.into(),
+                        id.into(),
+                    ],
+                ))
+                .await?;
+                campaign_item::Entity::update_many()
+                    .col_expr(campaign_item::Column::State, Expr::value(DECIDED))
+                    .col_expr(
+                        campaign_item::Column::Decision,
+                        Expr::value(decision.clone()),
+                    )
+                    .col_expr(campaign_item::Column::DecidedAt, Expr::value(at))
+                    .filter(campaign_item::Column::CampaignId.eq(id))
+                    .filter(campaign_item::Column::State.eq(PENDING))
+                    .exec(&txn)
+                    .await?;
+            }
+            None => {
+                campaign_item::Entity::update_many()
+                    .col_expr(campaign_item::Column::State, Expr::value(UNREVIEWED))
+                    .filter(campaign_item::Column::CampaignId.eq(id))
+                    .filter(campaign_item::Column::State.eq(PENDING))
+                    .exec(&txn)
+                    .await?;
+            }
+        }
+        let actionable: Vec<(i64, i64, Option<String>)> = campaign_item::Entity::find()
+            .select_only()
+            .column(campaign_item::Column::Id)
+            .column(campaign_item::Column::RecordId)
+            .column(campaign_item::Column::Decision)
+            .filter(campaign_item::Column::CampaignId.eq(id))
+            .filter(campaign_item::Column::Decision.is_in(needs_action.iter().copied()))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        for chunk in actionable.chunks(INSERT_BATCH) {
+            let tasks = chunk
+                .iter()
+                .map(|(item, record, action)| remediation_task::ActiveModel {
+                    campaign_id: Set(id),
+                    item_id: Set(*item),
+                    record_id: Set(*record),
+                    action: Set(action.clone().unwrap_or_default()),
+                    status: Set("pending".to_owned()),
+                    detail: Set(String::new()),
+                    updated_at: Set(at),
+                    ..Default::default()
+                });
+            remediation_task::Entity::insert_many(tasks)
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        let event = append_audit_in(&txn, outcome.audit, at).await?;
+        let mut row: campaign::ActiveModel = c.into();
+        row.status = Set("closed".to_owned());
+        row.signed_off_by = Set(Some(outcome.signed_off_by));
+        row.closed_at = Set(Some(at));
+        row.audit_hash_at_close = Set(Some(event.hash));
+        let saved = row.update(&txn).await?;
+        txn.commit().await?;
+        Ok(saved)
+    }
+
+    pub async fn remediation_tasks(
+        &self,
+        campaign_id: i64,
+    ) -> Result<Vec<RemediationTask>, StoreError> {
+        Ok(remediation_task::Entity::find()
+            .filter(remediation_task::Column::CampaignId.eq(campaign_id))
+            .order_by_asc(remediation_task::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Records a task's new status with its audit event, in one transaction.
+    pub async fn update_remediation_task(
+        &self,
+        task_id: i64,
+        status: &str,
+        detail: &str,
+        audit: NewAuditEvent,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin().await?;
+        let task = remediation_task::Entity::find_by_id(task_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("remediation task {task_id}")))?;
+        let mut row: remediation_task::ActiveModel = task.into();
+        row.status = Set(status.to_owned());
+        row.detail = Set(detail.to_owned());
+        row.updated_at = Set(at);
+        row.update(&txn).await?;
+        append_audit_in(&txn, audit, at).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Reviewers with pending items in an open campaign, with how many.
+    pub async fn pending_reviewers(
+        &self,
+        campaign_id: i64,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> = campaign_item::Entity::find()
+            .select_only()
+            .column(campaign_item::Column::Reviewer)
+            .column_as(campaign_item::Column::Id.count(), "n")
+            .filter(campaign_item::Column::CampaignId.eq(campaign_id))
+            .filter(campaign_item::Column::State.eq(PENDING))
+            .group_by(campaign_item::Column::Reviewer)
+            .order_by_asc(campaign_item::Column::Reviewer)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(r, n)| (r, u64::try_from(n).unwrap_or(0)))
+            .collect())
+    }
+
+    /// Claims a reminder for sending: true once per (campaign, reviewer, key), whichever server
+    /// asks first.
+    pub async fn claim_reminder(
+        &self,
+        campaign_id: i64,
+        reviewer: &str,
+        key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let res = reminder_sent::Entity::insert(reminder_sent::ActiveModel {
+            campaign_id: Set(campaign_id),
+            reviewer: Set(reviewer.to_owned()),
+            reminder_key: Set(key.to_owned()),
+            sent_at: Set(at),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                reminder_sent::Column::CampaignId,
+                reminder_sent::Column::Reviewer,
+                reminder_sent::Column::ReminderKey,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(res == 1)
+    }
+
+    /// Gives back a claimed reminder whose delivery failed, so a later run retries it.
+    pub async fn release_reminder(
+        &self,
+        campaign_id: i64,
+        reviewer: &str,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        reminder_sent::Entity::delete_many()
+            .filter(reminder_sent::Column::CampaignId.eq(campaign_id))
+            .filter(reminder_sent::Column::Reviewer.eq(reviewer))
+            .filter(reminder_sent::Column::ReminderKey.eq(key))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Takes or renews the lease on `job` until `until`: true when `holder` has it now (it
+    /// was free, expired, or already theirs). One statement, so two servers cannot both win.
+    pub async fn try_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let backend = self.db.get_database_backend();
+        let res = self
+            .db
+            .execute(Statement::from_sql_and_values(
+                backend,
+                "INSERT INTO job_leases (job, holder, until) VALUES ($1, $2, $3) \
+                 ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, until = excluded.until \
+                 WHERE job_leases.until < $4 OR job_leases.holder = excluded.holder",
+                [job.into(), holder.into(), until.into(), now.into()],
+            ))
+            .await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    /// Who holds `job`'s lease, if anyone.
+    pub async fn lease_holder(
+        &self,
+        job: &str,
+    ) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
+        Ok(job_lease::Entity::find_by_id(job.to_owned())
+            .one(&self.db)
+            .await?
+            .map(|l| (l.holder, l.until)))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn ev(action: &str) -> NewAuditEvent {
+        NewAuditEvent {
+            actor: "test".into(),
+            action: action.into(),
+            target: None,
+            detail: json!({}),
+        }
+    }
+
+    fn item(record_id: i64, reviewer: &str) -> NewItem {
+        NewItem {
+            record_id,
+            platform: "aws".into(),
+            kind: "access_key".into(),
+            name: format!("key-{record_id}"),
+            tier: "high".into(),
+            reviewer: reviewer.into(),
+            reviewer_basis: "owner".into(),
+            snapshot: "{}".into(),
+        }
+    }
+
+    async fn launch(s: &Store, at: DateTime<Utc>, n: i64) -> Campaign {
+        let mut l = s
+            .begin_launch(NewCampaign {
+                name: "Q4".into(),
+                definition: Some("quarterly".into()),
+                scope: "platform=aws".into(),
+                rules: "{}".into(),
+                launched_by: "admin".into(),
+                launched_at: at,
+                due_at: at + chrono::Duration::days(14),
+            })
+            .await
+            .unwrap();
+        l.add_items(
+            (1..=n)
+                .map(|i| item(i, if i % 2 == 0 { "alice" } else { "bob" }))
+                .collect(),
+        )
+        .await
+        .unwrap();
+        l.finish(ev("campaign.launched"), at).await.unwrap()
+    }
+
+    fn decide(item_id: i64, decision: &str, concludes: bool) -> NewDecision {
+        NewDecision {
+            item_id,
+            decision: decision.into(),
+            justification: "why".into(),
+            expires_on: None,
+            handed_to: (!concludes).then(|| "Carol".into()),
+            concludes,
+            actor: "alice".into(),
+            warnings: "[]".into(),
+            audit: ev("campaign.decision"),
+        }
+    }
+
+    #[tokio::test]
+    async fn launch_decide_close_and_the_next_campaign_links_back() {
+        for t in crate::testing::test_stores().await.unwrap() {
+            let s = &t.store;
+            let at = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
+            let c = launch(s, at, 2500).await;
+            assert_eq!(c.item_count, 2500, "{}", t.backend);
+            assert_eq!(s.inbox("ALICE", 5000).await.unwrap().len(), 1250);
+            let items = s.campaign_items(c.id, None, None, None, 4).await.unwrap();
+            s.record_decisions(
+                vec![
+                    decide(items[0].id, "keep", true),
+                    decide(items[1].id, "revoke", true),
+                    decide(items[2].id, "delegate", false),
+                ],
+                at,
+            )
+            .await
+            .unwrap();
+            let handed = s.campaign_item(items[2].id).await.unwrap();
+            assert_eq!(
+                (handed.reviewer.as_str(), handed.state.as_str()),
+                ("carol", PENDING)
+            );
+            assert_eq!(
+                s.item_counts(c.id).await.unwrap(),
+                ItemCounts {
+                    pending: 2498,
+                    decided: 2,
+                    unreviewed: 0
+                }
+            );
+
+            let closed = s
+                .close_campaign(
+                    c.id,
+                    CloseOutcome {
+                        signed_off_by: "iam".into(),
+                        close_out_decision: None,
+                        audit: ev("campaign.closed"),
+                    },
+                    &["revoke"],
+                    at,
+                )
+                .await
+                .unwrap();
+            assert_eq!(closed.status, "closed");
+            assert!(closed.audit_hash_at_close.is_some());
+            let tasks = s.remediation_tasks(c.id).await.unwrap();
+            assert_eq!(tasks.len(), 1);
+            assert_eq!(tasks[0].item_id, items[1].id);
+            assert_eq!(s.item_counts(c.id).await.unwrap().unreviewed, 2498);
+            // Closed: no more decisions, nothing half-written.
+            let err = s
+                .record_decisions(vec![decide(items[3].id, "keep", true)], at)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+            assert!(s.item_decisions(items[3].id).await.unwrap().is_empty());
+            assert!(
+                s.close_campaign(
+                    c.id,
+                    CloseOutcome {
+                        signed_off_by: "iam".into(),
+                        close_out_decision: None,
+                        audit: ev("campaign.closed"),
+                    },
+                    &["revoke"],
+                    at
+                )
+                .await
+                .is_err()
+            );
+
+            let next = launch(s, at + chrono::Duration::days(90), 3).await;
+            let linked = s
+                .campaign_items(next.id, None, None, None, 10)
+                .await
+                .unwrap();
+            assert_eq!(linked[0].previous_item_id, Some(items[0].id));
+            assert_eq!(s.record_reviews(1, 10).await.unwrap().len(), 2);
+            assert_eq!(s.verify_audit().await.unwrap().1, None);
+        }
+    }
+
+    #[tokio::test]
+    async fn revoke_close_out_and_reminders_once_and_leases() {
+        for t in crate::testing::test_stores().await.unwrap() {
+            let s = &t.store;
+            let at = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
+            let c = launch(s, at, 4).await;
+            s.close_campaign(
+                c.id,
+                CloseOutcome {
+                    signed_off_by: "iam".into(),
+                    close_out_decision: Some("revoke".into()),
+                    audit: ev("campaign.closed"),
+                },
+                &["revoke"],
+                at,
+            )
+            .await
+            .unwrap();
+            assert_eq!(s.remediation_tasks(c.id).await.unwrap().len(), 4);
+            assert_eq!(s.campaign_decisions(c.id).await.unwrap().len(), 4);
+
+            assert!(
+                s.claim_reminder(c.id, "alice", "before:7", at)
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                !s.claim_reminder(c.id, "alice", "before:7", at)
+                    .await
+                    .unwrap()
+            );
+            s.release_reminder(c.id, "alice", "before:7").await.unwrap();
+            assert!(
+                s.claim_reminder(c.id, "alice", "before:7", at)
+                    .await
+                    .unwrap()
+            );
+
+            let later = at + chrono::Duration::minutes(5);
+            assert!(
+                s.try_lease("sync", "a", later, at).await.unwrap(),
+                "{}",
+                t.backend
+            );
+            assert!(!s.try_lease("sync", "b", later, at).await.unwrap());
+            assert!(s.try_lease("sync", "a", later, at).await.unwrap());
+            // Expired: another server takes it.
+            assert!(
+                s.try_lease(
+                    "sync",
+                    "b",
+                    later + chrono::Duration::minutes(5),
+                    later + chrono::Duration::seconds(1)
+                )
+                .await
+                .unwrap()
+            );
+            assert_eq!(s.lease_holder("sync").await.unwrap().unwrap().0, "b");
+        }
+    }
+}

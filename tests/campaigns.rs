@@ -1,0 +1,692 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Access-certification campaigns end to end through the `roster` binary: launch over an AWS
+//! estate in moto, decisions through the API, sign-off, the revocation carried out against moto
+//! (dry run first), the evidence; acknowledged decisions surviving `kill -9`; and two servers on
+//! one PostgreSQL launching each scheduled campaign once.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use roster_connector_aws::testing::{self, Moto};
+use support::*;
+
+const KEY_ID_ENV: &str = "ROSTER_TEST_AWS_KEY_ID";
+const SECRET_ENV: &str = "ROSTER_TEST_AWS_SECRET";
+
+fn roster(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_roster"))
+        .current_dir(dir)
+        .env_remove("ROSTER_CONFIG")
+        .envs(envs.iter().copied())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", text(o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
+}
+
+/// Posts a decision through the API; the status code.
+async fn decide(b: &mut Browser, base: &str, csrf: &str, item: i64, form: &str) -> u16 {
+    b.post(
+        &format!("{base}/api/v1/reviews/{item}/decision"),
+        Some(csrf),
+        Some(form),
+    )
+    .await
+    .as_u16()
+}
+
+/// Each of `user`'s access keys with its status, sorted by key id.
+async fn key_status(moto: &Moto, key_id: &str, secret: &str, user: &str) -> Vec<(String, String)> {
+    let mut keys: Vec<(String, String)> = moto
+        .client(key_id, secret)
+        .list_access_keys()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap()
+        .access_key_metadata()
+        .iter()
+        .map(|k| {
+            (
+                k.access_key_id().unwrap_or_default().to_owned(),
+                k.status()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn a_campaign_revokes_through_moto_and_its_evidence_lists_every_decision() {
+    let Some(moto) = Moto::start(Some(3)) else {
+        eprintln!("skipped: ROSTER_MOTO not set");
+        return;
+    };
+    let (iam, admin) = testing::bootstrap(&moto).await.unwrap();
+    testing::seed_estate(&iam, &moto).await.unwrap();
+    let envs = [
+        (KEY_ID_ENV, admin.id.as_str()),
+        (SECRET_ENV, admin.secret.as_str()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = free_port();
+    std::fs::write(
+        d.join("roster.toml"),
+        format!(
+            r#"[server]
+bind = "127.0.0.1:{port}"
+public_url = "http://127.0.0.1:{port}"
+[database]
+url = "sqlite://{db}?mode=rwc"
+[[connectors]]
+name = "acme-aws"
+kind = "aws"
+accounts = [{{ id = "123456789012" }}]
+endpoint_url = "{endpoint}"
+access_key_id_env = "{KEY_ID_ENV}"
+secret_access_key_env = "{SECRET_ENV}"
+max_attempts = 2
+initial_backoff_ms = 10
+[connectors.remediation]
+enabled = true
+delete_after_days = 7
+"#,
+            db = d.join("roster.db").display(),
+            endpoint = moto.endpoint,
+        ),
+    )
+    .unwrap();
+    let out = roster(d, &envs, &["sync"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // A bad scope is refused before anything is written.
+    let out = roster(
+        d,
+        &envs,
+        &[
+            "campaign",
+            "create",
+            "--name",
+            "Bad",
+            "--scope",
+            "tier=urgent",
+            "--fallback-reviewer",
+            "iam@acme.example",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("unknown tier `urgent`"),
+        "{}",
+        text(&out)
+    );
+
+    let launched = json(&roster(
+        d,
+        &envs,
+        &[
+            "campaign",
+            "create",
+            "--name",
+            "Q4 AWS keys",
+            "--scope",
+            "platform=aws&kind=access_key",
+            "--fallback-reviewer",
+            "iam@acme.example",
+            "--format",
+            "json",
+        ],
+    ));
+    let campaign = launched["id"].as_i64().unwrap();
+    let keys = json(&roster(
+        d,
+        &envs,
+        &[
+            "identities",
+            "--platform",
+            "aws",
+            "--kind",
+            "access_key",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(
+        launched["items"].as_u64().unwrap() as usize,
+        keys.as_array().unwrap().len(),
+        "one item per access key"
+    );
+
+    let (server, base, mut admin_ui, csrf) =
+        serve_with_bootstrap(&d.join("roster.toml"), &envs).await;
+    let (_, _, body) = admin_ui
+        .fetch(&base, &format!("/api/v1/campaigns/{campaign}"))
+        .await;
+    let evidence: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let items = evidence["items"].as_array().unwrap();
+    let etl = items
+        .iter()
+        .find(|i| i["name"].as_str().unwrap().contains("etl-bot"))
+        .unwrap_or_else(|| panic!("no etl-bot key in {evidence}"));
+    let other = items.iter().find(|i| i["item"] != etl["item"]).unwrap();
+    let (etl_item, other_item) = (
+        etl["item"].as_i64().unwrap(),
+        other["item"].as_i64().unwrap(),
+    );
+    let etl_key = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == etl["record"])
+        .unwrap()["external_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = key_status(&moto, &admin.id, &admin.secret, "etl-bot").await;
+    assert!(
+        before.iter().any(|(k, s)| *k == etl_key && s == "Active"),
+        "{before:?}"
+    );
+
+    // Revoking needs a reason; keeping a high-tier item does too (the default rule).
+    assert_eq!(
+        decide(&mut admin_ui, &base, &csrf, etl_item, "decision=revoke").await,
+        400
+    );
+    assert_eq!(
+        decide(
+            &mut admin_ui,
+            &base,
+            &csrf,
+            etl_item,
+            "decision=revoke&justification=unused+since+spring"
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        decide(
+            &mut admin_ui,
+            &base,
+            &csrf,
+            other_item,
+            "decision=keep&justification=deploys+billing"
+        )
+        .await,
+        200
+    );
+    // Before sign-off, remediation is refused.
+    let out = roster(d, &envs, &["campaign", "remediate", &campaign.to_string()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+
+    let out = roster(d, &envs, &["campaign", "close", &campaign.to_string()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("1 remediation task(s)"),
+        "{}",
+        text(&out)
+    );
+    // Closed: decisions are refused.
+    assert_eq!(
+        decide(
+            &mut admin_ui,
+            &base,
+            &csrf,
+            other_item,
+            "decision=revoke&justification=too+late"
+        )
+        .await,
+        400
+    );
+    drop(server);
+
+    // Dry run: the call is named, moto untouched.
+    let out = roster(d, &envs, &["campaign", "remediate", &campaign.to_string()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("planned"), "{}", text(&out));
+    assert!(text(&out).contains("iam:UpdateAccessKey"), "{}", text(&out));
+    assert_eq!(
+        key_status(&moto, &admin.id, &admin.secret, "etl-bot").await,
+        before
+    );
+    let out = roster(
+        d,
+        &envs,
+        &["campaign", "remediate", &campaign.to_string(), "--execute"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(" done: "), "{}", text(&out));
+    // Exactly the revoked key was deactivated (the first stage; delete follows the grace).
+    let after = key_status(&moto, &admin.id, &admin.secret, "etl-bot").await;
+    for ((k, was), (_, now)) in before.iter().zip(&after) {
+        let want = if *k == etl_key {
+            "Inactive"
+        } else {
+            was.as_str()
+        };
+        assert_eq!(now, want, "{k}: {before:?} → {after:?}");
+    }
+
+    // The evidence: both decisions with who, when and why, the remediation result, the hash.
+    let out = roster(
+        d,
+        &envs,
+        &[
+            "campaign",
+            "export",
+            &campaign.to_string(),
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let csv = String::from_utf8_lossy(&out.stdout).to_string();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(rows[0].starts_with("campaign,item,record,"), "{csv}");
+    let etl_row = rows
+        .iter()
+        .find(|r| r.contains(",revoke,") && r.contains("unused since spring"))
+        .unwrap_or_else(|| panic!("{csv}"));
+    assert!(etl_row.contains("bootstrap"), "the actor: {etl_row}");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains(",keep,") && r.contains("deploys billing")),
+        "{csv}"
+    );
+    let report = json(&roster(
+        d,
+        &envs,
+        &[
+            "campaign",
+            "export",
+            &campaign.to_string(),
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(report["status"], "closed");
+    assert!(
+        report["signed_off_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("cli:"),
+        "{report}"
+    );
+    assert_eq!(report["remediation"][0]["status"], "done");
+    assert_eq!(report["audit_hash_at_close"].as_str().unwrap().len(), 64);
+    let out = roster(
+        d,
+        &envs,
+        &[
+            "campaign",
+            "export",
+            &campaign.to_string(),
+            "--format",
+            "html",
+        ],
+    );
+    let html = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        html.contains("Access review evidence: Q4 AWS keys"),
+        "{html}"
+    );
+    assert!(html.contains("unused since spring"));
+
+    let out = roster(d, &envs, &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn decisions_acknowledged_before_kill_9_are_all_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = free_port();
+    std::fs::write(
+        d.join("roster.toml"),
+        format!(
+            "[server]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
+             [database]\nurl = \"sqlite://{}?mode=rwc\"\n\
+             [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 300\n",
+            d.join("roster.db").display()
+        ),
+    )
+    .unwrap();
+    assert!(roster(d, &[], &["sync"]).status.success());
+    let launched = json(&roster(
+        d,
+        &[],
+        &[
+            "campaign",
+            "create",
+            "--name",
+            "Crash",
+            "--fallback-reviewer",
+            "iam@acme.example",
+            "--keep-justification-from",
+            "none",
+            "--format",
+            "json",
+        ],
+    ));
+    let campaign = launched["id"].as_i64().unwrap();
+    assert!(launched["items"].as_i64().unwrap() >= 200);
+
+    let (mut server, base, mut ui, csrf) = serve_with_bootstrap(&d.join("roster.toml"), &[]).await;
+    let (_, _, body) = ui
+        .fetch(&base, &format!("/api/v1/campaigns/{campaign}"))
+        .await;
+    let evidence: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let items: Vec<i64> = evidence["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["item"].as_i64().unwrap())
+        .collect();
+
+    // Decide concurrently; kill the server mid-stream; keep what was acknowledged.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut tasks = Vec::new();
+    for chunk in items.chunks(items.len().div_ceil(4)) {
+        let mut b = ui.clone();
+        let (base, csrf, tx) = (base.clone(), csrf.clone(), tx.clone());
+        let chunk = chunk.to_vec();
+        tasks.push(tokio::spawn(async move {
+            for item in chunk {
+                let form = format!("decision=keep&justification=item+{item}");
+                match tokio::time::timeout(
+                    Duration::from_secs(5),
+                    b.try_post(
+                        &format!("{base}/api/v1/reviews/{item}/decision"),
+                        &csrf,
+                        &form,
+                    ),
+                )
+                .await
+                {
+                    Ok(Some(200)) => tx.send(item).unwrap(),
+                    _ => return,
+                }
+            }
+        }));
+    }
+    drop(tx);
+    // Let some decisions land, then kill -9 while others are in flight.
+    let mut acknowledged = Vec::new();
+    while acknowledged.len() < 40 {
+        acknowledged.push(rx.recv().await.expect("decisions stopped early"));
+    }
+    server.0.kill().unwrap(); // SIGKILL
+    server.0.wait().unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    while let Ok(item) = rx.try_recv() {
+        acknowledged.push(item);
+    }
+    assert!(
+        acknowledged.len() < items.len(),
+        "the kill came too late to test anything"
+    );
+
+    let report = json(&roster(
+        d,
+        &[],
+        &[
+            "campaign",
+            "export",
+            &campaign.to_string(),
+            "--format",
+            "json",
+        ],
+    ));
+    let decided: std::collections::HashSet<i64> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["state"] == "decided")
+        .map(|i| i["item"].as_i64().unwrap())
+        .collect();
+    for item in &acknowledged {
+        assert!(
+            decided.contains(item),
+            "acknowledged decision on item {item} was lost"
+        );
+    }
+    // Each recorded decision kept its justification, and the audit chain holds.
+    for i in report["items"].as_array().unwrap() {
+        if i["state"] == "decided" {
+            assert_eq!(
+                i["decisions"][0]["justification"],
+                format!("item {}", i["item"])
+            );
+        }
+    }
+    let out = roster(d, &[], &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn two_servers_on_one_postgres_launch_each_scheduled_campaign_once() {
+    let Some(url) = roster_store::testing::fresh_postgres_database()
+        .await
+        .unwrap()
+    else {
+        eprintln!("skipped: ROSTER_TEST_POSTGRES_URL not set");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut servers = Vec::new();
+    for name in ["a", "b"] {
+        let port = free_port();
+        let config = d.join(format!("{name}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
+                 [database]\nurl = \"{url}\"\n\
+                 [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 20\n\
+                 [[campaigns]]\nname = \"every-3s\"\nschedule = \"*/3 * * * * *\"\n\
+                 fallback_reviewer = \"iam@acme.example\"\ndue_days = 1\n"
+            ),
+        )
+        .unwrap();
+        if name == "a" {
+            assert!(
+                roster(d, &[], &["sync", "--config", config.to_str().unwrap()])
+                    .status
+                    .success()
+            );
+        }
+        servers.push(serve_with_bootstrap(&config, &[]).await);
+    }
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    drop(servers);
+
+    let out = roster(
+        d,
+        &[],
+        &[
+            "campaign",
+            "list",
+            "--config",
+            d.join("a.toml").to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    let list = json(&out);
+    let launches: Vec<chrono::DateTime<chrono::Utc>> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["launched_at"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(launches.len() >= 2, "the schedule fired: {list}");
+    let mut sorted = launches.clone();
+    sorted.sort();
+    for pair in sorted.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= chrono::Duration::milliseconds(1500),
+            "two launches for one tick: {pair:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn reminders_reach_each_reviewer_once_then_escalate_when_overdue() {
+    let Some(smtp) = start_smtp() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = free_port();
+    let db = d.join("roster.db");
+    std::fs::write(
+        d.join("roster.toml"),
+        format!(
+            "[server]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
+             [database]\nurl = \"sqlite://{}?mode=rwc\"\n\
+             [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 60\n\
+             [scheduler]\nreminders = \"*/1 * * * * *\"\n{}",
+            db.display(),
+            smtp.config_section()
+        ),
+    )
+    .unwrap();
+    assert!(roster(d, &[], &["sync"]).status.success());
+    // Due in one day: the one-day reminder is due at once (the 7- and 3-day ones fall before
+    // the launch and are skipped).
+    let launched = json(&roster(
+        d,
+        &[],
+        &[
+            "campaign",
+            "create",
+            "--name",
+            "Remind me",
+            "--due-days",
+            "1",
+            "--fallback-reviewer",
+            "iam@acme.example",
+            "--format",
+            "json",
+        ],
+    ));
+    let campaign = launched["id"].as_i64().unwrap();
+    let shown = json(&roster(
+        d,
+        &[],
+        &[
+            "campaign",
+            "show",
+            &campaign.to_string(),
+            "--format",
+            "json",
+        ],
+    ));
+    let reviewers: Vec<String> = shown["pending_by_reviewer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reviewer"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!reviewers.is_empty());
+
+    let server = serve_with_bootstrap(&d.join("roster.toml"), &[]).await;
+    let wait_for = |want: usize| {
+        let smtp = &smtp;
+        async move {
+            for _ in 0..100 {
+                if smtp.messages().len() >= want {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    wait_for(reviewers.len()).await;
+    // Several firings later, still one message each.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), reviewers.len(), "one reminder per reviewer");
+    for r in &reviewers {
+        let m = mails
+            .iter()
+            .find(|m| m.header("To") == Some(r.as_str()))
+            .unwrap_or_else(|| panic!("no reminder to {r}"));
+        let subject = m.header("Subject").unwrap();
+        assert!(
+            subject.contains("Remind me") && subject.contains("due in 1 day"),
+            "{subject}"
+        );
+        assert!(
+            m.body.contains(&format!("http://127.0.0.1:{port}/reviews")),
+            "{}",
+            m.body
+        );
+    }
+
+    // Overdue (the due date moved into the past behind the server's back): a daily reminder,
+    // and the fallback reviewer hears about every other reviewer's overdue items.
+    let store = roster_store::Store::connect(&format!("sqlite://{}?mode=rwc", db.display()))
+        .await
+        .unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        store.connection(),
+        &format!(
+            "UPDATE campaigns SET due_at = '{}' WHERE id = {campaign}",
+            (chrono::Utc::now() - chrono::Duration::hours(1)).format("%Y-%m-%d %H:%M:%S%.6f+00:00")
+        ),
+    )
+    .await
+    .unwrap();
+    let others = reviewers
+        .iter()
+        .filter(|r| *r != "iam@acme.example")
+        .count();
+    wait_for(2 * reviewers.len() + others).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    drop(server);
+    let mails = smtp.messages();
+    let overdue: Vec<_> = mails
+        .iter()
+        .filter(|m| m.header("Subject").unwrap().contains("OVERDUE"))
+        .collect();
+    assert_eq!(overdue.len(), reviewers.len(), "one overdue reminder each");
+    let escalations: Vec<_> = mails
+        .iter()
+        .filter(|m| m.header("Subject").unwrap().contains("ESCALATION"))
+        .collect();
+    assert_eq!(
+        escalations.len(),
+        others,
+        "one escalation per overdue reviewer"
+    );
+    assert!(
+        escalations
+            .iter()
+            .all(|m| m.header("To") == Some("iam@acme.example"))
+    );
+    let out = roster(d, &[], &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

@@ -1,0 +1,685 @@
+//! The campaign service: launch (evaluate the scope, assign reviewers, snapshot), decide (check
+//! against the rules, record with its audit event), sign off and close, carry out revocations
+//! through the connectors, and the evidence. Handlers and CLI commands call these; time is an
+//! argument.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use roster_core::InventoryItem;
+use roster_core::campaign::{
+    self, CampaignRules, CampaignStatus, Decider, DecisionError, DecisionInput, DecisionKind,
+    ItemUnderReview, ReviewSubject,
+};
+use roster_core::{Kind, RiskPolicy};
+use roster_store::audit::NewAuditEvent;
+use roster_store::campaigns::{
+    Campaign, CampaignDecision, CampaignItem, CloseOutcome, NewCampaign, NewDecision, NewItem,
+};
+use roster_store::{Store, StoreError};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::config::ConnectorConfig;
+use crate::http::FilterParams;
+use crate::inventory_view::InventoryReader;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CampaignError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("invalid campaign: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Decision(#[from] DecisionError),
+    #[error("the campaign is closed")]
+    Closed,
+    #[error("stored campaign data does not parse: {0}")]
+    Corrupt(String),
+}
+
+/// What to launch.
+#[derive(Debug, Clone)]
+pub struct LaunchRequest {
+    pub name: String,
+    /// The `[[campaigns]]` definition, for scheduled launches.
+    pub definition: Option<String>,
+    /// An inventory query string (`platform=aws&tier=high`): the same filters as the
+    /// inventory page.
+    pub scope: String,
+    pub due_days: u32,
+    pub rules: CampaignRules,
+}
+
+/// Items evaluated per page while launching.
+const LAUNCH_PAGE: usize = 2000;
+
+/// Parses a scope the way the inventory page parses its URL.
+pub fn parse_scope(scope: &str, as_of: DateTime<Utc>) -> Result<FilterParams, CampaignError> {
+    let params = actix_web::web::Query::<FilterParams>::from_query(scope.trim_start_matches('?'))
+        .map_err(|e| CampaignError::Invalid(format!("scope `{scope}`: {e}")))?
+        .into_inner();
+    if params.after.is_some() {
+        return Err(CampaignError::Invalid(
+            "a scope cannot carry a page cursor (`after`)".into(),
+        ));
+    }
+    // Validates every filter now, so a bad scope is refused before anything is written.
+    params
+        .to_query_at(as_of)
+        .map_err(|e| CampaignError::Invalid(e.to_string()))?;
+    Ok(params)
+}
+
+/// Launches a campaign: every identity and credential in scope, evaluated at `now`, becomes an
+/// item with its reviewer and a snapshot. One transaction.
+pub async fn launch(
+    store: &Store,
+    policy: &RiskPolicy,
+    req: LaunchRequest,
+    launched_by: &str,
+    now: DateTime<Utc>,
+) -> Result<Campaign, CampaignError> {
+    if req.name.trim().is_empty() {
+        return Err(CampaignError::Invalid("a campaign needs a name".into()));
+    }
+    if req.rules.fallback_reviewer.trim().is_empty() {
+        return Err(CampaignError::Invalid(
+            "a campaign needs a fallback reviewer".into(),
+        ));
+    }
+    if !(1..=366).contains(&req.due_days) {
+        return Err(CampaignError::Invalid(
+            "the due period is 1 to 366 days".into(),
+        ));
+    }
+    let params = parse_scope(&req.scope, now)?;
+    let (query, _) = params
+        .to_query_at(now)
+        .map_err(|e| CampaignError::Invalid(e.to_string()))?;
+    let directory = store.directory().await?;
+    let reader = InventoryReader::new(store, policy).await?;
+    let rules_json =
+        serde_json::to_string(&req.rules).map_err(|e| CampaignError::Corrupt(e.to_string()))?;
+    let mut launch = store
+        .begin_launch(NewCampaign {
+            name: req.name.trim().to_owned(),
+            definition: req.definition.clone(),
+            scope: params.query_string(),
+            rules: rules_json,
+            launched_by: launched_by.to_owned(),
+            launched_at: now,
+            due_at: now + Duration::days(i64::from(req.due_days)),
+        })
+        .await?;
+    let mut after = None;
+    let mut count = 0u64;
+    loop {
+        let (items, next) = reader.page(&query, after, LAUNCH_PAGE).await?;
+        let mut rows = Vec::with_capacity(items.len());
+        for item in &items {
+            let (reviewer, basis) = campaign::assign_reviewer(
+                &req.rules,
+                &directory,
+                ReviewSubject {
+                    owner: item.owner.as_deref(),
+                    names: [&item.name, &item.external_id],
+                },
+            );
+            rows.push(NewItem {
+                record_id: item.id.0,
+                platform: item.platform.as_str().to_owned(),
+                kind: item.kind.as_str().to_owned(),
+                name: item.name.clone(),
+                tier: item.tier.as_str().to_owned(),
+                reviewer: reviewer.trim().to_lowercase(),
+                reviewer_basis: basis.as_str().to_owned(),
+                snapshot: serde_json::to_string(item)
+                    .map_err(|e| CampaignError::Corrupt(e.to_string()))?,
+            });
+        }
+        count += rows.len() as u64;
+        launch.add_items(rows).await?;
+        match next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    let audit = NewAuditEvent {
+        actor: launched_by.to_owned(),
+        action: "campaign.launched".into(),
+        target: None,
+        detail: json!({"name": req.name.trim(), "scope": params.query_string(), "items": count,
+                       "due_days": req.due_days, "definition": req.definition,
+                       "rules": req.rules}),
+    };
+    Ok(launch.finish(audit, now).await?)
+}
+
+pub fn rules_of(c: &Campaign) -> Result<CampaignRules, CampaignError> {
+    serde_json::from_str(&c.rules).map_err(|e| CampaignError::Corrupt(format!("rules: {e}")))
+}
+
+pub fn status_of(c: &Campaign) -> Result<CampaignStatus, CampaignError> {
+    c.status
+        .parse()
+        .map_err(|e: roster_core::ParseEnumError| CampaignError::Corrupt(e.to_string()))
+}
+
+pub fn snapshot_of(item: &CampaignItem) -> Result<InventoryItem, CampaignError> {
+    serde_json::from_str(&item.snapshot)
+        .map_err(|e| CampaignError::Corrupt(format!("item {}: {e}", item.id)))
+}
+
+/// Personal credentials are used by their owner: deciding on one's own is flagged.
+fn used_by(item: &InventoryItem) -> Option<&str> {
+    matches!(item.kind, Kind::PersonalAccessToken).then_some(item.owner.as_deref())?
+}
+
+/// Checks and records one decision on each of `item_ids` (one transaction: all or none).
+pub async fn decide(
+    store: &Store,
+    decider: Decider<'_>,
+    item_ids: &[i64],
+    input: &DecisionInput,
+    now: DateTime<Utc>,
+) -> Result<Vec<CampaignDecision>, CampaignError> {
+    let mut decisions = Vec::with_capacity(item_ids.len());
+    for &id in item_ids {
+        let item = store.campaign_item(id).await?;
+        let c = store.campaign(item.campaign_id).await?;
+        let rules = rules_of(&c)?;
+        let snap = snapshot_of(&item)?;
+        let warnings = campaign::check_decision(
+            status_of(&c)?,
+            &rules,
+            ItemUnderReview {
+                tier: snap.tier,
+                reviewer: &item.reviewer,
+                names: [&snap.name, &snap.external_id],
+                used_by: used_by(&snap),
+            },
+            decider,
+            input,
+            now.date_naive(),
+        )?;
+        let handed_to = input
+            .kind
+            .hands_over()
+            .then(|| input.to.as_deref().map(str::trim).map(str::to_owned))
+            .flatten();
+        decisions.push(NewDecision {
+            item_id: id,
+            decision: input.kind.as_str().to_owned(),
+            justification: input.justification.trim().to_owned(),
+            expires_on: (input.kind == DecisionKind::SetExpiry)
+                .then_some(input.expires_on)
+                .flatten(),
+            handed_to: handed_to.clone(),
+            concludes: !input.kind.hands_over(),
+            actor: decider.who().to_owned(),
+            warnings: serde_json::to_string(&warnings)
+                .map_err(|e| CampaignError::Corrupt(e.to_string()))?,
+            audit: NewAuditEvent {
+                actor: decider.who().to_owned(),
+                action: "campaign.decision".into(),
+                target: Some(snap.id.to_string()),
+                detail: json!({"campaign": c.id, "item": id, "decision": input.kind,
+                               "justification": input.justification.trim(),
+                               "expires_on": input.expires_on, "to": handed_to,
+                               "warnings": warnings}),
+            },
+        });
+    }
+    store
+        .record_decisions(decisions, now)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => CampaignError::Closed,
+            e => CampaignError::Store(e),
+        })
+}
+
+/// IAM signs off: the campaign closes, unreviewed items get the close-out rule, decisions that
+/// need action become remediation tasks.
+pub async fn sign_off(
+    store: &Store,
+    campaign_id: i64,
+    who: &str,
+    now: DateTime<Utc>,
+) -> Result<Campaign, CampaignError> {
+    let c = store.campaign(campaign_id).await?;
+    if status_of(&c)? == CampaignStatus::Closed {
+        return Err(CampaignError::Closed);
+    }
+    let rules = rules_of(&c)?;
+    let counts = store.item_counts(campaign_id).await?;
+    let close_out = campaign::close_out_decision(&rules);
+    let needs_action: Vec<&str> = DecisionKind::ALL
+        .iter()
+        .filter(|k| k.needs_action())
+        .map(|k| k.as_str())
+        .collect();
+    let outcome = CloseOutcome {
+        signed_off_by: who.to_owned(),
+        close_out_decision: close_out.map(|k| k.as_str().to_owned()),
+        audit: NewAuditEvent {
+            actor: who.to_owned(),
+            action: "campaign.closed".into(),
+            target: None,
+            detail: json!({"campaign": c.id, "name": c.name, "decided": counts.decided,
+                           "unreviewed_at_close": counts.pending,
+                           "close_out": rules.close_out}),
+        },
+    };
+    store
+        .close_campaign(campaign_id, outcome, &needs_action, now)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => CampaignError::Closed,
+            e => CampaignError::Store(e),
+        })
+}
+
+/// One remediation task's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskResult {
+    pub task: i64,
+    pub record: String,
+    pub status: String,
+    pub detail: String,
+}
+
+/// Carries out a closed campaign's revocations through the connectors: a dry run first
+/// (`execute = false` marks tasks `planned` with the calls a run would make), then the run.
+/// What no connector can do (rotate, reduce scope, set expiry; connectors without remediation
+/// or with it disabled) becomes a `ticket` for the CSV export.
+pub async fn carry_out(
+    store: &Store,
+    connectors: &[ConnectorConfig],
+    campaign_id: i64,
+    execute: bool,
+    who: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<TaskResult>, CampaignError> {
+    let c = store.campaign(campaign_id).await?;
+    if status_of(&c)? != CampaignStatus::Closed {
+        return Err(CampaignError::Invalid(
+            "remediation runs after sign-off".into(),
+        ));
+    }
+    let mut out = Vec::new();
+    for task in store.remediation_tasks(campaign_id).await? {
+        if matches!(task.status.as_str(), "done" | "ticket") {
+            continue;
+        }
+        let record_id = roster_core::RecordId(task.record_id).to_string();
+        let (status, detail, step) =
+            match remediate_one(store, connectors, &task, execute, now).await {
+                Ok(Step::Ran {
+                    action,
+                    executed,
+                    summary,
+                    calls,
+                }) => (
+                    if executed { "done" } else { "planned" },
+                    format!("{summary}; {}", calls.join("; ")),
+                    Some(action),
+                ),
+                Ok(Step::Ticket(why)) => ("ticket", why, None),
+                Err(why) => ("failed", why, None),
+            };
+        store
+            .update_remediation_task(
+                task.id,
+                status,
+                &detail,
+                NewAuditEvent {
+                    actor: who.to_owned(),
+                    action: match &step {
+                        Some(a) => format!("remediation.{a}"),
+                        None => "remediation.task".to_owned(),
+                    },
+                    target: Some(record_id.clone()),
+                    detail: json!({"campaign": campaign_id, "task": task.id,
+                                   "decision": task.action, "dry_run": !execute,
+                                   "executed": status == "done", "status": status,
+                                   "detail": detail}),
+                },
+                now,
+            )
+            .await?;
+        out.push(TaskResult {
+            task: task.id,
+            record: record_id,
+            status: status.to_owned(),
+            detail,
+        });
+    }
+    Ok(out)
+}
+
+enum Step {
+    Ran {
+        action: String,
+        executed: bool,
+        summary: String,
+        calls: Vec<String>,
+    },
+    Ticket(String),
+}
+
+async fn remediate_one(
+    store: &Store,
+    connectors: &[ConnectorConfig],
+    task: &roster_store::campaigns::RemediationTask,
+    execute: bool,
+    now: DateTime<Utc>,
+) -> Result<Step, String> {
+    if task.action != DecisionKind::Revoke.as_str() {
+        return Ok(Step::Ticket(format!(
+            "`{}` is carried out by hand: no connector automates it",
+            task.action
+        )));
+    }
+    let row = store
+        .record(task.record_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let record = row.to_record().map_err(|e| e.to_string())?;
+    let remediator = match crate::registry::remediator(connectors, &row.connector) {
+        Ok(r) => r,
+        Err(e) => return Ok(Step::Ticket(e.to_string())),
+    };
+    let offered = remediator.actions(&record.key.resource_type);
+    // Revoking starts at the first stage (deactivate before delete), never skips the grace.
+    let Some(action) = offered
+        .iter()
+        .find(|a| remediator.previous_stage(a).is_none())
+    else {
+        return Ok(Step::Ticket(format!(
+            "the {} connector offers no remediation for {} records",
+            row.connector, record.key.resource_type
+        )));
+    };
+    let req = roster_connector_sdk::RemediationRequest {
+        record: &record,
+        action,
+        execute,
+        now,
+        previous_stage_at: None,
+    };
+    match remediator.remediate(&req).await {
+        Ok(o) => Ok(Step::Ran {
+            action: (*action).to_owned(),
+            executed: o.executed,
+            summary: o.summary,
+            calls: o.calls,
+        }),
+        Err(roster_connector_sdk::RemediationError::Disabled(why)) => Ok(Step::Ticket(format!(
+            "remediation is off for {}: {why}",
+            row.connector
+        ))),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// One row of the evidence: an item with its final state and every decision.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceItem {
+    pub item: i64,
+    pub record: String,
+    pub platform: String,
+    pub kind: String,
+    pub name: String,
+    pub tier: String,
+    pub reviewer: String,
+    pub reviewer_basis: String,
+    pub state: String,
+    pub decision: Option<String>,
+    pub decisions: Vec<EvidenceDecision>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceDecision {
+    pub decision: String,
+    pub actor: String,
+    pub at: DateTime<Utc>,
+    pub justification: String,
+    pub expires_on: Option<NaiveDate>,
+    pub to: Option<String>,
+    pub warnings: serde_json::Value,
+}
+
+/// Everything an auditor asks for about one campaign.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    pub campaign: i64,
+    pub name: String,
+    pub scope: String,
+    pub status: String,
+    pub launched_by: String,
+    pub launched_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub signed_off_by: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub audit_hash_at_close: Option<String>,
+    pub rules: CampaignRules,
+    pub items: Vec<EvidenceItem>,
+    pub remediation: Vec<TaskResult>,
+}
+
+pub async fn evidence(store: &Store, campaign_id: i64) -> Result<Evidence, CampaignError> {
+    let c = store.campaign(campaign_id).await?;
+    let mut by_item: std::collections::HashMap<i64, Vec<EvidenceDecision>> =
+        std::collections::HashMap::new();
+    for d in store.campaign_decisions(campaign_id).await? {
+        by_item
+            .entry(d.item_id)
+            .or_default()
+            .push(EvidenceDecision {
+                decision: d.decision,
+                actor: d.actor,
+                at: d.at,
+                justification: d.justification,
+                expires_on: d.expires_on,
+                to: d.handed_to,
+                warnings: serde_json::from_str(&d.warnings).unwrap_or(serde_json::Value::Null),
+            });
+    }
+    let mut items = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .campaign_items(campaign_id, None, None, after, 5000)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        for i in page {
+            items.push(EvidenceItem {
+                item: i.id,
+                record: roster_core::RecordId(i.record_id).to_string(),
+                platform: i.platform,
+                kind: i.kind,
+                name: i.name,
+                tier: i.tier,
+                reviewer: i.reviewer,
+                reviewer_basis: i.reviewer_basis,
+                state: i.state,
+                decision: i.decision,
+                decisions: by_item.remove(&i.id).unwrap_or_default(),
+            });
+        }
+    }
+    let remediation = store
+        .remediation_tasks(campaign_id)
+        .await?
+        .into_iter()
+        .map(|t| TaskResult {
+            task: t.id,
+            record: roster_core::RecordId(t.record_id).to_string(),
+            status: t.status,
+            detail: t.detail,
+        })
+        .collect();
+    Ok(Evidence {
+        campaign: c.id,
+        name: c.name.clone(),
+        scope: c.scope.clone(),
+        status: c.status.clone(),
+        launched_by: c.launched_by.clone(),
+        launched_at: c.launched_at,
+        due_at: c.due_at,
+        signed_off_by: c.signed_off_by.clone(),
+        closed_at: c.closed_at,
+        audit_hash_at_close: c.audit_hash_at_close.clone(),
+        rules: rules_of(&c)?,
+        items,
+        remediation,
+    })
+}
+
+/// The evidence as CSV: one row per decision (an item without one gets a row of its own).
+pub fn evidence_csv(e: &Evidence) -> Result<String, CampaignError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let bad = |e: csv::Error| CampaignError::Corrupt(e.to_string());
+    w.write_record([
+        "campaign",
+        "item",
+        "record",
+        "platform",
+        "kind",
+        "name",
+        "tier",
+        "reviewer",
+        "state",
+        "decision",
+        "actor",
+        "at",
+        "justification",
+        "expires_on",
+        "to",
+        "warnings",
+    ])
+    .map_err(bad)?;
+    let campaign = e.campaign.to_string();
+    for i in &e.items {
+        let item = i.item.to_string();
+        let base = [
+            campaign.as_str(),
+            item.as_str(),
+            &i.record,
+            &i.platform,
+            &i.kind,
+            &i.name,
+            &i.tier,
+            &i.reviewer,
+            &i.state,
+        ];
+        if i.decisions.is_empty() {
+            let mut row: Vec<&str> = base.to_vec();
+            row.extend(["", "", "", "", "", "", ""]);
+            w.write_record(row).map_err(bad)?;
+        }
+        for d in &i.decisions {
+            let at = d.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let expires = d.expires_on.map(|x| x.to_string()).unwrap_or_default();
+            let warnings = d.warnings.to_string();
+            let mut row: Vec<&str> = base.to_vec();
+            row.extend([
+                d.decision.as_str(),
+                &d.actor,
+                &at,
+                &d.justification,
+                &expires,
+                d.to.as_deref().unwrap_or(""),
+                &warnings,
+            ]);
+            w.write_record(row).map_err(bad)?;
+        }
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| CampaignError::Corrupt(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| CampaignError::Corrupt(e.to_string()))
+}
+
+/// Remediation tasks nobody automated, as tickets (CSV) for whoever carries them out.
+pub fn tickets_csv(e: &Evidence) -> Result<String, CampaignError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let bad = |e: csv::Error| CampaignError::Corrupt(e.to_string());
+    w.write_record([
+        "campaign", "task", "record", "name", "platform", "kind", "decision", "status", "detail",
+    ])
+    .map_err(bad)?;
+    let names: std::collections::HashMap<&str, &EvidenceItem> =
+        e.items.iter().map(|i| (i.record.as_str(), i)).collect();
+    for t in e.remediation.iter().filter(|t| t.status != "done") {
+        let item = names.get(t.record.as_str());
+        w.write_record([
+            e.campaign.to_string().as_str(),
+            t.task.to_string().as_str(),
+            &t.record,
+            item.map_or("", |i| i.name.as_str()),
+            item.map_or("", |i| i.platform.as_str()),
+            item.map_or("", |i| i.kind.as_str()),
+            item.and_then(|i| i.decision.as_deref()).unwrap_or(""),
+            &t.status,
+            &t.detail,
+        ])
+        .map_err(bad)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| CampaignError::Corrupt(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| CampaignError::Corrupt(e.to_string()))
+}
+
+/// What changed in an item since the same record's item in the previous campaign.
+pub fn changes_since(previous: &InventoryItem, now: &InventoryItem) -> Vec<String> {
+    let mut out = Vec::new();
+    if previous.tier != now.tier {
+        out.push(format!("tier {} → {}", previous.tier, now.tier));
+    }
+    if previous.privilege != now.privilege {
+        out.push(format!(
+            "privilege {} → {}",
+            previous.privilege.as_str(),
+            now.privilege.as_str()
+        ));
+    }
+    if previous.owner != now.owner {
+        out.push(format!(
+            "owner {} → {}",
+            previous.owner.as_deref().unwrap_or("none"),
+            now.owner.as_deref().unwrap_or("none")
+        ));
+    }
+    if previous.status != now.status {
+        out.push(format!("status {} → {}", previous.status, now.status));
+    }
+    let rules = |i: &InventoryItem| {
+        i.findings
+            .iter()
+            .map(|f| f.rule.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let (before, after) = (rules(previous), rules(now));
+    for r in after.difference(&before) {
+        out.push(format!("new finding {r}"));
+    }
+    for r in before.difference(&after) {
+        out.push(format!("finding {r} resolved"));
+    }
+    let detail = |i: &InventoryItem| {
+        i.privilege_detail
+            .iter()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let (before, after) = (detail(previous), detail(now));
+    let added = after.difference(&before).count();
+    let removed = before.difference(&after).count();
+    if added + removed > 0 {
+        out.push(format!("permissions: {added} added, {removed} removed"));
+    }
+    out
+}

@@ -1,0 +1,179 @@
+//! The web app's part of the audit trail: sign-ins (and failed ones), sign-outs, refusals by a
+//! role check, and `GET /api/v1/audit-events` for admins and auditors. Never a token, code or
+//! secret: a failed sign-in records the reason and the client's address, nothing it presented.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use roster_store::audit::NewAuditEvent;
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::WebError;
+use super::session::{Role, Session, require_session};
+
+pub const SIGN_IN: &str = "auth.sign_in";
+pub const SIGN_IN_FAILED: &str = "auth.sign_in_failed";
+pub const SIGN_OUT: &str = "auth.sign_out";
+pub const ACCESS_DENIED: &str = "auth.access_denied";
+/// Most events `/api/v1/audit-events` returns at once.
+const MAX_LIMIT: u64 = 10_000;
+
+/// The client's address as the server saw it (no proxy header is trusted).
+pub fn client_addr(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
+}
+
+/// Records a sign-in. Fails when the event cannot be written: then nobody is signed in.
+pub async fn signed_in(
+    state: &AppState,
+    req: &HttpRequest,
+    who: &str,
+    role: Role,
+    method: &str,
+) -> Result<(), WebError> {
+    let actor = Session::actor_for(who);
+    state
+        .store
+        .append_audit(
+            NewAuditEvent {
+                actor,
+                action: SIGN_IN.into(),
+                target: None,
+                detail: serde_json::json!({
+                    "method": method,
+                    "role": role.as_str(),
+                    "client": client_addr(req),
+                }),
+            },
+            Utc::now(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Records a refused sign-in as `anonymous` with the client's address and why; a failure to
+/// write it is logged (the sign-in is refused either way).
+pub async fn sign_in_failed(state: &AppState, req: &HttpRequest, method: &str, reason: &str) {
+    let event = NewAuditEvent {
+        actor: "anonymous".into(),
+        action: SIGN_IN_FAILED.into(),
+        target: None,
+        detail: serde_json::json!({
+            "method": method,
+            "reason": reason,
+            "client": client_addr(req),
+            "path": req.path(),
+        }),
+    };
+    if let Err(e) = state.store.append_audit(event, Utc::now()).await {
+        tracing::error!(error = %e, "could not record a failed sign-in in the audit trail");
+    }
+}
+
+/// The sign-in rate limit, recording the first refusal of a streak as a failed sign-in.
+pub async fn limit_sign_in(
+    state: &AppState,
+    req: &HttpRequest,
+    method: &str,
+) -> Result<(), WebError> {
+    match state.login_limiter.attempt(req) {
+        Ok(()) => Ok(()),
+        Err(first) => {
+            if first {
+                sign_in_failed(state, req, method, "rate limit").await;
+            }
+            Err(WebError::TooManyRequests)
+        }
+    }
+}
+
+/// Records a sign-out; a failure to write it is logged (the session is gone either way).
+pub async fn signed_out(state: &AppState, req: &HttpRequest, s: &Session) {
+    let event = NewAuditEvent {
+        actor: s.actor(),
+        action: SIGN_OUT.into(),
+        target: None,
+        detail: serde_json::json!({"client": client_addr(req)}),
+    };
+    if let Err(e) = state.store.append_audit(event, Utc::now()).await {
+        tracing::error!(error = %e, "could not record a sign-out in the audit trail");
+    }
+}
+
+/// Middleware: every response that a role check refused ([`WebError::Forbidden`]) to a
+/// signed-in principal is recorded. An anonymous request is not an event (it is sent to sign
+/// in); a CSRF refusal is not a role check.
+pub async fn record_denials(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let reason = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<WebError>())
+        .and_then(|e| match e {
+            WebError::Forbidden(reason) => Some(*reason),
+            _ => None,
+        });
+    if let Some(reason) = reason
+        && let Some(state) = res.request().app_data::<web::Data<AppState>>()
+        && let Ok(s) = require_session(res.request(), state)
+    {
+        let req = res.request();
+        let event = NewAuditEvent {
+            actor: s.actor(),
+            action: ACCESS_DENIED.into(),
+            target: Some(format!("{} {}", req.method(), req.path())),
+            detail: serde_json::json!({
+                "role": s.role.as_str(),
+                "reason": reason,
+                "client": client_addr(req),
+            }),
+        };
+        if let Err(e) = state.store.append_audit(event, Utc::now()).await {
+            tracing::error!(error = %e, "could not record an access denial in the audit trail");
+        }
+    }
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    /// Only events with a larger id (default 0: from the start).
+    #[serde(default)]
+    after: i64,
+    /// At most this many (default and maximum 10,000).
+    limit: Option<u64>,
+}
+
+/// GET /api/v1/audit-events?after=ID&limit=N: a JSON array of events, oldest first, each as
+/// `roster audit export` prints it. Page by passing the last id as `after`; an empty array is
+/// the end. Admins and auditors only.
+pub async fn audit_events(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<AuditQuery>,
+) -> Result<HttpResponse, WebError> {
+    let s = require_session(&req, &state)?;
+    if s.role == Role::Owner {
+        return Err(WebError::Forbidden(
+            "the audit trail is for admins and auditors",
+        ));
+    }
+    let limit = q.limit.unwrap_or(MAX_LIMIT).clamp(1, MAX_LIMIT);
+    let events: Vec<serde_json::Value> = state
+        .store
+        .audit_events_after(q.after, limit)
+        .await?
+        .iter()
+        .map(roster_store::audit::export_json)
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(events))
+}

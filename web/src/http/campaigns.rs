@@ -1,0 +1,752 @@
+//! Campaign pages and API: IAM launches, follows and signs off campaigns (admins; auditors
+//! read), reviewers work through their inbox (owners and admins), everyone with read access
+//! exports the evidence. Each handler checks the principal first, then validates, then calls
+//! the campaign service.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::{NaiveDate, Utc};
+use roster_core::InventoryItem;
+use roster_core::campaign::{Decider, DecisionInput, DecisionKind};
+use roster_store::campaigns::{Campaign, CampaignItem, ItemCounts};
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::WebError;
+use super::session::{Role, Session, SignedIn, require_session};
+use crate::campaigns::{self as service, CampaignError, Evidence, LaunchRequest};
+
+impl From<CampaignError> for WebError {
+    fn from(e: CampaignError) -> Self {
+        match e {
+            CampaignError::Store(roster_store::StoreError::NotFound(what)) => {
+                WebError::NotFound(what)
+            }
+            CampaignError::Store(e) => WebError::Internal(e.to_string()),
+            CampaignError::Corrupt(e) => WebError::Internal(e),
+            CampaignError::Invalid(e) => WebError::BadRequest(e),
+            CampaignError::Decision(e) => WebError::BadRequest(e.to_string()),
+            CampaignError::Closed => WebError::BadRequest("the campaign is closed".into()),
+        }
+    }
+}
+
+/// Items shown per page of a campaign or an inbox.
+const PAGE: u64 = 200;
+
+fn html(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body)
+}
+
+fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", to.to_owned()))
+        .finish()
+}
+
+/// Admins and auditors follow campaigns; owners review through their inbox.
+fn governance(req: &HttpRequest, state: &AppState) -> Result<Session, WebError> {
+    let s = require_session(req, state)?;
+    if s.role == Role::Owner {
+        return Err(WebError::Forbidden(
+            "campaigns are run by IAM; owners review at /reviews",
+        ));
+    }
+    Ok(s)
+}
+
+fn admin(req: &HttpRequest, state: &AppState) -> Result<Session, WebError> {
+    let s = require_session(req, state)?;
+    if s.role != Role::Admin {
+        return Err(WebError::Forbidden(
+            "only admins launch and close campaigns",
+        ));
+    }
+    Ok(s)
+}
+
+/// Reviewers decide: owners and admins. Auditors change nothing.
+fn reviewer(req: &HttpRequest, state: &AppState) -> Result<Session, WebError> {
+    let s = require_session(req, state)?;
+    if s.role == Role::Auditor {
+        return Err(WebError::Forbidden("auditors read; they do not decide"));
+    }
+    Ok(s)
+}
+
+fn decider(s: &Session) -> Decider<'_> {
+    match s.role {
+        Role::Admin => Decider::Admin(&s.who),
+        _ => Decider::Reviewer(&s.who),
+    }
+}
+
+pub struct CampaignRow {
+    pub c: Campaign,
+    pub counts: ItemCounts,
+    /// Percent decided, for the progress bar.
+    pub done_pct: u64,
+    pub overdue: bool,
+}
+
+fn row(c: Campaign, counts: ItemCounts, now: chrono::DateTime<Utc>) -> CampaignRow {
+    let total = counts.pending + counts.decided + counts.unreviewed;
+    let done_pct = (counts.decided * 100).checked_div(total).unwrap_or(100);
+    let overdue = c.status == "open" && c.due_at < now;
+    CampaignRow {
+        c,
+        counts,
+        done_pct,
+        overdue,
+    }
+}
+
+pub struct DefinitionRow {
+    pub name: String,
+    pub scope: String,
+    pub schedule: String,
+    pub due_days: u32,
+}
+
+#[derive(Template)]
+#[template(path = "campaigns.html")]
+struct CampaignsPage {
+    sample_banner: bool,
+    me: SignedIn,
+    campaigns: Vec<CampaignRow>,
+    definitions: Vec<DefinitionRow>,
+    may_launch: bool,
+}
+
+/// GET /campaigns.
+pub async fn campaigns(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let s = governance(&req, &state)?;
+    let now = Utc::now();
+    let mut rows = Vec::new();
+    for c in state.store.campaigns(200).await? {
+        let counts = state.store.item_counts(c.id).await?;
+        rows.push(row(c, counts, now));
+    }
+    let page = CampaignsPage {
+        sample_banner: state.sample_banner,
+        me: s.signed_in(),
+        campaigns: rows,
+        definitions: state
+            .campaign_definitions
+            .iter()
+            .map(|d| DefinitionRow {
+                name: d.name.clone(),
+                scope: d.scope.clone(),
+                schedule: d.schedule.clone().unwrap_or_else(|| "by hand".into()),
+                due_days: d.due_days,
+            })
+            .collect(),
+        may_launch: s.role == Role::Admin,
+    };
+    Ok(html(page.render()?))
+}
+
+#[derive(Deserialize)]
+pub struct LaunchForm {
+    /// A `[[campaigns]]` definition to launch now; else the fields below.
+    from: Option<String>,
+    name: Option<String>,
+    scope: Option<String>,
+    due_days: Option<u32>,
+    fallback_reviewer: Option<String>,
+    close_out: Option<String>,
+    keep_justification_from: Option<String>,
+}
+
+fn launch_request(form: &LaunchForm, state: &AppState) -> Result<LaunchRequest, WebError> {
+    let now = Utc::now();
+    if let Some(from) = form.from.as_deref().filter(|f| !f.is_empty()) {
+        let def = state
+            .campaign_definitions
+            .iter()
+            .find(|d| d.name == from)
+            .ok_or_else(|| WebError::BadRequest(format!("no campaign definition `{from}`")))?;
+        return crate::cli::campaign::definition_request(def, now)
+            .map_err(|e| WebError::BadRequest(e.to_string()));
+    }
+    let mut rules = roster_core::campaign::CampaignRules::new(
+        form.fallback_reviewer.as_deref().unwrap_or("").trim(),
+    );
+    if let Some(c) = form.close_out.as_deref().filter(|c| !c.is_empty()) {
+        rules.close_out = c
+            .parse()
+            .map_err(|e: roster_core::ParseEnumError| WebError::BadRequest(e.to_string()))?;
+    }
+    rules.keep_justification_from = match form.keep_justification_from.as_deref() {
+        None | Some("") | Some("none") => None,
+        Some(t) => Some(
+            t.parse()
+                .map_err(|e: roster_core::ParseEnumError| WebError::BadRequest(e.to_string()))?,
+        ),
+    };
+    Ok(LaunchRequest {
+        name: form.name.clone().unwrap_or_default(),
+        definition: None,
+        scope: form.scope.clone().unwrap_or_default(),
+        due_days: form.due_days.unwrap_or(14),
+        rules,
+    })
+}
+
+/// POST /campaigns: launches now.
+pub async fn launch(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<LaunchForm>,
+) -> Result<HttpResponse, WebError> {
+    let s = admin(&req, &state)?;
+    let request = launch_request(&form, &state)?;
+    let c = service::launch(&state.store, &state.policy, request, &s.who, Utc::now()).await?;
+    Ok(see_other(&format!("/campaigns/{}", c.id)))
+}
+
+pub struct ItemRow {
+    pub id: i64,
+    pub record: String,
+    pub name: String,
+    pub platform: String,
+    pub kind: String,
+    pub tier: String,
+    pub reviewer: String,
+    pub state: String,
+    pub decision: String,
+}
+
+fn item_row(i: &CampaignItem) -> ItemRow {
+    ItemRow {
+        id: i.id,
+        record: roster_core::RecordId(i.record_id).to_string(),
+        name: i.name.clone(),
+        platform: i.platform.clone(),
+        kind: i.kind.clone(),
+        tier: i.tier.clone(),
+        reviewer: i.reviewer.clone(),
+        state: i.state.clone(),
+        decision: i.decision.clone().unwrap_or_default(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "campaign.html")]
+struct CampaignPage {
+    sample_banner: bool,
+    me: SignedIn,
+    r: CampaignRow,
+    rules: roster_core::campaign::CampaignRules,
+    reviewers: Vec<(String, u64)>,
+    items: Vec<ItemRow>,
+    state_filter: String,
+    next: Option<i64>,
+    tasks: Vec<roster_store::campaigns::RemediationTask>,
+    is_admin: bool,
+}
+
+#[derive(Deserialize)]
+pub struct ItemsQuery {
+    state: Option<String>,
+    reviewer: Option<String>,
+    after: Option<i64>,
+}
+
+/// GET /campaigns/{id}.
+pub async fn campaign(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    query: web::Query<ItemsQuery>,
+) -> Result<HttpResponse, WebError> {
+    let s = governance(&req, &state)?;
+    let c = state
+        .store
+        .campaign(path.into_inner())
+        .await
+        .map_err(CampaignError::from)?;
+    let item_state = query
+        .state
+        .as_deref()
+        .filter(|v| ["pending", "decided", "unreviewed"].contains(v));
+    let reviewer = query.reviewer.as_deref().filter(|r| !r.is_empty());
+    let items = state
+        .store
+        .campaign_items(c.id, reviewer, item_state, query.after, PAGE)
+        .await?;
+    let next = (items.len() as u64 == PAGE)
+        .then(|| items.last().map(|i| i.id))
+        .flatten();
+    let counts = state.store.item_counts(c.id).await?;
+    let page = CampaignPage {
+        sample_banner: state.sample_banner,
+        me: s.signed_in(),
+        rules: service::rules_of(&c)?,
+        reviewers: state.store.pending_reviewers(c.id).await?,
+        tasks: state.store.remediation_tasks(c.id).await?,
+        items: items.iter().map(item_row).collect(),
+        state_filter: item_state.unwrap_or("").to_owned(),
+        next,
+        r: row(c, counts, Utc::now()),
+        is_admin: s.role == Role::Admin,
+    };
+    Ok(html(page.render()?))
+}
+
+/// POST /campaigns/{id}/sign-off.
+pub async fn sign_off(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let s = admin(&req, &state)?;
+    let c = service::sign_off(&state.store, path.into_inner(), &s.who, Utc::now()).await?;
+    Ok(see_other(&format!("/campaigns/{}", c.id)))
+}
+
+#[derive(Deserialize)]
+pub struct RemediateForm {
+    execute: Option<String>,
+}
+
+/// POST /campaigns/{id}/remediate: a dry run unless `execute=1`.
+pub async fn remediate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<RemediateForm>,
+) -> Result<HttpResponse, WebError> {
+    let s = admin(&req, &state)?;
+    let id = path.into_inner();
+    let execute = form.execute.as_deref() == Some("1");
+    service::carry_out(
+        &state.store,
+        &state.connectors,
+        id,
+        execute,
+        &s.who,
+        Utc::now(),
+    )
+    .await?;
+    Ok(see_other(&format!("/campaigns/{id}#remediation")))
+}
+
+#[derive(Template)]
+#[template(path = "campaign_report.html")]
+struct ReportPage<'a> {
+    e: &'a Evidence,
+}
+
+/// The printable evidence report (also `roster campaign export --format html`).
+pub fn campaign_report_html(e: &Evidence) -> Result<String, askama::Error> {
+    ReportPage { e }.render()
+}
+
+/// GET /campaigns/{id}/evidence.{csv|json|html} and /campaigns/{id}/tickets.csv.
+pub async fn evidence(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, String)>,
+) -> Result<HttpResponse, WebError> {
+    governance(&req, &state)?;
+    let (id, format) = path.into_inner();
+    let e = service::evidence(&state.store, id).await?;
+    let (body, content_type, ext) = match format.as_str() {
+        "evidence.csv" => (service::evidence_csv(&e)?, "text/csv; charset=utf-8", "csv"),
+        "tickets.csv" => (
+            service::tickets_csv(&e)?,
+            "text/csv; charset=utf-8",
+            "tickets.csv",
+        ),
+        "evidence.json" => (
+            serde_json::to_string_pretty(&e).map_err(|e| WebError::Internal(e.to_string()))?,
+            "application/json",
+            "json",
+        ),
+        "evidence.html" => (
+            campaign_report_html(&e)?,
+            "text/html; charset=utf-8",
+            "html",
+        ),
+        other => return Err(WebError::NotFound(format!("export `{other}`"))),
+    };
+    let mut resp = HttpResponse::Ok();
+    resp.content_type(content_type)
+        .insert_header(("Cache-Control", "no-store"));
+    if ext != "html" {
+        resp.insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"campaign-{id}.{ext}\""),
+        ));
+    }
+    Ok(resp.body(body))
+}
+
+pub struct InboxRow {
+    pub item: ItemRow,
+    pub campaign: String,
+    pub due: String,
+    pub overdue: bool,
+}
+
+#[derive(Template)]
+#[template(path = "reviews.html")]
+struct ReviewsPage {
+    sample_banner: bool,
+    me: SignedIn,
+    rows: Vec<InboxRow>,
+    decided: usize,
+    kinds: Vec<(&'static str, &'static str)>,
+}
+
+#[derive(Deserialize)]
+pub struct ReviewsQuery {
+    decided: Option<usize>,
+}
+
+fn decision_kinds() -> Vec<(&'static str, &'static str)> {
+    DecisionKind::ALL
+        .iter()
+        .map(|k| (k.as_str(), k.label()))
+        .collect()
+}
+
+/// GET /reviews: the signed-in person's pending items across open campaigns.
+pub async fn reviews(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<ReviewsQuery>,
+) -> Result<HttpResponse, WebError> {
+    let s = reviewer(&req, &state)?;
+    let now = Utc::now();
+    let items = state.store.inbox(&s.who, 1000).await?;
+    let mut campaigns: std::collections::HashMap<i64, Campaign> = Default::default();
+    let mut rows = Vec::with_capacity(items.len());
+    for i in &items {
+        if !campaigns.contains_key(&i.campaign_id) {
+            let c = state.store.campaign(i.campaign_id).await?;
+            campaigns.insert(c.id, c);
+        }
+        let c = &campaigns[&i.campaign_id];
+        rows.push(InboxRow {
+            item: item_row(i),
+            campaign: c.name.clone(),
+            due: c.due_at.format("%Y-%m-%d").to_string(),
+            overdue: c.due_at < now,
+        });
+    }
+    let page = ReviewsPage {
+        sample_banner: state.sample_banner,
+        me: s.signed_in(),
+        rows,
+        decided: query.decided.unwrap_or(0),
+        kinds: decision_kinds(),
+    };
+    Ok(html(page.render()?))
+}
+
+pub struct DecisionRow {
+    pub decision: String,
+    pub actor: String,
+    pub at: String,
+    pub justification: String,
+    pub detail: String,
+    pub warnings: String,
+}
+
+fn decision_rows(ds: &[roster_store::campaigns::CampaignDecision]) -> Vec<DecisionRow> {
+    ds.iter()
+        .map(|d| DecisionRow {
+            decision: d.decision.clone(),
+            actor: d.actor.clone(),
+            at: d.at.format("%Y-%m-%d %H:%M").to_string(),
+            justification: d.justification.clone(),
+            detail: match (&d.expires_on, &d.handed_to) {
+                (Some(e), _) => format!("expires {e}"),
+                (_, Some(to)) => format!("to {to}"),
+                _ => String::new(),
+            },
+            warnings: serde_json::from_str::<Vec<roster_core::campaign::DecisionWarning>>(
+                &d.warnings,
+            )
+            .map(|w| {
+                w.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default(),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "review_item.html")]
+struct ReviewItemPage {
+    sample_banner: bool,
+    me: SignedIn,
+    item: CampaignItem,
+    snap: InventoryItem,
+    campaign: Campaign,
+    decisions: Vec<DecisionRow>,
+    /// What changed since the previous campaign, and the decision then.
+    previous: Option<(String, Vec<String>, String)>,
+    may_decide: bool,
+    keep_needs_justification: bool,
+    kinds: Vec<(&'static str, &'static str)>,
+    error: Option<String>,
+}
+
+/// GET /reviews/{item}: the item as snapshotted, what changed, the decisions so far.
+pub async fn review_item(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let s = require_session(&req, &state)?;
+    render_item(&state, &s, path.into_inner(), None).await
+}
+
+async fn render_item(
+    state: &AppState,
+    s: &Session,
+    id: i64,
+    error: Option<String>,
+) -> Result<HttpResponse, WebError> {
+    let item = state
+        .store
+        .campaign_item(id)
+        .await
+        .map_err(CampaignError::from)?;
+    let mine = item.reviewer.eq_ignore_ascii_case(s.who.trim());
+    if s.role == Role::Owner && !mine {
+        return Err(WebError::Forbidden("this item is reviewed by someone else"));
+    }
+    let campaign = state.store.campaign(item.campaign_id).await?;
+    let rules = service::rules_of(&campaign)?;
+    let snap = service::snapshot_of(&item)?;
+    let previous = match item.previous_item_id {
+        Some(p) => {
+            let prev = state.store.campaign_item(p).await?;
+            let prev_campaign = state.store.campaign(prev.campaign_id).await?;
+            let changes = service::changes_since(&service::snapshot_of(&prev)?, &snap);
+            Some((
+                prev_campaign.name,
+                changes,
+                prev.decision.unwrap_or_else(|| prev.state.clone()),
+            ))
+        }
+        None => None,
+    };
+    let page = ReviewItemPage {
+        sample_banner: state.sample_banner,
+        me: s.signed_in(),
+        decisions: decision_rows(&state.store.item_decisions(item.id).await?),
+        may_decide: campaign.status == "open"
+            && item.state == "pending"
+            && (s.role == Role::Admin || (s.role == Role::Owner && mine)),
+        keep_needs_justification: rules
+            .keep_justification_from
+            .is_some_and(|t| snap.tier >= t),
+        kinds: decision_kinds(),
+        item,
+        snap,
+        campaign,
+        previous,
+        error,
+    };
+    Ok(html(page.render()?))
+}
+
+/// A decision as a form or JSON carries it.
+#[derive(Debug, Deserialize)]
+pub struct DecisionForm {
+    decision: String,
+    #[serde(default)]
+    justification: String,
+    expires_on: Option<String>,
+    to: Option<String>,
+}
+
+impl DecisionForm {
+    fn input(&self) -> Result<DecisionInput, WebError> {
+        let kind: DecisionKind = self
+            .decision
+            .parse()
+            .map_err(|e: roster_core::ParseEnumError| WebError::BadRequest(e.to_string()))?;
+        let expires_on = self
+            .expires_on
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d"))
+            .transpose()
+            .map_err(|_| WebError::BadRequest("expires_on must be YYYY-MM-DD".into()))?;
+        if self.justification.len() > 4000 {
+            return Err(WebError::BadRequest(
+                "a justification is at most 4000 characters".into(),
+            ));
+        }
+        Ok(DecisionInput {
+            kind,
+            justification: self.justification.clone(),
+            expires_on,
+            to: self.to.clone().filter(|t| !t.trim().is_empty()),
+        })
+    }
+}
+
+/// POST /reviews/{item}/decide.
+pub async fn decide(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<DecisionForm>,
+) -> Result<HttpResponse, WebError> {
+    let s = reviewer(&req, &state)?;
+    let id = path.into_inner();
+    let input = form.input()?;
+    match service::decide(&state.store, decider(&s), &[id], &input, Utc::now()).await {
+        Ok(_) => Ok(see_other("/reviews?decided=1")),
+        // A refused decision comes back to the form with the reason.
+        Err(CampaignError::Decision(e)) => {
+            let mut resp = render_item(&state, &s, id, Some(e.to_string())).await?;
+            *resp.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(resp)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// POST /reviews/decide: one decision over the selected items (repeated `item` fields).
+pub async fn decide_bulk(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebError> {
+    let s = reviewer(&req, &state)?;
+    let mut items = Vec::new();
+    let mut form = DecisionForm {
+        decision: String::new(),
+        justification: String::new(),
+        expires_on: None,
+        to: None,
+    };
+    for (k, v) in url::form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "item" => items.push(
+                v.parse::<i64>()
+                    .map_err(|_| WebError::BadRequest(format!("bad item `{v}`")))?,
+            ),
+            "decision" => form.decision = v.into_owned(),
+            "justification" => form.justification = v.into_owned(),
+            "expires_on" => form.expires_on = Some(v.into_owned()),
+            "to" => form.to = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    if items.is_empty() {
+        return Err(WebError::BadRequest("select at least one item".into()));
+    }
+    if items.len() > 1000 {
+        return Err(WebError::BadRequest("at most 1000 items at once".into()));
+    }
+    let input = form.input()?;
+    let done = service::decide(&state.store, decider(&s), &items, &input, Utc::now()).await?;
+    Ok(see_other(&format!("/reviews?decided={}", done.len())))
+}
+
+// ---- JSON API ----
+
+fn json<T: serde::Serialize>(v: &T) -> Result<HttpResponse, WebError> {
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(serde_json::to_string(v).map_err(|e| WebError::Internal(e.to_string()))?))
+}
+
+/// GET /api/v1/campaigns.
+pub async fn api_campaigns(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    governance(&req, &state)?;
+    let mut out = Vec::new();
+    for c in state.store.campaigns(500).await? {
+        let counts = state.store.item_counts(c.id).await?;
+        out.push(
+            serde_json::json!({"id": c.id, "name": c.name, "status": c.status,
+            "scope": c.scope, "launched_by": c.launched_by, "launched_at": c.launched_at,
+            "due_at": c.due_at, "items": c.item_count, "counts": counts,
+            "signed_off_by": c.signed_off_by, "closed_at": c.closed_at,
+            "audit_hash_at_close": c.audit_hash_at_close}),
+        );
+    }
+    json(&out)
+}
+
+/// GET /api/v1/campaigns/{id}: the evidence document.
+pub async fn api_campaign(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    governance(&req, &state)?;
+    json(&service::evidence(&state.store, path.into_inner()).await?)
+}
+
+/// GET /api/v1/reviews: the caller's pending items, with their snapshots.
+pub async fn api_reviews(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let s = reviewer(&req, &state)?;
+    let items = state.store.inbox(&s.who, 1000).await?;
+    let mut out = Vec::with_capacity(items.len());
+    for i in items {
+        out.push(serde_json::json!({"item": i.id, "campaign": i.campaign_id,
+            "record": roster_core::RecordId(i.record_id).to_string(), "name": i.name,
+            "platform": i.platform, "kind": i.kind, "tier": i.tier, "reviewer": i.reviewer,
+            "snapshot": service::snapshot_of(&i)?}));
+    }
+    json(&out)
+}
+
+/// POST /api/v1/reviews/{item}/decision: JSON (or a form) `{decision, justification,
+/// expires_on, to}`.
+/// Answers 200 only once the decision and its audit event are committed.
+pub async fn api_decide(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: web::Either<web::Json<DecisionForm>, web::Form<DecisionForm>>,
+) -> Result<HttpResponse, WebError> {
+    let s = reviewer(&req, &state)?;
+    let input = match &body {
+        web::Either::Left(json) => json.input()?,
+        web::Either::Right(form) => form.input()?,
+    };
+    let saved = service::decide(
+        &state.store,
+        decider(&s),
+        &[path.into_inner()],
+        &input,
+        Utc::now(),
+    )
+    .await?;
+    let d = saved
+        .first()
+        .ok_or_else(|| WebError::Internal("no decision recorded".into()))?;
+    json(
+        &serde_json::json!({"id": d.id, "item": d.item_id, "decision": d.decision,
+        "actor": d.actor, "at": d.at, "justification": d.justification,
+        "warnings": serde_json::from_str::<serde_json::Value>(&d.warnings).unwrap_or_default()}),
+    )
+}
