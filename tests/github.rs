@@ -297,12 +297,14 @@ async fn sync_identities_and_remediation_against_githubs_openapi() {
     );
     assert!(log.contains("patch /orgs/octocat/hooks/1"), "{log}");
 
-    // The audit trail: 1 sync + 4 audited remediation runs (dry, disabled, executed twice; the
-    // action not offered is refused before the connector is asked), and it verifies.
+    // The audit trail: the first sync's `config.changed` and `policy.changed` (the files'
+    // hashes, first recorded), 1 sync + 4 audited remediation runs (dry, disabled, executed
+    // twice; the action not offered is refused before the connector is asked), and it
+    // verifies.
     let out = run(d, &token, &["audit", "verify"]);
     transcript += &text(&out);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("intact: 5 event(s)"), "{}", text(&out));
+    assert!(text(&out).contains("intact: 7 event(s)"), "{}", text(&out));
 
     // The token never reaches the logs or the database.
     assert!(!transcript.contains(&token), "token in the CLI output");
