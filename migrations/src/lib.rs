@@ -9,6 +9,7 @@ mod m20261122_000003_people;
 mod m20261122_000004_claims;
 mod m20261122_000005_run_summary;
 mod m20261122_000006_api_tokens;
+mod m20261122_000020_credential_fingerprint;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_claims::Migration),
             Box::new(m20261122_000005_run_summary::Migration),
             Box::new(m20261122_000006_api_tokens::Migration),
+            Box::new(m20261122_000020_credential_fingerprint::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 //! and fingerprinted, and the risk rules. Nothing here reads the clock or touches I/O: every
 //! function that needs "now" takes it as an argument.
 
+pub mod credential_fingerprint;
 pub mod directory;
 pub mod inventory;
 pub mod model;

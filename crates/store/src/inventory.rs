@@ -165,6 +165,59 @@ impl Store {
 }
 
 impl Store {
+    /// Live records whose credential fingerprint another live record shares, with their parent's
+    /// name (the cross-record rule `credential.reused_across_scopes` reads this). Records
+    /// without a fingerprint are not read: at a million records this stays a walk of the
+    /// partial fingerprint index.
+    pub async fn shared_credential_fingerprints(
+        &self,
+    ) -> Result<Vec<roster_core::credential_fingerprint::CredentialUse>, StoreError> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = self.db.get_database_backend();
+        let rows = self
+            .db
+            .query_all(Statement::from_string(
+                backend,
+                "SELECT r.id, r.credential_fingerprint, r.platform, r.scope, r.kind, r.name, \
+                 r.status, r.parent_id, p.name AS parent_name \
+                 FROM records r LEFT JOIN records p ON p.id = r.parent_id \
+                 WHERE r.gone_run IS NULL AND r.status = 'active' \
+                 AND r.credential_fingerprint IN (\
+                   SELECT credential_fingerprint FROM records \
+                   WHERE credential_fingerprint IS NOT NULL \
+                   AND gone_run IS NULL AND status = 'active' \
+                   GROUP BY credential_fingerprint HAVING COUNT(*) >= 2)",
+            ))
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: i64 = row.try_get("", "id")?;
+            let text = |col: &str| row.try_get::<String>("", col);
+            let corrupt =
+                |field: &'static str, e: roster_core::ParseEnumError| StoreError::Corrupt {
+                    id: roster_core::RecordId(id).to_string(),
+                    field,
+                    detail: e.to_string(),
+                };
+            out.push(roster_core::credential_fingerprint::CredentialUse {
+                id,
+                fingerprint: row.try_get("", "credential_fingerprint")?,
+                platform: text("platform")?
+                    .parse()
+                    .map_err(|e| corrupt("platform", e))?,
+                scope: text("scope")?,
+                kind: text("kind")?.parse().map_err(|e| corrupt("kind", e))?,
+                name: text("name")?,
+                status: text("status")?.parse().map_err(|e| corrupt("status", e))?,
+                parent_id: row.try_get("", "parent_id")?,
+                parent_name: row.try_get("", "parent_name")?,
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl Store {
     /// The credentials (and any other records) whose parent is `id`, live ones first.
     pub async fn children(&self, id: i64) -> Result<Vec<record::Model>, StoreError> {
         Ok(record::Entity::find()
