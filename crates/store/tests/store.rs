@@ -331,3 +331,49 @@ async fn only_live_shared_fingerprints_are_read_with_their_parents_name() {
         assert!(roster_core::credential_fingerprint::reuse_by_record(&uses).is_empty());
     }
 }
+
+#[tokio::test]
+async fn inventory_pages_read_only_the_sample_mark_of_raw() {
+    for ts in test_stores().await.unwrap() {
+        let s = &ts.store;
+        let run = s.begin_sync_run(t(3), &["c".into()]).await.unwrap();
+        let real = record("acme", "real", Platform::Aws, None);
+        let mut sample = record("acme", "sample", Platform::Aws, None);
+        sample.raw = serde_json::json!({"id": "sample", "sample_data": true, "slot": 3});
+        s.write_records(
+            run,
+            t(3),
+            &[row(real.clone(), Change::New), row(sample, Change::New)],
+        )
+        .await
+        .unwrap();
+        let page = s
+            .inventory_page(&InventoryFilter::default(), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(page.len(), 2);
+        for m in &page {
+            let is_sample = m.external_id == "sample";
+            let expected = if is_sample {
+                r#"{"sample_data":true}"#
+            } else {
+                "null"
+            };
+            assert_eq!(m.raw, expected, "{}", ts.backend);
+            let record = m.to_record().unwrap();
+            let item = m.to_item(&record, RiskPolicy::default().evaluate(&record, t(3)), None);
+            assert_eq!(item.sample, is_sample);
+            // Everything else is as stored.
+            let full = s.record(m.id).await.unwrap();
+            assert_eq!(
+                (m.name.as_str(), m.content_hash),
+                (full.name.as_str(), full.content_hash)
+            );
+        }
+        let id = RecordId::derive("c", &real.key).0;
+        assert_eq!(
+            s.record(id).await.unwrap().to_record().unwrap().raw,
+            real.raw
+        );
+    }
+}
