@@ -11,6 +11,7 @@ mod m20261122_000005_run_summary;
 mod m20261122_000006_api_tokens;
 mod m20261122_000030_audit_delivery;
 mod m20261122_000040_campaigns;
+mod m20261122_000020_credential_fingerprint;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_api_tokens::Migration),
             Box::new(m20261122_000030_audit_delivery::Migration),
             Box::new(m20261122_000040_campaigns::Migration),
+            Box::new(m20261122_000020_credential_fingerprint::Migration),
         ]
     }
 }
