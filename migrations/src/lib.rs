@@ -9,9 +9,9 @@ mod m20261122_000003_people;
 mod m20261122_000004_claims;
 mod m20261122_000005_run_summary;
 mod m20261122_000006_api_tokens;
+mod m20261122_000020_credential_fingerprint;
 mod m20261122_000030_audit_delivery;
 mod m20261122_000040_campaigns;
-mod m20261122_000020_credential_fingerprint;
 
 pub struct Migrator;
 
