@@ -482,6 +482,40 @@ async fn decisions_acknowledged_before_kill_9_are_all_kept() {
     }
     let out = roster(d, &[], &["audit", "verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // Rewriting one decision's audit event behind Roster's back: verify names that event.
+    let store = roster_store::Store::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        d.join("roster.db").display()
+    ))
+    .await
+    .unwrap();
+    let row = sea_orm::ConnectionTrait::query_one(
+        store.connection(),
+        sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "SELECT id FROM audit_events WHERE action = 'campaign.decision' ORDER BY id LIMIT 1 OFFSET 5",
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let id: i64 = row.try_get("", "id").unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        store.connection(),
+        &format!(
+            "UPDATE audit_events SET detail = replace(detail, 'keep', 'revoke') WHERE id = {id}"
+        ),
+    )
+    .await
+    .unwrap();
+    let out = roster(d, &[], &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("BROKEN at event {id}:")),
+        "{}",
+        text(&out)
+    );
 }
 
 #[tokio::test]
