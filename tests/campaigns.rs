@@ -482,6 +482,40 @@ async fn decisions_acknowledged_before_kill_9_are_all_kept() {
     }
     let out = roster(d, &[], &["audit", "verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // Rewriting one decision's audit event behind Roster's back: verify names that event.
+    let store = roster_store::Store::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        d.join("roster.db").display()
+    ))
+    .await
+    .unwrap();
+    let row = sea_orm::ConnectionTrait::query_one(
+        store.connection(),
+        sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "SELECT id FROM audit_events WHERE action = 'campaign.decision' ORDER BY id LIMIT 1 OFFSET 5",
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let id: i64 = row.try_get("", "id").unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        store.connection(),
+        &format!(
+            "UPDATE audit_events SET detail = replace(detail, 'keep', 'revoke') WHERE id = {id}"
+        ),
+    )
+    .await
+    .unwrap();
+    let out = roster(d, &[], &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("BROKEN at event {id}:")),
+        "{}",
+        text(&out)
+    );
 }
 
 #[tokio::test]
@@ -689,4 +723,80 @@ async fn reminders_reach_each_reviewer_once_then_escalate_when_overdue() {
     );
     let out = roster(d, &[], &["audit", "verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn one_decision_covers_a_filtered_selection_of_the_inbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = free_port();
+    std::fs::write(
+        d.join("roster.toml"),
+        format!(
+            "[server]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
+             [database]\nurl = \"sqlite://{}?mode=rwc\"\n\
+             [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 200\n",
+            d.join("roster.db").display()
+        ),
+    )
+    .unwrap();
+    assert!(roster(d, &[], &["sync"]).status.success());
+    // The bootstrap admin is the fallback reviewer: what nobody owns lands in its inbox.
+    let launched = json(&roster(
+        d,
+        &[],
+        &[
+            "campaign",
+            "create",
+            "--name",
+            "Bulk",
+            "--fallback-reviewer",
+            "bootstrap",
+            "--keep-justification-from",
+            "none",
+            "--format",
+            "json",
+        ],
+    ));
+    let campaign = launched["id"].as_i64().unwrap();
+    let (_server, base, mut ui, csrf) = serve_with_bootstrap(&d.join("roster.toml"), &[]).await;
+    let (_, _, body) = ui.fetch(&base, "/api/v1/reviews").await;
+    let inbox: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    let low: Vec<i64> = inbox
+        .iter()
+        .filter(|i| i["tier"] == "low")
+        .map(|i| i["item"].as_i64().unwrap())
+        .collect();
+    assert!(!low.is_empty() && low.len() < inbox.len(), "a mixed inbox");
+
+    // The filtered page shows only low items; "all shown" decides exactly those.
+    let (_, _, page) = ui.fetch(&base, "/reviews?tier=low").await;
+    assert_eq!(page.matches("name=\"item\"").count(), low.len());
+    let status = ui
+        .post(
+            &format!("{base}/reviews/decide"),
+            Some(&csrf),
+            Some("all=1&tier=low&platform=&kind=&decision=keep&justification=low+risk+sweep"),
+        )
+        .await;
+    assert_eq!(status, 303);
+    let report = json(&roster(
+        d,
+        &[],
+        &[
+            "campaign",
+            "export",
+            &campaign.to_string(),
+            "--format",
+            "json",
+        ],
+    ));
+    let decided: std::collections::HashSet<i64> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["state"] == "decided")
+        .map(|i| i["item"].as_i64().unwrap())
+        .collect();
+    assert_eq!(decided, low.iter().copied().collect());
 }

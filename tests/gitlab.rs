@@ -216,10 +216,43 @@ async fn sync_identities_and_remediation_against_gitlab_fixtures() {
     let key = find(&of(&items, "gitlab.deploy_key", "acme"), "7/13");
     assert_eq!(key["privilege"], "write");
     assert!(rules(key).contains(&"gitlab.deploy_key.can_push"), "{key}");
+    // Deploy key 13 is enabled on acme/web and acme/platform/api: each names the other.
+    let reuse = |item: &Value| {
+        item["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == "credential.reused_across_scopes")
+            .cloned()
+    };
+    let f = reuse(key).unwrap_or_else(|| panic!("no reuse finding: {key}"));
+    assert_eq!(f["owasp"], "NHI9");
+    assert_eq!(f["severity"], "high");
+    assert_eq!(
+        f["message"],
+        "public key SHA256:Jrs3…fIgU of `acme/web: argo-cd` is also used by gitlab deploy key \
+         `acme/platform/api: argo-cd` (2 places)"
+    );
+    let other = find(&of(&items, "gitlab.deploy_key", "acme"), "8/13");
+    assert!(
+        reuse(other).unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .contains("`acme/web: argo-cd`"),
+        "{other}"
+    );
+    assert_eq!(
+        other["credential_fingerprint"],
+        "ssh-sha256:Jrs3LD1Ji30xNLtTVf9NDCj7kkBgPBb2pjvTZ3HfIgU"
+    );
+    // Key 14 is on one project only; the instance listing's copy of key 13 is not a place.
+    let mirror = find(&of(&items, "gitlab.deploy_key", "acme"), "8/14");
+    assert!(reuse(mirror).is_none(), "{mirror}");
     let instance_key = find(
         &of(&items, "gitlab.instance_deploy_key", "(instance)"),
         "13",
     );
+    assert!(reuse(instance_key).is_none(), "{instance_key}");
     assert!(
         rules(instance_key).contains(&"gitlab.deploy_key.can_push"),
         "{instance_key}"

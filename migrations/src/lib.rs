@@ -10,6 +10,7 @@ mod m20261122_000004_claims;
 mod m20261122_000005_run_summary;
 mod m20261122_000006_api_tokens;
 mod m20261122_000010_http_validators;
+mod m20261122_000020_credential_fingerprint;
 mod m20261122_000030_audit_delivery;
 mod m20261122_000040_campaigns;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000010_http_validators::Migration),
             Box::new(m20261122_000030_audit_delivery::Migration),
             Box::new(m20261122_000040_campaigns::Migration),
+            Box::new(m20261122_000020_credential_fingerprint::Migration),
         ]
     }
 }

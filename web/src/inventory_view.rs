@@ -58,6 +58,8 @@ pub struct ReaderContext {
     claims: HashMap<i64, roster_store::claims::OwnershipClaim>,
     /// Active credentials per parent, where two or more.
     active_credentials: HashMap<i64, u32>,
+    /// Credentials whose material is also used elsewhere, with where.
+    credential_reuse: HashMap<i64, roster_core::credential_fingerprint::CredentialReuse>,
 }
 
 impl ReaderContext {
@@ -67,6 +69,9 @@ impl ReaderContext {
             directory: store.directory().await?,
             claims: store.ownership_claims().await?,
             active_credentials: store.parents_with_active_credentials().await?,
+            credential_reuse: roster_core::credential_fingerprint::reuse_by_record(
+                &store.shared_credential_fingerprints().await?,
+            ),
         })
     }
 }
@@ -142,6 +147,7 @@ impl<'a> InventoryReader<'a> {
                 .get(&row.id)
                 .copied()
                 .unwrap_or(0),
+            credential_reuse: self.ctx.credential_reuse.get(&row.id),
         };
         let evaluation = self.policy.evaluate_with(&record, as_of, &ctx);
         let key = (

@@ -77,6 +77,7 @@ impl Connector for ApiTokenSource {
                 privilege_detail: vec![format!("role:{}", t.role)],
                 owner: Some(t.created_by.clone()),
                 owner_source: Some("roster:created_by".into()),
+                credential_fingerprint: None,
                 signals: Vec::new(),
                 raw: serde_json::json!({
                     "id": t.id,

@@ -123,6 +123,7 @@ pub fn record(
         privilege_detail: privilege.1.clone(),
         owner,
         owner_source,
+        credential_fingerprint: None,
         signals,
         raw: json!({
             "access_key_id": id,

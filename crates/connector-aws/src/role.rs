@@ -78,6 +78,7 @@ pub fn record(
         privilege_detail,
         owner: owner.as_ref().map(|o| o.0.clone()),
         owner_source: owner.map(|o| o.1),
+        credential_fingerprint: None,
         signals,
         raw: json!({
             "arn": r.arn(),

@@ -67,6 +67,25 @@ pub(crate) struct CredentialInfo {
     /// keyCredentials: `Verify`, `Sign`.
     #[serde(default)]
     pub usage: Option<String>,
+    /// keyCredentials of a certificate: its SHA-1 thumbprint.
+    #[serde(default)]
+    pub custom_key_identifier: Option<String>,
+}
+
+impl CredentialInfo {
+    /// A certificate's thumbprint as a credential fingerprint. Graph sends
+    /// `customKeyIdentifier` as the thumbprint's hex, or as base64 of its bytes (Edm.Binary);
+    /// both are taken. A client secret's is free text and says nothing.
+    pub fn certificate_fingerprint(&self) -> Option<String> {
+        use roster_core::credential_fingerprint::{
+            from_x509_thumbprint_base64, from_x509_thumbprint_hex,
+        };
+        if self.key_type.as_deref() != Some("AsymmetricX509Cert") {
+            return None;
+        }
+        let id = self.custom_key_identifier.as_deref()?;
+        from_x509_thumbprint_hex(id).or_else(|| from_x509_thumbprint_base64(id))
+    }
 }
 
 /// Fields never to keep from a credential (secret material if a server sends it).
@@ -186,6 +205,7 @@ pub(crate) async fn credential_record(
         raw,
     );
     r.parent = Some(c.application_key(&app.id));
+    r.credential_fingerprint = cred.certificate_fingerprint();
     r.created_at = time(cred.start_date_time.as_deref());
     r.expires_at = time(cred.end_date_time.as_deref());
     if let Some(app_id) = &app.app_id {
@@ -210,6 +230,33 @@ pub(crate) async fn credential_record(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn certificate_thumbprints_in_hex_or_base64_are_one_fingerprint() {
+        let cred = |kind: &str, id: &str| -> CredentialInfo {
+            serde_json::from_value(serde_json::json!({"type": kind, "customKeyIdentifier": id}))
+                .unwrap()
+        };
+        let hex = cred(
+            "AsymmetricX509Cert",
+            "52DCD7C9D0F3A6E4B1C2D3E4F5A6B7C8D9E0F1A2",
+        );
+        // The same 20 bytes as Edm.Binary.
+        let b64 = cred("AsymmetricX509Cert", "UtzXydDzpuSxwtPk9aa3yNng8aI=");
+        assert_eq!(
+            hex.certificate_fingerprint().as_deref(),
+            Some("x509-sha1:52dcd7c9d0f3a6e4b1c2d3e4f5a6b7c8d9e0f1a2")
+        );
+        assert_eq!(b64.certificate_fingerprint(), hex.certificate_fingerprint());
+        assert_eq!(
+            cred("Symmetric", "52DCD7C9D0F3A6E4B1C2D3E4F5A6B7C8D9E0F1A2").certificate_fingerprint(),
+            None
+        );
+        assert_eq!(
+            cred("AsymmetricX509Cert", "my label").certificate_fingerprint(),
+            None
+        );
+    }
 
     #[test]
     fn graph_times_parse_with_fractions_and_offsets() {

@@ -58,6 +58,7 @@ fn secret_record(external_id: &str) -> Record {
         privilege_detail: vec![],
         owner: None,
         owner_source: None,
+        credential_fingerprint: None,
         signals: vec![],
         raw: json!({}),
     }

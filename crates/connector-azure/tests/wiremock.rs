@@ -247,6 +247,13 @@ async fn client_secrets_and_certificates_carry_dates_usage_and_the_apps_privileg
     assert_eq!(certs[0].kind, Kind::Certificate);
     assert_eq!(certs[0].raw["type"], "AsymmetricX509Cert");
     assert!(certs[0].raw.get("key").is_none());
+    // `customKeyIdentifier` is the thumbprint.
+    assert_eq!(
+        certs[0].credential_fingerprint.as_deref(),
+        Some("x509-sha1:52dcd7c9d0f3a6e4b1c2d3e4f5a6b7c8d9e0f1a2")
+    );
+    // A client secret's `customKeyIdentifier` is not a thumbprint.
+    assert!(secrets.iter().all(|s| s.credential_fingerprint.is_none()));
 }
 
 #[tokio::test]

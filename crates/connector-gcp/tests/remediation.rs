@@ -49,6 +49,7 @@ fn key_record(external_id: &str) -> Record {
         privilege_detail: vec![],
         owner: None,
         owner_source: None,
+        credential_fingerprint: None,
         signals: vec![],
         raw: json!({"serviceAccount": EMAIL}),
     }

@@ -2,7 +2,7 @@
 //! (`GET /repos/{owner}/{repo}/keys`, walking `GET /orgs/{org}/repos`).
 
 use chrono::{DateTime, Utc};
-use roster_core::{Kind, Privilege, Record, Signal, Status};
+use roster_core::{Kind, Privilege, Record, Signal, Status, credential_fingerprint};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -29,6 +29,8 @@ struct DeployKey {
     added_by: Option<String>,
     #[serde(default)]
     enabled: Option<bool>,
+    #[serde(default)]
+    key: Option<String>,
 }
 
 fn map(ctx: &Ctx<'_>, mut item: Value) -> Result<Option<Record>, String> {
@@ -37,6 +39,8 @@ fn map(ctx: &Ctx<'_>, mut item: Value) -> Result<Option<Record>, String> {
     let (usage, last_used) = usage_from(&item, "last_used");
     if let Value::Object(m) = &mut item {
         m.insert("repository".into(), Value::String(repo.clone()));
+        // The public key is not a secret, but it is long and the fingerprint says the same.
+        m.remove("key");
     }
     let title = k.title.clone().unwrap_or_else(|| format!("key {}", k.id));
     let mut r = ctx.record(
@@ -46,6 +50,10 @@ fn map(ctx: &Ctx<'_>, mut item: Value) -> Result<Option<Record>, String> {
         item,
     );
     r.created_at = k.created_at;
+    r.credential_fingerprint = k
+        .key
+        .as_deref()
+        .and_then(credential_fingerprint::from_ssh_public_key);
     r.usage = usage;
     r.last_used_at = last_used;
     // A key GitHub does not say is read-only may push.
@@ -108,5 +116,29 @@ mod tests {
         assert_eq!(r.owner_source.as_deref(), Some("github:added_by"));
         assert_eq!(r.signals[0].rule, "github.deploy_key.write");
         assert_eq!(r.raw["repository"], "acme/web");
+        // Not a real key: no fingerprint, rather than a wrong one.
+        assert_eq!(r.credential_fingerprint, None);
+        assert!(r.raw.get("key").is_none());
+    }
+
+    #[test]
+    fn keys_carry_the_fingerprint_ssh_keygen_prints() {
+        let repo = Repo {
+            full_name: "acme/api".into(),
+            public: false,
+        };
+        let ctx = Ctx {
+            org: "acme",
+            resource_type: RESOURCE.name,
+            repo: Some(&repo),
+        };
+        // `ssh-keygen -lf` prints SHA256:g1oh/1xMuMlknIQetWCq/5KLoLg0febxrDdzQjsbI7Y for it.
+        let item = json!({"id": 2, "title": "deploy", "read_only": true,
+            "key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG/wUPWWchvaeJLoDWnQAJQ3eiGddpYlS5fpgwsjDKZ/"});
+        let r = map(&ctx, item).unwrap().unwrap();
+        assert_eq!(
+            r.credential_fingerprint.as_deref(),
+            Some("ssh-sha256:g1oh/1xMuMlknIQetWCq/5KLoLg0febxrDdzQjsbI7Y")
+        );
     }
 }

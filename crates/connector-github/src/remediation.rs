@@ -458,6 +458,7 @@ mod tests {
             privilege_detail: vec![],
             owner: None,
             owner_source: None,
+            credential_fingerprint: None,
             signals: vec![],
             raw: Value::Null,
         };

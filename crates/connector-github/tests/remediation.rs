@@ -48,6 +48,7 @@ fn record(resource_type: &str, external_id: &str, raw: Value) -> Record {
         privilege_detail: vec![],
         owner: None,
         owner_source: None,
+        credential_fingerprint: None,
         signals: vec![],
         raw,
     }

@@ -3,7 +3,7 @@
 //! projects it can push to (`GET /deploy_keys`, admin API).
 
 use chrono::{DateTime, Utc};
-use roster_core::{Kind, Privilege, Record, Signal};
+use roster_core::{Kind, Privilege, Record, Signal, credential_fingerprint};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -38,6 +38,8 @@ struct DeployKey {
     created_at: Option<DateTime<Utc>>,
     #[serde(default)]
     can_push: Option<bool>,
+    #[serde(default)]
+    key: Option<String>,
     #[serde(default)]
     fingerprint_sha256: Option<String>,
     #[serde(default)]
@@ -93,8 +95,21 @@ fn map(ctx: &Ctx<'_>, mut item: Value) -> Result<Option<Record>, String> {
     } else {
         push_to.iter().map(|p| format!("push:{p}")).collect()
     };
-    if let Some(fp) = k.fingerprint_sha256 {
+    if let Some(fp) = &k.fingerprint_sha256 {
         r.privilege_detail.push(format!("fingerprint:{fp}"));
+    }
+    // Per project only: the instance listing shows the same keys again (a key enabled on a
+    // project is in both), and counting both would call every key reused.
+    if ctx.parent.is_some() {
+        r.credential_fingerprint = k
+            .fingerprint_sha256
+            .as_deref()
+            .and_then(credential_fingerprint::from_ssh_sha256)
+            .or_else(|| {
+                k.key
+                    .as_deref()
+                    .and_then(credential_fingerprint::from_ssh_public_key)
+            });
     }
     if write {
         let targets = if ctx.parent.is_some() {
@@ -134,5 +149,40 @@ mod tests {
         assert_eq!(r.privilege, Privilege::Write);
         assert!(r.raw.get("key").is_none());
         assert!(r.signals[0].message.contains("`acme/web`"));
+        assert_eq!(r.credential_fingerprint, None, "listed again per project");
+    }
+
+    #[test]
+    fn project_keys_carry_their_fingerprint() {
+        let parent = crate::common::Parent {
+            id: 7,
+            name: "acme/web".into(),
+        };
+        let ctx = Ctx {
+            scope: "acme",
+            resource_type: PROJECT.name,
+            parent: Some(&parent),
+            max_token_lifetime_days: 365,
+        };
+        // A real key: `ssh-keygen -lf` prints SHA256:g1oh/1xMuMlknIQetWCq/5KLoLg0febxrDdzQjsbI7Y.
+        let key =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG/wUPWWchvaeJLoDWnQAJQ3eiGddpYlS5fpgwsjDKZ/ ci";
+        let expected = Some("ssh-sha256:g1oh/1xMuMlknIQetWCq/5KLoLg0febxrDdzQjsbI7Y".to_owned());
+        let both = json!({"id": 1, "title": "ci", "key": key, "can_push": false,
+            "fingerprint_sha256": "SHA256:g1oh/1xMuMlknIQetWCq/5KLoLg0febxrDdzQjsbI7Y"});
+        assert_eq!(
+            map(&ctx, both).unwrap().unwrap().credential_fingerprint,
+            expected
+        );
+        // Without GitLab's fingerprint it is computed from the key, to the same value.
+        let key_only = json!({"id": 1, "title": "ci", "key": key, "can_push": false});
+        let r = map(&ctx, key_only).unwrap().unwrap();
+        assert_eq!(r.credential_fingerprint, expected);
+        assert!(r.raw.get("key").is_none());
+        let neither = json!({"id": 1, "title": "ci", "can_push": false});
+        assert_eq!(
+            map(&ctx, neither).unwrap().unwrap().credential_fingerprint,
+            None
+        );
     }
 }

@@ -114,6 +114,14 @@ async fn group_estate_yields_every_kind_without_secrets() {
     assert_eq!(read.privilege, Privilege::Read);
     assert!(read.signals.is_empty());
     assert!(push.raw.get("key").is_none(), "public key body kept");
+    // Key 13 is enabled on both projects: one fingerprint, from GitLab's `fingerprint_sha256`.
+    let again = keys.iter().find(|r| r.key.external_id == "8/13").unwrap();
+    assert_eq!(
+        push.credential_fingerprint.as_deref(),
+        Some("ssh-sha256:Jrs3LD1Ji30xNLtTVf9NDCj7kkBgPBb2pjvTZ3HfIgU")
+    );
+    assert_eq!(again.credential_fingerprint, push.credential_fingerprint);
+    assert_ne!(read.credential_fingerprint, push.credential_fingerprint);
 
     let deploy_tokens = of(&records, "gitlab.project_deploy_token");
     assert_eq!(deploy_tokens[0].privilege, Privilege::Write);

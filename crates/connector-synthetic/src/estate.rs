@@ -341,6 +341,7 @@ fn make_record(
         privilege_detail,
         owner,
         owner_source,
+        credential_fingerprint: None,
         signals,
         raw,
     }

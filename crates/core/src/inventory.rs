@@ -29,6 +29,10 @@ pub struct InventoryItem {
     pub privilege_detail: Vec<String>,
     pub owner: Option<String>,
     pub owner_source: Option<String>,
+    /// The credential's material in canonical form (`ssh-sha256:…`, `x509-sha1:…`), when the
+    /// platform shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_fingerprint: Option<String>,
     pub tier: Tier,
     pub findings: Vec<Finding>,
     pub first_seen_run: i64,

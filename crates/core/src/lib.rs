@@ -3,6 +3,7 @@
 //! function that needs "now" takes it as an argument.
 
 pub mod campaign;
+pub mod credential_fingerprint;
 pub mod directory;
 pub mod inventory;
 pub mod model;

@@ -23,6 +23,7 @@ pub const RULE_IDS: &[&str] = &[
     "privilege.admin",
     "owner.missing",
     "credential.two_active",
+    "credential.reused_across_scopes",
     "owner.departed",
     "owner.unknown",
 ];

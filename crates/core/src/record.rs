@@ -103,6 +103,11 @@ pub struct Record {
     pub owner: Option<String>,
     /// Where the owner came from, e.g. `aws_tag:owner`, `github:added_by`.
     pub owner_source: Option<String>,
+    /// The public material behind a credential in canonical form (see
+    /// [`crate::credential_fingerprint`]), so that its reuse elsewhere can be seen. Computed by
+    /// the connector from what the platform returns; the material itself is not kept twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_fingerprint: Option<String>,
     /// Platform rules the connector saw fire (see [`crate::signal`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signals: Vec<Signal>,
@@ -136,6 +141,7 @@ impl Record {
             privilege_detail: Vec::new(),
             owner: None,
             owner_source: None,
+            credential_fingerprint: None,
             signals: Vec::new(),
             raw,
         }
@@ -205,6 +211,7 @@ mod tests {
             privilege_detail: vec!["AdministratorAccess".into()],
             owner: None,
             owner_source: None,
+            credential_fingerprint: None,
             signals: vec![],
             raw: json!({"b": 1, "a": 2}),
         }
@@ -239,6 +246,16 @@ mod tests {
         let mut changed = record();
         changed.privilege = Privilege::Read;
         assert_ne!(r.content_hash(), changed.content_hash());
+        let mut with_fingerprint = record();
+        with_fingerprint.credential_fingerprint = Some("ssh-sha256:x".into());
+        assert_ne!(r.content_hash(), with_fingerprint.content_hash());
+        // A record without one serialises as before the field existed: stored hashes stay
+        // valid and an upgrade rewrites nothing.
+        assert!(
+            !String::from_utf8(serde_json::to_vec(&r).unwrap())
+                .unwrap()
+                .contains("credential_fingerprint")
+        );
     }
 
     #[test]

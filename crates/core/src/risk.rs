@@ -80,6 +80,8 @@ pub struct Context<'a> {
     pub directory: &'a crate::directory::Directory,
     /// Active credentials whose parent is this record.
     pub active_credentials: u32,
+    /// Where else this credential's material is used, when it is used in more than one place.
+    pub credential_reuse: Option<&'a crate::credential_fingerprint::CredentialReuse>,
 }
 
 static EMPTY_DIRECTORY: std::sync::LazyLock<crate::directory::Directory> =
@@ -90,6 +92,7 @@ impl Default for Context<'_> {
         Self {
             directory: &EMPTY_DIRECTORY,
             active_credentials: 0,
+            credential_reuse: None,
         }
     }
 }
@@ -108,6 +111,22 @@ fn finding(rule: &str, owasp: OwaspCode, severity: Severity, message: String) ->
         severity,
         message,
         exception: None,
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`, and beyond five the count of the rest.
+fn name_places(places: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut named: Vec<&str> = places.iter().take(SHOWN).map(String::as_str).collect();
+    let more = places.len().saturating_sub(SHOWN);
+    let more_text = format!("{more} more");
+    if more > 0 {
+        named.push(&more_text);
+    }
+    match named.split_last() {
+        None => String::new(),
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
     }
 }
 
@@ -286,6 +305,20 @@ impl RiskPolicy {
                 ),
             ));
         }
+        if live && let Some(reuse) = ctx.credential_reuse {
+            findings.push(finding(
+                "credential.reused_across_scopes",
+                OwaspCode::Nhi9,
+                Severity::High,
+                format!(
+                    "{} of `{}` is also used by {} ({} places)",
+                    crate::credential_fingerprint::describe(&reuse.fingerprint),
+                    r.name,
+                    name_places(&reuse.elsewhere),
+                    reuse.places,
+                ),
+            ));
+        }
         if live && let Some(owner) = &r.owner {
             let source = r.owner_source.as_deref().unwrap_or("unknown source");
             match directory.status(owner) {
@@ -428,6 +461,7 @@ mod tests {
             privilege_detail: vec![],
             owner: Some("alice".into()),
             owner_source: Some("aws_tag:owner".into()),
+            credential_fingerprint: None,
             signals: vec![],
             raw: serde_json::Value::Null,
         }
@@ -724,7 +758,8 @@ owner = "cloud-team"
                 now(),
                 &Context {
                     directory: &d,
-                    active_credentials: 0
+                    active_credentials: 0,
+                    credential_reuse: None,
                 }
             )
             .findings
@@ -737,6 +772,7 @@ owner = "cloud-team"
             &Context {
                 directory: &d,
                 active_credentials: 0,
+                credential_reuse: None,
             },
         );
         let f = e
@@ -757,7 +793,8 @@ owner = "cloud-team"
                 now(),
                 &Context {
                     directory: &d,
-                    active_credentials: 0
+                    active_credentials: 0,
+                    credential_reuse: None,
                 }
             )
             .findings
@@ -770,7 +807,8 @@ owner = "cloud-team"
                 now(),
                 &Context {
                     directory: &d,
-                    active_credentials: 0
+                    active_credentials: 0,
+                    credential_reuse: None,
                 }
             )),
             vec!["owner.unknown"]
@@ -783,7 +821,8 @@ owner = "cloud-team"
                 now(),
                 &Context {
                     directory: &d,
-                    active_credentials: 0
+                    active_credentials: 0,
+                    credential_reuse: None,
                 }
             )
             .findings
@@ -800,6 +839,7 @@ owner = "cloud-team"
         let ctx = |n| Context {
             directory: &d,
             active_credentials: n,
+            credential_reuse: None,
         };
         assert!(p.evaluate_with(&r, now(), &ctx(1)).findings.is_empty());
         let e = p.evaluate_with(&r, now(), &ctx(2));
@@ -810,6 +850,66 @@ owner = "cloud-team"
             p.evaluate_with(&r, now(), &ctx(2)).findings.is_empty(),
             "credentials are not judged"
         );
+    }
+
+    #[test]
+    fn credential_material_used_in_several_places() {
+        use crate::credential_fingerprint::{CredentialUse, reuse_by_record};
+        let fp = "ssh-sha256:g1oh/1xMuMlknIQetWCq/5KLoLg0febxrDdzQjsbI7Y";
+        let use_of = |id, platform, scope: &str, name: &str| CredentialUse {
+            id,
+            fingerprint: Some(fp.to_owned()),
+            platform,
+            scope: scope.to_owned(),
+            kind: Kind::DeployKey,
+            name: name.to_owned(),
+            status: Status::Active,
+            parent_id: None,
+            parent_name: None,
+        };
+        let reuse = reuse_by_record(&[
+            use_of(1, Platform::Github, "acme", "acme/web: ci"),
+            use_of(2, Platform::Github, "acme", "acme/api: ci"),
+            use_of(3, Platform::Gitlab, "infra", "infra/deploy: ci"),
+        ]);
+        let mut r = key();
+        r.kind = Kind::DeployKey;
+        r.name = "acme/web: ci".into();
+        r.credential_fingerprint = Some(fp.into());
+        let d = crate::directory::Directory::default();
+        let ctx = Context {
+            directory: &d,
+            active_credentials: 0,
+            credential_reuse: reuse.get(&1),
+        };
+        let p = RiskPolicy::default();
+        let e = p.evaluate_with(&r, now(), &ctx);
+        let f = e
+            .findings
+            .iter()
+            .find(|f| f.rule == "credential.reused_across_scopes")
+            .unwrap();
+        assert_eq!((f.owasp, f.severity), (OwaspCode::Nhi9, Severity::High));
+        assert_eq!(
+            f.message,
+            "public key SHA256:g1oh…bI7Y of `acme/web: ci` is also used by github deploy key \
+             `acme/api: ci` and gitlab deploy key `infra/deploy: ci` (3 places)"
+        );
+        assert_eq!(e.tier, Tier::High);
+        // Without the context (one place) nothing fires, and a disabled key is not judged.
+        assert!(!rules(&p.evaluate(&r, now())).contains(&"credential.reused_across_scopes"));
+        r.status = Status::Disabled;
+        assert!(
+            !rules(&p.evaluate_with(&r, now(), &ctx)).contains(&"credential.reused_across_scopes")
+        );
+    }
+
+    #[test]
+    fn long_lists_of_places_are_cut() {
+        let places: Vec<String> = (1..=7).map(|i| format!("p{i}")).collect();
+        assert_eq!(name_places(&places[..1]), "p1");
+        assert_eq!(name_places(&places[..2]), "p1 and p2");
+        assert_eq!(name_places(&places), "p1, p2, p3, p4, p5 and 2 more");
     }
 
     #[test]

@@ -52,6 +52,7 @@ impl record::Model {
             privilege_detail: parse_json(self.id, "privilege_detail", &self.privilege_detail)?,
             owner: self.owner.clone(),
             owner_source: self.owner_source.clone(),
+            credential_fingerprint: self.credential_fingerprint.clone(),
             signals: parse_json(self.id, "signals", &self.signals)?,
             raw: parse_json(self.id, "raw", &self.raw)?,
         })
@@ -100,6 +101,7 @@ impl record::Model {
             privilege_detail: record.privilege_detail.clone(),
             owner: record.owner.clone(),
             owner_source: record.owner_source.clone(),
+            credential_fingerprint: record.credential_fingerprint.clone(),
             tier: evaluation.tier,
             findings: evaluation.findings,
             first_seen_run: self.first_seen_run,

@@ -15,7 +15,7 @@ use sea_orm::{
 use crate::entity::{record, record_history};
 use crate::{Store, StoreError};
 
-/// Rows per INSERT statement: 26 columns × 400 stays far below SQLite's and PostgreSQL's
+/// Rows per INSERT statement: 28 columns × 400 stays far below SQLite's and PostgreSQL's
 /// bound-parameter limits.
 const ROWS_PER_STATEMENT: usize = 400;
 
@@ -100,7 +100,7 @@ pub struct RecordRow {
 
 /// The records table's columns in insert order. On conflict everything but `id` and
 /// `first_seen_run` is replaced.
-const RECORD_COLUMNS: [&str; 27] = [
+const RECORD_COLUMNS: [&str; 28] = [
     "id",
     "connector",
     "platform",
@@ -128,6 +128,7 @@ const RECORD_COLUMNS: [&str; 27] = [
     "changed_run",
     "gone_run",
     "signals",
+    "credential_fingerprint",
 ];
 
 /// `INSERT … VALUES (…),… ON CONFLICT (id) DO UPDATE …` for `rows` rows. Built by hand rather
@@ -214,6 +215,7 @@ impl RecordRow {
             Value::from(run_id),
             Value::from(None::<i64>),
             Value::from(json_text(&r.signals)),
+            Value::from(r.credential_fingerprint.clone()),
         ]);
     }
 }

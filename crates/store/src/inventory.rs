@@ -103,15 +103,33 @@ impl InventoryFilter {
     }
 }
 
+/// What an inventory page reads of `raw`: not the platform's JSON (evaluation and the item never
+/// use it, and parsing it was the largest cost of reading a page) but only whether the record is
+/// sample data, as `{"sample_data":true}` or `null`. The match is on the stored text, which
+/// `serde_json` writes without spaces.
+const RAW_SAMPLE_MARK: &str =
+    r#"CASE WHEN raw LIKE '%"sample_data":true%' THEN '{"sample_data":true}' ELSE 'null' END"#;
+
 impl Store {
-    /// Up to `limit` records matching `filter` with id greater than `after`, by id.
+    /// Up to `limit` records matching `filter` with id greater than `after`, by id. `raw` holds
+    /// only the sample-data mark (see [`RAW_SAMPLE_MARK`]); [`Store::record`] reads all of it.
     pub async fn inventory_page(
         &self,
         filter: &InventoryFilter,
         after: Option<i64>,
         limit: u64,
     ) -> Result<Vec<record::Model>, StoreError> {
-        let mut q = record::Entity::find().filter(filter.condition());
+        use sea_orm::Iterable;
+        let mut q = record::Entity::find().select_only();
+        for c in record::Column::iter() {
+            q = match c {
+                record::Column::Raw => {
+                    q.column_as(sea_orm::sea_query::Expr::cust(RAW_SAMPLE_MARK), "raw")
+                }
+                c => q.column(c),
+            };
+        }
+        let mut q = q.filter(filter.condition());
         if let Some(after) = after {
             q = q.filter(record::Column::Id.gt(after));
         }
@@ -159,6 +177,59 @@ impl Store {
             let parent: i64 = row.try_get("", "parent_id")?;
             let n: i64 = row.try_get("", "n")?;
             out.insert(parent, u32::try_from(n).unwrap_or(u32::MAX));
+        }
+        Ok(out)
+    }
+}
+
+impl Store {
+    /// Live records whose credential fingerprint another live record shares, with their parent's
+    /// name (the cross-record rule `credential.reused_across_scopes` reads this). Records
+    /// without a fingerprint are not read: at a million records this stays a walk of the
+    /// partial fingerprint index.
+    pub async fn shared_credential_fingerprints(
+        &self,
+    ) -> Result<Vec<roster_core::credential_fingerprint::CredentialUse>, StoreError> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = self.db.get_database_backend();
+        let rows = self
+            .db
+            .query_all(Statement::from_string(
+                backend,
+                "SELECT r.id, r.credential_fingerprint, r.platform, r.scope, r.kind, r.name, \
+                 r.status, r.parent_id, p.name AS parent_name \
+                 FROM records r LEFT JOIN records p ON p.id = r.parent_id \
+                 WHERE r.gone_run IS NULL AND r.status = 'active' \
+                 AND r.credential_fingerprint IN (\
+                   SELECT credential_fingerprint FROM records \
+                   WHERE credential_fingerprint IS NOT NULL \
+                   AND gone_run IS NULL AND status = 'active' \
+                   GROUP BY credential_fingerprint HAVING COUNT(*) >= 2)",
+            ))
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: i64 = row.try_get("", "id")?;
+            let text = |col: &str| row.try_get::<String>("", col);
+            let corrupt =
+                |field: &'static str, e: roster_core::ParseEnumError| StoreError::Corrupt {
+                    id: roster_core::RecordId(id).to_string(),
+                    field,
+                    detail: e.to_string(),
+                };
+            out.push(roster_core::credential_fingerprint::CredentialUse {
+                id,
+                fingerprint: row.try_get("", "credential_fingerprint")?,
+                platform: text("platform")?
+                    .parse()
+                    .map_err(|e| corrupt("platform", e))?,
+                scope: text("scope")?,
+                kind: text("kind")?.parse().map_err(|e| corrupt("kind", e))?,
+                name: text("name")?,
+                status: text("status")?.parse().map_err(|e| corrupt("status", e))?,
+                parent_id: row.try_get("", "parent_id")?,
+                parent_name: row.try_get("", "parent_name")?,
+            });
         }
         Ok(out)
     }

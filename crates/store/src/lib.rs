@@ -33,32 +33,60 @@ pub use sync_runs::{ListingOutcome, RunCounts, RunStatus};
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    /// The URL of an SQLite file database (never one with a password), for [`Store::writer`].
+    sqlite_file: Option<std::sync::Arc<str>>,
 }
+
+/// SQLite page cache of each pooled connection (KiB). Each connection keeps its own, and the pool
+/// hands out its connections in turn, so a large cache here is paid up to eight times over.
+const POOL_CACHE_KIB: u32 = 8 * 1024;
+/// SQLite page cache of the sync's single writer connection (KiB): it keeps the records table's
+/// index pages in memory during a bulk load instead of re-reading them from the file.
+const WRITER_CACHE_KIB: u32 = 64 * 1024;
 
 impl Store {
     /// Connects to `sqlite://…` or `postgres://…`. SQLite runs in WAL mode with `synchronous =
     /// NORMAL`: a crash loses at most the last transactions, never consistency, and readers do
     /// not block the sync.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, 8, POOL_CACHE_KIB).await
+    }
+
+    /// A store for one long stream of writes (the sync's writer task). For an SQLite file: its
+    /// own single connection with a large page cache, so that the bulk load is fast without every
+    /// pooled connection growing a cache of that size. Otherwise this store.
+    pub async fn writer(&self) -> Result<Store, StoreError> {
+        match &self.sqlite_file {
+            Some(url) => Self::connect_with(url, 1, WRITER_CACHE_KIB).await,
+            None => Ok(self.clone()),
+        }
+    }
+
+    async fn connect_with(
+        url: &str,
+        sqlite_connections: u32,
+        cache_kib: u32,
+    ) -> Result<Self, StoreError> {
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30));
+        let mut sqlite_file = None;
         if url.starts_with("sqlite:") {
             if url.contains(":memory:") || url.contains("mode=memory") {
                 // Each in-memory connection is its own database: keep exactly one.
                 opts.max_connections(1).min_connections(1);
             } else {
-                opts.max_connections(8);
+                opts.max_connections(sqlite_connections);
+                sqlite_file = Some(std::sync::Arc::from(url));
             }
-            opts.map_sqlx_sqlite_opts(|o| {
+            let cache_size = format!("-{cache_kib}");
+            opts.map_sqlx_sqlite_opts(move |o| {
                 o.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(30))
                     .foreign_keys(true)
-                    // A 64 MiB page cache per connection keeps the inventory's index pages in
-                    // memory during a sync instead of re-reading them from the file.
-                    .pragma("cache_size", "-65536")
+                    .pragma("cache_size", cache_size.clone())
                     .pragma("temp_store", "memory")
                     // Checkpoint every ~40 MiB of WAL rather than 4 MiB: fewer fsyncs mid-sync.
                     .pragma("wal_autocheckpoint", "10000")
@@ -74,7 +102,7 @@ impl Store {
                 url: redact_url(url),
                 detail: e.to_string(),
             })?;
-        Ok(Self { db })
+        Ok(Self { db, sqlite_file })
     }
 
     /// Applies pending migrations.

@@ -32,6 +32,7 @@ fn record(scope: &str, id: &str, platform: Platform, owner: Option<&str>) -> Rec
         privilege_detail: vec!["roles/owner".into()],
         owner: owner.map(str::to_owned),
         owner_source: owner.map(|_| "test".to_owned()),
+        credential_fingerprint: None,
         signals: vec![],
         raw: serde_json::json!({"id": id, "nested": {"a": [1, 2]}}),
     }
@@ -280,5 +281,99 @@ async fn runs_listings_and_the_index() {
         assert!(s.load_index("other").await.unwrap().entries.is_empty());
         let finished = s.sync_run(run).await.unwrap();
         assert_eq!((finished.status.as_str(), finished.new_count), ("ok", 1));
+    }
+}
+
+#[tokio::test]
+async fn only_live_shared_fingerprints_are_read_with_their_parents_name() {
+    for ts in test_stores().await.unwrap() {
+        let s = &ts.store;
+        let run = s.begin_sync_run(t(3), &["c".into()]).await.unwrap();
+        let app = record("tenant", "app", Platform::Azure, Some("alice"));
+        let app_id = RecordId::derive("c", &app.key);
+        let cert = |id: &str, fp: Option<&str>| {
+            let mut r = record("tenant", id, Platform::Azure, None);
+            r.kind = Kind::Certificate;
+            r.credential_fingerprint = fp.map(str::to_owned);
+            r
+        };
+        let mut rows = vec![row(app, Change::New)];
+        for r in [
+            cert("shared-1", Some("x509-sha1:aa")),
+            cert("shared-2", Some("x509-sha1:aa")),
+            cert("alone", Some("x509-sha1:bb")),
+            cert("gone-twin", Some("x509-sha1:bb")),
+            cert("none-1", None),
+            cert("none-2", None),
+        ] {
+            let mut row = row(r, Change::New);
+            row.parent_id = Some(app_id);
+            rows.push(row);
+        }
+        s.write_records(run, t(3), &rows).await.unwrap();
+        let gone = RecordId::derive("c", &cert("gone-twin", None).key).0;
+        s.mark_gone(run, t(3), &[gone]).await.unwrap();
+
+        let mut uses = s.shared_credential_fingerprints().await.unwrap();
+        uses.sort_by(|a, b| a.name.cmp(&b.name));
+        let names: Vec<&str> = uses.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, ["svc-shared-1", "svc-shared-2"], "{}", ts.backend);
+        assert_eq!(uses[0].parent_id, Some(app_id.0));
+        assert_eq!(uses[0].parent_name.as_deref(), Some("svc-app"));
+        assert_eq!(uses[0].kind, Kind::Certificate);
+        assert_eq!(
+            uses[0].fingerprint.as_deref(),
+            Some("x509-sha1:aa"),
+            "{}",
+            ts.backend
+        );
+        // Both under one app: one place, no reuse.
+        assert!(roster_core::credential_fingerprint::reuse_by_record(&uses).is_empty());
+    }
+}
+
+#[tokio::test]
+async fn inventory_pages_read_only_the_sample_mark_of_raw() {
+    for ts in test_stores().await.unwrap() {
+        let s = &ts.store;
+        let run = s.begin_sync_run(t(3), &["c".into()]).await.unwrap();
+        let real = record("acme", "real", Platform::Aws, None);
+        let mut sample = record("acme", "sample", Platform::Aws, None);
+        sample.raw = serde_json::json!({"id": "sample", "sample_data": true, "slot": 3});
+        s.write_records(
+            run,
+            t(3),
+            &[row(real.clone(), Change::New), row(sample, Change::New)],
+        )
+        .await
+        .unwrap();
+        let page = s
+            .inventory_page(&InventoryFilter::default(), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(page.len(), 2);
+        for m in &page {
+            let is_sample = m.external_id == "sample";
+            let expected = if is_sample {
+                r#"{"sample_data":true}"#
+            } else {
+                "null"
+            };
+            assert_eq!(m.raw, expected, "{}", ts.backend);
+            let record = m.to_record().unwrap();
+            let item = m.to_item(&record, RiskPolicy::default().evaluate(&record, t(3)), None);
+            assert_eq!(item.sample, is_sample);
+            // Everything else is as stored.
+            let full = s.record(m.id).await.unwrap();
+            assert_eq!(
+                (m.name.as_str(), m.content_hash),
+                (full.name.as_str(), full.content_hash)
+            );
+        }
+        let id = RecordId::derive("c", &real.key).0;
+        assert_eq!(
+            s.record(id).await.unwrap().to_record().unwrap().raw,
+            real.raw
+        );
     }
 }

@@ -72,7 +72,7 @@ impl SyncEngine {
         let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
         let run_id = self.store.begin_sync_run(started_at, &names).await?;
 
-        let mut writer = RunWriter::start(self.store.clone(), run_id);
+        let mut writer = RunWriter::start(self.store.writer().await?, run_id);
         let mut reports = Vec::with_capacity(sources.len());
         let mut counts = RunCounts::default();
         for source in sources {

@@ -189,6 +189,7 @@ fn rec(rt: &str, scope: &str, id: &str) -> Record {
         privilege_detail: vec![],
         owner: None,
         owner_source: None,
+        credential_fingerprint: None,
         signals: vec![],
         raw: serde_json::json!({"id": id}),
     }

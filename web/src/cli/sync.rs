@@ -91,11 +91,19 @@ pub async fn sync_once(
         });
     }
     let engine = SyncEngine::new(store.clone(), policy.clone(), Arc::new(SystemClock));
+    // Phase timings at debug level (`ROSTER_LOG=debug`), for tests/bench/ingest.sh's readers.
+    let started = std::time::Instant::now();
     let report = engine.run(&sources, progress).await?;
+    let synced = started.elapsed();
     store
         .set_run_policy_hash(report.run_id, policy_hash)
         .await?;
     crate::summary::record_run_summary(store, policy, report.run_id, report.finished_at).await?;
+    tracing::debug!(
+        sync_ms = synced.as_millis() as u64,
+        summary_ms = (started.elapsed() - synced).as_millis() as u64,
+        "sync run and its summary done"
+    );
     store
         .append_audit(
             NewAuditEvent {

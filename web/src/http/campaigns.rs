@@ -404,12 +404,64 @@ struct ReviewsPage {
     rows: Vec<InboxRow>,
     decided: usize,
     kinds: Vec<(&'static str, &'static str)>,
+    filtered: bool,
+    f_platform: String,
+    f_kind: String,
+    f_tier: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct ReviewsQuery {
     decided: Option<usize>,
+    #[serde(flatten)]
+    filter: InboxFilter,
 }
+
+/// Narrows an inbox, so one decision can cover a filtered selection.
+#[derive(Deserialize, Default, Clone)]
+pub struct InboxFilter {
+    pub platform: Option<String>,
+    pub kind: Option<String>,
+    pub tier: Option<String>,
+    pub campaign: Option<i64>,
+}
+
+impl InboxFilter {
+    fn keeps(&self, i: &CampaignItem) -> bool {
+        let is = |want: &Option<String>, have: &str| {
+            want.as_deref().is_none_or(|w| w.is_empty() || w == have)
+        };
+        is(&self.platform, &i.platform)
+            && is(&self.kind, &i.kind)
+            && is(&self.tier, &i.tier)
+            && self.campaign.is_none_or(|c| c == i.campaign_id)
+    }
+
+    fn is_set(&self) -> bool {
+        [&self.platform, &self.kind, &self.tier]
+            .iter()
+            .any(|v| v.as_deref().is_some_and(|v| !v.is_empty()))
+            || self.campaign.is_some()
+    }
+}
+
+/// The signed-in reviewer's pending items that `filter` keeps.
+async fn filtered_inbox(
+    state: &AppState,
+    who: &str,
+    filter: &InboxFilter,
+) -> Result<Vec<CampaignItem>, WebError> {
+    Ok(state
+        .store
+        .inbox(who, INBOX_LIMIT)
+        .await?
+        .into_iter()
+        .filter(|i| filter.keeps(i))
+        .collect())
+}
+
+/// The most items an inbox shows (and a bulk decision covers) at once.
+const INBOX_LIMIT: u64 = 1000;
 
 fn decision_kinds() -> Vec<(&'static str, &'static str)> {
     DecisionKind::ALL
@@ -426,7 +478,7 @@ pub async fn reviews(
 ) -> Result<HttpResponse, WebError> {
     let s = reviewer(&req, &state)?;
     let now = Utc::now();
-    let items = state.store.inbox(&s.who, 1000).await?;
+    let items = filtered_inbox(&state, &s.who, &query.filter).await?;
     let mut campaigns: std::collections::HashMap<i64, Campaign> = Default::default();
     let mut rows = Vec::with_capacity(items.len());
     for i in &items {
@@ -448,6 +500,10 @@ pub async fn reviews(
         rows,
         decided: query.decided.unwrap_or(0),
         kinds: decision_kinds(),
+        filtered: query.filter.is_set(),
+        f_platform: query.filter.platform.clone().unwrap_or_default(),
+        f_kind: query.filter.kind.clone().unwrap_or_default(),
+        f_tier: query.filter.tier.clone().unwrap_or_default(),
     };
     Ok(html(page.render()?))
 }
@@ -633,6 +689,8 @@ pub async fn decide_bulk(
 ) -> Result<HttpResponse, WebError> {
     let s = reviewer(&req, &state)?;
     let mut items = Vec::new();
+    let mut all = false;
+    let mut filter = InboxFilter::default();
     let mut form = DecisionForm {
         decision: String::new(),
         justification: String::new(),
@@ -649,8 +707,20 @@ pub async fn decide_bulk(
             "justification" => form.justification = v.into_owned(),
             "expires_on" => form.expires_on = Some(v.into_owned()),
             "to" => form.to = Some(v.into_owned()),
+            "all" => all = v == "1",
+            "platform" => filter.platform = Some(v.into_owned()),
+            "kind" => filter.kind = Some(v.into_owned()),
+            "tier" => filter.tier = Some(v.into_owned()),
             _ => {}
         }
+    }
+    if all {
+        // Every item the filtered inbox shows, read again now: what the reviewer saw.
+        items = filtered_inbox(&state, &s.who, &filter)
+            .await?
+            .iter()
+            .map(|i| i.id)
+            .collect();
     }
     if items.is_empty() {
         return Err(WebError::BadRequest("select at least one item".into()));

@@ -40,6 +40,10 @@ pub struct Model {
     /// Platform rules' signals, JSON.
     #[sea_orm(column_type = "Text")]
     pub signals: String,
+    /// Canonical public key or certificate thumbprint (see
+    /// `roster_core::credential_fingerprint`).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub credential_fingerprint: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
