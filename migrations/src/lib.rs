@@ -13,6 +13,7 @@ mod m20261122_000010_http_validators;
 mod m20261122_000020_credential_fingerprint;
 mod m20261122_000030_audit_delivery;
 mod m20261122_000040_campaigns;
+mod m20261122_000050_inventory_page_indexes;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000030_audit_delivery::Migration),
             Box::new(m20261122_000040_campaigns::Migration),
             Box::new(m20261122_000020_credential_fingerprint::Migration),
+            Box::new(m20261122_000050_inventory_page_indexes::Migration),
         ]
     }
 }

@@ -34,6 +34,11 @@ impl InventoryQuery {
         }
     }
 
+    /// Whether evaluation can drop rows the store returns (so a page must read ahead).
+    fn filters_after_evaluation(&self) -> bool {
+        self.tier.is_some() || self.stale || self.orphaned || self.rule.is_some()
+    }
+
     fn keeps(&self, item: &InventoryItem) -> bool {
         let has = |rules: &[&str]| {
             item.findings
@@ -196,9 +201,16 @@ impl<'a> InventoryReader<'a> {
         limit: usize,
     ) -> Result<(Vec<InventoryItem>, Option<i64>), StoreError> {
         let mut out = Vec::with_capacity(limit.min(FETCH as usize));
+        // Without filters on the evaluated item every stored row is kept: read one page's worth
+        // (plus one, to know whether there is more), not a whole batch.
+        let fetch = if q.filters_after_evaluation() {
+            FETCH
+        } else {
+            limit as u64 + 1
+        };
         loop {
-            let rows = self.store.inventory_page(&q.filter, after, FETCH).await?;
-            let exhausted = (rows.len() as u64) < FETCH;
+            let rows = self.store.inventory_page(&q.filter, after, fetch).await?;
+            let exhausted = (rows.len() as u64) < fetch;
             for row in rows {
                 after = Some(row.id);
                 let item = self.evaluate(row, q.as_of)?;
