@@ -39,6 +39,24 @@ fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
 }
 
+/// A `roster serve` configuration on a free port over a synthetic estate of `count` records in
+/// SQLite under `d`, with `extra` appended, synced once. Returns the port.
+fn synthetic_site(d: &Path, count: u32, extra: &str) -> u16 {
+    let port = free_port();
+    std::fs::write(
+        d.join("roster.toml"),
+        format!(
+            "[server]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
+             [database]\nurl = \"sqlite://{}?mode=rwc\"\n\
+             [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = {count}\n{extra}",
+            d.join("roster.db").display()
+        ),
+    )
+    .unwrap();
+    assert!(roster(d, &[], &["sync"]).status.success());
+    port
+}
+
 /// Posts a decision through the API; the status code.
 async fn decide(b: &mut Browser, base: &str, csrf: &str, item: i64, form: &str) -> u16 {
     b.post(
@@ -359,18 +377,7 @@ delete_after_days = 7
 async fn decisions_acknowledged_before_kill_9_are_all_kept() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let port = free_port();
-    std::fs::write(
-        d.join("roster.toml"),
-        format!(
-            "[server]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
-             [database]\nurl = \"sqlite://{}?mode=rwc\"\n\
-             [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 300\n",
-            d.join("roster.db").display()
-        ),
-    )
-    .unwrap();
-    assert!(roster(d, &[], &["sync"]).status.success());
+    synthetic_site(d, 300, "");
     let launched = json(&roster(
         d,
         &[],
@@ -593,21 +600,15 @@ async fn reminders_reach_each_reviewer_once_then_escalate_when_overdue() {
     };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let port = free_port();
     let db = d.join("roster.db");
-    std::fs::write(
-        d.join("roster.toml"),
-        format!(
-            "[server]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
-             [database]\nurl = \"sqlite://{}?mode=rwc\"\n\
-             [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 60\n\
-             [scheduler]\nreminders = \"*/1 * * * * *\"\n{}",
-            db.display(),
+    let port = synthetic_site(
+        d,
+        60,
+        &format!(
+            "[scheduler]\nreminders = \"*/1 * * * * *\"\n{}",
             smtp.config_section()
         ),
-    )
-    .unwrap();
-    assert!(roster(d, &[], &["sync"]).status.success());
+    );
     // Due in one day: the one-day reminder is due at once (the 7- and 3-day ones fall before
     // the launch and are skipped).
     let launched = json(&roster(
@@ -729,18 +730,7 @@ async fn reminders_reach_each_reviewer_once_then_escalate_when_overdue() {
 async fn one_decision_covers_a_filtered_selection_of_the_inbox() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let port = free_port();
-    std::fs::write(
-        d.join("roster.toml"),
-        format!(
-            "[server]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
-             [database]\nurl = \"sqlite://{}?mode=rwc\"\n\
-             [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 200\n",
-            d.join("roster.db").display()
-        ),
-    )
-    .unwrap();
-    assert!(roster(d, &[], &["sync"]).status.success());
+    synthetic_site(d, 200, "");
     // The bootstrap admin is the fallback reviewer: what nobody owns lands in its inbox.
     let launched = json(&roster(
         d,
