@@ -527,6 +527,13 @@ async fn decisions_acknowledged_before_kill_9_are_all_kept() {
 
 #[tokio::test]
 async fn two_servers_on_one_postgres_launch_each_scheduled_campaign_once() {
+    // Both servers also copy the audit trail to one SIEM receiver: each event arrives once.
+    let siem = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&siem)
+        .await;
+    let siem_url = siem.uri();
     let Some(url) = roster_store::testing::fresh_postgres_database()
         .await
         .unwrap()
@@ -547,7 +554,8 @@ async fn two_servers_on_one_postgres_launch_each_scheduled_campaign_once() {
                  [database]\nurl = \"{url}\"\n\
                  [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 20\n\
                  [[campaigns]]\nname = \"every-3s\"\nschedule = \"*/3 * * * * *\"\n\
-                 fallback_reviewer = \"iam@acme.example\"\ndue_days = 1\n"
+                 fallback_reviewer = \"iam@acme.example\"\ndue_days = 1\n\
+                 [audit]\nwebhook_url_env = \"ROSTER_TEST_SIEM_URL\"\n"
             ),
         )
         .unwrap();
@@ -558,10 +566,26 @@ async fn two_servers_on_one_postgres_launch_each_scheduled_campaign_once() {
                     .success()
             );
         }
-        servers.push(serve_with_bootstrap(&config, &[]).await);
+        servers.push(
+            serve_with_bootstrap(&config, &[("ROSTER_TEST_SIEM_URL", siem_url.as_str())]).await,
+        );
     }
     tokio::time::sleep(Duration::from_secs(10)).await;
     drop(servers);
+    let delivered: Vec<String> = siem
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.headers["x-roster-event-id"].to_str().unwrap().to_owned())
+        .collect();
+    let unique: std::collections::HashSet<&String> = delivered.iter().collect();
+    assert!(delivered.len() >= 4, "events were delivered: {delivered:?}");
+    assert_eq!(
+        unique.len(),
+        delivered.len(),
+        "an event delivered twice: {delivered:?}"
+    );
 
     let out = roster(
         d,

@@ -213,18 +213,34 @@ impl SiemWebhook {
         }
     }
 
-    /// Runs for as long as the server does.
-    pub async fn run(self, store: Store) {
+    /// Runs for as long as the server does. With several servers on one database, the one
+    /// holding the `siem-webhook` lease delivers; the lease is renewed every round and outlives
+    /// a round's retries, so another server takes over only when this one stops.
+    pub async fn run(self, store: Store, holder: String) {
+        let lease = chrono::Duration::from_std(self.retry.poll * 3 + self.retry.max_backoff * 4)
+            .unwrap_or_else(|_| chrono::Duration::minutes(5));
         loop {
-            match self.deliver_pending(&store).await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(events = n, "audit events delivered to the SIEM webhook"),
-                Err(e) => tracing::error!(error = %e, "audit delivery to the SIEM webhook paused"),
+            let now = self.clock.now();
+            match store.try_lease(SINK_LEASE, &holder, now + lease, now).await {
+                Ok(true) => match self.deliver_pending(&store).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::debug!(events = n, "audit events delivered to the SIEM webhook")
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "audit delivery to the SIEM webhook paused")
+                    }
+                },
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot take the SIEM delivery lease"),
             }
             self.clock.sleep(self.retry.poll).await;
         }
     }
 }
+
+/// The lease that makes one server deliver at a time.
+const SINK_LEASE: &str = "siem-webhook";
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -31,17 +31,18 @@ pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
         Utc::now(),
     )
     .await?;
-    if let Some(siem) = siem {
-        tracing::info!("copying the audit trail to the SIEM webhook");
-        tokio::spawn(siem.run(store.clone()));
-    }
-    // Scheduled syncs, campaign launches and reminders; with several servers on one database
-    // each firing runs on one of them (a lease in the database).
+    // This server, as holder of the leases that make scheduled work run on one server at a time
+    // when several share one database.
     let holder = format!(
         "{}-{}",
         std::process::id(),
         &crate::http::random_token()[..8]
     );
+    if let Some(siem) = siem {
+        tracing::info!("copying the audit trail to the SIEM webhook");
+        tokio::spawn(siem.run(store.clone(), holder.clone()));
+    }
+    // Scheduled syncs, campaign launches and reminders.
     let _scheduler = scheduler::start(scheduler::JobContext {
         store: store.clone(),
         config: config.clone(),
