@@ -194,6 +194,23 @@ impl SiemWebhook {
     /// Delivers every event after the stored cursor, in order, moving the cursor after each
     /// one; returns how many were delivered. Stops at an event that could not be delivered.
     pub async fn deliver_pending(&self, store: &Store) -> Result<u64, DeliveryError> {
+        self.deliver_holding(store, None).await
+    }
+
+    /// The lease's length: a few polls. Short, so a server that died hands over quickly; it is
+    /// renewed after every event, so a long backlog keeps it.
+    fn lease_length(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.retry.poll * 5)
+            .unwrap_or_else(|_| chrono::Duration::seconds(10))
+    }
+
+    /// [`Self::deliver_pending`], renewing `holder`'s lease after each event and stopping if
+    /// another server has taken it.
+    async fn deliver_holding(
+        &self,
+        store: &Store,
+        holder: Option<&str>,
+    ) -> Result<u64, DeliveryError> {
         let mut after = store.audit_delivery_cursor(SINK).await?;
         let mut delivered = 0;
         loop {
@@ -209,20 +226,32 @@ impl SiemWebhook {
                     .await?;
                 after = ev.id;
                 delivered += 1;
+                if let Some(holder) = holder {
+                    let now = self.clock.now();
+                    if !store
+                        .try_lease(SINK_LEASE, holder, now + self.lease_length(), now)
+                        .await?
+                    {
+                        return Ok(delivered);
+                    }
+                }
             }
         }
     }
 
     /// Runs for as long as the server does. With several servers on one database, the one
-    /// holding the `siem-webhook` lease delivers; the lease is renewed every round and outlives
-    /// a round's retries, so another server takes over only when this one stops.
+    /// holding the `siem-webhook` lease delivers, renewing it each round and after each event;
+    /// when it stops, another takes over a few polls later from the persisted cursor. (While
+    /// one event is being retried the lease can lapse, so a receiver that keeps failing may
+    /// get an event from two servers: delivery is at least once.)
     pub async fn run(self, store: Store, holder: String) {
-        let lease = chrono::Duration::from_std(self.retry.poll * 3 + self.retry.max_backoff * 4)
-            .unwrap_or_else(|_| chrono::Duration::minutes(5));
         loop {
             let now = self.clock.now();
-            match store.try_lease(SINK_LEASE, &holder, now + lease, now).await {
-                Ok(true) => match self.deliver_pending(&store).await {
+            match store
+                .try_lease(SINK_LEASE, &holder, now + self.lease_length(), now)
+                .await
+            {
+                Ok(true) => match self.deliver_holding(&store, Some(&holder)).await {
                     Ok(0) => {}
                     Ok(n) => {
                         tracing::debug!(events = n, "audit events delivered to the SIEM webhook")
