@@ -183,14 +183,23 @@ pub async fn decide(
     now: DateTime<Utc>,
 ) -> Result<Vec<CampaignDecision>, CampaignError> {
     let mut decisions = Vec::with_capacity(item_ids.len());
+    // A bulk decision usually spans one campaign: read (and parse) each campaign once.
+    let mut campaigns: std::collections::HashMap<i64, (Campaign, CampaignRules)> =
+        std::collections::HashMap::new();
     for &id in item_ids {
         let item = store.campaign_item(id).await?;
-        let c = store.campaign(item.campaign_id).await?;
-        let rules = rules_of(&c)?;
+        if !campaigns.contains_key(&item.campaign_id) {
+            let c = store.campaign(item.campaign_id).await?;
+            let rules = rules_of(&c)?;
+            campaigns.insert(c.id, (c, rules));
+        }
+        let (c, rules) = campaigns
+            .get(&item.campaign_id)
+            .ok_or_else(|| CampaignError::Corrupt(format!("campaign {}", item.campaign_id)))?;
         let snap = snapshot_of(&item)?;
         let warnings = campaign::check_decision(
-            status_of(&c)?,
-            &rules,
+            status_of(c)?,
+            rules,
             ItemUnderReview {
                 tier: snap.tier,
                 reviewer: &item.reviewer,

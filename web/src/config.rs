@@ -144,16 +144,12 @@ fn default_reminder_days() -> Vec<u32> {
 
 impl CampaignConfig {
     pub fn rules(&self) -> Result<roster_core::campaign::CampaignRules, ConfigError> {
-        let keep_justification_from = match self.keep_justification_from.as_str() {
-            "none" => None,
-            t => Some(
-                t.parse::<roster_core::Tier>()
-                    .map_err(|e| ConfigError::BadValue {
-                        key: format!("campaigns.{}.keep_justification_from", self.name),
-                        detail: format!("{e} (or `none`)"),
-                    })?,
-            ),
-        };
+        let keep_justification_from =
+            roster_core::campaign::parse_keep_justification_from(&self.keep_justification_from)
+                .map_err(|e| ConfigError::BadValue {
+                    key: format!("campaigns.{}.keep_justification_from", self.name),
+                    detail: format!("{e} (or `none`)"),
+                })?;
         Ok(roster_core::campaign::CampaignRules {
             fallback_reviewer: self.fallback_reviewer.clone(),
             team_reviewers: self.team_reviewers.clone(),

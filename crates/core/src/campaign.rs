@@ -121,6 +121,15 @@ impl Default for CloseOut {
     }
 }
 
+/// The `keep_justification_from` setting as written in config, flags and forms: a tier, or
+/// `none` (or nothing) for "never".
+pub fn parse_keep_justification_from(s: &str) -> Result<Option<Tier>, ParseEnumError> {
+    match s.trim() {
+        "" | "none" => Ok(None),
+        t => t.parse().map(Some),
+    }
+}
+
 /// The parts of an item that decide who reviews it.
 #[derive(Debug, Clone, Copy)]
 pub struct ReviewSubject<'a> {
@@ -452,16 +461,19 @@ mod tests {
             to: Some("deploy-bot".into()),
         };
         assert_eq!(
-            check_decision(
-                CampaignStatus::Open,
-                &r,
-                item,
-                Decider::Reviewer("alice@example.com"),
-                &input,
-                today()
-            ),
+            check_open(&r, item, Decider::Reviewer("alice@example.com"), &input),
             Err(DecisionError::ToItself)
         );
+    }
+
+    /// `check_decision` on an open campaign, today.
+    fn check_open(
+        rules: &CampaignRules,
+        item: ItemUnderReview<'_>,
+        decider: Decider<'_>,
+        input: &DecisionInput,
+    ) -> Result<Vec<DecisionWarning>, DecisionError> {
+        check_decision(CampaignStatus::Open, rules, item, decider, input, today())
     }
 
     fn today() -> NaiveDate {
@@ -493,44 +505,21 @@ mod tests {
         let keep = input(DecisionKind::Keep, " ");
         for tier in [Tier::High, Tier::Critical] {
             assert_eq!(
-                check_decision(CampaignStatus::Open, &r, item(tier), alice, &keep, today()),
+                check_open(&r, item(tier), alice, &keep),
                 Err(DecisionError::JustificationRequired { tier })
             );
         }
         for tier in [Tier::Low, Tier::Medium] {
-            assert_eq!(
-                check_decision(CampaignStatus::Open, &r, item(tier), alice, &keep, today()),
-                Ok(vec![])
-            );
+            assert_eq!(check_open(&r, item(tier), alice, &keep), Ok(vec![]));
         }
         let mut lenient = r.clone();
         lenient.keep_justification_from = None;
-        assert!(
-            check_decision(
-                CampaignStatus::Open,
-                &lenient,
-                item(Tier::Critical),
-                alice,
-                &keep,
-                today()
-            )
-            .is_ok()
-        );
+        assert!(check_open(&lenient, item(Tier::Critical), alice, &keep).is_ok());
         let kept = input(
             DecisionKind::Keep,
             "deploys the billing service; rotated in June",
         );
-        assert!(
-            check_decision(
-                CampaignStatus::Open,
-                &r,
-                item(Tier::Critical),
-                alice,
-                &kept,
-                today()
-            )
-            .is_ok()
-        );
+        assert!(check_open(&r, item(Tier::Critical), alice, &kept).is_ok());
     }
 
     #[test]
@@ -538,13 +527,11 @@ mod tests {
         let r = rules();
         let revoke = input(DecisionKind::Revoke, "unused since March");
         assert_eq!(
-            check_decision(
-                CampaignStatus::Open,
+            check_open(
                 &r,
                 item(Tier::Low),
                 Decider::Reviewer("mallory@example.com"),
-                &revoke,
-                today()
+                &revoke
             ),
             Err(DecisionError::NotReviewer {
                 reviewer: "alice@example.com".into()
@@ -552,24 +539,20 @@ mod tests {
         );
         // Case does not make a different person.
         assert!(
-            check_decision(
-                CampaignStatus::Open,
+            check_open(
                 &r,
                 item(Tier::Low),
                 Decider::Reviewer("Alice@Example.com"),
-                &revoke,
-                today()
+                &revoke
             )
             .is_ok()
         );
         assert_eq!(
-            check_decision(
-                CampaignStatus::Open,
+            check_open(
                 &r,
                 item(Tier::Low),
                 Decider::Admin("iam@example.com"),
-                &revoke,
-                today()
+                &revoke
             ),
             Ok(vec![DecisionWarning::DecidedForReviewer {
                 reviewer: "alice@example.com".into()
@@ -607,65 +590,24 @@ mod tests {
         for bad in [None, Some(today())] {
             expiry.expires_on = bad;
             assert_eq!(
-                check_decision(
-                    CampaignStatus::Open,
-                    &r,
-                    item(Tier::Low),
-                    alice,
-                    &expiry,
-                    today()
-                ),
+                check_open(&r, item(Tier::Low), alice, &expiry),
                 Err(DecisionError::ExpiryNotInFuture { today: today() })
             );
         }
         expiry.expires_on = today().succ_opt();
-        assert!(
-            check_decision(
-                CampaignStatus::Open,
-                &r,
-                item(Tier::Low),
-                alice,
-                &expiry,
-                today()
-            )
-            .is_ok()
-        );
+        assert!(check_open(&r, item(Tier::Low), alice, &expiry).is_ok());
         let mut reassign = input(DecisionKind::Reassign, "");
         assert_eq!(
-            check_decision(
-                CampaignStatus::Open,
-                &r,
-                item(Tier::Low),
-                alice,
-                &reassign,
-                today()
-            ),
+            check_open(&r, item(Tier::Low), alice, &reassign),
             Err(DecisionError::MissingPerson("Reassign"))
         );
         reassign.to = Some("ALICE@example.com".into());
         assert_eq!(
-            check_decision(
-                CampaignStatus::Open,
-                &r,
-                item(Tier::Low),
-                alice,
-                &reassign,
-                today()
-            ),
+            check_open(&r, item(Tier::Low), alice, &reassign),
             Err(DecisionError::ToSameReviewer("Reassign"))
         );
         reassign.to = Some("carol@example.com".into());
-        assert!(
-            check_decision(
-                CampaignStatus::Open,
-                &r,
-                item(Tier::Low),
-                alice,
-                &reassign,
-                today()
-            )
-            .is_ok()
-        );
+        assert!(check_open(&r, item(Tier::Low), alice, &reassign).is_ok());
     }
 
     #[test]
@@ -733,6 +675,14 @@ mod tests {
         );
         // A 5-day campaign: no 7-day reminder, even on its first day.
         assert_eq!(reminder_due(&r, at(10, 9), due, at(10, 10)), None);
+    }
+
+    #[test]
+    fn keep_justification_setting_parses() {
+        assert_eq!(parse_keep_justification_from("none"), Ok(None));
+        assert_eq!(parse_keep_justification_from(""), Ok(None));
+        assert_eq!(parse_keep_justification_from("high"), Ok(Some(Tier::High)));
+        assert!(parse_keep_justification_from("urgent").is_err());
     }
 
     #[test]

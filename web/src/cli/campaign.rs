@@ -126,10 +126,8 @@ fn rules_from_flags(args: &CreateArgs) -> anyhow::Result<CampaignRules> {
         };
         team_reviewers.insert(team.trim().to_owned(), reviewer.trim().to_owned());
     }
-    let keep_justification_from = match args.keep_justification_from.as_str() {
-        "none" => None,
-        t => Some(t.parse()?),
-    };
+    let keep_justification_from =
+        roster_core::campaign::parse_keep_justification_from(&args.keep_justification_from)?;
     Ok(CampaignRules {
         fallback_reviewer: fallback.to_owned(),
         team_reviewers,

@@ -183,13 +183,10 @@ fn launch_request(form: &LaunchForm, state: &AppState) -> Result<LaunchRequest, 
             .parse()
             .map_err(|e: roster_core::ParseEnumError| WebError::BadRequest(e.to_string()))?;
     }
-    rules.keep_justification_from = match form.keep_justification_from.as_deref() {
-        None | Some("") | Some("none") => None,
-        Some(t) => Some(
-            t.parse()
-                .map_err(|e: roster_core::ParseEnumError| WebError::BadRequest(e.to_string()))?,
-        ),
-    };
+    rules.keep_justification_from = roster_core::campaign::parse_keep_justification_from(
+        form.keep_justification_from.as_deref().unwrap_or(""),
+    )
+    .map_err(|e| WebError::BadRequest(e.to_string()))?;
     Ok(LaunchRequest {
         name: form.name.clone().unwrap_or_default(),
         definition: None,

@@ -140,11 +140,19 @@ pub async fn identity(
         .collect();
     // The review history, latest campaign first: who decided what, when and why.
     let mut reviews = Vec::new();
+    let mut campaigns: std::collections::HashMap<i64, String> = Default::default();
     for (item, decisions) in state.store.record_reviews(id.0, 20).await? {
-        let campaign = state.store.campaign(item.campaign_id).await?;
+        if !campaigns.contains_key(&item.campaign_id) {
+            let c = state.store.campaign(item.campaign_id).await?;
+            campaigns.insert(c.id, c.name);
+        }
+        let campaign_name = campaigns
+            .get(&item.campaign_id)
+            .cloned()
+            .unwrap_or_default();
         for d in decisions {
             reviews.push(ReviewEntry {
-                campaign: campaign.name.clone(),
+                campaign: campaign_name.clone(),
                 item: item.id,
                 decision: d.decision,
                 actor: d.actor,
@@ -154,7 +162,7 @@ pub async fn identity(
         }
         if item.state != "decided" {
             reviews.push(ReviewEntry {
-                campaign: campaign.name.clone(),
+                campaign: campaign_name.clone(),
                 item: item.id,
                 decision: item.state.clone(),
                 actor: item.reviewer.clone(),
