@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use roster_core::{InventoryItem, RiskPolicy, Tier};
-use roster_store::{InventoryFilter, Store, StoreError};
+use roster_store::{EvaluationInputs, InventoryFilter, Store, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct InventoryQuery {
@@ -20,6 +20,10 @@ pub struct InventoryQuery {
     pub orphaned: bool,
     /// Carries a finding of this rule.
     pub rule: Option<String>,
+    /// The stored evaluations may narrow the rows read (see
+    /// [`roster_store::StoredEvaluationFilter`]): set where `as_of` is not in the past and the
+    /// policy is the one they were made with.
+    pub trust_stored: bool,
 }
 
 impl InventoryQuery {
@@ -31,7 +35,35 @@ impl InventoryQuery {
             stale: false,
             orphaned: false,
             rule: None,
+            trust_stored: false,
         }
+    }
+
+    /// The store filter: the stored columns' filters, narrowed by the stored evaluations when
+    /// they can be trusted. Rows they let through are still evaluated and checked by
+    /// [`Self::keeps`].
+    fn store_filter(&self) -> std::borrow::Cow<'_, InventoryFilter> {
+        if !self.trust_stored || !self.filters_after_evaluation() {
+            return std::borrow::Cow::Borrowed(&self.filter);
+        }
+        let group = |rules: &[&str]| rules.iter().map(|r| (*r).to_owned()).collect::<Vec<_>>();
+        let mut rules_any = Vec::new();
+        if self.stale {
+            rules_any.push(group(&["usage.stale", "usage.never_used"]));
+        }
+        if self.orphaned {
+            rules_any.push(group(&["owner.missing", "owner.departed"]));
+        }
+        if let Some(r) = &self.rule {
+            rules_any.push(vec![r.clone()]);
+        }
+        let mut f = self.filter.clone();
+        f.evaluated = Some(roster_store::StoredEvaluationFilter {
+            as_of: self.as_of,
+            tier: self.tier,
+            rules_any,
+        });
+        std::borrow::Cow::Owned(f)
     }
 
     /// Whether evaluation can drop rows the store returns (so a page must read ahead).
@@ -57,26 +89,14 @@ impl InventoryQuery {
 /// scan of the table).
 pub struct ReaderContext {
     last_complete: HashMap<(String, String, String), i64>,
-    /// The people directory owners are checked against (empty without an import).
-    directory: roster_core::directory::Directory,
-    /// Ownership claims, applied to records neither the policy nor the platform gives an owner.
-    claims: HashMap<i64, roster_store::claims::OwnershipClaim>,
-    /// Active credentials per parent, where two or more.
-    active_credentials: HashMap<i64, u32>,
-    /// Credentials whose material is also used elsewhere, with where.
-    credential_reuse: HashMap<i64, roster_core::credential_fingerprint::CredentialReuse>,
+    inputs: EvaluationInputs,
 }
 
 impl ReaderContext {
     pub async fn load(store: &Store) -> Result<Self, StoreError> {
         Ok(Self {
             last_complete: store.last_complete_runs().await?,
-            directory: store.directory().await?,
-            claims: store.ownership_claims().await?,
-            active_credentials: store.parents_with_active_credentials().await?,
-            credential_reuse: roster_core::credential_fingerprint::reuse_by_record(
-                &store.shared_credential_fingerprints().await?,
-            ),
+            inputs: EvaluationInputs::load(store).await?,
         })
     }
 }
@@ -136,25 +156,11 @@ impl<'a> InventoryReader<'a> {
         as_of: DateTime<Utc>,
     ) -> Result<InventoryItem, StoreError> {
         let mut record = row.to_record()?;
-        // Resolution order: policy [[owners]] and the platform (both applied at sync), then a
-        // claim.
-        if record.owner.is_none()
-            && let Some(c) = self.ctx.claims.get(&row.id)
-        {
-            record.owner = Some(c.owner.clone());
-            record.owner_source = Some(format!("claim:{}", c.claimed_by));
-        }
-        let ctx = roster_core::Context {
-            directory: &self.ctx.directory,
-            active_credentials: self
-                .ctx
-                .active_credentials
-                .get(&row.id)
-                .copied()
-                .unwrap_or(0),
-            credential_reuse: self.ctx.credential_reuse.get(&row.id),
-        };
-        let evaluation = self.policy.evaluate_with(&record, as_of, &ctx);
+        self.ctx.inputs.apply_claim(row.id, &mut record);
+        let evaluation = self
+            .ctx
+            .inputs
+            .evaluate(self.policy, row.id, &record, as_of);
         let key = (
             row.connector.clone(),
             row.resource_type.clone(),
@@ -175,8 +181,9 @@ impl<'a> InventoryReader<'a> {
     ) -> Result<u64, StoreError> {
         let mut after = None;
         let mut seen = 0;
+        let filter = q.store_filter();
         loop {
-            let rows = self.store.inventory_page(&q.filter, after, FETCH).await?;
+            let rows = self.store.inventory_page(&filter, after, FETCH).await?;
             let exhausted = (rows.len() as u64) < FETCH;
             for row in rows {
                 after = Some(row.id);
@@ -208,8 +215,9 @@ impl<'a> InventoryReader<'a> {
         } else {
             limit as u64 + 1
         };
+        let filter = q.store_filter();
         loop {
-            let rows = self.store.inventory_page(&q.filter, after, fetch).await?;
+            let rows = self.store.inventory_page(&filter, after, fetch).await?;
             let exhausted = (rows.len() as u64) < fetch;
             for row in rows {
                 after = Some(row.id);

@@ -127,7 +127,73 @@ impl InventorySummary {
     }
 }
 
-/// Summarises the whole live inventory as evaluated at `as_of`.
+/// The bucket bounds in days, as the store counts them.
+fn bounds(buckets: &[(i64, &str)]) -> Vec<i64> {
+    buckets.iter().map(|(days, _)| *days).collect()
+}
+
+impl InventorySummary {
+    /// The summary from the store's grouped counts of stored evaluations.
+    fn from_groups(
+        groups: &[roster_store::evaluation::EvaluatedGroup],
+        as_of: DateTime<Utc>,
+    ) -> Result<Self, roster_store::StoreError> {
+        let mut s = Self::new(as_of);
+        for g in groups {
+            let corrupt = |field: &'static str, detail: String| roster_store::StoreError::Corrupt {
+                id: "summary".into(),
+                field,
+                detail,
+            };
+            let tier: Tier = g
+                .tier
+                .parse()
+                .map_err(|e: roster_core::ParseEnumError| corrupt("tier", e.to_string()))?;
+            let class: RecordClass = g
+                .class
+                .parse()
+                .map_err(|e: roster_core::ParseEnumError| corrupt("class", e.to_string()))?;
+            let t = tier_index(tier);
+            s.tiers[t] += g.records;
+            s.by_platform.entry(g.platform.clone()).or_default()[t] += g.records;
+            match class {
+                RecordClass::Credential => {
+                    s.credentials += g.records;
+                    if let Some(n) = s.credential_age.get_mut(g.age_bucket) {
+                        *n += g.records;
+                    }
+                }
+                _ => s.identities += g.records,
+            }
+            if let Some(n) = s.last_used.get_mut(g.last_used_bucket) {
+                *n += g.records;
+            }
+            if g.last_used_bucket == LAST_USED_BUCKETS.len() + 1 {
+                s.no_usage_data += g.records;
+            }
+            s.stale += g.stale;
+            s.never_used += g.never_used;
+            s.orphaned += g.orphaned;
+            s.expiring_soon += g.expiring_soon;
+            s.admin += g.admin;
+        }
+        Ok(s)
+    }
+}
+
+/// Summarises the live inventory from the stored evaluations: a grouped count, no record read
+/// into Roster. Sound right after a sync run, which leaves no evaluation due at its end.
+pub async fn summarize_stored(
+    store: &roster_store::Store,
+    as_of: DateTime<Utc>,
+) -> Result<InventorySummary, roster_store::StoreError> {
+    let groups = store
+        .evaluated_totals(as_of, &bounds(AGE_BUCKETS), &bounds(LAST_USED_BUCKETS))
+        .await?;
+    InventorySummary::from_groups(&groups, as_of)
+}
+
+/// Summarises the whole live inventory as evaluated at `as_of`, record by record.
 pub async fn summarize(
     reader: &InventoryReader<'_>,
     as_of: DateTime<Utc>,
@@ -139,15 +205,14 @@ pub async fn summarize(
     Ok(summary)
 }
 
-/// Summarises the inventory as run `run_id` left it and stores that with the run.
+/// Summarises the inventory as run `run_id` left it (at its end, `as_of`) and stores that with
+/// the run.
 pub async fn record_run_summary(
     store: &roster_store::Store,
-    policy: &roster_core::RiskPolicy,
     run_id: i64,
     as_of: DateTime<Utc>,
 ) -> Result<InventorySummary, roster_store::StoreError> {
-    let reader = InventoryReader::new(store, policy).await?;
-    let summary = summarize(&reader, as_of).await?;
+    let summary = summarize_stored(store, as_of).await?;
     let json = serde_json::to_value(&summary).map_err(|e| roster_store::StoreError::Corrupt {
         id: format!("run:{run_id}"),
         field: "summary",

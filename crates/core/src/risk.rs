@@ -102,6 +102,37 @@ impl Default for Context<'_> {
 pub struct Evaluation {
     pub tier: Tier,
     pub findings: Vec<Finding>,
+    /// The first later moment at which a time threshold of the rules (grace period, staleness,
+    /// expiry, rotation age, an exception's end) is crossed: until then the same record in the
+    /// same context has the same tier and rules, so a stored evaluation can be trusted up to it.
+    /// `None`: no threshold lies ahead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// The earliest threshold after `now` that evaluation passed by.
+struct Horizon {
+    now: DateTime<Utc>,
+    next: Option<DateTime<Utc>>,
+}
+
+impl Horizon {
+    fn note(&mut self, at: DateTime<Utc>) {
+        if at > self.now && self.next.is_none_or(|n| at < n) {
+            self.next = Some(at);
+        }
+    }
+
+    /// `days_between(from, now) > days` becomes true `days + 1` whole days after `from`.
+    fn note_days_after(&mut self, from: DateTime<Utc>, days: i64) {
+        if let Some(at) = days
+            .checked_add(1)
+            .and_then(Duration::try_days)
+            .and_then(|d| from.checked_add_signed(d))
+        {
+            self.note(at);
+        }
+    }
 }
 
 fn finding(rule: &str, owasp: OwaspCode, severity: Severity, message: String) -> Finding {
@@ -150,6 +181,37 @@ impl RiskPolicy {
         let directory = ctx.directory;
         let mut findings = Vec::new();
         let live = r.status == Status::Active;
+        let mut horizon = Horizon { now, next: None };
+        // Every threshold the rules below compare `now` with, whether or not it applies: an
+        // extra one only makes a stored evaluation be redone sooner.
+        if let Some(c) = r.created_at {
+            if let Some(at) =
+                Duration::try_days(self.grace_days).and_then(|d| c.checked_add_signed(d))
+            {
+                horizon.note(at);
+            }
+            horizon.note_days_after(c, self.rotation_days);
+            horizon.note_days_after(c, self.secret_max_age_days);
+        }
+        if let Some(last) = r.last_used_at {
+            horizon.note_days_after(last, self.stale_days);
+        }
+        if let Some(exp) = r.expires_at {
+            horizon.note(exp);
+            if let Some(at) =
+                Duration::try_days(self.expiring_soon_days).and_then(|d| exp.checked_sub_signed(d))
+            {
+                horizon.note(at);
+            }
+        }
+        for e in &self.exceptions {
+            // An exception covers through its expiry date, UTC.
+            if let Some(day) = e.expires.0.succ_opt()
+                && let Some(at) = day.and_hms_opt(0, 0, 0)
+            {
+                horizon.note(at.and_utc());
+            }
+        }
         let in_grace = r
             .created_at
             .is_some_and(|c| now - c < Duration::days(self.grace_days));
@@ -361,7 +423,11 @@ impl RiskPolicy {
 
         let findings = self.apply_overrides(r, now, findings);
         let tier = self.tier(&findings);
-        Evaluation { tier, findings }
+        Evaluation {
+            tier,
+            findings,
+            until: horizon.next,
+        }
     }
 
     /// Checks rule ids and exceptions (see [`crate::policy::check`]).
@@ -925,5 +991,56 @@ owner = "cloud-team"
         p.escalate_medium_count = 3;
         assert_eq!(p.tier(&three), Tier::High);
         assert_eq!(p.tier(&three[..2]), Tier::Medium);
+    }
+
+    /// Walks a record through a year an hour at a time: wherever the rules' outcome changes,
+    /// the evaluation before the change named that moment (or an earlier one) as its end.
+    #[test]
+    fn an_evaluation_holds_until_the_moment_it_names() {
+        let mut p = RiskPolicy::default();
+        p.exceptions = toml::from_str::<RiskPolicy>(
+            "[[exceptions]]\nrule = \"lifetime.no_expiry\"\nowner = \"a\"\nreason = \"r\"\nexpires = 2026-08-15\nplatform = \"aws\"\n",
+        )
+        .unwrap()
+        .exceptions;
+        let mut used = key();
+        used.last_used_at = Some(now() - Duration::days(80));
+        used.expires_at = Some(now() + Duration::days(120));
+        let mut never = key();
+        never.usage = Usage::NeverUsed;
+        never.last_used_at = None;
+        never.created_at = Some(now() - Duration::days(2));
+        never.expires_at = None;
+        let outcome = |e: &Evaluation| (e.tier, rules(e).join(","));
+        for r in [used, never] {
+            let mut at = now();
+            let mut e = p.evaluate(&r, at);
+            let mut changes = 0;
+            while at < now() + Duration::days(365) {
+                at += Duration::hours(1);
+                let next = p.evaluate(&r, at);
+                if outcome(&next) != outcome(&e) {
+                    changes += 1;
+                    let until = e
+                        .until
+                        .expect("a change was ahead, so a threshold was named");
+                    assert!(
+                        until <= at,
+                        "{:?} changed at {at} but claimed to hold until {until}",
+                        outcome(&e)
+                    );
+                }
+                if e.until.is_some_and(|u| u <= at) || outcome(&next) != outcome(&e) {
+                    e = next;
+                }
+            }
+            assert!(changes >= 2, "the walk crossed thresholds ({changes})");
+        }
+        let mut timeless = key();
+        timeless.created_at = None;
+        timeless.expires_at = None;
+        timeless.last_used_at = None;
+        timeless.usage = Usage::NoTelemetry;
+        assert_eq!(RiskPolicy::default().evaluate(&timeless, now()).until, None);
     }
 }

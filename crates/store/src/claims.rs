@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, Set, TransactionTrait};
 
 use crate::audit::{NewAuditEvent, append_audit_in};
 use crate::entity::ownership_claim;
@@ -86,6 +86,12 @@ async fn write_claim(
             .to_owned(),
     )
     .exec(db)
+    .await?;
+    // The claimed owner changes what the rules say of the record.
+    crate::evaluation::mark_due(
+        db,
+        sea_orm::Condition::all().add(crate::entity::record::Column::Id.eq(record_id)),
+    )
     .await?;
     Ok(())
 }

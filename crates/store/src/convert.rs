@@ -58,7 +58,7 @@ impl record::Model {
         })
     }
 
-    /// Rule ids that fired (above info) when the record was last written.
+    /// Rule ids that fired at the record's last evaluation.
     pub fn stored_rules(&self) -> Vec<&str> {
         self.finding_rules
             .split(',')

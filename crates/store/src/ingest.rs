@@ -100,7 +100,7 @@ pub struct RecordRow {
 
 /// The records table's columns in insert order. On conflict everything but `id` and
 /// `first_seen_run` is replaced.
-const RECORD_COLUMNS: [&str; 28] = [
+const RECORD_COLUMNS: [&str; 29] = [
     "id",
     "connector",
     "platform",
@@ -129,6 +129,7 @@ const RECORD_COLUMNS: [&str; 28] = [
     "gone_run",
     "signals",
     "credential_fingerprint",
+    "evaluated_until",
 ];
 
 /// `INSERT … VALUES (…),… ON CONFLICT (id) DO UPDATE …` for `rows` rows. Built by hand rather
@@ -202,20 +203,13 @@ impl RecordRow {
             Value::from(json_text(&r.raw)),
             Value::from(self.content_hash),
             Value::from(self.evaluation.tier.as_str()),
-            Value::from(
-                self.evaluation
-                    .findings
-                    .iter()
-                    .filter(|f| f.severity > roster_core::Severity::Info)
-                    .map(|f| f.rule.as_str())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
+            Value::from(crate::evaluation::stored_rules(&self.evaluation)),
             Value::from(run_id),
             Value::from(run_id),
             Value::from(None::<i64>),
             Value::from(json_text(&r.signals)),
             Value::from(r.credential_fingerprint.clone()),
+            Value::from(self.evaluation.until),
         ]);
     }
 }

@@ -28,6 +28,9 @@ pub struct InventoryFilter {
     /// What a person signed in as an owner may see: what they own (stored or claimed), and
     /// what nobody owns or has claimed (so that they can claim it).
     pub visible_to: Option<String>,
+    /// Narrows to rows whose stored evaluation matches, or is due (see
+    /// [`crate::StoredEvaluationFilter`]).
+    pub evaluated: Option<crate::StoredEvaluationFilter>,
 }
 
 impl InventoryFilter {
@@ -91,6 +94,9 @@ impl InventoryFilter {
                 c = c.add(record::Column::Status.ne(Status::Gone.as_str()))
             }
             None => {}
+        }
+        if let Some(e) = &self.evaluated {
+            c = c.add(e.condition());
         }
         if let Some(q) = &self.search {
             c = c.add(

@@ -8,6 +8,7 @@ pub mod claims;
 pub mod convert;
 pub mod entity;
 pub mod error;
+pub mod evaluation;
 pub mod http_validators;
 pub mod ingest;
 pub mod inventory;
@@ -24,6 +25,7 @@ use sea_orm::{
 };
 
 pub use error::StoreError;
+pub use evaluation::{EvaluationInputs, StoredEvaluationFilter};
 pub use http_validators::HttpValidator;
 pub use ingest::{Change, IndexEntry, RecordIndex, RecordRow};
 pub use inventory::InventoryFilter;

@@ -98,8 +98,12 @@ impl Store {
                 }
                 .insert(&self.db)
                 .await?;
+                Self::mark_owned_evaluations_due(&self.db).await?;
             }
             Some(p) => {
+                if !p.active {
+                    Self::mark_owned_evaluations_due(&self.db).await?;
+                }
                 let mut m: person::ActiveModel = p.into();
                 m.email = Set(email.map(str::to_owned));
                 m.display_name = Set(display_name.map(str::to_owned));
@@ -149,6 +153,8 @@ async fn import_in(
         .filter(person::Column::Source.eq(source))
         .all(txn)
         .await?;
+    // Who is present or gone changes the owner rules of every owned record.
+    Store::mark_owned_evaluations_due(txn).await?;
     let mut summary = ImportSummary::default();
     let mut seen = HashSet::new();
     for e in entries {

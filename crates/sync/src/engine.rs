@@ -8,8 +8,8 @@ use roster_connector_sdk::{
 };
 use roster_core::{Record, RecordId, RiskPolicy, Status};
 use roster_store::{
-    Change, HttpValidator, IndexEntry, ListingOutcome, RecordIndex, RecordRow, RunCounts,
-    RunStatus, Store,
+    Change, EvaluationInputs, HttpValidator, IndexEntry, ListingOutcome, RecordIndex, RecordRow,
+    RunCounts, RunStatus, Store,
 };
 
 use crate::SyncError;
@@ -71,12 +71,18 @@ impl SyncEngine {
         }
         let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
         let run_id = self.store.begin_sync_run(started_at, &names).await?;
+        // Records are evaluated as they are written, in the context as it stood before the run;
+        // what the run changes of that context is re-evaluated at its end.
+        let mut inputs = EvaluationInputs::load(&self.store).await?;
 
         let mut writer = RunWriter::start(self.store.writer().await?, run_id);
         let mut reports = Vec::with_capacity(sources.len());
         let mut counts = RunCounts::default();
         for source in sources {
-            let report = match self.run_source(source, &mut writer, progress).await {
+            let report = match self
+                .run_source(source, &inputs, &mut writer, progress)
+                .await
+            {
                 Ok(report) => report,
                 Err(e) => {
                     // Whatever the writer had committed stays; the run is left for the next
@@ -96,6 +102,20 @@ impl SyncEngine {
             }
         }
 
+        let finished_at = self.clock.now();
+        let refresh_started = std::time::Instant::now();
+        let touched = inputs.reload_cross_record(&self.store).await?;
+        let reevaluated = self
+            .store
+            .refresh_evaluations(&self.policy, &inputs, &touched, finished_at)
+            .await?;
+        tracing::debug!(
+            touched = touched.len(),
+            reevaluated,
+            ms = refresh_started.elapsed().as_millis() as u64,
+            "stored evaluations brought up to the end of the run"
+        );
+
         let any_failure = counts.failed_listings > 0 || reports.iter().any(|r| r.error.is_some());
         let any_complete = reports
             .iter()
@@ -105,7 +125,6 @@ impl SyncEngine {
             (true, true) => RunStatus::Partial,
             (true, false) => RunStatus::Failed,
         };
-        let finished_at = self.clock.now();
         let report = SyncReport {
             run_id,
             status,
@@ -124,6 +143,7 @@ impl SyncEngine {
     async fn run_source(
         &self,
         source: &SyncSource,
+        inputs: &EvaluationInputs,
         writer: &mut RunWriter,
         progress: &dyn Progress,
     ) -> Result<ConnectorReport, SyncError> {
@@ -152,7 +172,7 @@ impl SyncEngine {
             progress.listing_started(&source.name, &listing);
             let before = cache.as_ref().map_or(0, |c| c.not_modified());
             let mut l = self
-                .run_listing(source, &listing, &mut index, writer, progress)
+                .run_listing(source, &listing, inputs, &mut index, writer, progress)
                 .await?;
             l.not_modified = cache.as_ref().map_or(0, |c| c.not_modified()) - before;
             report.counts.add(&l.counts);
@@ -199,6 +219,7 @@ impl SyncEngine {
         &self,
         source: &SyncSource,
         listing: &Listing,
+        inputs: &EvaluationInputs,
         index: &mut RecordIndex,
         writer: &mut RunWriter,
         progress: &dyn Progress,
@@ -243,9 +264,15 @@ impl SyncEngine {
                     continue;
                 }
                 page_seen += 1;
-                if let Some(row) =
-                    self.classify(&source.name, record, id, index, &mut report.counts, now)
-                {
+                if let Some(row) = self.classify(
+                    &source.name,
+                    record,
+                    id,
+                    index,
+                    inputs,
+                    &mut report.counts,
+                    now,
+                ) {
                     pending.push(row);
                 }
             }
@@ -301,6 +328,7 @@ impl SyncEngine {
         mut record: Record,
         id: RecordId,
         index: &RecordIndex,
+        inputs: &EvaluationInputs,
         counts: &mut RunCounts,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Option<RecordRow> {
@@ -324,7 +352,7 @@ impl SyncEngine {
             .parent
             .as_ref()
             .map(|p| RecordId::derive(connector, p));
-        let evaluation = self.policy.evaluate(&record, now);
+        let evaluation = inputs.evaluate(&self.policy, id.0, &record, now);
         Some(RecordRow {
             id,
             connector: connector.to_owned(),

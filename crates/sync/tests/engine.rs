@@ -441,3 +441,136 @@ async fn validators_are_restored_before_a_run_saved_after_it_and_304s_reported()
         assert_eq!(r.connectors[0].not_modified, None);
     }
 }
+
+/// Every live record's stored tier and rules against a full evaluation at `at`, in the store's
+/// current context. Returns how many records were compared.
+async fn assert_stored_evaluations_hold(
+    s: &Store,
+    at: chrono::DateTime<chrono::Utc>,
+    what: &str,
+) -> u64 {
+    let inputs = roster_store::EvaluationInputs::load(s).await.unwrap();
+    let policy = RiskPolicy::default();
+    let mut after = None;
+    let mut n = 0;
+    loop {
+        let rows = s
+            .inventory_page(&InventoryFilter::default(), after, 500)
+            .await
+            .unwrap();
+        if rows.is_empty() {
+            return n;
+        }
+        for row in rows {
+            after = Some(row.id);
+            let mut full = s.record(row.id).await.unwrap();
+            full.raw = row.raw.clone();
+            let e = inputs.evaluate(&policy, row.id, &full.to_record().unwrap(), at);
+            assert_eq!(
+                (row.tier.as_str(), row.finding_rules.as_str()),
+                (
+                    e.tier.as_str(),
+                    roster_store::evaluation::stored_rules(&e).as_str()
+                ),
+                "{what}: record {} ({}) stored an evaluation that does not hold at {at}",
+                row.id,
+                row.name
+            );
+            assert!(
+                row.evaluated_until.is_none_or(|u| u > at),
+                "{what}: record {} is left due",
+                row.id
+            );
+            n += 1;
+        }
+    }
+}
+
+#[tokio::test]
+async fn stored_evaluations_hold_at_the_end_of_every_run() {
+    for t in test_stores().await.unwrap() {
+        let s = &t.store;
+        let clock = Arc::new(FakeClock::new(default_anchor()));
+        let engine = |clock: &Arc<FakeClock>| {
+            let mut e = SyncEngine::new(s.clone(), RiskPolicy::default(), clock.clone());
+            e.batch_size = 64;
+            e
+        };
+        let r1 = engine(&clock)
+            .run(&[synthetic(600)], &NoProgress)
+            .await
+            .unwrap();
+        let n = assert_stored_evaluations_hold(s, r1.finished_at, "first sync").await;
+        assert_eq!(n, 600, "{}", t.backend);
+
+        // Half a year on, nothing changed at the source: thresholds (staleness, rotation age,
+        // expiry) were crossed, and the unchanged records' evaluations must follow.
+        clock.advance(std::time::Duration::from_secs(183 * 86_400));
+        let r2 = engine(&clock)
+            .run(&[synthetic(600)], &NoProgress)
+            .await
+            .unwrap();
+        assert_eq!(r2.counts.unchanged, 600, "{}", t.backend);
+        assert_stored_evaluations_hold(s, r2.finished_at, "re-sync half a year later").await;
+
+        // A claim and a directory import change the owner rules between runs: the affected
+        // records are due, so the next run re-evaluates them.
+        let orphan = s
+            .inventory_page(
+                &InventoryFilter {
+                    class: Some(roster_core::RecordClass::Identity),
+                    ..Default::default()
+                },
+                None,
+                500,
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.owner.is_none() && r.status == "active")
+            .expect("the synthetic estate has an ownerless identity");
+        s.claim_ownership(
+            orphan.id,
+            "alice@example.com",
+            "alice@example.com",
+            "",
+            r2.finished_at,
+        )
+        .await
+        .unwrap();
+        s.import_directory(
+            "csv",
+            &[roster_store::people::DirectoryEntry {
+                key: "bob@example.com".into(),
+                email: None,
+                display_name: None,
+                kind: "person".into(),
+                active: false,
+            }],
+            r2.finished_at,
+        )
+        .await
+        .unwrap();
+        let due = s.record(orphan.id).await.unwrap().evaluated_until;
+        assert!(
+            due.is_some_and(|u| u <= r2.finished_at),
+            "{}: the claimed record is due",
+            t.backend
+        );
+        clock.advance(std::time::Duration::from_secs(300));
+        let r3 = engine(&clock)
+            .run(&[synthetic(600)], &NoProgress)
+            .await
+            .unwrap();
+        assert_stored_evaluations_hold(s, r3.finished_at, "after a claim and an import").await;
+        assert!(
+            !s.record(orphan.id)
+                .await
+                .unwrap()
+                .finding_rules
+                .contains("owner.missing"),
+            "{}: the claim counts",
+            t.backend
+        );
+    }
+}

@@ -60,13 +60,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     progress.finish();
     let report = report?;
     print!("{}", report.to_text());
-    crate::summary::record_run_summary(
-        &store,
-        &RiskPolicy::default(),
-        report.run_id,
-        report.finished_at,
-    )
-    .await?;
+    crate::summary::record_run_summary(&store, report.run_id, report.finished_at).await?;
 
     // A sample access review over the critical identities, so the campaign pages have content.
     let campaign = crate::campaigns::launch(

@@ -148,9 +148,15 @@ fn table_row(i: &InventoryItem) -> String {
 
 pub async fn run(args: IdentitiesArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
-    let policy = policy::load(config.policy.file.as_deref())?;
+    let loaded = policy::load_with_hash(config.policy.file.as_deref())?;
+    let policy = loaded.policy;
     let store = open_store(&config).await?;
-    let mut q = InventoryQuery::new(args.as_of.unwrap_or_else(Utc::now));
+    let now = Utc::now();
+    let mut q = InventoryQuery::new(args.as_of.unwrap_or(now));
+    // Stored evaluations narrow the read only when they were made with this policy and the
+    // moment asked about is not before they were made.
+    q.trust_stored = q.as_of >= now
+        && store.evaluations_policy_hash().await?.as_deref() == Some(loaded.hash.as_str());
     q.filter.platform = args.platform;
     q.filter.kind = args.kind;
     q.filter.owner = args.owner;

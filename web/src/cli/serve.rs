@@ -31,6 +31,11 @@ pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
         Utc::now(),
     )
     .await?;
+    // Stored evaluations made under another policy would mislead the tier filter: the pages
+    // evaluate those records in full until a sync stores this policy's view.
+    store
+        .mark_evaluations_due_unless_policy(&loaded.hash)
+        .await?;
     // This server, as holder of the leases that make scheduled work run on one server at a time
     // when several share one database.
     let holder = format!(

@@ -90,6 +90,15 @@ pub async fn sync_once(
             connector: Box::new(crate::roster_api_token::ApiTokenSource::new(store.clone())),
         });
     }
+    let redo = store
+        .mark_evaluations_due_unless_policy(policy_hash)
+        .await?;
+    if redo > 0 {
+        tracing::info!(
+            records = redo,
+            "the policy changed: every record is evaluated again"
+        );
+    }
     let engine = SyncEngine::new(store.clone(), policy.clone(), Arc::new(SystemClock));
     // Phase timings at debug level (`ROSTER_LOG=debug`), for tests/bench/ingest.sh's readers.
     let started = std::time::Instant::now();
@@ -98,7 +107,7 @@ pub async fn sync_once(
     store
         .set_run_policy_hash(report.run_id, policy_hash)
         .await?;
-    crate::summary::record_run_summary(store, policy, report.run_id, report.finished_at).await?;
+    crate::summary::record_run_summary(store, report.run_id, report.finished_at).await?;
     tracing::debug!(
         sync_ms = synced.as_millis() as u64,
         summary_ms = (started.elapsed() - synced).as_millis() as u64,

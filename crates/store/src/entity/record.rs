@@ -30,8 +30,9 @@ pub struct Model {
     pub raw: String,
     pub content_hash: i64,
     pub tier: String,
-    /// Rule ids of the findings (above info) at the last write, comma-separated, for filters.
-    /// Messages are made at read time, against the policy and moment the reader chooses.
+    /// Rule ids of the findings at the last evaluation, comma-separated, for filters and
+    /// counts. Messages are made at read time, against the policy and moment the reader
+    /// chooses.
     #[sea_orm(column_type = "Text")]
     pub finding_rules: String,
     pub first_seen_run: i64,
@@ -44,6 +45,9 @@ pub struct Model {
     /// `roster_core::credential_fingerprint`).
     #[sea_orm(column_type = "Text", nullable)]
     pub credential_fingerprint: Option<String>,
+    /// Until when `tier` and `finding_rules` hold (see `crate::evaluation`); `None`: no time
+    /// threshold ahead.
+    pub evaluated_until: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

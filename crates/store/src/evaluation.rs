@@ -1,0 +1,448 @@
+//! Stored evaluations. Each record keeps the tier and rule ids of its last evaluation and the
+//! moment that evaluation stops holding (`evaluated_until`, from `Evaluation::until`). The sync
+//! evaluates what it writes, then re-evaluates what is due (past its moment, or touched by a
+//! change of context: a credential count, a shared fingerprint); claims, directory changes and
+//! a new policy mark what they affect as due. Readers can then filter and count on the stored
+//! columns, evaluating in full only the rows that are due.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use roster_core::credential_fingerprint::CredentialReuse;
+use roster_core::directory::Directory;
+use roster_core::{Evaluation, Record, RiskPolicy, Tier};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement,
+    TransactionTrait, Value,
+};
+
+use crate::claims::OwnershipClaim;
+use crate::entity::record;
+use crate::{Store, StoreError};
+
+/// What evaluation knows beyond each record: the people directory, ownership claims, and the
+/// cross-record counts (active credentials per parent, credential material held elsewhere).
+#[derive(Default)]
+pub struct EvaluationInputs {
+    /// The people directory owners are checked against (empty without an import).
+    pub directory: Directory,
+    /// Ownership claims, applied to records neither the policy nor the platform gives an owner.
+    pub claims: HashMap<i64, OwnershipClaim>,
+    /// Active credentials per parent, where two or more.
+    pub active_credentials: HashMap<i64, u32>,
+    /// Credentials whose material is also used elsewhere, with where.
+    pub credential_reuse: HashMap<i64, CredentialReuse>,
+}
+
+impl EvaluationInputs {
+    pub async fn load(store: &Store) -> Result<Self, StoreError> {
+        let mut inputs = Self {
+            directory: store.directory().await?,
+            claims: store.ownership_claims().await?,
+            ..Self::default()
+        };
+        inputs.reload_cross_record(store).await?;
+        Ok(inputs)
+    }
+
+    /// Re-reads the cross-record counts, and returns the records whose count or reuse changed.
+    pub async fn reload_cross_record(&mut self, store: &Store) -> Result<HashSet<i64>, StoreError> {
+        let active = store.parents_with_active_credentials().await?;
+        let reuse = roster_core::credential_fingerprint::reuse_by_record(
+            &store.shared_credential_fingerprints().await?,
+        );
+        let mut changed = HashSet::new();
+        changed_keys(&self.active_credentials, &active, &mut changed);
+        changed_keys(&self.credential_reuse, &reuse, &mut changed);
+        self.active_credentials = active;
+        self.credential_reuse = reuse;
+        Ok(changed)
+    }
+
+    /// Applies record `id`'s ownership claim: the third source of ownership, after the
+    /// policy's `[[owners]]` and the platform, both applied at sync.
+    pub fn apply_claim(&self, id: i64, record: &mut Record) {
+        if record.owner.is_none()
+            && let Some(c) = self.claims.get(&id)
+        {
+            record.owner = Some(c.owner.clone());
+            record.owner_source = Some(format!("claim:{}", c.claimed_by));
+        }
+    }
+
+    /// Evaluates stored record `id` in this context, its claim applied.
+    pub fn evaluate(
+        &self,
+        policy: &RiskPolicy,
+        id: i64,
+        record: &Record,
+        at: DateTime<Utc>,
+    ) -> Evaluation {
+        let ctx = roster_core::Context {
+            directory: &self.directory,
+            active_credentials: self.active_credentials.get(&id).copied().unwrap_or(0),
+            credential_reuse: self.credential_reuse.get(&id),
+        };
+        if record.owner.is_none() && self.claims.contains_key(&id) {
+            let mut claimed = record.clone();
+            self.apply_claim(id, &mut claimed);
+            return policy.evaluate_with(&claimed, at, &ctx);
+        }
+        policy.evaluate_with(record, at, &ctx)
+    }
+}
+
+fn changed_keys<V: PartialEq>(
+    before: &HashMap<i64, V>,
+    after: &HashMap<i64, V>,
+    out: &mut HashSet<i64>,
+) {
+    for (k, v) in before {
+        if after.get(k) != Some(v) {
+            out.insert(*k);
+        }
+    }
+    for k in after.keys() {
+        if !before.contains_key(k) {
+            out.insert(*k);
+        }
+    }
+}
+
+/// The stored form of an evaluation's rule ids: every rule that fired, comma-separated.
+pub fn stored_rules(evaluation: &Evaluation) -> String {
+    let mut out = String::new();
+    for f in &evaluation.findings {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(&f.rule);
+    }
+    out
+}
+
+/// A stored-evaluation pre-filter: rows whose stored tier and rules match, plus every row
+/// whose stored evaluation is due at `as_of` (the caller evaluates and filters those itself).
+/// Only sound for `as_of` at or after the evaluations were made, i.e. not in the past.
+#[derive(Debug, Clone)]
+pub struct StoredEvaluationFilter {
+    pub as_of: DateTime<Utc>,
+    pub tier: Option<Tier>,
+    /// Each group: the row carries at least one of these rules.
+    pub rules_any: Vec<Vec<String>>,
+}
+
+impl StoredEvaluationFilter {
+    pub(crate) fn condition(&self) -> Condition {
+        let mut matches = Condition::all();
+        if let Some(t) = self.tier {
+            matches = matches.add(record::Column::Tier.eq(t.as_str()));
+        }
+        for group in &self.rules_any {
+            let mut any = Condition::any();
+            for rule in group {
+                any = any.add(Expr::cust_with_values(
+                    "(',' || finding_rules || ',') LIKE ?",
+                    [Value::from(format!("%,{},%", like_escape(rule)))],
+                ));
+            }
+            matches = matches.add(any);
+        }
+        Condition::any()
+            .add(matches)
+            .add(record::Column::EvaluatedUntil.lte(self.as_of))
+    }
+}
+
+/// Rule ids are `[a-z0-9._]`; `_` is a LIKE wildcard, which only widens the match (the caller
+/// filters on the evaluation anyway), so nothing needs escaping but `%`.
+fn like_escape(rule: &str) -> String {
+    rule.replace('%', "")
+}
+
+/// The live-record condition every evaluation pass uses.
+fn live() -> Condition {
+    Condition::all().add(record::Column::GoneRun.is_null())
+}
+
+impl Store {
+    /// Marks every live record's evaluation due (a new policy, a changed directory).
+    pub async fn mark_all_evaluations_due(&self) -> Result<u64, StoreError> {
+        mark_due(&self.db, live()).await
+    }
+
+    /// Marks due the evaluations that depend on who is in the directory: live records with an
+    /// owner, stored or claimed.
+    pub(crate) async fn mark_owned_evaluations_due<C: ConnectionTrait>(
+        db: &C,
+    ) -> Result<u64, StoreError> {
+        let claimed = sea_orm::sea_query::Query::select()
+            .column(crate::entity::ownership_claim::Column::RecordId)
+            .from(crate::entity::ownership_claim::Entity)
+            .to_owned();
+        mark_due(
+            db,
+            live().add(
+                Condition::any()
+                    .add(record::Column::Owner.is_not_null())
+                    .add(record::Column::Id.in_subquery(claimed)),
+            ),
+        )
+        .await
+    }
+
+    /// Re-evaluates, at `at`, every live record whose stored evaluation is due then, and the
+    /// live records in `also`. Returns how many were re-evaluated.
+    pub async fn refresh_evaluations(
+        &self,
+        policy: &RiskPolicy,
+        inputs: &EvaluationInputs,
+        also: &HashSet<i64>,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        use sea_orm::{QueryOrder, QuerySelect};
+        const PAGE: u64 = 2000;
+        let mut n = 0;
+        // The named records first: they are then no longer due, so the pass below skips them.
+        let rest: Vec<i64> = also.iter().copied().collect();
+        for chunk in rest.chunks(500) {
+            let rows = record::Entity::find()
+                .filter(live().add(record::Column::Id.is_in(chunk.iter().copied())))
+                .all(&self.db)
+                .await?;
+            n += self.reevaluate(policy, inputs, &rows, at).await?;
+        }
+        // Page by id: each page's writes move its rows out of the due set, and memory stays
+        // one page however many are due (all of them, after a policy change).
+        let mut after = None;
+        loop {
+            let mut q =
+                record::Entity::find().filter(live().add(record::Column::EvaluatedUntil.lte(at)));
+            if let Some(after) = after {
+                q = q.filter(record::Column::Id.gt(after));
+            }
+            let rows = q
+                .order_by_asc(record::Column::Id)
+                .limit(PAGE)
+                .all(&self.db)
+                .await?;
+            let exhausted = (rows.len() as u64) < PAGE;
+            after = rows.last().map(|r| r.id).or(after);
+            n += self.reevaluate(policy, inputs, &rows, at).await?;
+            if exhausted {
+                break;
+            }
+        }
+        Ok(n)
+    }
+
+    async fn reevaluate(
+        &self,
+        policy: &RiskPolicy,
+        inputs: &EvaluationInputs,
+        rows: &[record::Model],
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut updates = Vec::with_capacity(rows.len());
+        for row in rows {
+            updates.push((row.id, self.evaluate_row(policy, inputs, row, at)?));
+        }
+        self.store_evaluations(&updates).await?;
+        Ok(updates.len() as u64)
+    }
+
+    fn evaluate_row(
+        &self,
+        policy: &RiskPolicy,
+        inputs: &EvaluationInputs,
+        row: &record::Model,
+        at: DateTime<Utc>,
+    ) -> Result<Evaluation, StoreError> {
+        let record = row.to_record()?;
+        Ok(inputs.evaluate(policy, row.id, &record, at))
+    }
+
+    async fn store_evaluations(&self, rows: &[(i64, Evaluation)]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let backend = self.db.get_database_backend();
+        let sql = match backend {
+            DbBackend::Postgres => {
+                "UPDATE records SET tier = $1, finding_rules = $2, evaluated_until = $3 WHERE id = $4"
+            }
+            _ => "UPDATE records SET tier = ?, finding_rules = ?, evaluated_until = ? WHERE id = ?",
+        };
+        let txn = self.db.begin().await?;
+        for (id, e) in rows {
+            txn.execute(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [
+                    Value::from(e.tier.as_str()),
+                    Value::from(stored_rules(e)),
+                    Value::from(e.until),
+                    Value::from(*id),
+                ],
+            ))
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+pub(crate) async fn mark_due<C: ConnectionTrait>(
+    db: &C,
+    which: Condition,
+) -> Result<u64, StoreError> {
+    let res = record::Entity::update_many()
+        .col_expr(
+            record::Column::EvaluatedUntil,
+            Expr::value(DateTime::<Utc>::UNIX_EPOCH),
+        )
+        .filter(which)
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// Live records counted by platform, class, tier and two time buckets, from the stored
+/// evaluations (see [`Store::evaluated_totals`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvaluatedGroup {
+    pub platform: String,
+    pub class: String,
+    pub tier: String,
+    /// Index into the caller's age bounds; `bounds.len()` when the creation time is unknown.
+    pub age_bucket: usize,
+    /// Index into the caller's last-used bounds; `bounds.len()` for never used, one more for
+    /// no usage data.
+    pub last_used_bucket: usize,
+    pub records: u64,
+    pub stale: u64,
+    pub never_used: u64,
+    pub orphaned: u64,
+    pub expiring_soon: u64,
+    pub admin: u64,
+}
+
+impl Store {
+    /// Counts the live records from their stored evaluations, grouped. Sound when no live
+    /// evaluation is due at `as_of` (as after [`Self::refresh_evaluations`] at `as_of`).
+    /// `age_days` and `last_used_days` are bucket upper bounds in days (exclusive, the last
+    /// open): a record `d` whole days old falls in the first bucket with `d < bound`.
+    pub async fn evaluated_totals(
+        &self,
+        as_of: DateTime<Utc>,
+        age_days: &[i64],
+        last_used_days: &[i64],
+    ) -> Result<Vec<EvaluatedGroup>, StoreError> {
+        let backend = self.db.get_database_backend();
+        let mut values: Vec<Value> = Vec::new();
+        let placeholder = |v: Value, values: &mut Vec<Value>| {
+            values.push(v);
+            match backend {
+                DbBackend::Postgres => format!("${}", values.len()),
+                _ => "?".to_owned(),
+            }
+        };
+        // `d < bound` whole days ⇔ the moment is after `as_of - bound days`.
+        let bucket = |column: &str, bounds: &[i64], values: &mut Vec<Value>| {
+            let mut sql = String::from("CASE");
+            for (i, days) in bounds.iter().enumerate() {
+                let Some(cut) =
+                    chrono::Duration::try_days(*days).and_then(|d| as_of.checked_sub_signed(d))
+                else {
+                    // An open bound (i64::MAX days): everything left falls here.
+                    sql.push_str(&format!(" WHEN {column} IS NOT NULL THEN {i}"));
+                    break;
+                };
+                let p = placeholder(Value::from(cut), values);
+                sql.push_str(&format!(" WHEN {column} > {p} THEN {i}"));
+            }
+            sql
+        };
+        let has = |rule: &str| {
+            format!(
+                "SUM(CASE WHEN (',' || finding_rules || ',') LIKE '%,{rule},%' THEN 1 ELSE 0 END)"
+            )
+        };
+        let age = bucket("created_at", age_days, &mut values);
+        let last_used = bucket("last_used_at", last_used_days, &mut values);
+        let sql = format!(
+            "SELECT platform, class, tier, \
+             CAST({age} ELSE {unknown_age} END AS BIGINT) AS age_bucket, \
+             CAST({last_used} WHEN usage = 'never_used' THEN {never} ELSE {no_data} END AS BIGINT) \
+             AS last_used_bucket, \
+             COUNT(*) AS records, {stale} AS stale, {never_used} AS never_used, \
+             SUM(CASE WHEN (',' || finding_rules || ',') LIKE '%,owner.missing,%' \
+               OR (',' || finding_rules || ',') LIKE '%,owner.departed,%' THEN 1 ELSE 0 END) AS orphaned, \
+             {expiring} AS expiring_soon, {admin} AS admin \
+             FROM records WHERE gone_run IS NULL \
+             GROUP BY platform, class, tier, age_bucket, last_used_bucket",
+            unknown_age = age_days.len(),
+            never = last_used_days.len(),
+            no_data = last_used_days.len() + 1,
+            stale = has("usage.stale"),
+            never_used = has("usage.never_used"),
+            expiring = has("lifetime.expiring_soon"),
+            admin = has("privilege.admin"),
+        );
+        let rows = self
+            .db
+            .query_all(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+        let count = |row: &sea_orm::QueryResult, col: &str| -> Result<u64, StoreError> {
+            let n: i64 = row.try_get("", col)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(EvaluatedGroup {
+                platform: row.try_get("", "platform")?,
+                class: row.try_get("", "class")?,
+                tier: row.try_get("", "tier")?,
+                age_bucket: count(&row, "age_bucket")? as usize,
+                last_used_bucket: count(&row, "last_used_bucket")? as usize,
+                records: count(&row, "records")?,
+                stale: count(&row, "stale")?,
+                never_used: count(&row, "never_used")?,
+                orphaned: count(&row, "orphaned")?,
+                expiring_soon: count(&row, "expiring_soon")?,
+                admin: count(&row, "admin")?,
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl Store {
+    /// Marks every live evaluation due when the stored ones were made under another policy
+    /// (the newest run's recorded hash differs from `policy_hash`). Returns how many.
+    pub async fn mark_evaluations_due_unless_policy(
+        &self,
+        policy_hash: &str,
+    ) -> Result<u64, StoreError> {
+        match self.evaluations_policy_hash().await? {
+            Some(h) if h != policy_hash => self.mark_all_evaluations_due().await,
+            _ => Ok(0),
+        }
+    }
+
+    /// The hash of the policy the stored evaluations were made with: the newest run's.
+    pub async fn evaluations_policy_hash(&self) -> Result<Option<String>, StoreError> {
+        use crate::entity::sync_run;
+        use sea_orm::{QueryOrder, QuerySelect};
+        let last: Option<Option<String>> = sync_run::Entity::find()
+            .select_only()
+            .column(sync_run::Column::PolicyHash)
+            .filter(sync_run::Column::PolicyHash.is_not_null())
+            .order_by_desc(sync_run::Column::Id)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(last.flatten())
+    }
+}
