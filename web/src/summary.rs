@@ -226,6 +226,45 @@ pub async fn record_run_summary(
 mod tests {
     use super::*;
 
+    /// The grouped count of stored evaluations says what evaluating every record says, on
+    /// both backends, at the end of a first sync and of a re-sync months later.
+    #[tokio::test]
+    async fn the_stored_summary_is_the_evaluated_one() {
+        use roster_connector_sdk::FakeClock;
+        use roster_connector_synthetic::{SyntheticConfig, SyntheticConnector, default_anchor};
+        use std::sync::Arc;
+        for t in roster_store::testing::test_stores().await.unwrap() {
+            let clock = Arc::new(FakeClock::new(default_anchor()));
+            let policy = roster_core::RiskPolicy::default();
+            for _ in 0..2 {
+                let source = roster_sync::SyncSource {
+                    name: "sample".into(),
+                    connector: Box::new(
+                        SyntheticConnector::new(SyntheticConfig {
+                            count: 800,
+                            seed: 3,
+                            anchor: default_anchor(),
+                            page_size: 100,
+                        })
+                        .unwrap(),
+                    ),
+                };
+                let report =
+                    roster_sync::SyncEngine::new(t.store.clone(), policy.clone(), clock.clone())
+                        .run(&[source], &roster_sync::NoProgress)
+                        .await
+                        .unwrap();
+                let at = report.finished_at;
+                let stored = summarize_stored(&t.store, at).await.unwrap();
+                let reader = InventoryReader::new(&t.store, &policy).await.unwrap();
+                let evaluated = summarize(&reader, at).await.unwrap();
+                assert_eq!(stored, evaluated, "{} at {at}", t.backend);
+                assert!(stored.stale > 0 && stored.credentials > 0, "{stored:?}");
+                clock.advance(std::time::Duration::from_secs(200 * 86_400));
+            }
+        }
+    }
+
     #[test]
     fn buckets_are_half_open() {
         assert_eq!(bucket(0, AGE_BUCKETS), 0);

@@ -142,10 +142,10 @@ impl StoredEvaluationFilter {
         for group in &self.rules_any {
             let mut any = Condition::any();
             for rule in group {
-                any = any.add(Expr::cust_with_values(
-                    "(',' || finding_rules || ',') LIKE ?",
-                    [Value::from(format!("%,{},%", like_escape(rule)))],
-                ));
+                any = any.add(
+                    Expr::expr(Expr::cust("(',' || finding_rules || ',')"))
+                        .like(format!("%,{},%", like_escape(rule))),
+                );
             }
             matches = matches.add(any);
         }
@@ -207,7 +207,7 @@ impl Store {
         // The named records first: they are then no longer due, so the pass below skips them.
         let rest: Vec<i64> = also.iter().copied().collect();
         for chunk in rest.chunks(500) {
-            let rows = record::Entity::find()
+            let rows = crate::inventory::records_without_raw()
                 .filter(live().add(record::Column::Id.is_in(chunk.iter().copied())))
                 .all(&self.db)
                 .await?;
@@ -263,30 +263,56 @@ impl Store {
         Ok(inputs.evaluate(policy, row.id, &record, at))
     }
 
+    /// Writes re-evaluated tiers and rules, a statement per few hundred rows.
     async fn store_evaluations(&self, rows: &[(i64, Evaluation)]) -> Result<(), StoreError> {
+        const PER_STATEMENT: usize = 200;
         if rows.is_empty() {
             return Ok(());
         }
         let backend = self.db.get_database_backend();
-        let sql = match backend {
-            DbBackend::Postgres => {
-                "UPDATE records SET tier = $1, finding_rules = $2, evaluated_until = $3 WHERE id = $4"
-            }
-            _ => "UPDATE records SET tier = ?, finding_rules = ?, evaluated_until = ? WHERE id = ?",
-        };
         let txn = self.db.begin().await?;
-        for (id, e) in rows {
-            txn.execute(Statement::from_sql_and_values(
-                backend,
-                sql,
-                [
+        for chunk in rows.chunks(PER_STATEMENT) {
+            // `UPDATE … FROM (VALUES …)`: both SQLite (3.33+) and PostgreSQL take it, and name
+            // the VALUES columns column1, column2, … alike.
+            let mut sql = String::from(
+                "UPDATE records SET tier = v.column2, finding_rules = v.column3, evaluated_until = v.column4 FROM (VALUES ",
+            );
+            let mut values = Vec::with_capacity(chunk.len() * 4);
+            for (i, (id, e)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push('(');
+                for c in 0..4 {
+                    if c > 0 {
+                        sql.push(',');
+                    }
+                    match backend {
+                        DbBackend::Postgres => {
+                            let n = i * 4 + c + 1;
+                            // The first row's casts type the VALUES columns for PostgreSQL.
+                            let cast = match (i, c) {
+                                (0, 0) => "::bigint",
+                                (0, 3) => "::timestamptz",
+                                (0, _) => "::text",
+                                _ => "",
+                            };
+                            sql.push_str(&format!("${n}{cast}"));
+                        }
+                        _ => sql.push('?'),
+                    }
+                }
+                sql.push(')');
+                values.extend([
+                    Value::from(*id),
                     Value::from(e.tier.as_str()),
                     Value::from(stored_rules(e)),
                     Value::from(e.until),
-                    Value::from(*id),
-                ],
-            ))
-            .await?;
+                ]);
+            }
+            sql.push_str(") AS v WHERE records.id = v.column1");
+            txn.execute(Statement::from_sql_and_values(backend, sql, values))
+                .await?;
         }
         txn.commit().await?;
         Ok(())

@@ -116,6 +116,22 @@ impl InventoryFilter {
 const RAW_SAMPLE_MARK: &str =
     r#"CASE WHEN raw LIKE '%"sample_data":true%' THEN '{"sample_data":true}' ELSE 'null' END"#;
 
+/// Every column of `records` but `raw`, which holds only the sample-data mark (see
+/// [`RAW_SAMPLE_MARK`]).
+pub(crate) fn records_without_raw() -> sea_orm::Select<record::Entity> {
+    use sea_orm::Iterable;
+    let mut q = record::Entity::find().select_only();
+    for c in record::Column::iter() {
+        q = match c {
+            record::Column::Raw => {
+                q.column_as(sea_orm::sea_query::Expr::cust(RAW_SAMPLE_MARK), "raw")
+            }
+            c => q.column(c),
+        };
+    }
+    q
+}
+
 impl Store {
     /// Up to `limit` records matching `filter` with id greater than `after`, by id. `raw` holds
     /// only the sample-data mark (see [`RAW_SAMPLE_MARK`]); [`Store::record`] reads all of it.
@@ -125,17 +141,7 @@ impl Store {
         after: Option<i64>,
         limit: u64,
     ) -> Result<Vec<record::Model>, StoreError> {
-        use sea_orm::Iterable;
-        let mut q = record::Entity::find().select_only();
-        for c in record::Column::iter() {
-            q = match c {
-                record::Column::Raw => {
-                    q.column_as(sea_orm::sea_query::Expr::cust(RAW_SAMPLE_MARK), "raw")
-                }
-                c => q.column(c),
-            };
-        }
-        let mut q = q.filter(filter.condition());
+        let mut q = records_without_raw().filter(filter.condition());
         if let Some(after) = after {
             q = q.filter(record::Column::Id.gt(after));
         }
