@@ -15,6 +15,7 @@ mod m20261122_000030_audit_delivery;
 mod m20261122_000040_campaigns;
 mod m20261122_000050_inventory_page_indexes;
 mod m20261122_000060_stored_evaluation;
+mod m20261122_000070_evaluation_horizon;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000020_credential_fingerprint::Migration),
             Box::new(m20261122_000050_inventory_page_indexes::Migration),
             Box::new(m20261122_000060_stored_evaluation::Migration),
+            Box::new(m20261122_000070_evaluation_horizon::Migration),
         ]
     }
 }

@@ -42,7 +42,10 @@ impl InventoryQuery {
     /// The store filter: the stored columns' filters, narrowed by the stored evaluations when
     /// they can be trusted. Rows they let through are still evaluated and checked by
     /// [`Self::keeps`].
-    fn store_filter(&self) -> std::borrow::Cow<'_, InventoryFilter> {
+    fn store_filter(
+        &self,
+        next_due: Option<DateTime<Utc>>,
+    ) -> std::borrow::Cow<'_, InventoryFilter> {
         if !self.trust_stored || !self.filters_after_evaluation() {
             return std::borrow::Cow::Borrowed(&self.filter);
         }
@@ -62,6 +65,7 @@ impl InventoryQuery {
             as_of: self.as_of,
             tier: self.tier,
             rules_any,
+            none_due: next_due.is_none_or(|due| self.as_of < due),
         });
         std::borrow::Cow::Owned(f)
     }
@@ -173,6 +177,15 @@ impl<'a> InventoryReader<'a> {
         ))
     }
 
+    /// When the first stored evaluation falls due, where the query may use them.
+    async fn next_due(&self, q: &InventoryQuery) -> Result<Option<DateTime<Utc>>, StoreError> {
+        if q.trust_stored && q.filters_after_evaluation() {
+            self.store.next_evaluation_due().await
+        } else {
+            Ok(None)
+        }
+    }
+
     /// Every item the query keeps, in id order, handed to `visit` without collecting them.
     pub async fn scan(
         &self,
@@ -181,7 +194,7 @@ impl<'a> InventoryReader<'a> {
     ) -> Result<u64, StoreError> {
         let mut after = None;
         let mut seen = 0;
-        let filter = q.store_filter();
+        let filter = q.store_filter(self.next_due(q).await?);
         loop {
             let rows = self.store.inventory_page(&filter, after, FETCH).await?;
             let exhausted = (rows.len() as u64) < FETCH;
@@ -210,12 +223,14 @@ impl<'a> InventoryReader<'a> {
         let mut out = Vec::with_capacity(limit.min(FETCH as usize));
         // Without filters on the evaluated item every stored row is kept: read one page's worth
         // (plus one, to know whether there is more), not a whole batch.
-        let fetch = if q.filters_after_evaluation() {
+        // When the stored evaluations narrow the read, the rows they let through are nearly all
+        // kept too (only those whose evaluation fell due since can drop out).
+        let fetch = if q.filters_after_evaluation() && !q.trust_stored {
             FETCH
         } else {
             limit as u64 + 1
         };
-        let filter = q.store_filter();
+        let filter = q.store_filter(self.next_due(q).await?);
         loop {
             let rows = self.store.inventory_page(&filter, after, fetch).await?;
             let exhausted = (rows.len() as u64) < fetch;
@@ -231,6 +246,81 @@ impl<'a> InventoryReader<'a> {
             }
             if exhausted {
                 return Ok((out, None));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roster_connector_sdk::FakeClock;
+    use roster_connector_synthetic::{SyntheticConfig, SyntheticConnector, default_anchor};
+
+    /// Narrowing the read with the stored evaluations changes nothing in what a filter finds:
+    /// right after a sync (nothing due: the stored tier alone decides) and months later (every
+    /// due row checked), on both backends.
+    #[tokio::test]
+    async fn stored_evaluations_narrow_the_read_without_changing_the_answer() {
+        for t in roster_store::testing::test_stores().await.unwrap() {
+            let clock = Arc::new(FakeClock::new(default_anchor()));
+            let policy = RiskPolicy::default();
+            let source = roster_sync::SyncSource {
+                name: "sample".into(),
+                connector: Box::new(
+                    SyntheticConnector::new(SyntheticConfig {
+                        count: 800,
+                        seed: 5,
+                        anchor: default_anchor(),
+                        page_size: 100,
+                    })
+                    .unwrap(),
+                ),
+            };
+            let report = roster_sync::SyncEngine::new(t.store.clone(), policy.clone(), clock)
+                .run(&[source], &roster_sync::NoProgress)
+                .await
+                .unwrap();
+            let next_due = t.store.next_evaluation_due().await.unwrap();
+            assert!(
+                next_due.is_none_or(|d| d > report.finished_at),
+                "{}",
+                t.backend
+            );
+            let reader = InventoryReader::new(&t.store, &policy).await.unwrap();
+            let soon = report.finished_at + chrono::Duration::seconds(1);
+            let later = report.finished_at + chrono::Duration::days(120);
+            for as_of in [soon, later] {
+                let mut queries = Vec::new();
+                for tier in [Tier::Critical, Tier::High, Tier::Medium, Tier::Low] {
+                    let mut q = InventoryQuery::new(as_of);
+                    q.tier = Some(tier);
+                    queries.push(q);
+                }
+                let mut q = InventoryQuery::new(as_of);
+                q.stale = true;
+                queries.push(q);
+                let mut q = InventoryQuery::new(as_of);
+                q.orphaned = true;
+                q.rule = Some("privilege.admin".into());
+                queries.push(q);
+                for mut q in queries {
+                    let ids = |items: Vec<InventoryItem>| {
+                        items.into_iter().map(|i| i.id).collect::<Vec<_>>()
+                    };
+                    let (all, _) = reader.page(&q, None, 1000).await.unwrap();
+                    q.trust_stored = true;
+                    let (narrowed, _) = reader.page(&q, None, 1000).await.unwrap();
+                    let all = ids(all);
+                    assert_eq!(ids(narrowed), all, "{} {q:?}", t.backend);
+                    if q.tier == Some(Tier::High) {
+                        assert!(
+                            !all.is_empty(),
+                            "{}: the estate has high records",
+                            t.backend
+                        );
+                    }
+                }
             }
         }
     }

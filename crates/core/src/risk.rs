@@ -997,12 +997,11 @@ owner = "cloud-team"
     /// the evaluation before the change named that moment (or an earlier one) as its end.
     #[test]
     fn an_evaluation_holds_until_the_moment_it_names() {
-        let mut p = RiskPolicy::default();
-        p.exceptions = toml::from_str::<RiskPolicy>(
+        // An exception that ends in the middle of the walk is a threshold too.
+        let p: RiskPolicy = toml::from_str(
             "[[exceptions]]\nrule = \"lifetime.no_expiry\"\nowner = \"a\"\nreason = \"r\"\nexpires = 2026-08-15\nplatform = \"aws\"\n",
         )
-        .unwrap()
-        .exceptions;
+        .unwrap();
         let mut used = key();
         used.last_used_at = Some(now() - Duration::days(80));
         used.expires_at = Some(now() + Duration::days(120));

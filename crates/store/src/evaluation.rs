@@ -131,13 +131,18 @@ pub struct StoredEvaluationFilter {
     pub tier: Option<Tier>,
     /// Each group: the row carries at least one of these rules.
     pub rules_any: Vec<Vec<String>>,
+    /// No stored evaluation is due at `as_of` (it is before [`Store::next_evaluation_due`]):
+    /// the stored columns alone decide, and the tier filter can use its index.
+    pub none_due: bool,
 }
 
 impl StoredEvaluationFilter {
     pub(crate) fn condition(&self) -> Condition {
         let mut matches = Condition::all();
         if let Some(t) = self.tier {
-            matches = matches.add(record::Column::Tier.eq(t.as_str()));
+            // A literal, not a bound value: only then can SQLite use the partial index of
+            // `critical` records. The tier names are fixed identifiers.
+            matches = matches.add(Expr::cust(format!("tier = '{}'", t.as_str())));
         }
         for group in &self.rules_any {
             let mut any = Condition::any();
@@ -148,6 +153,9 @@ impl StoredEvaluationFilter {
                 );
             }
             matches = matches.add(any);
+        }
+        if self.none_due {
+            return matches;
         }
         Condition::any()
             .add(matches)
@@ -213,6 +221,7 @@ impl Store {
                 .await?;
             n += self.reevaluate(policy, inputs, &rows, at).await?;
         }
+        // From here on, rows fall due no sooner than what this pass leaves: measured after it.
         // Page by id: each page's writes move its rows out of the due set, and memory stays
         // one page however many are due (all of them, after a policy change).
         let mut after = None;
@@ -234,7 +243,38 @@ impl Store {
                 break;
             }
         }
+        self.measure_horizon().await?;
         Ok(n)
+    }
+
+    /// The moment the first stored evaluation falls due (`None`: none will). Before it, readers
+    /// may filter on the stored tier and rules alone.
+    pub async fn next_evaluation_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = self
+            .db
+            .query_one(Statement::from_string(
+                self.db.get_database_backend(),
+                "SELECT next_due FROM evaluation_horizon WHERE id = 1",
+            ))
+            .await?;
+        match row {
+            Some(r) => Ok(r.try_get("", "next_due")?),
+            // No row: say everything is due, the safe answer.
+            None => Ok(Some(DateTime::<Utc>::UNIX_EPOCH)),
+        }
+    }
+
+    /// Sets the horizon to the earliest `evaluated_until` of the live records, in one statement
+    /// (a scan of the table: once per refresh).
+    async fn measure_horizon(&self) -> Result<(), StoreError> {
+        self.db
+            .execute(Statement::from_string(
+                self.db.get_database_backend(),
+                "UPDATE evaluation_horizon SET next_due = \
+                 (SELECT MIN(evaluated_until) FROM records WHERE gone_run IS NULL) WHERE id = 1",
+            ))
+            .await?;
+        Ok(())
     }
 
     async fn reevaluate(
@@ -323,6 +363,7 @@ pub(crate) async fn mark_due<C: ConnectionTrait>(
     db: &C,
     which: Condition,
 ) -> Result<u64, StoreError> {
+    lower_horizon(db, DateTime::<Utc>::UNIX_EPOCH).await?;
     let res = record::Entity::update_many()
         .col_expr(
             record::Column::EvaluatedUntil,
@@ -471,4 +512,27 @@ impl Store {
             .await?;
         Ok(last.flatten())
     }
+}
+
+/// Brings the horizon forward to `at` when that is sooner (new rows, rows marked due).
+pub(crate) async fn lower_horizon<C: ConnectionTrait>(
+    db: &C,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "UPDATE evaluation_horizon SET next_due = $1 WHERE id = 1 AND (next_due IS NULL OR next_due > $2)"
+        }
+        _ => {
+            "UPDATE evaluation_horizon SET next_due = ? WHERE id = 1 AND (next_due IS NULL OR next_due > ?)"
+        }
+    };
+    db.execute(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [Value::from(at), Value::from(at)],
+    ))
+    .await?;
+    Ok(())
 }

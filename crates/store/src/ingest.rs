@@ -297,6 +297,10 @@ impl Store {
             .exec_without_returning(&txn)
             .await?;
         }
+        // Rows whose evaluation falls due before the horizon bring it forward.
+        if let Some(first_due) = rows.iter().filter_map(|r| r.evaluation.until).min() {
+            crate::evaluation::lower_horizon(&txn, first_due).await?;
+        }
         txn.commit().await?;
         Ok(())
     }

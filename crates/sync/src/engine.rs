@@ -264,15 +264,12 @@ impl SyncEngine {
                     continue;
                 }
                 page_seen += 1;
-                if let Some(row) = self.classify(
-                    &source.name,
-                    record,
-                    id,
-                    index,
+                let at = Moment {
+                    connector: &source.name,
                     inputs,
-                    &mut report.counts,
                     now,
-                ) {
+                };
+                if let Some(row) = self.classify(&at, record, id, index, &mut report.counts) {
                     pending.push(row);
                 }
             }
@@ -324,14 +321,17 @@ impl SyncEngine {
     /// New, changed or returned records become rows to write; unchanged ones only count.
     fn classify(
         &self,
-        connector: &str,
+        at: &Moment<'_>,
         mut record: Record,
         id: RecordId,
         index: &RecordIndex,
-        inputs: &EvaluationInputs,
         counts: &mut RunCounts,
-        now: chrono::DateTime<chrono::Utc>,
     ) -> Option<RecordRow> {
+        let Moment {
+            connector,
+            inputs,
+            now,
+        } = *at;
         // Before the fingerprint: a change of owner in the policy is a change of the record.
         self.policy.resolve_owner(&mut record);
         let content_hash = record.content_hash();
@@ -388,6 +388,15 @@ impl SyncEngine {
             .records(std::mem::take(pending), self.clock.now())
             .await
     }
+}
+
+/// What a record is classified against: its connector, and the context and moment of its
+/// evaluation.
+#[derive(Clone, Copy)]
+struct Moment<'a> {
+    connector: &'a str,
+    inputs: &'a EvaluationInputs,
+    now: chrono::DateTime<chrono::Utc>,
 }
 
 fn cached_response(v: HttpValidator) -> CachedResponse {

@@ -502,6 +502,31 @@ async fn stored_evaluations_hold_at_the_end_of_every_run() {
             .unwrap();
         let n = assert_stored_evaluations_hold(s, r1.finished_at, "first sync").await;
         assert_eq!(n, 600, "{}", t.backend);
+        // The horizon is the first moment a stored evaluation falls due.
+        let mut first_due = None;
+        let mut after = None;
+        loop {
+            let rows = s
+                .inventory_page(&InventoryFilter::default(), after, 500)
+                .await
+                .unwrap();
+            let Some(last) = rows.last() else { break };
+            after = Some(last.id);
+            for u in rows.iter().filter_map(|r| r.evaluated_until) {
+                first_due = Some(first_due.map_or(u, |f: chrono::DateTime<chrono::Utc>| f.min(u)));
+            }
+        }
+        assert!(
+            first_due.is_some(),
+            "{}: some evaluation has a threshold ahead",
+            t.backend
+        );
+        assert_eq!(
+            s.next_evaluation_due().await.unwrap(),
+            first_due,
+            "{}",
+            t.backend
+        );
 
         // Half a year on, nothing changed at the source: thresholds (staleness, rotation age,
         // expiry) were crossed, and the unchanged records' evaluations must follow.
@@ -556,6 +581,15 @@ async fn stored_evaluations_hold_at_the_end_of_every_run() {
             due.is_some_and(|u| u <= r2.finished_at),
             "{}: the claimed record is due",
             t.backend
+        );
+        assert!(
+            s.next_evaluation_due()
+                .await
+                .unwrap()
+                .is_some_and(|d| d <= r2.finished_at),
+            "{}: and the horizon says so ({:?})",
+            t.backend,
+            s.next_evaluation_due().await.unwrap()
         );
         clock.advance(std::time::Duration::from_secs(300));
         let r3 = engine(&clock)

@@ -5,6 +5,7 @@
 mod campaign_launch;
 mod campaign_reminders;
 mod connector_sync;
+mod evaluation_refresh;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -144,6 +145,14 @@ pub async fn start(ctx: JobContext) -> Result<JobScheduler, SchedulerError> {
         "campaign-reminders".into(),
         &reminders,
         |ctx, now| Box::pin(async move { campaign_reminders::run(&ctx, now).await }),
+    )
+    .await?;
+    add_leased(
+        &sched,
+        &ctx,
+        "evaluation-refresh".into(),
+        evaluation_refresh::SCHEDULE,
+        |ctx, now| Box::pin(async move { evaluation_refresh::run(&ctx, now).await }),
     )
     .await?;
     sched.start().await?;
