@@ -42,10 +42,7 @@ impl InventoryQuery {
     /// The store filter: the stored columns' filters, narrowed by the stored evaluations when
     /// they can be trusted. Rows they let through are still evaluated and checked by
     /// [`Self::keeps`].
-    fn store_filter(
-        &self,
-        next_due: Option<DateTime<Utc>>,
-    ) -> std::borrow::Cow<'_, InventoryFilter> {
+    fn store_filter(&self, due: Option<Vec<i64>>) -> std::borrow::Cow<'_, InventoryFilter> {
         if !self.trust_stored || !self.filters_after_evaluation() {
             return std::borrow::Cow::Borrowed(&self.filter);
         }
@@ -65,7 +62,7 @@ impl InventoryQuery {
             as_of: self.as_of,
             tier: self.tier,
             rules_any,
-            none_due: next_due.is_none_or(|due| self.as_of < due),
+            due,
         });
         std::borrow::Cow::Owned(f)
     }
@@ -177,10 +174,14 @@ impl<'a> InventoryReader<'a> {
         ))
     }
 
-    /// When the first stored evaluation falls due, where the query may use them.
-    async fn next_due(&self, q: &InventoryQuery) -> Result<Option<DateTime<Utc>>, StoreError> {
-        if q.trust_stored && q.filters_after_evaluation() {
-            self.store.next_evaluation_due().await
+    /// The records whose stored evaluation is due at the query's moment, where the query uses
+    /// the stored evaluations and the store's list of those falling due covers that moment.
+    async fn due(&self, q: &InventoryQuery) -> Result<Option<Vec<i64>>, StoreError> {
+        if q.trust_stored
+            && q.filters_after_evaluation()
+            && q.as_of < self.store.covered_until().await?
+        {
+            Ok(Some(self.store.listed_due(q.as_of).await?))
         } else {
             Ok(None)
         }
@@ -194,7 +195,7 @@ impl<'a> InventoryReader<'a> {
     ) -> Result<u64, StoreError> {
         let mut after = None;
         let mut seen = 0;
-        let filter = q.store_filter(self.next_due(q).await?);
+        let filter = q.store_filter(self.due(q).await?);
         loop {
             let rows = self.store.inventory_page(&filter, after, FETCH).await?;
             let exhausted = (rows.len() as u64) < FETCH;
@@ -230,7 +231,7 @@ impl<'a> InventoryReader<'a> {
         } else {
             limit as u64 + 1
         };
-        let filter = q.store_filter(self.next_due(q).await?);
+        let filter = q.store_filter(self.due(q).await?);
         loop {
             let rows = self.store.inventory_page(&filter, after, fetch).await?;
             let exhausted = (rows.len() as u64) < fetch;
@@ -281,16 +282,23 @@ mod tests {
                 .run(&[source], &roster_sync::NoProgress)
                 .await
                 .unwrap();
-            let next_due = t.store.next_evaluation_due().await.unwrap();
+            let cover = t.store.covered_until().await.unwrap();
             assert!(
-                next_due.is_none_or(|d| d > report.finished_at),
-                "{}",
+                cover > report.finished_at + chrono::Duration::hours(20),
+                "{}: the list of what falls due covers the next day",
                 t.backend
             );
             let reader = InventoryReader::new(&t.store, &policy).await.unwrap();
+            // Within the cover, nothing due yet; within it with some due; beyond it.
             let soon = report.finished_at + chrono::Duration::seconds(1);
+            let hours = report.finished_at + chrono::Duration::hours(20);
             let later = report.finished_at + chrono::Duration::days(120);
-            for as_of in [soon, later] {
+            assert!(
+                !t.store.listed_due(hours).await.unwrap().is_empty(),
+                "{}: some evaluations fall due within the day",
+                t.backend
+            );
+            for as_of in [soon, hours, later] {
                 let mut queries = Vec::new();
                 for tier in [Tier::Critical, Tier::High, Tier::Medium, Tier::Low] {
                     let mut q = InventoryQuery::new(as_of);

@@ -131,9 +131,11 @@ pub struct StoredEvaluationFilter {
     pub tier: Option<Tier>,
     /// Each group: the row carries at least one of these rules.
     pub rules_any: Vec<Vec<String>>,
-    /// No stored evaluation is due at `as_of` (it is before [`Store::next_evaluation_due`]):
-    /// the stored columns alone decide, and the tier filter can use its index.
-    pub none_due: bool,
+    /// The records whose stored evaluation is due at `as_of`, when `evaluation_due` can say
+    /// (`as_of` is before [`Store::covered_until`]): the rows read are those the stored columns
+    /// match and these, and the tier filter can use its index. `None`: every row due at
+    /// `as_of` is read, found by its `evaluated_until`.
+    pub due: Option<Vec<i64>>,
 }
 
 impl StoredEvaluationFilter {
@@ -154,12 +156,15 @@ impl StoredEvaluationFilter {
             }
             matches = matches.add(any);
         }
-        if self.none_due {
-            return matches;
+        match &self.due {
+            Some(ids) if ids.is_empty() => matches,
+            Some(ids) => Condition::any()
+                .add(matches)
+                .add(record::Column::Id.is_in(ids.iter().copied())),
+            None => Condition::any()
+                .add(matches)
+                .add(record::Column::EvaluatedUntil.lte(self.as_of)),
         }
-        Condition::any()
-            .add(matches)
-            .add(record::Column::EvaluatedUntil.lte(self.as_of))
     }
 }
 
@@ -168,6 +173,11 @@ impl StoredEvaluationFilter {
 fn like_escape(rule: &str) -> String {
     rule.replace('%', "")
 }
+
+/// How far ahead `evaluation_due` lists what falls due.
+const COVER: chrono::TimeDelta = chrono::TimeDelta::days(1);
+/// A refresh lists afresh when less than this is left of the cover.
+const RELIST_BEFORE: chrono::TimeDelta = chrono::TimeDelta::hours(12);
 
 /// The live-record condition every evaluation pass uses.
 fn live() -> Condition {
@@ -221,59 +231,127 @@ impl Store {
                 .await?;
             n += self.reevaluate(policy, inputs, &rows, at).await?;
         }
-        // From here on, rows fall due no sooner than what this pass leaves: measured after it.
-        // Page by id: each page's writes move its rows out of the due set, and memory stays
-        // one page however many are due (all of them, after a policy change).
-        let mut after = None;
-        loop {
-            let mut q =
-                record::Entity::find().filter(live().add(record::Column::EvaluatedUntil.lte(at)));
-            if let Some(after) = after {
-                q = q.filter(record::Column::Id.gt(after));
+        let cover = self.covered_until().await?;
+        if cover > at {
+            // Every row due at `at` is listed in `evaluation_due`.
+            let due = self.listed_due(at).await?;
+            for chunk in due.chunks(500) {
+                let rows = crate::inventory::records_without_raw()
+                    .filter(live().add(record::Column::Id.is_in(chunk.iter().copied())))
+                    .filter(record::Column::EvaluatedUntil.lte(at))
+                    .all(&self.db)
+                    .await?;
+                n += self.reevaluate(policy, inputs, &rows, at).await?;
             }
-            let rows = q
-                .order_by_asc(record::Column::Id)
-                .limit(PAGE)
-                .all(&self.db)
-                .await?;
-            let exhausted = (rows.len() as u64) < PAGE;
-            after = rows.last().map(|r| r.id).or(after);
-            n += self.reevaluate(policy, inputs, &rows, at).await?;
-            if exhausted {
-                break;
+        } else {
+            // Page by id: each page's writes move its rows out of the due set, and memory stays
+            // one page however many are due (all of them, after a policy change).
+            let mut after = None;
+            loop {
+                let mut q = crate::inventory::records_without_raw()
+                    .filter(live().add(record::Column::EvaluatedUntil.lte(at)));
+                if let Some(after) = after {
+                    q = q.filter(record::Column::Id.gt(after));
+                }
+                let rows = q
+                    .order_by_asc(record::Column::Id)
+                    .limit(PAGE)
+                    .all(&self.db)
+                    .await?;
+                let exhausted = (rows.len() as u64) < PAGE;
+                after = rows.last().map(|r| r.id).or(after);
+                n += self.reevaluate(policy, inputs, &rows, at).await?;
+                if exhausted {
+                    break;
+                }
             }
         }
-        self.measure_horizon().await?;
+        if cover <= at + RELIST_BEFORE {
+            self.list_due_soon(at).await?;
+        }
         Ok(n)
     }
 
-    /// The moment the first stored evaluation falls due (`None`: none will). Before it, readers
-    /// may filter on the stored tier and rules alone.
-    pub async fn next_evaluation_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+    /// Until when `evaluation_due` lists every stored evaluation falling due (the epoch: it
+    /// lists nothing reliable, and readers must look at `records` themselves).
+    pub async fn covered_until(&self) -> Result<DateTime<Utc>, StoreError> {
         let row = self
             .db
             .query_one(Statement::from_string(
                 self.db.get_database_backend(),
-                "SELECT next_due FROM evaluation_horizon WHERE id = 1",
+                "SELECT covered_until FROM evaluation_horizon WHERE id = 1",
             ))
             .await?;
         match row {
-            Some(r) => Ok(r.try_get("", "next_due")?),
-            // No row: say everything is due, the safe answer.
-            None => Ok(Some(DateTime::<Utc>::UNIX_EPOCH)),
+            Some(r) => Ok(r.try_get("", "covered_until")?),
+            None => Ok(DateTime::<Utc>::UNIX_EPOCH),
         }
     }
 
-    /// Sets the horizon to the earliest `evaluated_until` of the live records, in one statement
-    /// (a scan of the table: once per refresh).
-    async fn measure_horizon(&self) -> Result<(), StoreError> {
-        self.db
-            .execute(Statement::from_string(
-                self.db.get_database_backend(),
-                "UPDATE evaluation_horizon SET next_due = \
-                 (SELECT MIN(evaluated_until) FROM records WHERE gone_run IS NULL) WHERE id = 1",
+    /// The records `evaluation_due` lists as due at `at`. Complete while `at` is before
+    /// [`Self::covered_until`].
+    pub async fn listed_due(&self, at: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
+        let backend = self.db.get_database_backend();
+        let sql = match backend {
+            DbBackend::Postgres => "SELECT record_id FROM evaluation_due WHERE due_at <= $1",
+            _ => "SELECT record_id FROM evaluation_due WHERE due_at <= ?",
+        };
+        let rows = self
+            .db
+            .query_all(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [Value::from(at)],
             ))
             .await?;
+        rows.iter()
+            .map(|r| r.try_get::<i64>("", "record_id").map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Whether a refresh at `now` has work: something listed is due, or the list needs
+    /// renewing.
+    pub async fn evaluations_need_refresh(&self, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let cover = self.covered_until().await?;
+        Ok(cover <= now + RELIST_BEFORE || !self.listed_due(now).await?.is_empty())
+    }
+
+    /// Lists afresh the live records whose stored evaluation falls due within [`COVER`] of
+    /// `at`, and moves the cover there: one scan of `records`.
+    async fn list_due_soon(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let backend = self.db.get_database_backend();
+        let cover = at + COVER;
+        let (insert, update) = match backend {
+            DbBackend::Postgres => (
+                "INSERT INTO evaluation_due (record_id, due_at) SELECT id, evaluated_until \
+                 FROM records WHERE gone_run IS NULL AND evaluated_until < $1",
+                "UPDATE evaluation_horizon SET covered_until = $1 WHERE id = 1",
+            ),
+            _ => (
+                "INSERT INTO evaluation_due (record_id, due_at) SELECT id, evaluated_until \
+                 FROM records WHERE gone_run IS NULL AND evaluated_until < ?",
+                "UPDATE evaluation_horizon SET covered_until = ? WHERE id = 1",
+            ),
+        };
+        let txn = self.db.begin().await?;
+        txn.execute(Statement::from_string(
+            backend,
+            "DELETE FROM evaluation_due",
+        ))
+        .await?;
+        txn.execute(Statement::from_sql_and_values(
+            backend,
+            insert,
+            [Value::from(cover)],
+        ))
+        .await?;
+        txn.execute(Statement::from_sql_and_values(
+            backend,
+            update,
+            [Value::from(cover)],
+        ))
+        .await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -353,6 +431,26 @@ impl Store {
             sql.push_str(") AS v WHERE records.id = v.column1");
             txn.execute(Statement::from_sql_and_values(backend, sql, values))
                 .await?;
+            // Their old listing as due goes; `list_written` lists the new ones falling due soon.
+            let ids: Vec<Value> = chunk.iter().map(|(id, _)| Value::from(*id)).collect();
+            let marks: Vec<String> = (1..=ids.len())
+                .map(|n| match backend {
+                    DbBackend::Postgres => format!("${n}"),
+                    _ => "?".to_owned(),
+                })
+                .collect();
+            txn.execute(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "DELETE FROM evaluation_due WHERE record_id IN ({})",
+                    marks.join(",")
+                ),
+                ids,
+            ))
+            .await?;
+            let untils: Vec<(i64, Option<DateTime<Utc>>)> =
+                chunk.iter().map(|(id, e)| (*id, e.until)).collect();
+            list_written(&txn, &untils).await?;
         }
         txn.commit().await?;
         Ok(())
@@ -363,7 +461,7 @@ pub(crate) async fn mark_due<C: ConnectionTrait>(
     db: &C,
     which: Condition,
 ) -> Result<u64, StoreError> {
-    lower_horizon(db, DateTime::<Utc>::UNIX_EPOCH).await?;
+    void_cover(db).await?;
     let res = record::Entity::update_many()
         .col_expr(
             record::Column::EvaluatedUntil,
@@ -514,25 +612,58 @@ impl Store {
     }
 }
 
-/// Brings the horizon forward to `at` when that is sooner (new rows, rows marked due).
-pub(crate) async fn lower_horizon<C: ConnectionTrait>(
-    db: &C,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => {
-            "UPDATE evaluation_horizon SET next_due = $1 WHERE id = 1 AND (next_due IS NULL OR next_due > $2)"
-        }
-        _ => {
-            "UPDATE evaluation_horizon SET next_due = ? WHERE id = 1 AND (next_due IS NULL OR next_due > ?)"
-        }
-    };
+/// Says `evaluation_due` lists nothing reliable (rows were marked due in bulk): readers check
+/// `records` themselves until the next refresh lists afresh.
+async fn void_cover<C: ConnectionTrait>(db: &C) -> Result<(), StoreError> {
     db.execute(Statement::from_sql_and_values(
-        backend,
-        sql,
-        [Value::from(at), Value::from(at)],
+        db.get_database_backend(),
+        match db.get_database_backend() {
+            DbBackend::Postgres => "UPDATE evaluation_horizon SET covered_until = $1 WHERE id = 1",
+            _ => "UPDATE evaluation_horizon SET covered_until = ? WHERE id = 1",
+        },
+        [Value::from(DateTime::<Utc>::UNIX_EPOCH)],
     ))
     .await?;
+    Ok(())
+}
+
+/// Lists in `evaluation_due` the written rows whose evaluation falls due before the cover ends,
+/// so that the list stays complete between refreshes.
+pub(crate) async fn list_written<C: ConnectionTrait>(
+    db: &C,
+    rows: &[(i64, Option<DateTime<Utc>>)],
+) -> Result<(), StoreError> {
+    let backend = db.get_database_backend();
+    let cover: DateTime<Utc> = match db
+        .query_one(Statement::from_string(
+            backend,
+            "SELECT covered_until FROM evaluation_horizon WHERE id = 1",
+        ))
+        .await?
+    {
+        Some(r) => r.try_get("", "covered_until")?,
+        None => return Ok(()),
+    };
+    let soon: Vec<(i64, DateTime<Utc>)> = rows
+        .iter()
+        .filter_map(|(id, until)| until.filter(|u| *u < cover).map(|u| (*id, u)))
+        .collect();
+    for chunk in soon.chunks(400) {
+        let mut sql = String::from("INSERT INTO evaluation_due (record_id, due_at) VALUES ");
+        let mut values = Vec::with_capacity(chunk.len() * 2);
+        for (i, (id, due)) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            match backend {
+                DbBackend::Postgres => sql.push_str(&format!("(${}, ${})", 2 * i + 1, 2 * i + 2)),
+                _ => sql.push_str("(?, ?)"),
+            }
+            values.extend([Value::from(*id), Value::from(*due)]);
+        }
+        sql.push_str(" ON CONFLICT (record_id) DO UPDATE SET due_at = excluded.due_at");
+        db.execute(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
     Ok(())
 }

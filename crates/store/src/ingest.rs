@@ -297,10 +297,9 @@ impl Store {
             .exec_without_returning(&txn)
             .await?;
         }
-        // Rows whose evaluation falls due before the horizon bring it forward.
-        if let Some(first_due) = rows.iter().filter_map(|r| r.evaluation.until).min() {
-            crate::evaluation::lower_horizon(&txn, first_due).await?;
-        }
+        let untils: Vec<(i64, Option<DateTime<Utc>>)> =
+            rows.iter().map(|r| (r.id.0, r.evaluation.until)).collect();
+        crate::evaluation::list_written(&txn, &untils).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -1,7 +1,7 @@
-//! Keeps the stored evaluations current between syncs: when the first of them falls due (a key
-//! turns stale, an exception ends), re-evaluates what is due, so that the inventory's tier and
-//! finding filters keep reading the stored columns through their indexes instead of falling back
-//! to checking every due row.
+//! Keeps the stored evaluations current between syncs: re-evaluates those that fell due (a key
+//! turned stale, an exception ended) and, twice a day, lists afresh those falling due within the
+//! next day, so that the inventory's tier and finding filters keep reading the stored columns
+//! through their indexes instead of scanning for due rows.
 
 use std::collections::HashSet;
 
@@ -14,11 +14,11 @@ use super::JobContext;
 pub const SCHEDULE: &str = "30 */5 * * * *";
 
 pub async fn run(ctx: &JobContext, now: DateTime<Utc>) {
-    match ctx.store.next_evaluation_due().await {
-        Ok(Some(due)) if due <= now => {}
-        Ok(_) => return,
+    match ctx.store.evaluations_need_refresh(now).await {
+        Ok(true) => {}
+        Ok(false) => return,
         Err(e) => {
-            tracing::warn!(error = %e, "evaluation refresh: cannot read the horizon");
+            tracing::warn!(error = %e, "evaluation refresh: cannot read what falls due");
             return;
         }
     }
