@@ -141,7 +141,45 @@ impl Store {
         after: Option<i64>,
         limit: u64,
     ) -> Result<Vec<record::Model>, StoreError> {
-        let mut q = records_without_raw().filter(filter.condition());
+        // Rows the stored evaluation matches, and rows listed as due: as one `OR` the planner
+        // walks the whole id index; as two reads each uses its own (the tier's, the ids'), and
+        // the two short lists are merged here.
+        if let Some(e) = &filter.evaluated
+            && let Some(due) = e.due.as_ref().filter(|d| !d.is_empty())
+        {
+            let mut matching = filter.clone();
+            matching.evaluated = Some(crate::StoredEvaluationFilter {
+                due: Some(Vec::new()),
+                ..e.clone()
+            });
+            let mut listed = filter.clone();
+            listed.evaluated = None;
+            let mut rows = self.page_where(matching.condition(), after, limit).await?;
+            let listed_rows = self
+                .page_where(
+                    listed
+                        .condition()
+                        .add(record::Column::Id.is_in(due.iter().copied())),
+                    after,
+                    limit,
+                )
+                .await?;
+            rows.extend(listed_rows);
+            rows.sort_unstable_by_key(|r| r.id);
+            rows.dedup_by_key(|r| r.id);
+            rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            return Ok(rows);
+        }
+        self.page_where(filter.condition(), after, limit).await
+    }
+
+    async fn page_where(
+        &self,
+        condition: Condition,
+        after: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<record::Model>, StoreError> {
+        let mut q = records_without_raw().filter(condition);
         if let Some(after) = after {
             q = q.filter(record::Column::Id.gt(after));
         }
