@@ -364,7 +364,10 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let mut updates = Vec::with_capacity(rows.len());
         for row in rows {
-            updates.push((row.id, self.evaluate_row(policy, inputs, row, at)?));
+            updates.push((
+                (row.id, row.content_hash),
+                self.evaluate_row(policy, inputs, row, at)?,
+            ));
         }
         self.store_evaluations(&updates).await?;
         Ok(updates.len() as u64)
@@ -382,7 +385,9 @@ impl Store {
     }
 
     /// Writes re-evaluated tiers and rules, a statement per few hundred rows.
-    async fn store_evaluations(&self, rows: &[(i64, Evaluation)]) -> Result<(), StoreError> {
+    /// Writes re-evaluated tiers and rules of rows keyed by (id, content hash). A row whose
+    /// content a sync rewrote meanwhile keeps the sync's evaluation: the hash no longer matches.
+    async fn store_evaluations(&self, rows: &[((i64, i64), Evaluation)]) -> Result<(), StoreError> {
         const PER_STATEMENT: usize = 200;
         if rows.is_empty() {
             return Ok(());
@@ -395,22 +400,22 @@ impl Store {
             let mut sql = String::from(
                 "UPDATE records SET tier = v.column2, finding_rules = v.column3, evaluated_until = v.column4 FROM (VALUES ",
             );
-            let mut values = Vec::with_capacity(chunk.len() * 4);
-            for (i, (id, e)) in chunk.iter().enumerate() {
+            let mut values = Vec::with_capacity(chunk.len() * 5);
+            for (i, ((id, hash), e)) in chunk.iter().enumerate() {
                 if i > 0 {
                     sql.push(',');
                 }
                 sql.push('(');
-                for c in 0..4 {
+                for c in 0..5 {
                     if c > 0 {
                         sql.push(',');
                     }
                     match backend {
                         DbBackend::Postgres => {
-                            let n = i * 4 + c + 1;
+                            let n = i * 5 + c + 1;
                             // The first row's casts type the VALUES columns for PostgreSQL.
                             let cast = match (i, c) {
-                                (0, 0) => "::bigint",
+                                (0, 0) | (0, 4) => "::bigint",
                                 (0, 3) => "::timestamptz",
                                 (0, _) => "::text",
                                 _ => "",
@@ -426,13 +431,16 @@ impl Store {
                     Value::from(e.tier.as_str()),
                     Value::from(stored_rules(e)),
                     Value::from(e.until),
+                    Value::from(*hash),
                 ]);
             }
-            sql.push_str(") AS v WHERE records.id = v.column1");
+            sql.push_str(
+                ") AS v WHERE records.id = v.column1 AND records.content_hash = v.column5",
+            );
             txn.execute(Statement::from_sql_and_values(backend, sql, values))
                 .await?;
             // Their old listing as due goes; `list_written` lists the new ones falling due soon.
-            let ids: Vec<Value> = chunk.iter().map(|(id, _)| Value::from(*id)).collect();
+            let ids: Vec<Value> = chunk.iter().map(|((id, _), _)| Value::from(*id)).collect();
             let marks: Vec<String> = (1..=ids.len())
                 .map(|n| match backend {
                     DbBackend::Postgres => format!("${n}"),
@@ -449,7 +457,7 @@ impl Store {
             ))
             .await?;
             let untils: Vec<(i64, Option<DateTime<Utc>>)> =
-                chunk.iter().map(|(id, e)| (*id, e.until)).collect();
+                chunk.iter().map(|((id, _), e)| (*id, e.until)).collect();
             list_written(&txn, &untils).await?;
         }
         txn.commit().await?;

@@ -86,6 +86,16 @@ impl Store {
         Ok(run.id)
     }
 
+    /// Whether a sync run is under way (or was left `running` by a process that died).
+    pub async fn sync_running(&self) -> Result<bool, StoreError> {
+        use sea_orm::PaginatorTrait;
+        Ok(sync_run::Entity::find()
+            .filter(sync_run::Column::Status.eq(RunStatus::Running.as_str()))
+            .count(&self.db)
+            .await?
+            > 0)
+    }
+
     /// Runs left `running` by a process that died are closed as `aborted`. Their batches that
     /// committed stay (each is whole); nothing was swept for them, so the next run completes the
     /// picture.

@@ -14,6 +14,12 @@ use super::JobContext;
 pub const SCHEDULE: &str = "30 */5 * * * *";
 
 pub async fn run(ctx: &JobContext, now: DateTime<Utc>) {
+    // A sync re-evaluates what it touched and what fell due when it ends; redoing rows it is
+    // rewriting meanwhile could list them wrongly.
+    if ctx.store.sync_running().await.unwrap_or(true) {
+        tracing::debug!("evaluation refresh: a sync run is under way; skipped");
+        return;
+    }
     match ctx.store.evaluations_need_refresh(now).await {
         Ok(true) => {}
         Ok(false) => return,
@@ -33,6 +39,76 @@ pub async fn run(ctx: &JobContext, now: DateTime<Utc>) {
         Ok(n) => tracing::info!(records = n, "stored evaluations that fell due were redone"),
         Err(e) => {
             tracing::warn!(error = %e, "evaluation refresh failed; readers check due rows themselves")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roster_connector_sdk::FakeClock;
+    use roster_connector_synthetic::{SyntheticConfig, SyntheticConnector, default_anchor};
+    use std::sync::Arc;
+
+    /// Two days after a sync, the job redoes what fell due and lists the next day's; a day on
+    /// with nothing due and the list fresh, it does nothing.
+    #[tokio::test]
+    async fn the_job_redoes_what_fell_due_and_lists_the_next_day() {
+        for t in roster_store::testing::test_stores().await.unwrap() {
+            let policy = roster_core::RiskPolicy::default();
+            let source = roster_sync::SyncSource {
+                name: "sample".into(),
+                connector: Box::new(
+                    SyntheticConnector::new(SyntheticConfig {
+                        count: 1000,
+                        seed: 8,
+                        anchor: default_anchor(),
+                        page_size: 200,
+                    })
+                    .unwrap(),
+                ),
+            };
+            let clock = Arc::new(FakeClock::new(default_anchor()));
+            let report = roster_sync::SyncEngine::new(t.store.clone(), policy.clone(), clock)
+                .run(&[source], &roster_sync::NoProgress)
+                .await
+                .unwrap();
+            let ctx = JobContext {
+                store: t.store.clone(),
+                config: crate::config::Config::default(),
+                policy,
+                policy_hash: String::new(),
+                holder: "test".into(),
+                public_url: "http://127.0.0.1".into(),
+                reminders: None,
+            };
+            let later = report.finished_at + chrono::Duration::days(2);
+            let due = t
+                .store
+                .listed_due(report.finished_at + chrono::Duration::hours(23))
+                .await
+                .unwrap();
+            assert!(!due.is_empty(), "{}", t.backend);
+            assert!(t.store.evaluations_need_refresh(later).await.unwrap());
+            run(&ctx, later).await;
+            assert!(
+                t.store.covered_until().await.unwrap() > later + chrono::Duration::hours(12),
+                "{}: the next day is listed",
+                t.backend
+            );
+            for id in due {
+                let row = t.store.record(id).await.unwrap();
+                assert!(
+                    row.evaluated_until.is_none_or(|u| u > later),
+                    "{}: record {id} was redone",
+                    t.backend
+                );
+            }
+            assert!(
+                !t.store.evaluations_need_refresh(later).await.unwrap(),
+                "{}",
+                t.backend
+            );
         }
     }
 }
