@@ -88,7 +88,7 @@ async fn write_claim(
     .exec(db)
     .await?;
     // The claimed owner changes what the rules say of the record.
-    crate::evaluation::mark_due(
+    crate::evaluation::mark_due_listed(
         db,
         sea_orm::Condition::all().add(crate::entity::record::Column::Id.eq(record_id)),
     )

@@ -190,6 +190,32 @@ impl Store {
         mark_due(&self.db, live()).await
     }
 
+    /// Marks due the evaluations that depend on whether `names` (a person's key and email) are
+    /// in the directory: live records owned by one of them, stored or claimed.
+    pub(crate) async fn mark_owned_by_due<C: ConnectionTrait>(
+        db: &C,
+        names: &[String],
+    ) -> Result<u64, StoreError> {
+        let names: Vec<String> = names.iter().map(|n| n.trim().to_lowercase()).collect();
+        let owner_in = |column: &str| {
+            Expr::expr(Expr::cust(format!("LOWER(TRIM({column}))"))).is_in(names.iter().cloned())
+        };
+        let claimed = sea_orm::sea_query::Query::select()
+            .column(crate::entity::ownership_claim::Column::RecordId)
+            .from(crate::entity::ownership_claim::Entity)
+            .and_where(owner_in("owner"))
+            .to_owned();
+        mark_due_listed(
+            db,
+            live().add(
+                Condition::any()
+                    .add(owner_in("records.owner"))
+                    .add(record::Column::Id.in_subquery(claimed)),
+            ),
+        )
+        .await
+    }
+
     /// Marks due the evaluations that depend on who is in the directory: live records with an
     /// owner, stored or claimed.
     pub(crate) async fn mark_owned_evaluations_due<C: ConnectionTrait>(
@@ -465,11 +491,50 @@ impl Store {
     }
 }
 
+/// Marks the records `which` selects due, and says `evaluation_due` no longer lists all that is
+/// due (for bulk marks: a directory import, a new policy).
 pub(crate) async fn mark_due<C: ConnectionTrait>(
     db: &C,
     which: Condition,
 ) -> Result<u64, StoreError> {
     void_cover(db).await?;
+    set_due(db, which).await
+}
+
+/// Marks the few records `which` selects due and lists them in `evaluation_due`, so readers keep
+/// their narrowed reads (a claim, a person's first sign-in).
+pub(crate) async fn mark_due_listed<C: ConnectionTrait>(
+    db: &C,
+    which: Condition,
+) -> Result<u64, StoreError> {
+    use sea_orm::sea_query::{Alias, OnConflict, Query};
+    let epoch = DateTime::<Utc>::UNIX_EPOCH;
+    let select = Query::select()
+        .column(record::Column::Id)
+        .expr(Expr::val(epoch))
+        .from(record::Entity)
+        .cond_where(which.clone())
+        .to_owned();
+    let mut insert = Query::insert();
+    insert
+        .into_table(Alias::new("evaluation_due"))
+        .columns([Alias::new("record_id"), Alias::new("due_at")])
+        .select_from(select)
+        .map_err(|e| StoreError::Corrupt {
+            id: "evaluation_due".into(),
+            field: "insert",
+            detail: e.to_string(),
+        })?
+        .on_conflict(
+            OnConflict::column(Alias::new("record_id"))
+                .update_column(Alias::new("due_at"))
+                .to_owned(),
+        );
+    db.execute(db.get_database_backend().build(&insert)).await?;
+    set_due(db, which).await
+}
+
+async fn set_due<C: ConnectionTrait>(db: &C, which: Condition) -> Result<u64, StoreError> {
     let res = record::Entity::update_many()
         .col_expr(
             record::Column::EvaluatedUntil,

@@ -82,6 +82,13 @@ impl Store {
             .filter(person::Column::Key.eq(key.as_str()))
             .one(&self.db)
             .await?;
+        // Whom the change concerns: with an empty directory nothing was said of any owner, so
+        // the first person makes every owned record's owner known or unknown.
+        let names: Vec<String> = std::iter::once(key.clone())
+            .chain(email.map(str::to_owned))
+            .collect();
+        let directory_was_empty =
+            existing.is_none() && person::Entity::find().one(&self.db).await?.is_none();
         match existing {
             None => {
                 person::ActiveModel {
@@ -98,11 +105,15 @@ impl Store {
                 }
                 .insert(&self.db)
                 .await?;
-                Self::mark_owned_evaluations_due(&self.db).await?;
+                if directory_was_empty {
+                    Self::mark_owned_evaluations_due(&self.db).await?;
+                } else {
+                    Self::mark_owned_by_due(&self.db, &names).await?;
+                }
             }
             Some(p) => {
                 if !p.active {
-                    Self::mark_owned_evaluations_due(&self.db).await?;
+                    Self::mark_owned_by_due(&self.db, &names).await?;
                 }
                 let mut m: person::ActiveModel = p.into();
                 m.email = Set(email.map(str::to_owned));

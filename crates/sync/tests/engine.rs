@@ -607,5 +607,53 @@ async fn stored_evaluations_hold_at_the_end_of_every_run() {
             "{}: the claim counts",
             t.backend
         );
+
+        // A person's first sign-in (the directory already has people) marks only what they
+        // own, and lists it, so readers keep their narrowed reads.
+        let owned = s
+            .inventory_page(&InventoryFilter::default(), None, 600)
+            .await
+            .unwrap()
+            .into_iter()
+            .find_map(|r| r.owner.filter(|o| o.contains('@')))
+            .expect("the synthetic estate has owners");
+        let cover = s.covered_until().await.unwrap();
+        assert!(cover > r3.finished_at, "{}", t.backend);
+        s.record_sso_login(&owned.to_uppercase(), None, None, r3.finished_at)
+            .await
+            .unwrap();
+        assert_eq!(s.covered_until().await.unwrap(), cover, "{}", t.backend);
+        let listed = s.listed_due(r3.finished_at).await.unwrap();
+        let theirs = s
+            .inventory_page(
+                &InventoryFilter {
+                    owner: Some(owned.clone()),
+                    ..Default::default()
+                },
+                None,
+                600,
+            )
+            .await
+            .unwrap();
+        assert!(!theirs.is_empty(), "{}", t.backend);
+        for r in &theirs {
+            assert!(
+                listed.contains(&r.id),
+                "{}: {}'s record is listed due",
+                t.backend,
+                owned
+            );
+        }
+        assert_eq!(
+            listed.len(),
+            theirs.len(),
+            "{}: and nothing else",
+            t.backend
+        );
+        let r4 = engine(&clock)
+            .run(&[synthetic(600)], &NoProgress)
+            .await
+            .unwrap();
+        assert_stored_evaluations_hold(s, r4.finished_at, "after a first sign-in").await;
     }
 }
