@@ -455,6 +455,62 @@ async fn demo_serves_the_sample_behind_a_one_time_link() {
         .await
         .unwrap();
     assert_eq!(api["items"].as_array().unwrap().len(), 300);
+    // Most risky first: the same records, tiers never rising down the list.
+    let by_risk: serde_json::Value = client
+        .get(format!("{base}/api/v1/identities?sort=risk"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rank = |t: &serde_json::Value| match t.as_str().unwrap() {
+        "critical" => 0,
+        "high" => 1,
+        "medium" => 2,
+        _ => 3,
+    };
+    let ranks: Vec<i32> = by_risk["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| rank(&i["tier"]))
+        .collect();
+    assert_eq!(ranks.len(), 300);
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
+    assert!(
+        ranks.first() < ranks.last(),
+        "the estate has more than one tier"
+    );
+    let mut ids = |v: &serde_json::Value| {
+        let mut ids: Vec<String> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&by_risk), ids(&api));
+    for bad in [
+        "sort=bogus",
+        "sort=risk&after=nope",
+        "sort=risk&after=high.zz",
+    ] {
+        assert_eq!(
+            client
+                .get(format!("{base}/api/v1/identities?{bad}"))
+                .header("cookie", &session)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            400,
+            "{bad}"
+        );
+    }
     assert_eq!(
         client
             .get(format!("{base}/inventory?tier=bogus"))

@@ -213,6 +213,38 @@ impl<'a> InventoryReader<'a> {
         }
     }
 
+    /// Up to `limit` items, most risky first: critical, then high, medium and low, each in id
+    /// order (each tier a narrowed read of its own, so a page costs what a tier filter costs).
+    /// `after` and the returned cursor are (tier, id).
+    pub async fn page_by_risk(
+        &self,
+        q: &InventoryQuery,
+        after: Option<(Tier, i64)>,
+        limit: usize,
+    ) -> Result<(Vec<InventoryItem>, Option<(Tier, i64)>), StoreError> {
+        let mut out: Vec<InventoryItem> = Vec::with_capacity(limit.min(FETCH as usize));
+        let start = after.map_or(Tier::Critical, |(t, _)| t);
+        for tier in [Tier::Critical, Tier::High, Tier::Medium, Tier::Low] {
+            if tier > start || q.tier.is_some_and(|t| t != tier) {
+                continue;
+            }
+            let mut tq = q.clone();
+            tq.tier = Some(tier);
+            let from = after.filter(|(t, _)| *t == tier).map(|(_, id)| id);
+            let (items, next) = self.page(&tq, from, limit - out.len()).await?;
+            out.extend(items);
+            if out.len() == limit {
+                // The page is full: resume in this tier, or at the next one's start.
+                return Ok((
+                    out,
+                    next.map(|id| (tier, id))
+                        .or_else(|| next_tier(tier, q).map(|t| (t, i64::MIN))),
+                ));
+            }
+        }
+        Ok((out, None))
+    }
+
     /// Up to `limit` items after `after` (an id cursor), and the cursor for the next page
     /// (`None` at the end).
     pub async fn page(
@@ -257,6 +289,61 @@ mod tests {
     use super::*;
     use roster_connector_sdk::FakeClock;
     use roster_connector_synthetic::{SyntheticConfig, SyntheticConnector, default_anchor};
+
+    /// Risk order pages through every record once, critical first, whatever the page size.
+    #[tokio::test]
+    async fn risk_order_pages_through_every_record_once() {
+        let t = roster_store::testing::test_stores()
+            .await
+            .unwrap()
+            .remove(0);
+        let policy = RiskPolicy::default();
+        let source = roster_sync::SyncSource {
+            name: "sample".into(),
+            connector: Box::new(
+                SyntheticConnector::new(SyntheticConfig {
+                    count: 800,
+                    seed: 6,
+                    anchor: default_anchor(),
+                    page_size: 100,
+                })
+                .unwrap(),
+            ),
+        };
+        let clock = Arc::new(FakeClock::new(default_anchor()));
+        let report = roster_sync::SyncEngine::new(t.store.clone(), policy.clone(), clock)
+            .run(&[source], &roster_sync::NoProgress)
+            .await
+            .unwrap();
+        let reader = InventoryReader::new(&t.store, &policy).await.unwrap();
+        let mut q = InventoryQuery::new(report.finished_at + chrono::Duration::minutes(1));
+        q.trust_stored = true;
+        let (all, _) = reader.page(&q, None, 10_000).await.unwrap();
+        let mut expected: Vec<(Tier, RecordIdKey)> =
+            all.iter().map(|i| (i.tier, RecordIdKey(i.id.0))).collect();
+        expected.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut got = Vec::new();
+        let mut cursor = None;
+        loop {
+            let (page, next) = reader.page_by_risk(&q, cursor, 37).await.unwrap();
+            assert!(page.len() <= 37);
+            got.extend(page.iter().map(|i| (i.tier, RecordIdKey(i.id.0))));
+            match next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(got, expected);
+        assert!(got.first().map(|g| g.0) > got.last().map(|g| g.0));
+        // With a tier filter, that tier alone.
+        q.tier = Some(Tier::High);
+        let (high, _) = reader.page_by_risk(&q, None, 10_000).await.unwrap();
+        assert!(!high.is_empty() && high.iter().all(|i| i.tier == Tier::High));
+    }
+
+    /// Ids in the order the inventory reads them.
+    #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+    struct RecordIdKey(i64);
 
     /// Narrowing the read with the stored evaluations changes nothing in what a filter finds:
     /// right after a sync (nothing due: the stored tier alone decides) and months later (every
@@ -354,5 +441,18 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+/// The tier after `tier` in risk order that the query can show.
+fn next_tier(tier: Tier, q: &InventoryQuery) -> Option<Tier> {
+    if q.tier.is_some() {
+        return None;
+    }
+    match tier {
+        Tier::Critical => Some(Tier::High),
+        Tier::High => Some(Tier::Medium),
+        Tier::Medium => Some(Tier::Low),
+        Tier::Low => None,
     }
 }

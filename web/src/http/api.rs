@@ -24,7 +24,6 @@ pub async fn identities(
 ) -> Result<HttpResponse, WebError> {
     let s = require_session(&req, &state)?;
     let (items, next) = params.read(&state, &s, API_PAGE).await?;
-    let next = next.map(|n| roster_core::RecordId(n).to_string());
     Ok(HttpResponse::Ok().json(IdentitiesPage { items, next }))
 }
 

@@ -33,7 +33,17 @@ pub struct FilterParams {
     pub orphaned: Option<String>,
     /// Carries a finding of this rule id.
     pub rule: Option<String>,
+    /// `risk`: critical first, then high, medium, low (each in id order). Otherwise id order.
+    pub sort: Option<String>,
+    /// The page cursor: a record id, or for `sort=risk` `<tier>.<record id>`.
     pub after: Option<String>,
+}
+
+/// A record id as pages and cursors write it.
+fn parse_id(v: Option<&str>) -> Result<Option<i64>, WebError> {
+    v.map(|a| a.parse::<roster_core::RecordId>().map(|id| id.0))
+        .transpose()
+        .map_err(|e| WebError::BadRequest(e.to_string()))
 }
 
 fn nonempty(v: &Option<String>) -> Option<&str> {
@@ -83,11 +93,34 @@ impl FilterParams {
             }
             q.rule = Some(rule.to_owned());
         }
-        let after = nonempty(&self.after)
-            .map(|a| a.parse::<roster_core::RecordId>().map(|id| id.0))
-            .transpose()
-            .map_err(|e| WebError::BadRequest(e.to_string()))?;
+        let after = match self.sort_by_risk()? {
+            // The risk order's cursor is read by `read`.
+            true => None,
+            false => parse_id(nonempty(&self.after))?,
+        };
         Ok((q, after))
+    }
+
+    fn sort_by_risk(&self) -> Result<bool, WebError> {
+        match nonempty(&self.sort) {
+            None | Some("id") => Ok(false),
+            Some("risk") => Ok(true),
+            Some(other) => Err(WebError::BadRequest(format!(
+                "unknown sort `{other}` (id or risk)"
+            ))),
+        }
+    }
+
+    /// The `sort=risk` cursor, `<tier>.<record id>`.
+    fn risk_cursor(&self) -> Result<Option<(Tier, i64)>, WebError> {
+        let Some(after) = nonempty(&self.after) else {
+            return Ok(None);
+        };
+        let bad = || WebError::BadRequest(format!("bad cursor `{after}` for sort=risk"));
+        let (tier, id) = after.split_once('.').ok_or_else(bad)?;
+        let tier = tier.parse::<Tier>().map_err(|_| bad())?;
+        let id = parse_id(Some(id))?.ok_or_else(bad)?;
+        Ok(Some((tier, id)))
     }
 
     /// One evaluated page of the view as `session` may see it, and the cursor of the next
@@ -97,12 +130,20 @@ impl FilterParams {
         state: &AppState,
         session: &Session,
         limit: usize,
-    ) -> Result<(Vec<InventoryItem>, Option<i64>), WebError> {
+    ) -> Result<(Vec<InventoryItem>, Option<String>), WebError> {
         let (mut query, after) = self.to_query()?;
         restrict(&mut query, session);
         let ctx = state.contexts.get(&state.store).await?;
         let reader = InventoryReader::with_context(&state.store, &state.policy, ctx);
-        Ok(reader.page(&query, after, limit).await?)
+        if self.sort_by_risk()? {
+            let (items, next) = reader
+                .page_by_risk(&query, self.risk_cursor()?, limit)
+                .await?;
+            let next = next.map(|(t, id)| format!("{}.{}", t.as_str(), roster_core::RecordId(id)));
+            return Ok((items, next));
+        }
+        let (items, next) = reader.page(&query, after, limit).await?;
+        Ok((items, next.map(|id| roster_core::RecordId(id).to_string())))
     }
 
     /// This view's query string, without the cursor.
@@ -118,6 +159,7 @@ impl FilterParams {
             ("stale", &self.stale),
             ("orphaned", &self.orphaned),
             ("rule", &self.rule),
+            ("sort", &self.sort),
         ] {
             if let Some(v) = nonempty(v) {
                 parts.push(format!("{k}={}", url_encode(v)));
@@ -127,9 +169,9 @@ impl FilterParams {
     }
 
     /// This view's query string with `after` replaced.
-    fn with_after(&self, after: i64) -> String {
+    fn with_after(&self, after: &str) -> String {
         let base = self.query_string();
-        let cursor = format!("after={}", roster_core::RecordId(after));
+        let cursor = format!("after={}", url_encode(after));
         if base.is_empty() {
             cursor
         } else {
@@ -187,6 +229,7 @@ struct InventoryPage {
     rule: String,
     stale: bool,
     orphaned: bool,
+    sort_by_risk: bool,
     view_query: String,
     next_query: Option<String>,
 }
@@ -213,7 +256,7 @@ async fn inventory_view(
 ) -> Result<HttpResponse, WebError> {
     let session = require_session(req, state)?;
     let (items, next) = params.read(state, &session, PAGE_SIZE).await?;
-    let next_query = next.map(|n| params.with_after(n));
+    let next_query = next.map(|n| params.with_after(&n));
     let page = InventoryPage {
         sample_banner: state.sample_banner,
         me: session.signed_in(),
@@ -241,6 +284,7 @@ async fn inventory_view(
         rule: params.rule.clone().unwrap_or_default(),
         stale: flag(&params.stale),
         orphaned: flag(&params.orphaned),
+        sort_by_risk: params.sort_by_risk()?,
         view_query: params.query_string(),
         items,
         next_query,
@@ -289,15 +333,31 @@ pub async fn export(
     let reader = InventoryReader::with_context(&state.store, &state.policy, ctx);
     let mut items = Vec::new();
     let mut truncated = false;
-    reader
-        .scan(&query, |item| {
-            if items.len() < EXPORT_LIMIT {
-                items.push(item.clone());
-            } else {
-                truncated = true;
+    if params.sort_by_risk()? {
+        // The view's order: page through it (one more row than the limit says whether it cuts).
+        let mut cursor = None;
+        loop {
+            let want = (EXPORT_LIMIT + 1 - items.len()).min(5000);
+            let (page, next) = reader.page_by_risk(&query, cursor, want).await?;
+            items.extend(page);
+            cursor = next;
+            if cursor.is_none() || items.len() > EXPORT_LIMIT {
+                break;
             }
-        })
-        .await?;
+        }
+        truncated = items.len() > EXPORT_LIMIT;
+        items.truncate(EXPORT_LIMIT);
+    } else {
+        reader
+            .scan(&query, |item| {
+                if items.len() < EXPORT_LIMIT {
+                    items.push(item.clone());
+                } else {
+                    truncated = true;
+                }
+            })
+            .await?;
+    }
     let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
     let (body, content_type) = if format == "csv" {
         let mut w = csv::Writer::from_writer(Vec::new());
