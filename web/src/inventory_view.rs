@@ -284,6 +284,19 @@ impl<'a> InventoryReader<'a> {
     }
 }
 
+/// The tier after `tier` in risk order that the query can show.
+fn next_tier(tier: Tier, q: &InventoryQuery) -> Option<Tier> {
+    if q.tier.is_some() {
+        return None;
+    }
+    match tier {
+        Tier::Critical => Some(Tier::High),
+        Tier::High => Some(Tier::Medium),
+        Tier::Medium => Some(Tier::Low),
+        Tier::Low => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,18 +454,5 @@ mod tests {
                 }
             }
         }
-    }
-}
-
-/// The tier after `tier` in risk order that the query can show.
-fn next_tier(tier: Tier, q: &InventoryQuery) -> Option<Tier> {
-    if q.tier.is_some() {
-        return None;
-    }
-    match tier {
-        Tier::Critical => Some(Tier::High),
-        Tier::High => Some(Tier::Medium),
-        Tier::Medium => Some(Tier::Low),
-        Tier::Low => None,
     }
 }
