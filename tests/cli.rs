@@ -483,7 +483,7 @@ async fn demo_serves_the_sample_behind_a_one_time_link() {
         ranks.first() < ranks.last(),
         "the estate has more than one tier"
     );
-    let mut ids = |v: &serde_json::Value| {
+    let ids = |v: &serde_json::Value| {
         let mut ids: Vec<String> = v["items"]
             .as_array()
             .unwrap()
