@@ -84,7 +84,10 @@ impl Store {
             }
             let cache_size = format!("-{cache_kib}");
             opts.map_sqlx_sqlite_opts(move |o| {
-                o.journal_mode(SqliteJournalMode::Wal)
+                // 8 KiB pages for a new file (an existing one keeps its own): fewer page splits
+                // in the bulk load, 2.3 → 2.1 s of a 100k first sync (BENCHMARKS.md).
+                o.page_size(8192)
+                    .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(30))
                     .foreign_keys(true)
