@@ -179,6 +179,42 @@ const COVER: chrono::TimeDelta = chrono::TimeDelta::days(1);
 /// A refresh lists afresh when less than this is left of the cover.
 const RELIST_BEFORE: chrono::TimeDelta = chrono::TimeDelta::hours(12);
 
+/// `sql` written with `?` placeholders, as `backend` takes it (`$1`, `$2`, … on PostgreSQL).
+/// For this module's own statements, whose text holds no other `?`.
+fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+    let sql = match backend {
+        DbBackend::Postgres => {
+            let mut out = String::with_capacity(sql.len() + 8);
+            let mut n = 0;
+            for c in sql.chars() {
+                if c == '?' {
+                    n += 1;
+                    out.push_str(&format!("${n}"));
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+        _ => sql.to_owned(),
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// Until when `evaluation_due` lists everything falling due (see [`Store::covered_until`]).
+async fn read_cover<C: ConnectionTrait>(db: &C) -> Result<DateTime<Utc>, StoreError> {
+    let row = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT covered_until FROM evaluation_horizon WHERE id = 1",
+        ))
+        .await?;
+    match row {
+        Some(r) => Ok(r.try_get("", "covered_until")?),
+        None => Ok(DateTime::<Utc>::UNIX_EPOCH),
+    }
+}
+
 /// The live-record condition every evaluation pass uses.
 fn live() -> Condition {
     Condition::all().add(record::Column::GoneRun.is_null())
@@ -249,26 +285,18 @@ impl Store {
         const PAGE: u64 = 2000;
         let mut n = 0;
         // The named records first: they are then no longer due, so the pass below skips them.
-        let rest: Vec<i64> = also.iter().copied().collect();
-        for chunk in rest.chunks(500) {
-            let rows = crate::inventory::records_without_raw()
-                .filter(live().add(record::Column::Id.is_in(chunk.iter().copied())))
-                .all(&self.db)
-                .await?;
-            n += self.reevaluate(policy, inputs, &rows, at).await?;
-        }
+        let named: Vec<i64> = also.iter().copied().collect();
+        n += self
+            .reevaluate_ids(policy, inputs, &named, live(), at)
+            .await?;
         let cover = self.covered_until().await?;
         if cover > at {
             // Every row due at `at` is listed in `evaluation_due`.
             let due = self.listed_due(at).await?;
-            for chunk in due.chunks(500) {
-                let rows = crate::inventory::records_without_raw()
-                    .filter(live().add(record::Column::Id.is_in(chunk.iter().copied())))
-                    .filter(record::Column::EvaluatedUntil.lte(at))
-                    .all(&self.db)
-                    .await?;
-                n += self.reevaluate(policy, inputs, &rows, at).await?;
-            }
+            let still_due = live().add(record::Column::EvaluatedUntil.lte(at));
+            n += self
+                .reevaluate_ids(policy, inputs, &due, still_due, at)
+                .await?;
         } else {
             // Page by id: each page's writes move its rows out of the due set, and memory stays
             // one page however many are due (all of them, after a policy change).
@@ -301,33 +329,18 @@ impl Store {
     /// Until when `evaluation_due` lists every stored evaluation falling due (the epoch: it
     /// lists nothing reliable, and readers must look at `records` themselves).
     pub async fn covered_until(&self) -> Result<DateTime<Utc>, StoreError> {
-        let row = self
-            .db
-            .query_one(Statement::from_string(
-                self.db.get_database_backend(),
-                "SELECT covered_until FROM evaluation_horizon WHERE id = 1",
-            ))
-            .await?;
-        match row {
-            Some(r) => Ok(r.try_get("", "covered_until")?),
-            None => Ok(DateTime::<Utc>::UNIX_EPOCH),
-        }
+        read_cover(&self.db).await
     }
 
     /// The records `evaluation_due` lists as due at `at`. Complete while `at` is before
     /// [`Self::covered_until`].
     pub async fn listed_due(&self, at: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
-        let backend = self.db.get_database_backend();
-        let sql = match backend {
-            DbBackend::Postgres => "SELECT record_id FROM evaluation_due WHERE due_at <= $1",
-            _ => "SELECT record_id FROM evaluation_due WHERE due_at <= ?",
-        };
         let rows = self
             .db
-            .query_all(Statement::from_sql_and_values(
-                backend,
-                sql,
-                [Value::from(at)],
+            .query_all(statement(
+                self.db.get_database_backend(),
+                "SELECT record_id FROM evaluation_due WHERE due_at <= ?",
+                vec![Value::from(at)],
             ))
             .await?;
         rows.iter()
@@ -347,38 +360,51 @@ impl Store {
     async fn list_due_soon(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
         let backend = self.db.get_database_backend();
         let cover = at + COVER;
-        let (insert, update) = match backend {
-            DbBackend::Postgres => (
-                "INSERT INTO evaluation_due (record_id, due_at) SELECT id, evaluated_until \
-                 FROM records WHERE gone_run IS NULL AND evaluated_until < $1",
-                "UPDATE evaluation_horizon SET covered_until = $1 WHERE id = 1",
-            ),
-            _ => (
-                "INSERT INTO evaluation_due (record_id, due_at) SELECT id, evaluated_until \
-                 FROM records WHERE gone_run IS NULL AND evaluated_until < ?",
-                "UPDATE evaluation_horizon SET covered_until = ? WHERE id = 1",
-            ),
-        };
         let txn = self.db.begin().await?;
         txn.execute(Statement::from_string(
             backend,
             "DELETE FROM evaluation_due",
         ))
         .await?;
-        txn.execute(Statement::from_sql_and_values(
+        txn.execute(statement(
             backend,
-            insert,
-            [Value::from(cover)],
+            "INSERT INTO evaluation_due (record_id, due_at) SELECT id, evaluated_until \
+             FROM records WHERE gone_run IS NULL AND evaluated_until < ?",
+            vec![Value::from(cover)],
         ))
         .await?;
-        txn.execute(Statement::from_sql_and_values(
+        txn.execute(statement(
             backend,
-            update,
-            [Value::from(cover)],
+            "UPDATE evaluation_horizon SET covered_until = ? WHERE id = 1",
+            vec![Value::from(cover)],
         ))
         .await?;
         txn.commit().await?;
         Ok(())
+    }
+
+    /// Re-evaluates the records among `ids` that `which` keeps, a few hundred per read.
+    async fn reevaluate_ids(
+        &self,
+        policy: &RiskPolicy,
+        inputs: &EvaluationInputs,
+        ids: &[i64],
+        which: Condition,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for chunk in ids.chunks(500) {
+            let rows = crate::inventory::records_without_raw()
+                .filter(
+                    which
+                        .clone()
+                        .add(record::Column::Id.is_in(chunk.iter().copied())),
+                )
+                .all(&self.db)
+                .await?;
+            n += self.reevaluate(policy, inputs, &rows, at).await?;
+        }
+        Ok(n)
     }
 
     async fn reevaluate(
@@ -467,18 +493,10 @@ impl Store {
                 .await?;
             // Their old listing as due goes; `list_written` lists the new ones falling due soon.
             let ids: Vec<Value> = chunk.iter().map(|((id, _), _)| Value::from(*id)).collect();
-            let marks: Vec<String> = (1..=ids.len())
-                .map(|n| match backend {
-                    DbBackend::Postgres => format!("${n}"),
-                    _ => "?".to_owned(),
-                })
-                .collect();
-            txn.execute(Statement::from_sql_and_values(
+            let marks = vec!["?"; ids.len()].join(",");
+            txn.execute(statement(
                 backend,
-                format!(
-                    "DELETE FROM evaluation_due WHERE record_id IN ({})",
-                    marks.join(",")
-                ),
+                &format!("DELETE FROM evaluation_due WHERE record_id IN ({marks})"),
                 ids,
             ))
             .await?;
@@ -579,13 +597,6 @@ impl Store {
     ) -> Result<Vec<EvaluatedGroup>, StoreError> {
         let backend = self.db.get_database_backend();
         let mut values: Vec<Value> = Vec::new();
-        let placeholder = |v: Value, values: &mut Vec<Value>| {
-            values.push(v);
-            match backend {
-                DbBackend::Postgres => format!("${}", values.len()),
-                _ => "?".to_owned(),
-            }
-        };
         // `d < bound` whole days ⇔ the moment is after `as_of - bound days`.
         let bucket = |column: &str, bounds: &[i64], values: &mut Vec<Value>| {
             let mut sql = String::from("CASE");
@@ -597,8 +608,8 @@ impl Store {
                     sql.push_str(&format!(" WHEN {column} IS NOT NULL THEN {i}"));
                     break;
                 };
-                let p = placeholder(Value::from(cut), values);
-                sql.push_str(&format!(" WHEN {column} > {p} THEN {i}"));
+                values.push(Value::from(cut));
+                sql.push_str(&format!(" WHEN {column} > ? THEN {i}"));
             }
             sql
         };
@@ -628,10 +639,7 @@ impl Store {
             expiring = has("lifetime.expiring_soon"),
             admin = has("privilege.admin"),
         );
-        let rows = self
-            .db
-            .query_all(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
+        let rows = self.db.query_all(statement(backend, &sql, values)).await?;
         let count = |row: &sea_orm::QueryResult, col: &str| -> Result<u64, StoreError> {
             let n: i64 = row.try_get("", col)?;
             Ok(u64::try_from(n).unwrap_or(0))
@@ -688,13 +696,10 @@ impl Store {
 /// Says `evaluation_due` lists nothing reliable (rows were marked due in bulk): readers check
 /// `records` themselves until the next refresh lists afresh.
 async fn void_cover<C: ConnectionTrait>(db: &C) -> Result<(), StoreError> {
-    db.execute(Statement::from_sql_and_values(
+    db.execute(statement(
         db.get_database_backend(),
-        match db.get_database_backend() {
-            DbBackend::Postgres => "UPDATE evaluation_horizon SET covered_until = $1 WHERE id = 1",
-            _ => "UPDATE evaluation_horizon SET covered_until = ? WHERE id = 1",
-        },
-        [Value::from(DateTime::<Utc>::UNIX_EPOCH)],
+        "UPDATE evaluation_horizon SET covered_until = ? WHERE id = 1",
+        vec![Value::from(DateTime::<Utc>::UNIX_EPOCH)],
     ))
     .await?;
     Ok(())
@@ -707,16 +712,7 @@ pub(crate) async fn list_written<C: ConnectionTrait>(
     rows: &[(i64, Option<DateTime<Utc>>)],
 ) -> Result<(), StoreError> {
     let backend = db.get_database_backend();
-    let cover: DateTime<Utc> = match db
-        .query_one(Statement::from_string(
-            backend,
-            "SELECT covered_until FROM evaluation_horizon WHERE id = 1",
-        ))
-        .await?
-    {
-        Some(r) => r.try_get("", "covered_until")?,
-        None => return Ok(()),
-    };
+    let cover = read_cover(db).await?;
     let soon: Vec<(i64, DateTime<Utc>)> = rows
         .iter()
         .filter_map(|(id, until)| until.filter(|u| *u < cover).map(|u| (*id, u)))
@@ -728,15 +724,11 @@ pub(crate) async fn list_written<C: ConnectionTrait>(
             if i > 0 {
                 sql.push(',');
             }
-            match backend {
-                DbBackend::Postgres => sql.push_str(&format!("(${}, ${})", 2 * i + 1, 2 * i + 2)),
-                _ => sql.push_str("(?, ?)"),
-            }
+            sql.push_str("(?, ?)");
             values.extend([Value::from(*id), Value::from(*due)]);
         }
         sql.push_str(" ON CONFLICT (record_id) DO UPDATE SET due_at = excluded.due_at");
-        db.execute(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
+        db.execute(statement(backend, &sql, values)).await?;
     }
     Ok(())
 }
