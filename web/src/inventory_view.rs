@@ -8,6 +8,11 @@ use chrono::{DateTime, Utc};
 use roster_core::{InventoryItem, RiskPolicy, Tier};
 use roster_store::{EvaluationInputs, InventoryFilter, Store, StoreError};
 
+/// The rules behind the `stale` filter: unused beyond the threshold, or never used.
+const STALE_RULES: &[&str] = &["usage.stale", "usage.never_used"];
+/// The rules behind the `orphaned` filter: no owner, or the owner has left.
+const ORPHANED_RULES: &[&str] = &["owner.missing", "owner.departed"];
+
 #[derive(Debug, Clone)]
 pub struct InventoryQuery {
     pub filter: InventoryFilter,
@@ -49,10 +54,10 @@ impl InventoryQuery {
         let group = |rules: &[&str]| rules.iter().map(|r| (*r).to_owned()).collect::<Vec<_>>();
         let mut rules_any = Vec::new();
         if self.stale {
-            rules_any.push(group(&["usage.stale", "usage.never_used"]));
+            rules_any.push(group(STALE_RULES));
         }
         if self.orphaned {
-            rules_any.push(group(&["owner.missing", "owner.departed"]));
+            rules_any.push(group(ORPHANED_RULES));
         }
         if let Some(r) = &self.rule {
             rules_any.push(vec![r.clone()]);
@@ -79,8 +84,8 @@ impl InventoryQuery {
                 .any(|f| rules.contains(&f.rule.as_str()))
         };
         self.tier.is_none_or(|t| item.tier == t)
-            && (!self.stale || has(&["usage.stale", "usage.never_used"]))
-            && (!self.orphaned || has(&["owner.missing", "owner.departed"]))
+            && (!self.stale || has(STALE_RULES))
+            && (!self.orphaned || has(ORPHANED_RULES))
             && self.rule.as_deref().is_none_or(|r| has(&[r]))
     }
 }
