@@ -15,6 +15,16 @@ fn roster() -> Command {
     c
 }
 
+/// A GET with the signed-in session's cookie.
+async fn signed_in_get(client: &reqwest::Client, url: String, session: &str) -> reqwest::Response {
+    client
+        .get(url)
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn run(dir: &Path, args: &[&str]) -> Output {
     roster().current_dir(dir).args(args).output().unwrap()
 }
@@ -426,12 +436,7 @@ async fn demo_serves_the_sample_behind_a_one_time_link() {
         "the link is single use"
     );
 
-    let page = client
-        .get(format!("{base}/inventory?platform=aws"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap();
+    let page = signed_in_get(&client, format!("{base}/inventory?platform=aws"), &session).await;
     assert_eq!(page.status(), 200);
     let csp = page.headers()["content-security-policy"]
         .to_str()
@@ -445,26 +450,23 @@ async fn demo_serves_the_sample_behind_a_one_time_link() {
     assert!(html.contains("Sample data"), "the sample is labelled");
     assert!(html.contains("<td>aws</td>") && !html.contains("<td>github</td>"));
 
-    let api: serde_json::Value = client
-        .get(format!("{base}/api/v1/identities"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let api: serde_json::Value =
+        signed_in_get(&client, format!("{base}/api/v1/identities"), &session)
+            .await
+            .json()
+            .await
+            .unwrap();
     assert_eq!(api["items"].as_array().unwrap().len(), 300);
     // Most risky first: the same records, tiers never rising down the list.
-    let by_risk: serde_json::Value = client
-        .get(format!("{base}/api/v1/identities?sort=risk"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let by_risk: serde_json::Value = signed_in_get(
+        &client,
+        format!("{base}/api/v1/identities?sort=risk"),
+        &session,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let rank = |t: &serde_json::Value| match t.as_str().unwrap() {
         "critical" => 0,
         "high" => 1,
@@ -500,24 +502,16 @@ async fn demo_serves_the_sample_behind_a_one_time_link() {
         "sort=risk&after=high.zz",
     ] {
         assert_eq!(
-            client
-                .get(format!("{base}/api/v1/identities?{bad}"))
-                .header("cookie", &session)
-                .send()
+            signed_in_get(&client, format!("{base}/api/v1/identities?{bad}"), &session)
                 .await
-                .unwrap()
                 .status(),
             400,
             "{bad}"
         );
     }
     assert_eq!(
-        client
-            .get(format!("{base}/inventory?tier=bogus"))
-            .header("cookie", &session)
-            .send()
+        signed_in_get(&client, format!("{base}/inventory?tier=bogus"), &session)
             .await
-            .unwrap()
             .status(),
         400
     );
