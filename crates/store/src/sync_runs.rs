@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 
@@ -161,51 +162,7 @@ impl Store {
         now: DateTime<Utc>,
         outcome: &ListingOutcome,
     ) -> Result<(), StoreError> {
-        let existing = listing::Entity::find()
-            .filter(listing::Column::Connector.eq(outcome.connector.as_str()))
-            .filter(listing::Column::ResourceType.eq(outcome.resource_type.as_str()))
-            .filter(listing::Column::Scope.eq(outcome.scope.as_str()))
-            .one(&self.db)
-            .await?;
-        let status = if outcome.complete {
-            "complete"
-        } else {
-            "failed"
-        };
-        let seen = i64::try_from(outcome.seen).unwrap_or(i64::MAX);
-        match existing {
-            Some(row) => {
-                let mut m: listing::ActiveModel = row.into();
-                m.last_attempt_run = Set(run_id);
-                m.last_attempt_at = Set(now);
-                m.last_status = Set(status.to_owned());
-                m.last_error = Set(outcome.error.clone());
-                if outcome.complete {
-                    m.last_complete_run = Set(Some(run_id));
-                    m.last_complete_at = Set(Some(now));
-                    m.records_seen = Set(seen);
-                }
-                m.update(&self.db).await?;
-            }
-            None => {
-                listing::ActiveModel {
-                    connector: Set(outcome.connector.clone()),
-                    resource_type: Set(outcome.resource_type.clone()),
-                    scope: Set(outcome.scope.clone()),
-                    last_attempt_run: Set(run_id),
-                    last_attempt_at: Set(now),
-                    last_status: Set(status.to_owned()),
-                    last_error: Set(outcome.error.clone()),
-                    last_complete_run: Set(outcome.complete.then_some(run_id)),
-                    last_complete_at: Set(outcome.complete.then_some(now)),
-                    records_seen: Set(if outcome.complete { seen } else { 0 }),
-                    ..Default::default()
-                }
-                .insert(&self.db)
-                .await?;
-            }
-        }
-        Ok(())
+        record_listing_in(&self.db, run_id, now, outcome).await
     }
 
     pub async fn listings(&self) -> Result<Vec<listing::Model>, StoreError> {
@@ -286,4 +243,58 @@ impl Store {
             None => (0, 0),
         })
     }
+}
+
+/// [`Store::record_listing`] on `db`, which may be a transaction of the run's other writes.
+pub(crate) async fn record_listing_in<C: ConnectionTrait>(
+    db: &C,
+    run_id: i64,
+    now: DateTime<Utc>,
+    outcome: &ListingOutcome,
+) -> Result<(), StoreError> {
+    let existing = listing::Entity::find()
+        .filter(listing::Column::Connector.eq(outcome.connector.as_str()))
+        .filter(listing::Column::ResourceType.eq(outcome.resource_type.as_str()))
+        .filter(listing::Column::Scope.eq(outcome.scope.as_str()))
+        .one(db)
+        .await?;
+    let status = if outcome.complete {
+        "complete"
+    } else {
+        "failed"
+    };
+    let seen = i64::try_from(outcome.seen).unwrap_or(i64::MAX);
+    match existing {
+        Some(row) => {
+            let mut m: listing::ActiveModel = row.into();
+            m.last_attempt_run = Set(run_id);
+            m.last_attempt_at = Set(now);
+            m.last_status = Set(status.to_owned());
+            m.last_error = Set(outcome.error.clone());
+            if outcome.complete {
+                m.last_complete_run = Set(Some(run_id));
+                m.last_complete_at = Set(Some(now));
+                m.records_seen = Set(seen);
+            }
+            m.update(db).await?;
+        }
+        None => {
+            listing::ActiveModel {
+                connector: Set(outcome.connector.clone()),
+                resource_type: Set(outcome.resource_type.clone()),
+                scope: Set(outcome.scope.clone()),
+                last_attempt_run: Set(run_id),
+                last_attempt_at: Set(now),
+                last_status: Set(status.to_owned()),
+                last_error: Set(outcome.error.clone()),
+                last_complete_run: Set(outcome.complete.then_some(run_id)),
+                last_complete_at: Set(outcome.complete.then_some(now)),
+                records_seen: Set(if outcome.complete { seen } else { 0 }),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?;
+        }
+    }
+    Ok(())
 }

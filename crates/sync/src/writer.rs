@@ -3,19 +3,21 @@
 //! recorded complete only after all its batches and its sweep have committed.
 
 use chrono::{DateTime, Utc};
-use roster_store::{ListingOutcome, RecordRow, Store, StoreError};
+use roster_store::{ListingOutcome, PreparedRecords, RecordRow, RunWrites, Store, StoreError};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::SyncError;
 
 enum WriteOp {
-    Records(Vec<RecordRow>, DateTime<Utc>),
+    Records(PreparedRecords),
     Gone(Vec<i64>, DateTime<Utc>),
     Listing(ListingOutcome, DateTime<Utc>),
 }
 
 pub(crate) struct RunWriter {
+    store: Store,
+    run_id: i64,
     tx: Option<mpsc::Sender<WriteOp>>,
     handle: Option<JoinHandle<Result<(), StoreError>>>,
 }
@@ -24,22 +26,45 @@ pub(crate) struct RunWriter {
 /// bounded.
 const QUEUE: usize = 2;
 
+/// The most records one write transaction takes from queued batches.
+const GROUP_ROWS: usize = 20_000;
+
+async fn apply(writes: &mut RunWrites, run_id: i64, op: WriteOp) -> Result<(), StoreError> {
+    match op {
+        WriteOp::Records(batch) => writes.records(batch).await,
+        WriteOp::Gone(ids, now) => writes.gone(run_id, now, &ids).await,
+        WriteOp::Listing(outcome, now) => writes.listing(run_id, now, &outcome).await,
+    }
+}
+
 impl RunWriter {
     pub(crate) fn start(store: Store, run_id: i64) -> Self {
         let (tx, mut rx) = mpsc::channel::<WriteOp>(QUEUE);
+        let task_store = store.clone();
         let handle = tokio::spawn(async move {
+            let store = task_store;
+            // Ops already queued behind the first join its transaction, up to GROUP_ROWS
+            // records: when the engine outpaces the database (a bulk load), each index page
+            // goes to the WAL once per group instead of once per batch; when the source is
+            // slower, every op commits as soon as it is written, and the write lock is never
+            // held while waiting on the source. Order is kept: a listing's outcome commits with
+            // or after its batches and sweep.
             while let Some(op) = rx.recv().await {
-                match op {
-                    WriteOp::Records(rows, now) => store.write_records(run_id, now, &rows).await?,
-                    WriteOp::Gone(ids, now) => store.mark_gone(run_id, now, &ids).await?,
-                    WriteOp::Listing(outcome, now) => {
-                        store.record_listing(run_id, now, &outcome).await?
+                let mut writes = store.begin_run_writes().await?;
+                apply(&mut writes, run_id, op).await?;
+                while writes.rows() < GROUP_ROWS {
+                    match rx.try_recv() {
+                        Ok(op) => apply(&mut writes, run_id, op).await?,
+                        Err(_) => break,
                     }
                 }
+                writes.commit().await?;
             }
             Ok(())
         });
         Self {
+            store,
+            run_id,
             tx: Some(tx),
             handle: Some(handle),
         }
@@ -70,7 +95,9 @@ impl RunWriter {
         if rows.is_empty() {
             return Ok(());
         }
-        self.send(WriteOp::Records(rows, now)).await
+        // Built here, on the engine's task, while the writer commits the batch before.
+        let batch = self.store.prepare_records(self.run_id, now, rows);
+        self.send(WriteOp::Records(batch)).await
     }
 
     pub(crate) async fn gone(
