@@ -614,11 +614,15 @@ impl Store {
             }
             sql
         };
-        let has = |rule: &str| {
-            format!(
-                "SUM(CASE WHEN (',' || finding_rules || ',') LIKE '%,{rule},%' THEN 1 ELSE 0 END)"
-            )
+        // An exact substring test (`instr` / `strpos`) is cheaper than LIKE with a leading `%`.
+        let (position, scan) = match backend {
+            DbBackend::Postgres => ("strpos", "records"),
+            // A full scan in storage order: for the GROUP BY, SQLite's planner would otherwise
+            // walk the (platform, kind, id) index and look every row up at random.
+            _ => ("instr", "records NOT INDEXED"),
         };
+        let holds = |rule: &str| format!("{position}(',' || finding_rules || ',', ',{rule},') > 0");
+        let has = |rule: &str| format!("SUM(CASE WHEN {} THEN 1 ELSE 0 END)", holds(rule));
         let age = bucket("created_at", age_days, &mut values);
         let last_used = bucket("last_used_at", last_used_days, &mut values);
         let sql = format!(
@@ -627,16 +631,17 @@ impl Store {
              CAST({last_used} WHEN usage = 'never_used' THEN {never} ELSE {no_data} END AS BIGINT) \
              AS last_used_bucket, \
              COUNT(*) AS records, {stale} AS stale, {never_used} AS never_used, \
-             SUM(CASE WHEN (',' || finding_rules || ',') LIKE '%,owner.missing,%' \
-               OR (',' || finding_rules || ',') LIKE '%,owner.departed,%' THEN 1 ELSE 0 END) AS orphaned, \
+             SUM(CASE WHEN {missing} OR {departed} THEN 1 ELSE 0 END) AS orphaned, \
              {expiring} AS expiring_soon, {admin} AS admin \
-             FROM records WHERE gone_run IS NULL \
+             FROM {scan} WHERE gone_run IS NULL \
              GROUP BY platform, class, tier, age_bucket, last_used_bucket",
             unknown_age = age_days.len(),
             never = last_used_days.len(),
             no_data = last_used_days.len() + 1,
             stale = has("usage.stale"),
             never_used = has("usage.never_used"),
+            missing = holds("owner.missing"),
+            departed = holds("owner.departed"),
             expiring = has("lifetime.expiring_soon"),
             admin = has("privilege.admin"),
         );

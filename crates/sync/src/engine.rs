@@ -75,7 +75,8 @@ impl SyncEngine {
         // what the run changes of that context is re-evaluated at its end.
         let mut inputs = EvaluationInputs::load(&self.store).await?;
 
-        let mut writer = RunWriter::start(self.store.writer().await?, run_id);
+        let write_store = self.store.writer().await?;
+        let mut writer = RunWriter::start(write_store.clone(), run_id);
         let mut reports = Vec::with_capacity(sources.len());
         let mut counts = RunCounts::default();
         for source in sources {
@@ -104,9 +105,9 @@ impl SyncEngine {
 
         let finished_at = self.clock.now();
         let refresh_started = std::time::Instant::now();
-        let touched = inputs.reload_cross_record(&self.store).await?;
-        let reevaluated = self
-            .store
+        // On the writer's connection: its page cache holds what the run just wrote.
+        let touched = inputs.reload_cross_record(&write_store).await?;
+        let reevaluated = write_store
             .refresh_evaluations(&self.policy, &inputs, &touched, finished_at)
             .await?;
         tracing::debug!(
