@@ -180,8 +180,8 @@ const COVER: chrono::TimeDelta = chrono::TimeDelta::days(1);
 const RELIST_BEFORE: chrono::TimeDelta = chrono::TimeDelta::hours(12);
 
 /// `sql` written with `?` placeholders, as `backend` takes it (`$1`, `$2`, … on PostgreSQL).
-/// For this module's own statements, whose text holds no other `?`.
-fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+/// For the store's own statements, whose text holds no other `?`.
+pub(crate) fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
     let sql = match backend {
         DbBackend::Postgres => {
             let mut out = String::with_capacity(sql.len() + 8);
