@@ -29,7 +29,7 @@ ID=$(curl -s -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT/api/v1/identities?plat
 
 echo "| page | median | p99 | requests/s |"
 echo "|---|---|---|---|"
-for path in "/dashboard" "/inventory?platform=aws&kind=access_key" "/inventory?platform=github&q=deploy" "/inventory?tier=critical" "/inventory?sort=risk" "/identities/$ID"; do
+for path in "/dashboard" "/inventory?platform=github" "/inventory?platform=aws&kind=access_key" "/inventory?platform=github&q=deploy" "/inventory?tier=critical" "/inventory?sort=risk" "/identities/$ID"; do
   curl -s -o /dev/null -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT$path"   # warm-up
   out=$(wrk -t2 -c8 -d"${SECS}s" --latency -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT$path")
   p50=$(echo "$out" | awk '$1=="50%"{print $2}')

@@ -34,6 +34,18 @@ pub struct InventoryFilter {
 }
 
 impl InventoryFilter {
+    /// A platform without a kind, and nothing else an index serves (a stored tier, an owner)
+    /// or that reads rows in id order better by itself (a search: dense matches end the walk
+    /// early, and one walk of the platform per kind would read the platform's every row).
+    fn platform_is_the_only_index(&self) -> bool {
+        self.platform.is_some()
+            && self.kind.is_none()
+            && self.tier.is_none()
+            && self.owner.is_none()
+            && self.search.is_none()
+            && self.evaluated.is_none()
+    }
+
     fn condition(&self) -> Condition {
         let mut c = Condition::all();
         if let Some(p) = self.platform {
@@ -136,6 +148,38 @@ impl Store {
     /// Up to `limit` records matching `filter` with id greater than `after`, by id. `raw` holds
     /// only the sample-data mark (see [`RAW_SAMPLE_MARK`]); [`Store::record`] reads all of it.
     pub async fn inventory_page(
+        &self,
+        filter: &InventoryFilter,
+        after: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<record::Model>, StoreError> {
+        // A platform without a kind: there is no (platform, id) index, and through the
+        // (platform, kind, id) one SQLite sorted every record of the platform for one page
+        // (0.39 s for GitHub's third of 1M records). One read per kind instead, each in id
+        // order from that index, merged: an index probe for each kind the platform lacks.
+        // Only where the platform is the filter's one indexed column: a stored tier, an owner
+        // or a search narrows better by itself (see `platform_is_the_only_index`).
+        if filter.platform_is_the_only_index() {
+            let mut rows = Vec::new();
+            for kind in Kind::ALL {
+                if filter.class.is_some_and(|c| c != kind.class()) {
+                    continue;
+                }
+                let one_kind = InventoryFilter {
+                    kind: Some(*kind),
+                    ..filter.clone()
+                };
+                rows.extend(self.inventory_page_of_kind(&one_kind, after, limit).await?);
+            }
+            rows.sort_unstable_by_key(|r| r.id);
+            rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            return Ok(rows);
+        }
+        self.inventory_page_of_kind(filter, after, limit).await
+    }
+
+    /// [`Self::inventory_page`] for a filter that names a kind, or no platform.
+    async fn inventory_page_of_kind(
         &self,
         filter: &InventoryFilter,
         after: Option<i64>,

@@ -217,6 +217,63 @@ async fn inventory_filters_and_keyset_pages() {
     }
 }
 
+/// A platform filter without a kind is read kind by kind and merged (see
+/// `Store::inventory_page`): pages still hold exactly the platform's records, in id order, each
+/// once, with a class filter too.
+#[tokio::test]
+async fn a_platform_page_merges_its_kinds_in_id_order() {
+    for ts in test_stores().await.unwrap() {
+        let s = &ts.store;
+        let run = s.begin_sync_run(t(3), &["c".into()]).await.unwrap();
+        let kinds = [
+            Kind::ServiceAccount,
+            Kind::AccessKey,
+            Kind::DeployKey,
+            Kind::Role,
+        ];
+        let rows: Vec<RecordRow> = (0..60)
+            .map(|i| {
+                let platform = if i % 3 == 0 {
+                    Platform::Aws
+                } else {
+                    Platform::Github
+                };
+                let mut r = record("a", &i.to_string(), platform, Some("alice"));
+                r.kind = kinds[i % kinds.len()];
+                row(r, Change::New)
+            })
+            .collect();
+        s.write_records(run, t(3), &rows).await.unwrap();
+        for class in [None, Some(roster_core::RecordClass::Credential)] {
+            let mut expected: Vec<i64> = rows
+                .iter()
+                .filter(|r| r.record.platform == Platform::Github)
+                .filter(|r| class.is_none_or(|c| r.record.kind.class() == c))
+                .map(|r| r.id.0)
+                .collect();
+            expected.sort_unstable();
+            let filter = InventoryFilter {
+                platform: Some(Platform::Github),
+                class,
+                ..Default::default()
+            };
+            let mut seen = Vec::new();
+            let mut after = None;
+            loop {
+                let page = s.inventory_page(&filter, after, 4).await.unwrap();
+                assert!(page.len() <= 4);
+                if page.is_empty() {
+                    break;
+                }
+                after = page.last().map(|m| m.id);
+                seen.extend(page.into_iter().map(|m| m.id));
+            }
+            assert_eq!(seen, expected, "{} {class:?}", ts.backend);
+            assert!(expected.len() >= 20, "{}", expected.len());
+        }
+    }
+}
+
 #[tokio::test]
 async fn runs_listings_and_the_index() {
     for ts in test_stores().await.unwrap() {
