@@ -160,22 +160,79 @@ impl Store {
         // Only where the platform is the filter's one indexed column: a stored tier, an owner
         // or a search narrows better by itself (see `platform_is_the_only_index`).
         if filter.platform_is_the_only_index() {
-            let mut rows = Vec::new();
-            for kind in Kind::ALL {
-                if filter.class.is_some_and(|c| c != kind.class()) {
-                    continue;
-                }
-                let one_kind = InventoryFilter {
-                    kind: Some(*kind),
-                    ..filter.clone()
-                };
-                rows.extend(self.inventory_page_of_kind(&one_kind, after, limit).await?);
-            }
-            rows.sort_unstable_by_key(|r| r.id);
-            rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            return Ok(rows);
+            return self.merge_kinds(filter, after, limit).await;
         }
         self.inventory_page_of_kind(filter, after, limit).await
+    }
+
+    /// A page of `filter` (a platform, no kind) merged from one read per kind in id order.
+    /// Each kind is read a few rows at a time, and rows are taken up to the smallest last id
+    /// a kind with more to read has reached, so a page reads about its own size plus a few rows
+    /// per kind (reading a whole page per kind cost 60 ms a page at 1M, under load).
+    async fn merge_kinds(
+        &self,
+        filter: &InventoryFilter,
+        after: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<record::Model>, StoreError> {
+        struct KindRead {
+            filter: InventoryFilter,
+            after: Option<i64>,
+            buffer: std::collections::VecDeque<record::Model>,
+            exhausted: bool,
+        }
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut kinds: Vec<KindRead> = Kind::ALL
+            .iter()
+            .filter(|k| filter.class.is_none_or(|c| c == k.class()))
+            .map(|k| KindRead {
+                filter: InventoryFilter {
+                    kind: Some(*k),
+                    ..filter.clone()
+                },
+                after,
+                buffer: Default::default(),
+                exhausted: false,
+            })
+            .collect();
+        let chunk = (limit / 4).clamp(1, 32) as u64 + 1;
+        let mut out = Vec::with_capacity(limit.min(1024));
+        while out.len() < limit {
+            for k in kinds
+                .iter_mut()
+                .filter(|k| k.buffer.is_empty() && !k.exhausted)
+            {
+                let rows = self
+                    .inventory_page_of_kind(&k.filter, k.after, chunk)
+                    .await?;
+                k.exhausted = (rows.len() as u64) < chunk;
+                k.after = rows.last().map(|r| r.id).or(k.after);
+                k.buffer.extend(rows);
+            }
+            // Rows up to here are final: every kind with more to read is past it.
+            let cut = kinds
+                .iter()
+                .filter(|k| !k.exhausted)
+                .filter_map(|k| k.after)
+                .min()
+                .unwrap_or(i64::MAX);
+            let before = out.len();
+            while out.len() < limit {
+                let next = kinds
+                    .iter_mut()
+                    .filter(|k| k.buffer.front().is_some_and(|r| r.id <= cut))
+                    .min_by_key(|k| k.buffer.front().map(|r| r.id));
+                match next.and_then(|k| k.buffer.pop_front()) {
+                    Some(row) => out.push(row),
+                    None => break,
+                }
+            }
+            let drained = kinds.iter().all(|k| k.exhausted && k.buffer.is_empty());
+            if drained || (out.len() == before && cut == i64::MAX) {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// [`Self::inventory_page`] for a filter that names a kind, or no platform.
