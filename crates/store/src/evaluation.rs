@@ -314,11 +314,20 @@ impl Store {
 
     /// The live records whose stored evaluation is due at `at`, from `records` itself.
     async fn due_ids(&self, at: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
+        self.ids_at(
+            "SELECT id FROM records WHERE gone_run IS NULL AND evaluated_until <= ?",
+            at,
+        )
+        .await
+    }
+
+    /// The `id` column of `sql`, whose one placeholder is `at`.
+    async fn ids_at(&self, sql: &str, at: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
         let rows = self
             .db
             .query_all(statement(
                 self.db.get_database_backend(),
-                "SELECT id FROM records WHERE gone_run IS NULL AND evaluated_until <= ?",
+                sql,
                 vec![Value::from(at)],
             ))
             .await?;
@@ -336,17 +345,11 @@ impl Store {
     /// The records `evaluation_due` lists as due at `at`. Complete while `at` is before
     /// [`Self::covered_until`].
     pub async fn listed_due(&self, at: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
-        let rows = self
-            .db
-            .query_all(statement(
-                self.db.get_database_backend(),
-                "SELECT record_id FROM evaluation_due WHERE due_at <= ?",
-                vec![Value::from(at)],
-            ))
-            .await?;
-        rows.iter()
-            .map(|r| r.try_get::<i64>("", "record_id").map_err(StoreError::from))
-            .collect()
+        self.ids_at(
+            "SELECT record_id AS id FROM evaluation_due WHERE due_at <= ?",
+            at,
+        )
+        .await
     }
 
     /// Whether a refresh at `now` has work: something listed is due, or the list needs
