@@ -16,6 +16,7 @@ mod m20261122_000040_campaigns;
 mod m20261122_000050_inventory_page_indexes;
 mod m20261122_000060_stored_evaluation;
 mod m20261122_000070_evaluation_horizon;
+mod m20261201_000010_interactive_sign_in;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000050_inventory_page_indexes::Migration),
             Box::new(m20261122_000060_stored_evaluation::Migration),
             Box::new(m20261122_000070_evaluation_horizon::Migration),
+            Box::new(m20261201_000010_interactive_sign_in::Migration),
         ]
     }
 }

@@ -79,6 +79,7 @@ impl Connector for ApiTokenSource {
                 owner_source: Some("roster:created_by".into()),
                 credential_fingerprint: None,
                 signals: Vec::new(),
+                interactive_sign_in: None,
                 raw: serde_json::json!({
                     "id": t.id,
                     "name": t.name,

@@ -125,6 +125,7 @@ pub fn record(
         owner_source,
         credential_fingerprint: None,
         signals,
+        interactive_sign_in: None,
         raw: json!({
             "access_key_id": id,
             "user_name": user_name,

@@ -2,7 +2,7 @@
 //! Roster does not list the person, only the access keys they hold (see `access_key.rs`).
 
 use aws_sdk_iam::types::UserDetail;
-use roster_core::{Kind, Platform, Record, RecordKey, Signal, Status, Usage};
+use roster_core::{InteractiveSignIn, Kind, Platform, Record, RecordKey, Status, Usage};
 use serde_json::json;
 
 use crate::account::AccountData;
@@ -93,13 +93,12 @@ pub fn record(
         .filter(|k| k.status().is_some_and(|s| s.as_str() == "Active"))
         .filter_map(|k| k.access_key_id())
         .collect();
-    let mut signals = Vec::new();
-    if password == Some(true) {
-        signals.push(Signal::new(
-            "aws.user.console_password",
-            format!("service user `{name}` (judged by {hint}) also has a console password"),
-        ));
-    }
+    // A console password on a service user: a person can sign in as it (the generic rule
+    // `usage.human_sign_in`, NHI10), with the credential report's last console sign-in.
+    let interactive_sign_in = (password == Some(true)).then(|| InteractiveSignIn {
+        method: "console password".to_owned(),
+        last_at: row.and_then(|r| r.password_last_used),
+    });
     // A user's last use is its most recent key use or console sign-in.
     let last_key_use = keys
         .iter()
@@ -129,7 +128,8 @@ pub fn record(
         owner: owner.as_ref().map(|o| o.0.clone()),
         owner_source: owner.map(|o| o.1),
         credential_fingerprint: None,
-        signals,
+        signals: Vec::new(),
+        interactive_sign_in,
         raw: json!({
             "arn": u.arn(),
             "user_id": u.user_id(),

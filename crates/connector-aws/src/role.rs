@@ -80,6 +80,7 @@ pub fn record(
         owner_source: owner.map(|o| o.1),
         credential_fingerprint: None,
         signals,
+        interactive_sign_in: None,
         raw: json!({
             "arn": r.arn(),
             "role_id": r.role_id(),

@@ -121,7 +121,22 @@ async fn inventory_of_a_seeded_account_with_signed_calls() {
     assert_eq!(etl.raw["active_access_keys"].as_array().unwrap().len(), 2);
     let reporting = by_name(users, "svc-reporting");
     assert_eq!(reporting.privilege, Privilege::Read);
-    assert!(rules(reporting).contains(&"aws.user.console_password"));
+    // Its console password: a person can sign in as it (NHI10, the generic rule).
+    let sign_in = reporting
+        .interactive_sign_in
+        .as_ref()
+        .expect("console password");
+    assert_eq!(sign_in.method, "console password");
+    assert!(etl.interactive_sign_in.is_none());
+    let evaluated = RiskPolicy::default().evaluate(reporting, chrono::Utc::now());
+    assert!(
+        evaluated
+            .findings
+            .iter()
+            .any(|f| f.rule == "usage.human_sign_in" && f.message.contains("svc-reporting")),
+        "{:?}",
+        evaluated.findings
+    );
 
     // Keys: used, never used, inactive; a person's key is owned by the person.
     let deployer_keys: Vec<_> = keys

@@ -60,6 +60,7 @@ fn secret_record(external_id: &str) -> Record {
         owner_source: None,
         credential_fingerprint: None,
         signals: vec![],
+        interactive_sign_in: None,
         raw: json!({}),
     }
 }

@@ -51,6 +51,7 @@ fn key_record(external_id: &str) -> Record {
         owner_source: None,
         credential_fingerprint: None,
         signals: vec![],
+        interactive_sign_in: None,
         raw: json!({"serviceAccount": EMAIL}),
     }
 }

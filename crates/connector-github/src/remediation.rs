@@ -460,6 +460,7 @@ mod tests {
             owner_source: None,
             credential_fingerprint: None,
             signals: vec![],
+            interactive_sign_in: None,
             raw: Value::Null,
         };
         assert_eq!(repo_and_id(&record, "acme").ok(), Some(("acme/web", 12)));

@@ -50,6 +50,7 @@ fn record(resource_type: &str, external_id: &str, raw: Value) -> Record {
         owner_source: None,
         credential_fingerprint: None,
         signals: vec![],
+        interactive_sign_in: None,
         raw,
     }
 }

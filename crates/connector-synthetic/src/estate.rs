@@ -1,7 +1,9 @@
 //! How the sample estate looks: which listings exist and what a block of records in each holds.
 
 use chrono::{DateTime, Duration, Utc};
-use roster_core::{Kind, Platform, Privilege, Record, RecordKey, Signal, Status, Usage};
+use roster_core::{
+    InteractiveSignIn, Kind, Platform, Privilege, Record, RecordKey, Signal, Status, Usage,
+};
 use serde_json::json;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -322,6 +324,19 @@ fn make_record(
         }
         raw["trust"] = json!({"issuer": "https://token.actions.githubusercontent.com", "sub": sub});
     }
+    // Some AWS service users also have a console password, as in real estates: a person can
+    // sign in as them; a few did lately.
+    let interactive_sign_in = (listing.platform == Platform::Aws
+        && kind == Kind::ServiceAccount
+        && d.pm(15) < 60)
+        .then(|| InteractiveSignIn {
+            method: "console password".to_owned(),
+            last_at: (d.pm(16) < 500).then(|| anchor - Duration::days((d.u(17) % 200) as i64)),
+        });
+    if let Some(sign_in) = &interactive_sign_in {
+        raw["console_password"] = json!(true);
+        raw["password_last_used"] = json!(sign_in.last_at);
+    }
     Record {
         key: RecordKey {
             resource_type: listing.resource_type.to_owned(),
@@ -343,6 +358,7 @@ fn make_record(
         owner_source,
         credential_fingerprint: None,
         signals,
+        interactive_sign_in,
         raw,
     }
 }

@@ -18,6 +18,6 @@ pub use model::{
     Kind, OwaspCode, ParseEnumError, Platform, Privilege, RecordClass, Severity, Status, Tier,
     Usage,
 };
-pub use record::{Record, RecordId, RecordKey};
+pub use record::{InteractiveSignIn, Record, RecordId, RecordKey};
 pub use risk::{Context, Evaluation, Finding, RiskPolicy};
 pub use signal::{PLATFORM_RULES, PlatformRule, Signal, platform_rule};

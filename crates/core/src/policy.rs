@@ -15,6 +15,7 @@ pub const RULE_IDS: &[&str] = &[
     "usage.stale",
     "usage.never_used",
     "usage.no_data",
+    "usage.human_sign_in",
     "lifetime.no_expiry",
     "lifetime.expired_present",
     "lifetime.expiring_soon",

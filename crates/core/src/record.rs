@@ -111,8 +111,22 @@ pub struct Record {
     /// Platform rules the connector saw fire (see [`crate::signal`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signals: Vec<Signal>,
+    /// A person can sign in as this identity, where the platform says so (an AWS service user
+    /// with a console password): human use of a non-human identity (NHI10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interactive_sign_in: Option<InteractiveSignIn>,
     /// The platform's own JSON for this record, secrets removed.
     pub raw: serde_json::Value,
+}
+
+/// How a person can sign in as an identity, and when one last did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InteractiveSignIn {
+    /// In the platform's terms, e.g. "console password".
+    pub method: String,
+    /// The last sign-in that way; `None` when there was none or the platform does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_at: Option<DateTime<Utc>>,
 }
 
 impl Record {
@@ -143,6 +157,7 @@ impl Record {
             owner_source: None,
             credential_fingerprint: None,
             signals: Vec::new(),
+            interactive_sign_in: None,
             raw,
         }
     }
@@ -213,6 +228,7 @@ mod tests {
             owner_source: None,
             credential_fingerprint: None,
             signals: vec![],
+            interactive_sign_in: None,
             raw: json!({"b": 1, "a": 2}),
         }
     }

@@ -196,6 +196,9 @@ impl RiskPolicy {
         if let Some(last) = r.last_used_at {
             horizon.note_days_after(last, self.stale_days);
         }
+        if let Some(last) = r.interactive_sign_in.as_ref().and_then(|s| s.last_at) {
+            horizon.note_days_after(last, self.stale_days);
+        }
         if let Some(exp) = r.expires_at {
             horizon.note(exp);
             if let Some(at) =
@@ -260,6 +263,39 @@ impl RiskPolicy {
                     ),
                 )),
             }
+        }
+
+        // Human use of a non-human identity: a person can sign in as it. Worse when one has,
+        // recently (within the staleness threshold): then someone is working as it.
+        if live
+            && r.class() == RecordClass::Identity
+            && let Some(sign_in) = &r.interactive_sign_in
+        {
+            let recent = sign_in
+                .last_at
+                .map(|last| days_between(last, now))
+                .filter(|days| *days <= self.stale_days);
+            let when = match (sign_in.last_at, recent) {
+                (Some(_), Some(days)) => format!("someone signed in that way {days} days ago"),
+                (Some(last), None) => format!(
+                    "the last sign-in that way was {} days ago",
+                    days_between(last, now)
+                ),
+                (None, _) => "the platform reports no sign-in that way".to_owned(),
+            };
+            findings.push(finding(
+                "usage.human_sign_in",
+                OwaspCode::Nhi10,
+                if recent.is_some() {
+                    Severity::High
+                } else {
+                    Severity::Medium
+                },
+                format!(
+                    "a person can sign in as {} `{}` ({}); {when}",
+                    r.kind, r.name, sign_in.method
+                ),
+            ));
         }
 
         // Lifetime of secret material.
@@ -529,6 +565,7 @@ mod tests {
             owner_source: Some("aws_tag:owner".into()),
             credential_fingerprint: None,
             signals: vec![],
+            interactive_sign_in: None,
             raw: serde_json::Value::Null,
         }
     }
@@ -569,6 +606,73 @@ mod tests {
                 .findings
                 .is_empty()
         );
+    }
+
+    /// NHI10: a person can sign in as a service identity. Medium while nobody has lately, high
+    /// once someone has within the staleness threshold, until that sign-in is older; never on
+    /// a credential or a disabled identity.
+    #[test]
+    fn people_who_can_sign_in_as_a_service_identity() {
+        let policy = RiskPolicy::default();
+        let human = |r: &Record, at: DateTime<Utc>| {
+            policy
+                .evaluate(r, at)
+                .findings
+                .into_iter()
+                .find(|f| f.rule == "usage.human_sign_in")
+        };
+        let mut r = key();
+        r.kind = Kind::ServiceAccount;
+        r.name = "ci-deploy".into();
+        r.expires_at = None;
+        assert!(human(&r, now()).is_none(), "no sign-in method, no finding");
+
+        r.interactive_sign_in = Some(crate::record::InteractiveSignIn {
+            method: "console password".into(),
+            last_at: None,
+        });
+        let f = human(&r, now()).unwrap();
+        assert_eq!((f.severity, f.owasp), (Severity::Medium, OwaspCode::Nhi10));
+        assert_eq!(
+            f.message,
+            "a person can sign in as service_account `ci-deploy` (console password); the platform reports no sign-in that way"
+        );
+
+        let signed_in = now() - Duration::days(12);
+        if let Some(s) = r.interactive_sign_in.as_mut() {
+            s.last_at = Some(signed_in);
+        }
+        let e = policy.evaluate(&r, now());
+        let f = e
+            .findings
+            .iter()
+            .find(|f| f.rule == "usage.human_sign_in")
+            .unwrap();
+        assert_eq!(f.severity, Severity::High);
+        assert!(
+            f.message
+                .ends_with("someone signed in that way 12 days ago"),
+            "{}",
+            f.message
+        );
+        // The evaluation says when it stops holding: when that sign-in turns stale.
+        let stale_at = signed_in + Duration::days(policy.stale_days);
+        assert!(e.until.is_some_and(|u| u <= stale_at + Duration::days(1)));
+        let later = human(&r, stale_at + Duration::days(1)).unwrap();
+        assert_eq!(later.severity, Severity::Medium);
+        assert!(
+            later
+                .message
+                .ends_with("the last sign-in that way was 91 days ago"),
+            "{}",
+            later.message
+        );
+
+        r.status = Status::Disabled;
+        assert!(human(&r, now()).is_none(), "a disabled identity");
+        let mut credential = key();
+        credential.interactive_sign_in = r.interactive_sign_in.clone();
+        assert!(human(&credential, now()).is_none(), "a credential");
     }
 
     #[test]

@@ -80,13 +80,8 @@ pub const PLATFORM_RULES: &[PlatformRule] = &[
         Severity::Low,
         "`*` inside StringEquals is matched literally: the condition admits no real token, so the role is unusable",
     ),
-    // AWS IAM: users and keys.
-    rule(
-        "aws.user.console_password",
-        OwaspCode::Nhi10,
-        Severity::Medium,
-        "a service user also has a console password: a person can sign in as it",
-    ),
+    // AWS IAM: users and keys. (A console password on a service user is the generic
+    // `usage.human_sign_in`, from `Record::interactive_sign_in`.)
     rule(
         "aws.key.long_lived_with_federation",
         OwaspCode::Nhi4,

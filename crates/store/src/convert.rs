@@ -54,6 +54,11 @@ impl record::Model {
             owner_source: self.owner_source.clone(),
             credential_fingerprint: self.credential_fingerprint.clone(),
             signals: parse_json(self.id, "signals", &self.signals)?,
+            interactive_sign_in: self
+                .interactive_sign_in
+                .as_deref()
+                .map(|json| parse_json(self.id, "interactive_sign_in", json))
+                .transpose()?,
             raw: parse_json(self.id, "raw", &self.raw)?,
         })
     }

@@ -15,7 +15,7 @@ use sea_orm::{
 use crate::entity::{record, record_history};
 use crate::{Store, StoreError};
 
-/// Rows per INSERT statement: 28 columns × 400 stays far below SQLite's and PostgreSQL's
+/// Rows per INSERT statement: 30 columns × 400 stays far below SQLite's and PostgreSQL's
 /// bound-parameter limits.
 const ROWS_PER_STATEMENT: usize = 400;
 
@@ -100,7 +100,7 @@ pub struct RecordRow {
 
 /// The records table's columns in insert order. On conflict everything but `id` and
 /// `first_seen_run` is replaced.
-const RECORD_COLUMNS: [&str; 29] = [
+const RECORD_COLUMNS: [&str; 30] = [
     "id",
     "connector",
     "platform",
@@ -130,6 +130,7 @@ const RECORD_COLUMNS: [&str; 29] = [
     "signals",
     "credential_fingerprint",
     "evaluated_until",
+    "interactive_sign_in",
 ];
 
 /// `INSERT … VALUES (…),… ON CONFLICT (id) DO UPDATE …` for `rows` rows. Built by hand rather
@@ -279,6 +280,7 @@ impl RecordRow {
             Value::from(json_text(&r.signals)),
             Value::from(r.credential_fingerprint),
             Value::from(self.evaluation.until),
+            Value::from(r.interactive_sign_in.as_ref().map(json_text)),
         ]);
     }
 }

@@ -34,6 +34,7 @@ fn record(scope: &str, id: &str, platform: Platform, owner: Option<&str>) -> Rec
         owner_source: owner.map(|_| "test".to_owned()),
         credential_fingerprint: None,
         signals: vec![],
+        interactive_sign_in: None,
         raw: serde_json::json!({"id": id, "nested": {"a": [1, 2]}}),
     }
 }
@@ -80,10 +81,16 @@ async fn records_round_trip_and_upserts_keep_first_seen() {
         let run2 = s.begin_sync_run(t(4), &["c".into()]).await.unwrap();
         let mut changed = r.clone();
         changed.privilege = Privilege::Read;
-        s.write_records(run2, t(4), &[row(changed, Change::Changed)])
+        changed.interactive_sign_in = Some(roster_core::InteractiveSignIn {
+            method: "console password".into(),
+            last_at: Some(t(2)),
+        });
+        s.write_records(run2, t(4), &[row(changed.clone(), Change::Changed)])
             .await
             .unwrap();
         let stored = s.record(id).await.unwrap();
+        assert_eq!(stored.to_record().unwrap(), changed, "{}", ts.backend);
+        assert!(stored.stored_rules().contains(&"usage.human_sign_in"));
         assert_eq!(
             (
                 stored.first_seen_run,

@@ -191,6 +191,7 @@ fn rec(rt: &str, scope: &str, id: &str) -> Record {
         owner_source: None,
         credential_fingerprint: None,
         signals: vec![],
+        interactive_sign_in: None,
         raw: serde_json::json!({"id": id}),
     }
 }

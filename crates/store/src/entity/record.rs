@@ -45,6 +45,9 @@ pub struct Model {
     /// `roster_core::credential_fingerprint`).
     #[sea_orm(column_type = "Text", nullable)]
     pub credential_fingerprint: Option<String>,
+    /// `roster_core::InteractiveSignIn` as JSON, where a person can sign in as the identity.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub interactive_sign_in: Option<String>,
     /// Until when `tier` and `finding_rules` hold (see `crate::evaluation`); `None`: no time
     /// threshold ahead.
     pub evaluated_until: Option<DateTimeUtc>,
