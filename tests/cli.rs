@@ -848,3 +848,59 @@ async fn orphaned_lists_exactly_identities_without_owner_or_whose_owner_left() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("refusing"));
 }
+
+/// A server starts by redoing the stored evaluations that fell due while none ran (here every
+/// record's, after a policy change), not at its first five-minute tick.
+#[tokio::test]
+async fn serve_redoes_due_evaluations_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("roster.db").display()
+    );
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "").unwrap();
+    write_config(
+        dir.path(),
+        &db,
+        300,
+        "\n[server]\nbind = \"127.0.0.1:0\"\n\n[policy]\nfile = \"policy.toml\"\n",
+    );
+    assert_eq!(run(dir.path(), &["sync"]).status.code(), Some(0));
+    let store = Store::connect(&db).await.unwrap();
+    let admin_rows = || async {
+        let row = sea_orm::ConnectionTrait::query_one(
+            store.connection(),
+            sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "SELECT COUNT(*) AS n FROM records WHERE finding_rules LIKE '%privilege.admin%'",
+            ),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    assert!(admin_rows().await > 0, "the sample has admin records");
+
+    std::fs::write(&policy, "[rules.\"privilege.admin\"]\nenabled = false\n").unwrap();
+    let mut server = roster()
+        .current_dir(dir.path())
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut left = admin_rows().await;
+    while left > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        left = admin_rows().await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(
+        left, 0,
+        "stored evaluations still name the switched-off rule"
+    );
+}
