@@ -77,15 +77,18 @@ fn event_hash(
     format!("{:x}", h.finalize())
 }
 
-/// Serialises appends until `txn` ends (PostgreSQL; SQLite's writer lock already does).
+/// Serialises appends until `txn` ends: PostgreSQL's advisory lock, SQLite's write lock.
 async fn lock_appends(txn: &DatabaseTransaction) -> Result<(), StoreError> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute(Statement::from_string(
-            DbBackend::Postgres,
-            format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"),
-        ))
+    let sql = match txn.get_database_backend() {
+        DbBackend::Postgres => format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"),
+        // SQLite: take the write lock (a write that changes nothing) before reading the chain's
+        // head. Read first, the transaction pins a snapshot, and a write another connection
+        // commits meanwhile (the evaluation refresh a server starts with) fails the insert at
+        // once with SQLITE_BUSY_SNAPSHOT instead of waiting out the busy timeout.
+        _ => "UPDATE audit_events SET id = id WHERE 0".to_owned(),
+    };
+    txn.execute(Statement::from_string(txn.get_database_backend(), sql))
         .await?;
-    }
     Ok(())
 }
 
@@ -303,6 +306,38 @@ mod tests {
             action: action.into(),
             target: Some("00000000000000aa".into()),
             detail: json!({"n": n, "reason": "test"}),
+        }
+    }
+
+    /// SQLite: an append that starts while another connection holds the write lock waits for
+    /// it and links to the event that connection committed, rather than reading the chain's
+    /// head first and failing at once (SQLITE_BUSY_SNAPSHOT) when that commit lands.
+    #[tokio::test]
+    async fn an_append_waits_for_another_connections_write() {
+        let file = std::env::temp_dir().join(format!(
+            "roster-append-{}-{}.db",
+            std::process::id(),
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        let first = Store::connect(&url).await.unwrap();
+        first.migrate().await.unwrap();
+        let second = Store::connect(&url).await.unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        first.append_audit(ev("sync", 0), at).await.unwrap();
+
+        // The other connection holds the write lock, with an event not yet committed.
+        let held = first.db.begin().await.unwrap();
+        append_audit_in(&held, ev("sync", 1), at).await.unwrap();
+        let waiting = tokio::spawn(async move { second.append_audit(ev("sync", 2), at).await });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        held.commit().await.unwrap();
+
+        let appended = waiting.await.unwrap();
+        assert!(appended.is_ok(), "{appended:?}");
+        assert_eq!(first.verify_audit().await.unwrap(), (3, None));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
         }
     }
 
