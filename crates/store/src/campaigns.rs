@@ -119,7 +119,7 @@ impl Launch {
         sql.push_str(") AS v");
         let rows = self
             .txn
-            .query_all(crate::evaluation::statement(backend, &sql, values))
+            .query_all(crate::statement(backend, &sql, values))
             .await?;
         let mut out = std::collections::HashMap::with_capacity(rows.len());
         for row in rows {

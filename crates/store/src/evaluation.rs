@@ -19,7 +19,7 @@ use sea_orm::{
 
 use crate::claims::OwnershipClaim;
 use crate::entity::record;
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, statement};
 
 /// What evaluation knows beyond each record: the people directory, ownership claims, and the
 /// cross-record counts (active credentials per parent, credential material held elsewhere).
@@ -179,30 +179,8 @@ const COVER: chrono::TimeDelta = chrono::TimeDelta::days(1);
 /// A refresh lists afresh when less than this is left of the cover.
 const RELIST_BEFORE: chrono::TimeDelta = chrono::TimeDelta::hours(12);
 
-/// `sql` written with `?` placeholders, as `backend` takes it (`$1`, `$2`, … on PostgreSQL).
-/// For the store's own statements, whose text holds no other `?`.
-pub(crate) fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
-    let sql = match backend {
-        DbBackend::Postgres => {
-            let mut out = String::with_capacity(sql.len() + 8);
-            let mut n = 0;
-            for c in sql.chars() {
-                if c == '?' {
-                    n += 1;
-                    out.push_str(&format!("${n}"));
-                } else {
-                    out.push(c);
-                }
-            }
-            out
-        }
-        _ => sql.to_owned(),
-    };
-    Statement::from_sql_and_values(backend, sql, values)
-}
-
 /// Until when `evaluation_due` lists everything falling due (see [`Store::covered_until`]).
-async fn read_cover<C: ConnectionTrait>(db: &C) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) async fn read_cover<C: ConnectionTrait>(db: &C) -> Result<DateTime<Utc>, StoreError> {
     let row = db
         .query_one(Statement::from_string(
             db.get_database_backend(),
@@ -450,6 +428,7 @@ impl Store {
         }
         let backend = self.db.get_database_backend();
         let txn = self.db.begin().await?;
+        let cover = read_cover(&txn).await?;
         for chunk in rows.chunks(PER_STATEMENT) {
             // `UPDATE … FROM (VALUES …)`: both SQLite (3.33+) and PostgreSQL take it, and name
             // the VALUES columns column1, column2, … alike.
@@ -506,7 +485,7 @@ impl Store {
             .await?;
             let untils: Vec<(i64, Option<DateTime<Utc>>)> =
                 chunk.iter().map(|((id, _), e)| (*id, e.until)).collect();
-            list_written(&txn, &untils).await?;
+            list_written(&txn, &untils, cover).await?;
         }
         txn.commit().await?;
         Ok(())
@@ -714,14 +693,15 @@ async fn void_cover<C: ConnectionTrait>(db: &C) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Lists in `evaluation_due` the written rows whose evaluation falls due before the cover ends,
-/// so that the list stays complete between refreshes.
+/// Lists in `evaluation_due` the written rows whose evaluation falls due before `cover` (the
+/// list's, from [`read_cover`], read once per transaction by the caller) ends, so that the list
+/// stays complete between refreshes.
 pub(crate) async fn list_written<C: ConnectionTrait>(
     db: &C,
     rows: &[(i64, Option<DateTime<Utc>>)],
+    cover: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let backend = db.get_database_backend();
-    let cover = read_cover(db).await?;
     let soon: Vec<(i64, DateTime<Utc>)> = rows
         .iter()
         .filter_map(|(id, until)| until.filter(|u| *u < cover).map(|u| (*id, u)))

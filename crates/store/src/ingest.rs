@@ -200,6 +200,8 @@ impl PreparedRecords {
 pub struct RunWrites {
     txn: sea_orm::DatabaseTransaction,
     rows: usize,
+    /// Until when `evaluation_due` lists what falls due, read once for the transaction.
+    cover: Option<DateTime<Utc>>,
 }
 
 impl RunWrites {
@@ -208,8 +210,13 @@ impl RunWrites {
         for statement in batch.statements {
             self.txn.execute(statement).await?;
         }
-        crate::evaluation::list_written(&self.txn, &batch.untils).await?;
-        Ok(())
+        let cover = match self.cover {
+            Some(cover) => cover,
+            None => *self
+                .cover
+                .insert(crate::evaluation::read_cover(&self.txn).await?),
+        };
+        crate::evaluation::list_written(&self.txn, &batch.untils, cover).await
     }
 
     /// Marks records gone, with history (see [`Store::mark_gone`]).
@@ -386,6 +393,9 @@ impl Store {
     /// Executes a [`PreparedRecords`] batch in one transaction, with the listing of what falls
     /// due soon.
     pub async fn write_prepared(&self, batch: PreparedRecords) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
         let mut writes = self.begin_run_writes().await?;
         writes.records(batch).await?;
         writes.commit().await
@@ -398,6 +408,7 @@ impl Store {
         Ok(RunWrites {
             txn: self.db.begin().await?,
             rows: 0,
+            cover: None,
         })
     }
 
@@ -409,6 +420,9 @@ impl Store {
         now: DateTime<Utc>,
         ids: &[i64],
     ) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         let mut writes = self.begin_run_writes().await?;
         writes.gone(run_id, now, ids).await?;
         writes.commit().await

@@ -42,7 +42,6 @@ impl RunWriter {
         let (tx, mut rx) = mpsc::channel::<WriteOp>(QUEUE);
         let task_store = store.clone();
         let handle = tokio::spawn(async move {
-            let store = task_store;
             // Ops already queued behind the first join its transaction, up to GROUP_ROWS
             // records: when the engine outpaces the database (a bulk load), each index page
             // goes to the WAL once per group instead of once per batch; when the source is
@@ -50,7 +49,7 @@ impl RunWriter {
             // held while waiting on the source. Order is kept: a listing's outcome commits with
             // or after its batches and sweep.
             while let Some(op) = rx.recv().await {
-                let mut writes = store.begin_run_writes().await?;
+                let mut writes = task_store.begin_run_writes().await?;
                 apply(&mut writes, run_id, op).await?;
                 while writes.rows() < GROUP_ROWS {
                     match rx.try_recv() {

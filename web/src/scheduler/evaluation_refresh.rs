@@ -10,8 +10,17 @@ use roster_store::EvaluationInputs;
 
 use super::JobContext;
 
-/// Every five minutes, on the second 30 (away from syncs scheduled on the minute).
+/// The job's lease name.
+pub const JOB: &str = "evaluation-refresh";
+
+/// Every five minutes, on the second 30 (away from syncs scheduled on the minute); and once
+/// when the server starts (`super::start`).
 pub const SCHEDULE: &str = "30 */5 * * * *";
+
+/// [`run`] as the scheduler's job.
+pub fn job(ctx: std::sync::Arc<JobContext>, now: DateTime<Utc>) -> super::JobFuture {
+    Box::pin(async move { run(&ctx, now).await })
+}
 
 pub async fn run(ctx: &JobContext, now: DateTime<Utc>) {
     // A sync re-evaluates what it touched and what fell due when it ends; redoing rows it is

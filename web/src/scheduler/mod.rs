@@ -157,9 +157,9 @@ pub async fn start(ctx: JobContext) -> Result<JobScheduler, SchedulerError> {
     add_leased(
         &sched,
         &ctx,
-        "evaluation-refresh".into(),
+        evaluation_refresh::JOB.into(),
         evaluation_refresh::SCHEDULE,
-        |ctx, now| Box::pin(async move { evaluation_refresh::run(&ctx, now).await }),
+        evaluation_refresh::job,
     )
     .await?;
     sched.start().await?;
@@ -169,10 +169,10 @@ pub async fn start(ctx: JobContext) -> Result<JobScheduler, SchedulerError> {
     let now = Utc::now();
     tokio::spawn(run_leased(
         ctx,
-        "evaluation-refresh",
+        evaluation_refresh::JOB,
         lease_until(now, None),
         now,
-        |ctx, now| Box::pin(async move { evaluation_refresh::run(&ctx, now).await }),
+        evaluation_refresh::job,
     ));
     Ok(sched)
 }
