@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use crate::model::{OwaspCode, Severity, Status, Tier};
 use crate::policy::{AppliedException, Exception, PolicyProblem, RuleOverride};
 use crate::record::Record;
-use crate::rules::{self, Horizon, RuleContext};
+use crate::rules::{FAMILIES, Horizon, RuleContext};
 
 /// Thresholds the rules are held against. Defaults are DESIGN.md §3's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,7 +132,7 @@ impl RiskPolicy {
         };
         let mut findings = Vec::new();
         let mut horizon = Horizon::new(now);
-        for check in rules::FAMILIES {
+        for check in FAMILIES {
             check(r, &rules, now, &mut findings, &mut horizon);
         }
         // An exception covers through its expiry date: its end changes the tier too.

@@ -105,9 +105,9 @@ pub(crate) fn check(
 mod tests {
     use chrono::Duration;
 
-    use super::super::fixtures::{key, now, rules};
     use crate::model::{Kind, Status};
     use crate::risk::RiskPolicy;
+    use crate::rules::fixtures::{key, now, rules};
 
     #[test]
     fn lifetime_rules() {

@@ -46,11 +46,11 @@ pub(crate) fn check(
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{key, now, rules};
     use crate::directory::Directory;
     use crate::model::{Kind, Status, Tier};
     use crate::record::Record;
     use crate::risk::{Context, Evaluation, RiskPolicy};
+    use crate::rules::fixtures::{key, now, rules};
 
     #[test]
     fn owners_who_left_the_directory_orphan_their_identities() {

@@ -28,9 +28,9 @@ pub(crate) fn check(
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{key, now, rules};
     use crate::model::{Kind, OwaspCode, Severity, Status};
     use crate::risk::RiskPolicy;
+    use crate::rules::fixtures::{key, now, rules};
 
     /// An identity without an owner is flagged; one with an owner, a credential without one,
     /// and a disabled identity without one are left alone.

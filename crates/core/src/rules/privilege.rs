@@ -31,9 +31,9 @@ pub(crate) fn check(
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{key, now, rules};
     use crate::model::{OwaspCode, Privilege, Severity, Status};
     use crate::risk::RiskPolicy;
+    use crate::rules::fixtures::{key, now, rules};
 
     /// Admin is flagged with the permissions that make it so; write access, or an admin that
     /// is disabled, is left alone.

@@ -63,10 +63,10 @@ fn name_places(places: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{key, now, rules};
     use super::name_places;
     use crate::model::{Kind, OwaspCode, Platform, Severity, Status, Tier};
     use crate::risk::{Context, RiskPolicy};
+    use crate::rules::fixtures::{key, now, rules};
 
     #[test]
     fn identities_with_two_active_credentials() {

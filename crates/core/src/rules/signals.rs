@@ -33,9 +33,9 @@ pub(crate) fn check(
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{key, now, rules};
     use crate::model::{Kind, OwaspCode, Severity, Status, Tier};
     use crate::risk::RiskPolicy;
+    use crate::rules::fixtures::{key, now, rules};
 
     #[test]
     fn platform_signals_become_findings_under_the_same_policy() {

@@ -114,10 +114,10 @@ pub(crate) fn check(
 mod tests {
     use chrono::{DateTime, Duration, Utc};
 
-    use super::super::fixtures::{key, now, rules};
     use crate::model::{Kind, OwaspCode, Severity, Status, Tier, Usage};
     use crate::record::Record;
     use crate::risk::RiskPolicy;
+    use crate::rules::fixtures::{key, now, rules};
 
     #[test]
     fn stale_key_names_days_and_threshold() {
