@@ -185,7 +185,7 @@ pub fn reuse_by_record(uses: &[CredentialUse]) -> HashMap<i64, CredentialReuse> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     // `ssh-keygen -lf` on this key prints `SHA256:g1oh/1xMuMlknIQetWCq/5KLoLg0febxrDdzQjsbI7Y`.
@@ -257,7 +257,13 @@ mod tests {
         assert_eq!(d, "public key SHA256:g1oh…bI7Y");
     }
 
-    fn deploy_key(id: i64, platform: Platform, scope: &str, name: &str, fp: &str) -> CredentialUse {
+    pub(crate) fn deploy_key(
+        id: i64,
+        platform: Platform,
+        scope: &str,
+        name: &str,
+        fp: &str,
+    ) -> CredentialUse {
         CredentialUse {
             id,
             fingerprint: Some(fp.to_owned()),

@@ -11,6 +11,7 @@ pub mod ownership;
 pub mod policy;
 pub mod record;
 pub mod risk;
+mod rules;
 pub mod signal;
 
 pub use inventory::InventoryItem;
