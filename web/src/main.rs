@@ -1,11 +1,14 @@
-//! `roster`: inventory and governance of non-human identities. One binary: the CLI, the web
-//! app and its JSON API.
+//! `roster`: inventory and governance of non-human identities. One binary with two faces over
+//! the application layer (`roster-app`): the command line (`cli/`) and the web app with its
+//! JSON API (`http/`).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use roster::cli;
+
+mod cli;
+mod http;
 
 // glibc malloc fragments under the sync's many short-lived strings; mimalloc does not.
 #[global_allocator]

@@ -1,8 +1,10 @@
+//! `roster audit verify|export`: the hash-chained audit trail from the shell.
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{ConfigArg, load_config, open_store};
+use super::{CliResult, ConfigArg, load_config, open, principal};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
@@ -32,12 +34,12 @@ pub struct ExportArgs {
 /// Events read per query while exporting.
 const EXPORT_BATCH: u64 = 1000;
 
-pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(cmd: AuditCommand) -> CliResult {
+    let p = principal();
     match cmd {
         AuditCommand::Verify(args) => {
-            let config = load_config(args.config.as_deref())?;
-            let store = open_store(&config).await?;
-            let (intact, broken) = store.verify_audit().await?;
+            let roster = open(load_config(args.config.as_deref())?).await?;
+            let (intact, broken) = roster.verify_audit(&p).await?;
             match broken {
                 None => {
                     println!("audit trail intact: {intact} event(s)");
@@ -53,17 +55,16 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             }
         }
         AuditCommand::Export(args) => {
-            let config = load_config(args.config.as_deref())?;
-            let store = open_store(&config).await?;
+            let roster = open(load_config(args.config.as_deref())?).await?;
             let ExportFormat::Jsonl = args.format;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let mut after = args.after;
             loop {
-                let batch = store.audit_events_after(after, EXPORT_BATCH).await?;
+                let batch = roster.audit_events(&p, after, EXPORT_BATCH).await?;
                 let Some(last) = batch.last() else { break };
                 after = last.id;
                 for ev in &batch {
-                    serde_json::to_writer(&mut out, &roster_store::audit::export_json(ev))?;
+                    serde_json::to_writer(&mut out, &roster_app::audit::export_json(ev))?;
                     out.write_all(b"\n")?;
                 }
             }

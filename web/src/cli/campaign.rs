@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use chrono::Utc;
 use roster_core::campaign::{CampaignRules, CloseOut};
 
-use super::{actor, load_config, open_store};
-use crate::campaigns::{self, LaunchRequest};
-use crate::policy;
+use roster_app::campaigns::{self, LaunchRequest};
+
+use super::{CliError, CliResult, load_config, open, principal};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum CampaignCommand {
@@ -115,19 +115,24 @@ pub struct ExportArgs {
     pub format: ExportFormat,
 }
 
-fn rules_from_flags(args: &CreateArgs) -> anyhow::Result<CampaignRules> {
+fn rules_from_flags(args: &CreateArgs) -> Result<CampaignRules, CliError> {
     let Some(fallback) = args.fallback_reviewer.as_deref() else {
-        anyhow::bail!("--fallback-reviewer is required (or launch a definition with --from)");
+        return Err(CliError::Usage(
+            "--fallback-reviewer is required (or launch a definition with --from)".into(),
+        ));
     };
     let mut team_reviewers = HashMap::new();
     for t in &args.team_reviewers {
         let Some((team, reviewer)) = t.split_once('=') else {
-            anyhow::bail!("--team-reviewer `{t}`: expected TEAM=REVIEWER");
+            return Err(CliError::Usage(format!(
+                "--team-reviewer `{t}`: expected TEAM=REVIEWER"
+            )));
         };
         team_reviewers.insert(team.trim().to_owned(), reviewer.trim().to_owned());
     }
     let keep_justification_from =
-        roster_core::campaign::parse_keep_justification_from(&args.keep_justification_from)?;
+        roster_core::campaign::parse_keep_justification_from(&args.keep_justification_from)
+            .map_err(|e| CliError::Usage(format!("--keep-justification-from: {e}")))?;
     Ok(CampaignRules {
         fallback_reviewer: fallback.to_owned(),
         team_reviewers,
@@ -137,17 +142,17 @@ fn rules_from_flags(args: &CreateArgs) -> anyhow::Result<CampaignRules> {
     })
 }
 
-pub async fn run(cmd: CampaignCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(cmd: CampaignCommand) -> CliResult {
+    let p = principal();
     match cmd {
         CampaignCommand::Create(args) => create(args).await,
         CampaignCommand::List(args) => list(args).await,
         CampaignCommand::Show(args) => show(args).await,
         CampaignCommand::Close(args) => {
-            let config = load_config(args.config.as_deref())?;
-            let store = open_store(&config).await?;
-            let c = campaigns::sign_off(&store, args.id, &actor(), Utc::now()).await?;
-            let counts = store.item_counts(c.id).await?;
-            let tasks = store.remediation_tasks(c.id).await?;
+            let roster = open(load_config(args.config.as_deref())?).await?;
+            let c = roster.sign_off_campaign(&p, args.id, Utc::now()).await?;
+            let v = roster.campaign_view(&p, c.id, None, None, None, 1).await?;
+            let (counts, tasks) = (v.counts, v.tasks);
             println!(
                 "campaign {} `{}` signed off and closed: {} decided, {} unreviewed, {} remediation task(s); audit hash {}",
                 c.id,
@@ -160,17 +165,10 @@ pub async fn run(cmd: CampaignCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         CampaignCommand::Remediate(args) => {
-            let config = load_config(args.config.as_deref())?;
-            let store = open_store(&config).await?;
-            let results = campaigns::carry_out(
-                &store,
-                &config.connectors,
-                args.id,
-                args.execute,
-                &actor(),
-                Utc::now(),
-            )
-            .await?;
+            let roster = open(load_config(args.config.as_deref())?).await?;
+            let results = roster
+                .carry_out_campaign(&p, args.id, args.execute, Utc::now())
+                .await?;
             let mut failed = false;
             for r in &results {
                 failed |= r.status == "failed";
@@ -188,14 +186,14 @@ pub async fn run(cmd: CampaignCommand) -> anyhow::Result<ExitCode> {
             })
         }
         CampaignCommand::Export(args) => {
-            let config = load_config(args.config.as_deref())?;
-            let store = open_store(&config).await?;
-            let e = campaigns::evidence(&store, args.id).await?;
+            let roster = open(load_config(args.config.as_deref())?).await?;
+            let e = roster.campaign_evidence(&p, args.id).await?;
             let out = match args.format {
                 ExportFormat::Csv => campaigns::evidence_csv(&e)?,
                 ExportFormat::Tickets => campaigns::tickets_csv(&e)?,
                 ExportFormat::Json => serde_json::to_string_pretty(&e)?,
-                ExportFormat::Html => crate::http::campaign_report_html(&e)?,
+                ExportFormat::Html => crate::http::campaign_report_html(&e)
+                    .map_err(|e| CliError::Output(e.to_string()))?,
             };
             print!("{out}");
             Ok(ExitCode::SUCCESS)
@@ -203,30 +201,37 @@ pub async fn run(cmd: CampaignCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
+async fn create(args: CreateArgs) -> CliResult {
     let config = load_config(args.config.as_deref())?;
-    let policy = policy::load(config.policy.file.as_deref())?;
     let now = Utc::now();
-    let req = match &args.from {
-        Some(name) => {
-            let Some(def) = config.campaigns.iter().find(|c| &c.name == name) else {
-                anyhow::bail!("no [[campaigns]] definition named `{name}` in the configuration");
-            };
-            definition_request(def, now)?
-        }
-        None => LaunchRequest {
+    // The flags are checked before anything is opened.
+    let flags = match &args.from {
+        Some(_) => None,
+        None => Some(LaunchRequest {
             name: args
                 .name
                 .clone()
-                .ok_or_else(|| anyhow::anyhow!("--name is required (or use --from)"))?,
+                .ok_or_else(|| CliError::Usage("--name is required (or use --from)".into()))?,
             definition: None,
             scope: args.scope.clone(),
             due_days: args.due_days,
             rules: rules_from_flags(&args)?,
-        },
+        }),
     };
-    let store = open_store(&config).await?;
-    let c = campaigns::launch(&store, &policy, req, &actor(), now).await?;
+    if let Some(name) = &args.from
+        && !config.campaigns.iter().any(|c| &c.name == name)
+    {
+        return Err(CliError::Usage(format!(
+            "no [[campaigns]] definition named `{name}` in the configuration"
+        )));
+    }
+    let roster = open(config).await?;
+    let req = match (flags, &args.from) {
+        (Some(req), _) => req,
+        (None, Some(name)) => roster.definition_request(name, now)?,
+        (None, None) => return Err(CliError::Usage("--name or --from".into())),
+    };
+    let c = roster.launch_campaign(&principal(), req, now).await?;
     match args.format {
         Format::Json => println!(
             "{}",
@@ -244,28 +249,9 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A launch of a `[[campaigns]]` definition, named after it and the date.
-pub fn definition_request(
-    def: &crate::config::CampaignConfig,
-    now: chrono::DateTime<Utc>,
-) -> anyhow::Result<LaunchRequest> {
-    Ok(LaunchRequest {
-        name: format!("{} {}", def.name, now.format("%Y-%m-%d")),
-        definition: Some(def.name.clone()),
-        scope: def.scope.clone(),
-        due_days: def.due_days,
-        rules: def.rules()?,
-    })
-}
-
-async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(args.config.as_deref())?;
-    let store = open_store(&config).await?;
-    let mut rows = Vec::new();
-    for c in store.campaigns(500).await? {
-        let counts = store.item_counts(c.id).await?;
-        rows.push((c, counts));
-    }
+async fn list(args: ListArgs) -> CliResult {
+    let roster = open(load_config(args.config.as_deref())?).await?;
+    let rows = roster.campaigns(&principal(), 500).await?;
     match args.format {
         Format::Json => {
             let v: Vec<_> = rows
@@ -301,12 +287,12 @@ async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(args.config.as_deref())?;
-    let store = open_store(&config).await?;
-    let c = store.campaign(args.id).await?;
-    let counts = store.item_counts(c.id).await?;
-    let reviewers = store.pending_reviewers(c.id).await?;
+async fn show(args: ShowArgs) -> CliResult {
+    let roster = open(load_config(args.config.as_deref())?).await?;
+    let v = roster
+        .campaign_view(&principal(), args.id, None, None, None, 1)
+        .await?;
+    let (c, counts, reviewers) = (v.campaign, v.counts, v.reviewers);
     match args.format {
         Format::Json => println!(
             "{}",

@@ -10,9 +10,10 @@ use roster_core::{InventoryItem, Platform, Severity, Tier};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{load_config, open_store};
-use crate::inventory_view::{InventoryQuery, InventoryReader};
-use crate::policy;
+use roster_app::inventory_view::InventoryQuery;
+use roster_app::scope::Sort;
+
+use super::{CliResult, load_config, open, principal};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum CheckFormat {
@@ -54,7 +55,7 @@ struct CheckReport {
     failing: Vec<InventoryItem>,
 }
 
-pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: CheckArgs) -> CliResult {
     match check(&args).await {
         Ok(code) => Ok(code),
         Err(e) => {
@@ -64,19 +65,17 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(args.config.as_deref())?;
-    let loaded = policy::load_with_hash(config.policy.file.as_deref())?;
-    let store = open_store(&config).await?;
+async fn check(args: &CheckArgs) -> CliResult {
+    let roster = open(load_config(args.config.as_deref())?).await?;
     let mut q = InventoryQuery::new(args.as_of.unwrap_or_else(Utc::now));
     q.filter.platform = args.platform;
     q.filter.connector = args.connector.clone();
-    let reader = InventoryReader::new(&store, &loaded.policy).await?;
+    let p = principal();
 
     let mut report = CheckReport {
         as_of: q.as_of,
         fail_on: args.fail_on,
-        policy_hash: loaded.hash,
+        policy_hash: roster.policy_hash().to_owned(),
         evaluated: 0,
         tiers: Tier::ALL.iter().map(|t| (*t, 0)).collect(),
         passed: true,
@@ -84,7 +83,7 @@ async fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     };
     let mut after = None;
     loop {
-        let (items, next) = reader.page(&q, after, 2000).await?;
+        let (items, next) = roster.query_page(&p, &q, Sort::Id, after, 2000).await?;
         for item in items {
             report.evaluated += 1;
             *report.tiers.entry(item.tier).or_default() += 1;

@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use chrono::Utc;
 use roster_core::RecordId;
-use roster_store::audit::NewAuditEvent;
 
-use super::{actor, load_config, open_store};
+use super::{CliError, CliResult, load_config, open, principal};
 
 #[derive(Debug, clap::Args)]
 pub struct ClaimArgs {
@@ -23,39 +22,26 @@ pub struct ClaimArgs {
     pub note: String,
 }
 
-pub async fn run(args: ClaimArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: ClaimArgs) -> CliResult {
     let owner = args.owner.trim();
     if owner.is_empty() {
-        anyhow::bail!("--owner must name a person or team");
+        return Err(CliError::Usage("--owner must name a person or team".into()));
     }
-    let config = load_config(args.config.as_deref())?;
-    let store = open_store(&config).await?;
-    let row = store.record(args.id.0).await?;
-    let now = Utc::now();
-    let by = actor();
-    // The claim and its audit event commit together: no event, no claim.
-    store
-        .claim_ownership_audited(
-            args.id.0,
-            owner,
-            &by,
-            &args.note,
-            NewAuditEvent {
-                actor: by.clone(),
-                action: "ownership.claim".into(),
-                target: Some(args.id.to_string()),
-                detail: serde_json::json!({"owner": owner, "note": args.note, "record": row.name}),
-            },
-            now,
-        )
+    let roster = open(load_config(args.config.as_deref())?).await?;
+    let claimed = roster
+        .claim(&principal(), args.id, Some(owner), &args.note, Utc::now())
         .await?;
-    match &row.owner {
-        Some(current) => println!(
+    match claimed.kept {
+        Some((current, source)) => println!(
             "claim recorded: `{}` claimed by {owner}; it keeps owner `{current}` ({}) which comes first",
-            row.name,
-            row.owner_source.as_deref().unwrap_or("unknown source")
+            claimed.name,
+            if source.is_empty() {
+                "unknown source"
+            } else {
+                &source
+            }
         ),
-        None => println!("claim recorded: `{}` is now owned by {owner}", row.name),
+        None => println!("claim recorded: `{}` is now owned by {owner}", claimed.name),
     }
     Ok(ExitCode::SUCCESS)
 }

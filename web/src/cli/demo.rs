@@ -2,14 +2,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use chrono::{Timelike, Utc};
-use roster_connector_sdk::SystemClock;
+use roster_app::config::Config;
+use roster_app::{Principal, Roster};
 use roster_connector_synthetic::{SyntheticConfig, SyntheticConnector};
-use roster_core::RiskPolicy;
-use roster_store::Store;
-use roster_sync::{SyncEngine, SyncSource};
+use roster_sync::SyncSource;
 
+use super::CliResult;
+use super::progress::TerminalProgress;
 use crate::http::{self, AppState, Sessions};
-use crate::progress::TerminalProgress;
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -22,14 +22,14 @@ pub struct DemoArgs {
     pub seed: u64,
 }
 
-pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: DemoArgs) -> CliResult {
     let dir = tempfile::Builder::new().prefix("roster-demo-").tempdir()?;
-    let url = format!(
+    let mut config = Config::default();
+    config.database.url = format!(
         "sqlite://{}?mode=rwc",
         dir.path().join("roster-demo.db").display()
     );
-    let store = Store::connect(&url).await?;
-    store.migrate().await?;
+    let roster = Arc::new(Roster::from_config(config).await?);
 
     // Ages are measured from the start of today, so the sample looks current.
     let now = Utc::now();
@@ -45,7 +45,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         anchor,
         page_size: 1000,
     })?;
-    let sources = [SyncSource {
+    let sources = vec![SyncSource {
         name: "sample".into(),
         connector: Box::new(connector),
     }];
@@ -54,29 +54,27 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         args.size,
         dir.path().display()
     );
-    let engine = SyncEngine::new(store.clone(), RiskPolicy::default(), Arc::new(SystemClock));
     let progress = TerminalProgress::new(true);
-    let report = engine.run(&sources, &progress).await;
+    let report = roster.sync_once(sources, false, "demo", &progress).await;
     progress.finish();
     let report = report?;
     print!("{}", report.to_text());
-    crate::summary::record_run_summary(&store, report.run_id, report.finished_at).await?;
 
     // A sample access review over the critical identities, so the campaign pages have content.
-    let campaign = crate::campaigns::launch(
-        &store,
-        &RiskPolicy::default(),
-        crate::campaigns::LaunchRequest {
-            name: "Sample review: critical identities".into(),
-            definition: None,
-            scope: "tier=critical".into(),
-            due_days: 14,
-            rules: roster_core::campaign::CampaignRules::new("iam-team@example.com"),
-        },
-        "demo",
-        Utc::now(),
-    )
-    .await?;
+    let demo = Principal::cli("demo");
+    let campaign = roster
+        .launch_campaign(
+            &demo,
+            roster_app::campaigns::LaunchRequest {
+                name: "Sample review: critical identities".into(),
+                definition: None,
+                scope: "tier=critical".into(),
+                due_days: 14,
+                rules: roster_core::campaign::CampaignRules::new("iam-team@example.com"),
+            },
+            Utc::now(),
+        )
+        .await?;
     println!(
         "SAMPLE DATA: launched campaign `{}` over {} critical identities",
         campaign.name, campaign.item_count
@@ -84,17 +82,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let sessions = Sessions::default();
     let token = sessions.issue_bootstrap(Utc::now());
     let state = AppState {
-        store,
-        policy: RiskPolicy::default(),
+        roster,
         sessions,
         secure_cookies: false,
         sample_banner: true,
         oidc: None,
         login_limiter: Default::default(),
-        contexts: Default::default(),
-        notifier: None,
-        campaign_definitions: Vec::new(),
-        connectors: Vec::new(),
     };
     http::serve(state, &args.bind, |addr| {
         println!("Roster demo (sample data) is listening on http://{addr}");

@@ -5,9 +5,11 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 use roster_core::{InventoryItem, Kind, Platform, Status, Tier};
 
-use super::{load_config, open_store};
-use crate::inventory_view::{InventoryQuery, InventoryReader};
-use crate::policy;
+use roster_app::inventory_csv::{CSV_HEADER, csv_row, ts};
+use roster_app::inventory_view::InventoryQuery;
+use roster_app::scope::{Cursor, Sort};
+
+use super::{CliError, CliResult, load_config, open, principal};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum ListFormat {
@@ -54,61 +56,6 @@ pub struct IdentitiesArgs {
     pub format: ListFormat,
 }
 
-pub(crate) const CSV_HEADER: &[&str] = &[
-    "id",
-    "platform",
-    "connector",
-    "scope",
-    "class",
-    "kind",
-    "external_id",
-    "name",
-    "parent_id",
-    "status",
-    "created_at",
-    "last_used_at",
-    "usage",
-    "expires_at",
-    "privilege",
-    "owner",
-    "owner_source",
-    "tier",
-    "findings",
-];
-
-fn ts(t: Option<DateTime<Utc>>) -> String {
-    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
-
-pub(crate) fn csv_row(i: &InventoryItem) -> Vec<String> {
-    vec![
-        i.id.to_string(),
-        i.platform.to_string(),
-        i.connector.clone(),
-        i.scope.clone(),
-        i.class.to_string(),
-        i.kind.to_string(),
-        i.external_id.clone(),
-        i.name.clone(),
-        i.parent_id.map(|p| p.to_string()).unwrap_or_default(),
-        i.status.to_string(),
-        ts(i.created_at),
-        ts(i.last_used_at),
-        i.usage.to_string(),
-        ts(i.expires_at),
-        i.privilege.to_string(),
-        i.owner.clone().unwrap_or_default(),
-        i.owner_source.clone().unwrap_or_default(),
-        i.tier.to_string(),
-        i.findings
-            .iter()
-            .map(|f| f.rule.as_str())
-            .collect::<Vec<_>>()
-            .join(";"),
-    ]
-}
-
 fn clip(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
         format!("{s:<width$}")
@@ -146,17 +93,11 @@ fn table_row(i: &InventoryItem) -> String {
     )
 }
 
-pub async fn run(args: IdentitiesArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(args.config.as_deref())?;
-    let loaded = policy::load_with_hash(config.policy.file.as_deref())?;
-    let policy = loaded.policy;
-    let store = open_store(&config).await?;
+pub async fn run(args: IdentitiesArgs) -> CliResult {
+    let roster = open(load_config(args.config.as_deref())?).await?;
     let now = Utc::now();
     let mut q = InventoryQuery::new(args.as_of.unwrap_or(now));
-    // Stored evaluations narrow the read only when they were made with this policy and the
-    // moment asked about is not before they were made.
-    q.trust_stored = q.as_of >= now
-        && store.evaluations_policy_hash().await?.as_deref() == Some(loaded.hash.as_str());
+    q.trust_stored = roster.stored_evaluations_hold(q.as_of, now).await?;
     q.filter.platform = args.platform;
     q.filter.kind = args.kind;
     q.filter.owner = args.owner;
@@ -169,12 +110,12 @@ pub async fn run(args: IdentitiesArgs) -> anyhow::Result<ExitCode> {
     q.stale = args.stale;
     q.orphaned = args.orphaned;
 
-    let reader = InventoryReader::new(&store, &policy).await?;
+    let p = principal();
     let stdout = std::io::stdout();
     let mut sink = Sink::open(args.format, BufWriter::new(stdout.lock()))?;
-    let mut after = None;
+    let mut after: Option<Cursor> = None;
     loop {
-        let (items, next) = reader.page(&q, after, 2000).await?;
+        let (items, next) = roster.query_page(&p, &q, Sort::Id, after, 2000).await?;
         for item in &items {
             sink.write(item)?;
         }
@@ -195,7 +136,7 @@ enum Sink<W: Write> {
 }
 
 impl<W: Write> Sink<W> {
-    fn open(format: ListFormat, mut out: W) -> anyhow::Result<Self> {
+    fn open(format: ListFormat, mut out: W) -> Result<Self, CliError> {
         Ok(match format {
             ListFormat::Json => {
                 out.write_all(b"[")?;
@@ -217,7 +158,7 @@ impl<W: Write> Sink<W> {
         })
     }
 
-    fn write(&mut self, item: &InventoryItem) -> anyhow::Result<()> {
+    fn write(&mut self, item: &InventoryItem) -> Result<(), CliError> {
         match self {
             Sink::Json { out, first } => {
                 out.write_all(if *first { b"\n" } else { b",\n" })?;
@@ -233,7 +174,7 @@ impl<W: Write> Sink<W> {
         Ok(())
     }
 
-    fn close(self) -> anyhow::Result<()> {
+    fn close(self) -> Result<(), CliError> {
         match self {
             Sink::Json { mut out, first } => {
                 out.write_all(if first { b"]\n" } else { b"\n]\n" })?;

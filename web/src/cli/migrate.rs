@@ -1,13 +1,12 @@
 use std::process::ExitCode;
 
-use super::{ConfigArg, load_config, open_store};
+use roster_app::Roster;
 
-pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
+use super::{CliResult, ConfigArg, load_config};
+
+pub async fn run(args: ConfigArg) -> CliResult {
     let config = load_config(args.config.as_deref())?;
-    open_store(&config).await?;
-    println!(
-        "migrations applied to {}",
-        roster_store::redact_url(&config.database.url)
-    );
+    let url = Roster::migrate(&config).await?;
+    println!("migrations applied to {url}");
     Ok(ExitCode::SUCCESS)
 }

@@ -1,25 +1,28 @@
 //! The command line (DESIGN.md §4). Each command lives in its own file.
 
 mod audit;
-pub(crate) mod campaign;
+mod campaign;
 mod check;
 mod claim;
 mod demo;
-pub(crate) mod identities;
+mod error;
+mod identities;
 mod migrate;
 mod notify;
 mod people;
+mod progress;
 mod remediate;
 mod serve;
-pub(crate) mod sync;
+mod sync;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use roster_store::Store;
+use roster_app::config::Config;
+use roster_app::{Principal, Roster};
 
-use crate::config::Config;
+pub use error::{CliError, CliResult};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -97,15 +100,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        // `roster identities | head` closes the pipe early: that is not an error.
-        Err(e)
-            if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) =>
-        {
-            ExitCode::SUCCESS
-        }
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(1)
@@ -121,54 +116,17 @@ pub fn actor() -> String {
     format!("cli:{user}")
 }
 
+/// Whoever runs the CLI has the configuration and the database, so acts as IAM.
+pub fn principal() -> Principal {
+    Principal::cli(actor())
+}
+
 /// Loads the configuration; nothing is opened or written before it is valid.
-pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+pub fn load_config(path: Option<&Path>) -> Result<Config, CliError> {
     Ok(Config::load(path)?)
 }
 
-/// Records the SHA-256 of the configuration file and of the policy in effect, appending
-/// `config.changed` / `policy.changed` when either differs from the last one recorded (the
-/// first start records both). The configuration file names secrets, never holds them.
-pub async fn record_config_changes(
-    store: &Store,
-    config_path: Option<&Path>,
-    policy_path: Option<&Path>,
-    policy_hash: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<()> {
-    let file = Config::file_in_use(config_path);
-    let config_hash = match &file {
-        Some(p) => crate::policy::sha256(
-            &std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?,
-        ),
-        None => crate::policy::sha256(b"builtin-defaults"),
-    };
-    let by = actor();
-    for (action, path, hash) in [
-        ("config.changed", file.as_deref(), config_hash.as_str()),
-        ("policy.changed", policy_path, policy_hash),
-    ] {
-        let path = path.map(|p| p.display().to_string());
-        if let Some(ev) = store
-            .record_hash_change(
-                &by,
-                action,
-                path.clone(),
-                hash,
-                serde_json::json!({ "file": path }),
-                now,
-            )
-            .await?
-        {
-            tracing::info!(action, event = ev.id, %hash, "recorded in the audit trail");
-        }
-    }
-    Ok(())
-}
-
-/// Opens the configured database and brings its schema up to date.
-pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let store = Store::connect(&config.database.url).await?;
-    store.migrate().await?;
-    Ok(store)
+/// The application over the configured database (migrated) and policy file.
+pub async fn open(config: Config) -> Result<Roster, CliError> {
+    Ok(Roster::from_config(config).await?)
 }

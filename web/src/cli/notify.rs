@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use roster_notify::Notification;
 
-use super::load_config;
+use super::{CliError, CliResult, load_config};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum NotifyCommand {
@@ -23,13 +23,13 @@ pub struct TestArgs {
     pub to: String,
 }
 
-pub async fn run(cmd: NotifyCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(cmd: NotifyCommand) -> CliResult {
     let NotifyCommand::Test(args) = cmd;
     let config = load_config(args.config.as_deref())?;
     let Some(notifier) = config.notifications.notifier()? else {
-        anyhow::bail!(
-            "no notification channel is configured: add [notifications.email] or [notifications.webhook]"
-        );
+        return Err(CliError::Usage(
+            "no notification channel is configured: add [notifications.email] or [notifications.webhook]".into(),
+        ));
     };
     let public_url = config.server.public_url.trim_end_matches('/');
     let report = notifier

@@ -2,17 +2,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use chrono::Utc;
+use roster_app::api_tokens::random_token;
+use roster_app::scheduler;
+use roster_app::siem_webhook::SiemWebhook;
 use roster_connector_sdk::SystemClock;
 
-use super::{ConfigArg, load_config, open_store, record_config_changes};
+use super::{CliResult, ConfigArg, actor, load_config, open};
 use crate::http::{self, AppState, Oidc, Sessions};
-use crate::siem_webhook::SiemWebhook;
-use crate::{policy, scheduler};
 
-pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
+pub async fn run(args: ConfigArg) -> CliResult {
     let config = load_config(args.config.as_deref())?;
-    let loaded = policy::load_with_hash(config.policy.file.as_deref())?;
-    let policy = loaded.policy.clone();
     // Secrets are read (and a bad reference refused) before anything is opened.
     let siem = SiemWebhook::from_config(&config.audit, Arc::new(SystemClock))?;
     let notifier = config.notifications.notifier()?;
@@ -22,60 +21,41 @@ pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
         Some(cfg) => Some(Oidc::discover(cfg, &public_url).await?),
         None => None,
     };
-    let store = open_store(&config).await?;
-    record_config_changes(
-        &store,
-        args.config.as_deref(),
-        config.policy.file.as_deref(),
-        &loaded.hash,
-        Utc::now(),
-    )
-    .await?;
+    let bind = config.server.bind.clone();
+    let sample_banner = config.connectors.iter().any(|c| c.kind == "synthetic");
+    let roster = Arc::new(open(config).await?.with_notifier(notifier.clone()));
+    roster
+        .record_config_changes(args.config.as_deref(), &actor(), Utc::now())
+        .await?;
     // Stored evaluations made under another policy would mislead the tier filter: the pages
     // evaluate those records in full until a sync stores this policy's view.
-    store
-        .mark_evaluations_due_unless_policy(&loaded.hash)
-        .await?;
+    roster.mark_stale_policy_due().await?;
     // This server, as holder of the leases that make scheduled work run on one server at a time
     // when several share one database.
-    let holder = format!(
-        "{}-{}",
-        std::process::id(),
-        &crate::http::random_token()[..8]
-    );
+    let holder = format!("{}-{}", std::process::id(), &random_token()[..8]);
     if let Some(siem) = siem {
         tracing::info!("copying the audit trail to the SIEM webhook");
-        tokio::spawn(siem.run(store.clone(), holder.clone()));
+        tokio::spawn(roster.siem_delivery(siem, holder.clone()));
     }
     // Scheduled syncs, campaign launches and reminders.
     let _scheduler = scheduler::start(scheduler::JobContext {
-        store: store.clone(),
-        config: config.clone(),
-        policy: loaded.policy,
-        policy_hash: loaded.hash,
+        roster: roster.clone(),
         holder,
         public_url: public_url.clone(),
-        reminders: notifier
-            .clone()
-            .map(|n| Arc::new(n) as Arc<dyn scheduler::ReminderChannel>),
+        reminders: notifier.map(|n| Arc::new(n) as Arc<dyn scheduler::ReminderChannel>),
     })
     .await?;
     let sessions = Sessions::default();
     let token = oidc.is_none().then(|| sessions.issue_bootstrap(Utc::now()));
     let state = AppState {
-        store,
-        policy,
+        roster,
         sessions,
         secure_cookies: public_url.starts_with("https://"),
-        sample_banner: config.connectors.iter().any(|c| c.kind == "synthetic"),
+        sample_banner,
         oidc,
         login_limiter: Default::default(),
-        contexts: Default::default(),
-        notifier,
-        campaign_definitions: config.campaigns.clone(),
-        connectors: config.connectors.clone(),
     };
-    http::serve(state, &config.server.bind, |addr| {
+    http::serve(state, &bind, |addr| {
         println!("Roster is listening on {addr}");
         match token {
             Some(token) => {

@@ -7,19 +7,13 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use roster_store::audit::NewAuditEvent;
+use roster_app::audit::{ACCESS_DENIED, MAX_EVENTS, SIGN_IN, SIGN_IN_FAILED, SIGN_OUT};
+use roster_app::{Principal, Role};
 use serde::Deserialize;
 
 use super::AppState;
 use super::error::WebError;
-use super::session::{Role, Session, require_session};
-
-pub const SIGN_IN: &str = "auth.sign_in";
-pub const SIGN_IN_FAILED: &str = "auth.sign_in_failed";
-pub const SIGN_OUT: &str = "auth.sign_out";
-pub const ACCESS_DENIED: &str = "auth.access_denied";
-/// Most events `/api/v1/audit-events` returns at once.
-const MAX_LIMIT: u64 = 10_000;
+use super::session::{Session, require_session};
 
 /// The client's address as the server saw it (no proxy header is trusted).
 pub fn client_addr(req: &HttpRequest) -> String {
@@ -35,22 +29,15 @@ pub async fn signed_in(
     role: Role,
     method: &str,
 ) -> Result<(), WebError> {
-    let actor = Session::actor_for(who);
+    let actor = Principal::new(role, who).actor();
+    let detail = serde_json::json!({
+        "method": method,
+        "role": role.as_str(),
+        "client": client_addr(req),
+    });
     state
-        .store
-        .append_audit(
-            NewAuditEvent {
-                actor,
-                action: SIGN_IN.into(),
-                target: None,
-                detail: serde_json::json!({
-                    "method": method,
-                    "role": role.as_str(),
-                    "client": client_addr(req),
-                }),
-            },
-            Utc::now(),
-        )
+        .roster
+        .record_event(actor, SIGN_IN, None, detail, Utc::now())
         .await?;
     Ok(())
 }
@@ -58,18 +45,17 @@ pub async fn signed_in(
 /// Records a refused sign-in as `anonymous` with the client's address and why; a failure to
 /// write it is logged (the sign-in is refused either way).
 pub async fn sign_in_failed(state: &AppState, req: &HttpRequest, method: &str, reason: &str) {
-    let event = NewAuditEvent {
-        actor: "anonymous".into(),
-        action: SIGN_IN_FAILED.into(),
-        target: None,
-        detail: serde_json::json!({
-            "method": method,
-            "reason": reason,
-            "client": client_addr(req),
-            "path": req.path(),
-        }),
-    };
-    if let Err(e) = state.store.append_audit(event, Utc::now()).await {
+    let detail = serde_json::json!({
+        "method": method,
+        "reason": reason,
+        "client": client_addr(req),
+        "path": req.path(),
+    });
+    let recorded = state
+        .roster
+        .record_event("anonymous".into(), SIGN_IN_FAILED, None, detail, Utc::now())
+        .await;
+    if let Err(e) = recorded {
         tracing::error!(error = %e, "could not record a failed sign-in in the audit trail");
     }
 }
@@ -93,13 +79,12 @@ pub async fn limit_sign_in(
 
 /// Records a sign-out; a failure to write it is logged (the session is gone either way).
 pub async fn signed_out(state: &AppState, req: &HttpRequest, s: &Session) {
-    let event = NewAuditEvent {
-        actor: s.actor(),
-        action: SIGN_OUT.into(),
-        target: None,
-        detail: serde_json::json!({"client": client_addr(req)}),
-    };
-    if let Err(e) = state.store.append_audit(event, Utc::now()).await {
+    let detail = serde_json::json!({"client": client_addr(req)});
+    let recorded = state
+        .roster
+        .record_event(s.actor(), SIGN_OUT, None, detail, Utc::now())
+        .await;
+    if let Err(e) = recorded {
         tracing::error!(error = %e, "could not record a sign-out in the audit trail");
     }
 }
@@ -116,26 +101,23 @@ pub async fn record_denials(
         .response()
         .error()
         .and_then(|e| e.as_error::<WebError>())
-        .and_then(|e| match e {
-            WebError::Forbidden(reason) => Some(*reason),
-            _ => None,
-        });
+        .and_then(WebError::forbidden_reason);
     if let Some(reason) = reason
         && let Some(state) = res.request().app_data::<web::Data<AppState>>()
         && let Ok(s) = require_session(res.request(), state)
     {
         let req = res.request();
-        let event = NewAuditEvent {
-            actor: s.actor(),
-            action: ACCESS_DENIED.into(),
-            target: Some(format!("{} {}", req.method(), req.path())),
-            detail: serde_json::json!({
-                "role": s.role.as_str(),
-                "reason": reason,
-                "client": client_addr(req),
-            }),
-        };
-        if let Err(e) = state.store.append_audit(event, Utc::now()).await {
+        let detail = serde_json::json!({
+            "role": s.principal.role.as_str(),
+            "reason": reason,
+            "client": client_addr(req),
+        });
+        let target = Some(format!("{} {}", req.method(), req.path()));
+        let recorded = state
+            .roster
+            .record_event(s.actor(), ACCESS_DENIED, target, detail, Utc::now())
+            .await;
+        if let Err(e) = recorded {
             tracing::error!(error = %e, "could not record an access denial in the audit trail");
         }
     }
@@ -160,18 +142,12 @@ pub async fn audit_events(
     q: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, WebError> {
     let s = require_session(&req, &state)?;
-    if s.role == Role::Owner {
-        return Err(WebError::Forbidden(
-            "the audit trail is for admins and auditors",
-        ));
-    }
-    let limit = q.limit.unwrap_or(MAX_LIMIT).clamp(1, MAX_LIMIT);
     let events: Vec<serde_json::Value> = state
-        .store
-        .audit_events_after(q.after, limit)
+        .roster
+        .audit_events(&s.principal, q.after, q.limit.unwrap_or(MAX_EVENTS))
         .await?
         .iter()
-        .map(roster_store::audit::export_json)
+        .map(roster_app::audit::export_json)
         .collect();
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

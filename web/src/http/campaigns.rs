@@ -6,30 +6,16 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{NaiveDate, Utc};
+use roster_app::AppError;
+use roster_app::campaigns::{Evidence, InboxFilter, LaunchRequest};
 use roster_core::InventoryItem;
-use roster_core::campaign::{Decider, DecisionInput, DecisionKind};
+use roster_core::campaign::{DecisionInput, DecisionKind};
 use roster_store::campaigns::{Campaign, CampaignItem, ItemCounts};
 use serde::Deserialize;
 
 use super::AppState;
 use super::error::WebError;
-use super::session::{Role, Session, SignedIn, require_session};
-use crate::campaigns::{self as service, CampaignError, Evidence, LaunchRequest};
-
-impl From<CampaignError> for WebError {
-    fn from(e: CampaignError) -> Self {
-        match e {
-            CampaignError::Store(roster_store::StoreError::NotFound(what)) => {
-                WebError::NotFound(what)
-            }
-            CampaignError::Store(e) => WebError::Internal(e.to_string()),
-            CampaignError::Corrupt(e) => WebError::Internal(e),
-            CampaignError::Invalid(e) => WebError::BadRequest(e),
-            CampaignError::Decision(e) => WebError::BadRequest(e.to_string()),
-            CampaignError::Closed => WebError::BadRequest("the campaign is closed".into()),
-        }
-    }
-}
+use super::session::{SignedIn, require_session};
 
 /// Items shown per page of a campaign or an inbox.
 const PAGE: u64 = 200;
@@ -45,43 +31,6 @@ fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header(("Location", to.to_owned()))
         .finish()
-}
-
-/// Admins and auditors follow campaigns; owners review through their inbox.
-fn governance(req: &HttpRequest, state: &AppState) -> Result<Session, WebError> {
-    let s = require_session(req, state)?;
-    if s.role == Role::Owner {
-        return Err(WebError::Forbidden(
-            "campaigns are run by IAM; owners review at /reviews",
-        ));
-    }
-    Ok(s)
-}
-
-fn admin(req: &HttpRequest, state: &AppState) -> Result<Session, WebError> {
-    let s = require_session(req, state)?;
-    if s.role != Role::Admin {
-        return Err(WebError::Forbidden(
-            "only admins launch and close campaigns",
-        ));
-    }
-    Ok(s)
-}
-
-/// Reviewers decide: owners and admins. Auditors change nothing.
-fn reviewer(req: &HttpRequest, state: &AppState) -> Result<Session, WebError> {
-    let s = require_session(req, state)?;
-    if s.role == Role::Auditor {
-        return Err(WebError::Forbidden("auditors read; they do not decide"));
-    }
-    Ok(s)
-}
-
-fn decider(s: &Session) -> Decider<'_> {
-    match s.role {
-        Role::Admin => Decider::Admin(&s.who),
-        _ => Decider::Reviewer(&s.who),
-    }
 }
 
 pub struct CampaignRow {
@@ -126,19 +75,22 @@ pub async fn campaigns(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let s = governance(&req, &state)?;
+    let s = require_session(&req, &state)?;
     let now = Utc::now();
-    let mut rows = Vec::new();
-    for c in state.store.campaigns(200).await? {
-        let counts = state.store.item_counts(c.id).await?;
-        rows.push(row(c, counts, now));
-    }
+    let rows = state
+        .roster
+        .campaigns(&s.principal, 200)
+        .await?
+        .into_iter()
+        .map(|(c, counts)| row(c, counts, now))
+        .collect();
     let page = CampaignsPage {
         sample_banner: state.sample_banner,
         me: s.signed_in(),
         campaigns: rows,
         definitions: state
-            .campaign_definitions
+            .roster
+            .campaign_definitions()
             .iter()
             .map(|d| DefinitionRow {
                 name: d.name.clone(),
@@ -147,7 +99,7 @@ pub async fn campaigns(
                 due_days: d.due_days,
             })
             .collect(),
-        may_launch: s.role == Role::Admin,
+        may_launch: s.principal.can_launch(),
     };
     Ok(html(page.render()?))
 }
@@ -165,15 +117,8 @@ pub struct LaunchForm {
 }
 
 fn launch_request(form: &LaunchForm, state: &AppState) -> Result<LaunchRequest, WebError> {
-    let now = Utc::now();
     if let Some(from) = form.from.as_deref().filter(|f| !f.is_empty()) {
-        let def = state
-            .campaign_definitions
-            .iter()
-            .find(|d| d.name == from)
-            .ok_or_else(|| WebError::BadRequest(format!("no campaign definition `{from}`")))?;
-        return crate::cli::campaign::definition_request(def, now)
-            .map_err(|e| WebError::BadRequest(e.to_string()));
+        return Ok(state.roster.definition_request(from, Utc::now())?);
     }
     let mut rules = roster_core::campaign::CampaignRules::new(
         form.fallback_reviewer.as_deref().unwrap_or("").trim(),
@@ -181,12 +126,12 @@ fn launch_request(form: &LaunchForm, state: &AppState) -> Result<LaunchRequest, 
     if let Some(c) = form.close_out.as_deref().filter(|c| !c.is_empty()) {
         rules.close_out = c
             .parse()
-            .map_err(|e: roster_core::ParseEnumError| WebError::BadRequest(e.to_string()))?;
+            .map_err(|e: roster_core::ParseEnumError| WebError::bad_request(e.to_string()))?;
     }
     rules.keep_justification_from = roster_core::campaign::parse_keep_justification_from(
         form.keep_justification_from.as_deref().unwrap_or(""),
     )
-    .map_err(|e| WebError::BadRequest(e.to_string()))?;
+    .map_err(|e| WebError::bad_request(e.to_string()))?;
     Ok(LaunchRequest {
         name: form.name.clone().unwrap_or_default(),
         definition: None,
@@ -202,9 +147,14 @@ pub async fn launch(
     state: web::Data<AppState>,
     form: web::Form<LaunchForm>,
 ) -> Result<HttpResponse, WebError> {
-    let s = admin(&req, &state)?;
+    let s = require_session(&req, &state)?;
+    // Who may launch is checked before the form is read, so a refusal says so.
+    s.principal.require_launch()?;
     let request = launch_request(&form, &state)?;
-    let c = service::launch(&state.store, &state.policy, request, &s.who, Utc::now()).await?;
+    let c = state
+        .roster
+        .launch_campaign(&s.principal, request, Utc::now())
+        .await?;
     Ok(see_other(&format!("/campaigns/{}", c.id)))
 }
 
@@ -263,36 +213,34 @@ pub async fn campaign(
     path: web::Path<i64>,
     query: web::Query<ItemsQuery>,
 ) -> Result<HttpResponse, WebError> {
-    let s = governance(&req, &state)?;
-    let c = state
-        .store
-        .campaign(path.into_inner())
-        .await
-        .map_err(CampaignError::from)?;
+    let s = require_session(&req, &state)?;
     let item_state = query
         .state
         .as_deref()
         .filter(|v| ["pending", "decided", "unreviewed"].contains(v));
     let reviewer = query.reviewer.as_deref().filter(|r| !r.is_empty());
-    let items = state
-        .store
-        .campaign_items(c.id, reviewer, item_state, query.after, PAGE)
+    let v = state
+        .roster
+        .campaign_view(
+            &s.principal,
+            path.into_inner(),
+            reviewer,
+            item_state,
+            query.after,
+            PAGE,
+        )
         .await?;
-    let next = (items.len() as u64 == PAGE)
-        .then(|| items.last().map(|i| i.id))
-        .flatten();
-    let counts = state.store.item_counts(c.id).await?;
     let page = CampaignPage {
         sample_banner: state.sample_banner,
         me: s.signed_in(),
-        rules: service::rules_of(&c)?,
-        reviewers: state.store.pending_reviewers(c.id).await?,
-        tasks: state.store.remediation_tasks(c.id).await?,
-        items: items.iter().map(item_row).collect(),
+        rules: v.rules,
+        reviewers: v.reviewers,
+        tasks: v.tasks,
+        items: v.items.iter().map(item_row).collect(),
         state_filter: item_state.unwrap_or("").to_owned(),
-        next,
-        r: row(c, counts, Utc::now()),
-        is_admin: s.role == Role::Admin,
+        next: v.next,
+        r: row(v.campaign, v.counts, Utc::now()),
+        is_admin: s.principal.can_launch(),
     };
     Ok(html(page.render()?))
 }
@@ -303,8 +251,11 @@ pub async fn sign_off(
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    let s = admin(&req, &state)?;
-    let c = service::sign_off(&state.store, path.into_inner(), &s.who, Utc::now()).await?;
+    let s = require_session(&req, &state)?;
+    let c = state
+        .roster
+        .sign_off_campaign(&s.principal, path.into_inner(), Utc::now())
+        .await?;
     Ok(see_other(&format!("/campaigns/{}", c.id)))
 }
 
@@ -320,18 +271,13 @@ pub async fn remediate(
     path: web::Path<i64>,
     form: web::Form<RemediateForm>,
 ) -> Result<HttpResponse, WebError> {
-    let s = admin(&req, &state)?;
+    let s = require_session(&req, &state)?;
     let id = path.into_inner();
     let execute = form.execute.as_deref() == Some("1");
-    service::carry_out(
-        &state.store,
-        &state.connectors,
-        id,
-        execute,
-        &s.who,
-        Utc::now(),
-    )
-    .await?;
+    state
+        .roster
+        .carry_out_campaign(&s.principal, id, execute, Utc::now())
+        .await?;
     Ok(see_other(&format!("/campaigns/{id}#remediation")))
 }
 
@@ -352,18 +298,22 @@ pub async fn evidence(
     state: web::Data<AppState>,
     path: web::Path<(i64, String)>,
 ) -> Result<HttpResponse, WebError> {
-    governance(&req, &state)?;
+    let s = require_session(&req, &state)?;
     let (id, format) = path.into_inner();
-    let e = service::evidence(&state.store, id).await?;
+    let e = state.roster.campaign_evidence(&s.principal, id).await?;
     let (body, content_type, ext) = match format.as_str() {
-        "evidence.csv" => (service::evidence_csv(&e)?, "text/csv; charset=utf-8", "csv"),
+        "evidence.csv" => (
+            roster_app::campaigns::evidence_csv(&e)?,
+            "text/csv; charset=utf-8",
+            "csv",
+        ),
         "tickets.csv" => (
-            service::tickets_csv(&e)?,
+            roster_app::campaigns::tickets_csv(&e)?,
             "text/csv; charset=utf-8",
             "tickets.csv",
         ),
         "evidence.json" => (
-            serde_json::to_string_pretty(&e).map_err(|e| WebError::Internal(e.to_string()))?,
+            serde_json::to_string_pretty(&e).map_err(|e| WebError::internal(e.to_string()))?,
             "application/json",
             "json",
         ),
@@ -372,7 +322,7 @@ pub async fn evidence(
             "text/html; charset=utf-8",
             "html",
         ),
-        other => return Err(WebError::NotFound(format!("export `{other}`"))),
+        other => return Err(WebError::not_found(format!("export `{other}`"))),
     };
     let mut resp = HttpResponse::Ok();
     resp.content_type(content_type)
@@ -414,52 +364,6 @@ pub struct ReviewsQuery {
     filter: InboxFilter,
 }
 
-/// Narrows an inbox, so one decision can cover a filtered selection.
-#[derive(Deserialize, Default, Clone)]
-pub struct InboxFilter {
-    pub platform: Option<String>,
-    pub kind: Option<String>,
-    pub tier: Option<String>,
-    pub campaign: Option<i64>,
-}
-
-impl InboxFilter {
-    fn keeps(&self, i: &CampaignItem) -> bool {
-        let is = |want: &Option<String>, have: &str| {
-            want.as_deref().is_none_or(|w| w.is_empty() || w == have)
-        };
-        is(&self.platform, &i.platform)
-            && is(&self.kind, &i.kind)
-            && is(&self.tier, &i.tier)
-            && self.campaign.is_none_or(|c| c == i.campaign_id)
-    }
-
-    fn is_set(&self) -> bool {
-        [&self.platform, &self.kind, &self.tier]
-            .iter()
-            .any(|v| v.as_deref().is_some_and(|v| !v.is_empty()))
-            || self.campaign.is_some()
-    }
-}
-
-/// The signed-in reviewer's pending items that `filter` keeps.
-async fn filtered_inbox(
-    state: &AppState,
-    who: &str,
-    filter: &InboxFilter,
-) -> Result<Vec<CampaignItem>, WebError> {
-    Ok(state
-        .store
-        .inbox(who, INBOX_LIMIT)
-        .await?
-        .into_iter()
-        .filter(|i| filter.keeps(i))
-        .collect())
-}
-
-/// The most items an inbox shows (and a bulk decision covers) at once.
-const INBOX_LIMIT: u64 = 1000;
-
 fn decision_kinds() -> Vec<(&'static str, &'static str)> {
     DecisionKind::ALL
         .iter()
@@ -473,24 +377,20 @@ pub async fn reviews(
     state: web::Data<AppState>,
     query: web::Query<ReviewsQuery>,
 ) -> Result<HttpResponse, WebError> {
-    let s = reviewer(&req, &state)?;
+    let s = require_session(&req, &state)?;
     let now = Utc::now();
-    let items = filtered_inbox(&state, &s.who, &query.filter).await?;
-    let mut campaigns: std::collections::HashMap<i64, Campaign> = Default::default();
-    let mut rows = Vec::with_capacity(items.len());
-    for i in &items {
-        if !campaigns.contains_key(&i.campaign_id) {
-            let c = state.store.campaign(i.campaign_id).await?;
-            campaigns.insert(c.id, c);
-        }
-        let c = &campaigns[&i.campaign_id];
-        rows.push(InboxRow {
-            item: item_row(i),
-            campaign: c.name.clone(),
-            due: c.due_at.format("%Y-%m-%d").to_string(),
-            overdue: c.due_at < now,
-        });
-    }
+    let rows = state
+        .roster
+        .inbox(&s.principal, &query.filter)
+        .await?
+        .into_iter()
+        .map(|e| InboxRow {
+            item: item_row(&e.item),
+            campaign: e.campaign,
+            due: e.due_at.format("%Y-%m-%d").to_string(),
+            overdue: e.due_at < now,
+        })
+        .collect();
     let page = ReviewsPage {
         sample_banner: state.sample_banner,
         me: s.signed_in(),
@@ -569,50 +469,25 @@ pub async fn review_item(
 
 async fn render_item(
     state: &AppState,
-    s: &Session,
+    s: &super::session::Session,
     id: i64,
     error: Option<String>,
 ) -> Result<HttpResponse, WebError> {
-    let item = state
-        .store
-        .campaign_item(id)
-        .await
-        .map_err(CampaignError::from)?;
-    let mine = item.reviewer.eq_ignore_ascii_case(s.who.trim());
-    if s.role == Role::Owner && !mine {
-        return Err(WebError::Forbidden("this item is reviewed by someone else"));
-    }
-    let campaign = state.store.campaign(item.campaign_id).await?;
-    let rules = service::rules_of(&campaign)?;
-    let snap = service::snapshot_of(&item)?;
-    let previous = match item.previous_item_id {
-        Some(p) => {
-            let prev = state.store.campaign_item(p).await?;
-            let prev_campaign = state.store.campaign(prev.campaign_id).await?;
-            let changes = service::changes_since(&service::snapshot_of(&prev)?, &snap);
-            Some((
-                prev_campaign.name,
-                changes,
-                prev.decision.unwrap_or_else(|| prev.state.clone()),
-            ))
-        }
-        None => None,
-    };
+    let v = state.roster.review_item(&s.principal, id).await?;
     let page = ReviewItemPage {
         sample_banner: state.sample_banner,
         me: s.signed_in(),
-        decisions: decision_rows(&state.store.item_decisions(item.id).await?),
-        may_decide: campaign.status == "open"
-            && item.state == "pending"
-            && (s.role == Role::Admin || (s.role == Role::Owner && mine)),
-        keep_needs_justification: rules
+        decisions: decision_rows(&v.decisions),
+        may_decide: v.may_decide,
+        keep_needs_justification: v
+            .rules
             .keep_justification_from
-            .is_some_and(|t| snap.tier >= t),
+            .is_some_and(|t| v.snapshot.tier >= t),
         kinds: decision_kinds(),
-        item,
-        snap,
-        campaign,
-        previous,
+        item: v.item,
+        snap: v.snapshot,
+        campaign: v.campaign,
+        previous: v.previous,
         error,
     };
     Ok(html(page.render()?))
@@ -633,7 +508,7 @@ impl DecisionForm {
         let kind: DecisionKind = self
             .decision
             .parse()
-            .map_err(|e: roster_core::ParseEnumError| WebError::BadRequest(e.to_string()))?;
+            .map_err(|e: roster_core::ParseEnumError| WebError::bad_request(e.to_string()))?;
         let expires_on = self
             .expires_on
             .as_deref()
@@ -641,10 +516,10 @@ impl DecisionForm {
             .filter(|d| !d.is_empty())
             .map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d"))
             .transpose()
-            .map_err(|_| WebError::BadRequest("expires_on must be YYYY-MM-DD".into()))?;
+            .map_err(|_| WebError::bad_request("expires_on must be YYYY-MM-DD"))?;
         if self.justification.len() > 4000 {
-            return Err(WebError::BadRequest(
-                "a justification is at most 4000 characters".into(),
+            return Err(WebError::bad_request(
+                "a justification is at most 4000 characters",
             ));
         }
         Ok(DecisionInput {
@@ -663,14 +538,19 @@ pub async fn decide(
     path: web::Path<i64>,
     form: web::Form<DecisionForm>,
 ) -> Result<HttpResponse, WebError> {
-    let s = reviewer(&req, &state)?;
+    let s = require_session(&req, &state)?;
+    s.principal.require_review()?;
     let id = path.into_inner();
     let input = form.input()?;
-    match service::decide(&state.store, decider(&s), &[id], &input, Utc::now()).await {
+    match state
+        .roster
+        .decide(&s.principal, &[id], &input, Utc::now())
+        .await
+    {
         Ok(_) => Ok(see_other("/reviews?decided=1")),
         // A refused decision comes back to the form with the reason.
-        Err(CampaignError::Decision(e)) => {
-            let mut resp = render_item(&state, &s, id, Some(e.to_string())).await?;
+        Err(AppError::Invalid(why) | AppError::Conflict(why)) => {
+            let mut resp = render_item(&state, &s, id, Some(why)).await?;
             *resp.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
             Ok(resp)
         }
@@ -684,7 +564,8 @@ pub async fn decide_bulk(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebError> {
-    let s = reviewer(&req, &state)?;
+    let s = require_session(&req, &state)?;
+    s.principal.require_review()?;
     let mut items = Vec::new();
     let mut all = false;
     let mut filter = InboxFilter::default();
@@ -698,7 +579,7 @@ pub async fn decide_bulk(
         match k.as_ref() {
             "item" => items.push(
                 v.parse::<i64>()
-                    .map_err(|_| WebError::BadRequest(format!("bad item `{v}`")))?,
+                    .map_err(|_| WebError::bad_request(format!("bad item `{v}`")))?,
             ),
             "decision" => form.decision = v.into_owned(),
             "justification" => form.justification = v.into_owned(),
@@ -713,20 +594,19 @@ pub async fn decide_bulk(
     }
     if all {
         // Every item the filtered inbox shows, read again now: what the reviewer saw.
-        items = filtered_inbox(&state, &s.who, &filter)
+        items = state
+            .roster
+            .inbox(&s.principal, &filter)
             .await?
             .iter()
-            .map(|i| i.id)
+            .map(|e| e.item.id)
             .collect();
     }
-    if items.is_empty() {
-        return Err(WebError::BadRequest("select at least one item".into()));
-    }
-    if items.len() > 1000 {
-        return Err(WebError::BadRequest("at most 1000 items at once".into()));
-    }
     let input = form.input()?;
-    let done = service::decide(&state.store, decider(&s), &items, &input, Utc::now()).await?;
+    let done = state
+        .roster
+        .decide(&s.principal, &items, &input, Utc::now())
+        .await?;
     Ok(see_other(&format!("/reviews?decided={}", done.len())))
 }
 
@@ -736,7 +616,7 @@ fn json<T: serde::Serialize>(v: &T) -> Result<HttpResponse, WebError> {
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .insert_header(("Cache-Control", "no-store"))
-        .body(serde_json::to_string(v).map_err(|e| WebError::Internal(e.to_string()))?))
+        .body(serde_json::to_string(v).map_err(|e| WebError::internal(e.to_string()))?))
 }
 
 /// GET /api/v1/campaigns.
@@ -744,10 +624,9 @@ pub async fn api_campaigns(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    governance(&req, &state)?;
+    let s = require_session(&req, &state)?;
     let mut out = Vec::new();
-    for c in state.store.campaigns(500).await? {
-        let counts = state.store.item_counts(c.id).await?;
+    for (c, counts) in state.roster.campaigns(&s.principal, 500).await? {
         out.push(
             serde_json::json!({"id": c.id, "name": c.name, "status": c.status,
             "scope": c.scope, "launched_by": c.launched_by, "launched_at": c.launched_at,
@@ -765,8 +644,13 @@ pub async fn api_campaign(
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    governance(&req, &state)?;
-    json(&service::evidence(&state.store, path.into_inner()).await?)
+    let s = require_session(&req, &state)?;
+    json(
+        &state
+            .roster
+            .campaign_evidence(&s.principal, path.into_inner())
+            .await?,
+    )
 }
 
 /// GET /api/v1/reviews: the caller's pending items, with their snapshots.
@@ -774,14 +658,17 @@ pub async fn api_reviews(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let s = reviewer(&req, &state)?;
-    let items = state.store.inbox(&s.who, 1000).await?;
+    let s = require_session(&req, &state)?;
+    let items = state
+        .roster
+        .inbox(&s.principal, &InboxFilter::default())
+        .await?;
     let mut out = Vec::with_capacity(items.len());
-    for i in items {
+    for i in items.into_iter().map(|e| e.item) {
         out.push(serde_json::json!({"item": i.id, "campaign": i.campaign_id,
             "record": roster_core::RecordId(i.record_id).to_string(), "name": i.name,
             "platform": i.platform, "kind": i.kind, "tier": i.tier, "reviewer": i.reviewer,
-            "snapshot": service::snapshot_of(&i)?}));
+            "snapshot": roster_app::campaigns::snapshot_of(&i)?}));
     }
     json(&out)
 }
@@ -795,22 +682,19 @@ pub async fn api_decide(
     path: web::Path<i64>,
     body: web::Either<web::Json<DecisionForm>, web::Form<DecisionForm>>,
 ) -> Result<HttpResponse, WebError> {
-    let s = reviewer(&req, &state)?;
+    let s = require_session(&req, &state)?;
+    s.principal.require_review()?;
     let input = match &body {
         web::Either::Left(json) => json.input()?,
         web::Either::Right(form) => form.input()?,
     };
-    let saved = service::decide(
-        &state.store,
-        decider(&s),
-        &[path.into_inner()],
-        &input,
-        Utc::now(),
-    )
-    .await?;
+    let saved = state
+        .roster
+        .decide(&s.principal, &[path.into_inner()], &input, Utc::now())
+        .await?;
     let d = saved
         .first()
-        .ok_or_else(|| WebError::Internal("no decision recorded".into()))?;
+        .ok_or_else(|| WebError::internal("no decision recorded"))?;
     json(
         &serde_json::json!({"id": d.id, "item": d.item_id, "decision": d.decision,
         "actor": d.actor, "at": d.at, "justification": d.justification,

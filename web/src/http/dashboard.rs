@@ -9,8 +9,8 @@ use roster_core::Tier;
 use super::AppState;
 use super::charts::{BarChart, CHART_WIDTH, LINE_HEIGHT, LineChart, StackChart};
 use super::error::WebError;
-use super::session::{Role, SignedIn, require_session};
-use crate::summary::{AGE_BUCKETS, InventorySummary, LAST_USED_BUCKETS, tier_index};
+use super::session::{SignedIn, require_session};
+use roster_app::summary::{AGE_BUCKETS, InventorySummary, LAST_USED_BUCKETS, tier_index};
 
 /// Runs shown in the trend plot.
 const TREND_RUNS: u64 = 20;
@@ -56,12 +56,16 @@ pub async fn dashboard(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let session = require_session(&req, &state)?;
-    if session.role == Role::Owner {
+    // Owners have no dashboard: their start page is what they own.
+    if !session.principal.can_see_everything() {
         return Ok(HttpResponse::SeeOther()
             .insert_header(("Location", "/my"))
             .finish());
     }
-    let runs = state.store.run_summaries(TREND_RUNS).await?;
+    let runs = state
+        .roster
+        .run_summaries(&session.principal, TREND_RUNS)
+        .await?;
     let latest = runs.first();
     let summary: InventorySummary = latest
         .and_then(|(_, v)| serde_json::from_value(v.clone()).ok())

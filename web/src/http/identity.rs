@@ -6,12 +6,12 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
-use roster_core::{InventoryItem, RecordId};
+use roster_core::InventoryItem;
 
 use super::AppState;
+use super::api::parse_record_id;
 use super::error::WebError;
-use super::session::{Role, Session, SignedIn, require_session};
-use crate::inventory_view::InventoryReader;
+use super::session::{SignedIn, require_session};
 
 pub struct TimelineEntry {
     pub run: i64,
@@ -41,40 +41,13 @@ struct IdentityPage {
     claimed: bool,
 }
 
-fn parse_id(raw: &str) -> Result<RecordId, WebError> {
-    raw.parse()
-        .map_err(|e: roster_core::record::ParseRecordIdError| WebError::BadRequest(e.to_string()))
-}
-
-/// An owner may see what they own and what has no owner.
-fn may_view(session: &Session, item: &InventoryItem) -> bool {
-    match session.role {
-        Role::Admin | Role::Auditor => true,
-        Role::Owner => item
-            .owner
-            .as_deref()
-            .is_none_or(|o| o.eq_ignore_ascii_case(&session.who)),
-    }
-}
-
-async fn load(
-    state: &AppState,
-    reader: &InventoryReader<'_>,
-    id: RecordId,
-) -> Result<InventoryItem, WebError> {
-    let row = match state.store.record(id.0).await {
-        Ok(r) => r,
-        Err(roster_store::StoreError::NotFound(what)) => return Err(WebError::NotFound(what)),
-        Err(e) => return Err(e.into()),
-    };
-    Ok(reader.evaluate(row, Utc::now())?)
-}
-
 #[derive(serde::Deserialize)]
 pub struct IdentityQuery {
     /// Set after a claim, to say so.
     claimed: Option<String>,
 }
+
+const FMT: &str = "%Y-%m-%d %H:%M";
 
 pub async fn identity(
     req: HttpRequest,
@@ -83,86 +56,45 @@ pub async fn identity(
     query: web::Query<IdentityQuery>,
 ) -> Result<HttpResponse, WebError> {
     let session = require_session(&req, &state)?;
-    let id = parse_id(&path)?;
-    let ctx = state.contexts.get(&state.store).await?;
-    let reader = InventoryReader::with_context(&state.store, &state.policy, ctx);
-    let item = load(&state, &reader, id).await?;
-    if !may_view(&session, &item) {
-        return Err(WebError::Forbidden("this identity has another owner"));
-    }
-    let parent = match item.parent_id {
-        Some(p) => load(&state, &reader, p).await.ok(),
-        None => None,
-    };
-    let now = Utc::now();
-    let children = state
-        .store
-        .children(id.0)
-        .await?
+    let id = parse_record_id(&path)?;
+    let v = state
+        .roster
+        .identity(&session.principal, id, Utc::now())
+        .await?;
+    let timeline = v
+        .timeline
         .into_iter()
-        .map(|row| reader.evaluate(row, now))
-        .collect::<Result<Vec<_>, _>>()?;
-    let runs: std::collections::HashMap<i64, String> = state
-        .store
-        .recent_sync_runs(1000)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r.started_at.format("%Y-%m-%d %H:%M").to_string()))
+        .map(|(run, at, change)| TimelineEntry {
+            run,
+            at: at.map(|t| t.format(FMT).to_string()).unwrap_or_default(),
+            change,
+        })
         .collect();
-    let at = |run: i64| runs.get(&run).cloned().unwrap_or_default();
-    let mut timeline = vec![TimelineEntry {
-        run: item.first_seen_run,
-        at: at(item.first_seen_run),
-        change: "first seen".into(),
-    }];
-    timeline.extend(
-        state
-            .store
-            .record_timeline(id.0)
-            .await?
-            .into_iter()
-            .map(|h| TimelineEntry {
-                run: h.sync_run_id,
-                at: h.at.format("%Y-%m-%d %H:%M").to_string(),
-                change: h.change,
-            }),
-    );
-    let claims = state
-        .store
-        .audit_events_for(&id.to_string(), "ownership.claim")
-        .await?
+    let claims = v
+        .claims
         .into_iter()
-        .map(|e| ClaimEntry {
-            at: e.at.format("%Y-%m-%d %H:%M").to_string(),
-            actor: e.actor,
-            detail: e.detail,
+        .map(|(at, actor, detail)| ClaimEntry {
+            at: at.format(FMT).to_string(),
+            actor,
+            detail,
         })
         .collect();
     // The review history, latest campaign first: who decided what, when and why.
     let mut reviews = Vec::new();
-    let mut campaigns: std::collections::HashMap<i64, String> = Default::default();
-    for (item, decisions) in state.store.record_reviews(id.0, 20).await? {
-        if !campaigns.contains_key(&item.campaign_id) {
-            let c = state.store.campaign(item.campaign_id).await?;
-            campaigns.insert(c.id, c.name);
-        }
-        let campaign_name = campaigns
-            .get(&item.campaign_id)
-            .cloned()
-            .unwrap_or_default();
+    for (campaign, item, decisions) in v.reviews {
         for d in decisions {
             reviews.push(ReviewEntry {
-                campaign: campaign_name.clone(),
+                campaign: campaign.clone(),
                 item: item.id,
                 decision: d.decision,
                 actor: d.actor,
-                at: d.at.format("%Y-%m-%d %H:%M").to_string(),
+                at: d.at.format(FMT).to_string(),
                 justification: d.justification,
             });
         }
         if item.state != "decided" {
             reviews.push(ReviewEntry {
-                campaign: campaign_name.clone(),
+                campaign: campaign.clone(),
                 item: item.id,
                 decision: item.state.clone(),
                 actor: item.reviewer.clone(),
@@ -171,22 +103,17 @@ pub async fn identity(
             });
         }
     }
-    let can_claim = match session.role {
-        Role::Admin => true,
-        Role::Owner => item.owner.is_none(),
-        Role::Auditor => false,
-    };
     let page = IdentityPage {
         sample_banner: state.sample_banner,
         me: session.signed_in(),
-        may_name_owner: session.role == Role::Admin,
+        may_name_owner: v.can_name_owner,
         claimed: query.claimed.is_some(),
-        item,
-        parent,
-        children,
+        item: v.item,
+        parent: v.parent,
+        children: v.children,
         timeline,
         claims,
-        can_claim,
+        can_claim: v.can_claim,
         reviews,
     };
     Ok(HttpResponse::Ok()
@@ -211,8 +138,17 @@ pub async fn claim_form(
     form: web::Form<super::api::ClaimForm>,
 ) -> Result<HttpResponse, WebError> {
     let session = require_session(&req, &state)?;
-    let id = parse_id(&path)?;
-    super::api::claim_ownership(&state, &session, id, &form).await?;
+    let id = parse_record_id(&path)?;
+    state
+        .roster
+        .claim(
+            &session.principal,
+            id,
+            form.owner.as_deref(),
+            &form.note,
+            Utc::now(),
+        )
+        .await?;
     Ok(HttpResponse::SeeOther()
         .insert_header(("Location", format!("/identities/{id}?claimed=1")))
         .finish())

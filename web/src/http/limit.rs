@@ -9,8 +9,6 @@ use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
 
-use super::error::WebError;
-
 /// Buckets kept at most; the full ones are dropped first when there are more.
 const MAX_TRACKED: usize = 10_000;
 
@@ -35,11 +33,6 @@ impl LoginLimiter {
             refill,
             buckets: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// Takes one token for the request's peer address, or `TooManyRequests`.
-    pub fn check(&self, req: &HttpRequest) -> Result<(), WebError> {
-        self.attempt(req).map_err(|_| WebError::TooManyRequests)
     }
 
     /// Takes one token for the request's peer address; refused, whether this is the first

@@ -10,7 +10,7 @@ mod dashboard;
 mod error;
 mod identity;
 mod limit;
-mod oidc;
+pub(crate) mod oidc;
 mod pages;
 mod session;
 mod sync_runs;
@@ -20,24 +20,21 @@ use std::sync::Arc;
 
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
-use roster_core::RiskPolicy;
-use roster_store::Store;
+use roster_app::Roster;
 
 pub use campaigns::campaign_report_html;
-pub use error::WebError;
+
 pub use limit::LoginLimiter;
 pub use oidc::Oidc;
-pub use pages::FilterParams;
-pub use session::{Sessions, random_token};
-pub use tokens::hash_token;
+pub use session::Sessions;
 
 /// Strict: no inline script or style, nothing third-party.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub struct AppState {
-    pub store: Store,
-    pub policy: RiskPolicy,
+    /// The application: every use-case behind one facade.
+    pub roster: Arc<Roster>,
     pub sessions: Sessions,
     /// Cookies are `Secure` when the public URL is https.
     pub secure_cookies: bool,
@@ -47,14 +44,6 @@ pub struct AppState {
     pub oidc: Option<Oidc>,
     /// Rate limit on the sign-in routes, per client address.
     pub login_limiter: LoginLimiter,
-    /// What evaluation reads besides each record, per store generation.
-    pub contexts: crate::inventory_view::ContextCache,
-    /// Email and webhook channels for reminders and escalations, when `[notifications]` has any.
-    pub notifier: Option<roster_notify::Notifier>,
-    /// `[[campaigns]]` definitions, launchable by hand from the campaigns page.
-    pub campaign_definitions: Vec<crate::config::CampaignConfig>,
-    /// The connectors, for carrying out campaign revocations.
-    pub connectors: Vec<crate::config::ConnectorConfig>,
 }
 
 /// Binds, calls `on_bound` with the bound address (the port may have been 0), then serves until
@@ -63,7 +52,7 @@ pub async fn serve(
     state: AppState,
     bind: &str,
     on_bound: impl FnOnce(std::net::SocketAddr),
-) -> anyhow::Result<()> {
+) -> std::io::Result<()> {
     let state = web::Data::from(Arc::new(state));
     let server = HttpServer::new(move || {
         App::new()
@@ -149,7 +138,7 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.store.recent_sync_runs(1).await {
+    match state.roster.ready().await {
         Ok(_) => HttpResponse::Ok().content_type("text/plain").body("ready"),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

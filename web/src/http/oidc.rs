@@ -12,7 +12,6 @@ use std::sync::Mutex;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpRequest, HttpResponse, web};
-use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
@@ -30,8 +29,11 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::WebError;
-use super::session::{Role, random_token, same, session_cookie};
-use crate::config::OidcConfig;
+use roster_app::Role;
+use roster_app::api_tokens::random_token;
+use roster_app::config::OidcConfig;
+
+use super::session::{same, session_cookie};
 
 /// The pre-login cookie: the key of the pending sign-in, scoped to the callback.
 const LOGIN_COOKIE: &str = "roster_login";
@@ -90,19 +92,27 @@ pub struct Oidc {
     pending: Mutex<HashMap<String, Pending>>,
 }
 
+/// Why OpenID Connect cannot be set up: a bad config key, an unreadable secret, a provider
+/// that cannot be reached or answers nonsense. `roster serve` stops with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct OidcSetupError(String);
+
+macro_rules! setup_error {
+    ($($arg:tt)*) => { OidcSetupError(format!($($arg)*)) };
+}
+
 /// The client secret from `client_secret_env` or `client_secret_file`; none for a public client.
-fn client_secret(cfg: &OidcConfig) -> anyhow::Result<Option<ClientSecret>> {
+fn client_secret(cfg: &OidcConfig) -> Result<Option<ClientSecret>, OidcSetupError> {
     let secret = match (&cfg.client_secret_env, &cfg.client_secret_file) {
-        (Some(_), Some(_)) => anyhow::bail!(
-            "config: set one of auth.oidc.client_secret_env and auth.oidc.client_secret_file, not both"
-        ),
+        (Some(_), Some(_)) => return Err(OidcSetupError("config: set one of auth.oidc.client_secret_env and auth.oidc.client_secret_file, not both".into())),
         (Some(var), None) => std::env::var(var).map_err(|_| {
-            anyhow::anyhow!(
+            setup_error!(
                 "config key `auth.oidc.client_secret_env`: environment variable `{var}` is not set"
             )
         })?,
         (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
-            anyhow::anyhow!(
+            setup_error!(
                 "config key `auth.oidc.client_secret_file`: cannot read {}: {e}",
                 path.display()
             )
@@ -111,7 +121,9 @@ fn client_secret(cfg: &OidcConfig) -> anyhow::Result<Option<ClientSecret>> {
     };
     let secret = secret.trim().to_owned();
     if secret.is_empty() {
-        anyhow::bail!("config: the OpenID Connect client secret is empty");
+        return Err(OidcSetupError(
+            "config: the OpenID Connect client secret is empty".into(),
+        ));
     }
     Ok(Some(ClientSecret::new(secret)))
 }
@@ -119,7 +131,7 @@ fn client_secret(cfg: &OidcConfig) -> anyhow::Result<Option<ClientSecret>> {
 impl Oidc {
     /// Discovers the provider (its metadata and signing keys) and builds the client. Fails with
     /// an error naming the issuer when the provider cannot be reached or answers nonsense.
-    pub async fn discover(cfg: &OidcConfig, public_url: &str) -> anyhow::Result<Self> {
+    pub async fn discover(cfg: &OidcConfig, public_url: &str) -> Result<Self, OidcSetupError> {
         let secret = client_secret(cfg)?;
         // Following redirects from the provider's endpoints would open the door to SSRF.
         let http = openidconnect::reqwest::ClientBuilder::new()
@@ -129,13 +141,13 @@ impl Oidc {
             .pool_max_idle_per_host(0)
             .timeout(std::time::Duration::from_secs(15))
             .build()
-            .context("cannot build the HTTP client for OpenID Connect")?;
+            .map_err(|e| setup_error!("cannot build the HTTP client for OpenID Connect: {e}"))?;
         let issuer_url = IssuerUrl::new(cfg.issuer.clone())
-            .map_err(|e| anyhow::anyhow!("config key `auth.oidc.issuer`: `{}`: {e}", cfg.issuer))?;
+            .map_err(|e| setup_error!("config key `auth.oidc.issuer`: `{}`: {e}", cfg.issuer))?;
         let metadata = CoreProviderMetadata::discover_async(issuer_url, &http)
             .await
             .map_err(|e| {
-                anyhow::anyhow!(
+                setup_error!(
                     "OpenID Connect discovery failed for issuer {}: {}",
                     cfg.issuer,
                     error_chain(&e)
@@ -145,7 +157,7 @@ impl Oidc {
             "{}/auth/callback",
             public_url.trim_end_matches('/')
         ))
-        .map_err(|e| anyhow::anyhow!("config key `server.public_url`: {e}"))?;
+        .map_err(|e| setup_error!("config key `server.public_url`: {e}"))?;
         let client = OidcClient::from_provider_metadata(
             metadata,
             ClientId::new(cfg.client_id.clone()),
@@ -212,9 +224,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 fn provider(state: &AppState) -> Result<&Oidc, WebError> {
-    state.oidc.as_ref().ok_or(WebError::BadRequest(
-        "no identity provider is configured; sign in with the one-time link printed when Roster started"
-            .into(),
+    state.oidc.as_ref().ok_or(WebError::bad_request(
+        "no identity provider is configured; sign in with the one-time link printed when Roster started",
     ))
 }
 
@@ -326,7 +337,7 @@ async fn finish_sign_in(
     let token = oidc
         .client
         .exchange_code(AuthorizationCode::new(code))
-        .map_err(|e| WebError::Internal(e.to_string()))?
+        .map_err(|e| WebError::internal(e.to_string()))?
         .set_pkce_verifier(pending.pkce)
         .request_async(&oidc.http)
         .await
@@ -352,7 +363,7 @@ async fn finish_sign_in(
         .map(|n| n.as_str().to_owned());
     let who = email.clone().unwrap_or_else(|| subject.to_owned());
     if let Err(e) = state
-        .store
+        .roster
         .record_sso_login(&who, email.as_deref(), name.as_deref(), now)
         .await
     {

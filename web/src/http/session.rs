@@ -13,7 +13,8 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
-use rand::RngCore;
+use roster_app::api_tokens::random_token;
+use roster_app::{Principal, Role};
 use serde::Deserialize;
 
 use super::AppState;
@@ -28,61 +29,47 @@ pub const CSRF_HEADER: &str = "X-CSRF-Token";
 /// Largest form body the CSRF check reads.
 const CSRF_FORM_LIMIT: usize = 256 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Admin,
-    Auditor,
-    Owner,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Auditor => "auditor",
-            Role::Owner => "owner",
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Session {
-    pub role: Role,
-    /// Who signed in: the email or subject from the identity provider, or `bootstrap`.
-    pub who: String,
+    /// Who signed in (the email or subject from the identity provider, `token:<name>`, or
+    /// `bootstrap`) with their role.
+    pub principal: Principal,
     pub expires_at: DateTime<Utc>,
     /// Presented by every state-changing request of this session.
     pub csrf: String,
 }
 
 /// What a page shows of the session: templates embed the CSRF token in their forms with
-/// `<input type="hidden" name="csrf" value="{{ me.csrf }}">`.
+/// `<input type="hidden" name="csrf" value="{{ me.csrf }}">`, and offer the governance links
+/// only to those the access policy lets see them.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
     pub who: String,
     pub role: &'static str,
     pub csrf: String,
+    /// Dashboard, sync runs, campaigns.
+    pub governs: bool,
+    /// API tokens.
+    pub manages_tokens: bool,
+    /// The review inbox.
+    pub reviews: bool,
 }
 
 impl Session {
     /// Who this is in the audit trail: `sso:<who>`, `token:<name>` or `bootstrap`.
     pub fn actor(&self) -> String {
-        Self::actor_for(&self.who)
-    }
-
-    pub fn actor_for(who: &str) -> String {
-        if who.starts_with("token:") || who == "bootstrap" {
-            who.to_owned()
-        } else {
-            format!("sso:{who}")
-        }
+        self.principal.actor()
     }
 
     pub fn signed_in(&self) -> SignedIn {
+        let p = &self.principal;
         SignedIn {
-            who: self.who.clone(),
-            role: self.role.as_str(),
+            who: p.who.clone(),
+            role: p.role.as_str(),
             csrf: self.csrf.clone(),
+            governs: p.can_see_everything(),
+            manages_tokens: p.can_manage_tokens(),
+            reviews: p.can_review(),
         }
     }
 }
@@ -92,12 +79,6 @@ impl Session {
 pub struct Sessions {
     bootstrap: Mutex<Option<(String, DateTime<Utc>)>>,
     sessions: Mutex<HashMap<String, Session>>,
-}
-
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Compares without an early exit, so timing says nothing about how much matched.
@@ -143,8 +124,7 @@ impl Sessions {
             map.insert(
                 id.clone(),
                 Session {
-                    role,
-                    who: who.to_owned(),
+                    principal: Principal::new(role, who),
                     expires_at: now + Duration::hours(SESSION_LIFETIME_HOURS),
                     csrf: random_token(),
                 },
@@ -337,7 +317,7 @@ mod tests {
         let now = Utc::now();
         let id = s.open(Role::Owner, "o@example", now);
         let got = s.get(&id, now).unwrap();
-        assert_eq!((got.role, got.csrf.len()), (Role::Owner, 64));
+        assert_eq!((got.principal.role, got.csrf.len()), (Role::Owner, 64));
         assert!(s.get(&id, now + Duration::hours(9)).is_none(), "expired");
         assert!(s.close(&id));
         assert!(s.get(&id, now).is_none());

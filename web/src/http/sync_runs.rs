@@ -7,7 +7,7 @@ use askama::Template;
 
 use super::AppState;
 use super::error::WebError;
-use super::session::{Role, SignedIn, require_session};
+use super::session::{SignedIn, require_session};
 
 pub struct RunRow {
     pub id: i64,
@@ -50,13 +50,8 @@ pub async fn sync_runs(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let session = require_session(&req, &state)?;
-    if session.role == Role::Owner {
-        return Err(WebError::Forbidden("sync runs are for admins and auditors"));
-    }
-    let runs = state
-        .store
-        .recent_sync_runs(50)
-        .await?
+    let (runs, listings) = state.roster.sync_runs(&session.principal, 50).await?;
+    let runs = runs
         .into_iter()
         .map(|r| RunRow {
             id: r.id,
@@ -76,10 +71,7 @@ pub async fn sync_runs(
             failed_listings: r.failed_listings,
         })
         .collect();
-    let (seen, not_seen): (Vec<_>, Vec<_>) = state
-        .store
-        .listings()
-        .await?
+    let (seen, not_seen): (Vec<_>, Vec<_>) = listings
         .into_iter()
         .map(|l| CoverageRow {
             complete: l.last_status == "complete",

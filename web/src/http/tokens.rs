@@ -8,39 +8,16 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::{Duration, Utc};
-use roster_store::api_tokens::{ApiToken, NewApiToken};
-use roster_store::audit::NewAuditEvent;
-use sha2::{Digest, Sha256};
+use chrono::Utc;
+use roster_app::api_tokens::{ApiToken, MAX_TOKEN_DAYS};
 
 use super::AppState;
 use super::error::WebError;
-use super::session::{Role, Session, SignedIn, random_token, require_session};
-
-/// Every token starts with this, so secret scanners and people can recognise one.
-pub const TOKEN_PREFIX: &str = "roster_";
-/// The longest a token may live.
-pub const MAX_TOKEN_DAYS: i64 = 365;
-
-pub fn hash_token(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+use super::session::{Session, SignedIn, require_session};
 
 /// Marks a request authenticated by an API token (the CSRF check skips it).
 #[derive(Clone)]
 pub struct TokenPrincipal(pub Session);
-
-fn parse_role(s: &str) -> Option<Role> {
-    match s {
-        "admin" => Some(Role::Admin),
-        "auditor" => Some(Role::Auditor),
-        "owner" => Some(Role::Owner),
-        _ => None,
-    }
-}
 
 /// Authenticates `/api/` requests that carry a bearer token; an unknown, expired or revoked
 /// token is refused outright (401), never treated as anonymous.
@@ -67,20 +44,18 @@ pub async fn bearer_auth(
             .await
             .map(ServiceResponse::map_into_left_body);
     };
-    let now = Utc::now();
-    let found = match state.store.use_api_token(&hash_token(&secret), now).await {
+    let found = match state.roster.authenticate_token(&secret, Utc::now()).await {
         Ok(found) => found,
         Err(e) => {
             tracing::error!(error = %e, "API token lookup failed");
             None
         }
     };
-    match found.and_then(|t| parse_role(&t.role).map(|role| (t, role))) {
-        Some((t, role)) => {
+    match found {
+        Some(bearer) => {
             req.extensions_mut().insert(TokenPrincipal(Session {
-                role,
-                who: format!("token:{}", t.name),
-                expires_at: t.expires_at,
+                principal: bearer.principal,
+                expires_at: bearer.expires_at,
                 csrf: String::new(),
             }));
             next.call(req)
@@ -144,14 +119,6 @@ struct TokensPage {
     max_days: i64,
 }
 
-fn admin_only(req: &HttpRequest, state: &AppState) -> Result<Session, WebError> {
-    let s = require_session(req, state)?;
-    if s.role != Role::Admin {
-        return Err(WebError::Forbidden("API tokens are managed by admins"));
-    }
-    Ok(s)
-}
-
 async fn render(
     state: &AppState,
     s: &Session,
@@ -159,8 +126,8 @@ async fn render(
 ) -> Result<HttpResponse, WebError> {
     let now = Utc::now();
     let tokens = state
-        .store
-        .api_tokens()
+        .roster
+        .api_tokens(&s.principal)
         .await?
         .iter()
         .map(|t| row(t, now))
@@ -182,7 +149,7 @@ pub async fn tokens(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let s = admin_only(&req, &state)?;
+    let s = require_session(&req, &state)?;
     render(&state, &s, None).await
 }
 
@@ -199,48 +166,12 @@ pub async fn create(
     state: web::Data<AppState>,
     form: web::Form<NewTokenForm>,
 ) -> Result<HttpResponse, WebError> {
-    let s = admin_only(&req, &state)?;
-    let name = form.name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(WebError::BadRequest(
-            "a token needs a name of 1 to 100 characters".into(),
-        ));
-    }
-    if parse_role(&form.role).is_none() {
-        return Err(WebError::BadRequest(
-            "role must be admin, auditor or owner".into(),
-        ));
-    }
-    if !(1..=MAX_TOKEN_DAYS).contains(&form.days) {
-        return Err(WebError::BadRequest(format!(
-            "a token lives 1 to {MAX_TOKEN_DAYS} days"
-        )));
-    }
-    let secret = format!("{TOKEN_PREFIX}{}", random_token());
-    let prefix: String = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
-    let now = Utc::now();
-    let actor = s.actor();
-    state
-        .store
-        .create_api_token_audited(
-            NewApiToken {
-                name,
-                prefix: &prefix,
-                hash: &hash_token(&secret),
-                role: &form.role,
-                created_by: &s.who,
-                expires_at: now + Duration::days(form.days),
-            },
-            now,
-            |token| NewAuditEvent {
-                actor,
-                action: "api_token.create".into(),
-                target: Some(format!("api_token:{}", token.id)),
-                detail: serde_json::json!({"name": name, "role": form.role, "prefix": prefix, "expires_at": token.expires_at}),
-            },
-        )
+    let s = require_session(&req, &state)?;
+    let secret = state
+        .roster
+        .create_api_token(&s.principal, &form.name, &form.role, form.days, Utc::now())
         .await?;
-    render(&state, &s, Some((name.to_owned(), secret))).await
+    render(&state, &s, Some((form.name.trim().to_owned(), secret))).await
 }
 
 /// POST /tokens/{id}/revoke.
@@ -249,32 +180,12 @@ pub async fn revoke(
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    let s = admin_only(&req, &state)?;
-    let id = path.into_inner();
-    let now = Utc::now();
-    let event = NewAuditEvent {
-        actor: s.actor(),
-        action: "api_token.revoke".into(),
-        target: Some(format!("api_token:{id}")),
-        detail: serde_json::json!({}),
-    };
-    if !state.store.revoke_api_token_audited(id, event, now).await? {
-        return Err(WebError::NotFound(format!("live API token {id}")));
-    }
+    let s = require_session(&req, &state)?;
+    state
+        .roster
+        .revoke_api_token(&s.principal, path.into_inner(), Utc::now())
+        .await?;
     Ok(HttpResponse::SeeOther()
         .insert_header(("Location", "/tokens"))
         .finish())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_hash_is_sha256_hex() {
-        assert_eq!(
-            hash_token("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
 }

@@ -12,14 +12,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use roster_core::RiskPolicy;
-use roster_store::Store;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use uuid::Uuid;
 
 pub use campaign_reminders::{ReminderChannel, ReminderMessage};
 
-use crate::config::Config;
+use crate::Roster;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
@@ -35,10 +33,7 @@ pub enum SchedulerError {
 
 /// What every job reads.
 pub struct JobContext {
-    pub store: Store,
-    pub config: Config,
-    pub policy: RiskPolicy,
-    pub policy_hash: String,
+    pub roster: Arc<Roster>,
     /// This server, as lease holder and audit actor.
     pub holder: String,
     pub public_url: String,
@@ -66,7 +61,12 @@ async fn run_leased<F>(
 ) where
     F: Fn(Arc<JobContext>, DateTime<Utc>) -> JobFuture,
 {
-    match ctx.store.try_lease(job, &ctx.holder, until, now).await {
+    match ctx
+        .roster
+        .store
+        .try_lease(job, &ctx.holder, until, now)
+        .await
+    {
         Ok(true) => run(ctx.clone(), now).await,
         Ok(false) => tracing::debug!(job, "another server runs this tick"),
         Err(e) => tracing::warn!(job, error = %e, "cannot take the job lease; skipped"),
@@ -111,6 +111,7 @@ pub async fn start(ctx: JobContext) -> Result<JobScheduler, SchedulerError> {
     let ctx = Arc::new(ctx);
     let sched = JobScheduler::new().await?;
     for c in ctx
+        .roster
         .config
         .connectors
         .iter()
@@ -130,7 +131,13 @@ pub async fn start(ctx: JobContext) -> Result<JobScheduler, SchedulerError> {
         )
         .await?;
     }
-    for d in ctx.config.campaigns.iter().filter(|d| d.schedule.is_some()) {
+    for d in ctx
+        .roster
+        .config
+        .campaigns
+        .iter()
+        .filter(|d| d.schedule.is_some())
+    {
         let schedule = d.schedule.clone().unwrap_or_default();
         let name = d.name.clone();
         add_leased(
@@ -145,7 +152,7 @@ pub async fn start(ctx: JobContext) -> Result<JobScheduler, SchedulerError> {
         )
         .await?;
     }
-    let reminders = ctx.config.scheduler.reminders.clone();
+    let reminders = ctx.roster.config.scheduler.reminders.clone();
     add_leased(
         &sched,
         &ctx,

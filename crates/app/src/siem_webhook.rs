@@ -271,6 +271,17 @@ impl SiemWebhook {
 /// The lease that makes one server deliver at a time.
 const SINK_LEASE: &str = "siem-webhook";
 
+impl crate::Roster {
+    /// The webhook's delivery loop over this Roster's audit trail (run it on its own task).
+    pub fn siem_delivery(
+        &self,
+        siem: SiemWebhook,
+        holder: String,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        siem.run(self.store.clone(), holder)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

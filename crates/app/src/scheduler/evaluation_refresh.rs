@@ -25,11 +25,11 @@ pub fn job(ctx: std::sync::Arc<JobContext>, now: DateTime<Utc>) -> super::JobFut
 pub async fn run(ctx: &JobContext, now: DateTime<Utc>) {
     // A sync re-evaluates what it touched and what fell due when it ends; redoing rows it is
     // rewriting meanwhile could list them wrongly.
-    if ctx.store.sync_running().await.unwrap_or(true) {
+    if ctx.roster.store.sync_running().await.unwrap_or(true) {
         tracing::debug!("evaluation refresh: a sync run is under way; skipped");
         return;
     }
-    match ctx.store.evaluations_need_refresh(now).await {
+    match ctx.roster.store.evaluations_need_refresh(now).await {
         Ok(true) => {}
         Ok(false) => return,
         Err(e) => {
@@ -38,9 +38,10 @@ pub async fn run(ctx: &JobContext, now: DateTime<Utc>) {
         }
     }
     let refreshed = async {
-        let inputs = EvaluationInputs::load(&ctx.store).await?;
-        ctx.store
-            .refresh_evaluations(&ctx.policy, &inputs, &HashSet::new(), now)
+        let inputs = EvaluationInputs::load(&ctx.roster.store).await?;
+        ctx.roster
+            .store
+            .refresh_evaluations(&ctx.roster.policy, &inputs, &HashSet::new(), now)
             .await
     }
     .await;
@@ -82,11 +83,16 @@ mod tests {
                 .run(&[source], &roster_sync::NoProgress)
                 .await
                 .unwrap();
+            let roster = crate::Roster::new(
+                t.store.clone(),
+                crate::config::Config::default(),
+                crate::policy::LoadedPolicy {
+                    policy,
+                    hash: String::new(),
+                },
+            );
             let ctx = JobContext {
-                store: t.store.clone(),
-                config: crate::config::Config::default(),
-                policy,
-                policy_hash: String::new(),
+                roster: Arc::new(roster),
                 holder: "test".into(),
                 public_url: "http://127.0.0.1".into(),
                 reminders: None,

@@ -53,7 +53,7 @@ pub async fn run(ctx: &JobContext, now: DateTime<Utc>) {
     let Some(channel) = ctx.reminders.clone() else {
         return;
     };
-    let open = match ctx.store.open_campaigns().await {
+    let open = match ctx.roster.store.open_campaigns().await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "reminders: cannot read campaigns");
@@ -108,7 +108,12 @@ async fn send_once(
     m: ReminderMessage,
     now: DateTime<Utc>,
 ) -> Result<(), roster_store::StoreError> {
-    if !ctx.store.claim_reminder(c.id, &m.to, key, now).await? {
+    if !ctx
+        .roster
+        .store
+        .claim_reminder(c.id, &m.to, key, now)
+        .await?
+    {
         return Ok(());
     }
     // A reviewer known only by a login or team name cannot be mailed: said once, not retried.
@@ -118,7 +123,8 @@ async fn send_once(
     }
     match channel.deliver(&m).await {
         Ok(()) => {
-            ctx.store
+            ctx.roster
+                .store
                 .append_audit(
                     NewAuditEvent {
                         actor: format!("scheduler:{}", ctx.holder),
@@ -132,7 +138,7 @@ async fn send_once(
         }
         Err(e) => {
             tracing::warn!(campaign = c.id, to = %m.to, error = %e, "reminder not delivered; retried next run");
-            ctx.store.release_reminder(c.id, &m.to, key).await?;
+            ctx.roster.store.release_reminder(c.id, &m.to, key).await?;
         }
     }
     Ok(())
@@ -149,7 +155,7 @@ async fn remind(
         return Ok(());
     };
     let key = reminder.key();
-    for (reviewer, pending) in ctx.store.pending_reviewers(c.id).await? {
+    for (reviewer, pending) in ctx.roster.store.pending_reviewers(c.id).await? {
         let m = message(ctx, c, &reviewer, pending, reminder);
         send_once(ctx, channel, c, &key, m, now).await?;
         if reminder.escalates() && !reviewer.eq_ignore_ascii_case(&rules.fallback_reviewer) {

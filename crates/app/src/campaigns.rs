@@ -3,37 +3,33 @@
 //! through the connectors, and the evidence. Handlers and CLI commands call these; time is an
 //! argument.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use roster_core::InventoryItem;
 use roster_core::campaign::{
-    self, CampaignRules, CampaignStatus, Decider, DecisionError, DecisionInput, DecisionKind,
-    ItemUnderReview, ReviewSubject,
+    self, CampaignRules, CampaignStatus, Decider, DecisionInput, DecisionKind, ItemUnderReview,
+    ReviewSubject,
 };
 use roster_core::{Kind, RiskPolicy};
 use roster_store::audit::NewAuditEvent;
 use roster_store::campaigns::{
-    Campaign, CampaignDecision, CampaignItem, CloseOutcome, NewCampaign, NewDecision, NewItem,
+    Campaign, CampaignDecision, CampaignItem, CloseOutcome, ItemCounts, NewCampaign, NewDecision,
+    NewItem, RemediationTask,
 };
 use roster_store::{Store, StoreError};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::config::ConnectorConfig;
-use crate::http::FilterParams;
+use crate::Roster;
+use crate::access::Principal;
+use crate::error::AppError;
 use crate::inventory_view::InventoryReader;
+use crate::registry::Connectors;
+use crate::scope::Scope;
 
-#[derive(Debug, thiserror::Error)]
-pub enum CampaignError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("invalid campaign: {0}")]
-    Invalid(String),
-    #[error(transparent)]
-    Decision(#[from] DecisionError),
-    #[error("the campaign is closed")]
-    Closed,
-    #[error("stored campaign data does not parse: {0}")]
-    Corrupt(String),
+fn closed() -> AppError {
+    AppError::Conflict("the campaign is closed".into())
 }
 
 /// What to launch.
@@ -52,21 +48,16 @@ pub struct LaunchRequest {
 /// Items evaluated per page while launching.
 const LAUNCH_PAGE: usize = 2000;
 
-/// Parses a scope the way the inventory page parses its URL.
-pub fn parse_scope(scope: &str, as_of: DateTime<Utc>) -> Result<FilterParams, CampaignError> {
-    let params = actix_web::web::Query::<FilterParams>::from_query(scope.trim_start_matches('?'))
-        .map_err(|e| CampaignError::Invalid(format!("scope `{scope}`: {e}")))?
-        .into_inner();
-    if params.after.is_some() {
-        return Err(CampaignError::Invalid(
+/// Parses a scope the way the inventory page parses its URL; a bad scope is refused before
+/// anything is written.
+pub fn parse_scope(scope: &str) -> Result<Scope, AppError> {
+    let parsed = Scope::from_query_string(scope)?;
+    if parsed.after.is_some() {
+        return Err(AppError::Invalid(
             "a scope cannot carry a page cursor (`after`)".into(),
         ));
     }
-    // Validates every filter now, so a bad scope is refused before anything is written.
-    params
-        .to_query_at(as_of)
-        .map_err(|e| CampaignError::Invalid(e.to_string()))?;
-    Ok(params)
+    Ok(parsed)
 }
 
 /// Launches a campaign: every identity and credential in scope, evaluated at `now`, becomes an
@@ -77,28 +68,24 @@ pub async fn launch(
     req: LaunchRequest,
     launched_by: &str,
     now: DateTime<Utc>,
-) -> Result<Campaign, CampaignError> {
+) -> Result<Campaign, AppError> {
     if req.name.trim().is_empty() {
-        return Err(CampaignError::Invalid("a campaign needs a name".into()));
+        return Err(AppError::Invalid("a campaign needs a name".into()));
     }
     if req.rules.fallback_reviewer.trim().is_empty() {
-        return Err(CampaignError::Invalid(
+        return Err(AppError::Invalid(
             "a campaign needs a fallback reviewer".into(),
         ));
     }
     if !(1..=366).contains(&req.due_days) {
-        return Err(CampaignError::Invalid(
-            "the due period is 1 to 366 days".into(),
-        ));
+        return Err(AppError::Invalid("the due period is 1 to 366 days".into()));
     }
-    let params = parse_scope(&req.scope, now)?;
-    let (query, _) = params
-        .to_query_at(now)
-        .map_err(|e| CampaignError::Invalid(e.to_string()))?;
+    let params = parse_scope(&req.scope)?;
+    let query = params.query_at(now);
     let directory = store.directory().await?;
     let reader = InventoryReader::new(store, policy).await?;
     let rules_json =
-        serde_json::to_string(&req.rules).map_err(|e| CampaignError::Corrupt(e.to_string()))?;
+        serde_json::to_string(&req.rules).map_err(|e| AppError::Internal(e.to_string()))?;
     let mut launch = store
         .begin_launch(NewCampaign {
             name: req.name.trim().to_owned(),
@@ -133,7 +120,7 @@ pub async fn launch(
                 reviewer: reviewer.trim().to_lowercase(),
                 reviewer_basis: basis.as_str().to_owned(),
                 snapshot: serde_json::to_string(item)
-                    .map_err(|e| CampaignError::Corrupt(e.to_string()))?,
+                    .map_err(|e| AppError::Internal(e.to_string()))?,
             });
         }
         count += rows.len() as u64;
@@ -154,19 +141,19 @@ pub async fn launch(
     Ok(launch.finish(audit, now).await?)
 }
 
-pub fn rules_of(c: &Campaign) -> Result<CampaignRules, CampaignError> {
-    serde_json::from_str(&c.rules).map_err(|e| CampaignError::Corrupt(format!("rules: {e}")))
+pub fn rules_of(c: &Campaign) -> Result<CampaignRules, AppError> {
+    serde_json::from_str(&c.rules).map_err(|e| AppError::Internal(format!("rules: {e}")))
 }
 
-pub fn status_of(c: &Campaign) -> Result<CampaignStatus, CampaignError> {
+pub fn status_of(c: &Campaign) -> Result<CampaignStatus, AppError> {
     c.status
         .parse()
-        .map_err(|e: roster_core::ParseEnumError| CampaignError::Corrupt(e.to_string()))
+        .map_err(|e: roster_core::ParseEnumError| AppError::Internal(e.to_string()))
 }
 
-pub fn snapshot_of(item: &CampaignItem) -> Result<InventoryItem, CampaignError> {
+pub fn snapshot_of(item: &CampaignItem) -> Result<InventoryItem, AppError> {
     serde_json::from_str(&item.snapshot)
-        .map_err(|e| CampaignError::Corrupt(format!("item {}: {e}", item.id)))
+        .map_err(|e| AppError::Internal(format!("item {}: {e}", item.id)))
 }
 
 /// Personal credentials are used by their owner: deciding on one's own is flagged.
@@ -181,7 +168,7 @@ pub async fn decide(
     item_ids: &[i64],
     input: &DecisionInput,
     now: DateTime<Utc>,
-) -> Result<Vec<CampaignDecision>, CampaignError> {
+) -> Result<Vec<CampaignDecision>, AppError> {
     let mut decisions = Vec::with_capacity(item_ids.len());
     // A bulk decision usually spans one campaign: read (and parse) each campaign once.
     let mut campaigns: std::collections::HashMap<i64, (Campaign, CampaignRules)> =
@@ -195,7 +182,7 @@ pub async fn decide(
         }
         let (c, rules) = campaigns
             .get(&item.campaign_id)
-            .ok_or_else(|| CampaignError::Corrupt(format!("campaign {}", item.campaign_id)))?;
+            .ok_or_else(|| AppError::Internal(format!("campaign {}", item.campaign_id)))?;
         let snap = snapshot_of(&item)?;
         let warnings = campaign::check_decision(
             status_of(c)?,
@@ -226,7 +213,7 @@ pub async fn decide(
             concludes: !input.kind.hands_over(),
             actor: decider.who().to_owned(),
             warnings: serde_json::to_string(&warnings)
-                .map_err(|e| CampaignError::Corrupt(e.to_string()))?,
+                .map_err(|e| AppError::Internal(e.to_string()))?,
             audit: NewAuditEvent {
                 actor: decider.who().to_owned(),
                 action: "campaign.decision".into(),
@@ -242,8 +229,8 @@ pub async fn decide(
         .record_decisions(decisions, now)
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(_) => CampaignError::Closed,
-            e => CampaignError::Store(e),
+            StoreError::Conflict(_) => closed(),
+            e => AppError::from(e),
         })
 }
 
@@ -254,10 +241,10 @@ pub async fn sign_off(
     campaign_id: i64,
     who: &str,
     now: DateTime<Utc>,
-) -> Result<Campaign, CampaignError> {
+) -> Result<Campaign, AppError> {
     let c = store.campaign(campaign_id).await?;
     if status_of(&c)? == CampaignStatus::Closed {
-        return Err(CampaignError::Closed);
+        return Err(closed());
     }
     let rules = rules_of(&c)?;
     let counts = store.item_counts(campaign_id).await?;
@@ -283,8 +270,8 @@ pub async fn sign_off(
         .close_campaign(campaign_id, outcome, &needs_action, now)
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(_) => CampaignError::Closed,
-            e => CampaignError::Store(e),
+            StoreError::Conflict(_) => closed(),
+            e => AppError::from(e),
         })
 }
 
@@ -303,17 +290,15 @@ pub struct TaskResult {
 /// or with it disabled) becomes a `ticket` for the CSV export.
 pub async fn carry_out(
     store: &Store,
-    connectors: &[ConnectorConfig],
+    connectors: &Connectors,
     campaign_id: i64,
     execute: bool,
     who: &str,
     now: DateTime<Utc>,
-) -> Result<Vec<TaskResult>, CampaignError> {
+) -> Result<Vec<TaskResult>, AppError> {
     let c = store.campaign(campaign_id).await?;
     if status_of(&c)? != CampaignStatus::Closed {
-        return Err(CampaignError::Invalid(
-            "remediation runs after sign-off".into(),
-        ));
+        return Err(AppError::Invalid("remediation runs after sign-off".into()));
     }
     let mut out = Vec::new();
     for task in store.remediation_tasks(campaign_id).await? {
@@ -378,7 +363,7 @@ enum Step {
 
 async fn remediate_one(
     store: &Store,
-    connectors: &[ConnectorConfig],
+    connectors: &Connectors,
     task: &roster_store::campaigns::RemediationTask,
     execute: bool,
     now: DateTime<Utc>,
@@ -394,7 +379,7 @@ async fn remediate_one(
         .await
         .map_err(|e| e.to_string())?;
     let record = row.to_record().map_err(|e| e.to_string())?;
-    let remediator = match crate::registry::remediator(connectors, &row.connector) {
+    let remediator = match connectors.remediator(&row.connector).await {
         Ok(r) => r,
         Err(e) => return Ok(Step::Ticket(e.to_string())),
     };
@@ -476,7 +461,7 @@ pub struct Evidence {
     pub remediation: Vec<TaskResult>,
 }
 
-pub async fn evidence(store: &Store, campaign_id: i64) -> Result<Evidence, CampaignError> {
+pub async fn evidence(store: &Store, campaign_id: i64) -> Result<Evidence, AppError> {
     let c = store.campaign(campaign_id).await?;
     let mut by_item: std::collections::HashMap<i64, Vec<EvidenceDecision>> =
         std::collections::HashMap::new();
@@ -547,9 +532,9 @@ pub async fn evidence(store: &Store, campaign_id: i64) -> Result<Evidence, Campa
 }
 
 /// The evidence as CSV: one row per decision (an item without one gets a row of its own).
-pub fn evidence_csv(e: &Evidence) -> Result<String, CampaignError> {
+pub fn evidence_csv(e: &Evidence) -> Result<String, AppError> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let bad = |e: csv::Error| CampaignError::Corrupt(e.to_string());
+    let bad = |e: csv::Error| AppError::Internal(e.to_string());
     w.write_record([
         "campaign",
         "item",
@@ -607,14 +592,14 @@ pub fn evidence_csv(e: &Evidence) -> Result<String, CampaignError> {
     }
     let bytes = w
         .into_inner()
-        .map_err(|e| CampaignError::Corrupt(e.to_string()))?;
-    String::from_utf8(bytes).map_err(|e| CampaignError::Corrupt(e.to_string()))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| AppError::Internal(e.to_string()))
 }
 
 /// Remediation tasks nobody automated, as tickets (CSV) for whoever carries them out.
-pub fn tickets_csv(e: &Evidence) -> Result<String, CampaignError> {
+pub fn tickets_csv(e: &Evidence) -> Result<String, AppError> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let bad = |e: csv::Error| CampaignError::Corrupt(e.to_string());
+    let bad = |e: csv::Error| AppError::Internal(e.to_string());
     w.write_record([
         "campaign", "task", "record", "name", "platform", "kind", "decision", "status", "detail",
     ])
@@ -638,8 +623,8 @@ pub fn tickets_csv(e: &Evidence) -> Result<String, CampaignError> {
     }
     let bytes = w
         .into_inner()
-        .map_err(|e| CampaignError::Corrupt(e.to_string()))?;
-    String::from_utf8(bytes).map_err(|e| CampaignError::Corrupt(e.to_string()))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| AppError::Internal(e.to_string()))
 }
 
 /// What changed in an item since the same record's item in the previous campaign.
@@ -691,4 +676,263 @@ pub fn changes_since(previous: &InventoryItem, now: &InventoryItem) -> Vec<Strin
         out.push(format!("permissions: {added} added, {removed} removed"));
     }
     out
+}
+
+/// One campaign as its page shows it.
+pub struct CampaignView {
+    pub campaign: Campaign,
+    pub rules: CampaignRules,
+    pub counts: ItemCounts,
+    /// Who still has items to review, with how many.
+    pub reviewers: Vec<(String, u64)>,
+    pub tasks: Vec<RemediationTask>,
+    /// One page of items, and the id after which the next page starts.
+    pub items: Vec<CampaignItem>,
+    pub next: Option<i64>,
+}
+
+/// A pending item in a reviewer's inbox, with its campaign.
+pub struct InboxEntry {
+    pub item: CampaignItem,
+    pub campaign: String,
+    pub due_at: DateTime<Utc>,
+}
+
+/// One item as its review page shows it.
+pub struct ReviewItemView {
+    pub item: CampaignItem,
+    pub snapshot: InventoryItem,
+    pub campaign: Campaign,
+    pub rules: CampaignRules,
+    pub decisions: Vec<CampaignDecision>,
+    /// The same record's item in the previous campaign: its campaign's name, what changed
+    /// since, and how it was decided then.
+    pub previous: Option<(String, Vec<String>, String)>,
+    /// The principal may decide it now (it is pending in an open campaign).
+    pub may_decide: bool,
+}
+
+/// Narrows an inbox, so one decision can cover a filtered selection.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct InboxFilter {
+    pub platform: Option<String>,
+    pub kind: Option<String>,
+    pub tier: Option<String>,
+    pub campaign: Option<i64>,
+}
+
+impl InboxFilter {
+    fn keeps(&self, i: &CampaignItem) -> bool {
+        let is = |want: &Option<String>, have: &str| {
+            want.as_deref().is_none_or(|w| w.is_empty() || w == have)
+        };
+        is(&self.platform, &i.platform)
+            && is(&self.kind, &i.kind)
+            && is(&self.tier, &i.tier)
+            && self.campaign.is_none_or(|c| c == i.campaign_id)
+    }
+
+    pub fn is_set(&self) -> bool {
+        [&self.platform, &self.kind, &self.tier]
+            .iter()
+            .any(|v| v.as_deref().is_some_and(|v| !v.is_empty()))
+            || self.campaign.is_some()
+    }
+}
+
+/// The most items an inbox shows (and a bulk decision covers) at once.
+pub const INBOX_LIMIT: u64 = 1000;
+
+const GOVERNANCE: &str = "campaigns are run by IAM; owners review at /reviews";
+
+impl Roster {
+    /// The `[[campaigns]]` definitions, launchable by hand.
+    pub fn campaign_definitions(&self) -> &[crate::config::CampaignConfig] {
+        &self.config.campaigns
+    }
+
+    /// A launch of the `[[campaigns]]` definition `name`, named after it and the date.
+    pub fn definition_request(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<LaunchRequest, AppError> {
+        let def = self
+            .config
+            .campaigns
+            .iter()
+            .find(|d| d.name == name)
+            .ok_or_else(|| AppError::Invalid(format!("no campaign definition `{name}`")))?;
+        Ok(LaunchRequest {
+            name: format!("{} {}", def.name, now.format("%Y-%m-%d")),
+            definition: Some(def.name.clone()),
+            scope: def.scope.clone(),
+            due_days: def.due_days,
+            rules: def.rules()?,
+        })
+    }
+
+    pub async fn launch_campaign(
+        &self,
+        p: &Principal,
+        req: LaunchRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Campaign, AppError> {
+        p.require_launch()?;
+        launch(&self.store, &self.policy, req, &p.who, now).await
+    }
+
+    /// Campaigns newest first, with their item counts.
+    pub async fn campaigns(
+        &self,
+        p: &Principal,
+        limit: u64,
+    ) -> Result<Vec<(Campaign, ItemCounts)>, AppError> {
+        p.require_governance(GOVERNANCE)?;
+        let mut out = Vec::new();
+        for c in self.store.campaigns(limit).await? {
+            let counts = self.store.item_counts(c.id).await?;
+            out.push((c, counts));
+        }
+        Ok(out)
+    }
+
+    /// One campaign and a page of its items (`state`: pending, decided or unreviewed).
+    pub async fn campaign_view(
+        &self,
+        p: &Principal,
+        id: i64,
+        reviewer: Option<&str>,
+        state: Option<&str>,
+        after: Option<i64>,
+        limit: u64,
+    ) -> Result<CampaignView, AppError> {
+        p.require_governance(GOVERNANCE)?;
+        let campaign = self.store.campaign(id).await?;
+        let items = self
+            .store
+            .campaign_items(id, reviewer, state, after, limit)
+            .await?;
+        let next = (items.len() as u64 == limit)
+            .then(|| items.last().map(|i| i.id))
+            .flatten();
+        Ok(CampaignView {
+            rules: rules_of(&campaign)?,
+            counts: self.store.item_counts(id).await?,
+            reviewers: self.store.pending_reviewers(id).await?,
+            tasks: self.store.remediation_tasks(id).await?,
+            campaign,
+            items,
+            next,
+        })
+    }
+
+    pub async fn sign_off_campaign(
+        &self,
+        p: &Principal,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Campaign, AppError> {
+        p.require_launch()?;
+        sign_off(&self.store, id, &p.who, now).await
+    }
+
+    /// Carries out a closed campaign's revocations (a dry run unless `execute`).
+    pub async fn carry_out_campaign(
+        &self,
+        p: &Principal,
+        id: i64,
+        execute: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TaskResult>, AppError> {
+        p.require_launch()?;
+        carry_out(&self.store, &self.connectors, id, execute, &p.who, now).await
+    }
+
+    pub async fn campaign_evidence(&self, p: &Principal, id: i64) -> Result<Evidence, AppError> {
+        p.require_governance(GOVERNANCE)?;
+        evidence(&self.store, id).await
+    }
+
+    /// The principal's pending items across open campaigns that `filter` keeps.
+    pub async fn inbox(
+        &self,
+        p: &Principal,
+        filter: &InboxFilter,
+    ) -> Result<Vec<InboxEntry>, AppError> {
+        p.require_review()?;
+        let mut campaigns: HashMap<i64, Campaign> = HashMap::new();
+        let mut out = Vec::new();
+        for item in self.store.inbox(&p.who, INBOX_LIMIT).await? {
+            if !filter.keeps(&item) {
+                continue;
+            }
+            if !campaigns.contains_key(&item.campaign_id) {
+                let c = self.store.campaign(item.campaign_id).await?;
+                campaigns.insert(c.id, c);
+            }
+            let c = campaigns
+                .get(&item.campaign_id)
+                .ok_or_else(|| AppError::Internal(format!("campaign {}", item.campaign_id)))?;
+            out.push(InboxEntry {
+                campaign: c.name.clone(),
+                due_at: c.due_at,
+                item,
+            });
+        }
+        Ok(out)
+    }
+
+    /// One item, as snapshotted, with what changed since the previous review.
+    pub async fn review_item(&self, p: &Principal, id: i64) -> Result<ReviewItemView, AppError> {
+        let item = self.store.campaign_item(id).await?;
+        p.require_view_item(&item)?;
+        let campaign = self.store.campaign(item.campaign_id).await?;
+        let rules = rules_of(&campaign)?;
+        let snapshot = snapshot_of(&item)?;
+        let previous = match item.previous_item_id {
+            Some(prev) => {
+                let prev = self.store.campaign_item(prev).await?;
+                let prev_campaign = self.store.campaign(prev.campaign_id).await?;
+                let changes = changes_since(&snapshot_of(&prev)?, &snapshot);
+                Some((
+                    prev_campaign.name,
+                    changes,
+                    prev.decision.unwrap_or_else(|| prev.state.clone()),
+                ))
+            }
+            None => None,
+        };
+        let may_decide =
+            campaign.status == "open" && item.state == "pending" && p.can_decide(&item);
+        Ok(ReviewItemView {
+            decisions: self.store.item_decisions(item.id).await?,
+            item,
+            snapshot,
+            campaign,
+            rules,
+            previous,
+            may_decide,
+        })
+    }
+
+    /// One decision over `item_ids` (all or none), each checked against its campaign's rules.
+    pub async fn decide(
+        &self,
+        p: &Principal,
+        item_ids: &[i64],
+        input: &DecisionInput,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CampaignDecision>, AppError> {
+        p.require_review()?;
+        if item_ids.is_empty() {
+            return Err(AppError::Invalid("select at least one item".into()));
+        }
+        if item_ids.len() as u64 > INBOX_LIMIT {
+            return Err(AppError::Invalid(format!(
+                "at most {INBOX_LIMIT} items at once"
+            )));
+        }
+        decide(&self.store, p.decider(), item_ids, input, now).await
+    }
 }

@@ -3,21 +3,19 @@
 use chrono::{DateTime, Utc};
 
 use super::JobContext;
-use crate::campaigns;
+use crate::access::Principal;
 
 pub async fn run(ctx: &JobContext, definition: &str, now: DateTime<Utc>) {
-    let Some(def) = ctx.config.campaigns.iter().find(|d| d.name == definition) else {
-        return;
-    };
-    let request = match crate::cli::campaign::definition_request(def, now) {
+    let request = match ctx.roster.definition_request(definition, now) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(definition, error = %e, "scheduled campaign: bad definition");
             return;
         }
     };
-    let actor = format!("scheduler:{}", ctx.holder);
-    match campaigns::launch(&ctx.store, &ctx.policy, request, &actor, now).await {
+    // The scheduler launches as IAM would, under its own name.
+    let scheduler = Principal::cli(format!("scheduler:{}", ctx.holder));
+    match ctx.roster.launch_campaign(&scheduler, request, now).await {
         Ok(c) => tracing::info!(
             definition,
             campaign = c.id,

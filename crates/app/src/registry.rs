@@ -1,6 +1,9 @@
 //! The one place that maps a config `kind` to its connector's constructor. Adding a connector
 //! touches its own crate and one arm here.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use figment::value::Value;
 use roster_connector_synthetic::{SyntheticConfig, SyntheticConnector};
 use roster_sync::SyncSource;
@@ -131,6 +134,46 @@ pub fn remediator(
     }
 }
 
+/// The configured connectors. Sync sources are built per run; a connector's remediator is built
+/// on its first task and kept for the process, so a campaign's revocations share one client (and
+/// a GitHub App one installation token, refreshed as it nears expiry).
+pub struct Connectors {
+    configs: Vec<ConnectorConfig>,
+    remediators: tokio::sync::Mutex<HashMap<String, Arc<dyn roster_connector_sdk::Remediator>>>,
+}
+
+impl Connectors {
+    pub fn new(configs: Vec<ConnectorConfig>) -> Self {
+        Connectors {
+            configs,
+            remediators: Default::default(),
+        }
+    }
+
+    pub fn configs(&self) -> &[ConnectorConfig] {
+        &self.configs
+    }
+
+    /// Every connector, or the named ones, ready for one sync run.
+    pub fn sources(&self, only: &[String]) -> Result<Vec<SyncSource>, ConfigError> {
+        build_all(&self.configs, only)
+    }
+
+    /// The remediator of the connector named `name`, built once.
+    pub async fn remediator(
+        &self,
+        name: &str,
+    ) -> Result<Arc<dyn roster_connector_sdk::Remediator>, ConfigError> {
+        let mut built = self.remediators.lock().await;
+        if let Some(r) = built.get(name) {
+            return Ok(r.clone());
+        }
+        let r: Arc<dyn roster_connector_sdk::Remediator> = remediator(&self.configs, name)?.into();
+        built.insert(name.to_owned(), r.clone());
+        Ok(r)
+    }
+}
+
 /// Builds every configured connector, or the named ones; fails on the first bad one so that
 /// nothing runs on a half-valid configuration.
 pub fn build_all(
@@ -192,10 +235,10 @@ mod example_config_tests {
     /// The documented examples in deploy/ stay valid for this build.
     #[test]
     fn deploy_examples_parse() {
-        let c = Config::from_toml_str(include_str!("../../deploy/roster.example.toml")).unwrap();
+        let c = Config::from_toml_str(include_str!("../../../deploy/roster.example.toml")).unwrap();
         assert!(!build_all(&c.connectors, &[]).unwrap().is_empty());
         let p: roster_core::RiskPolicy =
-            toml::from_str(include_str!("../../deploy/policy.example.toml")).unwrap();
+            toml::from_str(include_str!("../../../deploy/policy.example.toml")).unwrap();
         assert_eq!(p, roster_core::RiskPolicy::default());
     }
 }

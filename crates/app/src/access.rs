@@ -1,0 +1,364 @@
+//! The one access policy: every decision about who may do what lives here, as a method of
+//! [`Principal`]. Services call the `require_*` forms, which hand back an [`AppError::Forbidden`]
+//! with a reason that is safe to show; faces ask the `can_*` forms for what to offer (a button,
+//! a form), so no handler or template compares roles.
+//!
+//! Roles: admins do everything; auditors read everything and change nothing; owners see what
+//! they own and what nobody owns, claim for themselves, and review the items assigned to them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use roster_core::InventoryItem;
+use roster_core::campaign::Decider;
+use roster_store::campaigns::CampaignItem;
+
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Admin,
+    Auditor,
+    Owner,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Auditor, Role::Owner];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Auditor => "auditor",
+            Role::Owner => "owner",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role `{0}` (admin, auditor or owner)")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "auditor" => Ok(Role::Auditor),
+            "owner" => Ok(Role::Owner),
+            other => Err(UnknownRole(other.to_owned())),
+        }
+    }
+}
+
+/// Who acts: a signed-in person, an API token, the bootstrap admin, or the CLI and the
+/// scheduler (which act as admins under their own names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub role: Role,
+    /// The email or subject from the identity provider, `token:<name>`, `bootstrap`, or for
+    /// the CLI and the scheduler `cli:<login>` / `scheduler`.
+    pub who: String,
+}
+
+/// What an owner-scoped permission needs to know of a record: its owner, and for a credential
+/// its identity's owner (a credential belongs to whoever owns its identity).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ownership<'a> {
+    pub owner: Option<&'a str>,
+    pub parent_owner: Option<&'a str>,
+}
+
+impl<'a> Ownership<'a> {
+    pub fn of(item: &'a InventoryItem, parent: Option<&'a InventoryItem>) -> Self {
+        Ownership {
+            owner: item.owner.as_deref(),
+            parent_owner: parent.and_then(|p| p.owner.as_deref()),
+        }
+    }
+}
+
+impl Principal {
+    pub fn new(role: Role, who: impl Into<String>) -> Self {
+        Principal {
+            role,
+            who: who.into(),
+        }
+    }
+
+    /// The CLI: an admin, named `cli:<login>` in the audit trail.
+    pub fn cli(actor: impl Into<String>) -> Self {
+        Principal::new(Role::Admin, actor)
+    }
+
+    /// Who this is in the audit trail: `sso:<who>`, `token:<name>`, `bootstrap`, `cli:<login>`
+    /// or `scheduler`.
+    pub fn actor(&self) -> String {
+        let w = &self.who;
+        if ["token:", "cli:", "scheduler:"]
+            .iter()
+            .any(|p| w.starts_with(p))
+            || w == "bootstrap"
+            || w == "demo"
+        {
+            w.clone()
+        } else {
+            format!("sso:{w}")
+        }
+    }
+
+    fn is(&self, who: &str) -> bool {
+        who.trim().eq_ignore_ascii_case(self.who.trim())
+    }
+
+    /// Sees every record, and the governance pages: the dashboard, sync runs, campaigns, the
+    /// audit trail. Owners see their own part of the inventory instead.
+    pub fn can_see_everything(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Auditor)
+    }
+
+    pub fn require_governance(&self, what: &'static str) -> Result<(), AppError> {
+        if self.can_see_everything() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(what))
+        }
+    }
+
+    /// Launches, signs off and closes campaigns, carries out their remediation.
+    pub fn can_launch(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    pub fn require_launch(&self) -> Result<(), AppError> {
+        if self.can_launch() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "only admins launch and close campaigns",
+            ))
+        }
+    }
+
+    /// Creates and revokes API tokens.
+    pub fn can_manage_tokens(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    pub fn require_manage_tokens(&self) -> Result<(), AppError> {
+        if self.can_manage_tokens() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("only admins manage API tokens"))
+        }
+    }
+
+    /// Takes part in reviews at all: owners and admins. Auditors change nothing.
+    pub fn can_review(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Owner)
+    }
+
+    pub fn require_review(&self) -> Result<(), AppError> {
+        if self.can_review() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("auditors read; they do not decide"))
+        }
+    }
+
+    /// May open this campaign item: its reviewer, or anyone who sees everything.
+    pub fn can_view_item(&self, item: &CampaignItem) -> bool {
+        self.can_see_everything() || self.is(&item.reviewer)
+    }
+
+    pub fn require_view_item(&self, item: &CampaignItem) -> Result<(), AppError> {
+        if self.can_view_item(item) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("this item is reviewed by someone else"))
+        }
+    }
+
+    /// May decide this item (whatever its state): an admin, or the owner it is assigned to.
+    pub fn can_decide(&self, item: &CampaignItem) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Owner => self.is(&item.reviewer),
+            Role::Auditor => false,
+        }
+    }
+
+    /// How the campaign rules see this principal deciding.
+    pub fn decider(&self) -> Decider<'_> {
+        match self.role {
+            Role::Admin => Decider::Admin(&self.who),
+            _ => Decider::Reviewer(&self.who),
+        }
+    }
+
+    /// An owner sees what they own and what nobody owns (so that they can claim it). The
+    /// record's own owner decides, as the inventory filter ([`Principal::visible_filter`]) does,
+    /// so that a page and the list that links to it agree.
+    pub fn visible(&self, record: Ownership<'_>) -> bool {
+        if self.can_see_everything() {
+            return true;
+        }
+        record.owner.is_none_or(|o| self.is(o))
+    }
+
+    pub fn require_visible(&self, record: Ownership<'_>) -> Result<(), AppError> {
+        if self.visible(record) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("this identity has another owner"))
+        }
+    }
+
+    /// The inventory filter that shows this principal what [`Principal::visible`] allows:
+    /// `Some(who)` for an owner, `None` for those who see everything.
+    pub fn visible_filter(&self) -> Option<String> {
+        (!self.can_see_everything()).then(|| self.who.clone())
+    }
+
+    /// May name an owner other than themselves in a claim.
+    pub fn can_name_owner(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// May claim this record: an admin always; an owner when nobody else owns it or its
+    /// identity; an auditor never.
+    pub fn can_claim(&self, record: Ownership<'_>) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Auditor => false,
+            Role::Owner => [record.owner, record.parent_owner]
+                .into_iter()
+                .flatten()
+                .all(|o| self.is(o)),
+        }
+    }
+
+    /// The owner a claim names: whoever the principal asked for, where the policy allows it.
+    /// `record` is what the record, its identity and earlier claims say of its owner.
+    pub fn claim_owner(
+        &self,
+        requested: Option<&str>,
+        record: Ownership<'_>,
+    ) -> Result<String, AppError> {
+        let owner = match (self.role, requested.map(str::trim)) {
+            (Role::Auditor, _) => return Err(AppError::Forbidden("auditors change nothing")),
+            (Role::Admin, Some(o)) if !o.is_empty() => o.to_owned(),
+            (_, None) | (_, Some("")) => self.who.clone(),
+            (_, Some(o)) if self.is(o) => self.who.clone(),
+            _ => {
+                return Err(AppError::Forbidden(
+                    "an owner may claim only for themselves",
+                ));
+            }
+        };
+        if !self.can_claim(record) {
+            return Err(AppError::Forbidden(
+                "this identity already has another owner",
+            ));
+        }
+        Ok(owner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(who: &str) -> Principal {
+        Principal::new(Role::Owner, who)
+    }
+
+    #[test]
+    fn roles_round_trip_and_unknown_is_named() {
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>(), Ok(r));
+        }
+        assert_eq!(
+            "root".parse::<Role>().map_err(|e| e.to_string()),
+            Err("unknown role `root` (admin, auditor or owner)".into())
+        );
+    }
+
+    #[test]
+    fn an_owner_sees_their_own_and_unowned_records() {
+        let bob = owner("bob@acme.example");
+        assert!(bob.visible(Ownership::default()));
+        assert!(bob.visible(Ownership {
+            owner: Some("BOB@acme.example"),
+            parent_owner: None
+        }));
+        assert!(!bob.visible(Ownership {
+            owner: Some("alice@acme.example"),
+            parent_owner: None
+        }));
+        // Seen (as the inventory lists it), but not claimable: see the claim test.
+        assert!(bob.visible(Ownership {
+            owner: None,
+            parent_owner: Some("alice@acme.example")
+        }));
+        assert!(Principal::new(Role::Auditor, "a").visible(Ownership {
+            owner: Some("alice@acme.example"),
+            parent_owner: None
+        }));
+        assert_eq!(bob.visible_filter().as_deref(), Some("bob@acme.example"));
+        assert_eq!(Principal::new(Role::Admin, "x").visible_filter(), None);
+    }
+
+    #[test]
+    fn claims_follow_the_role_and_the_parents_owner() {
+        let bob = owner("bob@acme.example");
+        let free = Ownership::default();
+        let alices_key = Ownership {
+            owner: None,
+            parent_owner: Some("alice@acme.example"),
+        };
+        assert_eq!(
+            bob.claim_owner(None, free).ok().as_deref(),
+            Some("bob@acme.example")
+        );
+        assert!(matches!(
+            bob.claim_owner(Some("carol@acme.example"), free),
+            Err(AppError::Forbidden(_))
+        ));
+        assert!(matches!(
+            bob.claim_owner(None, alices_key),
+            Err(AppError::Forbidden(
+                "this identity already has another owner"
+            ))
+        ));
+        assert!(!bob.can_claim(alices_key));
+        let admin = Principal::new(Role::Admin, "bootstrap");
+        assert_eq!(
+            admin
+                .claim_owner(Some("carol@acme.example"), alices_key)
+                .ok()
+                .as_deref(),
+            Some("carol@acme.example")
+        );
+        assert!(matches!(
+            Principal::new(Role::Auditor, "a").claim_owner(None, free),
+            Err(AppError::Forbidden("auditors change nothing"))
+        ));
+    }
+
+    #[test]
+    fn actors_name_their_source() {
+        assert_eq!(owner("o@x").actor(), "sso:o@x");
+        assert_eq!(Principal::new(Role::Admin, "token:ci").actor(), "token:ci");
+        assert_eq!(Principal::cli("cli:root").actor(), "cli:root");
+        assert_eq!(
+            Principal::new(Role::Admin, "bootstrap").actor(),
+            "bootstrap"
+        );
+    }
+}

@@ -1,0 +1,353 @@
+//! The inventory's use-cases: pages, exports, one identity with its context, claims, and the
+//! governance reads (dashboard summaries, sync runs and coverage). Each reads as the principal
+//! may see: an owner's view is restricted by [`Principal::visible_filter`].
+
+use chrono::{DateTime, Utc};
+use roster_core::{InventoryItem, RecordId};
+use roster_store::audit::NewAuditEvent;
+use roster_store::campaigns::{CampaignDecision, CampaignItem};
+
+use crate::Roster;
+use crate::access::{Ownership, Principal};
+use crate::error::AppError;
+use crate::inventory_view::{InventoryQuery, InventoryReader};
+use crate::scope::{Cursor, Scope, Sort};
+
+/// One identity or credential with what its page shows around it.
+pub struct IdentityView {
+    pub item: InventoryItem,
+    pub parent: Option<InventoryItem>,
+    pub children: Vec<InventoryItem>,
+    /// (sync run, when, what changed), oldest first, starting with "first seen".
+    pub timeline: Vec<(i64, Option<DateTime<Utc>>, String)>,
+    /// Ownership claims from the audit trail: (when, who, detail JSON).
+    pub claims: Vec<(DateTime<Utc>, String, String)>,
+    /// The review history, latest campaign first: each item with its campaign's name.
+    pub reviews: Vec<(String, CampaignItem, Vec<CampaignDecision>)>,
+    pub can_claim: bool,
+    pub can_name_owner: bool,
+}
+
+/// One sync run's row as the sync-runs page lists it.
+pub use roster_store::entity::listing::Model as Listing;
+pub use roster_store::entity::sync_run::Model as SyncRun;
+
+impl Roster {
+    /// A reader of the inventory with the evaluation context of the store's current state.
+    async fn reader(&self) -> Result<InventoryReader<'_>, AppError> {
+        let ctx = self.contexts.get(&self.store).await?;
+        Ok(InventoryReader::with_context(
+            &self.store,
+            &self.policy,
+            ctx,
+        ))
+    }
+
+    /// Whether stored evaluations may narrow a read at `as_of`: they were made with the policy
+    /// in effect and the moment asked about is not before now.
+    pub async fn stored_evaluations_hold(
+        &self,
+        as_of: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, AppError> {
+        Ok(as_of >= now
+            && self.store.evaluations_policy_hash().await?.as_deref()
+                == Some(self.policy_hash.as_str()))
+    }
+
+    /// The query of `scope` evaluated now, as `p` may see it. The server marks stored
+    /// evaluations made under another policy due when it starts, so they can narrow the read.
+    pub fn scope_query(&self, p: &Principal, scope: &Scope, now: DateTime<Utc>) -> InventoryQuery {
+        let mut q = scope.query_at(now);
+        q.trust_stored = true;
+        q.filter.visible_to = p.visible_filter();
+        q
+    }
+
+    /// One page of `scope` as `p` may see it, and the cursor of the next (`None` at the end).
+    pub async fn inventory_page(
+        &self,
+        p: &Principal,
+        scope: &Scope,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<InventoryItem>, Option<Cursor>), AppError> {
+        let q = self.scope_query(p, scope, now);
+        self.query_page(p, &q, scope.sort, scope.after, limit).await
+    }
+
+    /// One page of a query the face built (the CLI has filters no URL carries), restricted to
+    /// what `p` may see.
+    pub async fn query_page(
+        &self,
+        p: &Principal,
+        q: &InventoryQuery,
+        sort: Sort,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<(Vec<InventoryItem>, Option<Cursor>), AppError> {
+        let mut q = q.clone();
+        if let Some(me) = p.visible_filter() {
+            q.filter.visible_to = Some(me);
+        }
+        let reader = self.reader().await?;
+        match sort {
+            Sort::Risk => {
+                let after = match after {
+                    Some(Cursor::Risk(t, id)) => Some((t, id)),
+                    Some(Cursor::Id(_)) => {
+                        return Err(AppError::Invalid("an id cursor for sort=risk".into()));
+                    }
+                    None => None,
+                };
+                let (items, next) = reader.page_by_risk(&q, after, limit).await?;
+                Ok((items, next.map(|(t, id)| Cursor::Risk(t, id))))
+            }
+            Sort::Id => {
+                let after = match after {
+                    Some(Cursor::Id(id)) => Some(id),
+                    Some(Cursor::Risk(..)) => {
+                        return Err(AppError::Invalid("a risk cursor for sort=id".into()));
+                    }
+                    None => None,
+                };
+                let (items, next) = reader.page(&q, after, limit).await?;
+                Ok((items, next.map(Cursor::Id)))
+            }
+        }
+    }
+
+    /// The whole view in its order, up to `limit` rows, and whether it was cut there.
+    pub async fn inventory_export(
+        &self,
+        p: &Principal,
+        scope: &Scope,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<InventoryItem>, bool), AppError> {
+        let q = self.scope_query(p, scope, now);
+        let reader = self.reader().await?;
+        let mut items = Vec::new();
+        let mut truncated = false;
+        match scope.sort {
+            Sort::Risk => {
+                // Page through the view (one more row than the limit says whether it cuts).
+                let mut cursor = None;
+                loop {
+                    let want = (limit + 1 - items.len()).min(5000);
+                    let (page, next) = reader.page_by_risk(&q, cursor, want).await?;
+                    items.extend(page);
+                    cursor = next;
+                    if cursor.is_none() || items.len() > limit {
+                        break;
+                    }
+                }
+                truncated = items.len() > limit;
+                items.truncate(limit);
+            }
+            Sort::Id => {
+                reader
+                    .scan(&q, |item| {
+                        if items.len() < limit {
+                            items.push(item.clone());
+                        } else {
+                            truncated = true;
+                        }
+                    })
+                    .await?;
+            }
+        }
+        Ok((items, truncated))
+    }
+
+    /// One record evaluated now, if `p` may see it.
+    pub async fn record(
+        &self,
+        p: &Principal,
+        id: RecordId,
+        now: DateTime<Utc>,
+    ) -> Result<InventoryItem, AppError> {
+        let reader = self.reader().await?;
+        let item = reader.evaluate(self.store.record(id.0).await?, now)?;
+        p.require_visible(Ownership::of(&item, None))?;
+        Ok(item)
+    }
+
+    /// One identity or credential with its parent, credentials, history, claims and reviews.
+    pub async fn identity(
+        &self,
+        p: &Principal,
+        id: RecordId,
+        now: DateTime<Utc>,
+    ) -> Result<IdentityView, AppError> {
+        let reader = self.reader().await?;
+        let item = reader.evaluate(self.store.record(id.0).await?, now)?;
+        p.require_visible(Ownership::of(&item, None))?;
+        let parent = match item.parent_id {
+            Some(pid) => match self.store.record(pid.0).await {
+                Ok(row) => Some(reader.evaluate(row, now)?),
+                Err(roster_store::StoreError::NotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        let children = self
+            .store
+            .children(id.0)
+            .await?
+            .into_iter()
+            .map(|row| reader.evaluate(row, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        let runs: std::collections::HashMap<i64, DateTime<Utc>> = self
+            .store
+            .recent_sync_runs(1000)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.started_at))
+            .collect();
+        let mut timeline = vec![(
+            item.first_seen_run,
+            runs.get(&item.first_seen_run).copied(),
+            "first seen".to_owned(),
+        )];
+        timeline.extend(
+            self.store
+                .record_timeline(id.0)
+                .await?
+                .into_iter()
+                .map(|h| (h.sync_run_id, Some(h.at), h.change)),
+        );
+        let claims = self
+            .store
+            .audit_events_for(&id.to_string(), "ownership.claim")
+            .await?
+            .into_iter()
+            .map(|e| (e.at, e.actor, e.detail))
+            .collect();
+        let mut names: std::collections::HashMap<i64, String> = Default::default();
+        let mut reviews = Vec::new();
+        for (ci, decisions) in self.store.record_reviews(id.0, 20).await? {
+            if !names.contains_key(&ci.campaign_id) {
+                let c = self.store.campaign(ci.campaign_id).await?;
+                names.insert(c.id, c.name);
+            }
+            let name = names.get(&ci.campaign_id).cloned().unwrap_or_default();
+            reviews.push((name, ci, decisions));
+        }
+        let ownership = Ownership::of(&item, parent.as_ref());
+        Ok(IdentityView {
+            can_claim: p.can_claim(ownership),
+            can_name_owner: p.can_name_owner(),
+            item,
+            parent,
+            children,
+            timeline,
+            claims,
+            reviews,
+        })
+    }
+
+    /// Records an ownership claim: the policy decides who may be named; the record must
+    /// exist; an owner may not take over what someone else owns (the record, its identity, or
+    /// an earlier claim). The claim and its audit event commit in one transaction. Returns the
+    /// owner claimed, and the owner the record keeps when one comes before claims.
+    pub async fn claim(
+        &self,
+        p: &Principal,
+        id: RecordId,
+        owner: Option<&str>,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Claimed, AppError> {
+        if note.len() > 4000 {
+            return Err(AppError::Invalid(
+                "a note is at most 4000 characters".into(),
+            ));
+        }
+        let row = self.store.record(id.0).await?;
+        let mut claims = if p.can_name_owner() {
+            Default::default()
+        } else {
+            self.store.ownership_claims().await?
+        };
+        let current = row
+            .owner
+            .clone()
+            .or_else(|| claims.remove(&id.0).map(|c| c.owner));
+        let parent_owner = match row.parent_id {
+            Some(pid) if !p.can_name_owner() => {
+                let parent = self.store.record(pid).await?;
+                parent
+                    .owner
+                    .clone()
+                    .or_else(|| claims.remove(&pid).map(|c| c.owner))
+            }
+            _ => None,
+        };
+        let owner = p.claim_owner(
+            owner,
+            Ownership {
+                owner: current.as_deref(),
+                parent_owner: parent_owner.as_deref(),
+            },
+        )?;
+        if owner.is_empty() || owner.len() > 320 {
+            return Err(AppError::Invalid(
+                "an owner is a person or team of 1 to 320 characters".into(),
+            ));
+        }
+        let by = p.actor();
+        self.store
+            .claim_ownership_audited(
+                id.0,
+                &owner,
+                &by,
+                note,
+                NewAuditEvent {
+                    actor: by.clone(),
+                    action: "ownership.claim".into(),
+                    target: Some(id.to_string()),
+                    detail: serde_json::json!({"owner": owner, "note": note, "record": row.name}),
+                },
+                now,
+            )
+            .await?;
+        Ok(Claimed {
+            owner,
+            name: row.name,
+            kept: row.owner.map(|o| (o, row.owner_source.unwrap_or_default())),
+        })
+    }
+
+    /// The latest sync runs with their stored summaries, newest first (the dashboard).
+    pub async fn run_summaries(
+        &self,
+        p: &Principal,
+        runs: u64,
+    ) -> Result<Vec<(SyncRun, serde_json::Value)>, AppError> {
+        p.require_governance("the dashboard is for admins and auditors")?;
+        Ok(self.store.run_summaries(runs).await?)
+    }
+
+    /// The latest sync runs and every listing's coverage (the sync-runs page).
+    pub async fn sync_runs(
+        &self,
+        p: &Principal,
+        runs: u64,
+    ) -> Result<(Vec<SyncRun>, Vec<Listing>), AppError> {
+        p.require_governance("sync runs are for admins and auditors")?;
+        Ok((
+            self.store.recent_sync_runs(runs).await?,
+            self.store.listings().await?,
+        ))
+    }
+}
+
+/// What a claim recorded.
+pub struct Claimed {
+    pub owner: String,
+    /// The record's name.
+    pub name: String,
+    /// The owner the record keeps (with its source) because it comes before claims.
+    pub kept: Option<(String, String)>,
+}

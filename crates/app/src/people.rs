@@ -1,0 +1,253 @@
+//! The people directory owners are checked against: a CSV export or a SCIM 2.0 `Users` (and
+//! `Groups`) listing, parsed here and imported in one transaction with its audit event. One
+//! import replaces its source's entries: whoever is missing from it has left, and the
+//! identities they own become orphaned.
+
+use chrono::{DateTime, Utc};
+use roster_store::audit::NewAuditEvent;
+use roster_store::people::{DirectoryEntry, ImportSummary};
+use serde::Deserialize;
+
+use crate::Roster;
+use crate::access::Principal;
+use crate::error::AppError;
+
+/// The formats a directory export comes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectoryFormat {
+    /// Header `id,email,name,active,kind`; only `id` is required (`active` defaults to true,
+    /// `kind` to person; kind may be `team`).
+    Csv,
+    /// A SCIM 2.0 ListResponse (or a JSON array) of User and Group resources.
+    Scim,
+}
+
+impl DirectoryFormat {
+    /// The source an import of this format replaces unless another is named.
+    pub fn default_source(self) -> &'static str {
+        match self {
+            DirectoryFormat::Csv => "csv",
+            DirectoryFormat::Scim => "scim",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryFileError {
+    #[error("{file}: line {line}: {detail}")]
+    Csv {
+        file: String,
+        line: u64,
+        detail: String,
+    },
+    #[error("{file}: not a SCIM 2.0 listing: {detail}")]
+    Scim { file: String, detail: String },
+    #[error("{file}: the import is empty; refusing to mark everyone of `{directory}` as departed")]
+    Empty { file: String, directory: String },
+}
+
+#[derive(Deserialize)]
+struct CsvRow {
+    id: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    active: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+fn parse_csv(file: &str, bytes: &[u8]) -> Result<Vec<DirectoryEntry>, DirectoryFileError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let mut out = Vec::new();
+    for (i, row) in reader.deserialize::<CsvRow>().enumerate() {
+        let line = i as u64 + 2;
+        let err = |detail: String| DirectoryFileError::Csv {
+            file: file.to_owned(),
+            line,
+            detail,
+        };
+        let row = row.map_err(|e| err(e.to_string()))?;
+        let active = match row
+            .active
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("") | Some("true") | Some("yes") | Some("1") => true,
+            Some("false") | Some("no") | Some("0") => false,
+            Some(other) => return Err(err(format!("active must be true or false, not `{other}`"))),
+        };
+        let kind = match row.kind.as_deref().unwrap_or("person") {
+            "" | "person" => "person",
+            "team" => "team",
+            other => return Err(err(format!("kind must be person or team, not `{other}`"))),
+        };
+        if row.id.is_empty() {
+            return Err(err("empty id".into()));
+        }
+        out.push(DirectoryEntry {
+            key: row.id,
+            email: row.email.filter(|e| !e.is_empty()),
+            display_name: row.name.filter(|n| !n.is_empty()),
+            kind: kind.into(),
+            active,
+        });
+    }
+    Ok(out)
+}
+
+fn parse_scim(file: &str, bytes: &[u8]) -> Result<Vec<DirectoryEntry>, DirectoryFileError> {
+    let err = |detail: String| DirectoryFileError::Scim {
+        file: file.to_owned(),
+        detail,
+    };
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| err(e.to_string()))?;
+    let resources = match &v {
+        serde_json::Value::Array(a) => a.clone(),
+        serde_json::Value::Object(o) => match o.get("Resources") {
+            Some(serde_json::Value::Array(a)) => a.clone(),
+            _ => return Err(err("no `Resources` array".into())),
+        },
+        _ => return Err(err("expected an object or an array".into())),
+    };
+    let mut out = Vec::new();
+    for (i, r) in resources.iter().enumerate() {
+        let schemas = r["schemas"].to_string();
+        let is_group = schemas.contains("core:2.0:Group");
+        let key = if is_group {
+            r["displayName"].as_str()
+        } else {
+            r["userName"].as_str()
+        }
+        .ok_or_else(|| {
+            err(format!(
+                "Resources[{i}] has no {}",
+                if is_group { "displayName" } else { "userName" }
+            ))
+        })?;
+        let email = r["emails"]
+            .as_array()
+            .and_then(|emails| {
+                emails
+                    .iter()
+                    .find(|e| e["primary"] == true)
+                    .or_else(|| emails.first())
+            })
+            .and_then(|e| e["value"].as_str())
+            .map(str::to_owned);
+        out.push(DirectoryEntry {
+            key: key.to_owned(),
+            email,
+            display_name: r["displayName"].as_str().map(str::to_owned),
+            kind: if is_group { "team" } else { "person" }.into(),
+            // SCIM: `active` absent means active.
+            active: r["active"].as_bool().unwrap_or(true),
+        });
+    }
+    Ok(out)
+}
+
+impl From<DirectoryFileError> for AppError {
+    fn from(e: DirectoryFileError) -> Self {
+        AppError::Invalid(e.to_string())
+    }
+}
+
+/// Parses a directory export (`file` names it in errors).
+pub fn parse(
+    format: DirectoryFormat,
+    file: &str,
+    bytes: &[u8],
+) -> Result<Vec<DirectoryEntry>, DirectoryFileError> {
+    match format {
+        DirectoryFormat::Csv => parse_csv(file, bytes),
+        DirectoryFormat::Scim => parse_scim(file, bytes),
+    }
+}
+
+/// An empty import would mark everyone of `source` departed: refused.
+pub fn refuse_empty(
+    file: &str,
+    source: &str,
+    entries: &[DirectoryEntry],
+) -> Result<(), DirectoryFileError> {
+    if entries.is_empty() {
+        return Err(DirectoryFileError::Empty {
+            file: file.to_owned(),
+            directory: source.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+impl Roster {
+    /// A person who signed in through SSO joins the directory (source `sso`). A failure is the
+    /// caller's to log: the sign-in does not depend on it.
+    pub async fn record_sso_login(
+        &self,
+        who: &str,
+        email: Option<&str>,
+        name: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        self.store.record_sso_login(who, email, name, now).await?;
+        Ok(())
+    }
+
+    /// Replaces the entries of `source` with `entries` (one transaction with its audit event:
+    /// no event, no import). An empty import is refused: it would mark everyone departed.
+    pub async fn import_people(
+        &self,
+        p: &Principal,
+        file: &str,
+        source: &str,
+        entries: &[DirectoryEntry],
+        now: DateTime<Utc>,
+    ) -> Result<ImportSummary, AppError> {
+        p.require_launch()?;
+        refuse_empty(file, source, entries)?;
+        let actor = p.actor();
+        Ok(self
+            .store
+            .import_directory_audited(source, entries, now, |summary| NewAuditEvent {
+                actor,
+                action: "people.import".into(),
+                target: Some(format!("directory:{source}")),
+                detail: serde_json::json!({"file": file, "summary": summary}),
+            })
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_and_scim_parse_and_bad_rows_name_their_line() {
+        let rows = parse_csv("d.csv", b"id,email,active,kind\nalice,alice@acme.example,true,\nplatform-team,,,team\nbob,,false,person\n").unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[1].kind, "team");
+        assert!(!rows[2].active);
+        let err = parse_csv("d.csv", b"id,active\nalice,maybe\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("d.csv: line 2"), "{err}");
+        let scim = br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":2,"Resources":[
+            {"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"carol","active":false,"emails":[{"value":"carol@acme.example","primary":true}]},
+            {"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"data"}]}"#;
+        let rows = parse_scim("u.json", scim).unwrap();
+        assert_eq!(rows[0].email.as_deref(), Some("carol@acme.example"));
+        assert!(!rows[0].active);
+        assert_eq!(
+            (rows[1].key.as_str(), rows[1].kind.as_str()),
+            ("data", "team")
+        );
+        assert!(parse_scim("u.json", b"{}").is_err());
+    }
+}

@@ -1,0 +1,251 @@
+//! A view of the inventory: the filters a URL, an API call, a campaign scope or the CLI name,
+//! parsed and checked once into a typed [`Scope`]. Every face reads the inventory through it, so
+//! a filter means the same on every page, export and launch.
+
+use chrono::{DateTime, Utc};
+use roster_core::{Kind, Platform, RecordId, Tier};
+use serde::Deserialize;
+
+use crate::error::AppError;
+use crate::inventory_view::InventoryQuery;
+
+/// The filters as a query string carries them, before they are checked.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct ScopeParams {
+    pub platform: Option<String>,
+    pub scope: Option<String>,
+    pub kind: Option<String>,
+    pub tier: Option<String>,
+    pub owner: Option<String>,
+    pub q: Option<String>,
+    /// `1`: unused beyond the policy's threshold, or never used.
+    pub stale: Option<String>,
+    /// `1`: no owner, or the owner has left.
+    pub orphaned: Option<String>,
+    /// Carries a finding of this rule id.
+    pub rule: Option<String>,
+    /// `risk`: critical first, then high, medium, low (each in id order). Otherwise id order.
+    pub sort: Option<String>,
+    /// The page cursor: a record id, or for `sort=risk` `<tier>.<record id>`.
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Record id order: the order records were first seen.
+    #[default]
+    Id,
+    /// Critical first, then high, medium and low, each in id order.
+    Risk,
+}
+
+/// Where a page starts: after this record (in the scope's order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    Id(i64),
+    Risk(Tier, i64),
+}
+
+impl Cursor {
+    /// As pages write it in their next link.
+    pub fn encode(self) -> String {
+        match self {
+            Cursor::Id(id) => RecordId(id).to_string(),
+            Cursor::Risk(t, id) => format!("{}.{}", t.as_str(), RecordId(id)),
+        }
+    }
+}
+
+/// A checked view of the inventory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub platform: Option<Platform>,
+    /// The platform's scope: an account, organisation, group, project or tenant.
+    pub scope: Option<String>,
+    pub kind: Option<Kind>,
+    pub tier: Option<Tier>,
+    pub owner: Option<String>,
+    /// Text in the name or the external id.
+    pub search: Option<String>,
+    pub stale: bool,
+    pub orphaned: bool,
+    pub rule: Option<String>,
+    pub sort: Sort,
+    pub after: Option<Cursor>,
+}
+
+fn nonempty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn flag(v: &Option<String>) -> bool {
+    matches!(nonempty(v), Some("1" | "true" | "yes" | "on"))
+}
+
+fn parse_id(v: &str) -> Result<i64, AppError> {
+    v.parse::<RecordId>()
+        .map(|id| id.0)
+        .map_err(|e| AppError::Invalid(e.to_string()))
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Scope {
+    /// Checks every filter: an unknown platform, kind, tier, rule or sort, or a bad cursor, is
+    /// refused with its name.
+    pub fn parse(p: &ScopeParams) -> Result<Scope, AppError> {
+        let bad = |e: roster_core::ParseEnumError| AppError::Invalid(e.to_string());
+        let sort = match nonempty(&p.sort) {
+            None | Some("id") => Sort::Id,
+            Some("risk") => Sort::Risk,
+            Some(other) => {
+                return Err(AppError::Invalid(format!(
+                    "unknown sort `{other}` (id or risk)"
+                )));
+            }
+        };
+        let rule = match nonempty(&p.rule) {
+            Some(rule) if !roster_core::policy::is_known_rule(rule) => {
+                return Err(AppError::Invalid(format!("unknown rule `{rule}`")));
+            }
+            r => r.map(str::to_owned),
+        };
+        let after = match (nonempty(&p.after), sort) {
+            (None, _) => None,
+            (Some(a), Sort::Id) => Some(Cursor::Id(parse_id(a)?)),
+            (Some(a), Sort::Risk) => {
+                let bad = || AppError::Invalid(format!("bad cursor `{a}` for sort=risk"));
+                let (tier, id) = a.split_once('.').ok_or_else(bad)?;
+                let tier = tier.parse::<Tier>().map_err(|_| bad())?;
+                Some(Cursor::Risk(tier, parse_id(id)?))
+            }
+        };
+        Ok(Scope {
+            platform: nonempty(&p.platform)
+                .map(str::parse::<Platform>)
+                .transpose()
+                .map_err(bad)?,
+            scope: nonempty(&p.scope).map(str::to_owned),
+            kind: nonempty(&p.kind)
+                .map(str::parse::<Kind>)
+                .transpose()
+                .map_err(bad)?,
+            tier: nonempty(&p.tier)
+                .map(str::parse::<Tier>)
+                .transpose()
+                .map_err(bad)?,
+            owner: nonempty(&p.owner).map(str::to_owned),
+            search: nonempty(&p.q).map(str::to_owned),
+            stale: flag(&p.stale),
+            orphaned: flag(&p.orphaned),
+            rule,
+            sort,
+            after,
+        })
+    }
+
+    /// A query string such as a campaign's scope (`platform=aws&tier=high`, a leading `?`
+    /// allowed).
+    pub fn from_query_string(s: &str) -> Result<Scope, AppError> {
+        let params: ScopeParams = serde_urlencoded::from_str(s.trim_start_matches('?'))
+            .map_err(|e| AppError::Invalid(format!("scope `{s}`: {e}")))?;
+        Scope::parse(&params)
+    }
+
+    /// The read of this view evaluated at `as_of` (without the principal's restriction: see
+    /// [`crate::Roster::inventory_page`]).
+    pub fn query_at(&self, as_of: DateTime<Utc>) -> InventoryQuery {
+        let mut q = InventoryQuery::new(as_of);
+        q.filter.platform = self.platform;
+        q.filter.kind = self.kind;
+        q.filter.scope = self.scope.clone();
+        q.filter.owner = self.owner.clone();
+        q.filter.search = self.search.clone();
+        q.tier = self.tier;
+        q.stale = self.stale;
+        q.orphaned = self.orphaned;
+        q.rule = self.rule.clone();
+        q
+    }
+
+    /// This view's query string, without the cursor: what a link or a campaign stores.
+    pub fn query_string(&self) -> String {
+        let flag = |b: bool| b.then(|| "1".to_owned());
+        let mut parts = Vec::new();
+        for (k, v) in [
+            ("platform", self.platform.map(|p| p.as_str().to_owned())),
+            ("scope", self.scope.clone()),
+            ("kind", self.kind.map(|k| k.as_str().to_owned())),
+            ("tier", self.tier.map(|t| t.as_str().to_owned())),
+            ("owner", self.owner.clone()),
+            ("q", self.search.clone()),
+            ("stale", flag(self.stale)),
+            ("orphaned", flag(self.orphaned)),
+            ("rule", self.rule.clone()),
+            ("sort", (self.sort == Sort::Risk).then(|| "risk".to_owned())),
+        ] {
+            if let Some(v) = v {
+                parts.push(format!("{k}={}", url_encode(&v)));
+            }
+        }
+        parts.join("&")
+    }
+
+    /// This view's query string starting after `cursor`.
+    pub fn with_after(&self, cursor: &str) -> String {
+        let base = self.query_string();
+        let cursor = format!("after={}", url_encode(cursor));
+        if base.is_empty() {
+            cursor
+        } else {
+            format!("{base}&{cursor}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scope_round_trips_through_its_query_string() {
+        let s = Scope::from_query_string(
+            "?platform=aws&kind=access_key&tier=high&owner=a%40b&q=ci%20bot&stale=yes&sort=risk",
+        )
+        .unwrap();
+        assert_eq!(s.platform, Some(Platform::Aws));
+        assert_eq!(s.search.as_deref(), Some("ci bot"));
+        assert!(s.stale && !s.orphaned);
+        assert_eq!(Scope::from_query_string(&s.query_string()).unwrap(), s);
+        assert_eq!(Scope::from_query_string("").unwrap(), Scope::default());
+    }
+
+    #[test]
+    fn bad_filters_are_named() {
+        for (q, want) in [
+            ("platform=mainframe", "mainframe"),
+            ("rule=no.such", "unknown rule `no.such`"),
+            ("sort=name", "unknown sort `name`"),
+            ("sort=risk&after=7", "bad cursor `7` for sort=risk"),
+        ] {
+            let err = Scope::from_query_string(q).unwrap_err().to_string();
+            assert!(err.contains(want), "{q}: {err}");
+        }
+    }
+
+    #[test]
+    fn cursors_encode_as_pages_read_them() {
+        let c = Cursor::Risk(Tier::High, 42);
+        let s = Scope::from_query_string(&format!("sort=risk&after={}", c.encode())).unwrap();
+        assert_eq!(s.after, Some(c));
+    }
+}
