@@ -8,14 +8,15 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use roster_core::InventoryItem;
 use roster_core::campaign::{
-    self, CampaignRules, CampaignStatus, Decider, DecisionInput, DecisionKind, ItemUnderReview,
-    ReviewSubject,
+    self, CampaignRules, CampaignStatus, Decider, DecisionInput, DecisionKind, ItemState,
+    ItemUnderReview, ReviewSubject, TaskStatus,
 };
 use roster_core::{Kind, RiskPolicy};
 use roster_store::audit::NewAuditEvent;
-use roster_store::campaigns::{
-    Campaign, CampaignDecision, CampaignItem, CloseOutcome, ItemCounts, NewCampaign, NewDecision,
-    NewItem, RemediationTask,
+use roster_store::campaigns::{CloseOutcome, NewCampaign, NewDecision, NewItem};
+
+pub use roster_store::campaigns::{
+    Campaign, CampaignDecision, CampaignItem, ItemCounts, RemediationTask,
 };
 use roster_store::{Store, StoreError};
 use serde::Serialize;
@@ -84,14 +85,12 @@ pub async fn launch(
     let query = params.query_at(now);
     let directory = store.directory().await?;
     let reader = InventoryReader::new(store, policy).await?;
-    let rules_json =
-        serde_json::to_string(&req.rules).map_err(|e| AppError::Internal(e.to_string()))?;
     let mut launch = store
         .begin_launch(NewCampaign {
             name: req.name.trim().to_owned(),
             definition: req.definition.clone(),
             scope: params.query_string(),
-            rules: rules_json,
+            rules: req.rules.clone(),
             launched_by: launched_by.to_owned(),
             launched_at: now,
             due_at: now + Duration::days(i64::from(req.due_days)),
@@ -141,16 +140,6 @@ pub async fn launch(
     Ok(launch.finish(audit, now).await?)
 }
 
-pub fn rules_of(c: &Campaign) -> Result<CampaignRules, AppError> {
-    serde_json::from_str(&c.rules).map_err(|e| AppError::Internal(format!("rules: {e}")))
-}
-
-pub fn status_of(c: &Campaign) -> Result<CampaignStatus, AppError> {
-    c.status
-        .parse()
-        .map_err(|e: roster_core::ParseEnumError| AppError::Internal(e.to_string()))
-}
-
 pub fn snapshot_of(item: &CampaignItem) -> Result<InventoryItem, AppError> {
     serde_json::from_str(&item.snapshot)
         .map_err(|e| AppError::Internal(format!("item {}: {e}", item.id)))
@@ -177,7 +166,7 @@ pub async fn decide(
         let item = store.campaign_item(id).await?;
         if !campaigns.contains_key(&item.campaign_id) {
             let c = store.campaign(item.campaign_id).await?;
-            let rules = rules_of(&c)?;
+            let rules = c.rules.clone();
             campaigns.insert(c.id, (c, rules));
         }
         let (c, rules) = campaigns
@@ -185,7 +174,7 @@ pub async fn decide(
             .ok_or_else(|| AppError::Internal(format!("campaign {}", item.campaign_id)))?;
         let snap = snapshot_of(&item)?;
         let warnings = campaign::check_decision(
-            status_of(c)?,
+            c.status,
             rules,
             ItemUnderReview {
                 tier: snap.tier,
@@ -204,7 +193,7 @@ pub async fn decide(
             .flatten();
         decisions.push(NewDecision {
             item_id: id,
-            decision: input.kind.as_str().to_owned(),
+            decision: input.kind,
             justification: input.justification.trim().to_owned(),
             expires_on: (input.kind == DecisionKind::SetExpiry)
                 .then_some(input.expires_on)
@@ -243,20 +232,20 @@ pub async fn sign_off(
     now: DateTime<Utc>,
 ) -> Result<Campaign, AppError> {
     let c = store.campaign(campaign_id).await?;
-    if status_of(&c)? == CampaignStatus::Closed {
+    if c.status == CampaignStatus::Closed {
         return Err(closed());
     }
-    let rules = rules_of(&c)?;
+    let rules = c.rules.clone();
     let counts = store.item_counts(campaign_id).await?;
     let close_out = campaign::close_out_decision(&rules);
-    let needs_action: Vec<&str> = DecisionKind::ALL
+    let needs_action: Vec<DecisionKind> = DecisionKind::ALL
         .iter()
+        .copied()
         .filter(|k| k.needs_action())
-        .map(|k| k.as_str())
         .collect();
     let outcome = CloseOutcome {
         signed_off_by: who.to_owned(),
-        close_out_decision: close_out.map(|k| k.as_str().to_owned()),
+        close_out_decision: close_out,
         audit: NewAuditEvent {
             actor: who.to_owned(),
             action: "campaign.closed".into(),
@@ -280,7 +269,7 @@ pub async fn sign_off(
 pub struct TaskResult {
     pub task: i64,
     pub record: String,
-    pub status: String,
+    pub status: TaskStatus,
     pub detail: String,
 }
 
@@ -297,12 +286,12 @@ pub async fn carry_out(
     now: DateTime<Utc>,
 ) -> Result<Vec<TaskResult>, AppError> {
     let c = store.campaign(campaign_id).await?;
-    if status_of(&c)? != CampaignStatus::Closed {
+    if c.status != CampaignStatus::Closed {
         return Err(AppError::Invalid("remediation runs after sign-off".into()));
     }
     let mut out = Vec::new();
     for task in store.remediation_tasks(campaign_id).await? {
-        if matches!(task.status.as_str(), "done" | "ticket") {
+        if task.status.is_settled() {
             continue;
         }
         let record_id = roster_core::RecordId(task.record_id).to_string();
@@ -314,12 +303,16 @@ pub async fn carry_out(
                     summary,
                     calls,
                 }) => (
-                    if executed { "done" } else { "planned" },
+                    if executed {
+                        TaskStatus::Done
+                    } else {
+                        TaskStatus::Planned
+                    },
                     format!("{summary}; {}", calls.join("; ")),
                     Some(action),
                 ),
-                Ok(Step::Ticket(why)) => ("ticket", why, None),
-                Err(why) => ("failed", why, None),
+                Ok(Step::Ticket(why)) => (TaskStatus::Ticket, why, None),
+                Err(why) => (TaskStatus::Failed, why, None),
             };
         store
             .update_remediation_task(
@@ -335,7 +328,7 @@ pub async fn carry_out(
                     target: Some(record_id.clone()),
                     detail: json!({"campaign": campaign_id, "task": task.id,
                                    "decision": task.action, "dry_run": !execute,
-                                   "executed": status == "done", "status": status,
+                                   "executed": status == TaskStatus::Done, "status": status,
                                    "detail": detail}),
                 },
                 now,
@@ -344,7 +337,7 @@ pub async fn carry_out(
         out.push(TaskResult {
             task: task.id,
             record: record_id,
-            status: status.to_owned(),
+            status,
             detail,
         });
     }
@@ -368,7 +361,7 @@ async fn remediate_one(
     execute: bool,
     now: DateTime<Utc>,
 ) -> Result<Step, String> {
-    if task.action != DecisionKind::Revoke.as_str() {
+    if task.action != DecisionKind::Revoke {
         return Ok(Step::Ticket(format!(
             "`{}` is carried out by hand: no connector automates it",
             task.action
@@ -427,14 +420,14 @@ pub struct EvidenceItem {
     pub tier: String,
     pub reviewer: String,
     pub reviewer_basis: String,
-    pub state: String,
-    pub decision: Option<String>,
+    pub state: ItemState,
+    pub decision: Option<DecisionKind>,
     pub decisions: Vec<EvidenceDecision>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EvidenceDecision {
-    pub decision: String,
+    pub decision: DecisionKind,
     pub actor: String,
     pub at: DateTime<Utc>,
     pub justification: String,
@@ -449,7 +442,7 @@ pub struct Evidence {
     pub campaign: i64,
     pub name: String,
     pub scope: String,
-    pub status: String,
+    pub status: CampaignStatus,
     pub launched_by: String,
     pub launched_at: DateTime<Utc>,
     pub due_at: DateTime<Utc>,
@@ -518,14 +511,14 @@ pub async fn evidence(store: &Store, campaign_id: i64) -> Result<Evidence, AppEr
         campaign: c.id,
         name: c.name.clone(),
         scope: c.scope.clone(),
-        status: c.status.clone(),
+        status: c.status,
         launched_by: c.launched_by.clone(),
         launched_at: c.launched_at,
         due_at: c.due_at,
         signed_off_by: c.signed_off_by.clone(),
         closed_at: c.closed_at,
         audit_hash_at_close: c.audit_hash_at_close.clone(),
-        rules: rules_of(&c)?,
+        rules: c.rules.clone(),
         items,
         remediation,
     })
@@ -566,7 +559,7 @@ pub fn evidence_csv(e: &Evidence) -> Result<String, AppError> {
             &i.name,
             &i.tier,
             &i.reviewer,
-            &i.state,
+            i.state.as_str(),
         ];
         if i.decisions.is_empty() {
             let mut row: Vec<&str> = base.to_vec();
@@ -606,7 +599,11 @@ pub fn tickets_csv(e: &Evidence) -> Result<String, AppError> {
     .map_err(bad)?;
     let names: std::collections::HashMap<&str, &EvidenceItem> =
         e.items.iter().map(|i| (i.record.as_str(), i)).collect();
-    for t in e.remediation.iter().filter(|t| t.status != "done") {
+    for t in e
+        .remediation
+        .iter()
+        .filter(|t| t.status != TaskStatus::Done)
+    {
         let item = names.get(t.record.as_str());
         w.write_record([
             e.campaign.to_string().as_str(),
@@ -615,8 +612,9 @@ pub fn tickets_csv(e: &Evidence) -> Result<String, AppError> {
             item.map_or("", |i| i.name.as_str()),
             item.map_or("", |i| i.platform.as_str()),
             item.map_or("", |i| i.kind.as_str()),
-            item.and_then(|i| i.decision.as_deref()).unwrap_or(""),
-            &t.status,
+            item.and_then(|i| i.decision)
+                .map_or("", DecisionKind::as_str),
+            t.status.as_str(),
             &t.detail,
         ])
         .map_err(bad)?;
@@ -803,7 +801,7 @@ impl Roster {
         p: &Principal,
         id: i64,
         reviewer: Option<&str>,
-        state: Option<&str>,
+        state: Option<ItemState>,
         after: Option<i64>,
         limit: u64,
     ) -> Result<CampaignView, AppError> {
@@ -817,7 +815,7 @@ impl Roster {
             .then(|| items.last().map(|i| i.id))
             .flatten();
         Ok(CampaignView {
-            rules: rules_of(&campaign)?,
+            rules: campaign.rules.clone(),
             counts: self.store.item_counts(id).await?,
             reviewers: self.store.pending_reviewers(id).await?,
             tasks: self.store.remediation_tasks(id).await?,
@@ -888,23 +886,19 @@ impl Roster {
         let item = self.store.campaign_item(id).await?;
         p.require_view_item(&item)?;
         let campaign = self.store.campaign(item.campaign_id).await?;
-        let rules = rules_of(&campaign)?;
+        let rules = campaign.rules.clone();
         let snapshot = snapshot_of(&item)?;
         let previous = match item.previous_item_id {
             Some(prev) => {
                 let prev = self.store.campaign_item(prev).await?;
                 let prev_campaign = self.store.campaign(prev.campaign_id).await?;
                 let changes = changes_since(&snapshot_of(&prev)?, &snapshot);
-                Some((
-                    prev_campaign.name,
-                    changes,
-                    prev.decision.unwrap_or_else(|| prev.state.clone()),
-                ))
+                Some((prev_campaign.name, changes, prev.outcome().to_owned()))
             }
             None => None,
         };
         let may_decide =
-            campaign.status == "open" && item.state == "pending" && p.can_decide(&item);
+            campaign.is_open() && item.state == ItemState::Pending && p.can_decide(&item);
         Ok(ReviewItemView {
             decisions: self.store.item_decisions(item.id).await?,
             item,

@@ -7,6 +7,8 @@ use roster_connector_sdk::SystemClock;
 use roster_store::audit::NewAuditEvent;
 use roster_sync::{Progress, SyncEngine, SyncReport, SyncSource};
 
+pub use roster_store::RunStatus;
+
 use crate::Roster;
 use crate::error::AppError;
 

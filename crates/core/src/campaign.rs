@@ -20,6 +20,35 @@ string_enum!(
 );
 
 string_enum!(
+    /// Where an item stands: waiting for its reviewer, decided, or closed without a decision.
+    ItemState, "item state" {
+        Pending => "pending",
+        Decided => "decided",
+        Unreviewed => "unreviewed",
+    }
+);
+
+string_enum!(
+    /// A remediation task made when its campaign closed: waiting (`pending`), its dry run
+    /// passed (`planned`), carried out (`done`), failed (`failed`), or left to a person because
+    /// no connector automates it (`ticket`).
+    TaskStatus, "task status" {
+        Pending => "pending",
+        Planned => "planned",
+        Done => "done",
+        Failed => "failed",
+        Ticket => "ticket",
+    }
+);
+
+impl TaskStatus {
+    /// Nothing is left for a run to do.
+    pub fn is_settled(self) -> bool {
+        matches!(self, TaskStatus::Done | TaskStatus::Ticket)
+    }
+}
+
+string_enum!(
     /// What a reviewer decides about one item. `reassign` hands ownership (and the review) to
     /// another person; `delegate` hands only this review.
     DecisionKind, "decision" {

@@ -9,28 +9,217 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
 };
 
+use roster_core::ParseEnumError;
+use roster_core::campaign::{CampaignRules, CampaignStatus, DecisionKind, ItemState, TaskStatus};
+
 use crate::audit::{NewAuditEvent, append_audit_in};
 use crate::entity::{
     campaign, campaign_decision, campaign_item, job_lease, remediation_task, reminder_sent,
 };
 use crate::{Store, StoreError};
 
-pub use campaign::Model as Campaign;
-pub use campaign_decision::Model as CampaignDecision;
-pub use campaign_item::Model as CampaignItem;
-pub use remediation_task::Model as RemediationTask;
+/// A launched campaign, its status and rules decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Campaign {
+    pub id: i64,
+    pub name: String,
+    /// The `[[campaigns]]` definition that launched it on schedule; none when launched by hand.
+    pub definition: Option<String>,
+    /// The inventory query string it covers.
+    pub scope: String,
+    /// Fixed at launch.
+    pub rules: CampaignRules,
+    pub status: CampaignStatus,
+    pub launched_by: String,
+    pub launched_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub item_count: i64,
+    pub signed_off_by: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// The audit chain's head hash when the campaign closed.
+    pub audit_hash_at_close: Option<String>,
+}
 
-/// Item states.
-pub const PENDING: &str = "pending";
-pub const DECIDED: &str = "decided";
-pub const UNREVIEWED: &str = "unreviewed";
+impl Campaign {
+    pub fn is_open(&self) -> bool {
+        self.status == CampaignStatus::Open
+    }
+}
+
+/// One identity or credential under review, snapshotted at launch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignItem {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub record_id: i64,
+    pub platform: String,
+    pub kind: String,
+    pub name: String,
+    pub tier: String,
+    /// Lower-cased.
+    pub reviewer: String,
+    pub reviewer_basis: String,
+    /// The evaluated inventory item's JSON at launch.
+    pub snapshot: String,
+    /// The same record's item in the campaign before this one.
+    pub previous_item_id: Option<i64>,
+    pub state: ItemState,
+    /// The latest concluding decision.
+    pub decision: Option<DecisionKind>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+impl CampaignItem {
+    /// The decision, or for an item without one its state: what a list shows.
+    pub fn outcome(&self) -> &'static str {
+        self.decision
+            .map_or(self.state.as_str(), DecisionKind::as_str)
+    }
+}
+
+/// One decision on an item; every decision is kept, the item holds the latest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignDecision {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub item_id: i64,
+    pub decision: DecisionKind,
+    pub justification: String,
+    pub expires_on: Option<NaiveDate>,
+    pub handed_to: Option<String>,
+    pub actor: String,
+    pub at: DateTime<Utc>,
+    /// JSON array of `roster_core::campaign::DecisionWarning`.
+    pub warnings: String,
+}
+
+impl TryFrom<campaign_decision::Model> for CampaignDecision {
+    type Error = StoreError;
+    fn try_from(m: campaign_decision::Model) -> Result<Self, StoreError> {
+        Ok(CampaignDecision {
+            decision: parse(&m.decision, format!("decision {}", m.id), "decision")?,
+            id: m.id,
+            campaign_id: m.campaign_id,
+            item_id: m.item_id,
+            justification: m.justification,
+            expires_on: m.expires_on,
+            handed_to: m.handed_to,
+            actor: m.actor,
+            at: m.at,
+            warnings: m.warnings,
+        })
+    }
+}
+
+/// A decision that needs carrying out, made when its campaign closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemediationTask {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub item_id: i64,
+    pub record_id: i64,
+    pub action: DecisionKind,
+    pub status: TaskStatus,
+    pub detail: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn corrupt(what: String, field: &'static str) -> impl FnOnce(String) -> StoreError {
+    move |detail| StoreError::Corrupt {
+        id: what,
+        field,
+        detail,
+    }
+}
+
+fn parse<T: std::str::FromStr<Err = ParseEnumError>>(
+    v: &str,
+    what: String,
+    field: &'static str,
+) -> Result<T, StoreError> {
+    v.parse()
+        .map_err(|e: ParseEnumError| corrupt(what, field)(e.to_string()))
+}
+
+impl TryFrom<campaign::Model> for Campaign {
+    type Error = StoreError;
+    fn try_from(m: campaign::Model) -> Result<Self, StoreError> {
+        let what = format!("campaign {}", m.id);
+        Ok(Campaign {
+            rules: serde_json::from_str(&m.rules)
+                .map_err(|e| corrupt(what.clone(), "rules")(e.to_string()))?,
+            status: parse(&m.status, what, "status")?,
+            id: m.id,
+            name: m.name,
+            definition: m.definition,
+            scope: m.scope,
+            launched_by: m.launched_by,
+            launched_at: m.launched_at,
+            due_at: m.due_at,
+            item_count: m.item_count,
+            signed_off_by: m.signed_off_by,
+            closed_at: m.closed_at,
+            audit_hash_at_close: m.audit_hash_at_close,
+        })
+    }
+}
+
+impl TryFrom<campaign_item::Model> for CampaignItem {
+    type Error = StoreError;
+    fn try_from(m: campaign_item::Model) -> Result<Self, StoreError> {
+        let what = format!("campaign item {}", m.id);
+        Ok(CampaignItem {
+            state: parse(&m.state, what.clone(), "state")?,
+            decision: m
+                .decision
+                .as_deref()
+                .map(|d| parse(d, what, "decision"))
+                .transpose()?,
+            id: m.id,
+            campaign_id: m.campaign_id,
+            record_id: m.record_id,
+            platform: m.platform,
+            kind: m.kind,
+            name: m.name,
+            tier: m.tier,
+            reviewer: m.reviewer,
+            reviewer_basis: m.reviewer_basis,
+            snapshot: m.snapshot,
+            previous_item_id: m.previous_item_id,
+            decided_at: m.decided_at,
+        })
+    }
+}
+
+impl TryFrom<remediation_task::Model> for RemediationTask {
+    type Error = StoreError;
+    fn try_from(m: remediation_task::Model) -> Result<Self, StoreError> {
+        let what = format!("remediation task {}", m.id);
+        Ok(RemediationTask {
+            action: parse(&m.action, what.clone(), "action")?,
+            status: parse(&m.status, what, "status")?,
+            id: m.id,
+            campaign_id: m.campaign_id,
+            item_id: m.item_id,
+            record_id: m.record_id,
+            detail: m.detail,
+            updated_at: m.updated_at,
+        })
+    }
+}
+
+fn decode<M, T: TryFrom<M, Error = StoreError>>(rows: Vec<M>) -> Result<Vec<T>, StoreError> {
+    rows.into_iter().map(T::try_from).collect()
+}
+
+const OPEN: &str = "open";
 
 #[derive(Debug, Clone)]
 pub struct NewCampaign {
     pub name: String,
     pub definition: Option<String>,
     pub scope: String,
-    pub rules: String,
+    pub rules: CampaignRules,
     pub launched_by: String,
     pub launched_at: DateTime<Utc>,
     pub due_at: DateTime<Utc>,
@@ -78,7 +267,7 @@ impl Launch {
                 reviewer_basis: Set(i.reviewer_basis.clone()),
                 snapshot: Set(i.snapshot.clone()),
                 previous_item_id: Set(previous.get(&i.record_id).copied()),
-                state: Set(PENDING.to_owned()),
+                state: Set(ItemState::Pending.as_str().to_owned()),
                 decision: Set(None),
                 decided_at: Set(None),
                 ..Default::default()
@@ -141,7 +330,7 @@ impl Launch {
         let saved = c.update(&self.txn).await?;
         append_audit_in(&self.txn, audit, at).await?;
         self.txn.commit().await?;
-        Ok(saved)
+        saved.try_into()
     }
 }
 
@@ -149,7 +338,7 @@ impl Launch {
 #[derive(Debug, Clone)]
 pub struct NewDecision {
     pub item_id: i64,
-    pub decision: String,
+    pub decision: DecisionKind,
     pub justification: String,
     pub expires_on: Option<NaiveDate>,
     pub handed_to: Option<String>,
@@ -182,7 +371,7 @@ pub struct CloseOutcome {
     pub signed_off_by: String,
     /// Recorded for every still-pending item, e.g. `revoke` under the revoke close-out rule;
     /// `None` marks them unreviewed.
-    pub close_out_decision: Option<String>,
+    pub close_out_decision: Option<DecisionKind>,
     pub audit: NewAuditEvent,
 }
 
@@ -194,8 +383,14 @@ impl Store {
             name: Set(c.name),
             definition: Set(c.definition),
             scope: Set(c.scope),
-            rules: Set(c.rules),
-            status: Set("open".to_owned()),
+            rules: Set(
+                serde_json::to_string(&c.rules).map_err(|e| StoreError::Corrupt {
+                    id: "new campaign".into(),
+                    field: "rules",
+                    detail: e.to_string(),
+                })?,
+            ),
+            status: Set(OPEN.to_owned()),
             launched_by: Set(c.launched_by),
             launched_at: Set(c.launched_at),
             due_at: Set(c.due_at),
@@ -215,26 +410,31 @@ impl Store {
     }
 
     pub async fn campaigns(&self, limit: u64) -> Result<Vec<Campaign>, StoreError> {
-        Ok(campaign::Entity::find()
-            .order_by_desc(campaign::Column::Id)
-            .limit(limit)
-            .all(&self.db)
-            .await?)
+        decode(
+            campaign::Entity::find()
+                .order_by_desc(campaign::Column::Id)
+                .limit(limit)
+                .all(&self.db)
+                .await?,
+        )
     }
 
     pub async fn open_campaigns(&self) -> Result<Vec<Campaign>, StoreError> {
-        Ok(campaign::Entity::find()
-            .filter(campaign::Column::Status.eq("open"))
-            .order_by_asc(campaign::Column::Id)
-            .all(&self.db)
-            .await?)
+        decode(
+            campaign::Entity::find()
+                .filter(campaign::Column::Status.eq(OPEN))
+                .order_by_asc(campaign::Column::Id)
+                .all(&self.db)
+                .await?,
+        )
     }
 
     pub async fn campaign(&self, id: i64) -> Result<Campaign, StoreError> {
         campaign::Entity::find_by_id(id)
             .one(&self.db)
             .await?
-            .ok_or_else(|| StoreError::NotFound(format!("campaign {id}")))
+            .ok_or_else(|| StoreError::NotFound(format!("campaign {id}")))?
+            .try_into()
     }
 
     /// The latest campaign launched from `definition`.
@@ -242,11 +442,13 @@ impl Store {
         &self,
         definition: &str,
     ) -> Result<Option<Campaign>, StoreError> {
-        Ok(campaign::Entity::find()
+        campaign::Entity::find()
             .filter(campaign::Column::Definition.eq(definition))
             .order_by_desc(campaign::Column::Id)
             .one(&self.db)
-            .await?)
+            .await?
+            .map(Campaign::try_from)
+            .transpose()
     }
 
     pub async fn item_counts(&self, campaign_id: i64) -> Result<ItemCounts, StoreError> {
@@ -262,10 +464,10 @@ impl Store {
         let mut c = ItemCounts::default();
         for (state, n) in rows {
             let n = u64::try_from(n).unwrap_or(0);
-            match state.as_str() {
-                PENDING => c.pending = n,
-                DECIDED => c.decided = n,
-                _ => c.unreviewed += n,
+            match state.parse::<ItemState>() {
+                Ok(ItemState::Pending) => c.pending = n,
+                Ok(ItemState::Decided) => c.decided = n,
+                Ok(ItemState::Unreviewed) | Err(_) => c.unreviewed += n,
             }
         }
         Ok(c)
@@ -276,7 +478,7 @@ impl Store {
         &self,
         campaign_id: i64,
         reviewer: Option<&str>,
-        state: Option<&str>,
+        state: Option<ItemState>,
         after: Option<i64>,
         limit: u64,
     ) -> Result<Vec<CampaignItem>, StoreError> {
@@ -286,15 +488,17 @@ impl Store {
             q = q.filter(campaign_item::Column::Reviewer.eq(r.to_lowercase()));
         }
         if let Some(s) = state {
-            q = q.filter(campaign_item::Column::State.eq(s));
+            q = q.filter(campaign_item::Column::State.eq(s.as_str()));
         }
         if let Some(a) = after {
             q = q.filter(campaign_item::Column::Id.gt(a));
         }
-        Ok(q.order_by_asc(campaign_item::Column::Id)
-            .limit(limit)
-            .all(&self.db)
-            .await?)
+        decode(
+            q.order_by_asc(campaign_item::Column::Id)
+                .limit(limit)
+                .all(&self.db)
+                .await?,
+        )
     }
 
     /// A reviewer's pending items across open campaigns.
@@ -302,32 +506,37 @@ impl Store {
         let open = sea_orm::sea_query::Query::select()
             .column(campaign::Column::Id)
             .from(campaign::Entity)
-            .and_where(campaign::Column::Status.eq("open"))
+            .and_where(campaign::Column::Status.eq(OPEN))
             .to_owned();
-        Ok(campaign_item::Entity::find()
-            .filter(campaign_item::Column::Reviewer.eq(reviewer.to_lowercase()))
-            .filter(campaign_item::Column::State.eq(PENDING))
-            .filter(campaign_item::Column::CampaignId.in_subquery(open))
-            .order_by_asc(campaign_item::Column::Id)
-            .limit(limit)
-            .all(&self.db)
-            .await?)
+        decode(
+            campaign_item::Entity::find()
+                .filter(campaign_item::Column::Reviewer.eq(reviewer.to_lowercase()))
+                .filter(campaign_item::Column::State.eq(ItemState::Pending.as_str()))
+                .filter(campaign_item::Column::CampaignId.in_subquery(open))
+                .order_by_asc(campaign_item::Column::Id)
+                .limit(limit)
+                .all(&self.db)
+                .await?,
+        )
     }
 
     pub async fn campaign_item(&self, id: i64) -> Result<CampaignItem, StoreError> {
         campaign_item::Entity::find_by_id(id)
             .one(&self.db)
             .await?
-            .ok_or_else(|| StoreError::NotFound(format!("campaign item {id}")))
+            .ok_or_else(|| StoreError::NotFound(format!("campaign item {id}")))?
+            .try_into()
     }
 
     /// Every decision on an item, oldest first.
     pub async fn item_decisions(&self, item_id: i64) -> Result<Vec<CampaignDecision>, StoreError> {
-        Ok(campaign_decision::Entity::find()
-            .filter(campaign_decision::Column::ItemId.eq(item_id))
-            .order_by_asc(campaign_decision::Column::Id)
-            .all(&self.db)
-            .await?)
+        decode(
+            campaign_decision::Entity::find()
+                .filter(campaign_decision::Column::ItemId.eq(item_id))
+                .order_by_asc(campaign_decision::Column::Id)
+                .all(&self.db)
+                .await?,
+        )
     }
 
     /// Every decision of a campaign in order, for evidence.
@@ -335,11 +544,13 @@ impl Store {
         &self,
         campaign_id: i64,
     ) -> Result<Vec<CampaignDecision>, StoreError> {
-        Ok(campaign_decision::Entity::find()
-            .filter(campaign_decision::Column::CampaignId.eq(campaign_id))
-            .order_by_asc(campaign_decision::Column::Id)
-            .all(&self.db)
-            .await?)
+        decode(
+            campaign_decision::Entity::find()
+                .filter(campaign_decision::Column::CampaignId.eq(campaign_id))
+                .order_by_asc(campaign_decision::Column::Id)
+                .all(&self.db)
+                .await?,
+        )
     }
 
     /// The items a record has had across campaigns, newest first, with their decisions.
@@ -357,7 +568,7 @@ impl Store {
         let mut out = Vec::with_capacity(items.len());
         for i in items {
             let d = self.item_decisions(i.id).await?;
-            out.push((i, d));
+            out.push((i.try_into()?, d));
         }
         Ok(out)
     }
@@ -377,7 +588,7 @@ impl Store {
                 .await?
                 .ok_or_else(|| StoreError::NotFound(format!("campaign item {}", d.item_id)))?;
             let open = campaign::Entity::find_by_id(item.campaign_id)
-                .filter(campaign::Column::Status.eq("open"))
+                .filter(campaign::Column::Status.eq(OPEN))
                 .count(&txn)
                 .await?;
             if open == 0 {
@@ -389,7 +600,7 @@ impl Store {
             let saved = campaign_decision::ActiveModel {
                 campaign_id: Set(item.campaign_id),
                 item_id: Set(item.id),
-                decision: Set(d.decision.clone()),
+                decision: Set(d.decision.as_str().to_owned()),
                 justification: Set(d.justification),
                 expires_on: Set(d.expires_on),
                 handed_to: Set(d.handed_to.clone()),
@@ -402,8 +613,8 @@ impl Store {
             .await?;
             let mut row: campaign_item::ActiveModel = item.into();
             if d.concludes {
-                row.state = Set(DECIDED.to_owned());
-                row.decision = Set(Some(d.decision));
+                row.state = Set(ItemState::Decided.as_str().to_owned());
+                row.decision = Set(Some(d.decision.as_str().to_owned()));
                 row.decided_at = Set(Some(at));
             } else if let Some(to) = d.handed_to {
                 row.reviewer = Set(to.to_lowercase());
@@ -411,7 +622,7 @@ impl Store {
             }
             row.update(&txn).await?;
             append_audit_in(&txn, d.audit, at).await?;
-            out.push(saved);
+            out.push(saved.try_into()?);
         }
         txn.commit().await?;
         Ok(out)
@@ -424,7 +635,7 @@ impl Store {
         &self,
         id: i64,
         outcome: CloseOutcome,
-        needs_action: &[&str],
+        needs_action: &[DecisionKind],
         at: DateTime<Utc>,
     ) -> Result<Campaign, StoreError> {
         let txn = self.db.begin().await?;
@@ -432,7 +643,7 @@ impl Store {
             .one(&txn)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("campaign {id}")))?;
-        if c.status != "open" {
+        if c.status != OPEN {
             return Err(StoreError::Conflict(format!(
                 "campaign {id} is already closed"
             )));
@@ -447,7 +658,7 @@ impl Store {
                      SELECT campaign_id, id, $1, $2, $3, $4, '[]' FROM campaign_items \
                      WHERE campaign_id = $5 AND state = 'pending'",
                     [
-                        decision.clone().into(),
+                        decision.as_str().into(),
                         "close-out: nobody reviewed it before the campaign closed".into(),
                         "system:close-out".into(),
                         at.into(),
@@ -456,22 +667,28 @@ impl Store {
                 ))
                 .await?;
                 campaign_item::Entity::update_many()
-                    .col_expr(campaign_item::Column::State, Expr::value(DECIDED))
+                    .col_expr(
+                        campaign_item::Column::State,
+                        Expr::value(ItemState::Decided.as_str()),
+                    )
                     .col_expr(
                         campaign_item::Column::Decision,
-                        Expr::value(decision.clone()),
+                        Expr::value(decision.as_str()),
                     )
                     .col_expr(campaign_item::Column::DecidedAt, Expr::value(at))
                     .filter(campaign_item::Column::CampaignId.eq(id))
-                    .filter(campaign_item::Column::State.eq(PENDING))
+                    .filter(campaign_item::Column::State.eq(ItemState::Pending.as_str()))
                     .exec(&txn)
                     .await?;
             }
             None => {
                 campaign_item::Entity::update_many()
-                    .col_expr(campaign_item::Column::State, Expr::value(UNREVIEWED))
+                    .col_expr(
+                        campaign_item::Column::State,
+                        Expr::value(ItemState::Unreviewed.as_str()),
+                    )
                     .filter(campaign_item::Column::CampaignId.eq(id))
-                    .filter(campaign_item::Column::State.eq(PENDING))
+                    .filter(campaign_item::Column::State.eq(ItemState::Pending.as_str()))
                     .exec(&txn)
                     .await?;
             }
@@ -482,7 +699,7 @@ impl Store {
             .column(campaign_item::Column::RecordId)
             .column(campaign_item::Column::Decision)
             .filter(campaign_item::Column::CampaignId.eq(id))
-            .filter(campaign_item::Column::Decision.is_in(needs_action.iter().copied()))
+            .filter(campaign_item::Column::Decision.is_in(needs_action.iter().map(|k| k.as_str())))
             .into_tuple()
             .all(&txn)
             .await?;
@@ -494,7 +711,7 @@ impl Store {
                     item_id: Set(*item),
                     record_id: Set(*record),
                     action: Set(action.clone().unwrap_or_default()),
-                    status: Set("pending".to_owned()),
+                    status: Set(TaskStatus::Pending.as_str().to_owned()),
                     detail: Set(String::new()),
                     updated_at: Set(at),
                     ..Default::default()
@@ -505,31 +722,33 @@ impl Store {
         }
         let event = append_audit_in(&txn, outcome.audit, at).await?;
         let mut row: campaign::ActiveModel = c.into();
-        row.status = Set("closed".to_owned());
+        row.status = Set(CampaignStatus::Closed.as_str().to_owned());
         row.signed_off_by = Set(Some(outcome.signed_off_by));
         row.closed_at = Set(Some(at));
         row.audit_hash_at_close = Set(Some(event.hash));
         let saved = row.update(&txn).await?;
         txn.commit().await?;
-        Ok(saved)
+        saved.try_into()
     }
 
     pub async fn remediation_tasks(
         &self,
         campaign_id: i64,
     ) -> Result<Vec<RemediationTask>, StoreError> {
-        Ok(remediation_task::Entity::find()
-            .filter(remediation_task::Column::CampaignId.eq(campaign_id))
-            .order_by_asc(remediation_task::Column::Id)
-            .all(&self.db)
-            .await?)
+        decode(
+            remediation_task::Entity::find()
+                .filter(remediation_task::Column::CampaignId.eq(campaign_id))
+                .order_by_asc(remediation_task::Column::Id)
+                .all(&self.db)
+                .await?,
+        )
     }
 
     /// Records a task's new status with its audit event, in one transaction.
     pub async fn update_remediation_task(
         &self,
         task_id: i64,
-        status: &str,
+        status: TaskStatus,
         detail: &str,
         audit: NewAuditEvent,
         at: DateTime<Utc>,
@@ -540,7 +759,7 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("remediation task {task_id}")))?;
         let mut row: remediation_task::ActiveModel = task.into();
-        row.status = Set(status.to_owned());
+        row.status = Set(status.as_str().to_owned());
         row.detail = Set(detail.to_owned());
         row.updated_at = Set(at);
         row.update(&txn).await?;
@@ -559,7 +778,7 @@ impl Store {
             .column(campaign_item::Column::Reviewer)
             .column_as(campaign_item::Column::Id.count(), "n")
             .filter(campaign_item::Column::CampaignId.eq(campaign_id))
-            .filter(campaign_item::Column::State.eq(PENDING))
+            .filter(campaign_item::Column::State.eq(ItemState::Pending.as_str()))
             .group_by(campaign_item::Column::Reviewer)
             .order_by_asc(campaign_item::Column::Reviewer)
             .into_tuple()
@@ -686,7 +905,7 @@ mod tests {
                 name: "Q4".into(),
                 definition: Some("quarterly".into()),
                 scope: "platform=aws".into(),
-                rules: "{}".into(),
+                rules: CampaignRules::new("iam"),
                 launched_by: "admin".into(),
                 launched_at: at,
                 due_at: at + chrono::Duration::days(14),
@@ -703,10 +922,10 @@ mod tests {
         l.finish(ev("campaign.launched"), at).await.unwrap()
     }
 
-    fn decide(item_id: i64, decision: &str, concludes: bool) -> NewDecision {
+    fn decide(item_id: i64, decision: DecisionKind, concludes: bool) -> NewDecision {
         NewDecision {
             item_id,
-            decision: decision.into(),
+            decision,
             justification: "why".into(),
             expires_on: None,
             handed_to: (!concludes).then(|| "Carol".into()),
@@ -728,9 +947,9 @@ mod tests {
             let items = s.campaign_items(c.id, None, None, None, 4).await.unwrap();
             s.record_decisions(
                 vec![
-                    decide(items[0].id, "keep", true),
-                    decide(items[1].id, "revoke", true),
-                    decide(items[2].id, "delegate", false),
+                    decide(items[0].id, DecisionKind::Keep, true),
+                    decide(items[1].id, DecisionKind::Revoke, true),
+                    decide(items[2].id, DecisionKind::Delegate, false),
                 ],
                 at,
             )
@@ -738,8 +957,8 @@ mod tests {
             .unwrap();
             let handed = s.campaign_item(items[2].id).await.unwrap();
             assert_eq!(
-                (handed.reviewer.as_str(), handed.state.as_str()),
-                ("carol", PENDING)
+                (handed.reviewer.as_str(), handed.state),
+                ("carol", ItemState::Pending)
             );
             assert_eq!(
                 s.item_counts(c.id).await.unwrap(),
@@ -758,12 +977,12 @@ mod tests {
                         close_out_decision: None,
                         audit: ev("campaign.closed"),
                     },
-                    &["revoke"],
+                    &[DecisionKind::Revoke],
                     at,
                 )
                 .await
                 .unwrap();
-            assert_eq!(closed.status, "closed");
+            assert_eq!(closed.status, CampaignStatus::Closed);
             assert!(closed.audit_hash_at_close.is_some());
             let tasks = s.remediation_tasks(c.id).await.unwrap();
             assert_eq!(tasks.len(), 1);
@@ -771,7 +990,7 @@ mod tests {
             assert_eq!(s.item_counts(c.id).await.unwrap().unreviewed, 2498);
             // Closed: no more decisions, nothing half-written.
             let err = s
-                .record_decisions(vec![decide(items[3].id, "keep", true)], at)
+                .record_decisions(vec![decide(items[3].id, DecisionKind::Keep, true)], at)
                 .await
                 .unwrap_err();
             assert!(matches!(err, StoreError::Conflict(_)), "{err}");
@@ -784,7 +1003,7 @@ mod tests {
                         close_out_decision: None,
                         audit: ev("campaign.closed"),
                     },
-                    &["revoke"],
+                    &[DecisionKind::Revoke],
                     at
                 )
                 .await
@@ -812,10 +1031,10 @@ mod tests {
                 c.id,
                 CloseOutcome {
                     signed_off_by: "iam".into(),
-                    close_out_decision: Some("revoke".into()),
+                    close_out_decision: Some(DecisionKind::Revoke),
                     audit: ev("campaign.closed"),
                 },
-                &["revoke"],
+                &[DecisionKind::Revoke],
                 at,
             )
             .await

@@ -171,7 +171,7 @@ pub async fn run(cmd: CampaignCommand) -> CliResult {
                 .await?;
             let mut failed = false;
             for r in &results {
-                failed |= r.status == "failed";
+                failed |= r.status == roster_core::campaign::TaskStatus::Failed;
                 println!("task {} {} {}: {}", r.task, r.record, r.status, r.detail);
             }
             println!(

@@ -43,12 +43,6 @@ impl From<csv::Error> for CliError {
     }
 }
 
-impl From<roster_store::StoreError> for CliError {
-    fn from(e: roster_store::StoreError) -> Self {
-        CliError::App(e.into())
-    }
-}
-
 impl From<roster_connector_sdk::ConnectorError> for CliError {
     fn from(e: roster_connector_sdk::ConnectorError) -> Self {
         CliError::App(AppError::Invalid(e.to_string()))

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use roster_store::RunStatus;
+use roster_app::sync::RunStatus;
 
 use super::progress::TerminalProgress;
 use super::{CliError, CliResult, actor, load_config, open};

@@ -7,10 +7,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{NaiveDate, Utc};
 use roster_app::AppError;
-use roster_app::campaigns::{Evidence, InboxFilter, LaunchRequest};
+use roster_app::campaigns::{
+    Campaign, CampaignDecision, CampaignItem, Evidence, InboxFilter, ItemCounts, LaunchRequest,
+    RemediationTask,
+};
 use roster_core::InventoryItem;
-use roster_core::campaign::{DecisionInput, DecisionKind};
-use roster_store::campaigns::{Campaign, CampaignItem, ItemCounts};
+use roster_core::campaign::{DecisionInput, DecisionKind, ItemState};
 use serde::Deserialize;
 
 use super::AppState;
@@ -44,7 +46,7 @@ pub struct CampaignRow {
 fn row(c: Campaign, counts: ItemCounts, now: chrono::DateTime<Utc>) -> CampaignRow {
     let total = counts.pending + counts.decided + counts.unreviewed;
     let done_pct = (counts.decided * 100).checked_div(total).unwrap_or(100);
-    let overdue = c.status == "open" && c.due_at < now;
+    let overdue = c.is_open() && c.due_at < now;
     CampaignRow {
         c,
         counts,
@@ -179,8 +181,11 @@ fn item_row(i: &CampaignItem) -> ItemRow {
         kind: i.kind.clone(),
         tier: i.tier.clone(),
         reviewer: i.reviewer.clone(),
-        state: i.state.clone(),
-        decision: i.decision.clone().unwrap_or_default(),
+        state: i.state.as_str().to_owned(),
+        decision: i
+            .decision
+            .map(|d| d.as_str().to_owned())
+            .unwrap_or_default(),
     }
 }
 
@@ -195,7 +200,7 @@ struct CampaignPage {
     items: Vec<ItemRow>,
     state_filter: String,
     next: Option<i64>,
-    tasks: Vec<roster_store::campaigns::RemediationTask>,
+    tasks: Vec<RemediationTask>,
     is_admin: bool,
 }
 
@@ -217,7 +222,7 @@ pub async fn campaign(
     let item_state = query
         .state
         .as_deref()
-        .filter(|v| ["pending", "decided", "unreviewed"].contains(v));
+        .and_then(|v| v.parse::<ItemState>().ok());
     let reviewer = query.reviewer.as_deref().filter(|r| !r.is_empty());
     let v = state
         .roster
@@ -237,7 +242,7 @@ pub async fn campaign(
         reviewers: v.reviewers,
         tasks: v.tasks,
         items: v.items.iter().map(item_row).collect(),
-        state_filter: item_state.unwrap_or("").to_owned(),
+        state_filter: item_state.map(|s| s.as_str()).unwrap_or("").to_owned(),
         next: v.next,
         r: row(v.campaign, v.counts, Utc::now()),
         is_admin: s.principal.can_launch(),
@@ -414,10 +419,10 @@ pub struct DecisionRow {
     pub warnings: String,
 }
 
-fn decision_rows(ds: &[roster_store::campaigns::CampaignDecision]) -> Vec<DecisionRow> {
+fn decision_rows(ds: &[CampaignDecision]) -> Vec<DecisionRow> {
     ds.iter()
         .map(|d| DecisionRow {
-            decision: d.decision.clone(),
+            decision: d.decision.as_str().to_owned(),
             actor: d.actor.clone(),
             at: d.at.format("%Y-%m-%d %H:%M").to_string(),
             justification: d.justification.clone(),

@@ -57,12 +57,6 @@ impl WebError {
     }
 }
 
-impl From<roster_store::StoreError> for WebError {
-    fn from(e: roster_store::StoreError) -> Self {
-        WebError::App(e.into())
-    }
-}
-
 impl From<askama::Error> for WebError {
     fn from(e: askama::Error) -> Self {
         WebError::internal(e)

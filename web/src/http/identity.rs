@@ -86,17 +86,17 @@ pub async fn identity(
             reviews.push(ReviewEntry {
                 campaign: campaign.clone(),
                 item: item.id,
-                decision: d.decision,
+                decision: d.decision.as_str().to_owned(),
                 actor: d.actor,
                 at: d.at.format(FMT).to_string(),
                 justification: d.justification,
             });
         }
-        if item.state != "decided" {
+        if item.state != roster_core::campaign::ItemState::Decided {
             reviews.push(ReviewEntry {
                 campaign: campaign.clone(),
                 item: item.id,
-                decision: item.state.clone(),
+                decision: item.state.as_str().to_owned(),
                 actor: item.reviewer.clone(),
                 at: String::new(),
                 justification: String::new(),

@@ -150,16 +150,15 @@ async fn remind(
     c: &Campaign,
     now: DateTime<Utc>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let rules = crate::campaigns::rules_of(c)?;
-    let Some(reminder) = campaign::reminder_due(&rules, c.launched_at, c.due_at, now) else {
+    let Some(reminder) = campaign::reminder_due(&c.rules, c.launched_at, c.due_at, now) else {
         return Ok(());
     };
     let key = reminder.key();
     for (reviewer, pending) in ctx.roster.store.pending_reviewers(c.id).await? {
         let m = message(ctx, c, &reviewer, pending, reminder);
         send_once(ctx, channel, c, &key, m, now).await?;
-        if reminder.escalates() && !reviewer.eq_ignore_ascii_case(&rules.fallback_reviewer) {
-            let mut m = message(ctx, c, &rules.fallback_reviewer, pending, reminder);
+        if reminder.escalates() && !reviewer.eq_ignore_ascii_case(&c.rules.fallback_reviewer) {
+            let mut m = message(ctx, c, &c.rules.fallback_reviewer, pending, reminder);
             m.subject = format!(
                 "[Roster] ESCALATION: {reviewer} has {pending} overdue review(s) in {}",
                 c.name
