@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use roster_core::Record;
 
 use crate::ConnectorError;
+use crate::remediation::Remediator;
 use crate::validator_cache::ValidatorCache;
 
 /// One listing the sync engine runs: a resource type in a scope. Sweeping (marking unseen records
@@ -87,6 +88,12 @@ pub trait Connector: Send + Sync {
     /// The cache of `ETag`s and bodies this connector's HTTP client consults, for the sync
     /// engine to restore before a run and save after it. `None`: no conditional requests.
     fn validator_cache(&self) -> Option<Arc<ValidatorCache>> {
+        None
+    }
+
+    /// This connector's remediation, for a caller that holds it as a `dyn Connector` (the app
+    /// builds each connector once). `None`: it offers none.
+    fn remediator(&self) -> Option<&dyn Remediator> {
         None
     }
 }
