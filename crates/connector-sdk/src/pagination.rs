@@ -200,12 +200,13 @@ impl PageGuard {
 /// (the first page included).
 #[derive(Clone, Copy)]
 pub struct PageLimit<'a> {
-    listing: &'a dyn std::fmt::Display,
+    // Sync, so that a limit held across an await keeps the connector's future Send.
+    listing: &'a (dyn std::fmt::Display + Sync),
     max_pages: u64,
 }
 
 impl<'a> PageLimit<'a> {
-    pub fn new<L: std::fmt::Display>(listing: &'a L, max_pages: u64) -> Self {
+    pub fn new<L: std::fmt::Display + Sync>(listing: &'a L, max_pages: u64) -> Self {
         Self { listing, max_pages }
     }
 }
