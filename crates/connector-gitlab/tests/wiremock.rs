@@ -612,6 +612,14 @@ async fn remediation_dry_run_then_run_issue_exactly_the_documented_requests() {
         .unwrap();
     assert_eq!(c.actions("gitlab.project_access_token"), ["revoke"]);
     assert_eq!(c.actions("gitlab.pipeline_trigger"), ["delete"]);
+    // The same remediator through the connector, as the app's registry asks for it.
+    let as_connector: &dyn Connector = &c;
+    assert_eq!(
+        as_connector
+            .remediator()
+            .map(|r| r.actions("gitlab.pipeline_trigger")),
+        Some(&["delete"][..])
+    );
     assert!(c.actions("gitlab.project_variable").is_empty());
 
     let dry = c.remediate(&request(token, "revoke", false)).await.unwrap();

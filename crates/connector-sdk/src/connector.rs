@@ -164,3 +164,27 @@ mod page_token_tests {
         assert!(matches!(err, Err(ConnectorError::Malformed { .. })));
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod remediator_tests {
+    use super::*;
+
+    struct Plain;
+
+    #[async_trait]
+    impl Connector for Plain {
+        async fn plan(&self) -> Result<Vec<Listing>, ConnectorError> {
+            Ok(Vec::new())
+        }
+
+        async fn list(&self, _: &Listing, _: Option<&PageToken>) -> Result<Page, ConnectorError> {
+            Ok(Page::default())
+        }
+    }
+
+    #[test]
+    fn a_connector_offers_no_remediator_unless_it_says_so() {
+        assert!(Plain.remediator().is_none());
+    }
+}
