@@ -41,7 +41,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use roster_connector_sdk::walk::{Children, Fetched, Walk};
+use roster_connector_sdk::walk::{Children, Fetched, Walk, walk};
 use roster_connector_sdk::{
     Clock, Connector, ConnectorError, Fingerprint, Listing, Page, PageCursor, PageLimit, PageToken,
     Remediator, SystemClock,
@@ -368,14 +368,14 @@ impl GcpConnector {
                 .await?,
             )
         };
-        let walk = ParentWalk {
+        let by_parent = ParentWalk {
             connector: self,
             listing,
             project,
             view,
         };
-        roster_connector_sdk::walk::walk(
-            &walk,
+        walk(
+            &by_parent,
             listing,
             page,
             self.max_pages,

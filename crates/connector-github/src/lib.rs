@@ -61,10 +61,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use roster_connector_sdk::pagination::page_number_next;
-use roster_connector_sdk::walk::{Children, Fetched, Walk};
+use roster_connector_sdk::walk::{Children, Fetched, Walk, walk};
 use roster_connector_sdk::{
     Clock, Connector, ConnectorError, Fingerprint, Listing, Page, PageCursor, PageLimit, PageToken,
-    PathPattern, Remediator, SystemClock, ValidatorCache, ValidatorLimits,
+    PathPattern, Remediator, Response, SystemClock, ValidatorCache, ValidatorLimits,
 };
 use roster_core::Record;
 use serde::Deserialize;
@@ -215,6 +215,30 @@ impl GithubConnector {
         PageLimit::new(listing, self.max_pages)
     }
 
+    /// The page of an org-level endpoint at `url`: its records, the fingerprint of its items,
+    /// and the response (its body taken) for the next page.
+    async fn org_page(
+        &self,
+        resource: &'static ResourceType,
+        org: &str,
+        url: &str,
+    ) -> Result<(Vec<Record>, Option<Fingerprint>, Response<Value>), ConnectorError> {
+        let mut response = self
+            .api
+            .get::<Value>(url)
+            .await
+            .map_err(|e| forbidden(e, resource.needs))?;
+        let ctx = Ctx {
+            org,
+            resource_type: resource.name,
+            repo: None,
+        };
+        let items = page_items(resource, std::mem::take(&mut response.body), &response.url)?;
+        let fingerprint = Fingerprint::of(&items);
+        let records = map_items(resource, &ctx, items, &response.url)?;
+        Ok((records, fingerprint, response))
+    }
+
     /// One page of an org-level listing: the endpoint's page at the cursor's URL.
     async fn list_org(
         &self,
@@ -228,19 +252,7 @@ impl GithubConnector {
         let url = cursor
             .at()
             .map_or_else(|| self.first_url(path(org), resource.items), str::to_owned);
-        let response = self
-            .api
-            .get::<Value>(&url)
-            .await
-            .map_err(|e| forbidden(e, resource.needs))?;
-        let ctx = Ctx {
-            org,
-            resource_type: resource.name,
-            repo: None,
-        };
-        let items = page_items(resource, response.body, &response.url)?;
-        let fingerprint = Fingerprint::of(&items);
-        let mut records = map_items(resource, &ctx, items, &response.url)?;
+        let (mut records, fingerprint, response) = self.org_page(resource, org, &url).await?;
         if resource.name == runner::ORG.name && records.iter().any(|r| r.parent.is_none()) {
             // Older GitHub versions do not say which group a runner is in; the groups do.
             // Not knowing only leaves the link out: the runners themselves were read.
@@ -270,15 +282,15 @@ impl GithubConnector {
         path: fn(&str) -> String,
         page: Option<&PageToken>,
     ) -> Result<Page, ConnectorError> {
-        let walk = RepoWalk {
+        let repos = RepoWalk {
             connector: self,
             listing,
             resource,
             org,
             path,
         };
-        roster_connector_sdk::walk::walk(
-            &walk,
+        walk(
+            &repos,
             listing,
             page,
             self.max_pages,
@@ -302,19 +314,7 @@ impl GithubConnector {
             || self.first_url(runner_group::path(org), resource.items),
             str::to_owned,
         );
-        let response = self
-            .api
-            .get::<Value>(&url)
-            .await
-            .map_err(|e| forbidden(e, resource.needs))?;
-        let ctx = Ctx {
-            org,
-            resource_type: resource.name,
-            repo: None,
-        };
-        let items = page_items(resource, response.body, &response.url)?;
-        let fingerprint = Fingerprint::of(&items);
-        let mut records = map_items(resource, &ctx, items, &response.url)?;
+        let (mut records, fingerprint, response) = self.org_page(resource, org, &url).await?;
         for record in &mut records {
             let runners = self
                 .group_runners(listing, resource, org, &record.key.external_id)

@@ -53,7 +53,7 @@ pub mod testing;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use roster_connector_sdk::walk::{Children, Fetched, Walk};
+use roster_connector_sdk::walk::{Children, Fetched, Walk, walk};
 use roster_connector_sdk::{
     Clock, Connector, ConnectorError, Fingerprint, Listing, Page, PageCursor, PageLimit, PageToken,
     Remediator, SystemClock,
@@ -314,7 +314,7 @@ impl GitlabConnector {
         path: fn(&Scope<'_>, u64) -> String,
         page: Option<&PageToken>,
     ) -> Result<Page, ConnectorError> {
-        let walk = ParentWalk {
+        let by_parent = ParentWalk {
             connector: self,
             listing,
             resource,
@@ -322,8 +322,8 @@ impl GitlabConnector {
             parents,
             path,
         };
-        roster_connector_sdk::walk::walk(
-            &walk,
+        walk(
+            &by_parent,
             listing,
             page,
             self.max_pages,
