@@ -100,8 +100,9 @@ impl<P> WalkState<P> {
 
 /// One page of the nested listing `listing`: resumes the walk `token` left off (`None`: from
 /// the start) and goes on for up to `max_records` records or [`REQUESTS_PER_PAGE`] requests.
-/// Either level's next page repeating its page, naming itself, or passing `max_pages` (the
-/// children's count starts again with each parent) is a [`ConnectorError::PaginationLoop`].
+/// At either level, a page whose items repeat the previous page's, a next page that names the
+/// page itself, or more than `max_pages` pages (counted again for each parent's children) is a
+/// [`ConnectorError::PaginationLoop`].
 pub async fn walk<W: Walk>(
     walk: &W,
     listing: &Listing,
