@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use roster_connector_sdk::{Connector, ConnectorError, Listing, Page, PageToken};
+use roster_connector_sdk::{Connector, ConnectorError, Listing, Page, PageToken, Remediator};
 use roster_core::Record;
 use tokio::sync::{Mutex, OnceCell};
 
@@ -251,5 +251,9 @@ impl Connector for AwsConnector {
             records: records.get(start..end).unwrap_or_default().to_vec(),
             next: (end < records.len()).then(|| PageToken(end.to_string())),
         })
+    }
+
+    fn remediator(&self) -> Option<&dyn Remediator> {
+        Some(self)
     }
 }

@@ -972,3 +972,18 @@ async fn with_the_credential_report_no_key_is_asked_about_one_by_one() {
         "credential_report: no matching column"
     );
 }
+
+/// The connector answers for its remediation, as the app's registry asks for it.
+#[tokio::test]
+async fn the_connector_hands_out_its_remediator() {
+    let server = MockServer::start().await;
+    let s = setup(&server.uri(), 1);
+    let c = AwsConnector::new(s.config.clone()).unwrap();
+    let as_connector: &dyn Connector = &c;
+    let remediator = as_connector.remediator().unwrap();
+    assert_eq!(
+        remediator.actions("aws.access_key"),
+        ["deactivate", "delete"]
+    );
+    assert!(remediator.actions("aws.iam_user").is_empty());
+}

@@ -42,7 +42,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use roster_connector_sdk::{
-    Clock, Connector, ConnectorError, Listing, Page, PageToken, SystemClock,
+    Clock, Connector, ConnectorError, Listing, Page, PageToken, Remediator, SystemClock,
 };
 use roster_core::{Record, RecordKey};
 use serde_json::Value;
@@ -252,6 +252,10 @@ impl Connector for AzureConnector {
             records,
             next: next.map(PageToken),
         })
+    }
+
+    fn remediator(&self) -> Option<&dyn Remediator> {
+        Some(self)
     }
 }
 

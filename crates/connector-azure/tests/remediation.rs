@@ -12,7 +12,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use roster_connector_azure::{AzureConfig, AzureConnector, Credentials};
 use roster_connector_sdk::{
-    RemediationError, RemediationOutcome, RemediationRequest, Remediator, Secret, SystemClock,
+    Connector, RemediationError, RemediationOutcome, RemediationRequest, Remediator, Secret,
+    SystemClock,
 };
 use roster_core::{Kind, Platform, Privilege, Record, RecordKey, Status, Usage};
 use serde_json::json;
@@ -99,6 +100,14 @@ async fn dry_run_reads_the_live_secret_and_changes_nothing() {
     let c = connector(&server, false);
     assert_eq!(c.actions("azure.client_secret"), ["remove"]);
     assert!(c.actions("azure.application").is_empty());
+    // The same remediator through the connector, as the app's registry asks for it.
+    let as_connector: &dyn Connector = &c;
+    assert_eq!(
+        as_connector
+            .remediator()
+            .map(|r| r.actions("azure.client_secret")),
+        Some(&["remove"][..])
+    );
     let out = remediate(
         &c,
         &secret_record(&format!("{APP}/{SECRET}")),

@@ -37,12 +37,14 @@ pub mod testing;
 mod workload_identity_pool;
 mod workload_identity_provider;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use roster_connector_sdk::walk::{Children, Fetched, Walk, walk};
 use roster_connector_sdk::{
-    Clock, Connector, ConnectorError, Listing, Page, PageToken, SystemClock,
+    Clock, Connector, ConnectorError, Fingerprint, Listing, Page, PageCursor, PageLimit, PageToken,
+    Remediator, SystemClock,
 };
 use roster_core::Record;
 use serde::{Deserialize, Serialize};
@@ -71,10 +73,6 @@ pub fn resource_types() -> Vec<&'static str> {
     RESOURCE_TYPES.to_vec()
 }
 
-/// A per-parent listing (keys per account, providers per pool) stops asking for more within
-/// one page after this many requests, so a page (and a failure) stays small.
-const REQUESTS_PER_PAGE: usize = 10;
-
 pub struct GcpConnector {
     projects: Vec<String>,
     page_size: u32,
@@ -101,27 +99,6 @@ struct ProjectView {
     telemetry: Telemetry,
 }
 
-/// Where a listing goes on; serialised as the opaque page token.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Cursor {
-    /// The next page of the listing (or, for a per-parent listing, of its parents).
-    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
-    token: Option<String>,
-    #[serde(rename = "k", default, skip_serializing_if = "is_zero")]
-    pages: u64,
-    /// Per-parent listings: the parents listing is finished.
-    #[serde(rename = "d", default, skip_serializing_if = "is_false")]
-    parents_done: bool,
-    /// Per-parent listings: parents not finished yet; the first is the one `child_token`
-    /// continues.
-    #[serde(rename = "q", default, skip_serializing_if = "VecDeque::is_empty")]
-    queue: VecDeque<Parent>,
-    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
-    child_token: Option<String>,
-    #[serde(rename = "ck", default, skip_serializing_if = "is_zero")]
-    child_pages: u64,
-}
-
 /// A service account (keys walk) or a pool (providers walk).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Parent {
@@ -133,14 +110,6 @@ struct Parent {
     id: String,
     #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
     owner: Option<String>,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
 }
 
 /// Google hides what a credential may not see behind 404 as well as 403 (and a project that
@@ -235,29 +204,8 @@ impl GcpConnector {
             })
     }
 
-    /// A next token equal to the one that named it, or more pages than `max_pages`, is a loop.
-    fn advance(
-        &self,
-        listing: &Listing,
-        slot: &mut Option<String>,
-        pages: &mut u64,
-        next: String,
-    ) -> Result<(), ConnectorError> {
-        *pages += 1;
-        if slot.as_deref() == Some(next.as_str()) {
-            return Err(ConnectorError::PaginationLoop {
-                listing: listing.to_string(),
-                detail: "the server named the same pageToken as the next page again".into(),
-            });
-        }
-        if *pages >= self.max_pages {
-            return Err(ConnectorError::PaginationLoop {
-                listing: listing.to_string(),
-                detail: format!("more than {} pages", self.max_pages),
-            });
-        }
-        *slot = Some(next);
-        Ok(())
+    fn limit<'a>(&self, listing: &'a Listing) -> PageLimit<'a> {
+        PageLimit::new(listing, self.max_pages)
     }
 
     /// The project's IAM policy; 403/404 leave it unreadable rather than failing the listing.
@@ -319,7 +267,7 @@ impl GcpConnector {
         project: &str,
         page: Option<&PageToken>,
     ) -> Result<Page, ConnectorError> {
-        let mut cursor = PageToken::state::<Cursor>(listing, page)?;
+        let mut cursor = PageToken::state::<PageCursor>(listing, page)?;
         let view = self
             .view(
                 listing,
@@ -331,7 +279,7 @@ impl GcpConnector {
         let url = page_url(
             &format!("v1/projects/{project}/serviceAccounts"),
             self.page_size,
-            cursor.token.as_deref(),
+            cursor.at(),
         );
         let response = self
             .api
@@ -339,6 +287,7 @@ impl GcpConnector {
             .await
             .map_err(|e| forbidden(e, service_account::NEEDS))?;
         let (items, next) = items_of(response.body, "accounts", &response.url)?;
+        let fingerprint = Fingerprint::of(&items);
         let accounts = service_account::AccountView {
             policy: &view.policy,
             telemetry: &view.telemetry,
@@ -351,13 +300,12 @@ impl GcpConnector {
                 url: response.url.to_string(),
                 detail,
             })?;
-        let next = match next {
-            Some(next) => {
-                self.advance(listing, &mut cursor.token, &mut cursor.pages, next)?;
-                Some(PageToken::from_state(&cursor))
-            }
-            None => None,
-        };
+        let next = cursor.next_token(
+            self.limit(listing),
+            response.url.as_str(),
+            fingerprint,
+            next,
+        )?;
         Ok(Page { records, next })
     }
 
@@ -367,11 +315,11 @@ impl GcpConnector {
         project: &str,
         page: Option<&PageToken>,
     ) -> Result<Page, ConnectorError> {
-        let mut cursor = PageToken::state::<Cursor>(listing, page)?;
+        let mut cursor = PageToken::state::<PageCursor>(listing, page)?;
         let url = page_url(
             &format!("v1/projects/{project}/locations/global/workloadIdentityPools"),
             self.page_size,
-            cursor.token.as_deref(),
+            cursor.at(),
         );
         let response = self
             .api
@@ -379,6 +327,7 @@ impl GcpConnector {
             .await
             .map_err(|e| forbidden(e, workload_identity_pool::NEEDS))?;
         let (items, next) = items_of(response.body, "workloadIdentityPools", &response.url)?;
+        let fingerprint = Fingerprint::of(&items);
         let mut records = Vec::with_capacity(items.len());
         for item in items {
             let mapped = workload_identity_pool::map(project, item).map_err(|detail| {
@@ -389,24 +338,69 @@ impl GcpConnector {
             })?;
             records.extend(mapped);
         }
-        let next = match next {
-            Some(next) => {
-                self.advance(listing, &mut cursor.token, &mut cursor.pages, next)?;
-                Some(PageToken::from_state(&cursor))
-            }
-            None => None,
-        };
+        let next = cursor.next_token(
+            self.limit(listing),
+            response.url.as_str(),
+            fingerprint,
+            next,
+        )?;
         Ok(Page { records, next })
     }
 
-    /// Fetches the next page of the parents listing into the cursor's queue.
-    async fn next_parents(
+    /// One page of a per-parent listing: keys per account, or providers per pool.
+    async fn list_per_parent(
         &self,
         listing: &Listing,
         project: &str,
-        cursor: &mut Cursor,
+        page: Option<&PageToken>,
         providers: bool,
-    ) -> Result<(), ConnectorError> {
+    ) -> Result<Page, ConnectorError> {
+        let view = if providers {
+            None
+        } else {
+            Some(
+                self.view(
+                    listing,
+                    project,
+                    page.is_none(),
+                    last_authentication::KEY_ACTIVITY,
+                )
+                .await?,
+            )
+        };
+        let by_parent = ParentWalk {
+            connector: self,
+            listing,
+            project,
+            view,
+        };
+        walk(
+            &by_parent,
+            listing,
+            page,
+            self.max_pages,
+            self.page_size as usize,
+        )
+        .await
+    }
+}
+
+/// A per-parent listing: the project's accounts then each one's keys (`view` given), or its
+/// pools then each one's providers.
+struct ParentWalk<'a> {
+    connector: &'a GcpConnector,
+    listing: &'a Listing,
+    project: &'a str,
+    view: Option<Arc<ProjectView>>,
+}
+
+#[async_trait]
+impl Walk for ParentWalk<'_> {
+    type Parent = Parent;
+
+    async fn parents(&self, at: Option<&str>) -> Result<Fetched<Parent>, ConnectorError> {
+        let project = self.project;
+        let providers = self.view.is_none();
         let (path, field, needs) = if providers {
             (
                 format!("v1/projects/{project}/locations/global/workloadIdentityPools"),
@@ -420,17 +414,20 @@ impl GcpConnector {
                 service_account::NEEDS,
             )
         };
-        let url = page_url(&path, self.page_size, cursor.token.as_deref());
+        let url = page_url(&path, self.connector.page_size, at);
         let response = self
+            .connector
             .api
             .get::<Value>(Service::Iam, &url)
             .await
             .map_err(|e| forbidden(e, needs))?;
         let (items, next) = items_of(response.body, field, &response.url)?;
+        let fingerprint = Fingerprint::of(&items);
         let malformed = |detail: String| ConnectorError::Malformed {
             url: response.url.to_string(),
             detail,
         };
+        let mut parents = Vec::with_capacity(items.len());
         for item in items {
             let parent = if providers {
                 let pool: workload_identity_pool::WorkloadIdentityPool =
@@ -455,146 +452,92 @@ impl GcpConnector {
                     name: sa.email,
                 }
             };
-            cursor.queue.push_back(parent);
+            parents.push(parent);
         }
-        match next {
-            Some(next) => {
-                let (mut token, mut pages) = (cursor.token.take(), cursor.pages);
-                self.advance(listing, &mut token, &mut pages, next)?;
-                cursor.token = token;
-                cursor.pages = pages;
-            }
-            None => {
-                cursor.parents_done = true;
-                cursor.token = None;
-            }
-        }
-        Ok(())
+        Ok(Fetched {
+            items: parents,
+            fingerprint,
+            url: response.url,
+            next,
+        })
     }
 
-    /// One page of a per-parent listing: keys per account, or providers per pool.
-    async fn list_per_parent(
+    async fn children(
         &self,
-        listing: &Listing,
-        project: &str,
-        page: Option<&PageToken>,
-        providers: bool,
-    ) -> Result<Page, ConnectorError> {
-        let mut cursor = PageToken::state::<Cursor>(listing, page)?;
-        let view = if providers {
-            None
-        } else {
-            Some(
-                self.view(
-                    listing,
-                    project,
-                    page.is_none(),
-                    last_authentication::KEY_ACTIVITY,
-                )
-                .await?,
-            )
-        };
-        let mut records = Vec::new();
-        let mut requests = 0;
-        loop {
-            if requests >= REQUESTS_PER_PAGE || records.len() >= self.page_size as usize {
-                return Ok(Page {
-                    records,
-                    next: Some(PageToken::from_state(&cursor)),
-                });
-            }
-            let Some(parent) = cursor.queue.front().cloned() else {
-                if cursor.parents_done {
-                    return Ok(Page {
-                        records,
-                        next: None,
-                    });
-                }
-                requests += 1;
-                self.next_parents(listing, project, &mut cursor, providers)
-                    .await?;
-                continue;
-            };
-            requests += 1;
-            let (url, needs, field) = if providers {
-                (
-                    page_url(
-                        &format!(
-                            "v1/projects/{project}/locations/global/workloadIdentityPools/{}/providers",
-                            parent.name
-                        ),
-                        self.page_size,
-                        cursor.child_token.as_deref(),
-                    ),
-                    workload_identity_provider::NEEDS,
-                    "workloadIdentityPoolProviders",
-                )
-            } else {
-                (
-                    format!(
-                        "v1/projects/{project}/serviceAccounts/{}/keys?keyTypes=USER_MANAGED",
+        parent: &Parent,
+        at: Option<&str>,
+    ) -> Result<Children, ConnectorError> {
+        let project = self.project;
+        let (url, needs, field) = match self.view {
+            None => (
+                page_url(
+                    &format!(
+                        "v1/projects/{project}/locations/global/workloadIdentityPools/{}/providers",
                         parent.name
                     ),
-                    service_account_key::NEEDS,
-                    "keys",
-                )
-            };
-            let response = match self.api.get::<Value>(Service::Iam, &url).await {
-                Ok(r) => r,
-                Err(ConnectorError::NotFound { .. }) => {
-                    // Deleted between the parents page and now: its children are gone too.
-                    tracing::warn!(parent = %parent.name, listing = %listing, "deleted during the sync; skipped");
-                    cursor.queue.pop_front();
-                    cursor.child_token = None;
-                    cursor.child_pages = 0;
-                    continue;
-                }
-                Err(e) => return Err(forbidden(e, needs)),
-            };
-            let (items, next) = items_of(response.body, field, &response.url)?;
-            let malformed = |detail: String| ConnectorError::Malformed {
-                url: response.url.to_string(),
-                detail,
-            };
-            match &view {
-                None => {
-                    for item in items {
-                        records.extend(
-                            workload_identity_provider::map(project, &parent.name, item)
-                                .map_err(malformed)?,
-                        );
-                    }
-                }
-                Some(view) => {
-                    let privileges = view.policy.for_service_account(&parent.name, project);
-                    let account = service_account_key::Account {
-                        email: &parent.name,
-                        external_id: &parent.id,
-                        owner: parent.owner.as_deref(),
-                        privileges: &privileges,
-                    };
-                    for item in items {
-                        records.extend(
-                            service_account_key::map(project, item, &account, &view.telemetry)
-                                .map_err(malformed)?,
-                        );
-                    }
+                    self.connector.page_size,
+                    at,
+                ),
+                workload_identity_provider::NEEDS,
+                "workloadIdentityPoolProviders",
+            ),
+            Some(_) => (
+                format!(
+                    "v1/projects/{project}/serviceAccounts/{}/keys?keyTypes=USER_MANAGED",
+                    parent.name
+                ),
+                service_account_key::NEEDS,
+                "keys",
+            ),
+        };
+        let response = match self.connector.api.get::<Value>(Service::Iam, &url).await {
+            Ok(r) => r,
+            Err(ConnectorError::NotFound { .. }) => {
+                // Deleted between the parents page and now: its children are gone too.
+                tracing::warn!(parent = %parent.name, listing = %self.listing, "deleted during the sync; skipped");
+                return Ok(Children::Gone { requests: 1 });
+            }
+            Err(e) => return Err(forbidden(e, needs)),
+        };
+        let (items, next) = items_of(response.body, field, &response.url)?;
+        let fingerprint = Fingerprint::of(&items);
+        let malformed = |detail: String| ConnectorError::Malformed {
+            url: response.url.to_string(),
+            detail,
+        };
+        let mut records = Vec::new();
+        match &self.view {
+            None => {
+                for item in items {
+                    records.extend(
+                        workload_identity_provider::map(project, &parent.name, item)
+                            .map_err(malformed)?,
+                    );
                 }
             }
-            // Key listings are not paged; provider listings are.
-            match next.filter(|_| providers) {
-                Some(next) => {
-                    let mut pages = cursor.child_pages;
-                    self.advance(listing, &mut cursor.child_token, &mut pages, next)?;
-                    cursor.child_pages = pages;
-                }
-                None => {
-                    cursor.queue.pop_front();
-                    cursor.child_token = None;
-                    cursor.child_pages = 0;
+            Some(view) => {
+                let privileges = view.policy.for_service_account(&parent.name, project);
+                let account = service_account_key::Account {
+                    email: &parent.name,
+                    external_id: &parent.id,
+                    owner: parent.owner.as_deref(),
+                    privileges: &privileges,
+                };
+                for item in items {
+                    records.extend(
+                        service_account_key::map(project, item, &account, &view.telemetry)
+                            .map_err(malformed)?,
+                    );
                 }
             }
         }
+        Ok(Children::Page(Fetched {
+            items: records,
+            fingerprint,
+            url: response.url,
+            // Key listings are not paged; provider listings are.
+            next: next.filter(|_| self.view.is_none()),
+        }))
     }
 }
 
@@ -629,6 +572,10 @@ impl Connector for GcpConnector {
                 url: listing.to_string(),
             }),
         }
+    }
+
+    fn remediator(&self) -> Option<&dyn Remediator> {
+        Some(self)
     }
 }
 

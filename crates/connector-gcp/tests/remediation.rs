@@ -11,7 +11,8 @@ use roster_connector_gcp::testing::REMEDIATED_KEY;
 use roster_connector_gcp::testing::estate::{ACCESS_TOKEN, Estate};
 use roster_connector_gcp::{Credentials, GcpConfig, GcpConnector};
 use roster_connector_sdk::{
-    RemediationError, RemediationOutcome, RemediationRequest, Remediator, Secret, SystemClock,
+    Connector, RemediationError, RemediationOutcome, RemediationRequest, Remediator, Secret,
+    SystemClock,
 };
 use roster_core::{Kind, Platform, Privilege, Record, RecordKey, Status, Usage};
 use serde_json::json;
@@ -100,6 +101,14 @@ async fn disable_then_delete_after_the_grace_period_dry_run_first() {
         ["disable", "delete"]
     );
     assert!(off.actions("gcp.service_account").is_empty());
+    // The same remediator through the connector, as the app's registry asks for it.
+    let as_connector: &dyn Connector = &off;
+    assert_eq!(
+        as_connector
+            .remediator()
+            .map(|r| r.actions("gcp.service_account_key")),
+        Some(&["disable", "delete"][..])
+    );
     assert_eq!(off.previous_stage("delete"), Some("disable"));
 
     // Dry run: reads the live key, changes nothing, works with remediation off.

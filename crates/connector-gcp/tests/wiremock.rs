@@ -15,7 +15,7 @@ use roster_connector_sdk::{Connector, ConnectorError, FakeClock, Listing, Secret
 use roster_core::{Kind, Privilege, Record, Status, Usage};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, header, method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const SA: &str = "gcp.service_account";
 const KEY: &str = "gcp.service_account_key";
@@ -510,6 +510,83 @@ async fn a_page_token_that_comes_back_is_a_loop() {
         matches!(err, ConnectorError::PaginationLoop { .. }),
         "{err}"
     );
+}
+
+/// A server that ignores `pageToken`: the same full page every time, with a next token that
+/// is new each time (so only the page's items tell the loop).
+fn ignores_page_token(body: Value) -> impl Fn(&Request) -> ResponseTemplate {
+    move |r: &Request| {
+        let n: u64 = r
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "pageToken")
+            .map_or(0, |(_, v)| v.trim_start_matches('t').parse().unwrap());
+        let mut body = body.clone();
+        body["nextPageToken"] = json!(format!("t{}", n + 1));
+        ResponseTemplate::new(200).set_body_json(body)
+    }
+}
+
+fn is_repeat(err: &ConnectorError) -> bool {
+    matches!(err, ConnectorError::PaginationLoop { listing, detail }
+        if listing.ends_with(" in acme-prod") && detail.contains("repeated the previous page"))
+}
+
+/// Page 2 with page 1's items is a loop at the second request, not at `max_pages`: for the
+/// accounts, for the pools a providers walk goes through, and for one pool's providers.
+#[tokio::test]
+async fn a_server_that_ignores_the_page_token_is_stopped_at_the_second_request() {
+    let server = MockServer::start().await;
+    mount_side_calls(&server).await;
+    let c = token_connector(&server, &["acme-prod"], Arc::new(FakeClock::default()));
+    Mock::given(method("GET"))
+        .and(path("/v1/projects/acme-prod/serviceAccounts"))
+        .respond_with(ignores_page_token(accounts_page(0, 2, None)))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let err = drain(&c, SA, "acme-prod").await.unwrap_err();
+    assert!(is_repeat(&err), "{err}");
+    server.verify().await;
+
+    let pools = "/v1/projects/acme-prod/locations/global/workloadIdentityPools";
+    let pool_page = fixture_json("pools.json");
+    let guard = Mock::given(method("GET"))
+        .and(path(pools))
+        .respond_with(ignores_page_token(pool_page.clone()))
+        .expect(2)
+        .mount_as_scoped(&server)
+        .await;
+    for pool in ["ci-pool", "gitlab-pool"] {
+        Mock::given(method("GET"))
+            .and(path(format!("{pools}/{pool}/providers")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let err = drain(&c, PROVIDER, "acme-prod").await.unwrap_err();
+    assert!(is_repeat(&err), "{err}");
+    drop(guard);
+    server.verify().await;
+
+    server.reset().await;
+    Mock::given(method("GET"))
+        .and(path(pools))
+        .respond_with(ResponseTemplate::new(200).set_body_json(pool_page))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{pools}/ci-pool/providers")))
+        .respond_with(ignores_page_token(fixture_json(
+            "providers.ci-pool.page1.json",
+        )))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let err = drain(&c, PROVIDER, "acme-prod").await.unwrap_err();
+    assert!(is_repeat(&err), "{err}");
+    server.verify().await;
 }
 
 #[tokio::test]

@@ -57,17 +57,17 @@ mod runner_group;
 pub mod testing;
 mod webhook;
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use roster_connector_sdk::pagination::page_number_next;
+use roster_connector_sdk::walk::{Children, Fetched, Walk, walk};
 use roster_connector_sdk::{
-    Clock, Connector, ConnectorError, Listing, Page, PageToken, PathPattern, SystemClock,
-    ValidatorCache, ValidatorLimits,
+    Clock, Connector, ConnectorError, Fingerprint, Listing, Page, PageCursor, PageLimit, PageToken,
+    PathPattern, Remediator, Response, SystemClock, ValidatorCache, ValidatorLimits,
 };
 use roster_core::Record;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 pub use api::{ACCEPT_VALUE, API_VERSION, ResponseObserver};
@@ -121,10 +121,6 @@ pub(crate) fn listing_patterns() -> Vec<PathPattern> {
     }
     out
 }
-
-/// A per-repository listing stops asking for more within one page after this many requests,
-/// so a page (and a failure) stays small.
-const REQUESTS_PER_PAGE: usize = 10;
 
 pub struct GithubConnector {
     orgs: Vec<String>,
@@ -215,22 +211,21 @@ impl GithubConnector {
         }
     }
 
-    /// One page of an org-level listing: the endpoint's page at the cursor's URL.
-    async fn list_org(
+    fn limit<'a>(&self, listing: &'a Listing) -> PageLimit<'a> {
+        PageLimit::new(listing, self.max_pages)
+    }
+
+    /// The page of an org-level endpoint at `url`: its records, the fingerprint of its items,
+    /// and the response (its body taken) for the next page.
+    async fn org_page(
         &self,
-        listing: &Listing,
         resource: &'static ResourceType,
         org: &str,
-        path: fn(&str) -> String,
-        mut cursor: Cursor,
-    ) -> Result<Page, ConnectorError> {
-        let url = cursor
-            .url
-            .take()
-            .unwrap_or_else(|| self.first_url(path(org), resource.items));
-        let response = self
+        url: &str,
+    ) -> Result<(Vec<Record>, Option<Fingerprint>, Response<Value>), ConnectorError> {
+        let mut response = self
             .api
-            .get::<Value>(&url)
+            .get::<Value>(url)
             .await
             .map_err(|e| forbidden(e, resource.needs))?;
         let ctx = Ctx {
@@ -238,7 +233,26 @@ impl GithubConnector {
             resource_type: resource.name,
             repo: None,
         };
-        let mut records = map_items(resource, &ctx, response.body, &response.url)?;
+        let items = page_items(resource, std::mem::take(&mut response.body), &response.url)?;
+        let fingerprint = Fingerprint::of(&items);
+        let records = map_items(resource, &ctx, items, &response.url)?;
+        Ok((records, fingerprint, response))
+    }
+
+    /// One page of an org-level listing: the endpoint's page at the cursor's URL.
+    async fn list_org(
+        &self,
+        listing: &Listing,
+        resource: &'static ResourceType,
+        org: &str,
+        path: fn(&str) -> String,
+        page: Option<&PageToken>,
+    ) -> Result<Page, ConnectorError> {
+        let mut cursor = PageToken::state::<PageCursor>(listing, page)?;
+        let url = cursor
+            .at()
+            .map_or_else(|| self.first_url(path(org), resource.items), str::to_owned);
+        let (mut records, fingerprint, response) = self.org_page(resource, org, &url).await?;
         if resource.name == runner::ORG.name && records.iter().any(|r| r.parent.is_none()) {
             // Older GitHub versions do not say which group a runner is in; the groups do.
             // Not knowing only leaves the link out: the runners themselves were read.
@@ -249,123 +263,40 @@ impl GithubConnector {
                 }
             }
         }
-        let next = match response.next {
-            Some(next) => {
-                self.check_next(listing, &response.url, &next, &mut cursor.pages)?;
-                cursor.url = Some(next.to_string());
-                Some(PageToken::from_state(&cursor))
-            }
-            None => None,
-        };
+        let next = cursor.next_token(
+            self.limit(listing),
+            response.url.as_str(),
+            fingerprint,
+            response.next.map(String::from),
+        )?;
         Ok(Page { records, next })
     }
 
-    /// One page of a per-repository listing: continues the repo walk where the cursor left it,
-    /// for up to `page_size` records or `REQUESTS_PER_PAGE` requests.
+    /// One page of a per-repository listing: the repo walk, continued where the page token
+    /// left it.
     async fn list_per_repo(
         &self,
         listing: &Listing,
         resource: &'static ResourceType,
         org: &str,
         path: fn(&str) -> String,
-        mut cursor: Cursor,
+        page: Option<&PageToken>,
     ) -> Result<Page, ConnectorError> {
-        let mut records = Vec::new();
-        let mut requests = 0;
-        loop {
-            if requests >= REQUESTS_PER_PAGE || records.len() >= self.page_size as usize {
-                return Ok(Page {
-                    records,
-                    next: Some(PageToken::from_state(&cursor)),
-                });
-            }
-            let Some(repo) = cursor.queue.front().cloned() else {
-                let url = match std::mem::take(&mut cursor.repos) {
-                    ReposState::Done => {
-                        return Ok(Page {
-                            records,
-                            next: None,
-                        });
-                    }
-                    ReposState::Start => format!("{}?per_page={}", repos_path(org), self.page_size),
-                    ReposState::Next(url) => url,
-                };
-                requests += 1;
-                let response = self.api.get::<Vec<RepoItem>>(&url).await.map_err(|e| {
-                    forbidden(
-                        e,
-                        "metadata:read on the org's repositories (classic token: repo)",
-                    )
-                })?;
-                cursor.queue = response
-                    .body
-                    .into_iter()
-                    .map(|r| Repo {
-                        public: r.is_public(),
-                        full_name: r.full_name,
-                    })
-                    .collect();
-                cursor.repos = match response.next {
-                    Some(next) => {
-                        self.check_next(listing, &response.url, &next, &mut cursor.repo_pages)?;
-                        ReposState::Next(next.to_string())
-                    }
-                    None => ReposState::Done,
-                };
-                continue;
-            };
-            let url = cursor
-                .url
-                .take()
-                .unwrap_or_else(|| self.first_url(path(&repo.full_name), resource.items));
-            requests += 1;
-            match self.api.get::<Value>(&url).await {
-                Ok(response) => {
-                    let ctx = Ctx {
-                        org,
-                        resource_type: resource.name,
-                        repo: Some(&repo),
-                    };
-                    records.extend(map_items(resource, &ctx, response.body, &response.url)?);
-                    match response.next {
-                        Some(next) => {
-                            self.check_next(listing, &response.url, &next, &mut cursor.pages)?;
-                            cursor.url = Some(next.to_string());
-                        }
-                        None => {
-                            cursor.queue.pop_front();
-                            cursor.pages = 0;
-                        }
-                    }
-                }
-                Err(ConnectorError::NotFound { url: missing }) => {
-                    requests += 1;
-                    match self
-                        .api
-                        .get::<Value>(&format!("repos/{}", repo.full_name))
-                        .await
-                    {
-                        Err(ConnectorError::NotFound { .. }) => {
-                            tracing::warn!(
-                                repository = %repo.full_name,
-                                listing = %listing,
-                                "repository gone during the sync; skipped"
-                            );
-                            cursor.queue.pop_front();
-                            cursor.pages = 0;
-                        }
-                        Ok(_) => {
-                            return Err(ConnectorError::Forbidden {
-                                url: missing,
-                                needs: Some(resource.needs.to_string()),
-                            });
-                        }
-                        Err(e) => return Err(forbidden(e, resource.needs)),
-                    }
-                }
-                Err(e) => return Err(forbidden(e, resource.needs)),
-            }
-        }
+        let repos = RepoWalk {
+            connector: self,
+            listing,
+            resource,
+            org,
+            path,
+        };
+        walk(
+            &repos,
+            listing,
+            page,
+            self.max_pages,
+            self.page_size as usize,
+        )
+        .await
     }
 
     /// One page of runner groups, each with its runners. GitHub documents no `Link` on this
@@ -375,24 +306,15 @@ impl GithubConnector {
         listing: &Listing,
         resource: &'static ResourceType,
         org: &str,
-        mut cursor: Cursor,
+        page: Option<&PageToken>,
     ) -> Result<Page, ConnectorError> {
-        let page_number = cursor.pages + 1;
-        let url = cursor
-            .url
-            .take()
-            .unwrap_or_else(|| self.first_url(runner_group::path(org), resource.items));
-        let response = self
-            .api
-            .get::<Value>(&url)
-            .await
-            .map_err(|e| forbidden(e, resource.needs))?;
-        let ctx = Ctx {
-            org,
-            resource_type: resource.name,
-            repo: None,
-        };
-        let mut records = map_items(resource, &ctx, response.body, &response.url)?;
+        let mut cursor = PageToken::state::<PageCursor>(listing, page)?;
+        let page_number = cursor.pages_read() + 1;
+        let url = cursor.at().map_or_else(
+            || self.first_url(runner_group::path(org), resource.items),
+            str::to_owned,
+        );
+        let (mut records, fingerprint, response) = self.org_page(resource, org, &url).await?;
         for record in &mut records {
             let runners = self
                 .group_runners(listing, resource, org, &record.key.external_id)
@@ -415,14 +337,12 @@ impl GithubConnector {
                 next
             })
         });
-        let next = match next {
-            Some(next) => {
-                self.check_next(listing, &response.url, &next, &mut cursor.pages)?;
-                cursor.url = Some(next.to_string());
-                Some(PageToken::from_state(&cursor))
-            }
-            None => None,
-        };
+        let next = cursor.next_token(
+            self.limit(listing),
+            response.url.as_str(),
+            fingerprint,
+            next.map(String::from),
+        )?;
         Ok(Page { records, next })
     }
 
@@ -433,10 +353,10 @@ impl GithubConnector {
     ) -> Result<std::collections::HashMap<u64, u64>, ConnectorError> {
         let listing = Listing::new(runner_group::RESOURCE.name, org);
         let mut group_of = std::collections::HashMap::new();
-        let mut cursor = Cursor::default();
+        let mut token = None;
         loop {
             let page = self
-                .list_runner_groups(&listing, &runner_group::RESOURCE, org, cursor)
+                .list_runner_groups(&listing, &runner_group::RESOURCE, org, token.as_ref())
                 .await?;
             for group in &page.records {
                 let Ok(group_id) = group.key.external_id.parse::<u64>() else {
@@ -447,7 +367,7 @@ impl GithubConnector {
                 }
             }
             match page.next {
-                Some(token) => cursor = PageToken::state(&listing, Some(&token))?,
+                Some(next) => token = Some(next),
                 None => return Ok(group_of),
             }
         }
@@ -461,22 +381,23 @@ impl GithubConnector {
         org: &str,
         group_id: &str,
     ) -> Result<Vec<Value>, ConnectorError> {
-        let mut url = format!(
+        let first = format!(
             "{}?per_page={}",
             runner_group::runners_path(org, group_id),
             self.page_size
         );
-        let mut pages = 0;
+        let mut cursor = PageCursor::default();
         let mut runners = Vec::new();
         loop {
+            let url = cursor.at().unwrap_or(&first).to_owned();
             let response = self
                 .api
                 .get::<Value>(&url)
                 .await
                 .map_err(|e| forbidden(e, resource.needs))?;
-            match response.body {
+            let items = match response.body {
                 Value::Object(mut m) => match m.remove("runners") {
-                    Some(Value::Array(items)) => runners.extend(items),
+                    Some(Value::Array(items)) => items,
                     _ => {
                         return Err(ConnectorError::Malformed {
                             url: response.url.to_string(),
@@ -490,39 +411,18 @@ impl GithubConnector {
                         detail: "expected a JSON object".into(),
                     });
                 }
+            };
+            let fingerprint = Fingerprint::of(&items);
+            runners.extend(items);
+            if !cursor.follow(
+                self.limit(listing),
+                response.url.as_str(),
+                fingerprint,
+                response.next.map(String::from),
+            )? {
+                return Ok(runners);
             }
-            match response.next {
-                Some(next) => {
-                    self.check_next(listing, &response.url, &next, &mut pages)?;
-                    url = next.to_string();
-                }
-                None => return Ok(runners),
-            }
         }
-    }
-
-    /// A next link equal to the page that named it, or more pages than `max_pages`, is a loop.
-    fn check_next(
-        &self,
-        listing: &Listing,
-        current: &url::Url,
-        next: &url::Url,
-        pages: &mut u64,
-    ) -> Result<(), ConnectorError> {
-        *pages += 1;
-        if next == current {
-            return Err(ConnectorError::PaginationLoop {
-                listing: listing.to_string(),
-                detail: format!("{current} names itself as the next page"),
-            });
-        }
-        if *pages >= self.max_pages {
-            return Err(ConnectorError::PaginationLoop {
-                listing: listing.to_string(),
-                detail: format!("more than {} pages at {current}", self.max_pages),
-            });
-        }
-        Ok(())
     }
 }
 
@@ -544,56 +444,109 @@ impl RepoItem {
     }
 }
 
-/// Where a listing goes on; serialised as the opaque page token.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Cursor {
-    /// The next page of the current endpoint (the org's, or the current repository's).
-    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
-    url: Option<String>,
-    /// Pages of the current endpoint so far (for `max_pages`).
-    #[serde(rename = "k", default, skip_serializing_if = "is_zero")]
-    pages: u64,
-    /// Repo walk: where `orgs/{org}/repos` goes on.
-    #[serde(rename = "r", default, skip_serializing_if = "ReposState::is_start")]
-    repos: ReposState,
-    #[serde(rename = "rk", default, skip_serializing_if = "is_zero")]
-    repo_pages: u64,
-    /// Repo walk: the repositories of the current repos page not finished yet; the first is
-    /// the one `url` continues.
-    #[serde(rename = "q", default, skip_serializing_if = "VecDeque::is_empty")]
-    queue: VecDeque<Repo>,
+/// The repo walk of a per-repository listing: the org's repositories, then each one's endpoint.
+struct RepoWalk<'a> {
+    connector: &'a GithubConnector,
+    listing: &'a Listing,
+    resource: &'static ResourceType,
+    org: &'a str,
+    path: fn(&str) -> String,
 }
 
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
+#[async_trait]
+impl Walk for RepoWalk<'_> {
+    type Parent = Repo;
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-enum ReposState {
-    #[default]
-    Start,
-    Next(String),
-    Done,
-}
+    async fn parents(&self, at: Option<&str>) -> Result<Fetched<Repo>, ConnectorError> {
+        let c = self.connector;
+        let url = at.map_or_else(
+            || format!("{}?per_page={}", repos_path(self.org), c.page_size),
+            str::to_owned,
+        );
+        let response = c.api.get::<Vec<RepoItem>>(&url).await.map_err(|e| {
+            forbidden(
+                e,
+                "metadata:read on the org's repositories (classic token: repo)",
+            )
+        })?;
+        let repos: Vec<Repo> = response
+            .body
+            .into_iter()
+            .map(|r| Repo {
+                public: r.is_public(),
+                full_name: r.full_name,
+            })
+            .collect();
+        Ok(Fetched {
+            fingerprint: Fingerprint::of(&repos),
+            items: repos,
+            url: response.url,
+            next: response.next.map(String::from),
+        })
+    }
 
-impl ReposState {
-    fn is_start(&self) -> bool {
-        matches!(self, ReposState::Start)
+    /// A repository that answers 404 is looked up: gone means deleted during the sync (skipped);
+    /// still there means the 404 hid what these credentials may not read.
+    async fn children(&self, repo: &Repo, at: Option<&str>) -> Result<Children, ConnectorError> {
+        let c = self.connector;
+        let resource = self.resource;
+        let url = at.map_or_else(
+            || c.first_url((self.path)(&repo.full_name), resource.items),
+            str::to_owned,
+        );
+        match c.api.get::<Value>(&url).await {
+            Ok(response) => {
+                let ctx = Ctx {
+                    org: self.org,
+                    resource_type: resource.name,
+                    repo: Some(repo),
+                };
+                let items = page_items(resource, response.body, &response.url)?;
+                let fingerprint = Fingerprint::of(&items);
+                Ok(Children::Page(Fetched {
+                    items: map_items(resource, &ctx, items, &response.url)?,
+                    fingerprint,
+                    url: response.url,
+                    next: response.next.map(String::from),
+                }))
+            }
+            Err(ConnectorError::NotFound { url: missing }) => {
+                match c
+                    .api
+                    .get::<Value>(&format!("repos/{}", repo.full_name))
+                    .await
+                {
+                    Err(ConnectorError::NotFound { .. }) => {
+                        tracing::warn!(
+                            repository = %repo.full_name,
+                            listing = %self.listing,
+                            "repository gone during the sync; skipped"
+                        );
+                        Ok(Children::Gone { requests: 2 })
+                    }
+                    Ok(_) => Err(ConnectorError::Forbidden {
+                        url: missing,
+                        needs: Some(resource.needs.to_string()),
+                    }),
+                    Err(e) => Err(forbidden(e, resource.needs)),
+                }
+            }
+            Err(e) => Err(forbidden(e, resource.needs)),
+        }
     }
 }
 
-/// The records of one response body.
-fn map_items(
+/// The items of one response body.
+fn page_items(
     resource: &ResourceType,
-    ctx: &Ctx<'_>,
     body: Value,
     url: &url::Url,
-) -> Result<Vec<Record>, ConnectorError> {
+) -> Result<Vec<Value>, ConnectorError> {
     let malformed = |detail: String| ConnectorError::Malformed {
         url: url.to_string(),
         detail,
     };
-    let items = match (resource.items, body) {
+    Ok(match (resource.items, body) {
         (Items::Array, Value::Array(items)) => items,
         (Items::Field(field), Value::Object(mut m)) => match m.remove(field) {
             Some(Value::Array(items)) => items,
@@ -606,6 +559,19 @@ fn map_items(
         (Items::Whole, body @ Value::Object(_)) => vec![body],
         (Items::Array, _) => return Err(malformed("expected a JSON array".into())),
         _ => return Err(malformed("expected a JSON object".into())),
+    })
+}
+
+/// The records of one page's items.
+fn map_items(
+    resource: &ResourceType,
+    ctx: &Ctx<'_>,
+    items: Vec<Value>,
+    url: &url::Url,
+) -> Result<Vec<Record>, ConnectorError> {
+    let malformed = |detail: String| ConnectorError::Malformed {
+        url: url.to_string(),
+        detail,
     };
     let mut records = Vec::with_capacity(items.len());
     for item in items {
@@ -632,22 +598,19 @@ impl Connector for GithubConnector {
         page: Option<&PageToken>,
     ) -> Result<Page, ConnectorError> {
         let (resource, org) = self.resource(listing)?;
-        let cursor = PageToken::state::<Cursor>(listing, page)?;
         match resource.source {
-            Source::Org(path) => self.list_org(listing, resource, org, path, cursor).await,
-            Source::PerRepo(path) => {
-                self.list_per_repo(listing, resource, org, path, cursor)
-                    .await
-            }
-            Source::RunnerGroups => {
-                self.list_runner_groups(listing, resource, org, cursor)
-                    .await
-            }
+            Source::Org(path) => self.list_org(listing, resource, org, path, page).await,
+            Source::PerRepo(path) => self.list_per_repo(listing, resource, org, path, page).await,
+            Source::RunnerGroups => self.list_runner_groups(listing, resource, org, page).await,
         }
     }
 
     fn validator_cache(&self) -> Option<Arc<ValidatorCache>> {
         self.validator_cache.clone()
+    }
+
+    fn remediator(&self) -> Option<&dyn Remediator> {
+        Some(self)
     }
 }
 

@@ -18,7 +18,8 @@
 use async_trait::async_trait;
 use reqwest::Method;
 use roster_connector_sdk::{
-    ConnectorError, RemediationError, RemediationOutcome, RemediationRequest, Remediator,
+    ConnectorError, Fingerprint, PageCursor, PageLimit, RemediationError, RemediationOutcome,
+    RemediationRequest, Remediator,
 };
 use roster_core::Record;
 use serde_json::{Value, json};
@@ -141,9 +142,10 @@ impl GithubConnector {
         id: u64,
         needs: &str,
     ) -> Result<Option<Value>, ConnectorError> {
-        let mut url = first;
-        let mut pages = 0u64;
+        let limit = PageLimit::new(&first, self.max_pages);
+        let mut cursor = PageCursor::default();
         loop {
+            let url = cursor.at().unwrap_or(&first).to_owned();
             let response = self
                 .api
                 .get::<Value>(&url)
@@ -155,24 +157,20 @@ impl GithubConnector {
                     detail: "expected a JSON array".into(),
                 });
             };
+            let fingerprint = Fingerprint::of(&items);
             if let Some(item) = items
                 .into_iter()
                 .find(|i| i.get(id_field).and_then(Value::as_u64) == Some(id))
             {
                 return Ok(Some(item));
             }
-            pages += 1;
-            match response.next {
-                Some(next) if next != response.url && pages < self.max_pages => {
-                    url = next.to_string();
-                }
-                Some(next) => {
-                    return Err(ConnectorError::PaginationLoop {
-                        listing: url,
-                        detail: format!("stopped after {pages} page(s) at {next}"),
-                    });
-                }
-                None => return Ok(None),
+            if !cursor.follow(
+                limit,
+                response.url.as_str(),
+                fingerprint,
+                response.next.map(String::from),
+            )? {
+                return Ok(None);
             }
         }
     }

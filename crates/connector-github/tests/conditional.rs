@@ -357,6 +357,43 @@ async fn runner_groups_page_without_link_and_carry_their_runners() {
     assert_eq!(oss.signals[0].rule, "github.runner_group.public_repos");
 }
 
+/// Without a `Link`, a full page means "ask for the next page number": a server that ignores
+/// `page` answers page 1 again, which stops the listing at the second request.
+#[tokio::test]
+async fn runner_groups_from_a_server_that_ignores_the_page_stop_at_the_second_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/actions/runner-groups"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"total_count": 9,
+            "runner_groups": [group(1, "Default", false), group(2, "gpu", false)]})),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(
+            "^/orgs/acme/actions/runner-groups/[12]/runners$",
+        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"total_count": 0, "runners": []})),
+        )
+        .mount(&server)
+        .await;
+    let err = list_all(
+        &connector(&server, 2),
+        &Listing::new("github.runner_group", "acme"),
+        100,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::PaginationLoop { detail, .. } if detail.contains("repeated")),
+        "{err}"
+    );
+    server.verify().await;
+}
+
 #[tokio::test]
 async fn runner_groups_a_token_may_not_read_are_not_seen() {
     let server = MockServer::start().await;

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use roster_connector_github::{Credentials, GithubConfig, GithubConnector};
 use roster_connector_sdk::{
-    ConnectorError, RemediationError, RemediationOutcome, RemediationRequest, Remediator, Secret,
-    SystemClock,
+    Connector, ConnectorError, RemediationError, RemediationOutcome, RemediationRequest,
+    Remediator, Secret, SystemClock,
 };
 use roster_core::{Kind, Platform, Privilege, Record, RecordKey, Status, Usage};
 use serde_json::{Value, json};
@@ -146,6 +146,14 @@ async fn unknown_actions_and_types_are_refused_before_any_request() {
     let c = connector(&server, true);
     assert_eq!(c.actions("github.deploy_key"), ["delete"]);
     assert_eq!(c.actions("github.webhook"), ["deactivate"]);
+    // The same remediator through the connector, as the app's registry asks for it.
+    let as_connector: &dyn Connector = &c;
+    assert_eq!(
+        as_connector
+            .remediator()
+            .map(|r| r.actions("github.webhook")),
+        Some(&["deactivate"][..])
+    );
     assert!(c.actions("github.org_actions_secret").is_empty());
     assert_eq!(c.previous_stage("delete"), None);
     for (r, action) in [

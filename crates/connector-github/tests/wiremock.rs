@@ -312,6 +312,86 @@ async fn a_link_naming_its_own_page_is_a_loop() {
     );
 }
 
+/// A server that ignores `page`: the same full page every time, with a next link one page on.
+fn ignores_page(body: Value) -> impl Fn(&Request) -> ResponseTemplate {
+    move |r: &Request| {
+        let page: u64 = r
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "page")
+            .map_or(1, |(_, v)| v.parse().unwrap());
+        let mut next = r.url.clone();
+        next.query_pairs_mut()
+            .clear()
+            .append_pair("per_page", "2")
+            .append_pair("page", &(page + 1).to_string());
+        ResponseTemplate::new(200)
+            .set_body_json(body.clone())
+            .insert_header("link", format!(r#"<{next}>; rel="next""#).as_str())
+    }
+}
+
+fn is_repeat(err: &ConnectorError) -> bool {
+    matches!(err, ConnectorError::PaginationLoop { listing, detail }
+        if listing.ends_with(" in acme") && detail.contains("repeated the previous page"))
+}
+
+/// Page 2 with page 1's items is a loop at the second request, not at `max_pages`: for an
+/// org listing, the repo walk itself and a repository's own pages.
+#[tokio::test]
+async fn a_server_that_ignores_the_page_parameter_is_stopped_at_the_second_request() {
+    let h = harness(2).await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/hooks"))
+        .respond_with(ignores_page(json!([hook(1), hook(2)])))
+        .expect(2)
+        .mount(&h.server)
+        .await;
+    let err = drain(&h.connector, "github.webhook").await.unwrap_err();
+    assert!(is_repeat(&err), "{err}");
+    h.server.verify().await;
+
+    // The repositories listing repeats (each repository, asked once, answers no keys).
+    let h = harness(2).await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/repos"))
+        .respond_with(ignores_page(json!([
+            repo("web", "private"),
+            repo("api", "private")
+        ])))
+        .expect(2)
+        .mount(&h.server)
+        .await;
+    for name in ["web", "api"] {
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/acme/{name}/keys")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+            .expect(1)
+            .mount(&h.server)
+            .await;
+    }
+    let err = drain(&h.connector, "github.deploy_key").await.unwrap_err();
+    assert!(is_repeat(&err), "{err}");
+    h.server.verify().await;
+
+    // One repository's keys repeat.
+    let h = harness(2).await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/repos"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([repo("web", "private")])))
+        .mount(&h.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/web/keys"))
+        .respond_with(ignores_page(json!([key(1, true), key(2, true)])))
+        .expect(2)
+        .mount(&h.server)
+        .await;
+    let err = drain(&h.connector, "github.deploy_key").await.unwrap_err();
+    assert!(is_repeat(&err), "{err}");
+    h.server.verify().await;
+}
+
 fn repo(name: &str, visibility: &str) -> Value {
     json!({"id": 1, "name": name, "full_name": format!("acme/{name}"),
         "private": visibility != "public", "visibility": visibility})

@@ -50,16 +50,16 @@ mod service_account;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use roster_connector_sdk::walk::{Children, Fetched, Walk, walk};
 use roster_connector_sdk::{
-    Clock, Connector, ConnectorError, Listing, Page, PageToken, SystemClock,
+    Clock, Connector, ConnectorError, Fingerprint, Listing, Page, PageCursor, PageLimit, PageToken,
+    Remediator, SystemClock,
 };
 use roster_core::Record;
 use roster_core::record::drop_secret_fields;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use common::INSTANCE_SCOPE;
@@ -110,10 +110,6 @@ fn listed(r: &ResourceType, instance: bool) -> bool {
         (Where::Both, _) | (Where::Groups, false) | (Where::Instance, true)
     )
 }
-
-/// Within one page of a walk, stop asking after this many requests, so a page (and a failure)
-/// stays small.
-const REQUESTS_PER_PAGE: usize = 10;
 
 pub struct GitlabConnector {
     groups: Vec<String>,
@@ -283,35 +279,32 @@ impl GitlabConnector {
         resource: &'static ResourceType,
         scope: Scope<'_>,
         path: fn(&Scope<'_>) -> String,
-        mut cursor: Cursor,
+        page: Option<&PageToken>,
     ) -> Result<Page, ConnectorError> {
+        let mut cursor = PageToken::state::<PageCursor>(listing, page)?;
         let url = cursor
-            .url
-            .take()
-            .unwrap_or_else(|| self.paged(&path(&scope)));
+            .at()
+            .map_or_else(|| self.paged(&path(&scope)), str::to_owned);
         let mut response = self
             .api
             .get::<Value>(&url)
             .await
             .map_err(|e| forbidden(e, resource.needs))?;
         let items = Self::items(std::mem::take(&mut response.body), &response.url)?;
-        let got = items.len();
-        let next = next_page(&response, self.page_size, got)?;
+        let fingerprint = Fingerprint::of(&items);
+        let next = next_page(&response, self.page_size, items.len())?;
         let ctx = self.ctx(listing, resource, None);
         let records = self.map_page(resource, &ctx, items, &response.url).await?;
-        let next = match next {
-            Some(next) => {
-                self.check_next(listing, &response.url, &next, &mut cursor.pages)?;
-                cursor.url = Some(next.to_string());
-                Some(PageToken::from_state(&cursor))
-            }
-            None => None,
-        };
+        let next = cursor.next_token(
+            PageLimit::new(listing, self.max_pages),
+            response.url.as_str(),
+            fingerprint,
+            next.map(String::from),
+        )?;
         Ok(Page { records, next })
     }
 
-    /// One page of a walk: continues where the cursor left it, for up to `page_size` records
-    /// or `REQUESTS_PER_PAGE` requests.
+    /// One page of a walk, continued where the page token left it.
     async fn list_walk(
         &self,
         listing: &Listing,
@@ -319,160 +312,110 @@ impl GitlabConnector {
         scope: Scope<'_>,
         parents: Parents,
         path: fn(&Scope<'_>, u64) -> String,
-        mut cursor: Cursor,
+        page: Option<&PageToken>,
     ) -> Result<Page, ConnectorError> {
-        let mut records = Vec::new();
-        let mut requests = 0;
-        loop {
-            if requests >= REQUESTS_PER_PAGE || records.len() >= self.page_size as usize {
-                return Ok(Page {
-                    records,
-                    next: Some(PageToken::from_state(&cursor)),
-                });
-            }
-            let Some(parent) = cursor.queue.front().cloned() else {
-                let url = match std::mem::take(&mut cursor.parents) {
-                    WalkState::Done => {
-                        return Ok(Page {
-                            records,
-                            next: None,
-                        });
-                    }
-                    WalkState::Start => self.parents_url(parents, &scope),
-                    WalkState::Next(url) => url,
-                };
-                requests += 1;
-                let needs = match parents {
-                    Parents::Projects => {
-                        "read access to the group's projects (token scope read_api)"
-                    }
-                    Parents::ServiceAccounts => resource.needs,
-                };
-                let mut response = self
-                    .api
-                    .get::<Value>(&url)
-                    .await
-                    .map_err(|e| forbidden(e, needs))?;
-                let items = Self::items(std::mem::take(&mut response.body), &response.url)?;
-                let got = items.len();
-                let name_field = match parents {
-                    Parents::Projects => "path_with_namespace",
-                    Parents::ServiceAccounts => "username",
-                };
-                let mut queue = VecDeque::with_capacity(got);
-                for item in &items {
-                    let id = item.get("id").and_then(Value::as_u64);
-                    let name = item.get(name_field).and_then(Value::as_str);
-                    match (id, name) {
-                        (Some(id), Some(name)) => queue.push_back(Parent {
-                            id,
-                            name: name.to_string(),
-                        }),
-                        _ => {
-                            return Err(ConnectorError::Malformed {
-                                url: response.url.to_string(),
-                                detail: format!("an item lacks a numeric `id` or `{name_field}`"),
-                            });
-                        }
-                    }
-                }
-                cursor.queue = queue;
-                cursor.parents = match next_page(&response, self.page_size, got)? {
-                    Some(next) => {
-                        self.check_next(listing, &response.url, &next, &mut cursor.parent_pages)?;
-                        WalkState::Next(next.to_string())
-                    }
-                    None => WalkState::Done,
-                };
-                continue;
-            };
-            let url = cursor
-                .url
-                .take()
-                .unwrap_or_else(|| self.paged(&path(&scope, parent.id)));
-            requests += 1;
-            let mut response = self
-                .api
-                .get::<Value>(&url)
-                .await
-                .map_err(|e| forbidden(e, resource.needs))?;
-            let items = Self::items(std::mem::take(&mut response.body), &response.url)?;
-            let got = items.len();
-            let next = next_page(&response, self.page_size, got)?;
-            let ctx = self.ctx(listing, resource, Some(&parent));
-            records.extend(self.map_page(resource, &ctx, items, &response.url).await?);
-            match next {
-                Some(next) => {
-                    self.check_next(listing, &response.url, &next, &mut cursor.pages)?;
-                    cursor.url = Some(next.to_string());
-                }
-                None => {
-                    cursor.queue.pop_front();
-                    cursor.pages = 0;
+        let by_parent = ParentWalk {
+            connector: self,
+            listing,
+            resource,
+            scope,
+            parents,
+            path,
+        };
+        walk(
+            &by_parent,
+            listing,
+            page,
+            self.max_pages,
+            self.page_size as usize,
+        )
+        .await
+    }
+}
+
+/// A walk: the scope's projects or service accounts, then each one's endpoint.
+struct ParentWalk<'a> {
+    connector: &'a GitlabConnector,
+    listing: &'a Listing,
+    resource: &'static ResourceType,
+    scope: Scope<'a>,
+    parents: Parents,
+    path: fn(&Scope<'_>, u64) -> String,
+}
+
+#[async_trait]
+impl Walk for ParentWalk<'_> {
+    type Parent = Parent;
+
+    async fn parents(&self, at: Option<&str>) -> Result<Fetched<Parent>, ConnectorError> {
+        let c = self.connector;
+        let url = at.map_or_else(|| c.parents_url(self.parents, &self.scope), str::to_owned);
+        let (needs, name_field) = match self.parents {
+            Parents::Projects => (
+                "read access to the group's projects (token scope read_api)",
+                "path_with_namespace",
+            ),
+            Parents::ServiceAccounts => (self.resource.needs, "username"),
+        };
+        let mut response = c
+            .api
+            .get::<Value>(&url)
+            .await
+            .map_err(|e| forbidden(e, needs))?;
+        let items = GitlabConnector::items(std::mem::take(&mut response.body), &response.url)?;
+        let mut parents = Vec::with_capacity(items.len());
+        for item in &items {
+            let id = item.get("id").and_then(Value::as_u64);
+            let name = item.get(name_field).and_then(Value::as_str);
+            match (id, name) {
+                (Some(id), Some(name)) => parents.push(Parent {
+                    id,
+                    name: name.to_string(),
+                }),
+                _ => {
+                    return Err(ConnectorError::Malformed {
+                        url: response.url.to_string(),
+                        detail: format!("an item lacks a numeric `id` or `{name_field}`"),
+                    });
                 }
             }
         }
+        let next = next_page(&response, c.page_size, items.len())?;
+        Ok(Fetched {
+            fingerprint: Fingerprint::of(&items),
+            items: parents,
+            url: response.url,
+            next: next.map(String::from),
+        })
     }
 
-    /// A next page equal to the page that named it, or more pages than `max_pages`, is a loop.
-    fn check_next(
+    async fn children(
         &self,
-        listing: &Listing,
-        current: &url::Url,
-        next: &url::Url,
-        pages: &mut u64,
-    ) -> Result<(), ConnectorError> {
-        *pages += 1;
-        if next == current {
-            return Err(ConnectorError::PaginationLoop {
-                listing: listing.to_string(),
-                detail: format!("{current} names itself as the next page"),
-            });
-        }
-        if *pages >= self.max_pages {
-            return Err(ConnectorError::PaginationLoop {
-                listing: listing.to_string(),
-                detail: format!("more than {} pages at {current}", self.max_pages),
-            });
-        }
-        Ok(())
-    }
-}
-
-/// Where a listing goes on; serialised as the opaque page token.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Cursor {
-    /// The next page of the current endpoint (the scope's, or the current parent's).
-    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
-    url: Option<String>,
-    #[serde(rename = "k", default, skip_serializing_if = "is_zero")]
-    pages: u64,
-    /// Walk: where the parent listing goes on.
-    #[serde(rename = "p", default, skip_serializing_if = "WalkState::is_start")]
-    parents: WalkState,
-    #[serde(rename = "pk", default, skip_serializing_if = "is_zero")]
-    parent_pages: u64,
-    /// Walk: the parents of the current parent page not finished yet; the first is the one `url`
-    /// continues.
-    #[serde(rename = "q", default, skip_serializing_if = "VecDeque::is_empty")]
-    queue: VecDeque<Parent>,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-enum WalkState {
-    #[default]
-    Start,
-    Next(String),
-    Done,
-}
-
-impl WalkState {
-    fn is_start(&self) -> bool {
-        matches!(self, WalkState::Start)
+        parent: &Parent,
+        at: Option<&str>,
+    ) -> Result<Children, ConnectorError> {
+        let c = self.connector;
+        let url = at.map_or_else(
+            || c.paged(&(self.path)(&self.scope, parent.id)),
+            str::to_owned,
+        );
+        let mut response = c
+            .api
+            .get::<Value>(&url)
+            .await
+            .map_err(|e| forbidden(e, self.resource.needs))?;
+        let items = GitlabConnector::items(std::mem::take(&mut response.body), &response.url)?;
+        let fingerprint = Fingerprint::of(&items);
+        let next = next_page(&response, c.page_size, items.len())?;
+        let ctx = c.ctx(self.listing, self.resource, Some(parent));
+        Ok(Children::Page(Fetched {
+            items: c
+                .map_page(self.resource, &ctx, items, &response.url)
+                .await?,
+            fingerprint,
+            url: response.url,
+            next: next.map(String::from),
+        }))
     }
 }
 
@@ -503,17 +446,17 @@ impl Connector for GitlabConnector {
         page: Option<&PageToken>,
     ) -> Result<Page, ConnectorError> {
         let (resource, scope) = self.resource(listing)?;
-        let cursor = PageToken::state::<Cursor>(listing, page)?;
         match resource.source {
-            Source::Scope(path) => {
-                self.list_scope(listing, resource, scope, path, cursor)
-                    .await
-            }
+            Source::Scope(path) => self.list_scope(listing, resource, scope, path, page).await,
             Source::Walk(parents, path) => {
-                self.list_walk(listing, resource, scope, parents, path, cursor)
+                self.list_walk(listing, resource, scope, parents, path, page)
                     .await
             }
         }
+    }
+
+    fn remediator(&self) -> Option<&dyn Remediator> {
+        Some(self)
     }
 }
 

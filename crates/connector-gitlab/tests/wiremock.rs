@@ -16,7 +16,7 @@ use roster_connector_sdk::{
 use roster_core::{Kind, Privilege, Record, Status, Usage};
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 /// The fake clock's start, 2025-01-01T00:00:00Z, as epoch seconds.
 const START: i64 = 1_735_689_600;
@@ -477,6 +477,104 @@ async fn malformed_json_and_foreign_links_and_loops_are_errors() {
     );
 }
 
+/// A server that ignores `page`: the same full page every time, with a `Link` one page on.
+fn ignores_page(body: Value) -> impl Fn(&Request) -> ResponseTemplate {
+    move |r: &Request| {
+        let page: u64 = r
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "page")
+            .map_or(1, |(_, v)| v.parse().unwrap());
+        let mut next = r.url.clone();
+        next.query_pairs_mut()
+            .clear()
+            .append_pair("per_page", "2")
+            .append_pair("page", &(page + 1).to_string());
+        ResponseTemplate::new(200)
+            .set_body_json(body.clone())
+            .insert_header(
+                "link",
+                format!(r#"<{}?{}>; rel="next""#, next.path(), next.query().unwrap()).as_str(),
+            )
+    }
+}
+
+fn is_repeat(err: &ConnectorError) -> bool {
+    matches!(err, ConnectorError::PaginationLoop { listing, detail }
+        if listing.ends_with(" in acme") && detail.contains("repeated the previous page"))
+}
+
+/// Page 2 with page 1's items is a loop at the second request, not at `max_pages`: with a
+/// `Link`, with no paging header at all (a full page: ask for the next number), for the
+/// projects a walk goes through and for one project's own pages.
+#[tokio::test]
+async fn a_server_that_ignores_the_page_parameter_is_stopped_at_the_second_request() {
+    let server = MockServer::start().await;
+    let (c, _) = connector(&server, |c| c.page_size = 2);
+    let listing = |t: &str| Listing::new(t, "acme");
+    Mock::given(method("GET"))
+        .and(path("/api/v4/groups/acme/access_tokens"))
+        .respond_with(ignores_page(json!([token(1), token(2)])))
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v4/groups/acme/deploy_tokens"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": 1, "name": "a", "scopes": []}, {"id": 2, "name": "b", "scopes": []}
+        ])))
+        .expect(2)
+        .mount(&server)
+        .await;
+    for t in ["gitlab.group_access_token", "gitlab.group_deploy_token"] {
+        let err = list_all(&c, &listing(t), 1000).await.unwrap_err();
+        assert!(is_repeat(&err), "{t}: {err}");
+    }
+    server.verify().await;
+
+    // The walk's projects repeat (each project, asked once, has no tokens).
+    server.reset().await;
+    let project = |id: u64| json!({"id": id, "path_with_namespace": format!("acme/p{id}")});
+    Mock::given(method("GET"))
+        .and(path("/api/v4/groups/acme/projects"))
+        .respond_with(ignores_page(json!([project(1), project(2)])))
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(
+            "^/api/v4/projects/[12]/access_tokens$",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let err = list_all(&c, &listing("gitlab.project_access_token"), 1000)
+        .await
+        .unwrap_err();
+    assert!(is_repeat(&err), "{err}");
+    server.verify().await;
+
+    // One project's tokens repeat.
+    server.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v4/groups/acme/projects"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([project(1)])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v4/projects/1/access_tokens"))
+        .respond_with(ignores_page(json!([token(1), token(2)])))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let err = list_all(&c, &listing("gitlab.project_access_token"), 1000)
+        .await
+        .unwrap_err();
+    assert!(is_repeat(&err), "{err}");
+    server.verify().await;
+}
+
 fn request<'a>(record: &'a Record, action: &'a str, execute: bool) -> RemediationRequest<'a> {
     RemediationRequest {
         record,
@@ -514,6 +612,14 @@ async fn remediation_dry_run_then_run_issue_exactly_the_documented_requests() {
         .unwrap();
     assert_eq!(c.actions("gitlab.project_access_token"), ["revoke"]);
     assert_eq!(c.actions("gitlab.pipeline_trigger"), ["delete"]);
+    // The same remediator through the connector, as the app's registry asks for it.
+    let as_connector: &dyn Connector = &c;
+    assert_eq!(
+        as_connector
+            .remediator()
+            .map(|r| r.actions("gitlab.pipeline_trigger")),
+        Some(&["delete"][..])
+    );
     assert!(c.actions("gitlab.project_variable").is_empty());
 
     let dry = c.remediate(&request(token, "revoke", false)).await.unwrap();

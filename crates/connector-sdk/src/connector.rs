@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use roster_core::Record;
 
 use crate::ConnectorError;
+use crate::remediation::Remediator;
 use crate::validator_cache::ValidatorCache;
 
 /// One listing the sync engine runs: a resource type in a scope. Sweeping (marking unseen records
@@ -89,6 +90,12 @@ pub trait Connector: Send + Sync {
     fn validator_cache(&self) -> Option<Arc<ValidatorCache>> {
         None
     }
+
+    /// This connector's remediation, for a caller that holds it as a `dyn Connector` (the app
+    /// builds each connector once). `None`: it offers none.
+    fn remediator(&self) -> Option<&dyn Remediator> {
+        None
+    }
 }
 
 /// Every page of one listing, collected. For tests and small tools; the sync engine streams
@@ -155,5 +162,29 @@ mod page_token_tests {
         );
         let err = PageToken::state::<Cursor>(&l, Some(&PageToken("https://evil".into())));
         assert!(matches!(err, Err(ConnectorError::Malformed { .. })));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod remediator_tests {
+    use super::*;
+
+    struct Plain;
+
+    #[async_trait]
+    impl Connector for Plain {
+        async fn plan(&self) -> Result<Vec<Listing>, ConnectorError> {
+            Ok(Vec::new())
+        }
+
+        async fn list(&self, _: &Listing, _: Option<&PageToken>) -> Result<Page, ConnectorError> {
+            Ok(Page::default())
+        }
+    }
+
+    #[test]
+    fn a_connector_offers_no_remediator_unless_it_says_so() {
+        assert!(Plain.remediator().is_none());
     }
 }

@@ -1,6 +1,7 @@
 //! The connector SDK: the [`Connector`] trait every source implements (resource types × scopes,
 //! listed page by page with opaque tokens, after baton-sdk), and the HTTP client connectors share
-//! (configured base URL only, bounded retries and rate-limit waits, size limits, pagination).
+//! (configured base URL only, bounded retries and rate-limit waits, size limits, pagination), and
+//! the walker of nested listings ([`walk`]).
 
 pub mod clock;
 pub mod connector;
@@ -11,6 +12,7 @@ pub mod pagination;
 pub mod rate_limit;
 pub mod remediation;
 pub mod validator_cache;
+pub mod walk;
 
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use connector::{Connector, Listing, Page, PageToken, list_all};
@@ -20,7 +22,7 @@ pub use http_client::{
     Response, Secret,
 };
 pub use item::decode_item;
-pub use pagination::PageGuard;
+pub use pagination::{Fingerprint, PageCursor, PageGuard, PageLimit};
 pub use rate_limit::RateLimitInfo;
 pub use remediation::{RemediationError, RemediationOutcome, RemediationRequest, Remediator};
 pub use validator_cache::{

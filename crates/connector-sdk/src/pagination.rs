@@ -1,5 +1,6 @@
 //! Turning a response into "where the next page starts", for each pagination style our sources
-//! use, and a [`PageGuard`] against servers that send a listing round in circles.
+//! use, and the guards against servers that send a listing round in circles: [`PageCursor`]
+//! (kept in a page token between `list` calls) and [`PageGuard`] (one loop in memory).
 //!
 //! Every helper answers `None` only when the source clearly said "last page": a listing that
 //! stops early looks complete, and the sync engine would then sweep what it did not see.
@@ -7,10 +8,11 @@
 use std::collections::HashSet;
 
 use reqwest::header::{HeaderMap, LINK};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
+use xxhash_rust::xxh3::Xxh3;
 
-use crate::ConnectorError;
+use crate::{ConnectorError, PageToken};
 
 /// One link of an RFC 8288 `Link` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,16 +192,165 @@ impl PageGuard {
     }
 
     fn error(&self, detail: String) -> ConnectorError {
-        ConnectorError::PaginationLoop {
-            listing: self.listing.clone(),
-            detail,
-        }
+        loop_error(&self.listing, detail)
     }
 }
 
-/// Tokens can be long opaque blobs; an error message needs only enough to recognise one.
+/// What a loop guard checks a listing against: the name its errors give, and the page bound
+/// (the first page included).
+#[derive(Clone, Copy)]
+pub struct PageLimit<'a> {
+    // Sync, so that a limit held across an await keeps the connector's future Send.
+    listing: &'a (dyn std::fmt::Display + Sync),
+    max_pages: u64,
+}
+
+impl<'a> PageLimit<'a> {
+    pub fn new<L: std::fmt::Display + Sync>(listing: &'a L, max_pages: u64) -> Self {
+        Self { listing, max_pages }
+    }
+}
+
+/// A cheap fingerprint (xxh3) of a page's items, to tell a page that repeats the one before it:
+/// a server that ignores the page parameter answers page 1 to every request, with a next link
+/// that looks new each time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Fingerprint(u64);
+
+impl Fingerprint {
+    /// The fingerprint of a page's items (hashed as JSON, nothing buffered); `None` for an empty
+    /// page, which never counts as a repeat.
+    pub fn of<T: Serialize>(items: &[T]) -> Option<Self> {
+        if items.is_empty() {
+            return None;
+        }
+        let mut hasher = HashWriter(Xxh3::new());
+        // JSON values and plain structs always serialise; anything else goes unfingerprinted,
+        // and the page bound still stops a loop.
+        serde_json::to_writer(&mut hasher, items).ok()?;
+        Some(Self(hasher.0.digest()))
+    }
+}
+
+struct HashWriter(Xxh3);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Where one paged endpoint goes on, with its loop guard inside: what a page token carries
+/// between `list` calls, alone or as a level of a [`WalkState`](crate::walk::WalkState). A next
+/// page that names the page just read, a page whose items repeat the previous page's, or more
+/// pages than the bound is a [`ConnectorError::PaginationLoop`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageCursor {
+    /// The next page's URL or token; `None` for the first page.
+    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+    /// Next pages followed so far.
+    #[serde(rename = "k", default, skip_serializing_if = "is_zero")]
+    followed: u64,
+    /// The items of the page read last.
+    #[serde(rename = "f", default, skip_serializing_if = "Option::is_none")]
+    last: Option<Fingerprint>,
+}
+
+impl PageCursor {
+    /// Where the page to read starts: `None` for the first page.
+    pub fn at(&self) -> Option<&str> {
+        self.next.as_deref()
+    }
+
+    /// Pages read before the one at the cursor.
+    pub fn pages_read(&self) -> u64 {
+        self.followed
+    }
+
+    /// Takes in the page just read: `current` is the URL that answered, `items` its
+    /// fingerprint, `next` where the next page starts. `Ok(true)`: there is a next page, now
+    /// [`at`](Self::at); `Ok(false)`: that was the last.
+    pub fn follow(
+        &mut self,
+        limit: PageLimit<'_>,
+        current: &str,
+        items: Option<Fingerprint>,
+        next: Option<String>,
+    ) -> Result<bool, ConnectorError> {
+        let Some(next) = next else {
+            self.next = None;
+            return Ok(false);
+        };
+        self.followed += 1;
+        // Compared with the URL and with the token this page was asked for, so that both a
+        // next link and a next page token that points back here are caught.
+        if next == current || self.next.as_deref() == Some(next.as_str()) {
+            return Err(loop_error(
+                limit.listing,
+                format!("{} names itself as the next page", shorten(&next)),
+            ));
+        }
+        if items.is_some() && items == self.last {
+            return Err(loop_error(
+                limit.listing,
+                format!(
+                    "the page at {} repeated the previous page (is the page parameter ignored?)",
+                    shorten(current)
+                ),
+            ));
+        }
+        if self.followed >= limit.max_pages {
+            return Err(loop_error(
+                limit.listing,
+                format!(
+                    "more than {} pages at {}",
+                    limit.max_pages,
+                    shorten(current)
+                ),
+            ));
+        }
+        self.next = Some(next);
+        self.last = items;
+        Ok(true)
+    }
+
+    /// [`follow`](Self::follow), answering the page token that resumes here (`None`: the last
+    /// page was read).
+    pub fn next_token(
+        &mut self,
+        limit: PageLimit<'_>,
+        current: &str,
+        items: Option<Fingerprint>,
+        next: Option<String>,
+    ) -> Result<Option<PageToken>, ConnectorError> {
+        Ok(self
+            .follow(limit, current, items, next)?
+            .then(|| PageToken::from_state(self)))
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn loop_error(listing: &dyn std::fmt::Display, detail: String) -> ConnectorError {
+    ConnectorError::PaginationLoop {
+        listing: listing.to_string(),
+        detail,
+    }
+}
+
+/// Tokens can be long opaque blobs; an error message needs only enough to recognise one (and
+/// all of a usual URL).
 fn shorten(s: &str) -> String {
-    const MAX: usize = 80;
+    const MAX: usize = 200;
     if s.chars().count() <= MAX {
         s.to_string()
     } else {
@@ -408,5 +559,90 @@ mod tests {
             guard.advance("c"),
             Err(ConnectorError::PaginationLoop { .. })
         ));
+    }
+
+    fn limit_test() -> PageLimit<'static> {
+        static LISTING: &str = "items in acme";
+        PageLimit::new(&LISTING, 5)
+    }
+
+    fn page(n: u64) -> Option<Fingerprint> {
+        Fingerprint::of(&[serde_json::json!({"id": n})])
+    }
+
+    #[test]
+    fn fingerprints_tell_pages_apart_and_empty_pages_have_none() {
+        assert_eq!(page(1), page(1));
+        assert_ne!(page(1), page(2));
+        assert_eq!(Fingerprint::of::<serde_json::Value>(&[]), None);
+    }
+
+    #[test]
+    fn page_cursor_follows_and_round_trips_through_a_token() {
+        let mut c = PageCursor::default();
+        assert_eq!(c.at(), None);
+        assert!(
+            c.follow(limit_test(), "u1", page(1), Some("u2".into()))
+                .unwrap()
+        );
+        assert_eq!((c.at(), c.pages_read()), (Some("u2"), 1));
+        let token = c
+            .next_token(limit_test(), "u2", page(2), Some("u3".into()))
+            .unwrap()
+            .unwrap();
+        let listing = crate::Listing::new("items", "acme");
+        let back: PageCursor = PageToken::state(&listing, Some(&token)).unwrap();
+        assert_eq!(back.at(), Some("u3"));
+        assert_eq!(back.pages_read(), 2);
+        // The last page: no token, and nothing is checked.
+        let mut last = back.clone();
+        assert_eq!(
+            last.next_token(limit_test(), "u3", page(2), None).unwrap(),
+            None
+        );
+        // A first-page cursor is the empty object.
+        assert_eq!(PageToken::from_state(&PageCursor::default()).0, "{}");
+    }
+
+    fn loop_detail(r: Result<bool, ConnectorError>) -> String {
+        match r {
+            Err(ConnectorError::PaginationLoop { listing, detail }) => {
+                assert_eq!(listing, "items in acme");
+                detail
+            }
+            other => panic!("expected a loop, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn page_cursor_stops_self_links_repeated_tokens_repeated_pages_and_too_many_pages() {
+        let mut c = PageCursor::default();
+        let d = loop_detail(c.follow(limit_test(), "u1", page(1), Some("u1".into())));
+        assert!(d.contains("names itself"), "{d}");
+        // A token (not a URL) that comes back as its own next page.
+        let mut c = PageCursor::default();
+        c.follow(limit_test(), "u?t=", page(1), Some("t1".into()))
+            .unwrap();
+        let d = loop_detail(c.follow(limit_test(), "u?t=t1", page(2), Some("t1".into())));
+        assert!(d.contains("names itself"), "{d}");
+        // Page 2 with page 1's items, behind a next link that looks new.
+        let mut c = PageCursor::default();
+        c.follow(limit_test(), "p1", page(1), Some("p2".into()))
+            .unwrap();
+        let d = loop_detail(c.follow(limit_test(), "p2", page(1), Some("p3".into())));
+        assert!(d.contains("repeated the previous page"), "{d}");
+        // Empty pages are not repeats; the bound counts the first page.
+        let mut c = PageCursor::default();
+        for n in 1..5 {
+            c.follow(
+                limit_test(),
+                &format!("p{n}"),
+                None,
+                Some(format!("p{}", n + 1)),
+            )
+            .unwrap();
+        }
+        let d = loop_detail(c.follow(limit_test(), "p5", None, Some("p6".into())));
+        assert!(d.contains("more than 5 pages"), "{d}");
     }
 }
