@@ -372,9 +372,14 @@ async fn remediate_one(
         .await
         .map_err(|e| e.to_string())?;
     let record = row.to_record().map_err(|e| e.to_string())?;
-    let remediator = match connectors.remediator(&row.connector).await {
-        Ok(r) => r,
+    let connector = match connectors.connector(&row.connector).await {
+        Ok(c) => c,
         Err(e) => return Ok(Step::Ticket(e.to_string())),
+    };
+    let Some(remediator) = connector.remediator() else {
+        return Ok(Step::Ticket(
+            connectors.no_remediation(&row.connector).to_string(),
+        ));
     };
     let offered = remediator.actions(&record.key.resource_type);
     // Revoking starts at the first stage (deactivate before delete), never skips the grace.

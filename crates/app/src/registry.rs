@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use figment::value::Value;
+use roster_connector_sdk::Connector;
 use roster_connector_synthetic::{SyntheticConfig, SyntheticConnector};
 use roster_sync::SyncSource;
 use serde::de::DeserializeOwned;
@@ -43,7 +44,7 @@ fn bad(index: usize, e: roster_connector_sdk::ConnectorError) -> ConfigError {
 
 /// Builds the connector of `connectors[index]`.
 pub fn build(index: usize, c: &ConnectorConfig) -> Result<SyncSource, ConfigError> {
-    let connector: Box<dyn roster_connector_sdk::Connector> = match c.kind.as_str() {
+    let connector: Box<dyn Connector> = match c.kind.as_str() {
         "synthetic" => {
             let cfg: SyntheticConfig = settings(index, c)?;
             Box::new(SyntheticConnector::new(cfg).map_err(|e| bad(index, e))?)
@@ -83,70 +84,19 @@ pub fn build(index: usize, c: &ConnectorConfig) -> Result<SyncSource, ConfigErro
     })
 }
 
-/// The remediator of the connector named `name`, when its kind can remediate.
-pub fn remediator(
-    connectors: &[ConnectorConfig],
-    name: &str,
-) -> Result<Box<dyn roster_connector_sdk::Remediator>, ConfigError> {
-    let (index, c) = connectors
-        .iter()
-        .enumerate()
-        .find(|(_, c)| c.name == name)
-        .ok_or_else(|| ConfigError::BadValue {
-            key: "connectors".into(),
-            detail: format!("no connector named `{name}` in the configuration"),
-        })?;
-    match c.kind.as_str() {
-        "aws" => {
-            let cfg: roster_connector_aws::AwsConfig = settings(index, c)?;
-            Ok(Box::new(
-                roster_connector_aws::AwsConnector::new(cfg).map_err(|e| bad(index, e))?,
-            ))
-        }
-        "github" => {
-            let cfg: roster_connector_github::GithubConfig = settings(index, c)?;
-            Ok(Box::new(
-                roster_connector_github::GithubConnector::new(cfg).map_err(|e| bad(index, e))?,
-            ))
-        }
-        "gitlab" => {
-            let cfg: roster_connector_gitlab::GitlabConfig = settings(index, c)?;
-            Ok(Box::new(
-                roster_connector_gitlab::GitlabConnector::new(cfg).map_err(|e| bad(index, e))?,
-            ))
-        }
-        "azure" => {
-            let cfg: roster_connector_azure::AzureConfig = settings(index, c)?;
-            Ok(Box::new(
-                roster_connector_azure::AzureConnector::new(cfg).map_err(|e| bad(index, e))?,
-            ))
-        }
-        "gcp" => {
-            let cfg: roster_connector_gcp::GcpConfig = settings(index, c)?;
-            Ok(Box::new(
-                roster_connector_gcp::GcpConnector::new(cfg).map_err(|e| bad(index, e))?,
-            ))
-        }
-        other => Err(ConfigError::BadValue {
-            key: format!("connectors[{index}].kind"),
-            detail: format!("the `{other}` connector offers no remediation in this build"),
-        }),
-    }
-}
-
-/// The configured connectors. Sync sources are built per run; a connector's remediator is built
-/// on its first task and kept for the process, so a campaign's revocations share one client (and
-/// a GitHub App one installation token, refreshed as it nears expiry).
+/// The configured connectors. Sync sources are built per run; a connector used for remediation
+/// is built on its first task and kept for the process, so a campaign's revocations share one
+/// client (and a GitHub App one installation token, refreshed as it nears expiry).
 pub struct Connectors {
     configs: Vec<ConnectorConfig>,
-    remediators: tokio::sync::Mutex<HashMap<String, Arc<dyn roster_connector_sdk::Remediator>>>,
+    built: tokio::sync::Mutex<HashMap<String, Arc<dyn Connector>>>,
 }
 
 impl Connectors {
     pub fn new(configs: Vec<ConnectorConfig>) -> Self {
         Connectors {
             configs,
-            remediators: Default::default(),
+            built: Default::default(),
         }
     }
 
@@ -159,18 +109,37 @@ impl Connectors {
         build_all(&self.configs, only)
     }
 
-    /// The remediator of the connector named `name`, built once.
-    pub async fn remediator(
-        &self,
-        name: &str,
-    ) -> Result<Arc<dyn roster_connector_sdk::Remediator>, ConfigError> {
-        let mut built = self.remediators.lock().await;
-        if let Some(r) = built.get(name) {
-            return Ok(r.clone());
+    /// The connector named `name`, built on first use and kept.
+    pub async fn connector(&self, name: &str) -> Result<Arc<dyn Connector>, ConfigError> {
+        let mut built = self.built.lock().await;
+        if let Some(c) = built.get(name) {
+            return Ok(c.clone());
         }
-        let r: Arc<dyn roster_connector_sdk::Remediator> = remediator(&self.configs, name)?.into();
-        built.insert(name.to_owned(), r.clone());
-        Ok(r)
+        let (index, c) = self
+            .configs
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.name == name)
+            .ok_or_else(|| ConfigError::BadValue {
+                key: "connectors".into(),
+                detail: format!("no connector named `{name}` in the configuration"),
+            })?;
+        let connector: Arc<dyn Connector> = build(index, c)?.connector.into();
+        built.insert(name.to_owned(), connector.clone());
+        Ok(connector)
+    }
+
+    /// Why the connector named `name` cannot remediate.
+    pub fn no_remediation(&self, name: &str) -> ConfigError {
+        let kind = self
+            .configs
+            .iter()
+            .find(|c| c.name == name)
+            .map_or("", |c| c.kind.as_str());
+        ConfigError::BadValue {
+            key: format!("connectors.{name}.kind"),
+            detail: format!("the `{kind}` connector offers no remediation in this build"),
+        }
     }
 }
 

@@ -33,7 +33,10 @@ impl Roster {
         p.require_launch()?;
         let row = self.store.record(ask.id.0).await?;
         let record = row.to_record()?;
-        let remediator = self.connectors.remediator(&row.connector).await?;
+        let connector = self.connectors.connector(&row.connector).await?;
+        let remediator = connector
+            .remediator()
+            .ok_or_else(|| self.connectors.no_remediation(&row.connector))?;
         let offered = remediator.actions(&record.key.resource_type);
         if !offered.contains(&ask.action) {
             return Err(AppError::Invalid(format!(
