@@ -551,3 +551,165 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
     assert_eq!(admin.fetch(&base, "/inventory").await.0, 401);
     drop(site);
 }
+
+/// A credential and its identity, as a connector could deliver them: the identity owned by
+/// someone else, the credential by nobody.
+async fn prepare_credential(url: String) {
+    let db = Database::connect(&url).await.unwrap();
+    let mut first = Vec::new();
+    for class in ["identity", "credential"] {
+        let row = db
+            .query_one(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT id FROM records WHERE class = '{class}' ORDER BY id LIMIT 1"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        first.push(row.try_get::<i64>("", "id").unwrap());
+    }
+    let (parent, credential) = (first[0], first[1]);
+    for (sql, values) in [
+        (
+            "UPDATE records SET owner = 'someone@acme.example', owner_source = 'platform' WHERE id = ?",
+            vec![parent.into()],
+        ),
+        (
+            "UPDATE records SET owner = NULL, owner_source = NULL, parent_id = ? WHERE id = ?",
+            vec![parent.into(), credential.into()],
+        ),
+    ] {
+        db.execute(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            sql,
+            values,
+        ))
+        .await
+        .unwrap();
+    }
+}
+
+/// Every route that takes an id answers 404 for one that does not exist (never 500), and the
+/// access policy treats a credential as its identity's: an owner may not claim a key whose
+/// identity someone else owns; the identity page links parent and credentials both ways.
+#[tokio::test]
+async fn missing_ids_are_404_and_a_credential_follows_its_identity() {
+    let Some(site) = start_site(1, prepare_credential).await else {
+        return;
+    };
+    let base = site.base.clone();
+    let db = Database::connect(&site.database_url()).await.unwrap();
+    let row = db
+        .query_one(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT id, parent_id FROM records WHERE parent_id IS NOT NULL ORDER BY id LIMIT 1",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let credential = rid(row.try_get::<i64>("", "id").unwrap());
+    let parent = rid(row.try_get::<i64>("", "parent_id").unwrap());
+    let (mut admin, admin_csrf) = Browser::signed_in(&base, "admin").await;
+    let (mut owner, owner_csrf) = Browser::signed_in(&base, "owner").await;
+
+    let missing = "00000000000fffff";
+    for path in [
+        format!("/identities/{missing}"),
+        "/campaigns/999999".to_owned(),
+        "/campaigns/999999/evidence.csv".to_owned(),
+        "/campaigns/999999/evidence.json".to_owned(),
+        "/campaigns/999999/evidence.html".to_owned(),
+        "/campaigns/999999/tickets.csv".to_owned(),
+        "/reviews/999999".to_owned(),
+        "/api/v1/campaigns/999999".to_owned(),
+    ] {
+        let (status, _, _) = admin.fetch(&base, &path).await;
+        assert_eq!(status, 404, "GET {path}");
+    }
+    for (path, form) in [
+        (format!("/identities/{missing}/claim"), "note=x"),
+        (format!("/api/v1/identities/{missing}/claim"), "note=x"),
+        ("/tokens/999999/revoke".to_owned(), ""),
+        ("/campaigns/999999/sign-off".to_owned(), ""),
+        ("/campaigns/999999/remediate".to_owned(), "execute=0"),
+        (
+            "/reviews/999999/decide".to_owned(),
+            "decision=keep&justification=x",
+        ),
+        (
+            "/reviews/decide".to_owned(),
+            "item=999999&decision=keep&justification=x",
+        ),
+        (
+            "/api/v1/reviews/999999/decision".to_owned(),
+            "decision=keep&justification=x",
+        ),
+    ] {
+        let (status, body) = admin
+            .post_form(&format!("{base}{path}"), &admin_csrf, form)
+            .await;
+        assert_eq!(status, 404, "POST {path}: {body}");
+    }
+    // The API says what went wrong as JSON; a page says it as a page.
+    let (status, body) = admin
+        .post_form(
+            &format!("{base}/api/v1/identities/{missing}/claim"),
+            &admin_csrf,
+            "",
+        )
+        .await;
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (status.as_u16(), error["error"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
+    let (_, headers, page) = admin.fetch(&base, "/campaigns/999999").await;
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(page.contains("campaign 999999"), "{page}");
+
+    // The credential has no owner of its own, but its identity is someone else's.
+    let (status, body) = owner
+        .post_form(
+            &format!("{base}/api/v1/identities/{credential}/claim"),
+            &owner_csrf,
+            "note=mine",
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (_, _, page) = owner
+        .fetch(&base, &format!("/identities/{credential}"))
+        .await;
+    assert!(
+        !page.contains("action=\"/identities/"),
+        "no claim form is offered"
+    );
+    let (status, _, _) = owner.fetch(&base, &format!("/identities/{parent}")).await;
+    assert_eq!(status, 403, "the identity is someone else's");
+    let (status, body) = admin
+        .post_form(
+            &format!("{base}/api/v1/identities/{credential}/claim"),
+            &admin_csrf,
+            "owner=owner%40acme.example",
+        )
+        .await;
+    assert_eq!(status, 200, "an admin may: {body}");
+    // Parent and credentials link each other.
+    let (_, _, page) = admin.fetch(&base, &format!("/identities/{parent}")).await;
+    assert!(
+        page.contains(&format!("/identities/{credential}")),
+        "the parent lists it"
+    );
+    let (_, _, page) = admin
+        .fetch(&base, &format!("/identities/{credential}"))
+        .await;
+    assert!(
+        page.contains(&format!("/identities/{parent}")),
+        "it names its parent"
+    );
+}

@@ -34,6 +34,18 @@ impl Role {
     }
 }
 
+impl Role {
+    /// What a principal of this role can do, on the inventory's privilege scale: an API
+    /// token is itself a non-human identity, rated like any other.
+    pub fn privilege(self) -> roster_core::Privilege {
+        match self {
+            Role::Admin => roster_core::Privilege::Admin,
+            Role::Owner => roster_core::Privilege::Write,
+            Role::Auditor => roster_core::Privilege::Read,
+        }
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -62,8 +74,21 @@ impl FromStr for Role {
 pub struct Principal {
     pub role: Role,
     /// The email or subject from the identity provider, `token:<name>`, `bootstrap`, or for
-    /// the CLI and the scheduler `cli:<login>` / `scheduler`.
+    /// the CLI and the scheduler `cli:<login>` / `scheduler:<server>`.
     pub who: String,
+    /// How the principal came to be, which decides how the audit trail names it: a person's
+    /// name is never read for a prefix, so nobody signs in as `bootstrap` or `cli:root`.
+    source: Source,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// Signed in through the identity provider.
+    Person,
+    /// An API token (`who` is `token:<name>`).
+    Token,
+    /// The one-time bootstrap link, the CLI, the scheduler, the demo: named as they are.
+    System,
 }
 
 /// What an owner-scoped permission needs to know of a record: its owner, and for a credential
@@ -84,31 +109,45 @@ impl<'a> Ownership<'a> {
 }
 
 impl Principal {
-    pub fn new(role: Role, who: impl Into<String>) -> Self {
+    /// A person signed in through the identity provider.
+    pub fn person(role: Role, who: impl Into<String>) -> Self {
         Principal {
             role,
             who: who.into(),
+            source: Source::Person,
         }
     }
 
-    /// The CLI: an admin, named `cli:<login>` in the audit trail.
-    pub fn cli(actor: impl Into<String>) -> Self {
-        Principal::new(Role::Admin, actor)
+    /// The bearer of the API token `name`.
+    pub fn token(role: Role, name: &str) -> Self {
+        Principal {
+            role,
+            who: format!("token:{name}"),
+            source: Source::Token,
+        }
     }
 
-    /// Who this is in the audit trail: `sso:<who>`, `token:<name>`, `bootstrap`, `cli:<login>`
-    /// or `scheduler`.
+    /// The admin the one-time bootstrap link signs in.
+    pub fn bootstrap() -> Self {
+        Principal::cli("bootstrap")
+    }
+
+    /// The CLI, the scheduler or the demo: an admin under its own name (`cli:<login>`,
+    /// `scheduler:<server>`, `demo`).
+    pub fn cli(actor: impl Into<String>) -> Self {
+        Principal {
+            role: Role::Admin,
+            who: actor.into(),
+            source: Source::System,
+        }
+    }
+
+    /// Who this is in the audit trail: `sso:<who>` for a person, `token:<name>`, or the
+    /// system's own name.
     pub fn actor(&self) -> String {
-        let w = &self.who;
-        if ["token:", "cli:", "scheduler:"]
-            .iter()
-            .any(|p| w.starts_with(p))
-            || w == "bootstrap"
-            || w == "demo"
-        {
-            w.clone()
-        } else {
-            format!("sso:{w}")
+        match self.source {
+            Source::Person => format!("sso:{}", self.who),
+            Source::Token | Source::System => self.who.clone(),
         }
     }
 
@@ -275,7 +314,7 @@ mod tests {
     use super::*;
 
     fn owner(who: &str) -> Principal {
-        Principal::new(Role::Owner, who)
+        Principal::person(Role::Owner, who)
     }
 
     #[test]
@@ -306,12 +345,12 @@ mod tests {
             owner: None,
             parent_owner: Some("alice@acme.example")
         }));
-        assert!(Principal::new(Role::Auditor, "a").visible(Ownership {
+        assert!(Principal::person(Role::Auditor, "a").visible(Ownership {
             owner: Some("alice@acme.example"),
             parent_owner: None
         }));
         assert_eq!(bob.visible_filter().as_deref(), Some("bob@acme.example"));
-        assert_eq!(Principal::new(Role::Admin, "x").visible_filter(), None);
+        assert_eq!(Principal::person(Role::Admin, "x").visible_filter(), None);
     }
 
     #[test]
@@ -337,7 +376,7 @@ mod tests {
             ))
         ));
         assert!(!bob.can_claim(alices_key));
-        let admin = Principal::new(Role::Admin, "bootstrap");
+        let admin = Principal::bootstrap();
         assert_eq!(
             admin
                 .claim_owner(Some("carol@acme.example"), alices_key)
@@ -346,19 +385,20 @@ mod tests {
             Some("carol@acme.example")
         );
         assert!(matches!(
-            Principal::new(Role::Auditor, "a").claim_owner(None, free),
+            Principal::person(Role::Auditor, "a").claim_owner(None, free),
             Err(AppError::Forbidden("auditors change nothing"))
         ));
     }
 
     #[test]
-    fn actors_name_their_source() {
+    fn actors_name_their_source_and_a_persons_name_is_never_a_prefix() {
         assert_eq!(owner("o@x").actor(), "sso:o@x");
-        assert_eq!(Principal::new(Role::Admin, "token:ci").actor(), "token:ci");
+        assert_eq!(Principal::token(Role::Admin, "ci").actor(), "token:ci");
         assert_eq!(Principal::cli("cli:root").actor(), "cli:root");
-        assert_eq!(
-            Principal::new(Role::Admin, "bootstrap").actor(),
-            "bootstrap"
-        );
+        assert_eq!(Principal::bootstrap().actor(), "bootstrap");
+        // A subject the identity provider lets someone choose stays theirs.
+        for spoof in ["bootstrap", "cli:root", "token:ci", "scheduler:1"] {
+            assert_eq!(owner(spoof).actor(), format!("sso:{spoof}"));
+        }
     }
 }

@@ -51,7 +51,7 @@ impl Roster {
             return Ok(None);
         };
         Ok(t.role.parse::<Role>().ok().map(|role| TokenBearer {
-            principal: Principal::new(role, format!("token:{}", t.name)),
+            principal: Principal::token(role, &t.name),
             expires_at: t.expires_at,
         }))
     }

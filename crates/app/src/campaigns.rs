@@ -24,6 +24,7 @@ use serde_json::json;
 
 use crate::Roster;
 use crate::access::Principal;
+use crate::csv_cell::CsvWriter;
 use crate::error::AppError;
 use crate::inventory_view::InventoryReader;
 use crate::registry::Connectors;
@@ -531,9 +532,9 @@ pub async fn evidence(store: &Store, campaign_id: i64) -> Result<Evidence, AppEr
 
 /// The evidence as CSV: one row per decision (an item without one gets a row of its own).
 pub fn evidence_csv(e: &Evidence) -> Result<String, AppError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = CsvWriter::new(Vec::new());
     let bad = |e: csv::Error| AppError::Internal(e.to_string());
-    w.write_record([
+    w.write_row([
         "campaign",
         "item",
         "record",
@@ -569,7 +570,7 @@ pub fn evidence_csv(e: &Evidence) -> Result<String, AppError> {
         if i.decisions.is_empty() {
             let mut row: Vec<&str> = base.to_vec();
             row.extend(["", "", "", "", "", "", ""]);
-            w.write_record(row).map_err(bad)?;
+            w.write_row(row).map_err(bad)?;
         }
         for d in &i.decisions {
             let at = d.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -585,7 +586,7 @@ pub fn evidence_csv(e: &Evidence) -> Result<String, AppError> {
                 d.to.as_deref().unwrap_or(""),
                 &warnings,
             ]);
-            w.write_record(row).map_err(bad)?;
+            w.write_row(row).map_err(bad)?;
         }
     }
     let bytes = w
@@ -596,9 +597,9 @@ pub fn evidence_csv(e: &Evidence) -> Result<String, AppError> {
 
 /// Remediation tasks nobody automated, as tickets (CSV) for whoever carries them out.
 pub fn tickets_csv(e: &Evidence) -> Result<String, AppError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = CsvWriter::new(Vec::new());
     let bad = |e: csv::Error| AppError::Internal(e.to_string());
-    w.write_record([
+    w.write_row([
         "campaign", "task", "record", "name", "platform", "kind", "decision", "status", "detail",
     ])
     .map_err(bad)?;
@@ -610,7 +611,7 @@ pub fn tickets_csv(e: &Evidence) -> Result<String, AppError> {
         .filter(|t| t.status != TaskStatus::Done)
     {
         let item = names.get(t.record.as_str());
-        w.write_record([
+        w.write_row([
             e.campaign.to_string().as_str(),
             t.task.to_string().as_str(),
             &t.record,

@@ -8,6 +8,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod campaigns;
 pub mod config;
+pub mod csv_cell;
 pub mod error;
 pub mod inventory;
 pub mod inventory_csv;

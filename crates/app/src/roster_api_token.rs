@@ -21,13 +21,10 @@ impl ApiTokenSource {
     }
 }
 
+/// What a token of this role may do, as the inventory rates privilege (the access policy says).
 fn privilege(role: &str) -> Privilege {
-    match role {
-        "admin" => Privilege::Admin,
-        "owner" => Privilege::Write,
-        "auditor" => Privilege::Read,
-        _ => Privilege::Unknown,
-    }
+    role.parse::<crate::access::Role>()
+        .map_or(Privilege::Unknown, crate::access::Role::privilege)
 }
 
 #[async_trait]

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 use roster_core::{InventoryItem, Kind, Platform, Status, Tier};
 
+use roster_app::csv_cell::CsvWriter;
 use roster_app::inventory_csv::{CSV_HEADER, csv_row, ts};
 use roster_app::inventory_view::InventoryQuery;
 use roster_app::scope::{Cursor, Sort};
@@ -131,7 +132,7 @@ pub async fn run(args: IdentitiesArgs) -> CliResult {
 /// Streams items out as they come: a million rows never pile up in memory.
 enum Sink<W: Write> {
     Json { out: W, first: bool },
-    Csv(Box<csv::Writer<W>>),
+    Csv(Box<CsvWriter<W>>),
     Table { out: W, total: u64 },
 }
 
@@ -143,8 +144,8 @@ impl<W: Write> Sink<W> {
                 Sink::Json { out, first: true }
             }
             ListFormat::Csv => {
-                let mut w = csv::Writer::from_writer(out);
-                w.write_record(CSV_HEADER)?;
+                let mut w = CsvWriter::new(out);
+                w.write_row(CSV_HEADER)?;
                 Sink::Csv(Box::new(w))
             }
             ListFormat::Table => {
@@ -165,7 +166,7 @@ impl<W: Write> Sink<W> {
                 serde_json::to_writer(&mut *out, item)?;
                 *first = false;
             }
-            Sink::Csv(w) => w.write_record(csv_row(item))?,
+            Sink::Csv(w) => w.write_row(csv_row(item))?,
             Sink::Table { out, total } => {
                 writeln!(out, "{}", table_row(item))?;
                 *total += 1;

@@ -7,8 +7,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
+use roster_app::Principal;
 use roster_app::audit::{ACCESS_DENIED, MAX_EVENTS, SIGN_IN, SIGN_IN_FAILED, SIGN_OUT};
-use roster_app::{Principal, Role};
 use serde::Deserialize;
 
 use super::AppState;
@@ -25,14 +25,13 @@ pub fn client_addr(req: &HttpRequest) -> String {
 pub async fn signed_in(
     state: &AppState,
     req: &HttpRequest,
-    who: &str,
-    role: Role,
+    principal: &Principal,
     method: &str,
 ) -> Result<(), WebError> {
-    let actor = Principal::new(role, who).actor();
+    let actor = principal.actor();
     let detail = serde_json::json!({
         "method": method,
-        "role": role.as_str(),
+        "role": principal.role.as_str(),
         "client": client_addr(req),
     });
     state

@@ -3,8 +3,12 @@
 //! status and a plain message (never internals). A browser gets the message as a page; an API
 //! caller (`/api/…`) gets `{"error": kind, "message": …}`.
 
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
 use roster_app::AppError;
 
 #[derive(Debug, thiserror::Error)]
@@ -95,4 +99,49 @@ impl ResponseError for WebError {
             .insert_header(("X-Roster-Error", self.kind()))
             .body(self.to_string())
     }
+}
+
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: String,
+}
+
+/// Middleware: an error's body as its caller reads it: `{"error": kind, "message": …}` for the
+/// JSON API, a page for a browser. The response keeps its status, its headers and the error
+/// itself (the denial audit reads it).
+pub async fn error_bodies(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    let Some(e) = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<WebError>())
+    else {
+        return Ok(res);
+    };
+    let (content_type, body) = if res.request().path().starts_with("/api/") {
+        let body = serde_json::json!({"error": e.kind(), "message": e.to_string()});
+        ("application/json", body.to_string())
+    } else {
+        let title = res.status().canonical_reason().unwrap_or("Error");
+        match (ErrorPage {
+            title,
+            message: e.to_string(),
+        })
+        .render()
+        {
+            Ok(page) => ("text/html; charset=utf-8", page),
+            // The plain message is still there.
+            Err(_) => return Ok(res),
+        }
+    };
+    res.headers_mut().insert(
+        actix_web::http::header::CONTENT_TYPE,
+        actix_web::http::header::HeaderValue::from_static(content_type),
+    );
+    Ok(res.map_body(|_, _| BoxBody::new(body)))
 }

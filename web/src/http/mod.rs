@@ -57,6 +57,7 @@ pub async fn serve(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(from_fn(error::error_bodies))
             .wrap(from_fn(audit_events::record_denials))
             .wrap(from_fn(session::csrf_guard))
             .wrap(from_fn(tokens::bearer_auth))

@@ -29,9 +29,9 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::WebError;
-use roster_app::Role;
 use roster_app::api_tokens::random_token;
 use roster_app::config::OidcConfig;
+use roster_app::{Principal, Role};
 
 use super::session::{same, session_cookie};
 
@@ -369,8 +369,9 @@ async fn finish_sign_in(
     {
         tracing::warn!(error = %e, "could not record the sign-in in the people directory");
     }
-    super::audit_events::signed_in(state, req, &who, role, METHOD).await?;
-    let id = state.sessions.open(role, &who, now);
+    let principal = Principal::person(role, &who);
+    super::audit_events::signed_in(state, req, &principal, METHOD).await?;
+    let id = state.sessions.open(principal, now);
     tracing::info!(who = %who, role = role.as_str(), "signed in with OpenID Connect");
     let mut gone = login_cookie(String::new(), state.secure_cookies);
     gone.make_removal();

@@ -7,8 +7,8 @@ use askama::Template;
 use chrono::Utc;
 use roster_core::{InventoryItem, Kind, Platform, Tier};
 
-use roster_app::inventory_csv;
 use roster_app::scope::{Scope, ScopeParams, Sort};
+use roster_app::{csv_cell, inventory_csv};
 
 use super::AppState;
 use super::error::WebError;
@@ -164,18 +164,16 @@ pub async fn export(
         .await?;
     let stamp = now.format("%Y%m%dT%H%M%SZ");
     let (body, content_type) = if format == "csv" {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let write = |w: &mut csv::Writer<Vec<u8>>| -> Result<(), csv::Error> {
-            w.write_record(inventory_csv::CSV_HEADER)?;
-            for i in &items {
-                w.write_record(inventory_csv::csv_row(i))?;
-            }
-            w.flush()?;
-            Ok(())
-        };
-        write(&mut w).map_err(WebError::internal)?;
-        let body = w.into_inner().map_err(WebError::internal)?;
-        (body, "text/csv; charset=utf-8")
+        let rows = std::iter::once(
+            inventory_csv::CSV_HEADER
+                .iter()
+                .map(|h| (*h).to_owned())
+                .collect(),
+        )
+        .chain(items.iter().map(inventory_csv::csv_row));
+        let body =
+            csv_cell::to_string::<_, Vec<String>, String>(rows).map_err(WebError::internal)?;
+        (body.into_bytes(), "text/csv; charset=utf-8")
     } else {
         let body = serde_json::to_vec(&items).map_err(WebError::internal)?;
         (body, "application/json")

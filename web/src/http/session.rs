@@ -13,8 +13,8 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
+use roster_app::Principal;
 use roster_app::api_tokens::random_token;
-use roster_app::{Principal, Role};
 use serde::Deserialize;
 
 use super::AppState;
@@ -117,14 +117,14 @@ impl Sessions {
     }
 
     /// A new session (8 hours); returns its id, the cookie's value.
-    pub(super) fn open(&self, role: Role, who: &str, now: DateTime<Utc>) -> String {
+    pub(super) fn open(&self, principal: Principal, now: DateTime<Utc>) -> String {
         let id = random_token();
         if let Ok(mut map) = self.sessions.lock() {
             map.retain(|_, s| s.expires_at > now);
             map.insert(
                 id.clone(),
                 Session {
-                    principal: Principal::new(role, who),
+                    principal,
                     expires_at: now + Duration::hours(SESSION_LIFETIME_HOURS),
                     csrf: random_token(),
                 },
@@ -196,8 +196,9 @@ pub async fn bootstrap_login(
         .await;
         return Err(WebError::Unauthenticated);
     }
-    super::audit_events::signed_in(&state, &req, "bootstrap", Role::Admin, METHOD).await?;
-    let id = state.sessions.open(Role::Admin, "bootstrap", now);
+    let admin = Principal::bootstrap();
+    super::audit_events::signed_in(&state, &req, &admin, METHOD).await?;
+    let id = state.sessions.open(admin, now);
     let cookie = session_cookie(id, state.secure_cookies);
     tracing::info!("bootstrap admin signed in");
     Ok(HttpResponse::SeeOther()
@@ -295,6 +296,7 @@ fn form_field(body: &[u8], name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use roster_app::Role;
 
     #[test]
     fn bootstrap_token_is_single_use_and_expires() {
@@ -315,7 +317,7 @@ mod tests {
     fn sessions_expire_and_close() {
         let s = Sessions::default();
         let now = Utc::now();
-        let id = s.open(Role::Owner, "o@example", now);
+        let id = s.open(Principal::person(Role::Owner, "o@example"), now);
         let got = s.get(&id, now).unwrap();
         assert_eq!((got.principal.role, got.csrf.len()), (Role::Owner, 64));
         assert!(s.get(&id, now + Duration::hours(9)).is_none(), "expired");
