@@ -89,6 +89,8 @@ enum Source {
     Token,
     /// The one-time bootstrap link, the CLI, the scheduler, the demo: named as they are.
     System,
+    /// One of the demo's sample people, signed in through a one-time link.
+    Demo,
 }
 
 /// What an owner-scoped permission needs to know of a record: its owner, and for a credential
@@ -127,6 +129,15 @@ impl Principal {
         }
     }
 
+    /// One of the demo's sample people (`demo:<who>` in the audit trail).
+    pub fn demo(role: Role, who: impl Into<String>) -> Self {
+        Principal {
+            role,
+            who: who.into(),
+            source: Source::Demo,
+        }
+    }
+
     /// The admin the one-time bootstrap link signs in.
     pub fn bootstrap() -> Self {
         Principal::cli("bootstrap")
@@ -147,6 +158,7 @@ impl Principal {
     pub fn actor(&self) -> String {
         match self.source {
             Source::Person => format!("sso:{}", self.who),
+            Source::Demo => format!("demo:{}", self.who),
             Source::Token | Source::System => self.who.clone(),
         }
     }

@@ -3,13 +3,16 @@ use std::sync::Arc;
 
 use chrono::{Timelike, Utc};
 use roster_app::config::Config;
-use roster_app::{Principal, Roster};
+use roster_app::{Principal, Role, Roster};
 use roster_connector_synthetic::{SyntheticConfig, SyntheticConnector};
 use roster_sync::SyncSource;
 
 use super::CliResult;
 use super::progress::TerminalProgress;
 use crate::http::{self, AppState, Sessions};
+
+/// Reviews what no owner can in the sample campaign.
+const FALLBACK: &str = "iam-team@example.com";
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -24,11 +27,14 @@ pub struct DemoArgs {
 
 pub async fn run(args: DemoArgs) -> CliResult {
     let dir = tempfile::Builder::new().prefix("roster-demo-").tempdir()?;
-    let mut config = Config::default();
-    config.database.url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("roster-demo.db").display()
-    );
+    // The sample connector is configured like any other, so the campaign's remediation dry run
+    // finds it.
+    let config = Config::from_toml_str(&format!(
+        "[database]\nurl = \"sqlite://{}?mode=rwc\"\n\n[[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = {}\nseed = {}\n",
+        dir.path().join("roster-demo.db").display(),
+        args.size,
+        args.seed
+    ))?;
     let roster = Arc::new(Roster::from_config(config).await?);
 
     // Ages are measured from the start of today, so the sample looks current.
@@ -70,7 +76,7 @@ pub async fn run(args: DemoArgs) -> CliResult {
                 definition: None,
                 scope: "tier=critical".into(),
                 due_days: 14,
-                rules: roster_core::campaign::CampaignRules::new("iam-team@example.com"),
+                rules: roster_core::campaign::CampaignRules::new(FALLBACK),
             },
             Utc::now(),
         )
@@ -79,8 +85,32 @@ pub async fn run(args: DemoArgs) -> CliResult {
         "SAMPLE DATA: launched campaign `{}` over {} critical identities",
         campaign.name, campaign.item_count
     );
+    // Sign-in links for the three views: IAM, the owner with the most items to review, an
+    // auditor. Each is single use.
+    let reviewers = roster
+        .campaign_view(&demo, campaign.id, None, None, None, 1)
+        .await?
+        .reviewers;
+    let owner = reviewers
+        .into_iter()
+        .filter(|(who, _)| who.contains('@') && *who != FALLBACK)
+        .max_by_key(|(_, n)| *n);
+    let now = Utc::now();
     let sessions = Sessions::default();
-    let token = sessions.issue_bootstrap(Utc::now());
+    let mut links = vec![(
+        "IAM admin (launches and closes campaigns)".to_owned(),
+        sessions.issue_bootstrap(now),
+    )];
+    if let Some((who, n)) = owner {
+        links.push((
+            format!("owner {who} ({n} item(s) to review)"),
+            sessions.issue_link(Principal::demo(Role::Owner, &who), now),
+        ));
+    }
+    links.push((
+        "auditor (reads everything, changes nothing)".to_owned(),
+        sessions.issue_link(Principal::demo(Role::Auditor, "auditor@example.com"), now),
+    ));
     let state = AppState {
         roster,
         sessions,
@@ -90,9 +120,13 @@ pub async fn run(args: DemoArgs) -> CliResult {
         login_limiter: Default::default(),
     };
     http::serve(state, &args.bind, |addr| {
+        println!();
         println!("Roster demo (sample data) is listening on http://{addr}");
-        println!("One-time admin sign-in link (valid 15 minutes, single use):");
-        println!("  http://{addr}/login/bootstrap?token={token}");
+        println!("Sign in with one of these links (each works once, for 15 minutes):");
+        for (label, token) in &links {
+            println!("  {label}:");
+            println!("    http://{addr}/login/bootstrap?token={token}");
+        }
     })
     .await?;
     drop(dir);

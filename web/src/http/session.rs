@@ -74,10 +74,13 @@ impl Session {
     }
 }
 
-/// In-memory sessions and pending bootstrap tokens.
+/// In-memory sessions and pending one-time sign-in links.
 #[derive(Default)]
 pub struct Sessions {
+    /// The bootstrap admin's link: one at a time.
     bootstrap: Mutex<Option<(String, DateTime<Utc>)>>,
+    /// The demo's links for its sample people, by token.
+    links: Mutex<HashMap<String, (Principal, DateTime<Utc>)>>,
     sessions: Mutex<HashMap<String, Session>>,
 }
 
@@ -103,6 +106,17 @@ impl Sessions {
         token
     }
 
+    /// A one-time link for `principal` (the demo's sample owner and auditor), valid as long as
+    /// the bootstrap link.
+    pub fn issue_link(&self, principal: Principal, now: DateTime<Utc>) -> String {
+        let token = random_token();
+        if let Ok(mut links) = self.links.lock() {
+            let until = now + Duration::minutes(BOOTSTRAP_LIFETIME_MINUTES);
+            links.insert(token.clone(), (principal, until));
+        }
+        token
+    }
+
     fn redeem_bootstrap(&self, token: &str, now: DateTime<Utc>) -> bool {
         let Ok(mut slot) = self.bootstrap.lock() else {
             return false;
@@ -113,6 +127,19 @@ impl Sessions {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Who a one-time token signs in, once: the bootstrap admin or a demo link's principal.
+    fn redeem(&self, token: &str, now: DateTime<Utc>) -> Option<Principal> {
+        if self.redeem_bootstrap(token, now) {
+            return Some(Principal::bootstrap());
+        }
+        let mut links = self.links.lock().ok()?;
+        // The tokens are random and long: a map lookup reveals nothing a comparison would not.
+        match links.remove(token) {
+            Some((p, until)) if now < until => Some(p),
+            _ => None,
         }
     }
 
@@ -185,7 +212,7 @@ pub async fn bootstrap_login(
     const METHOD: &str = "bootstrap";
     super::audit_events::limit_sign_in(&state, &req, METHOD).await?;
     let now = Utc::now();
-    if !state.sessions.redeem_bootstrap(&q.token, now) {
+    let Some(principal) = state.sessions.redeem(&q.token, now) else {
         tracing::warn!("bootstrap login refused: unknown, used or expired token");
         super::audit_events::sign_in_failed(
             &state,
@@ -195,12 +222,11 @@ pub async fn bootstrap_login(
         )
         .await;
         return Err(WebError::Unauthenticated);
-    }
-    let admin = Principal::bootstrap();
-    super::audit_events::signed_in(&state, &req, &admin, METHOD).await?;
-    let id = state.sessions.open(admin, now);
+    };
+    super::audit_events::signed_in(&state, &req, &principal, METHOD).await?;
+    tracing::info!(who = %principal.who, "signed in through a one-time link");
+    let id = state.sessions.open(principal, now);
     let cookie = session_cookie(id, state.secure_cookies);
-    tracing::info!("bootstrap admin signed in");
     Ok(HttpResponse::SeeOther()
         .cookie(cookie)
         .insert_header(("Location", "/"))
@@ -311,6 +337,20 @@ mod tests {
             !s.redeem_bootstrap(&t, now + Duration::minutes(16)),
             "expired"
         );
+    }
+
+    #[test]
+    fn a_demo_link_signs_in_its_principal_once() {
+        let s = Sessions::default();
+        let now = Utc::now();
+        let owner = Principal::demo(Role::Owner, "judy@acme.example");
+        let t = s.issue_link(owner.clone(), now);
+        assert_eq!(s.redeem(&t, now), Some(owner));
+        assert_eq!(s.redeem(&t, now), None, "second use refused");
+        let t = s.issue_link(Principal::demo(Role::Auditor, "a@x"), now);
+        assert_eq!(s.redeem(&t, now + Duration::minutes(16)), None, "expired");
+        let admin = s.issue_bootstrap(now);
+        assert_eq!(s.redeem(&admin, now), Some(Principal::bootstrap()));
     }
 
     #[test]
