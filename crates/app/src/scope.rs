@@ -74,6 +74,10 @@ pub struct Scope {
     pub after: Option<Cursor>,
 }
 
+/// The longest search text: names and external ids are shorter, and a pattern of tens of
+/// thousands of characters is refused by SQLite.
+pub const MAX_SEARCH: usize = 256;
+
 fn nonempty(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
@@ -129,6 +133,15 @@ impl Scope {
                 Some(Cursor::Risk(tier, parse_id(id)?))
             }
         };
+        let search = nonempty(&p.q).map(str::to_owned);
+        if search
+            .as_ref()
+            .is_some_and(|q| q.chars().count() > MAX_SEARCH)
+        {
+            return Err(AppError::Invalid(format!(
+                "a search is at most {MAX_SEARCH} characters"
+            )));
+        }
         Ok(Scope {
             platform: nonempty(&p.platform)
                 .map(str::parse::<Platform>)
@@ -144,7 +157,7 @@ impl Scope {
                 .transpose()
                 .map_err(bad)?,
             owner: nonempty(&p.owner).map(str::to_owned),
-            search: nonempty(&p.q).map(str::to_owned),
+            search,
             stale: flag(&p.stale),
             orphaned: flag(&p.orphaned),
             rule,
@@ -231,11 +244,13 @@ mod tests {
 
     #[test]
     fn bad_filters_are_named() {
+        let long = format!("q={}", "x".repeat(MAX_SEARCH + 1));
         for (q, want) in [
             ("platform=mainframe", "mainframe"),
             ("rule=no.such", "unknown rule `no.such`"),
             ("sort=name", "unknown sort `name`"),
             ("sort=risk&after=7", "bad cursor `7` for sort=risk"),
+            (long.as_str(), "at most 256 characters"),
         ] {
             let err = Scope::from_query_string(q).unwrap_err().to_string();
             assert!(err.contains(want), "{q}: {err}");

@@ -113,8 +113,8 @@ impl InventoryFilter {
         if let Some(q) = &self.search {
             c = c.add(
                 Condition::any()
-                    .add(record::Column::Name.contains(q.as_str()))
-                    .add(record::Column::ExternalId.contains(q.as_str())),
+                    .add(record::Column::Name.like(containing(q)))
+                    .add(record::Column::ExternalId.like(containing(q))),
             );
         }
         c
@@ -405,4 +405,18 @@ impl Store {
             .all(&self.db)
             .await?)
     }
+}
+
+/// `%text%` with the text's own `%`, `_` and `\` escaped: a search is text, never a pattern.
+fn containing(text: &str) -> sea_orm::sea_query::LikeExpr {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')
 }

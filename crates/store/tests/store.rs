@@ -170,6 +170,18 @@ async fn inventory_filters_and_keyset_pages() {
             .await,
             11
         );
+        // LIKE's wildcards are text in a search: `_` matches no `-`, `%` nothing at all.
+        for literal in ["svc_4", "%", "svc\\4"] {
+            assert_eq!(
+                count(InventoryFilter {
+                    search: Some(literal.into()),
+                    ..Default::default()
+                })
+                .await,
+                0,
+                "{literal}"
+            );
+        }
         assert_eq!(
             count(InventoryFilter {
                 tier: Some(Tier::Critical),

@@ -8,7 +8,7 @@ use roster_core::{InventoryItem, Kind, Platform, Status, Tier};
 use roster_app::csv_cell::CsvWriter;
 use roster_app::inventory_csv::{CSV_HEADER, csv_row, ts};
 use roster_app::inventory_view::InventoryQuery;
-use roster_app::scope::{Cursor, Sort};
+use roster_app::scope::{Cursor, MAX_SEARCH, Sort};
 
 use super::{CliError, CliResult, load_config, open, principal};
 
@@ -95,6 +95,15 @@ fn table_row(i: &InventoryItem) -> String {
 }
 
 pub async fn run(args: IdentitiesArgs) -> CliResult {
+    if args
+        .search
+        .as_ref()
+        .is_some_and(|q| q.chars().count() > MAX_SEARCH)
+    {
+        return Err(CliError::Usage(format!(
+            "--search is at most {MAX_SEARCH} characters"
+        )));
+    }
     let roster = open(load_config(args.config.as_deref())?).await?;
     let now = Utc::now();
     let mut q = InventoryQuery::new(args.as_of.unwrap_or(now));
