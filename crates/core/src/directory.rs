@@ -35,6 +35,22 @@ impl Directory {
         }
     }
 
+    /// Adds an entry only if none of its keys is known yet: a source that may add people but
+    /// never decides the status of one another source knows (single sign-on).
+    pub fn insert_if_unknown<'a>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'a str> + Clone,
+        active: bool,
+    ) {
+        let known = keys
+            .clone()
+            .into_iter()
+            .any(|k| self.active.contains_key(&k.trim().to_lowercase()));
+        if !known {
+            self.insert(keys, active);
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.active.is_empty()
     }

@@ -34,6 +34,9 @@ pub struct ImportSummary {
     pub departed: u64,
 }
 
+/// The directory source of people seen signing in through single sign-on.
+const SSO: &str = "sso";
+
 impl Store {
     /// Replaces `source`'s entries with `entries`, in one transaction.
     pub async fn import_directory(
@@ -78,7 +81,7 @@ impl Store {
             return Ok(());
         }
         let existing = person::Entity::find()
-            .filter(person::Column::Source.eq("sso"))
+            .filter(person::Column::Source.eq(SSO))
             .filter(person::Column::Key.eq(key.as_str()))
             .one(&self.db)
             .await?;
@@ -92,7 +95,7 @@ impl Store {
         match existing {
             None => {
                 person::ActiveModel {
-                    source: Set("sso".to_owned()),
+                    source: Set(SSO.to_owned()),
                     key: Set(key),
                     email: Set(email.map(str::to_owned)),
                     display_name: Set(display_name.map(str::to_owned)),
@@ -128,14 +131,22 @@ impl Store {
     }
 
     /// Every source's entries, as the risk rules read them.
+    /// The directory as the owner rules read it. The imported sources (HR CSV, SCIM) are
+    /// authoritative; single sign-on only adds people none of them knows, so a sign-in never
+    /// keeps a leaver present.
     pub async fn directory(&self) -> Result<Directory, StoreError> {
         let mut d = Directory::default();
-        for p in person::Entity::find().all(&self.db).await? {
-            let mut keys = vec![p.key.as_str()];
-            if let Some(e) = &p.email {
-                keys.push(e.as_str());
-            }
-            d.insert(keys, p.active);
+        let people = person::Entity::find().all(&self.db).await?;
+        fn keys(p: &person::Model) -> Vec<&str> {
+            std::iter::once(p.key.as_str())
+                .chain(p.email.as_deref())
+                .collect()
+        }
+        for p in people.iter().filter(|p| p.source != SSO) {
+            d.insert(keys(p), p.active);
+        }
+        for p in people.iter().filter(|p| p.source == SSO) {
+            d.insert_if_unknown(keys(p), p.active);
         }
         Ok(d)
     }
@@ -280,6 +291,37 @@ mod tests {
                 s.directory().await.unwrap().status("bob"),
                 Some(OwnerStatus::Present)
             );
+        }
+    }
+
+    /// A leaver who once signed in through SSO is departed when the HR import drops them;
+    /// someone only SSO knows is present.
+    #[tokio::test]
+    async fn single_sign_on_never_keeps_a_leaver_present() {
+        for t in crate::testing::test_stores().await.unwrap() {
+            let s = &t.store;
+            let now = Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap();
+            s.import_directory("csv:hr", &[person("alice", true), person("bob", true)], now)
+                .await
+                .unwrap();
+            s.record_sso_login("alice@acme.example", Some("alice@acme.example"), None, now)
+                .await
+                .unwrap();
+            s.record_sso_login("frank@acme.example", Some("frank@acme.example"), None, now)
+                .await
+                .unwrap();
+            s.import_directory("csv:hr", &[person("bob", true)], now)
+                .await
+                .unwrap();
+            let d = s.directory().await.unwrap();
+            assert_eq!(
+                d.status("alice@acme.example"),
+                Some(OwnerStatus::Departed),
+                "{}",
+                t.backend
+            );
+            assert_eq!(d.status("frank@acme.example"), Some(OwnerStatus::Present));
+            assert_eq!(d.status("bob"), Some(OwnerStatus::Present));
         }
     }
 
