@@ -106,6 +106,18 @@ async fn sign_in_with_openid_connect_roles_logout_csrf_and_rate_limit() {
     let bad = format!("{base}/api/v1/identities/00000000000000ff/claim");
     assert_eq!(owner.post(&bad, Some(&t), Some("note=x")).await, 404);
 
+    // An address the provider did not verify is not taken: mallory typed the owner's email and
+    // signs in as her subject, so she owns nothing of theirs.
+    let mut mallory = Browser::new();
+    mallory.sign_in(&base, "mallory").await;
+    let (status, me) = mallory.session(&base).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (me["who"].as_str(), me["role"].as_str()),
+        (Some("mallory"), Some("owner")),
+        "{me}"
+    );
+
     // Each user through the full code flow, with the role from their groups.
     for (user, role) in [
         ("admin", "admin"),

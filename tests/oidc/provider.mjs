@@ -17,6 +17,8 @@ const accounts = {
   admin: { email: 'admin@acme.example', name: 'Ada Admin', groups: ['iam-team', 'staff'] },
   auditor: { email: 'auditor@acme.example', name: 'Aud Itor', groups: ['audit'] },
   owner: { email: 'owner@acme.example', name: 'Owen Owner', groups: [] },
+  // Claims the owner's address, which this provider never verified (a user-set email).
+  mallory: { email: 'owner@acme.example', name: 'Mallory', groups: [], verified: false },
 };
 
 const provider = new Provider(issuer, {
@@ -46,7 +48,7 @@ const provider = new Provider(issuer, {
     if (!a) return undefined;
     return {
       accountId: id,
-      claims: async () => ({ sub: id, email: a.email, email_verified: true, name: a.name, groups: a.groups }),
+      claims: async () => ({ sub: id, email: a.email, email_verified: a.verified !== false, name: a.name, groups: a.groups }),
     };
   },
   // First-party client: every requested scope and claim is granted without a consent screen.

@@ -209,6 +209,10 @@ pub struct OidcConfig {
     pub admin_groups: Vec<String>,
     #[serde(default)]
     pub auditor_groups: Vec<String>,
+    /// Take the `email` claim as who signed in even when `email_verified` is not true: only for
+    /// a provider that sends no `email_verified` and lets nobody set their own address.
+    #[serde(default)]
+    pub trust_unverified_email: bool,
 }
 
 fn default_role_claim() -> String {

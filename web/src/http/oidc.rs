@@ -89,6 +89,7 @@ pub struct Oidc {
     role_claim: String,
     admin_groups: Vec<String>,
     auditor_groups: Vec<String>,
+    trust_unverified_email: bool,
     pending: Mutex<HashMap<String, Pending>>,
 }
 
@@ -172,6 +173,7 @@ impl Oidc {
             role_claim: cfg.role_claim.clone(),
             admin_groups: cfg.admin_groups.clone(),
             auditor_groups: cfg.auditor_groups.clone(),
+            trust_unverified_email: cfg.trust_unverified_email,
             pending: Mutex::new(HashMap::new()),
         })
     }
@@ -356,7 +358,12 @@ async fn finish_sign_in(
         })?;
     let role = oidc.role_for(claims.additional_claims());
     let subject = claims.subject().as_str();
-    let email = claims.email().map(|e| e.as_str().to_owned());
+    // An address the provider has not verified may be anyone's: then the person is their
+    // subject, never the owner whose address they typed.
+    let email = claims
+        .email()
+        .filter(|_| claims.email_verified() == Some(true) || oidc.trust_unverified_email)
+        .map(|e| e.as_str().to_owned());
     let name = claims
         .name()
         .and_then(|n| n.get(None))
@@ -422,6 +429,7 @@ mod tests {
             role_claim: cfg.role_claim.clone(),
             admin_groups: cfg.admin_groups.clone(),
             auditor_groups: cfg.auditor_groups.clone(),
+            trust_unverified_email: cfg.trust_unverified_email,
             pending: Mutex::new(HashMap::new()),
         };
         assert_eq!(
