@@ -689,6 +689,10 @@ async fn missing_ids_are_404_and_a_credential_follows_its_identity() {
         !page.contains("action=\"/identities/"),
         "no claim form is offered"
     );
+    assert!(
+        !page.contains(&format!("/identities/{parent}")),
+        "nor the identity it may not see"
+    );
     let (status, _, _) = owner.fetch(&base, &format!("/identities/{parent}")).await;
     assert_eq!(status, 403, "the identity is someone else's");
     let (status, body) = admin

@@ -191,12 +191,20 @@ impl Roster {
             },
             None => None,
         };
+        // Who may claim is decided on the whole record; what is shown of its parent and
+        // credentials, only as far as the principal may see them.
+        let can_claim = p.can_claim(Ownership::of(&item, parent.as_ref()));
+        let parent = parent.filter(|pi| p.visible(Ownership::of(pi, None)));
         let children = self
             .store
             .children(id.0)
             .await?
             .into_iter()
             .map(|row| reader.evaluate(row, now))
+            .filter(|c| {
+                c.as_ref()
+                    .map_or(true, |c| p.visible(Ownership::of(c, None)))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let runs: std::collections::HashMap<i64, DateTime<Utc>> = self
             .store
@@ -234,9 +242,8 @@ impl Roster {
             let name = names.get(&ci.campaign_id).cloned().unwrap_or_default();
             reviews.push((name, ci, decisions));
         }
-        let ownership = Ownership::of(&item, parent.as_ref());
         Ok(IdentityView {
-            can_claim: p.can_claim(ownership),
+            can_claim,
             can_name_owner: p.can_name_owner(),
             item,
             parent,
