@@ -42,6 +42,13 @@ pub enum DirectoryFileError {
     },
     #[error("{file}: not a SCIM 2.0 listing: {detail}")]
     Scim { file: String, detail: String },
+    #[error("{file}: `{key}` is listed twice ({first} and {second}); nothing was imported")]
+    Duplicate {
+        file: String,
+        key: String,
+        first: String,
+        second: String,
+    },
     #[error("{file}: the import is empty; refusing to mark everyone of `{directory}` as departed")]
     Empty { file: String, directory: String },
 }
@@ -98,6 +105,7 @@ fn parse_csv(file: &str, bytes: &[u8]) -> Result<Vec<DirectoryEntry>, DirectoryF
             active,
         });
     }
+    refuse_duplicates(file, &out, |i| format!("line {}", i + 2))?;
     Ok(out)
 }
 
@@ -110,7 +118,18 @@ fn parse_scim(file: &str, bytes: &[u8]) -> Result<Vec<DirectoryEntry>, Directory
     let resources = match &v {
         serde_json::Value::Array(a) => a.clone(),
         serde_json::Value::Object(o) => match o.get("Resources") {
-            Some(serde_json::Value::Array(a)) => a.clone(),
+            Some(serde_json::Value::Array(a)) => {
+                // One page of a larger listing would mark everyone on the other pages departed.
+                if let Some(total) = o.get("totalResults").and_then(serde_json::Value::as_u64)
+                    && total > a.len() as u64
+                {
+                    return Err(err(format!(
+                        "this is one page ({} of {total} resources); import the whole listing",
+                        a.len()
+                    )));
+                }
+                a.clone()
+            }
             _ => return Err(err("no `Resources` array".into())),
         },
         _ => return Err(err("expected an object or an array".into())),
@@ -124,12 +143,24 @@ fn parse_scim(file: &str, bytes: &[u8]) -> Result<Vec<DirectoryEntry>, Directory
         } else {
             r["userName"].as_str()
         }
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
         .ok_or_else(|| {
             err(format!(
                 "Resources[{i}] has no {}",
                 if is_group { "displayName" } else { "userName" }
             ))
         })?;
+        let active = match &r["active"] {
+            // SCIM: `active` absent means active.
+            serde_json::Value::Null => true,
+            serde_json::Value::Bool(b) => *b,
+            other => {
+                return Err(err(format!(
+                    "Resources[{i}].active is {other}, not true or false"
+                )));
+            }
+        };
         let email = r["emails"]
             .as_array()
             .and_then(|emails| {
@@ -145,11 +176,31 @@ fn parse_scim(file: &str, bytes: &[u8]) -> Result<Vec<DirectoryEntry>, Directory
             email,
             display_name: r["displayName"].as_str().map(str::to_owned),
             kind: if is_group { "team" } else { "person" }.into(),
-            // SCIM: `active` absent means active.
-            active: r["active"].as_bool().unwrap_or(true),
+            active,
         });
     }
+    refuse_duplicates(file, &out, |i| format!("Resources[{i}]"))?;
     Ok(out)
+}
+
+/// The same person twice in one import: which entry holds would be a guess, so neither does.
+fn refuse_duplicates(
+    file: &str,
+    entries: &[DirectoryEntry],
+    at: impl Fn(usize) -> String,
+) -> Result<(), DirectoryFileError> {
+    let mut seen = std::collections::HashMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        if let Some(first) = seen.insert(e.key.to_lowercase(), i) {
+            return Err(DirectoryFileError::Duplicate {
+                file: file.to_owned(),
+                key: e.key.clone(),
+                first: at(first),
+                second: at(i),
+            });
+        }
+    }
+    Ok(())
 }
 
 impl From<DirectoryFileError> for AppError {
@@ -249,5 +300,43 @@ mod tests {
             ("data", "team")
         );
         assert!(parse_scim("u.json", b"{}").is_err());
+    }
+
+    /// Inputs that would wipe or misstate a source are refused, naming where; their clean
+    /// twins import.
+    #[test]
+    fn imports_that_would_wipe_or_misstate_are_refused() {
+        let refused = |bytes: &[u8], want: &str| {
+            let err = parse_scim("u.json", bytes).unwrap_err().to_string();
+            assert!(err.contains(want), "{err}");
+        };
+        refused(br#"[{"userName":"   "}]"#, "Resources[0] has no userName");
+        refused(
+            br#"[{"userName":"a","active":"false"}]"#,
+            "Resources[0].active is \"false\"",
+        );
+        refused(
+            br#"[{"userName":"a"},{"userName":"b"},{"userName":"A"}]"#,
+            "`A` is listed twice (Resources[0] and Resources[2])",
+        );
+        refused(
+            br#"{"totalResults":200,"itemsPerPage":100,"startIndex":1,"Resources":[{"userName":"a"}]}"#,
+            "one page (1 of 200 resources)",
+        );
+        let whole =
+            br#"{"totalResults":2,"Resources":[{"userName":"a","active":false},{"userName":"b"}]}"#;
+        let rows = parse_scim("u.json", whole).unwrap();
+        assert_eq!(
+            (rows.len(), rows[0].active, rows[1].active),
+            (2, false, true)
+        );
+        let err = parse_csv("d.csv", b"id\nalice\nbob\nalice\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`alice` is listed twice (line 2 and line 4)"),
+            "{err}"
+        );
+        assert_eq!(parse_csv("d.csv", b"id\nalice\nbob\n").unwrap().len(), 2);
     }
 }
