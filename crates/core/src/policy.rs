@@ -178,7 +178,13 @@ pub enum PolicyProblem {
         "owners[{0}]: say what it covers (platform, scope, kind, name or external_id) and name an owner"
     )]
     UnscopedOwner(usize),
+    #[error("`{key}` = {value}: a number of days from 0 to {MAX_POLICY_DAYS}")]
+    DaysOutOfRange { key: &'static str, value: i64 },
 }
+
+/// The longest threshold a policy may set: a hundred years, far inside what time arithmetic
+/// can add to a date (a threshold near 10^11 days used to panic the evaluation).
+pub const MAX_POLICY_DAYS: i64 = 36_500;
 
 /// Checks rule ids and exceptions.
 pub fn check(

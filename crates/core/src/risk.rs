@@ -148,8 +148,19 @@ impl RiskPolicy {
         }
     }
 
-    /// Checks rule ids and exceptions (see [`crate::policy::check`]).
+    /// Checks the thresholds, rule ids and exceptions (see [`crate::policy::check`]).
     pub fn validate(&self) -> Result<(), PolicyProblem> {
+        for (key, value) in [
+            ("stale_days", self.stale_days),
+            ("rotation_days", self.rotation_days),
+            ("secret_max_age_days", self.secret_max_age_days),
+            ("expiring_soon_days", self.expiring_soon_days),
+            ("grace_days", self.grace_days),
+        ] {
+            if !(0..=crate::policy::MAX_POLICY_DAYS).contains(&value) {
+                return Err(PolicyProblem::DaysOutOfRange { key, value });
+            }
+        }
         crate::policy::check(&self.rules, &self.exceptions)?;
         match self.owners.iter().position(|o| !o.is_scoped()) {
             Some(i) => Err(PolicyProblem::UnscopedOwner(i)),
@@ -221,6 +232,23 @@ mod tests {
     use crate::rules::finding;
     use crate::rules::fixtures::{key, now, rules};
     use chrono::Duration;
+
+    /// Thresholds are days from 0 to a hundred years: a negative one or one near 10^11 (which
+    /// panicked the date arithmetic) is refused naming the key; the bounds themselves hold.
+    #[test]
+    fn thresholds_out_of_range_are_refused_by_name() {
+        for (key, value) in [("grace_days", 100_000_000_000_i64), ("stale_days", -1)] {
+            let p: RiskPolicy = toml::from_str(&format!("{key} = {value}")).unwrap();
+            let err = p.validate().unwrap_err().to_string();
+            assert!(err.contains(key) && err.contains("0 to 36500"), "{err}");
+        }
+        for value in [0, crate::policy::MAX_POLICY_DAYS] {
+            let p: RiskPolicy = toml::from_str(&format!("expiring_soon_days = {value}")).unwrap();
+            assert!(p.validate().is_ok(), "{value}");
+            // Evaluating at the bound does not panic.
+            let _ = p.evaluate(&key(), now());
+        }
+    }
 
     #[test]
     fn a_healthy_key_is_low_with_no_findings() {
