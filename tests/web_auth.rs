@@ -329,3 +329,60 @@ async fn serve_fails_naming_the_issuer_when_discovery_fails() {
     );
     assert!(!stderr.contains(SECRET));
 }
+
+/// Behind a reverse proxy listed in `[server] trusted_proxies`, each client has its own sign-in
+/// limit (before, everyone behind the proxy shared one bucket); what a client itself puts in
+/// `X-Forwarded-For` in front of the proxy's entry is not believed.
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_sign_in_limit() {
+    let Some(script) = provider_script() else {
+        return;
+    };
+    let (op_port, rp_port) = (free_port(), free_port());
+    let issuer = format!("http://127.0.0.1:{op_port}");
+    let base = format!("http://127.0.0.1:{rp_port}");
+    let _provider = start_provider(&script, op_port, &format!("{base}/auth/callback"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), rp_port, &issuer);
+    let (_roster, _log) = start_roster_with(
+        &config,
+        &[("ROSTER_SERVER__TRUSTED_PROXIES", "[\"127.0.0.1/32\"]")],
+    );
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = |forwarded: &'static str| {
+        let client = client.clone();
+        let url = format!("{base}/login");
+        async move {
+            client
+                .get(url)
+                .header("X-Forwarded-For", forwarded)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let mut limited = false;
+    for _ in 0..40 {
+        // A spoofed first hop changes nothing: the proxy's entry is the client.
+        if login("198.51.100.9, 203.0.113.1").await == 429 {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "no 429 after 40 sign-in attempts from one client");
+    assert_eq!(
+        login("203.0.113.1").await,
+        429,
+        "the same client, still limited"
+    );
+    assert_eq!(
+        login("203.0.113.2").await,
+        303,
+        "another client behind the proxy"
+    );
+}

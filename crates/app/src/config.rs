@@ -165,6 +165,9 @@ impl CampaignConfig {
 pub struct ServerConfig {
     pub bind: String,
     pub public_url: String,
+    /// Reverse proxies (CIDRs) whose `X-Forwarded-For` is believed: the client is the last
+    /// address that is not one of them. Empty (the default): the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -172,7 +175,27 @@ impl Default for ServerConfig {
         Self {
             bind: "127.0.0.1:8080".into(),
             public_url: "http://localhost:8080".into(),
+            trusted_proxies: Vec::new(),
         }
+    }
+}
+
+impl ServerConfig {
+    /// [`Self::trusted_proxies`] parsed (checked when the configuration loads).
+    pub fn trusted_networks(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .enumerate()
+            .map(|(i, cidr)| {
+                let cidr = cidr.trim();
+                cidr.parse::<ipnet::IpNet>()
+                    .or_else(|_| cidr.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|e| ConfigError::BadValue {
+                        key: format!("server.trusted_proxies[{i}]"),
+                        detail: format!("`{cidr}` is not an address or CIDR: {e}"),
+                    })
+            })
+            .collect()
     }
 }
 
@@ -434,6 +457,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        self.server.trusted_networks()?;
         let mut names = std::collections::HashSet::new();
         for (i, c) in self.connectors.iter().enumerate() {
             if c.name.trim().is_empty() {

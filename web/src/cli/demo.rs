@@ -118,6 +118,7 @@ pub async fn run(args: DemoArgs) -> CliResult {
         sample_banner: true,
         oidc: None,
         login_limiter: Default::default(),
+        trusted_proxies: Vec::new(),
     };
     http::serve(state, &args.bind, |addr| {
         println!();

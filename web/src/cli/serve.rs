@@ -22,6 +22,7 @@ pub async fn run(args: ConfigArg) -> CliResult {
         None => None,
     };
     let bind = config.server.bind.clone();
+    let trusted_proxies = config.server.trusted_networks()?;
     let sample_banner = config.connectors.iter().any(|c| c.kind == "synthetic");
     let roster = Arc::new(open(config).await?.with_notifier(notifier.clone()));
     roster
@@ -54,6 +55,7 @@ pub async fn run(args: ConfigArg) -> CliResult {
         sample_banner,
         oidc,
         login_limiter: Default::default(),
+        trusted_proxies,
     };
     http::serve(state, &bind, |addr| {
         println!("Roster is listening on {addr}");

@@ -15,10 +15,13 @@ use super::AppState;
 use super::error::WebError;
 use super::session::{Session, require_session};
 
-/// The client's address as the server saw it (no proxy header is trusted).
+/// The client's address (through the trusted proxies, see [`super::limit::client_ip`]).
 pub fn client_addr(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
+    let trusted = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.trusted_proxies.clone())
+        .unwrap_or_default();
+    super::limit::client_ip(req, &trusted).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
 }
 
 /// Records a sign-in. Fails when the event cannot be written: then nobody is signed in.
@@ -65,7 +68,7 @@ pub async fn limit_sign_in(
     req: &HttpRequest,
     method: &str,
 ) -> Result<(), WebError> {
-    match state.login_limiter.attempt(req) {
+    match state.login_limiter.attempt(req, &state.trusted_proxies) {
         Ok(()) => Ok(()),
         Err(first) => {
             if first {

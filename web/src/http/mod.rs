@@ -44,6 +44,8 @@ pub struct AppState {
     pub oidc: Option<Oidc>,
     /// Rate limit on the sign-in routes, per client address.
     pub login_limiter: LoginLimiter,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`[server] trusted_proxies`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Binds, calls `on_bound` with the bound address (the port may have been 0), then serves until
