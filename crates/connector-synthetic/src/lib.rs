@@ -6,6 +6,7 @@
 //! removes records without changing the others, which is what the sync tests rely on.
 
 mod estate;
+mod remediation;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
@@ -62,6 +63,10 @@ impl SyntheticConnector {
 
 #[async_trait]
 impl Connector for SyntheticConnector {
+    fn remediator(&self) -> Option<&dyn roster_connector_sdk::Remediator> {
+        Some(self)
+    }
+
     async fn plan(&self) -> Result<Vec<Listing>, ConnectorError> {
         Ok(LISTINGS
             .iter()
