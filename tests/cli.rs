@@ -839,6 +839,38 @@ async fn orphaned_lists_exactly_identities_without_owner_or_whose_owner_left() {
         String::from_utf8_lossy(&out.stdout)
     );
 
+    // A checkpoint kept outside the database: deleting the newest event leaves a chain that
+    // verifies on its own, but not against the checkpoint.
+    let out = run(dir.path(), &["audit", "checkpoint"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(dir.path().join("checkpoint.json"), &out.stdout).unwrap();
+    let against = |dir: &Path| run(dir, &["audit", "verify", "--checkpoint", "checkpoint.json"]);
+    assert_eq!(against(dir.path()).status.code(), Some(0));
+    let store = Store::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("roster.db").display()
+    ))
+    .await
+    .unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        store.connection(),
+        "DELETE FROM audit_events WHERE id = (SELECT MAX(id) FROM audit_events)",
+    )
+    .await
+    .unwrap();
+    assert_eq!(run(dir.path(), &["audit", "verify"]).status.code(), Some(0));
+    let out = against(dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("shortened"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
     // An empty import is refused rather than marking everyone departed.
     std::fs::write(dir.path().join("empty.csv"), "id\n").unwrap();
     let out = run(

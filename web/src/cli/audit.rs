@@ -4,12 +4,17 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{CliResult, ConfigArg, load_config, open, principal};
+use roster_app::audit::Checkpoint;
+
+use super::{CliError, CliResult, ConfigArg, load_config, open, principal};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
     /// Walk the hash chain; name the first broken event. Exit 0 intact, 1 broken.
-    Verify(ConfigArg),
+    Verify(VerifyArgs),
+    /// Print the chain's newest event as a checkpoint (JSON) to keep outside the database;
+    /// `verify --checkpoint FILE` then also detects a trail shortened since.
+    Checkpoint(ConfigArg),
     /// Print the events, oldest first, one JSON object per line (for a SIEM or an archive).
     Export(ExportArgs),
 }
@@ -18,6 +23,15 @@ pub enum AuditCommand {
 pub enum ExportFormat {
     /// JSON lines: id, at, actor, action, target, detail (JSON), prev_hash, hash.
     Jsonl,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// A checkpoint printed by `roster audit checkpoint`: the chain must still reach it.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -38,8 +52,23 @@ pub async fn run(cmd: AuditCommand) -> CliResult {
     let p = principal();
     match cmd {
         AuditCommand::Verify(args) => {
-            let roster = open(load_config(args.config.as_deref())?).await?;
-            let (intact, broken) = roster.verify_audit(&p).await?;
+            let config = load_config(args.config.as_deref())?;
+            let checkpoint = match &args.checkpoint {
+                Some(file) => {
+                    let text = std::fs::read_to_string(file).map_err(|e| {
+                        CliError::Usage(format!("cannot read {}: {e}", file.display()))
+                    })?;
+                    Some(serde_json::from_str::<Checkpoint>(&text).map_err(|e| {
+                        CliError::Usage(format!("{}: not a checkpoint: {e}", file.display()))
+                    })?)
+                }
+                None => None,
+            };
+            let roster = open(config).await?;
+            let (intact, broken) = match &checkpoint {
+                Some(c) => roster.verify_audit_against(&p, c).await?,
+                None => roster.verify_audit(&p).await?,
+            };
             match broken {
                 None => {
                     println!("audit trail intact: {intact} event(s)");
@@ -52,6 +81,18 @@ pub async fn run(cmd: AuditCommand) -> CliResult {
                     );
                     Ok(ExitCode::from(1))
                 }
+            }
+        }
+        AuditCommand::Checkpoint(args) => {
+            let roster = open(load_config(args.config.as_deref())?).await?;
+            match roster.audit_checkpoint(&p).await? {
+                Some(c) => {
+                    println!("{}", serde_json::to_string(&c)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => Err(CliError::Usage(
+                    "the audit trail is empty: there is nothing to checkpoint".into(),
+                )),
             }
         }
         AuditCommand::Export(args) => {
