@@ -194,6 +194,17 @@ fn bad_configuration_is_refused_naming_the_key_and_writes_nothing() {
         ),
         ("colour = \"blue\"\n", "connectors[0].colour"),
         ("count = \"lots\"\n", "count"),
+        // A schedule `serve` could not run is refused by `sync` too, before anything is written.
+        ("schedule = \"every tuesday\"\n", "connectors[0].schedule"),
+        ("[server]\npublic_url = \"::::\"\n", "server.public_url"),
+        (
+            "[[campaigns]]\nname = \"q\"\nscope = \"teir=high\"\nfallback_reviewer = \"iam\"\n",
+            "campaigns[0].scope",
+        ),
+        (
+            "[scheduler]\nreminders = \"hourly\"\n",
+            "scheduler.reminders",
+        ),
     ];
     for (extra, key) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -263,6 +274,36 @@ fn bad_configuration_is_refused_naming_the_key_and_writes_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(elsewhere.exists() && !dir.path().join("roster.db").exists());
+
+    // A database URL that names no file, and a PostgreSQL port that refuses: named at once.
+    let dir = tempfile::tempdir().unwrap();
+    let out = roster()
+        .current_dir(dir.path())
+        .env("ROSTER_DATABASE__URL", "sqlite:")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("database.url") && stderr.contains("names no database file"),
+        "{stderr}"
+    );
+    let out = roster()
+        .current_dir(dir.path())
+        .env(
+            "ROSTER_DATABASE__URL",
+            "postgres://roster@127.0.0.1:1/roster",
+        )
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("127.0.0.1:1") && stderr.to_lowercase().contains("refused"),
+        "{stderr}"
+    );
 
     // Unknown top-level key, through the same path.
     let dir = tempfile::tempdir().unwrap();
@@ -856,6 +897,18 @@ async fn orphaned_lists_exactly_identities_without_owner_or_whose_owner_left() {
     ))
     .await
     .unwrap();
+    // The database refuses it; someone with the owner's rights drops the guards first.
+    assert!(
+        sea_orm::ConnectionTrait::execute_unprepared(
+            store.connection(),
+            "DELETE FROM audit_events WHERE id = (SELECT MAX(id) FROM audit_events)",
+        )
+        .await
+        .is_err()
+    );
+    roster_store::testing::drop_audit_guards(&store)
+        .await
+        .unwrap();
     sea_orm::ConnectionTrait::execute_unprepared(
         store.connection(),
         "DELETE FROM audit_events WHERE id = (SELECT MAX(id) FROM audit_events)",
@@ -879,6 +932,166 @@ async fn orphaned_lists_exactly_identities_without_owner_or_whose_owner_left() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("refusing"));
+}
+
+/// `roster doctor` finds a stored tier that disagrees with a fresh evaluation, names it, and
+/// repairs it; right after a clean sync it finds nothing.
+#[tokio::test]
+async fn doctor_finds_and_repairs_a_wrong_stored_tier() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in database_urls(dir.path()).await {
+        write_config(dir.path(), &db, 300, "");
+        assert_eq!(run(dir.path(), &["sync"]).status.code(), Some(0));
+        let out = run(dir.path(), &["doctor"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains(" 0 wrong"),
+            "{db}: {text}"
+        );
+
+        let store = Store::connect(&db).await.unwrap();
+        let high = json_items(&run(
+            dir.path(),
+            &["identities", "--tier", "high", "--format", "json"],
+        ));
+        let id = high[0]["id"].as_str().unwrap().to_owned();
+        let numeric = id.parse::<roster_core::RecordId>().unwrap().0;
+        sea_orm::ConnectionTrait::execute_unprepared(
+            store.connection(),
+            &format!("UPDATE records SET tier = 'low', finding_rules = '' WHERE id = {numeric}"),
+        )
+        .await
+        .unwrap();
+        let out = run(dir.path(), &["doctor"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{db}: {text}");
+        assert!(
+            text.contains(" 1 wrong") && text.contains("stored low []"),
+            "{db}: {text}"
+        );
+        let out = run(dir.path(), &["doctor", "--repair"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let out = run(dir.path(), &["doctor"]);
+        assert!(out.status.success(), "{db}");
+        let again = json_items(&run(
+            dir.path(),
+            &["identities", "--tier", "high", "--format", "json"],
+        ));
+        assert_eq!(
+            again.len(),
+            high.len(),
+            "{db}: the repaired record is high again"
+        );
+        let out = run(dir.path(), &["audit", "export"]);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("doctor.repair"));
+        std::fs::remove_file(dir.path().join("roster.toml")).unwrap();
+    }
+}
+
+/// With a chain key the trail's links are HMACs, and checkpoints are signed with an Ed25519
+/// key: a verify without the key is refused, an edited or unsigned checkpoint is refused, and
+/// a literal key in the file is refused before anything is written.
+#[tokio::test]
+async fn a_keyed_trail_and_signed_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("roster.db").display()
+    );
+    std::fs::write(
+        dir.path().join("chain.key"),
+        "k3y-0f-the-audit-chain-4b1e9d0c\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("signing.key"),
+        "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60\n",
+    )
+    .unwrap();
+    let keyed = "[audit]\nchain_key_file = \"chain.key\"\nsigning_key_file = \"signing.key\"\n";
+    write_config(dir.path(), &db, 50, keyed);
+    let out = run(dir.path(), &["sync"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(dir.path(), &["audit", "verify"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("(keyed)"), "{text}");
+
+    let out = run(dir.path(), &["audit", "checkpoint"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let checkpoint: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        checkpoint["signature"]
+            .as_str()
+            .is_some_and(|s| s.len() == 128)
+    );
+    assert!(
+        checkpoint["hash"]
+            .as_str()
+            .unwrap()
+            .starts_with("hmac-sha256:")
+    );
+    let verify_with = |c: &serde_json::Value| {
+        std::fs::write(dir.path().join("cp.json"), c.to_string()).unwrap();
+        run(dir.path(), &["audit", "verify", "--checkpoint", "cp.json"])
+    };
+    let out = verify_with(&checkpoint);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("signature verified"),
+        "{text}"
+    );
+    // Edited (fewer events, as if taken before a deletion) or unsigned: refused.
+    let mut edited = checkpoint.clone();
+    edited["events"] = serde_json::json!(checkpoint["events"].as_u64().unwrap() - 1);
+    let out = verify_with(&edited);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("signature does not verify"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut unsigned = checkpoint.clone();
+    unsigned.as_object_mut().unwrap().remove("signature");
+    let out = verify_with(&unsigned);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not signed"));
+
+    // Without the key, the keyed trail cannot be verified, and says what is missing.
+    write_config(dir.path(), &db, 50, "");
+    let out = run(dir.path(), &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("audit.chain_key_env"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A key written into the file itself is refused, naming where it must go.
+    write_config(
+        dir.path(),
+        &db,
+        50,
+        "[audit]\nchain_key = \"k3y-0f-the-audit-chain-4b1e9d0c\"\n",
+    );
+    let out = run(dir.path(), &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("chain_key_file") && !stderr.contains("k3y-0f"),
+        "{stderr}"
+    );
 }
 
 /// A server starts by redoing the stored evaluations that fell due while none ran (here every

@@ -17,6 +17,8 @@ mod m20261122_000050_inventory_page_indexes;
 mod m20261122_000060_stored_evaluation;
 mod m20261122_000070_evaluation_horizon;
 mod m20261201_000010_interactive_sign_in;
+mod m20261203_000010_sync_run_holder;
+mod m20261203_000020_audit_append_only;
 
 pub struct Migrator;
 
@@ -39,6 +41,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000060_stored_evaluation::Migration),
             Box::new(m20261122_000070_evaluation_horizon::Migration),
             Box::new(m20261201_000010_interactive_sign_in::Migration),
+            Box::new(m20261203_000010_sync_run_holder::Migration),
+            Box::new(m20261203_000020_audit_append_only::Migration),
         ]
     }
 }

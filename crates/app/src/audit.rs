@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use roster_store::audit::NewAuditEvent;
 
-pub use roster_store::audit::{AuditEvent, ChainBreak, export_json};
+pub use roster_store::audit::{AuditEvent, AuditVerification, ChainBreak, export_json};
 
 use crate::Roster;
 use crate::access::Principal;
@@ -18,12 +18,67 @@ pub const ACCESS_DENIED: &str = "auth.access_denied";
 pub const MAX_EVENTS: u64 = 10_000;
 
 /// A point of the chain kept outside the database (a file, a ticket, the SIEM): the newest
-/// event when it was taken, and how many events led to it.
+/// event when it was taken, and how many events led to it; signed with the configured
+/// Ed25519 key (`[audit] signing_key_env|_file`), so that a copy cannot be forged or edited.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Checkpoint {
     pub id: i64,
     pub hash: String,
     pub events: u64,
+    /// When it was taken (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// Ed25519 signature (hex) of [`Checkpoint::signed_text`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// The signer's public key (hex), for information: verification uses the configured one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+}
+
+impl Checkpoint {
+    /// What the signature covers: every field but the signature and the key.
+    pub fn signed_text(&self) -> String {
+        format!(
+            "roster-audit-checkpoint\nid={}\nhash={}\nevents={}\nat={}\n",
+            self.id,
+            self.hash,
+            self.events,
+            self.at.as_deref().unwrap_or("")
+        )
+    }
+
+    pub fn sign(mut self, key: &ed25519_dalek::SigningKey) -> Self {
+        use ed25519_dalek::Signer;
+        self.signature = Some(hex::encode(
+            key.sign(self.signed_text().as_bytes()).to_bytes(),
+        ));
+        self.public_key = Some(hex::encode(key.verifying_key().to_bytes()));
+        self
+    }
+
+    /// Checks the signature with `key`: an unsigned checkpoint, or one signed by another key
+    /// or edited since, is refused with why.
+    pub fn verify_signature(&self, key: &ed25519_dalek::VerifyingKey) -> Result<(), String> {
+        let Some(sig) = &self.signature else {
+            return Err(
+                "the checkpoint is not signed, but a checkpoint key is configured: \
+                        anyone could have written it"
+                    .into(),
+            );
+        };
+        let sig = hex::decode(sig)
+            .ok()
+            .and_then(|b| <[u8; 64]>::try_from(b).ok())
+            .map(|b| ed25519_dalek::Signature::from_bytes(&b))
+            .ok_or("the checkpoint's signature is not 64 bytes in hex")?;
+        key.verify_strict(self.signed_text().as_bytes(), &sig)
+            .map_err(|_| {
+                "the checkpoint's signature does not verify with the configured key: it was \
+                 edited, or signed by another key"
+                    .to_owned()
+            })
+    }
 }
 
 impl Roster {
@@ -66,8 +121,14 @@ impl Roster {
             .await?)
     }
 
-    /// The chain's newest event, to keep outside the database (`roster audit checkpoint`).
-    pub async fn audit_checkpoint(&self, p: &Principal) -> Result<Option<Checkpoint>, AppError> {
+    /// The chain's newest event at `now`, to keep outside the database (`roster audit
+    /// checkpoint`, the scheduled checkpoint), signed when a signing key is configured.
+    pub async fn audit_checkpoint(
+        &self,
+        p: &Principal,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Checkpoint>, AppError> {
+        let signing_key = self.config.audit.signing_key()?;
         let (events, broken) = self.verify_audit(p).await?;
         if let Some(b) = broken {
             return Err(AppError::Conflict(format!(
@@ -75,20 +136,20 @@ impl Roster {
                 b.id, b.reason
             )));
         }
-        let mut after = 0;
-        let mut newest = None;
-        loop {
-            let batch = self.store.audit_events_after(after, MAX_EVENTS).await?;
-            let Some(last) = batch.last() else {
-                break;
-            };
-            after = last.id;
-            newest = Some(last.clone());
-        }
-        Ok(newest.map(|e| Checkpoint {
-            id: e.id,
-            hash: e.hash,
+        let Some(newest) = self.store.newest_audit_event().await? else {
+            return Ok(None);
+        };
+        let checkpoint = Checkpoint {
+            id: newest.id,
+            hash: newest.hash,
             events,
+            at: Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            signature: None,
+            public_key: None,
+        };
+        Ok(Some(match &signing_key {
+            Some(k) => checkpoint.sign(k),
+            None => checkpoint,
         }))
     }
 
@@ -102,6 +163,11 @@ impl Roster {
         let (events, broken) = self.verify_audit(p).await?;
         if broken.is_some() {
             return Ok((events, broken));
+        }
+        if let Some(key) = self.config.audit.checkpoint_verifying_key()? {
+            checkpoint
+                .verify_signature(&key)
+                .map_err(AppError::Invalid)?;
         }
         let kept = self
             .store
@@ -131,7 +197,19 @@ impl Roster {
 
     /// Walks the chain: how many events verify, and the first broken one.
     pub async fn verify_audit(&self, p: &Principal) -> Result<(u64, Option<ChainBreak>), AppError> {
+        let v = self.verify_audit_chain(p).await?;
+        Ok((v.events, v.broken))
+    }
+
+    /// Walks the chain: how many events verify (and how many of them are not keyed), and the
+    /// first broken one.
+    pub async fn verify_audit_chain(&self, p: &Principal) -> Result<AuditVerification, AppError> {
         p.require_governance("the audit trail is for admins and auditors")?;
-        Ok(self.store.verify_audit().await?)
+        Ok(self.store.verify_audit_chain().await?)
+    }
+
+    /// Whether new audit events are keyed (a chain key is configured).
+    pub fn audit_chain_keyed(&self) -> bool {
+        self.store.audit_keyed()
     }
 }

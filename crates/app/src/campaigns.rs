@@ -130,6 +130,13 @@ pub async fn launch(
             None => break,
         }
     }
+    if count == 0 {
+        // Dropping the launch rolls it back: nothing was written.
+        return Err(AppError::Invalid(format!(
+            "the scope `{}` matches no identity or credential: no campaign launched",
+            params.query_string()
+        )));
+    }
     let audit = NewAuditEvent {
         actor: launched_by.to_owned(),
         action: "campaign.launched".into(),

@@ -25,6 +25,8 @@ const SECRET_KEY_NAMES: &[&str] = &[
     "access_token",
     "webhook_secret",
     "webhook_url",
+    "chain_key",
+    "signing_key",
 ];
 
 /// Full key paths whose value is a secret although their leaf name is innocent elsewhere (a
@@ -258,6 +260,77 @@ pub struct AuditConfig {
     /// Key of the `X-Roster-Signature: sha256=<hex>` HMAC-SHA256 over each body.
     pub webhook_secret_env: Option<String>,
     pub webhook_secret_file: Option<PathBuf>,
+    /// Key of the audit chain's HMAC (at least 16 bytes; 32 random ones recommended): with it
+    /// the trail cannot be rewritten and re-chained by someone who can only write the table.
+    pub chain_key_env: Option<String>,
+    pub chain_key_file: Option<PathBuf>,
+    /// An Ed25519 private key (its 32-byte seed, hex) that signs audit checkpoints.
+    pub signing_key_env: Option<String>,
+    pub signing_key_file: Option<PathBuf>,
+    /// The public half (hex) checkpoints are verified with, where the signing key is not at
+    /// hand (an auditor's machine). Public: it may be written here.
+    pub checkpoint_public_key: Option<String>,
+    /// Where `roster serve` writes a signed checkpoint of the trail's head every hour
+    /// (`checkpoint-<event id>.json`), for copying off the database's host.
+    pub checkpoint_dir: Option<PathBuf>,
+}
+
+impl AuditConfig {
+    /// The checkpoint signing key; `None` when not configured.
+    pub fn signing_key(&self) -> Result<Option<ed25519_dalek::SigningKey>, ConfigError> {
+        let Some(text) = read_secret(
+            "audit.signing_key",
+            self.signing_key_env.as_deref(),
+            self.signing_key_file.as_deref(),
+        )?
+        else {
+            return Ok(None);
+        };
+        let seed = decode_key32(&text).ok_or_else(|| ConfigError::BadValue {
+            key: "audit.signing_key".into(),
+            detail: "not 32 bytes in hex (make one with `openssl rand -hex 32`)".into(),
+        })?;
+        Ok(Some(ed25519_dalek::SigningKey::from_bytes(&seed)))
+    }
+
+    /// The key checkpoints are verified with: `checkpoint_public_key`, else the signing key's
+    /// public half; `None` when neither is configured.
+    pub fn checkpoint_verifying_key(
+        &self,
+    ) -> Result<Option<ed25519_dalek::VerifyingKey>, ConfigError> {
+        let bad = |detail: &str| ConfigError::BadValue {
+            key: "audit.checkpoint_public_key".into(),
+            detail: detail.into(),
+        };
+        if let Some(text) = &self.checkpoint_public_key {
+            let bytes = decode_key32(text).ok_or_else(|| bad("not 32 bytes in hex"))?;
+            return ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+                .map(Some)
+                .map_err(|_| bad("not an Ed25519 public key"));
+        }
+        Ok(self.signing_key()?.map(|k| k.verifying_key()))
+    }
+
+    /// The audit chain's key, read from its variable or file; `None` when not configured.
+    pub fn chain_key(&self) -> Result<Option<roster_store::audit::AuditKey>, ConfigError> {
+        let Some(key) = read_secret(
+            "audit.chain_key",
+            self.chain_key_env.as_deref(),
+            self.chain_key_file.as_deref(),
+        )?
+        else {
+            return Ok(None);
+        };
+        roster_store::audit::AuditKey::new(key.as_bytes())
+            .map(Some)
+            .ok_or_else(|| ConfigError::BadValue {
+                key: "audit.chain_key".into(),
+                detail: format!(
+                    "the key is shorter than {} bytes",
+                    roster_store::audit::AuditKey::MIN_LEN
+                ),
+            })
+    }
 }
 
 /// `[notifications]`: the channels reminders and escalations go out on.
@@ -519,6 +592,28 @@ impl Config {
                 });
             }
         }
+        // Schedules and URLs are checked here, before anything is opened or written: a bad
+        // cron used to pass `sync` and fail `serve` only after its migrations and audit events.
+        for (i, c) in self.connectors.iter().enumerate() {
+            if let Some(s) = &c.schedule {
+                check_cron(&format!("connectors[{i}].schedule"), s)?;
+            }
+        }
+        for (i, c) in self.campaigns.iter().enumerate() {
+            if let Some(s) = &c.schedule {
+                check_cron(&format!("campaigns[{i}].schedule"), s)?;
+            }
+            crate::campaigns::parse_scope(&c.scope).map_err(|e| ConfigError::BadValue {
+                key: format!("campaigns[{i}].scope"),
+                detail: e.to_string(),
+            })?;
+        }
+        check_cron("scheduler.reminders", &self.scheduler.reminders)?;
+        if self.audit.checkpoint_public_key.is_some() {
+            self.audit.checkpoint_verifying_key()?;
+        }
+        check_public_url(&self.server.public_url)?;
+        check_database_url(&self.database.url)?;
         if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
             return Err(ConfigError::BadValue {
                 key: "server.bind".into(),
@@ -527,6 +622,68 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// 32 bytes written as 64 hex digits.
+fn decode_key32(text: &str) -> Option<[u8; 32]> {
+    let bytes = hex::decode(text.trim()).ok()?;
+    bytes.try_into().ok()
+}
+
+/// A cron expression with seconds, as the scheduler reads it.
+fn check_cron(key: &str, schedule: &str) -> Result<(), ConfigError> {
+    tokio_cron_scheduler::Job::new(schedule, |_, _| {})
+        .map(|_| ())
+        .map_err(|e| ConfigError::BadValue {
+            key: key.to_owned(),
+            detail: format!(
+                "`{schedule}` is not a cron schedule with seconds (e.g. `0 0 6 * * *`): {e}"
+            ),
+        })
+}
+
+/// The address people reach the server at: an http(s) URL with a host, which sign-in links,
+/// OIDC redirects and notifications are built from.
+fn check_public_url(url: &str) -> Result<(), ConfigError> {
+    let bad = |detail: String| ConfigError::BadValue {
+        key: "server.public_url".into(),
+        detail,
+    };
+    let parsed = url::Url::parse(url).map_err(|e| bad(format!("`{url}` is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad(format!(
+            "`{url}` must be an http:// or https:// URL with a host"
+        )));
+    }
+    Ok(())
+}
+
+/// `sqlite://FILE[?…]`, `sqlite::memory:`, or `postgres://…@HOST/DB`.
+fn check_database_url(url: &str) -> Result<(), ConfigError> {
+    let bad = |detail: &str| ConfigError::BadValue {
+        key: "database.url".into(),
+        detail: format!("`{}`: {detail}", roster_store::redact_url(url)),
+    };
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let path = rest.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() {
+            return Err(bad(
+                "names no database file (e.g. sqlite://roster.db?mode=rwc, or sqlite::memory:)",
+            ));
+        }
+        return Ok(());
+    }
+    let parsed = url::Url::parse(url).map_err(|e| bad(&format!("not a URL: {e}")))?;
+    // A Unix socket is named by `?host=/run/postgresql` instead.
+    if parsed.host_str().is_none_or(str::is_empty)
+        && !parsed.query_pairs().any(|(k, _)| k == "host")
+    {
+        return Err(bad(
+            "names no host (e.g. postgres://roster@db.internal/roster)",
+        ));
+    }
+    Ok(())
 }
 
 /// figment's messages name the key path; keep them, minus its "default." profile prefix.

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod campaigns;
 pub mod config;
 pub mod csv_cell;
+pub mod doctor;
 pub mod error;
 pub mod inventory;
 pub mod inventory_csv;

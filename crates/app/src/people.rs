@@ -51,6 +51,13 @@ pub enum DirectoryFileError {
     },
     #[error("{file}: the import is empty; refusing to mark everyone of `{directory}` as departed")]
     Empty { file: String, directory: String },
+    #[error("{file}: {at}: the {field} {problem}; nothing was imported")]
+    BadField {
+        file: String,
+        at: String,
+        field: &'static str,
+        problem: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -183,7 +190,12 @@ fn parse_scim(file: &str, bytes: &[u8]) -> Result<Vec<DirectoryEntry>, Directory
     Ok(out)
 }
 
+/// The longest id, email or name taken (an email is at most 254 characters).
+pub const MAX_FIELD: usize = 512;
+
 /// The same person twice in one import: which entry holds would be a guess, so neither does.
+/// Also refuses what one database would take and the other not: a NUL character (PostgreSQL
+/// refuses it in text), a value longer than [`MAX_FIELD`].
 fn refuse_duplicates(
     file: &str,
     entries: &[DirectoryEntry],
@@ -191,6 +203,29 @@ fn refuse_duplicates(
 ) -> Result<(), DirectoryFileError> {
     let mut seen = std::collections::HashMap::new();
     for (i, e) in entries.iter().enumerate() {
+        let fields = [
+            ("id", Some(&e.key)),
+            ("email", e.email.as_ref()),
+            ("name", e.display_name.as_ref()),
+        ];
+        for (field, value) in fields {
+            let Some(value) = value else { continue };
+            let problem = if value.contains('\0') {
+                Some("holds a NUL character".to_owned())
+            } else if value.chars().count() > MAX_FIELD {
+                Some(format!("is longer than {MAX_FIELD} characters"))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(DirectoryFileError::BadField {
+                    file: file.to_owned(),
+                    at: at(i),
+                    field,
+                    problem,
+                });
+            }
+        }
         if let Some(first) = seen.insert(e.key.to_lowercase(), i) {
             return Err(DirectoryFileError::Duplicate {
                 file: file.to_owned(),
@@ -300,6 +335,38 @@ mod tests {
             ("data", "team")
         );
         assert!(parse_scim("u.json", b"{}").is_err());
+    }
+
+    #[test]
+    fn values_one_database_would_refuse_are_refused_on_both() {
+        let nul = parse(DirectoryFormat::Csv, "n.csv", b"id,email\nalice,a\0@x\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            nul.contains("n.csv: line 2: the email holds a NUL"),
+            "{nul}"
+        );
+        let long = format!("id\nbob\n{}\n", "x".repeat(MAX_FIELD + 1));
+        let long = parse(DirectoryFormat::Csv, "l.csv", long.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(long.contains("line 3: the id is longer than 512"), "{long}");
+        // The clean twin: at the limit, taken.
+        let edge = format!("id\n{}\n", "x".repeat(MAX_FIELD));
+        assert_eq!(
+            parse(DirectoryFormat::Csv, "e.csv", edge.as_bytes())
+                .unwrap()
+                .len(),
+            1
+        );
+        let scim = parse(
+            DirectoryFormat::Scim,
+            "s.json",
+            br#"[{"userName":"a"},{"userName":"b\u0000"}]"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(scim.contains("Resources[1]: the id holds a NUL"), "{scim}");
     }
 
     /// Inputs that would wipe or misstate a source are refused, naming where; their clean

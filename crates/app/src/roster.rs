@@ -29,7 +29,11 @@ pub struct Roster {
 impl Roster {
     /// Opens the configured database, brings its schema up to date, and holds `policy`.
     pub async fn open(config: Config, policy: LoadedPolicy) -> Result<Roster, AppError> {
-        let store = Store::connect(&config.database.url).await?;
+        // Read before anything is opened: a missing key file writes nothing.
+        let audit_key = config.audit.chain_key()?;
+        let store = Store::connect(&config.database.url)
+            .await?
+            .with_audit_key(audit_key);
         store.migrate().await?;
         Ok(Roster::new(store, config, policy))
     }

@@ -9,8 +9,10 @@ use serde::Deserialize;
 use crate::error::AppError;
 use crate::inventory_view::InventoryQuery;
 
-/// The filters as a query string carries them, before they are checked.
+/// The filters as a query string carries them, before they are checked. An unknown key
+/// (`teir=high`) is refused, never ignored: ignoring it would widen the view to everything.
 #[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScopeParams {
     pub platform: Option<String>,
     pub scope: Option<String>,
@@ -82,8 +84,16 @@ fn nonempty(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn flag(v: &Option<String>) -> bool {
-    matches!(nonempty(v), Some("1" | "true" | "yes" | "on"))
+/// A yes/no filter: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off` (absent or empty: no);
+/// anything else is refused rather than read as no.
+fn flag(name: &str, v: &Option<String>) -> Result<bool, AppError> {
+    match nonempty(v) {
+        None | Some("0" | "false" | "no" | "off") => Ok(false),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some(other) => Err(AppError::Invalid(format!(
+            "{name}={other}: expected 1 or 0"
+        ))),
+    }
 }
 
 fn parse_id(v: &str) -> Result<i64, AppError> {
@@ -158,8 +168,8 @@ impl Scope {
                 .map_err(bad)?,
             owner: nonempty(&p.owner).map(str::to_owned),
             search,
-            stale: flag(&p.stale),
-            orphaned: flag(&p.orphaned),
+            stale: flag("stale", &p.stale)?,
+            orphaned: flag("orphaned", &p.orphaned)?,
             rule,
             sort,
             after,
@@ -249,6 +259,11 @@ mod tests {
             ("platform=mainframe", "mainframe"),
             ("rule=no.such", "unknown rule `no.such`"),
             ("sort=name", "unknown sort `name`"),
+            ("teir=high", "unknown field `teir`"),
+            ("colour=red", "unknown field `colour`"),
+            ("as_of=garbage", "unknown field `as_of`"),
+            ("stale=maybe", "stale=maybe: expected 1 or 0"),
+            ("orphaned=2", "orphaned=2: expected 1 or 0"),
             ("sort=risk&after=7", "bad cursor `7` for sort=risk"),
             (long.as_str(), "at most 256 characters"),
         ] {

@@ -14,7 +14,10 @@ use crate::error::AppError;
 
 impl From<roster_sync::SyncError> for AppError {
     fn from(e: roster_sync::SyncError) -> Self {
-        AppError::Unavailable(e.to_string())
+        match e {
+            busy @ roster_sync::SyncError::Busy { .. } => AppError::Conflict(busy.to_string()),
+            e => AppError::Unavailable(e.to_string()),
+        }
     }
 }
 

@@ -43,7 +43,7 @@ impl Store {
     ) -> Result<ApiToken, StoreError> {
         let txn = self.db.begin().await?;
         let token = insert_token(&txn, t, now).await?;
-        append_audit_in(&txn, event(&token), now).await?;
+        append_audit_in(&txn, self.audit_key.as_ref(), event(&token), now).await?;
         txn.commit().await?;
         Ok(token)
     }
@@ -95,7 +95,7 @@ impl Store {
         if !revoke_token(&txn, id, now).await? {
             return Ok(false);
         }
-        append_audit_in(&txn, event, now).await?;
+        append_audit_in(&txn, self.audit_key.as_ref(), event, now).await?;
         txn.commit().await?;
         Ok(true)
     }

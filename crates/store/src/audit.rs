@@ -1,5 +1,8 @@
 //! The audit trail: append-only, hash-chained. Appends are serialised (one transaction; on
 //! PostgreSQL under an advisory lock) so that two writers never link to the same predecessor.
+//! With a chain key (`[audit] chain_key_env|_file`, never in the database) each link is an
+//! HMAC-SHA256, written `hmac-sha256:<hex>`: someone who can write the table but has not the
+//! key can no longer rewrite events and recompute the chain after them.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::OnConflict;
@@ -12,6 +15,38 @@ use sha2::{Digest, Sha256};
 
 use crate::entity::{audit_delivery, audit_event};
 use crate::{Store, StoreError};
+
+/// The prefix of a keyed link.
+pub const KEYED: &str = "hmac-sha256:";
+
+/// The audit chain's HMAC key. Never stored, never printed.
+#[derive(Clone)]
+pub struct AuditKey(std::sync::Arc<[u8]>);
+
+impl AuditKey {
+    /// The shortest key taken: below this a key can be guessed.
+    pub const MIN_LEN: usize = 16;
+
+    pub fn new(key: &[u8]) -> Option<Self> {
+        (key.len() >= Self::MIN_LEN).then(|| Self(std::sync::Arc::from(key)))
+    }
+}
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(redacted)")
+    }
+}
+
+/// What walking the chain found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditVerification {
+    /// Events that verify, from the first.
+    pub events: u64,
+    /// Of those, how many are only hash-chained (written before a chain key was set).
+    pub unkeyed: u64,
+    pub broken: Option<ChainBreak>,
+}
 
 /// The hash the first event links to.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -55,6 +90,7 @@ pub struct ChainBreak {
 }
 
 fn event_hash(
+    key: Option<&AuditKey>,
     prev: &str,
     at: DateTime<Utc>,
     actor: &str,
@@ -69,12 +105,28 @@ fn event_hash(
         "action": action,
         "target": target,
         "detail": detail,
-    });
-    let mut h = Sha256::new();
-    h.update(prev.as_bytes());
-    h.update(b"\n");
-    h.update(content.to_string().as_bytes());
-    format!("{:x}", h.finalize())
+    })
+    .to_string();
+    match key {
+        Some(AuditKey(k)) => {
+            use hmac::Mac;
+            // Any key length is valid for HMAC; `new_from_slice` cannot fail here.
+            let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(k) else {
+                unreachable!("HMAC takes keys of any length")
+            };
+            mac.update(prev.as_bytes());
+            mac.update(b"\n");
+            mac.update(content.as_bytes());
+            format!("{KEYED}{:x}", mac.finalize().into_bytes())
+        }
+        None => {
+            let mut h = Sha256::new();
+            h.update(prev.as_bytes());
+            h.update(b"\n");
+            h.update(content.as_bytes());
+            format!("{:x}", h.finalize())
+        }
+    }
 }
 
 /// Serialises appends until `txn` ends: PostgreSQL's advisory lock, SQLite's write lock.
@@ -96,6 +148,7 @@ async fn lock_appends(txn: &DatabaseTransaction) -> Result<(), StoreError> {
 /// commit together or not at all.
 pub async fn append_audit_in(
     txn: &DatabaseTransaction,
+    key: Option<&AuditKey>,
     e: NewAuditEvent,
     at: DateTime<Utc>,
 ) -> Result<AuditEvent, StoreError> {
@@ -109,7 +162,15 @@ pub async fn append_audit_in(
         .one(txn)
         .await?
         .map_or_else(|| GENESIS.to_owned(), |p| p.hash);
-    let hash = event_hash(&prev, at, &e.actor, &e.action, e.target.as_deref(), &detail);
+    let hash = event_hash(
+        key,
+        &prev,
+        at,
+        &e.actor,
+        &e.action,
+        e.target.as_deref(),
+        &detail,
+    );
     Ok(audit_event::ActiveModel {
         at: Set(at),
         actor: Set(e.actor),
@@ -132,16 +193,29 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<AuditEvent, StoreError> {
         let txn = self.db.begin().await?;
-        let saved = append_audit_in(&txn, e, at).await?;
+        let saved = append_audit_in(&txn, self.audit_key.as_ref(), e, at).await?;
         txn.commit().await?;
         Ok(saved)
     }
 
     /// Walks the chain from the first event; the first event whose link or hash does not hold.
     pub async fn verify_audit(&self) -> Result<(u64, Option<ChainBreak>), StoreError> {
+        let v = self.verify_audit_chain().await?;
+        Ok((v.events, v.broken))
+    }
+
+    /// Walks the chain from the first event. Keyed links need the chain key (without it the
+    /// walk is refused, not passed); once links are keyed, an unkeyed one after them is a
+    /// break: it was written by someone without the key.
+    pub async fn verify_audit_chain(&self) -> Result<AuditVerification, StoreError> {
         let mut prev = GENESIS.to_owned();
-        let mut count = 0;
+        let mut v = AuditVerification::default();
+        let mut keyed_seen = false;
         let mut after = i64::MIN;
+        let broken = |id: i64, reason: &str| ChainBreak {
+            id,
+            reason: reason.into(),
+        };
         loop {
             let batch = audit_event::Entity::find()
                 .filter(audit_event::Column::Id.gt(after))
@@ -150,16 +224,37 @@ impl Store {
                 .all(&self.db)
                 .await?;
             if batch.is_empty() {
-                return Ok((count, None));
+                return Ok(v);
             }
             for ev in batch {
                 if ev.prev_hash != prev {
-                    return Ok((count, Some(ChainBreak {
-                        id: ev.id,
-                        reason: "its link does not match the previous event's hash (an event before it was changed or removed)".into(),
-                    })));
+                    v.broken = Some(broken(
+                        ev.id,
+                        "its link does not match the previous event's hash (an event before it was changed or removed)",
+                    ));
+                    return Ok(v);
                 }
+                let keyed = ev.hash.starts_with(KEYED);
+                let key = match (keyed, &self.audit_key) {
+                    (true, None) => {
+                        return Err(StoreError::Conflict(format!(
+                            "event {} on is keyed (HMAC): set audit.chain_key_env or \
+                             audit.chain_key_file to the chain key to verify the trail",
+                            ev.id
+                        )));
+                    }
+                    (true, Some(k)) => Some(k),
+                    (false, _) if keyed_seen => {
+                        v.broken = Some(broken(
+                            ev.id,
+                            "it is not keyed, yet comes after keyed events: it was written or rewritten without the chain key",
+                        ));
+                        return Ok(v);
+                    }
+                    (false, _) => None,
+                };
                 let expect = event_hash(
+                    key,
                     &prev,
                     ev.at,
                     &ev.actor,
@@ -168,20 +263,32 @@ impl Store {
                     &ev.detail,
                 );
                 if ev.hash != expect {
-                    return Ok((
-                        count,
-                        Some(ChainBreak {
-                            id: ev.id,
-                            reason: "its content does not match its hash (the event was changed)"
-                                .into(),
-                        }),
+                    v.broken = Some(broken(
+                        ev.id,
+                        if keyed {
+                            "its content does not match its keyed hash (the event was changed, or the chain key is not the one it was written with)"
+                        } else {
+                            "its content does not match its hash (the event was changed)"
+                        },
                     ));
+                    return Ok(v);
                 }
+                keyed_seen |= keyed;
+                v.unkeyed += u64::from(!keyed);
                 prev = ev.hash;
                 after = ev.id;
-                count += 1;
+                v.events += 1;
             }
         }
+    }
+
+    /// The chain's head.
+    pub async fn newest_audit_event(&self) -> Result<Option<AuditEvent>, StoreError> {
+        Ok(audit_event::Entity::find()
+            .order_by_desc(audit_event::Column::Id)
+            .limit(1)
+            .one(&self.db)
+            .await?)
     }
 
     /// Up to `limit` events with an id above `after`, oldest first.
@@ -233,6 +340,7 @@ impl Store {
         }
         let saved = append_audit_in(
             &txn,
+            self.audit_key.as_ref(),
             NewAuditEvent {
                 actor: actor.to_owned(),
                 action: action.to_owned(),
@@ -328,7 +436,9 @@ mod tests {
 
         // The other connection holds the write lock, with an event not yet committed.
         let held = first.db.begin().await.unwrap();
-        append_audit_in(&held, ev("sync", 1), at).await.unwrap();
+        append_audit_in(&held, None, ev("sync", 1), at)
+            .await
+            .unwrap();
         let waiting = tokio::spawn(async move { second.append_audit(ev("sync", 2), at).await });
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         held.commit().await.unwrap();
@@ -365,7 +475,37 @@ mod tests {
                 4
             );
 
-            // Change the third event's detail behind the store's back.
+            // The database itself refuses to change or remove an event.
+            for sql in [
+                format!(
+                    "UPDATE audit_events SET detail = '{{}}' WHERE id = {}",
+                    ids[2]
+                ),
+                format!("DELETE FROM audit_events WHERE id = {}", ids[3]),
+            ] {
+                let refused =
+                    s.db.execute(Statement::from_string(s.db.get_database_backend(), sql))
+                        .await
+                        .unwrap_err()
+                        .to_string();
+                assert!(refused.contains("append-only"), "{}: {refused}", t.backend);
+            }
+            if t.backend == "postgres" {
+                let refused =
+                    s.db.execute(Statement::from_string(
+                        s.db.get_database_backend(),
+                        "TRUNCATE audit_events",
+                    ))
+                    .await
+                    .unwrap_err()
+                    .to_string();
+                assert!(refused.contains("append-only"), "{refused}");
+            }
+            assert_eq!(s.verify_audit().await.unwrap(), (4, None), "{}", t.backend);
+
+            // Someone with the owner's rights drops the guards and changes the third event's
+            // detail behind the store's back.
+            crate::testing::drop_audit_guards(s).await.unwrap();
             s.db.execute(Statement::from_string(
                 s.db.get_database_backend(),
                 format!(
@@ -398,6 +538,53 @@ mod tests {
             .unwrap();
             let (_, broken) = s.verify_audit().await.unwrap();
             assert_eq!(broken.unwrap().id, ids[2], "{}", t.backend);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_keyed_chain_cannot_be_extended_or_rewritten_without_its_key() {
+        assert!(AuditKey::new(b"too-short").is_none());
+        let key = || AuditKey::new(b"0123456789abcdef-chain-key");
+        for t in crate::testing::test_stores().await.unwrap() {
+            let at = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+            let plain = t.store.clone();
+            plain
+                .append_audit(ev("before.keying", 0), at)
+                .await
+                .unwrap();
+            let keyed = t.store.clone().with_audit_key(key());
+            let first_keyed = keyed.append_audit(ev("sync", 1), at).await.unwrap();
+            assert!(first_keyed.hash.starts_with(KEYED), "{}", first_keyed.hash);
+            keyed.append_audit(ev("sync", 2), at).await.unwrap();
+            let v = keyed.verify_audit_chain().await.unwrap();
+            assert_eq!(
+                (v.events, v.unkeyed, v.broken),
+                (3, 1, None),
+                "{}",
+                t.backend
+            );
+
+            // Without the key the keyed links cannot be checked: refused, never passed.
+            let refused = plain.verify_audit_chain().await.unwrap_err().to_string();
+            assert!(refused.contains("chain_key"), "{refused}");
+            // Another key: broken at the first keyed event.
+            let other = t
+                .store
+                .clone()
+                .with_audit_key(AuditKey::new(b"another-key-0123456789"));
+            let broken = other.verify_audit_chain().await.unwrap().broken.unwrap();
+            assert_eq!(broken.id, first_keyed.id, "{}", t.backend);
+            assert!(broken.reason.contains("chain key"), "{}", broken.reason);
+
+            // Someone who can write the table but has not the key extends the chain.
+            let forged = plain.append_audit(ev("forged", 3), at).await.unwrap();
+            let broken = keyed.verify_audit_chain().await.unwrap().broken.unwrap();
+            assert_eq!(broken.id, forged.id, "{}", t.backend);
+            assert!(
+                broken.reason.contains("without the chain key"),
+                "{}",
+                broken.reason
+            );
         }
     }
 }

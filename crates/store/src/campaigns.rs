@@ -242,6 +242,7 @@ pub struct NewItem {
 /// launch leaves nothing behind.
 pub struct Launch {
     txn: DatabaseTransaction,
+    audit_key: Option<crate::audit::AuditKey>,
     campaign: campaign::Model,
     items: i64,
 }
@@ -328,7 +329,7 @@ impl Launch {
         let mut c: campaign::ActiveModel = self.campaign.into();
         c.item_count = Set(self.items);
         let saved = c.update(&self.txn).await?;
-        append_audit_in(&self.txn, audit, at).await?;
+        append_audit_in(&self.txn, self.audit_key.as_ref(), audit, at).await?;
         self.txn.commit().await?;
         saved.try_into()
     }
@@ -404,6 +405,7 @@ impl Store {
         .await?;
         Ok(Launch {
             txn,
+            audit_key: self.audit_key.clone(),
             campaign,
             items: 0,
         })
@@ -621,7 +623,7 @@ impl Store {
                 row.reviewer_basis = Set("handed".to_owned());
             }
             row.update(&txn).await?;
-            append_audit_in(&txn, d.audit, at).await?;
+            append_audit_in(&txn, self.audit_key.as_ref(), d.audit, at).await?;
             out.push(saved.try_into()?);
         }
         txn.commit().await?;
@@ -720,7 +722,7 @@ impl Store {
                 .exec_without_returning(&txn)
                 .await?;
         }
-        let event = append_audit_in(&txn, outcome.audit, at).await?;
+        let event = append_audit_in(&txn, self.audit_key.as_ref(), outcome.audit, at).await?;
         let mut row: campaign::ActiveModel = c.into();
         row.status = Set(CampaignStatus::Closed.as_str().to_owned());
         row.signed_off_by = Set(Some(outcome.signed_off_by));
@@ -763,7 +765,7 @@ impl Store {
         row.detail = Set(detail.to_owned());
         row.updated_at = Set(at);
         row.update(&txn).await?;
-        append_audit_in(&txn, audit, at).await?;
+        append_audit_in(&txn, self.audit_key.as_ref(), audit, at).await?;
         txn.commit().await?;
         Ok(())
     }

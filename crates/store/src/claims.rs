@@ -44,7 +44,7 @@ impl Store {
         self.record(record_id).await?;
         let txn = self.db.begin().await?;
         write_claim(&txn, record_id, owner, claimed_by, note, now).await?;
-        append_audit_in(&txn, event, now).await?;
+        append_audit_in(&txn, self.audit_key.as_ref(), event, now).await?;
         txn.commit().await?;
         Ok(())
     }

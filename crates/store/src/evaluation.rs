@@ -492,6 +492,94 @@ impl Store {
     }
 }
 
+/// Marks every live evaluation due (after a sync run died mid-way).
+pub(crate) async fn mark_all_due<C: ConnectionTrait>(db: &C) -> Result<u64, StoreError> {
+    mark_due(db, live()).await
+}
+
+/// What [`Store::check_evaluations`] found: stored evaluations compared with fresh ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EvaluationCheck {
+    /// Live records compared.
+    pub checked: u64,
+    /// Records whose stored evaluation claims to hold now yet disagrees with a fresh one.
+    pub wrong: u64,
+    /// Records whose stored evaluation is due (readers evaluate those themselves; the next
+    /// refresh redoes them).
+    pub due: u64,
+    /// The first few wrong ones: (id, stored tier, fresh tier, stored rules, fresh rules).
+    pub examples: Vec<WrongEvaluation>,
+    /// How many were rewritten (with `repair`): the wrong and the due.
+    pub repaired: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrongEvaluation {
+    pub id: i64,
+    pub stored_tier: String,
+    pub fresh_tier: String,
+    pub stored_rules: String,
+    pub fresh_rules: String,
+}
+
+impl Store {
+    /// Compares every live record's stored evaluation with a fresh one at `at`; with
+    /// `repair`, rewrites the wrong and the due ones. Reads the records a thousand at a time.
+    pub async fn check_evaluations(
+        &self,
+        policy: &RiskPolicy,
+        inputs: &EvaluationInputs,
+        at: DateTime<Utc>,
+        repair: bool,
+    ) -> Result<EvaluationCheck, StoreError> {
+        use sea_orm::{QueryOrder, QuerySelect};
+        const PAGE: u64 = 1000;
+        const EXAMPLES: usize = 10;
+        let mut check = EvaluationCheck::default();
+        let mut after = i64::MIN;
+        loop {
+            let rows = crate::inventory::records_without_raw()
+                .filter(live().add(record::Column::Id.gt(after)))
+                .order_by_asc(record::Column::Id)
+                .limit(PAGE)
+                .all(&self.db)
+                .await?;
+            let Some(last) = rows.last() else { break };
+            after = last.id;
+            let mut redo = Vec::new();
+            for row in &rows {
+                check.checked += 1;
+                let fresh = self.evaluate_row(policy, inputs, row, at)?;
+                // NULL: no threshold lies ahead, so it holds for good.
+                let due = row.evaluated_until.is_some_and(|u| u <= at);
+                let rules = stored_rules(&fresh);
+                if due {
+                    check.due += 1;
+                } else if row.tier != fresh.tier.as_str() || row.finding_rules != rules {
+                    check.wrong += 1;
+                    if check.examples.len() < EXAMPLES {
+                        check.examples.push(WrongEvaluation {
+                            id: row.id,
+                            stored_tier: row.tier.clone(),
+                            fresh_tier: fresh.tier.as_str().to_owned(),
+                            stored_rules: row.finding_rules.clone(),
+                            fresh_rules: rules,
+                        });
+                    }
+                } else {
+                    continue;
+                }
+                redo.push(((row.id, row.content_hash), fresh));
+            }
+            if repair && !redo.is_empty() {
+                self.store_evaluations(&redo).await?;
+                check.repaired += redo.len() as u64;
+            }
+        }
+        Ok(check)
+    }
+}
+
 /// Marks the records `which` selects due, and says `evaluation_due` no longer lists all that is
 /// due (for bulk marks: a directory import, a new policy).
 pub(crate) async fn mark_due<C: ConnectionTrait>(

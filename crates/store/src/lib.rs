@@ -25,7 +25,7 @@ use sea_orm::{
 };
 
 pub use error::StoreError;
-pub use evaluation::{EvaluationInputs, StoredEvaluationFilter};
+pub use evaluation::{EvaluationCheck, EvaluationInputs, StoredEvaluationFilter, WrongEvaluation};
 pub use http_validators::HttpValidator;
 pub use ingest::{Change, IndexEntry, PreparedRecords, RecordIndex, RecordRow, RunWrites};
 pub use inventory::InventoryFilter;
@@ -37,6 +37,8 @@ pub struct Store {
     db: DatabaseConnection,
     /// The URL of an SQLite file database (never one with a password), for [`Store::writer`].
     sqlite_file: Option<std::sync::Arc<str>>,
+    /// The audit chain's HMAC key, from the configuration (see [`audit`]).
+    audit_key: Option<audit::AuditKey>,
 }
 
 /// SQLite page cache of each pooled connection (KiB). Each connection keeps its own, and the pool
@@ -61,7 +63,9 @@ impl Store {
         match &self.sqlite_file {
             // Its statement journals (each upsert in a transaction keeps one) stay in memory
             // instead of spilling to a temporary file; it sorts nothing large.
-            Some(url) => Self::connect_with(url, 1, WRITER_CACHE_KIB, "memory").await,
+            Some(url) => Ok(Self::connect_with(url, 1, WRITER_CACHE_KIB, "memory")
+                .await?
+                .with_audit_key(self.audit_key.clone())),
             None => Ok(self.clone()),
         }
     }
@@ -106,6 +110,7 @@ impl Store {
             return Err(StoreError::UnsupportedUrl(redact_url(url)));
         } else {
             opts.max_connections(10);
+            check_postgres_reachable(url).await?;
         }
         let db = Database::connect(opts)
             .await
@@ -113,7 +118,22 @@ impl Store {
                 url: redact_url(url),
                 detail: e.to_string(),
             })?;
-        Ok(Self { db, sqlite_file })
+        Ok(Self {
+            db,
+            sqlite_file,
+            audit_key: None,
+        })
+    }
+
+    /// This store, keying the audit chain's new links with `key` and verifying keyed ones.
+    pub fn with_audit_key(mut self, key: Option<audit::AuditKey>) -> Self {
+        self.audit_key = key;
+        self
+    }
+
+    /// Whether new audit links are keyed.
+    pub fn audit_keyed(&self) -> bool {
+        self.audit_key.is_some()
     }
 
     /// Applies pending migrations.
@@ -132,6 +152,36 @@ impl Store {
     /// For tests and maintenance commands that need raw SQL.
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+}
+
+/// How long the first connection to PostgreSQL may take before it is reported.
+const POSTGRES_FIRST_CONNECT: Duration = Duration::from_secs(5);
+
+/// One direct connection first, so that a refused port, a bad password or a missing database
+/// is reported at once with the driver's own words, not after the pool's 30-second wait as
+/// "pool timed out".
+async fn check_postgres_reachable(url: &str) -> Result<(), StoreError> {
+    use sea_orm::sqlx::Connection;
+    let failed = |detail: String| StoreError::Connect {
+        url: redact_url(url),
+        detail,
+    };
+    match tokio::time::timeout(
+        POSTGRES_FIRST_CONNECT,
+        sea_orm::sqlx::postgres::PgConnection::connect(url),
+    )
+    .await
+    {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(failed(e.to_string())),
+        Err(_) => Err(failed(format!(
+            "no answer within {} seconds",
+            POSTGRES_FIRST_CONNECT.as_secs()
+        ))),
     }
 }
 

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{listing, sync_run};
+use crate::entity::{job_lease, listing, sync_run};
 use crate::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,16 +70,20 @@ pub struct ListingOutcome {
 }
 
 impl Store {
-    /// Opens a run. Call [`Store::abort_unfinished_runs`] first.
+    /// Opens a run held by `holder` (see [`SYNC_LEASE`]). Take its connectors' leases and
+    /// close dead runs ([`Store::abort_sync_runs`]) first.
     pub async fn begin_sync_run(
         &self,
         now: DateTime<Utc>,
         connectors: &[String],
+        holder: &str,
     ) -> Result<i64, StoreError> {
         let run = sync_run::ActiveModel {
             started_at: Set(now),
             status: Set(RunStatus::Running.as_str().to_owned()),
             connectors: Set(serde_json::to_string(connectors).unwrap_or_default()),
+            holder: Set(Some(holder.to_owned())),
+            heartbeat_at: Set(Some(now)),
             ..Default::default()
         }
         .insert(&self.db)
@@ -87,7 +91,19 @@ impl Store {
         Ok(run.id)
     }
 
-    /// Whether a sync run is under way (or was left `running` by a process that died).
+    /// Says run `id`'s process is alive at `now`.
+    pub async fn sync_run_heartbeat(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sync_run::Entity::update_many()
+            .col_expr(sync_run::Column::HeartbeatAt, Expr::value(now))
+            .filter(sync_run::Column::Id.eq(id))
+            .filter(sync_run::Column::Status.eq(RunStatus::Running.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a sync run is under way (or was left `running` by a process that died and no
+    /// one has closed yet).
     pub async fn sync_running(&self) -> Result<bool, StoreError> {
         use sea_orm::PaginatorTrait;
         Ok(sync_run::Entity::find()
@@ -97,20 +113,73 @@ impl Store {
             > 0)
     }
 
-    /// Runs left `running` by a process that died are closed as `aborted`. Their batches that
-    /// committed stay (each is whole); nothing was swept for them, so the next run completes the
-    /// picture.
-    pub async fn abort_unfinished_runs(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    /// The runs marked `running`: under way, or left so by a process that died.
+    pub async fn running_sync_runs(&self) -> Result<Vec<sync_run::Model>, StoreError> {
+        Ok(sync_run::Entity::find()
+            .filter(sync_run::Column::Status.eq(RunStatus::Running.as_str()))
+            .order_by_asc(sync_run::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Closes runs `ids` (still `running`, their processes dead) as `aborted`, and in the same
+    /// transaction marks every live evaluation due: a dead run wrote records evaluated in the
+    /// context from before it and never re-evaluated what its writes changed of that context,
+    /// so the next refresh (a sync's end, the server's start or its five-minute job) redoes
+    /// them all. Their batches that committed stay (each is whole); nothing was swept for them.
+    pub async fn abort_sync_runs(
+        &self,
+        ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        use sea_orm::TransactionTrait;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let txn = self.db.begin().await?;
         let res = sync_run::Entity::update_many()
             .col_expr(
                 sync_run::Column::Status,
                 Expr::value(RunStatus::Aborted.as_str()),
             )
             .col_expr(sync_run::Column::FinishedAt, Expr::value(now))
+            .filter(sync_run::Column::Id.is_in(ids.iter().copied()))
             .filter(sync_run::Column::Status.eq(RunStatus::Running.as_str()))
+            .exec(&txn)
+            .await?;
+        if res.rows_affected > 0 {
+            crate::evaluation::mark_all_due(&txn).await?;
+        }
+        txn.commit().await?;
+        Ok(res.rows_affected)
+    }
+
+    /// Takes over `job`'s lease from `from` (a holder known to be dead), until `until`.
+    pub async fn take_over_lease(
+        &self,
+        job: &str,
+        from: &str,
+        to: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let res = job_lease::Entity::update_many()
+            .col_expr(job_lease::Column::Holder, Expr::value(to))
+            .col_expr(job_lease::Column::Until, Expr::value(until))
+            .filter(job_lease::Column::Job.eq(job))
+            .filter(job_lease::Column::Holder.eq(from))
             .exec(&self.db)
             .await?;
-        Ok(res.rows_affected)
+        Ok(res.rows_affected == 1)
+    }
+
+    /// Gives up `job`'s lease if `holder` has it.
+    pub async fn release_lease(&self, job: &str, holder: &str) -> Result<(), StoreError> {
+        job_lease::Entity::delete_many()
+            .filter(job_lease::Column::Job.eq(job))
+            .filter(job_lease::Column::Holder.eq(holder))
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 
     pub async fn finish_sync_run(

@@ -76,3 +76,25 @@ pub async fn fresh_postgres_database() -> Result<Option<String>, StoreError> {
     url.set_path(&format!("/{name}"));
     Ok(Some(url.to_string()))
 }
+
+/// Drops the triggers that keep `audit_events` append-only, as someone with the table owner's
+/// rights could, so that a test can tamper with the trail and watch verification catch it.
+pub async fn drop_audit_guards(store: &Store) -> Result<(), StoreError> {
+    let db = store.connection();
+    let backend = db.get_database_backend();
+    let statements: &[&str] = match backend {
+        sea_orm::DbBackend::Postgres => &[
+            "DROP TRIGGER IF EXISTS audit_events_no_truncate ON audit_events",
+            "DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events",
+        ],
+        _ => &[
+            "DROP TRIGGER IF EXISTS audit_events_no_update",
+            "DROP TRIGGER IF EXISTS audit_events_no_delete",
+        ],
+    };
+    for sql in statements {
+        db.execute(Statement::from_string(backend, (*sql).to_owned()))
+            .await?;
+    }
+    Ok(())
+}

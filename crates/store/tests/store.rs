@@ -57,7 +57,7 @@ fn row(r: Record, change: Change) -> RecordRow {
 async fn records_round_trip_and_upserts_keep_first_seen() {
     for ts in test_stores().await.unwrap() {
         let s = &ts.store;
-        let run1 = s.begin_sync_run(t(3), &["c".into()]).await.unwrap();
+        let run1 = s.begin_sync_run(t(3), &["c".into()], "test").await.unwrap();
         let r = record("acme", "1", Platform::Gcp, None);
         s.write_records(run1, t(3), &[row(r.clone(), Change::New)])
             .await
@@ -78,7 +78,7 @@ async fn records_round_trip_and_upserts_keep_first_seen() {
             ts.backend
         );
 
-        let run2 = s.begin_sync_run(t(4), &["c".into()]).await.unwrap();
+        let run2 = s.begin_sync_run(t(4), &["c".into()], "test").await.unwrap();
         let mut changed = r.clone();
         changed.privilege = Privilege::Read;
         changed.interactive_sign_in = Some(roster_core::InteractiveSignIn {
@@ -116,7 +116,7 @@ async fn records_round_trip_and_upserts_keep_first_seen() {
 async fn inventory_filters_and_keyset_pages() {
     for ts in test_stores().await.unwrap() {
         let s = &ts.store;
-        let run = s.begin_sync_run(t(3), &["c".into()]).await.unwrap();
+        let run = s.begin_sync_run(t(3), &["c".into()], "test").await.unwrap();
         let mut rows = Vec::new();
         for i in 0..50 {
             let platform = if i % 2 == 0 {
@@ -243,7 +243,7 @@ async fn inventory_filters_and_keyset_pages() {
 async fn a_platform_page_merges_its_kinds_in_id_order() {
     for ts in test_stores().await.unwrap() {
         let s = &ts.store;
-        let run = s.begin_sync_run(t(3), &["c".into()]).await.unwrap();
+        let run = s.begin_sync_run(t(3), &["c".into()], "test").await.unwrap();
         let kinds = [
             Kind::ServiceAccount,
             Kind::AccessKey,
@@ -297,11 +297,17 @@ async fn a_platform_page_merges_its_kinds_in_id_order() {
 async fn runs_listings_and_the_index() {
     for ts in test_stores().await.unwrap() {
         let s = &ts.store;
-        let crashed = s.begin_sync_run(t(1), &["c".into()]).await.unwrap();
-        assert_eq!(s.abort_unfinished_runs(t(2)).await.unwrap(), 1);
+        let crashed = s.begin_sync_run(t(1), &["c".into()], "test").await.unwrap();
+        assert_eq!(s.running_sync_runs().await.unwrap().len(), 1);
+        assert_eq!(s.abort_sync_runs(&[crashed], t(2)).await.unwrap(), 1);
+        assert_eq!(
+            s.abort_sync_runs(&[crashed], t(2)).await.unwrap(),
+            0,
+            "an aborted run is not aborted again"
+        );
         assert_eq!(s.sync_run(crashed).await.unwrap().status, "aborted");
 
-        let run = s.begin_sync_run(t(2), &["c".into()]).await.unwrap();
+        let run = s.begin_sync_run(t(2), &["c".into()], "test").await.unwrap();
         s.write_records(
             run,
             t(2),
@@ -331,7 +337,7 @@ async fn runs_listings_and_the_index() {
         )
         .await
         .unwrap();
-        let run2 = s.begin_sync_run(t(3), &["c".into()]).await.unwrap();
+        let run2 = s.begin_sync_run(t(3), &["c".into()], "test").await.unwrap();
         s.record_listing(run2, t(3), &outcome(false)).await.unwrap();
 
         let listing = &s.listings().await.unwrap()[0];
@@ -364,7 +370,7 @@ async fn runs_listings_and_the_index() {
 async fn only_live_shared_fingerprints_are_read_with_their_parents_name() {
     for ts in test_stores().await.unwrap() {
         let s = &ts.store;
-        let run = s.begin_sync_run(t(3), &["c".into()]).await.unwrap();
+        let run = s.begin_sync_run(t(3), &["c".into()], "test").await.unwrap();
         let app = record("tenant", "app", Platform::Azure, Some("alice"));
         let app_id = RecordId::derive("c", &app.key);
         let cert = |id: &str, fp: Option<&str>| {
@@ -412,7 +418,7 @@ async fn only_live_shared_fingerprints_are_read_with_their_parents_name() {
 async fn inventory_pages_read_only_the_sample_mark_of_raw() {
     for ts in test_stores().await.unwrap() {
         let s = &ts.store;
-        let run = s.begin_sync_run(t(3), &["c".into()]).await.unwrap();
+        let run = s.begin_sync_run(t(3), &["c".into()], "test").await.unwrap();
         let real = record("acme", "real", Platform::Aws, None);
         let mut sample = record("acme", "sample", Platform::Aws, None);
         sample.raw = serde_json::json!({"id": "sample", "sample_data": true, "slot": 3});

@@ -13,6 +13,7 @@ use roster_store::{
 };
 
 use crate::SyncError;
+use crate::lease::{self, SyncHolder};
 use crate::report::{ConnectorReport, ListingReport, SyncReport};
 use crate::writer::RunWriter;
 
@@ -62,15 +63,40 @@ impl SyncEngine {
         progress: &dyn Progress,
     ) -> Result<SyncReport, SyncError> {
         let started_at = self.clock.now();
-        let aborted = self.store.abort_unfinished_runs(started_at).await?;
-        if aborted > 0 {
-            tracing::warn!(
-                aborted,
-                "closed sync runs left unfinished by a process that died"
-            );
-        }
         let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
-        let run_id = self.store.begin_sync_run(started_at, &names).await?;
+        let holder = SyncHolder::this_process();
+        lease::take(&self.store, &names, &holder, started_at).await?;
+        let result = async {
+            let aborted = lease::abort_dead_runs(&self.store, started_at).await?;
+            if aborted > 0 {
+                tracing::warn!(
+                    aborted,
+                    "closed sync runs left unfinished by a process that died; every stored \
+                     evaluation is redone at the end of this run"
+                );
+            }
+            let run_id = self
+                .store
+                .begin_sync_run(started_at, &names, &holder.to_string())
+                .await?;
+            let heartbeat = lease::keep_alive(self.store.clone(), names.clone(), &holder, run_id);
+            let result = self.run_held(run_id, started_at, sources, progress).await;
+            heartbeat.abort();
+            result
+        }
+        .await;
+        lease::release(&self.store, &names, &holder).await;
+        result
+    }
+
+    /// [`Self::run`] once its connectors' leases are held and its run opened.
+    async fn run_held(
+        &self,
+        run_id: i64,
+        started_at: chrono::DateTime<chrono::Utc>,
+        sources: &[SyncSource],
+        progress: &dyn Progress,
+    ) -> Result<SyncReport, SyncError> {
         // Records are evaluated as they are written, in the context as it stood before the run;
         // what the run changes of that context is re-evaluated at its end.
         let mut inputs = EvaluationInputs::load(&self.store).await?;

@@ -3,10 +3,12 @@
 //! listing (marks its unseen records gone) only when that listing completed.
 
 mod engine;
+mod lease;
 mod report;
 mod writer;
 
 pub use engine::{NoProgress, Progress, SyncEngine, SyncSource};
+pub use lease::{HEARTBEAT_EVERY, SYNC_LEASE, SyncHolder, abort_dead_runs, run_is_dead};
 pub use report::{ConnectorReport, ListingReport, SyncReport};
 
 /// What stops a sync as a whole. Source failures are not errors here: they are reported per
@@ -18,4 +20,11 @@ pub enum SyncError {
     /// The write task ended without saying why (it panicked or was cancelled).
     #[error("the store writer stopped unexpectedly")]
     WriterStopped,
+    /// Another live process is syncing this connector.
+    #[error("connector {connector} is being synced by {holder}{}", since.map(|t| format!(" since {}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))).unwrap_or_default())]
+    Busy {
+        connector: String,
+        holder: String,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    },
 }

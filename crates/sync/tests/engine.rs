@@ -658,3 +658,97 @@ async fn stored_evaluations_hold_at_the_end_of_every_run() {
         assert_stored_evaluations_hold(s, r4.finished_at, "after a first sign-in").await;
     }
 }
+
+/// One sync per connector: while another live process holds a connector, a sync of it is
+/// refused naming the holder and the running run is left alone; a connector it does not hold
+/// syncs meanwhile; once the holder is dead its lease is taken over at once, its run closed as
+/// aborted, and every stored evaluation marked due.
+#[tokio::test]
+async fn a_second_sync_of_a_connector_is_refused_while_the_first_runs() {
+    use roster_connector_sdk::Clock;
+    use roster_sync::{SYNC_LEASE, SyncHolder};
+    for t in test_stores().await.unwrap() {
+        let s = &t.store;
+        let now = FakeClock::default().now();
+        engine(s).run(&[synthetic(100)], &NoProgress).await.unwrap();
+
+        // This very process, under another nonce: alive.
+        let alive = SyncHolder::this_process();
+        let other = alive.to_string();
+        assert!(
+            s.try_lease("sync-run:sample", &other, now + SYNC_LEASE, now)
+                .await
+                .unwrap()
+        );
+        let running = s
+            .begin_sync_run(now, &["sample".into()], &other)
+            .await
+            .unwrap();
+        let err = engine(s)
+            .run(&[synthetic(100)], &NoProgress)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("connector sample is being synced by PID") && err.contains("since"),
+            "{err}"
+        );
+        assert_eq!(s.sync_run(running).await.unwrap().status, "running");
+        let elsewhere = SyncSource {
+            name: "elsewhere".into(),
+            ..synthetic(10)
+        };
+        let report = engine(s).run(&[elsewhere], &NoProgress).await.unwrap();
+        assert_eq!(report.status, RunStatus::Ok, "{}", t.backend);
+        assert_eq!(
+            s.sync_run(running).await.unwrap().status,
+            "running",
+            "{}: a live run is never aborted",
+            t.backend
+        );
+
+        // The holder dies (a PID no process has).
+        let dead = SyncHolder::parse(&format!("{}:4000000000:gone", alive.host)).unwrap();
+        assert!(
+            s.take_over_lease(
+                "sync-run:sample",
+                &other,
+                &dead.to_string(),
+                now + SYNC_LEASE
+            )
+            .await
+            .unwrap()
+        );
+        let dead_run = s
+            .begin_sync_run(now, &["sample".into()], &dead.to_string())
+            .await
+            .unwrap();
+        assert_eq!(
+            roster_sync::abort_dead_runs(s, now).await.unwrap(),
+            1,
+            "{}: only the dead run",
+            t.backend
+        );
+        assert_eq!(s.sync_run(dead_run).await.unwrap().status, "aborted");
+        let inputs = roster_store::EvaluationInputs::load(s).await.unwrap();
+        let check = s
+            .check_evaluations(&RiskPolicy::default(), &inputs, now, false)
+            .await
+            .unwrap();
+        assert_eq!(
+            (check.due, check.wrong),
+            (check.checked, 0),
+            "{}: every evaluation is due after a dead run",
+            t.backend
+        );
+        let report = engine(s).run(&[synthetic(100)], &NoProgress).await.unwrap();
+        assert_eq!(report.status, RunStatus::Ok, "{}", t.backend);
+        let inputs = roster_store::EvaluationInputs::load(s).await.unwrap();
+        let check = s
+            .check_evaluations(&RiskPolicy::default(), &inputs, now, false)
+            .await
+            .unwrap();
+        assert_eq!((check.due, check.wrong), (0, 0), "{}", t.backend);
+        assert_eq!(s.sync_run(running).await.unwrap().status, "running");
+    }
+}

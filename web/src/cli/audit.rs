@@ -64,6 +64,7 @@ pub async fn run(cmd: AuditCommand) -> CliResult {
                 }
                 None => None,
             };
+            let pinned_key = config.audit.checkpoint_verifying_key()?.is_some();
             let roster = open(config).await?;
             let (intact, broken) = match &checkpoint {
                 Some(c) => roster.verify_audit_against(&p, c).await?,
@@ -71,7 +72,32 @@ pub async fn run(cmd: AuditCommand) -> CliResult {
             };
             match broken {
                 None => {
-                    println!("audit trail intact: {intact} event(s)");
+                    let unkeyed = roster.verify_audit_chain(&p).await?.unkeyed;
+                    let how = match (roster.audit_chain_keyed(), unkeyed) {
+                        (false, _) => " (hash-chained; set audit.chain_key_env or \
+                                       audit.chain_key_file to key new events)"
+                            .to_owned(),
+                        (true, 0) => " (keyed)".to_owned(),
+                        (true, n) => format!(
+                            " (keyed; the first {n} were written before the chain key was set \
+                             and are hash-chained only)"
+                        ),
+                    };
+                    match &checkpoint {
+                        Some(c) => println!(
+                            "audit trail intact: {intact} event(s){how}; it still reaches \
+                             checkpoint event {}{}",
+                            c.id,
+                            match (pinned_key, c.signature.is_some()) {
+                                (true, _) => " (signature verified)",
+                                (false, true) =>
+                                    " (signed, but not verified: set \
+                                                  audit.checkpoint_public_key)",
+                                (false, false) => " (unsigned)",
+                            }
+                        ),
+                        None => println!("audit trail intact: {intact} event(s){how}"),
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Some(b) => {
@@ -85,7 +111,7 @@ pub async fn run(cmd: AuditCommand) -> CliResult {
         }
         AuditCommand::Checkpoint(args) => {
             let roster = open(load_config(args.config.as_deref())?).await?;
-            match roster.audit_checkpoint(&p).await? {
+            match roster.audit_checkpoint(&p, chrono::Utc::now()).await? {
                 Some(c) => {
                     println!("{}", serde_json::to_string(&c)?);
                     Ok(ExitCode::SUCCESS)

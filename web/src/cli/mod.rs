@@ -5,6 +5,7 @@ mod campaign;
 mod check;
 mod claim;
 mod demo;
+mod doctor;
 mod error;
 mod identities;
 mod migrate;
@@ -65,6 +66,9 @@ pub enum Command {
     /// Access-certification campaigns.
     #[command(subcommand)]
     Campaign(campaign::CampaignCommand),
+    /// Check stored evaluations against a fresh one (and runs left by dead processes);
+    /// --repair fixes them.
+    Doctor(doctor::DoctorArgs),
 }
 
 impl Command {
@@ -99,6 +103,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Claim(args) => claim::run(args).await,
         Command::Notify(cmd) => notify::run(cmd).await,
         Command::Campaign(cmd) => campaign::run(cmd).await,
+        Command::Doctor(args) => doctor::run(args).await,
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use roster_app::AppError;
 use roster_app::sync::RunStatus;
 
 use super::progress::TerminalProgress;
@@ -21,10 +22,15 @@ pub struct SyncArgs {
     pub connectors: Vec<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,
+    /// When another process is syncing one of these connectors, wait for it to finish instead
+    /// of exiting 3.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 /// Exit codes: 0 every listing complete, 2 partial (some listings not seen; nothing swept
-/// there), 1 error (nothing could be read, or the store failed).
+/// there), 3 another process is syncing one of the connectors, 1 error (nothing could be read,
+/// or the store failed).
 pub async fn run(args: SyncArgs) -> CliResult {
     let config = load_config(args.config.as_deref())?;
     // Every connector is built (and a bad one refused) before anything is opened.
@@ -34,16 +40,45 @@ pub async fn run(args: SyncArgs) -> CliResult {
             "no connectors configured: add a [[connectors]] section to the configuration".into(),
         ));
     }
+    let connector_configs = config.connectors.clone();
     let roster = open(config).await?;
     roster
         .record_config_changes(args.config.as_deref(), &actor(), chrono::Utc::now())
         .await?;
-    let progress = TerminalProgress::new(matches!(args.format, ReportFormat::Text));
-    let report = roster
-        .sync_once(sources, args.connectors.is_empty(), &actor(), &progress)
-        .await;
-    progress.finish();
-    let report = report?;
+    let full = args.connectors.is_empty();
+    let mut sources = Some(sources);
+    let mut waiting = false;
+    let report = loop {
+        let progress = TerminalProgress::new(matches!(args.format, ReportFormat::Text));
+        let attempt = roster
+            .sync_once(
+                sources.take().unwrap_or_default(),
+                full,
+                &actor(),
+                &progress,
+            )
+            .await;
+        progress.finish();
+        match attempt {
+            // `sync_once` is refused before it reads anything: the sources are rebuilt.
+            Err(AppError::Conflict(busy)) if args.wait => {
+                if !waiting {
+                    eprintln!("{busy}; waiting for it to finish");
+                    waiting = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                sources = Some(roster_app::registry::build_all(
+                    &connector_configs,
+                    &args.connectors,
+                )?);
+            }
+            Err(AppError::Conflict(busy)) => {
+                eprintln!("error: {busy}");
+                return Ok(ExitCode::from(3));
+            }
+            other => break other?,
+        }
+    };
     match args.format {
         ReportFormat::Text => print!("{}", report.to_text()),
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),

@@ -145,3 +145,66 @@ pub async fn error_bodies(
     );
     Ok(res.map_body(|_, _| BoxBody::new(body)))
 }
+
+/// Handler panics since the server started (a bug): counted, and each answered 500.
+pub static PANICS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A panic in a handler becomes a 500 with the error page, instead of a dropped connection
+/// that `/healthz` never notices; `/healthz` reports the count.
+pub async fn catch_panics(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    use futures::FutureExt;
+    // Not a clone of the request: routing needs it unshared.
+    let path = req.path().to_owned();
+    match std::panic::AssertUnwindSafe(next.call(req))
+        .catch_unwind()
+        .await
+    {
+        Ok(res) => res.map(ServiceResponse::map_into_boxed_body),
+        Err(_) => {
+            PANICS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(path, "a request handler panicked; answered 500");
+            // The request went down with the handler: the error becomes the response.
+            Err(WebError::App(AppError::Internal("a request handler panicked".into())).into())
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, test, web};
+
+    async fn boom() -> &'static str {
+        panic!("a bug")
+    }
+
+    /// A handler that panics is answered 500 with the error page, and counted; the server
+    /// goes on answering.
+    #[actix_web::test]
+    async fn a_panicking_handler_is_a_500_not_a_dropped_connection() {
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(super::catch_panics))
+                .wrap(from_fn(super::error_bodies))
+                .route("/boom", web::get().to(boom))
+                .route("/fine", web::get().to(|| async { "fine" })),
+        )
+        .await;
+        let before = super::PANICS.load(std::sync::atomic::Ordering::Relaxed);
+        // The error is the response actix writes: a 500 on a connection that stays open.
+        let err = test::try_call_service(&app, test::TestRequest::get().uri("/boom").to_request())
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err.as_response_error().status_code(), 500);
+        assert_eq!(err.to_string(), "internal error");
+        assert!(super::PANICS.load(std::sync::atomic::Ordering::Relaxed) > before);
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/fine").to_request()).await;
+        assert_eq!(res.status(), 200);
+    }
+}

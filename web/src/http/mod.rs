@@ -59,6 +59,8 @@ pub async fn serve(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            // Innermost, so that a panic's 500 still gets its error page from `error_bodies`.
+            .wrap(from_fn(error::catch_panics))
             .wrap(from_fn(error::error_bodies))
             .wrap(from_fn(audit_events::record_denials))
             .wrap(from_fn(session::csrf_guard))
@@ -136,8 +138,15 @@ pub async fn serve(
     Ok(())
 }
 
+/// Alive: the process answers. A handler panic (a bug, answered 500) is counted here rather
+/// than failing the check, which would only restart every replica into the same bug.
 async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain").body("ok")
+    let panics = error::PANICS.load(std::sync::atomic::Ordering::Relaxed);
+    let body = match panics {
+        0 => "ok".to_owned(),
+        n => format!("ok ({n} request handler panics since start; see the log)"),
+    };
+    HttpResponse::Ok().content_type("text/plain").body(body)
 }
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {

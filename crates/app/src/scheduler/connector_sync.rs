@@ -24,6 +24,9 @@ pub async fn run(ctx: &JobContext, connector: &str, _now: DateTime<Utc>) {
             status = report.status.as_str(),
             "scheduled sync finished"
         ),
+        Err(crate::AppError::Conflict(busy)) => {
+            tracing::info!(connector, "scheduled sync skipped: {busy}")
+        }
         Err(e) => tracing::error!(connector, error = %e, "scheduled sync failed"),
     }
 }

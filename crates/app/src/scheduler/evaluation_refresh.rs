@@ -23,6 +23,16 @@ pub fn job(ctx: std::sync::Arc<JobContext>, now: DateTime<Utc>) -> super::JobFut
 }
 
 pub async fn run(ctx: &JobContext, now: DateTime<Utc>) {
+    // A run whose process died is closed here too (the server's start-up refresh among
+    // them), which marks every evaluation due: its re-evaluation is then redone below.
+    match roster_sync::abort_dead_runs(&ctx.roster.store, now).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            runs = n,
+            "closed sync runs left unfinished by a process that died; every stored evaluation is redone"
+        ),
+        Err(e) => tracing::warn!(error = %e, "evaluation refresh: cannot close dead sync runs"),
+    }
     // A sync re-evaluates what it touched and what fell due when it ends; redoing rows it is
     // rewriting meanwhile could list them wrongly.
     if ctx.roster.store.sync_running().await.unwrap_or(true) {

@@ -2,6 +2,7 @@
 //! reminders, one file per job. Several servers may share one database: each firing takes a
 //! lease in the database first, so a job runs on one of them.
 
+pub mod audit_checkpoint;
 mod campaign_launch;
 mod campaign_reminders;
 mod connector_sync;
@@ -161,6 +162,16 @@ pub async fn start(ctx: JobContext) -> Result<JobScheduler, SchedulerError> {
         |ctx, now| Box::pin(async move { campaign_reminders::run(&ctx, now).await }),
     )
     .await?;
+    if ctx.roster.config.audit.checkpoint_dir.is_some() {
+        add_leased(
+            &sched,
+            &ctx,
+            audit_checkpoint::JOB.into(),
+            audit_checkpoint::SCHEDULE,
+            audit_checkpoint::job,
+        )
+        .await?;
+    }
     add_leased(
         &sched,
         &ctx,

@@ -24,6 +24,11 @@ pub struct Model {
     /// The dashboard's summary of the evaluated inventory after this run (JSON).
     #[sea_orm(column_type = "Text", nullable)]
     pub summary: Option<String>,
+    /// The process running it (`host:pid:nonce`), for runs since the lease was added.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub holder: Option<String>,
+    /// When its process last said it is alive; see `SYNC_LEASE`.
+    pub heartbeat_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
