@@ -21,6 +21,9 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const SIEM_URL_VAR: &str = "ROSTER_TEST_SIEM_URL";
 const SIEM_KEY_VAR: &str = "ROSTER_TEST_SIEM_KEY";
 const SIEM_KEY: &str = "canary-siem-hmac-key";
+const SIGNING_KEY_VAR: &str = "ROSTER_TEST_CHECKPOINT_KEY";
+/// An Ed25519 seed (RFC 8032's first test vector).
+const SIGNING_KEY: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 const WRONG_TOKEN: &str = "canary0bootstrap0token0never0stored";
 
 fn roster(args: &[&str], config: &Path) -> std::process::Output {
@@ -101,6 +104,20 @@ async fn accepted_ids(receiver: &MockServer) -> Vec<i64> {
             r.headers["x-roster-signature"].to_str().unwrap(),
             format!("sha256={want}")
         );
+        // Each delivery carries a signed checkpoint of the trail up to its event.
+        let checkpoint: roster_app::audit::Checkpoint =
+            serde_json::from_str(r.headers["x-roster-checkpoint"].to_str().unwrap()).unwrap();
+        assert_eq!(
+            (checkpoint.id, checkpoint.hash.as_str()),
+            (ev["id"].as_i64().unwrap(), ev["hash"].as_str().unwrap())
+        );
+        let seed: [u8; 32] = (0..32)
+            .map(|i| u8::from_str_radix(&SIGNING_KEY[2 * i..2 * i + 2], 16).unwrap())
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap();
+        let key = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
+        checkpoint.verify_signature(&key).unwrap();
         ids.push(ev["id"].as_i64().unwrap());
     }
     ids
@@ -142,6 +159,7 @@ async fn bootstrap_sign_ins_claims_config_changes_export_and_siem_delivery() {
         "[server]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
          [database]\nurl = \"{db_url}\"\n\
          [audit]\nwebhook_url_env = \"{SIEM_URL_VAR}\"\nwebhook_secret_env = \"{SIEM_KEY_VAR}\"\n\
+         signing_key_env = \"{SIGNING_KEY_VAR}\"\n\
          [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 20\n"
     );
     std::fs::write(&config, &config_text).unwrap();
@@ -170,7 +188,11 @@ async fn bootstrap_sign_ins_claims_config_changes_export_and_siem_delivery() {
     assert_ne!(detail["sha256"], detail["previous_sha256"]);
 
     let siem_url = receiver.uri();
-    let envs = [(SIEM_URL_VAR, siem_url.as_str()), (SIEM_KEY_VAR, SIEM_KEY)];
+    let envs = [
+        (SIEM_URL_VAR, siem_url.as_str()),
+        (SIEM_KEY_VAR, SIEM_KEY),
+        (SIGNING_KEY_VAR, SIGNING_KEY),
+    ];
     let (server, link, _log) = start_roster_bootstrap(&config, &envs);
     let base = link.split("/login").next().unwrap().to_owned();
     let token = link.split("token=").nth(1).unwrap().to_owned();

@@ -932,6 +932,42 @@ async fn orphaned_lists_exactly_identities_without_owner_or_whose_owner_left() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("refusing"));
+
+    // An import that would mark most of a source departed is held back, changing nothing,
+    // until it is confirmed; a few leavers are not a mass.
+    let people = |n: usize| {
+        let mut csv = String::from("id\n");
+        for i in 0..n {
+            csv.push_str(&format!("person{i}@acme.example\n"));
+        }
+        csv
+    };
+    let import = |file: &str, extra: &[&str]| {
+        let mut args = vec!["people", "import", file, "--source", "staff"];
+        args.extend_from_slice(extra);
+        run(dir.path(), &args)
+    };
+    std::fs::write(dir.path().join("all.csv"), people(40)).unwrap();
+    std::fs::write(dir.path().join("few.csv"), people(3)).unwrap();
+    std::fs::write(dir.path().join("most.csv"), people(36)).unwrap();
+    assert!(import("all.csv", &[]).status.success());
+    let out = import("few.csv", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("37 of the 40 active people of `staff`"),
+        "{stderr}"
+    );
+    let out = import("most.csv", &[]);
+    assert!(
+        out.status.success(),
+        "4 of 40 leave: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("4 departed"));
+    let out = import("few.csv", &["--allow-mass-departure"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("33 departed"));
 }
 
 /// `roster doctor` finds a stored tier that disagrees with a fresh evaluation, names it, and

@@ -271,6 +271,30 @@ pub fn refuse_empty(
     Ok(())
 }
 
+/// An import marks at most this share of a source's active people departed without
+/// `--allow-mass-departure`...
+pub const MASS_DEPARTURE_SHARE: f64 = 0.10;
+/// ...or this many, whichever is more: a small team's two leavers are not a mass.
+pub const MASS_DEPARTURE_MIN: u64 = 5;
+
+/// A truncated or wrong export (a filtered report, a file of blank rows the parser took for
+/// people) would orphan every identity its missing people own: such an import is held back.
+pub fn refuse_mass_departure(source: &str, summary: &ImportSummary) -> Result<(), String> {
+    let allowed = ((summary.active_before as f64 * MASS_DEPARTURE_SHARE).floor() as u64)
+        .max(MASS_DEPARTURE_MIN);
+    if summary.departed > allowed {
+        return Err(format!(
+            "this import would mark {} of the {} active people of `{source}` departed (more \
+             than {} %, and more than {MASS_DEPARTURE_MIN}); nothing was imported. If that is \
+             right, import it again with --allow-mass-departure",
+            summary.departed,
+            summary.active_before,
+            (MASS_DEPARTURE_SHARE * 100.0) as u64
+        ));
+    }
+    Ok(())
+}
+
 impl Roster {
     /// A person who signed in through SSO joins the directory (source `sso`). A failure is the
     /// caller's to log: the sign-in does not depend on it.
@@ -286,13 +310,16 @@ impl Roster {
     }
 
     /// Replaces the entries of `source` with `entries` (one transaction with its audit event:
-    /// no event, no import). An empty import is refused: it would mark everyone departed.
+    /// no event, no import). An empty import is refused: it would mark everyone departed; so is
+    /// one that would mark a mass of them departed ([`refuse_mass_departure`]) unless
+    /// `allow_mass_departure`.
     pub async fn import_people(
         &self,
         p: &Principal,
         file: &str,
         source: &str,
         entries: &[DirectoryEntry],
+        allow_mass_departure: bool,
         now: DateTime<Utc>,
     ) -> Result<ImportSummary, AppError> {
         p.require_launch()?;
@@ -300,12 +327,25 @@ impl Roster {
         let actor = p.actor();
         Ok(self
             .store
-            .import_directory_audited(source, entries, now, |summary| NewAuditEvent {
-                actor,
-                action: "people.import".into(),
-                target: Some(format!("directory:{source}")),
-                detail: serde_json::json!({"file": file, "summary": summary}),
-            })
+            .import_directory_audited(
+                source,
+                entries,
+                now,
+                |summary| {
+                    if allow_mass_departure {
+                        Ok(())
+                    } else {
+                        refuse_mass_departure(source, summary)
+                    }
+                },
+                |summary| NewAuditEvent {
+                    actor,
+                    action: "people.import".into(),
+                    target: Some(format!("directory:{source}")),
+                    detail: serde_json::json!({"file": file, "summary": summary,
+                                               "allow_mass_departure": allow_mass_departure}),
+                },
+            )
             .await?)
     }
 }
@@ -335,6 +375,26 @@ mod tests {
             ("data", "team")
         );
         assert!(parse_scim("u.json", b"{}").is_err());
+    }
+
+    #[test]
+    fn a_mass_departure_is_held_back_and_its_clean_twins_pass() {
+        let summary = |active_before, departed| ImportSummary {
+            active_before,
+            departed,
+            ..ImportSummary::default()
+        };
+        // 200 people, all gone: refused, naming the counts and the way out.
+        let err = refuse_mass_departure("csv:hr", &summary(200, 200)).unwrap_err();
+        assert!(
+            err.contains("200 of the 200") && err.contains("--allow-mass-departure"),
+            "{err}"
+        );
+        assert!(refuse_mass_departure("csv:hr", &summary(200, 21)).is_err());
+        // 10 % of 200, and a small team's few leavers, pass.
+        assert!(refuse_mass_departure("csv:hr", &summary(200, 20)).is_ok());
+        assert!(refuse_mass_departure("csv:hr", &summary(8, 5)).is_ok());
+        assert!(refuse_mass_departure("csv:hr", &summary(8, 6)).is_err());
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //!
 //! Each body is the event's export form (as `roster audit export` prints it). With
 //! `webhook_secret_*`, `X-Roster-Signature: sha256=<hex>` is the HMAC-SHA256 of the body under
-//! that key. `X-Roster-Event-Id` carries the event id so a receiver can drop duplicates.
+//! that key. `X-Roster-Event-Id` carries the event id so a receiver can drop duplicates. With
+//! `[audit] signing_key_*`, `X-Roster-Checkpoint` carries a signed checkpoint of the trail up to
+//! that event (compact JSON, see [`crate::audit::Checkpoint`]): the SIEM then holds proof of
+//! how long the trail was, which a later `roster audit verify --checkpoint` can be run against.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +25,7 @@ use crate::config::{AuditConfig, ConfigError, read_secret};
 pub const SINK: &str = "siem-webhook";
 pub const SIGNATURE_HEADER: &str = "X-Roster-Signature";
 pub const EVENT_ID_HEADER: &str = "X-Roster-Event-Id";
+pub const CHECKPOINT_HEADER: &str = "X-Roster-Checkpoint";
 /// Events read per round trip to the database.
 const BATCH: u64 = 200;
 
@@ -68,6 +72,8 @@ pub struct SiemWebhook {
     http: reqwest::Client,
     url: reqwest::Url,
     key: Option<Vec<u8>>,
+    /// Signs each delivery's checkpoint (`[audit] signing_key_*`).
+    checkpoint_key: Option<ed25519_dalek::SigningKey>,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
 }
@@ -97,7 +103,9 @@ impl SiemWebhook {
             cfg.webhook_secret_env.as_deref(),
             cfg.webhook_secret_file.as_deref(),
         )?;
-        Self::new(&url, key.as_deref(), RetryPolicy::default(), clock).map(Some)
+        let checkpoint_key = cfg.signing_key()?;
+        Self::new(&url, key.as_deref(), RetryPolicy::default(), clock)
+            .map(|w| Some(w.with_checkpoint_key(checkpoint_key)))
     }
 
     pub fn new(
@@ -127,9 +135,16 @@ impl SiemWebhook {
             http,
             url,
             key: key.map(|k| k.as_bytes().to_vec()),
+            checkpoint_key: None,
             retry,
             clock,
         })
+    }
+
+    /// Sends a signed checkpoint with every event.
+    pub fn with_checkpoint_key(mut self, key: Option<ed25519_dalek::SigningKey>) -> Self {
+        self.checkpoint_key = key;
+        self
     }
 
     /// `sha256=<hex>` of `body` under the key, if one is configured.
@@ -146,7 +161,12 @@ impl SiemWebhook {
         Some(format!("sha256={hex}"))
     }
 
-    async fn post(&self, id: i64, body: &[u8]) -> Result<(), DeliveryError> {
+    async fn post(
+        &self,
+        id: i64,
+        body: &[u8],
+        checkpoint: Option<&str>,
+    ) -> Result<(), DeliveryError> {
         let mut req = self
             .http
             .post(self.url.clone())
@@ -155,6 +175,9 @@ impl SiemWebhook {
             .body(body.to_vec());
         if let Some(sig) = self.signature(body) {
             req = req.header(SIGNATURE_HEADER, sig);
+        }
+        if let Some(c) = checkpoint {
+            req = req.header(CHECKPOINT_HEADER, c);
         }
         let resp = req
             .send()
@@ -168,11 +191,16 @@ impl SiemWebhook {
     }
 
     /// One event, with up to `attempts` tries and a doubling wait between them.
-    async fn deliver_one(&self, id: i64, body: &[u8]) -> Result<(), DeliveryError> {
+    async fn deliver_one(
+        &self,
+        id: i64,
+        body: &[u8],
+        checkpoint: Option<&str>,
+    ) -> Result<(), DeliveryError> {
         let mut wait = self.retry.first_backoff;
         let mut attempt = 1;
         loop {
-            match self.post(id, body).await {
+            match self.post(id, body, checkpoint).await {
                 Ok(()) => return Ok(()),
                 Err(e) if attempt >= self.retry.attempts => {
                     return Err(DeliveryError::GaveUp {
@@ -213,6 +241,11 @@ impl SiemWebhook {
     ) -> Result<u64, DeliveryError> {
         let mut after = store.audit_delivery_cursor(SINK).await?;
         let mut delivered = 0;
+        // How many events lead up to each one: counted once, then one more per event.
+        let mut events = match self.checkpoint_key {
+            Some(_) => store.audit_events_up_to(after).await?,
+            None => 0,
+        };
         loop {
             let batch = store.audit_events_after(after, BATCH).await?;
             if batch.is_empty() {
@@ -220,7 +253,24 @@ impl SiemWebhook {
             }
             for ev in batch {
                 let body = roster_store::audit::export_json(&ev).to_string();
-                self.deliver_one(ev.id, body.as_bytes()).await?;
+                events += 1;
+                let checkpoint = self.checkpoint_key.as_ref().map(|key| {
+                    let c = crate::audit::Checkpoint {
+                        id: ev.id,
+                        hash: ev.hash.clone(),
+                        events,
+                        at: Some(
+                            self.clock
+                                .now()
+                                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        ),
+                        signature: None,
+                        public_key: None,
+                    };
+                    serde_json::to_string(&c.sign(key)).unwrap_or_default()
+                });
+                self.deliver_one(ev.id, body.as_bytes(), checkpoint.as_deref())
+                    .await?;
                 store
                     .set_audit_delivery_cursor(SINK, ev.id, self.clock.now())
                     .await?;

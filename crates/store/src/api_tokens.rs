@@ -253,9 +253,15 @@ mod audited_tests {
                 active: true,
             }];
             assert!(
-                s.import_directory_audited("csv", &people, now, |_| event("people.import"))
-                    .await
-                    .is_err()
+                s.import_directory_audited(
+                    "csv",
+                    &people,
+                    now,
+                    |_| Ok(()),
+                    |_| event("people.import")
+                )
+                .await
+                .is_err()
             );
             assert!(
                 s.directory().await.unwrap().status("ana@x").is_none(),

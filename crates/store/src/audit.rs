@@ -282,6 +282,15 @@ impl Store {
         }
     }
 
+    /// How many events have an id up to `id`.
+    pub async fn audit_events_up_to(&self, id: i64) -> Result<u64, StoreError> {
+        use sea_orm::PaginatorTrait;
+        Ok(audit_event::Entity::find()
+            .filter(audit_event::Column::Id.lte(id))
+            .count(&self.db)
+            .await?)
+    }
+
     /// The chain's head.
     pub async fn newest_audit_event(&self) -> Result<Option<AuditEvent>, StoreError> {
         Ok(audit_event::Entity::find()

@@ -32,6 +32,8 @@ pub struct ImportSummary {
     pub unchanged: u64,
     /// Went inactive or vanished from the source in this import.
     pub departed: u64,
+    /// The source's active entries before this import.
+    pub active_before: u64,
 }
 
 /// The directory source of people seen signing in through single sign-on.
@@ -52,16 +54,19 @@ impl Store {
     }
 
     /// [`Self::import_directory`] with the audit event `event` makes of its summary, in the same
-    /// transaction: if the event cannot be written, nothing is imported.
+    /// transaction: if the event cannot be written, nothing is imported. `check` sees the
+    /// summary before the commit; its refusal ([`StoreError::Conflict`]) rolls the import back.
     pub async fn import_directory_audited(
         &self,
         source: &str,
         entries: &[DirectoryEntry],
         now: DateTime<Utc>,
+        check: impl FnOnce(&ImportSummary) -> Result<(), String>,
         event: impl FnOnce(&ImportSummary) -> NewAuditEvent,
     ) -> Result<ImportSummary, StoreError> {
         let txn = self.db.begin().await?;
         let summary = import_in(&txn, source, entries, now).await?;
+        check(&summary).map_err(StoreError::Conflict)?;
         append_audit_in(&txn, self.audit_key.as_ref(), event(&summary), now).await?;
         txn.commit().await?;
         Ok(summary)
@@ -180,7 +185,10 @@ async fn import_in(
     // By key: a linear scan per entry made a re-import quadratic (40k people: 7 s).
     let by_key: std::collections::HashMap<&str, &person::Model> =
         existing.iter().map(|p| (p.key.as_str(), p)).collect();
-    let mut summary = ImportSummary::default();
+    let mut summary = ImportSummary {
+        active_before: existing.iter().filter(|p| p.active).count() as u64,
+        ..ImportSummary::default()
+    };
     let mut seen = HashSet::new();
     for e in entries {
         let key = e.key.trim().to_lowercase();

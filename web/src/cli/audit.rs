@@ -64,7 +64,9 @@ pub async fn run(cmd: AuditCommand) -> CliResult {
                 }
                 None => None,
             };
-            let pinned_key = config.audit.checkpoint_verifying_key()?.is_some();
+            // The key is read only to check a checkpoint: a plain verify needs none.
+            let pinned_key =
+                checkpoint.is_some() && config.audit.checkpoint_verifying_key()?.is_some();
             let roster = open(config).await?;
             let (intact, broken) = match &checkpoint {
                 Some(c) => roster.verify_audit_against(&p, c).await?,

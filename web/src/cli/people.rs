@@ -31,6 +31,10 @@ pub enum PeopleCommand {
         /// Name of the source (entries of other sources are untouched). Default: the format.
         #[arg(long)]
         source: Option<String>,
+        /// Import even when it marks more than 10 % (and more than 5) of the source's active
+        /// people departed; without it such an import is refused and nothing changes.
+        #[arg(long)]
+        allow_mass_departure: bool,
     },
 }
 
@@ -40,6 +44,7 @@ pub async fn run(cmd: PeopleCommand) -> CliResult {
         file,
         format,
         source,
+        allow_mass_departure,
     } = cmd;
     let config = load_config(config.as_deref())?;
     let bytes = std::fs::read(&file)
@@ -55,7 +60,14 @@ pub async fn run(cmd: PeopleCommand) -> CliResult {
     people::refuse_empty(&name, &source, &entries).map_err(AppError::from)?;
     let roster = open(config).await?;
     let summary = roster
-        .import_people(&principal(), &name, &source, &entries, Utc::now())
+        .import_people(
+            &principal(),
+            &name,
+            &source,
+            &entries,
+            allow_mass_departure,
+            Utc::now(),
+        )
         .await?;
     println!(
         "directory `{source}`: {} added, {} updated, {} unchanged, {} departed",
