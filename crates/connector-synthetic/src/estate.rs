@@ -564,9 +564,17 @@ fn make_record(
         ));
     }
 
+    // Most identities with a second key keep it switched off, left over from a rotation.
+    let disabled_pm = if matches!(kind, Kind::AccessKey | Kind::ServiceAccountKey)
+        && d.slot % BLOCK_SIZE >= 2
+    {
+        650
+    } else {
+        80
+    };
     let status = if expired && platform == Platform::Gitlab {
         Status::Disabled
-    } else if can_be_disabled(platform, kind) && d.pm(13) < 80 && story.is_none() {
+    } else if can_be_disabled(platform, kind) && d.pm(13) < disabled_pm && story.is_none() {
         Status::Disabled
     } else {
         Status::Active
