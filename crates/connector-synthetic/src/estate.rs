@@ -9,8 +9,7 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Duration, Utc};
 use roster_core::{
-    InteractiveSignIn, Kind, Platform, Privilege, Record, RecordKey, Signal, Status,
-    Usage,
+    InteractiveSignIn, Kind, Platform, Privilege, Record, RecordKey, Signal, Status, Usage,
 };
 use serde_json::{Value, json};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
@@ -317,7 +316,10 @@ fn can_be_disabled(platform: Platform, kind: Kind) -> bool {
     matches!(
         (platform, kind),
         (Platform::Aws, Kind::AccessKey)
-            | (Platform::Gcp, Kind::ServiceAccount | Kind::ServiceAccountKey)
+            | (
+                Platform::Gcp,
+                Kind::ServiceAccount | Kind::ServiceAccountKey
+            )
             | (Platform::Github, Kind::Webhook | Kind::AppInstallation)
             | (Platform::Azure, Kind::AppInstallation)
     )
@@ -419,7 +421,9 @@ fn follow_credentials_use(records: &mut [Record]) {
         let last = children.iter().filter_map(|c| c.1).max().max(sign_in);
         (r.usage, r.last_used_at) = match last {
             Some(t) => (Usage::Used, Some(t)),
-            None if children.iter().all(|c| c.0 == Usage::NoTelemetry) => (Usage::NoTelemetry, None),
+            None if children.iter().all(|c| c.0 == Usage::NoTelemetry) => {
+                (Usage::NoTelemetry, None)
+            }
             None => (Usage::NeverUsed, None),
         };
     }
@@ -500,8 +504,8 @@ fn make_record(
         } else {
             d.days(7, span + 1)
         };
-        let at = (latest - Duration::days(idle) - Duration::minutes(d.days(8, 1440)))
-            .max(created_at);
+        let at =
+            (latest - Duration::days(idle) - Duration::minutes(d.days(8, 1440))).max(created_at);
         (Usage::Used, Some(at))
     } else {
         (Usage::NeverUsed, None)
@@ -565,16 +569,16 @@ fn make_record(
     }
 
     // Most identities with a second key keep it switched off, left over from a rotation.
-    let disabled_pm = if matches!(kind, Kind::AccessKey | Kind::ServiceAccountKey)
-        && d.slot % BLOCK_SIZE >= 2
-    {
-        650
-    } else {
-        80
-    };
-    let status = if expired && platform == Platform::Gitlab {
-        Status::Disabled
-    } else if can_be_disabled(platform, kind) && d.pm(13) < disabled_pm && story.is_none() {
+    let disabled_pm =
+        if matches!(kind, Kind::AccessKey | Kind::ServiceAccountKey) && d.slot % BLOCK_SIZE >= 2 {
+            650
+        } else {
+            80
+        };
+    // GitLab lists an expired token as inactive.
+    let gitlab_expired = expired && platform == Platform::Gitlab;
+    let switched_off = can_be_disabled(platform, kind) && d.pm(13) < disabled_pm && story.is_none();
+    let status = if gitlab_expired || switched_off {
         Status::Disabled
     } else {
         Status::Active
@@ -887,10 +891,7 @@ fn grant(
                 Privilege::Write,
                 &["arn:aws:iam::aws:policy/AmazonS3FullAccess"],
             ),
-            _ => Grant::new(
-                Privilege::Read,
-                &["arn:aws:iam::aws:policy/ReadOnlyAccess"],
-            ),
+            _ => Grant::new(Privilege::Read, &["arn:aws:iam::aws:policy/ReadOnlyAccess"]),
         },
         (Platform::Aws, Kind::Role) => {
             let mut g = match p {
@@ -902,10 +903,7 @@ fn grant(
                     Privilege::Write,
                     &["arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser"],
                 ),
-                _ => Grant::new(
-                    Privilege::Read,
-                    &["arn:aws:iam::aws:policy/ReadOnlyAccess"],
-                ),
+                _ => Grant::new(Privilege::Read, &["arn:aws:iam::aws:policy/ReadOnlyAccess"]),
             };
             let sub = match d.pm(14) {
                 _ if story == Some(Story::PublicTrustRole) => None,
@@ -952,7 +950,10 @@ fn grant(
                 80..=299 => Some("assertion.repository_owner=='acme'".to_owned()),
                 _ => Some(format!("assertion.repository=='acme/sample-{purpose}'")),
             };
-            let mut g = Grant::new(Privilege::Unknown, &["issuer:token.actions.githubusercontent.com"]);
+            let mut g = Grant::new(
+                Privilege::Unknown,
+                &["issuer:token.actions.githubusercontent.com"],
+            );
             match &condition {
                 None => g.signals.push(Signal::new(
                     "gcp.wif_provider.no_condition",
@@ -979,10 +980,7 @@ fn grant(
                 0..=149 => "repo:acme/*".to_owned(),
                 _ => format!("repo:acme/sample-{purpose}:environment:production"),
             };
-            let mut g = Grant::new(
-                Privilege::Unknown,
-                &[format!("subject:{subject}").as_str()],
-            );
+            let mut g = Grant::new(Privilege::Unknown, &[format!("subject:{subject}").as_str()]);
             if subject.contains('*') {
                 g.signals.push(Signal::new(
                     "azure.federated_credential.broad_subject",

@@ -135,7 +135,10 @@ async fn every_record_is_possible_on_its_platform() {
             if let Some(c) = children_last
                 && r.usage != Usage::NoTelemetry
             {
-                assert!(r.last_used_at >= Some(c), "{what} used before its credentials");
+                assert!(
+                    r.last_used_at >= Some(c),
+                    "{what} used before its credentials"
+                );
             }
         }
         // Some of every kind with an expiry carry one; GitLab access tokens always do.
@@ -145,7 +148,10 @@ async fn every_record_is_possible_on_its_platform() {
         }) {
             assert!(r.expires_at.is_some(), "{} has no expiry", r.name);
         }
-        assert!(recs.iter().any(|r| r.expires_at.is_some_and(|e| e <= anchor)));
+        assert!(
+            recs.iter()
+                .any(|r| r.expires_at.is_some_and(|e| e <= anchor))
+        );
     }
 }
 
@@ -202,7 +208,8 @@ async fn planted_stories_are_present_and_found_by_the_rules() {
             assert_eq!(k.status, Status::Active);
             let rules = rules_of(k, &d);
             assert!(
-                rules.contains(&"owner.departed".into()) && rules.contains(&"privilege.admin".into()),
+                rules.contains(&"owner.departed".into())
+                    && rules.contains(&"privilege.admin".into()),
                 "{}: {rules:?}",
                 k.name
             );
