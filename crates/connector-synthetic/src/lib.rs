@@ -166,6 +166,33 @@ mod tests {
         assert_ne!(all(300, 7).await, all(300, 8).await);
     }
 
+    /// A page token is the listing's next block: one of another listing, or one too large to
+    /// count records in, is refused rather than served under the wrong listing or overflowed.
+    #[tokio::test]
+    async fn page_tokens_of_other_listings_or_out_of_range_are_refused() {
+        let c = SyntheticConnector::new(SyntheticConfig {
+            count: 2000,
+            seed: 1,
+            anchor: default_anchor(),
+            page_size: 4,
+        })
+        .unwrap();
+        let listings = c.plan().await.unwrap();
+        let first = c.list(&listings[0], None).await.unwrap();
+        let next = first.next.unwrap();
+        assert!(c.list(&listings[0], Some(&next)).await.is_ok());
+        for bad in [next.0.clone(), u64::MAX.to_string(), "x".into()] {
+            let err = c
+                .list(&listings[1], Some(&PageToken(bad.clone())))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, ConnectorError::Malformed { .. }),
+                "{bad}: {err}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn shrinking_keeps_the_remaining_records_identical() {
         let big = all(1000, 1).await;
