@@ -498,6 +498,23 @@ async fn demo_serves_the_sample_behind_a_one_time_link() {
             .await
             .unwrap();
     assert_eq!(api["items"].as_array().unwrap().len(), 300);
+    // The planted stories are there for a reviewer to find; the departed owner's through the
+    // sample directory the demo imports.
+    let found: std::collections::HashSet<&str> = api["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["findings"].as_array().unwrap())
+        .filter_map(|f| f["rule"].as_str())
+        .collect();
+    for rule in [
+        "owner.departed",
+        "github.deploy_key.write",
+        "aws.trust.no_sub",
+        "github.app.all_repos_write",
+    ] {
+        assert!(found.contains(rule), "{rule} not in the demo: {found:?}");
+    }
     // Most risky first: the same records, tiers never rising down the list.
     let by_risk: serde_json::Value = signed_in_get(
         &client,

@@ -2,7 +2,8 @@
 //! GetAccountAuthorizationDetails (users, groups, roles with RoleLastUsed, customer policies) in
 //! a few pages; one credential report for every key's last use; ListAccessKeys per user for key
 //! ids (the report has none), several in flight; GetPolicyVersion once per AWS-managed policy
-//! actually attached. GetAccessKeyLastUsed per key only when the report is unavailable.
+//! actually attached. GetAccessKeyLastUsed per key only when the report is unavailable, or for
+//! the keys the report cannot tell apart (see [`credential_report::indistinct`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,8 +35,18 @@ pub struct AuthorizationDetails {
 /// Key ids and last use per user. `Err` names the users whose keys could not be listed.
 pub struct AccessKeys {
     pub by_user: HashMap<String, Vec<AccessKeyMetadata>>,
-    /// Last use per key id from GetAccessKeyLastUsed, when the report was unavailable.
-    pub last_used: HashMap<String, Option<DateTime<Utc>>>,
+    /// GetAccessKeyLastUsed's answer per key id, for the keys it was asked about: every key
+    /// when the report was unavailable, else those the report cannot tell apart. An error
+    /// stays an error: that key's usage is unknown, not read from the report.
+    pub last_used: HashMap<String, Result<KeyLastUsed, ConnectorError>>,
+}
+
+/// What GetAccessKeyLastUsed says of one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyLastUsed {
+    /// `None`: never used (as far as IAM's tracking, since April 2015, goes).
+    pub at: Option<DateTime<Utc>>,
+    pub service: Option<String>,
 }
 
 /// Everything read from one account.
@@ -57,8 +68,6 @@ pub struct AccountData {
 
 /// A policy's name and document.
 type NamedDocument = (String, String);
-/// A key's last use, `None` for never.
-type LastUsed = Option<DateTime<Utc>>;
 
 /// AWS-managed policy documents are the same in every account: read each once per sync.
 pub type ManagedPolicyCache = Arc<Mutex<HashMap<String, Option<(String, String)>>>>;
@@ -98,7 +107,21 @@ impl AccountReader<'_> {
                 None
             }
         };
-        let keys = self.access_keys(&details.users, report.is_none()).await;
+        let keys = self.access_keys(&details.users, report.as_ref()).await;
+        if let Ok(k) = &keys {
+            let failed: Vec<&str> = k
+                .last_used
+                .iter()
+                .filter(|(_, r)| r.is_err())
+                .map(|(id, _)| id.as_str())
+                .collect();
+            if let Some(e) = k.last_used.values().find_map(|r| r.as_ref().err()) {
+                notes.push(format!(
+                    "GetAccessKeyLastUsed failed for {} key(s), their usage is unknown: {e}",
+                    failed.len()
+                ));
+            }
+        }
         let oidc_providers = match self.client.list_open_id_connect_providers().send().await {
             Ok(out) => Some(
                 out.open_id_connect_provider_list()
@@ -326,7 +349,7 @@ impl AccountReader<'_> {
     async fn access_keys(
         &self,
         users: &[UserDetail],
-        per_key_usage: bool,
+        report: Option<&HashMap<String, ReportRow>>,
     ) -> Result<AccessKeys, ConnectorError> {
         let names: Vec<String> = users.iter().filter_map(|u| u.user_name.clone()).collect();
         let results: Vec<(String, Result<Vec<AccessKeyMetadata>, ConnectorError>)> =
@@ -364,40 +387,44 @@ impl AccountReader<'_> {
                 other => other,
             });
         }
-        let mut last_used = HashMap::new();
-        if per_key_usage {
-            let ids: Vec<String> = by_user
+        let ids = match report {
+            None => by_user
                 .values()
                 .flatten()
                 .filter_map(|k| k.access_key_id.clone())
-                .collect();
-            let got: Vec<(String, Result<LastUsed, ConnectorError>)> = futures::stream::iter(ids)
-                .map(|id| async move {
-                    let r = self
-                        .client
-                        .get_access_key_last_used()
-                        .access_key_id(&id)
-                        .send()
-                        .await
-                        .map(|o| {
-                            o.access_key_last_used
-                                .and_then(|u| u.last_used_date)
-                                .and_then(|d| to_utc(&d))
-                        })
-                        .map_err(|e| self.err("GetAccessKeyLastUsed", e));
-                    (id, r)
-                })
-                .buffer_unordered(self.config.concurrency.max(1))
-                .collect()
-                .await;
-            for (id, r) in got {
-                // Unreadable usage stays absent: the key is reported with no telemetry.
-                if let Ok(v) = r {
-                    last_used.insert(id, v);
-                }
-            }
-        }
+                .collect(),
+            Some(_) => report_cannot_tell_apart(&by_user),
+        };
+        let last_used = futures::stream::iter(ids)
+            .map(|id| async move {
+                let r = self.access_key_last_used(&id).await;
+                (id, r)
+            })
+            .buffer_unordered(self.config.concurrency.max(1))
+            .collect()
+            .await;
         Ok(AccessKeys { by_user, last_used })
+    }
+
+    async fn access_key_last_used(&self, id: &str) -> Result<KeyLastUsed, ConnectorError> {
+        let out = self
+            .client
+            .get_access_key_last_used()
+            .access_key_id(id)
+            .send()
+            .await
+            .map_err(|e| self.err("GetAccessKeyLastUsed", e))?;
+        let used = out.access_key_last_used;
+        Ok(KeyLastUsed {
+            at: used
+                .as_ref()
+                .and_then(|u| u.last_used_date.as_ref())
+                .and_then(to_utc),
+            // IAM says `N/A` for a key never used.
+            service: used
+                .map(|u| u.service_name)
+                .filter(|s| !s.is_empty() && s != "N/A"),
+        })
     }
 
     async fn list_access_keys(&self, user: &str) -> Result<Vec<AccessKeyMetadata>, ConnectorError> {
@@ -435,4 +462,22 @@ impl AccountReader<'_> {
         }
         Ok(keys)
     }
+}
+
+/// The ids of the keys whose report column cannot be known, over every user.
+fn report_cannot_tell_apart(by_user: &HashMap<String, Vec<AccessKeyMetadata>>) -> Vec<String> {
+    by_user
+        .values()
+        .flat_map(|keys| {
+            let created: Vec<_> = keys
+                .iter()
+                .map(|k| k.create_date().and_then(to_utc))
+                .collect();
+            keys.iter()
+                .zip(credential_report::indistinct(&created))
+                .filter(|(_, ask)| *ask)
+                .filter_map(|(k, _)| k.access_key_id.clone())
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }

@@ -77,9 +77,41 @@ pub fn parse(csv_bytes: &[u8]) -> Result<HashMap<String, ReportRow>, ReportError
     Ok(rows)
 }
 
+/// Key columns per row: the report describes at most two keys of a user.
+pub const KEY_COLUMNS: usize = 2;
+
+/// Which of one user's keys (given by creation time) the report cannot tell apart: its columns
+/// carry no key id, only a creation time to the second, so two keys created in the same second
+/// (as automation does) match the same column, and keys past the column count have none. Those
+/// keys' usage must be asked of IAM key by key.
+pub fn indistinct(created: &[Option<DateTime<Utc>>]) -> Vec<bool> {
+    if created.len() > KEY_COLUMNS {
+        return vec![true; created.len()];
+    }
+    let second = |c: &Option<DateTime<Utc>>| c.map(|t| t.timestamp());
+    created
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let others = created
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, o)| second(o));
+            match second(c) {
+                // Nothing to match on once the user has another key.
+                None => created.len() > 1,
+                Some(s) => others.into_iter().any(|o| o == Some(s)),
+            }
+        })
+        .collect()
+}
+
 impl ReportRow {
     /// The report column of a key created at `created`: the column whose rotation time is the
-    /// key's creation time (to the second), else the `index`-th key by age.
+    /// key's creation time (to the second), else the `index`-th key by age — unless that
+    /// column was rotated before the key existed, so describes an older key (a report
+    /// generated before a rotation, which AWS reuses for up to four hours).
     pub fn key_for(&self, created: Option<DateTime<Utc>>, index: usize) -> Option<&ReportKey> {
         if let Some(c) = created {
             if let Some(k) = self.keys.iter().find(|k| {
@@ -89,7 +121,13 @@ impl ReportRow {
                 return Some(k);
             }
         }
-        self.keys.get(index).filter(|k| k.last_rotated.is_some())
+        self.keys
+            .get(index)
+            .filter(|k| match (k.last_rotated, created) {
+                (None, _) => false,
+                (Some(r), Some(c)) => r.timestamp() >= c.timestamp(),
+                (Some(_), None) => true,
+            })
     }
 }
 
@@ -116,5 +154,40 @@ ci,arn:aws:iam::1:user/ci,2026-11-22T00:18:33+00:00,true,no_information,2026-11-
         let k1 = ci.key_for(None, 0).unwrap();
         assert_eq!(k1.last_used_service.as_deref(), Some("sts"));
         assert!(parse(b"nope\n1,2").is_err());
+        // A column rotated before the key was created describes an older key.
+        let later = DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(ci.key_for(Some(later), 0), None);
+    }
+
+    fn at(s: &str) -> Option<DateTime<Utc>> {
+        Some(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc))
+    }
+
+    #[test]
+    fn keys_created_in_the_same_second_cannot_be_told_apart() {
+        let same = [
+            at("2026-11-22T00:18:33.100Z"),
+            at("2026-11-22T00:18:33.900Z"),
+        ];
+        assert_eq!(indistinct(&same), [true, true]);
+        let third = [same[0], same[1], at("2026-11-22T01:00:00Z")];
+        assert_eq!(indistinct(&third), [true, true, true]);
+        assert_eq!(
+            indistinct(&[None, at("2026-11-22T01:00:00Z")]),
+            [true, false]
+        );
+    }
+
+    #[test]
+    fn keys_created_in_different_seconds_are_told_apart() {
+        let apart = [
+            at("2026-11-22T00:18:33.900Z"),
+            at("2026-11-22T00:18:34.000Z"),
+        ];
+        assert_eq!(indistinct(&apart), [false, false]);
+        assert_eq!(indistinct(&[None]), [false]);
+        assert_eq!(indistinct(&[]), Vec::<bool>::new());
     }
 }

@@ -99,14 +99,18 @@ pub fn record(
         method: "console password".to_owned(),
         last_at: row.and_then(|r| r.password_last_used),
     });
-    // A user's last use is its most recent key use or console sign-in.
-    let last_key_use = keys
+    // A user's last use is its most recent key use or console sign-in. A key whose usage is
+    // unknown leaves the user's unknown too, unless some use was seen.
+    let key_usages: Vec<_> = keys
         .iter()
-        .filter_map(|k| crate::access_key::last_used(k, row, data).0)
-        .max();
+        .map(|k| crate::access_key::last_used(k, row, data))
+        .collect();
+    let last_key_use = key_usages.iter().filter_map(|u| u.at).max();
     let last_used_at = last_key_use.max(row.and_then(|r| r.password_last_used));
     let usage = if last_used_at.is_some() {
         Usage::Used
+    } else if key_usages.iter().any(|u| u.usage == Usage::NoTelemetry) {
+        Usage::NoTelemetry
     } else if data.report.is_some() || data.keys.is_ok() && !keys.is_empty() {
         Usage::NeverUsed
     } else {

@@ -247,3 +247,115 @@ async fn wrong_credentials_are_unauthorized_and_nothing_is_listed() {
         );
     }
 }
+
+/// Creates two keys for `user`, the second in the same second as the first (`same_second`) or
+/// in a later one, and returns them in creation order (the report's column order).
+async fn two_keys(iam: &aws_sdk_iam::Client, user: &str, same_second: bool) -> (TestKey, TestKey) {
+    let second_of = |k: &aws_sdk_iam::types::AccessKeyMetadata| k.create_date().unwrap().secs();
+    // Two calls to a local moto nearly always land in one second; a pair that straddles a
+    // second boundary is deleted and made again, a bounded number of times.
+    for _ in 0..10 {
+        let first = testing::create_key(iam, user).await.unwrap();
+        if !same_second {
+            let listed = iam.list_access_keys().user_name(user).send().await.unwrap();
+            let created = second_of(&listed.access_key_metadata()[0]);
+            while chrono::Utc::now().timestamp() <= created {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+        let second = testing::create_key(iam, user).await.unwrap();
+        let listed = iam.list_access_keys().user_name(user).send().await.unwrap();
+        let seconds: Vec<i64> = listed.access_key_metadata().iter().map(second_of).collect();
+        if (seconds[0] == seconds[1]) == same_second {
+            return (first, second);
+        }
+        for k in [&first, &second] {
+            iam.delete_access_key()
+                .user_name(user)
+                .access_key_id(&k.id)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    panic!("could not create two keys for {user} with same_second = {same_second}");
+}
+
+#[tokio::test]
+async fn keys_created_in_the_same_second_are_told_apart_by_get_access_key_last_used() {
+    let Some(moto) = Moto::start(Some(3)) else {
+        eprintln!("skipped: ROSTER_MOTO not set");
+        return;
+    };
+    let (iam, admin) = testing::bootstrap(&moto).await.unwrap();
+    for user in ["twin-keys-svc", "apart-keys-svc"] {
+        iam.create_user()
+            .user_name(user)
+            .path("/service/")
+            .send()
+            .await
+            .unwrap();
+        // Enough for the signed call below to succeed.
+        iam.put_user_policy()
+            .user_name(user)
+            .policy_name("whoami")
+            .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}]}"#)
+            .send()
+            .await
+            .unwrap();
+    }
+    let (twin_first, twin_second) = two_keys(&iam, "twin-keys-svc", true).await;
+    let (apart_first, apart_second) = two_keys(&iam, "apart-keys-svc", false).await;
+    // Only each user's second key is used, through a real signed call.
+    for k in [&twin_second, &apart_second] {
+        moto.client(&k.id, &k.secret)
+            .get_user()
+            .send()
+            .await
+            .unwrap();
+    }
+    // The report cannot tell the twins apart: both share one creation second.
+    iam.generate_credential_report().send().await.unwrap();
+    let report = iam.get_credential_report().send().await.unwrap();
+    let csv = String::from_utf8(report.content.unwrap().into_inner()).unwrap();
+    let twin_row = csv
+        .lines()
+        .find(|l| l.starts_with("twin-keys-svc,"))
+        .unwrap();
+    let cols: Vec<&str> = twin_row.split(',').collect();
+    assert_eq!(
+        cols[9], cols[14],
+        "both columns rotated in the same second: {twin_row}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let c = AwsConnector::new(config(&moto.endpoint, &admin, dir.path())).unwrap();
+    let got = all_records(&c).await;
+    let keys = got["aws.access_key"].as_ref().unwrap();
+    let key = |id: &str| keys.iter().find(|k| k.key.external_id == id).unwrap();
+
+    let first = key(&twin_first.id);
+    assert_eq!(first.usage, Usage::NeverUsed, "{}", first.raw);
+    assert_eq!(first.last_used_at, None);
+    assert_eq!(first.raw["usage_source"], "get_access_key_last_used");
+    let second = key(&twin_second.id);
+    assert_eq!(second.usage, Usage::Used, "{}", second.raw);
+    assert!(second.last_used_at.is_some());
+    assert_eq!(second.raw["usage_source"], "get_access_key_last_used");
+    assert_eq!(second.raw["last_used_service"], "iam");
+
+    // Clean twin: keys created in different seconds are matched from the report alone.
+    let first = key(&apart_first.id);
+    assert_eq!(first.usage, Usage::NeverUsed, "{}", first.raw);
+    assert_eq!(first.raw["usage_source"], "credential_report");
+    assert_eq!(first.raw["usage_detail"], serde_json::Value::Null);
+    let second = key(&apart_second.id);
+    assert_eq!(second.usage, Usage::Used, "{}", second.raw);
+    assert_eq!(second.raw["usage_source"], "credential_report");
+
+    // The users follow their used keys.
+    let users = got["aws.iam_user"].as_ref().unwrap();
+    for name in ["twin-keys-svc", "apart-keys-svc"] {
+        assert_eq!(by_name(users, name).usage, Usage::Used, "{name}");
+    }
+}

@@ -937,13 +937,14 @@ async fn without_the_credential_report_usage_comes_from_get_access_key_last_used
         used.last_used_at.map(|t| t.to_rfc3339()),
         Some("2026-02-01T12:00:00+00:00".to_owned())
     );
-    assert_eq!(used.raw["usage_source"], "GetAccessKeyLastUsed");
+    assert_eq!(used.raw["usage_source"], "get_access_key_last_used");
+    assert_eq!(used.raw["last_used_service"], "s3");
     let never = keys
         .iter()
         .find(|k| k.name.starts_with("AKIAETLBOT"))
         .unwrap();
     assert_eq!(never.usage, Usage::NeverUsed);
-    assert_eq!(never.raw["usage_source"], "GetAccessKeyLastUsed");
+    assert_eq!(never.raw["usage_source"], "get_access_key_last_used");
     // The users follow their keys.
     let users = ok(&got, "aws.iam_user", ACCOUNT);
     let ci = users.iter().find(|u| u.name == "ci-bot").unwrap();
@@ -967,10 +968,234 @@ async fn with_the_credential_report_no_key_is_asked_about_one_by_one() {
     assert_healthy_estate(&got);
     assert_eq!(count(&server, "GetCredentialReport").await, 1);
     assert_eq!(count(&server, "GetAccessKeyLastUsed").await, 0);
+    // The report has no column for the key: nothing says, and nothing is guessed.
+    let key = &ok(&got, "aws.access_key", ACCOUNT)[0];
+    assert_eq!(key.usage, Usage::NoTelemetry);
+    assert_eq!(key.raw["usage_source"], "none");
     assert_eq!(
-        ok(&got, "aws.access_key", ACCOUNT)[0].raw["usage_source"],
-        "credential_report: no matching column"
+        key.raw["usage_detail"],
+        "no credential report column matches the key"
     );
+}
+
+// ---- 8. keys the credential report cannot tell apart ----
+
+fn key_created(user: &str, id: &str, created: &str) -> String {
+    format!(
+        "<member><UserName>{user}</UserName><AccessKeyId>{id}</AccessKeyId><Status>Active</Status>\
+         <CreateDate>{created}</CreateDate></member>"
+    )
+}
+
+/// A credential report with one row for `user` whose two key columns were rotated at the given
+/// times (to the second, as IAM writes them) and last used at the given times (`N/A`: never).
+fn report_with_keys(user: &str, columns: [(&str, &str); 2]) -> ResponseTemplate {
+    let [(rotated1, used1), (rotated2, used2)] = columns;
+    let service = |used: &str| if used == "N/A" { "N/A" } else { "s3" };
+    let csv = format!(
+        "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,\
+         password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,\
+         access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,\
+         access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,\
+         access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,\
+         cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n\
+         {user},arn:aws:iam::{ACCOUNT}:user/{user},2026-01-05T10:00:00+00:00,false,N/A,N/A,N/A,\
+         false,true,{rotated1},{used1},us-east-1,{},true,{rotated2},{used2},us-east-1,{},\
+         false,N/A,false,N/A\n",
+        service(used1),
+        service(used2),
+    );
+    xml(response(
+        "GetCredentialReport",
+        &format!(
+            "<Content>{}</Content><ReportFormat>text/csv</ReportFormat>\
+             <GeneratedTime>2026-03-07T00:00:00Z</GeneratedTime>",
+            aws_smithy_types::base64::encode(csv.as_bytes())
+        ),
+    ))
+}
+
+const FIRST: &str = "AKIACIBOT00000000001";
+const SECOND: &str = "AKIACIBOT00000000002";
+
+/// ci-bot with two keys created at `created`, a report saying `columns`, and the rest of a
+/// small healthy account.
+async fn mount_two_keys(server: &MockServer, created: [&str; 2], columns: [(&str, &str); 2]) {
+    mount_basics(server, &["ci-bot", "etl-bot"]).await;
+    action("GetCredentialReport")
+        .respond_with(report_with_keys("ci-bot", columns))
+        .with_priority(1)
+        .mount(server)
+        .await;
+    action("GetAccountAuthorizationDetails")
+        .respond_with(xml(estate()))
+        .mount(server)
+        .await;
+    action("ListAccessKeys")
+        .and(body_string_contains("UserName=ci-bot"))
+        .respond_with(xml(keys(
+            &[
+                key_created("ci-bot", FIRST, created[0]),
+                key_created("ci-bot", SECOND, created[1]),
+            ],
+            false,
+            None,
+        )))
+        .mount(server)
+        .await;
+}
+
+fn key_by_id<'a>(keys: &'a [Record], id: &str) -> &'a Record {
+    keys.iter()
+        .find(|k| k.key.external_id == id)
+        .unwrap_or_else(|| panic!("no key {id} in {:?}", names(keys)))
+}
+
+/// Two keys created in one second match the same report column: the report would say the used
+/// one's usage of both. Each is asked about instead.
+#[tokio::test]
+async fn keys_created_in_the_same_second_are_asked_about_one_by_one() {
+    let server = MockServer::start().await;
+    mount_two_keys(
+        &server,
+        ["2026-01-06T10:00:00.100Z", "2026-01-06T10:00:00.900Z"],
+        [
+            ("2026-01-06T10:00:00+00:00", "2026-02-01T12:00:00+00:00"),
+            ("2026-01-06T10:00:00+00:00", "N/A"),
+        ],
+    )
+    .await;
+    action("GetAccessKeyLastUsed")
+        .and(body_string_contains(format!("AccessKeyId={FIRST}")))
+        .respond_with(ok_xml(
+            "GetAccessKeyLastUsed",
+            "<UserName>ci-bot</UserName><AccessKeyLastUsed><ServiceName>N/A</ServiceName>\
+             <Region>N/A</Region></AccessKeyLastUsed>",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    action("GetAccessKeyLastUsed")
+        .and(body_string_contains(format!("AccessKeyId={SECOND}")))
+        .respond_with(ok_xml(
+            "GetAccessKeyLastUsed",
+            "<UserName>ci-bot</UserName><AccessKeyLastUsed><LastUsedDate>2026-03-01T08:00:00Z</LastUsedDate>\
+             <ServiceName>sts</ServiceName><Region>us-east-1</Region></AccessKeyLastUsed>",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let s = setup(&server.uri(), 2);
+    let c = AwsConnector::new(s.config.clone()).unwrap();
+    let got = sync(&c).await;
+    assert_eq!(count(&server, "GetAccessKeyLastUsed").await, 2);
+    let keys = ok(&got, "aws.access_key", ACCOUNT);
+    let first = key_by_id(keys, FIRST);
+    assert_eq!(first.usage, Usage::NeverUsed, "{}", first.raw);
+    assert_eq!(first.raw["usage_source"], "get_access_key_last_used");
+    assert_eq!(first.raw["last_used_service"], serde_json::Value::Null);
+    let second = key_by_id(keys, SECOND);
+    assert_eq!(second.usage, Usage::Used, "{}", second.raw);
+    assert_eq!(
+        second.last_used_at.map(|t| t.to_rfc3339()),
+        Some("2026-03-01T08:00:00+00:00".to_owned())
+    );
+    assert_eq!(second.raw["usage_source"], "get_access_key_last_used");
+    assert_eq!(second.raw["last_used_service"], "sts");
+    assert!(
+        second.raw["usage_detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("same second")),
+        "{}",
+        second.raw
+    );
+}
+
+/// Clean twin: keys created in different seconds are matched from the report, with no call per
+/// key.
+#[tokio::test]
+async fn keys_created_in_different_seconds_are_matched_from_the_report() {
+    let server = MockServer::start().await;
+    mount_two_keys(
+        &server,
+        ["2026-01-06T10:00:00.900Z", "2026-01-06T10:00:01.100Z"],
+        [
+            ("2026-01-06T10:00:00+00:00", "N/A"),
+            ("2026-01-06T10:00:01+00:00", "2026-03-01T08:00:00+00:00"),
+        ],
+    )
+    .await;
+    let s = setup(&server.uri(), 2);
+    let c = AwsConnector::new(s.config.clone()).unwrap();
+    let got = sync(&c).await;
+    assert_eq!(count(&server, "GetAccessKeyLastUsed").await, 0);
+    let keys = ok(&got, "aws.access_key", ACCOUNT);
+    let first = key_by_id(keys, FIRST);
+    assert_eq!(first.usage, Usage::NeverUsed, "{}", first.raw);
+    assert_eq!(first.raw["usage_source"], "credential_report");
+    let second = key_by_id(keys, SECOND);
+    assert_eq!(second.usage, Usage::Used, "{}", second.raw);
+    assert_eq!(
+        second.last_used_at.map(|t| t.to_rfc3339()),
+        Some("2026-03-01T08:00:00+00:00".to_owned())
+    );
+    assert_eq!(second.raw["usage_source"], "credential_report");
+    assert_eq!(second.raw["last_used_service"], "s3");
+}
+
+/// When IAM refuses GetAccessKeyLastUsed, the keys the report cannot tell apart are reported
+/// as not seen — not given the report's guess — and the sync lists (and so keeps) every key.
+#[tokio::test]
+async fn access_denied_on_get_access_key_last_used_leaves_usage_unknown_and_keeps_the_keys() {
+    let server = MockServer::start().await;
+    mount_two_keys(
+        &server,
+        ["2026-01-06T10:00:00.100Z", "2026-01-06T10:00:00.900Z"],
+        [
+            ("2026-01-06T10:00:00+00:00", "2026-02-01T12:00:00+00:00"),
+            ("2026-01-06T10:00:00+00:00", "N/A"),
+        ],
+    )
+    .await;
+    action("GetAccessKeyLastUsed")
+        .respond_with(error(
+            403,
+            "AccessDenied",
+            "not authorized to perform: iam:GetAccessKeyLastUsed",
+        ))
+        .mount(&server)
+        .await;
+    let s = setup(&server.uri(), 2);
+    let c = AwsConnector::new(s.config.clone()).unwrap();
+    let got = sync(&c).await;
+    // Refusals are not retried.
+    assert_eq!(count(&server, "GetAccessKeyLastUsed").await, 2);
+    let keys = ok(&got, "aws.access_key", ACCOUNT);
+    assert_eq!(
+        names(keys),
+        vec![
+            "AKIACIBOT00000000001 (ci-bot)",
+            "AKIACIBOT00000000002 (ci-bot)"
+        ]
+    );
+    for k in keys {
+        assert_eq!(k.usage, Usage::NoTelemetry, "{}", k.raw);
+        assert_eq!(k.last_used_at, None);
+        assert_eq!(k.raw["usage_source"], "get_access_key_last_used");
+        assert_eq!(k.raw["last_used_service"], serde_json::Value::Null);
+        let detail = k.raw["usage_detail"].as_str().unwrap_or("");
+        assert!(
+            detail.contains("GetAccessKeyLastUsed failed")
+                && detail.contains("iam:GetAccessKeyLastUsed"),
+            "{detail}"
+        );
+    }
+    // The user's usage is unknown too: the report's column cannot vouch for either key.
+    let users = ok(&got, "aws.iam_user", ACCOUNT);
+    let ci = users.iter().find(|u| u.name == "ci-bot").unwrap();
+    assert_eq!(ci.usage, Usage::NoTelemetry);
+    assert_eq!(ci.last_used_at, None);
+    assert_eq!(ok(&got, "aws.role", ACCOUNT).len(), 1);
 }
 
 /// The connector answers for its remediation, as the app's registry asks for it.

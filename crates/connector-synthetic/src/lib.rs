@@ -13,7 +13,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use roster_connector_sdk::{Connector, ConnectorError, Listing, Page, PageToken};
 use serde::Deserialize;
 
-pub use estate::LISTINGS;
+pub use estate::{
+    DEPARTED, LISTINGS, PEOPLE, SampleListing, Story, has_expiry, has_telemetry, sample_directory,
+};
 
 /// `[[connectors]] kind = "synthetic"` settings.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -87,18 +89,21 @@ impl Connector for SyntheticConnector {
                 url: listing.to_string(),
             });
         };
+        let wheel = &*estate::WHEEL;
         let first_block = match page {
-            None => index as u64,
+            None => wheel.first_block(index),
+            // A token names one of this listing's blocks, small enough to count records in.
             Some(token) => token
                 .0
                 .parse::<u64>()
-                .map_err(|_| ConnectorError::Malformed {
+                .ok()
+                .filter(|b| *b <= u64::MAX / (4 * estate::BLOCK_SIZE) && wheel.owner(*b).0 == index)
+                .ok_or_else(|| ConnectorError::Malformed {
                     url: listing.to_string(),
                     detail: format!("bad page token `{}`", token.0),
                 })?,
         };
         let blocks_per_page = u64::from(self.config.page_size.div_ceil(estate::BLOCK_SIZE as u32));
-        let stride = LISTINGS.len() as u64;
         let mut records = Vec::new();
         let mut block = first_block;
         for _ in 0..blocks_per_page {
@@ -108,8 +113,8 @@ impl Connector for SyntheticConnector {
                     next: None,
                 });
             }
-            estate::block_records(&self.config, &LISTINGS[index], block, &mut records);
-            block += stride;
+            estate::block_records(&self.config, block, &mut records);
+            block = wheel.next_block(index, block);
         }
         let next =
             (block * estate::BLOCK_SIZE < self.config.count).then(|| PageToken(block.to_string()));
@@ -159,6 +164,33 @@ mod tests {
         }
         assert_eq!(all(300, 7).await, all(300, 7).await);
         assert_ne!(all(300, 7).await, all(300, 8).await);
+    }
+
+    /// A page token is the listing's next block: one of another listing, or one too large to
+    /// count records in, is refused rather than served under the wrong listing or overflowed.
+    #[tokio::test]
+    async fn page_tokens_of_other_listings_or_out_of_range_are_refused() {
+        let c = SyntheticConnector::new(SyntheticConfig {
+            count: 2000,
+            seed: 1,
+            anchor: default_anchor(),
+            page_size: 4,
+        })
+        .unwrap();
+        let listings = c.plan().await.unwrap();
+        let first = c.list(&listings[0], None).await.unwrap();
+        let next = first.next.unwrap();
+        assert!(c.list(&listings[0], Some(&next)).await.is_ok());
+        for bad in [next.0.clone(), u64::MAX.to_string(), "x".into()] {
+            let err = c
+                .list(&listings[1], Some(&PageToken(bad.clone())))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, ConnectorError::Malformed { .. }),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -51,6 +51,26 @@ pub async fn run(args: DemoArgs) -> CliResult {
         anchor,
         page_size: 1000,
     })?;
+    // The sample's people, some of whom left: their identities show as orphaned.
+    let people: Vec<_> = roster_connector_synthetic::sample_directory()
+        .into_iter()
+        .map(|(email, active)| roster_store::people::DirectoryEntry {
+            key: email.clone(),
+            email: Some(email),
+            display_name: None,
+            kind: "person".into(),
+            active,
+        })
+        .collect();
+    roster
+        .import_people(
+            &Principal::cli("demo"),
+            "sample directory",
+            "sample",
+            &people,
+            now,
+        )
+        .await?;
     let sources = vec![SyncSource {
         name: "sample".into(),
         connector: Box::new(connector),
