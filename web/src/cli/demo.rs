@@ -68,6 +68,7 @@ pub async fn run(args: DemoArgs) -> CliResult {
             "sample directory",
             "sample",
             &people,
+            false,
             now,
         )
         .await?;
