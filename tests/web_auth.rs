@@ -386,3 +386,78 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_sign_in_limit() {
         "another client behind the proxy"
     );
 }
+
+/// Sessions live in the database: a restart signs nobody out, and "sign out everywhere" ends
+/// every session of the person in every browser (audited with how many), while a session's
+/// own sign-out ends only it.
+#[tokio::test]
+async fn sessions_survive_a_restart_and_sign_out_everywhere_ends_them_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("roster.toml");
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("roster.db").display()
+    );
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
+             [database]\nurl = \"{db}\"\n"
+        ),
+    )
+    .unwrap();
+    let (server, base, mut first, csrf) = serve_with_bootstrap(&config, &[]).await;
+    drop(server);
+
+    // A new process on the same database: the first browser is still signed in.
+    let (_server, link, _log) = start_roster_bootstrap(&config, &[]);
+    // The same cookies on a fresh connection (the old one died with the old process).
+    first.http = Browser::new().http;
+    let (status, _) = first.session(&base).await;
+    assert_eq!(status, 200, "a restart signs nobody out");
+    // A second browser signs in as the same admin.
+    let mut second = Browser::new();
+    assert!(
+        second
+            .get(&Url::parse(&link).unwrap())
+            .await
+            .status()
+            .is_redirection()
+    );
+    let (status, me) = second.session(&base).await;
+    assert_eq!(status, 200);
+    let second_csrf = me["csrf_token"].as_str().unwrap().to_owned();
+    assert_ne!(second_csrf, csrf, "each session has its own CSRF token");
+    // Without its CSRF token, sign out everywhere is refused.
+    assert_eq!(
+        first
+            .post(&format!("{base}/logout/everywhere"), None, None)
+            .await,
+        403
+    );
+    assert_eq!(
+        first
+            .post(&format!("{base}/logout/everywhere"), Some(&csrf), None)
+            .await,
+        303
+    );
+    assert_eq!(first.session(&base).await.0, 401);
+    assert_eq!(
+        second.session(&base).await.0,
+        401,
+        "every browser is signed out"
+    );
+
+    let store = roster_store::Store::connect(&db).await.unwrap();
+    let events = store.audit_events_after(0, 1000).await.unwrap();
+    let everywhere = events
+        .iter()
+        .find(|e| e.action == "auth.sign_out_everywhere")
+        .expect("audited");
+    assert!(
+        everywhere.detail.contains("\"sessions\":2"),
+        "{}",
+        everywhere.detail
+    );
+}

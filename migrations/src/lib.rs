@@ -19,6 +19,7 @@ mod m20261122_000070_evaluation_horizon;
 mod m20261201_000010_interactive_sign_in;
 mod m20261203_000010_sync_run_holder;
 mod m20261203_000020_audit_append_only;
+mod m20261203_000030_web_sessions;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_interactive_sign_in::Migration),
             Box::new(m20261203_000010_sync_run_holder::Migration),
             Box::new(m20261203_000020_audit_append_only::Migration),
+            Box::new(m20261203_000030_web_sessions::Migration),
         ]
     }
 }

@@ -153,6 +153,35 @@ impl Principal {
         }
     }
 
+    /// What a stored web session keeps of its principal: how they signed in, who, and the
+    /// role.
+    pub(crate) fn stored_parts(&self) -> (&'static str, &str, Role) {
+        let source = match self.source {
+            Source::Person => "person",
+            Source::Token => "token",
+            Source::System => "system",
+            Source::Demo => "demo",
+        };
+        (source, &self.who, self.role)
+    }
+
+    /// A stored web session's principal back; `None` for parts this version does not know.
+    /// Only sessions this layer opened are read so ([`crate::web_sessions`]).
+    pub(crate) fn from_stored_parts(source: &str, who: &str, role: &str) -> Option<Self> {
+        let source = match source {
+            "person" => Source::Person,
+            "system" => Source::System,
+            "demo" => Source::Demo,
+            // A token's principal comes from its bearer header, never from a cookie.
+            _ => return None,
+        };
+        Some(Principal {
+            role: role.parse().ok()?,
+            who: who.to_owned(),
+            source,
+        })
+    }
+
     /// Who this is in the audit trail: `sso:<who>` for a person, `token:<name>`, or the
     /// system's own name.
     pub fn actor(&self) -> String {

@@ -13,6 +13,7 @@ use crate::error::AppError;
 pub const SIGN_IN: &str = "auth.sign_in";
 pub const SIGN_IN_FAILED: &str = "auth.sign_in_failed";
 pub const SIGN_OUT: &str = "auth.sign_out";
+pub const SIGN_OUT_EVERYWHERE: &str = "auth.sign_out_everywhere";
 pub const ACCESS_DENIED: &str = "auth.access_denied";
 /// Most events one read returns.
 pub const MAX_EVENTS: u64 = 10_000;

@@ -170,6 +170,8 @@ pub struct ServerConfig {
     /// Reverse proxies (CIDRs) whose `X-Forwarded-For` is believed: the client is the last
     /// address that is not one of them. Empty (the default): the TCP peer is the client.
     pub trusted_proxies: Vec<String>,
+    /// A session ends after this many minutes without a request (default 30; 5 to 480).
+    pub session_idle_minutes: u32,
 }
 
 impl Default for ServerConfig {
@@ -178,6 +180,7 @@ impl Default for ServerConfig {
             bind: "127.0.0.1:8080".into(),
             public_url: "http://localhost:8080".into(),
             trusted_proxies: Vec::new(),
+            session_idle_minutes: 30,
         }
     }
 }
@@ -613,6 +616,12 @@ impl Config {
             self.audit.checkpoint_verifying_key()?;
         }
         check_public_url(&self.server.public_url)?;
+        if !(5..=480).contains(&self.server.session_idle_minutes) {
+            return Err(ConfigError::BadValue {
+                key: "server.session_idle_minutes".into(),
+                detail: "must be 5 to 480".into(),
+            });
+        }
         check_database_url(&self.database.url)?;
         if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
             return Err(ConfigError::BadValue {

@@ -25,6 +25,7 @@ pub mod scope;
 pub mod siem_webhook;
 pub mod summary;
 pub mod sync;
+pub mod web_sessions;
 
 pub use access::{Principal, Role};
 pub use error::AppError;

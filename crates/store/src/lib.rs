@@ -15,6 +15,7 @@ pub mod inventory;
 pub mod people;
 pub mod sync_runs;
 pub mod testing;
+pub mod web_sessions;
 
 use std::time::Duration;
 

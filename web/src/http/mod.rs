@@ -65,6 +65,7 @@ pub async fn serve(
             .wrap(from_fn(audit_events::record_denials))
             .wrap(from_fn(session::csrf_guard))
             .wrap(from_fn(tokens::bearer_auth))
+            .wrap(from_fn(session::session_auth))
             .wrap(
                 DefaultHeaders::new()
                     .add(("Content-Security-Policy", CSP))
@@ -79,6 +80,10 @@ pub async fn serve(
             .route("/login", web::get().to(oidc::login))
             .route("/auth/callback", web::get().to(oidc::callback))
             .route("/logout", web::post().to(session::logout))
+            .route(
+                "/logout/everywhere",
+                web::post().to(session::logout_everywhere),
+            )
             .route("/api/v1/session", web::get().to(api::session))
             .route("/", web::get().to(pages::root))
             .route("/dashboard", web::get().to(dashboard::dashboard))

@@ -33,7 +33,7 @@ use roster_app::api_tokens::random_token;
 use roster_app::config::OidcConfig;
 use roster_app::{Principal, Role};
 
-use super::session::{same, session_cookie};
+use super::session::same;
 
 /// The pre-login cookie: the key of the pending sign-in, scoped to the callback.
 const LOGIN_COOKIE: &str = "roster_login";
@@ -378,14 +378,14 @@ async fn finish_sign_in(
     }
     let principal = Principal::person(role, &who);
     super::audit_events::signed_in(state, req, &principal, METHOD).await?;
-    let id = state.sessions.open(principal, now);
+    let cookie = super::session::open_session(state, &principal, now).await?;
     tracing::info!(who = %who, role = role.as_str(), "signed in with OpenID Connect");
     let mut gone = login_cookie(String::new(), state.secure_cookies);
     gone.make_removal();
     // A page, not a redirect: the session cookie is SameSite=Strict, and a browser does not send
     // it on a redirect that is still part of the provider's cross-site navigation.
     Ok(HttpResponse::Ok()
-        .cookie(session_cookie(id, state.secure_cookies))
+        .cookie(cookie)
         .cookie(gone)
         .insert_header(("Cache-Control", "no-store"))
         .content_type("text/html; charset=utf-8")

@@ -1,7 +1,10 @@
 //! Sessions and the one-time bootstrap link (used while no identity provider is configured):
-//! single use, short-lived, exchanged for an HttpOnly, SameSite=Strict session cookie. Each
-//! session carries its own CSRF token, which every state-changing request must present (see
-//! [`csrf_guard`]).
+//! single use, short-lived, exchanged for an HttpOnly, SameSite=Strict session cookie
+//! (`__Host-roster_session` over https). Sessions live in the database (`roster_app`'s
+//! `web_sessions`): a restart signs nobody out and every replica knows them; they end after 8
+//! hours, after `[server] session_idle_minutes` idle, at sign-out, or everywhere at once. Each
+//! carries its own CSRF token, which every state-changing request must present (see
+//! [`csrf_guard`]). [`session_auth`] reads the cookie's session once per request.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,8 +24,11 @@ use super::AppState;
 use super::error::WebError;
 
 pub const COOKIE: &str = "roster_session";
+/// The cookie's name over https: the `__Host-` prefix makes the browser refuse it unless it is
+/// Secure, for `/`, and set by this host alone (no subdomain can plant or read it).
+pub const HOST_COOKIE: &str = "__Host-roster_session";
 const BOOTSTRAP_LIFETIME_MINUTES: i64 = 15;
-pub const SESSION_LIFETIME_HOURS: i64 = 8;
+pub const SESSION_LIFETIME_HOURS: i64 = roster_app::web_sessions::SESSION_LIFETIME.num_hours();
 /// The form field and the header that carry the CSRF token.
 pub const CSRF_FIELD: &str = "csrf";
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
@@ -74,14 +80,20 @@ impl Session {
     }
 }
 
-/// In-memory sessions and pending one-time sign-in links.
+/// Pending one-time sign-in links, in memory (they live minutes; sessions are in the store).
 #[derive(Default)]
 pub struct Sessions {
     /// The bootstrap admin's link: one at a time.
     bootstrap: Mutex<Option<(String, DateTime<Utc>)>>,
     /// The demo's links for its sample people, by token.
     links: Mutex<HashMap<String, (Principal, DateTime<Utc>)>>,
-    sessions: Mutex<HashMap<String, Session>>,
+}
+
+/// The session [`session_auth`] found behind the request's cookie, with the cookie's value.
+#[derive(Clone)]
+pub struct CookieSession {
+    pub session: Session,
+    pub token: String,
 }
 
 /// Compares without an early exit, so timing says nothing about how much matched.
@@ -142,41 +154,54 @@ impl Sessions {
             _ => None,
         }
     }
+}
 
-    /// A new session (8 hours); returns its id, the cookie's value.
-    pub(super) fn open(&self, principal: Principal, now: DateTime<Utc>) -> String {
-        let id = random_token();
-        if let Ok(mut map) = self.sessions.lock() {
-            map.retain(|_, s| s.expires_at > now);
-            map.insert(
-                id.clone(),
-                Session {
-                    principal,
-                    expires_at: now + Duration::hours(SESSION_LIFETIME_HOURS),
-                    csrf: random_token(),
-                },
-            );
+/// The cookie's name: `__Host-` prefixed over https.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure { HOST_COOKIE } else { COOKIE }
+}
+
+/// Middleware: the session behind the request's cookie, looked up once and kept in the
+/// request's extensions for [`require_session`] and [`csrf_guard`]. A cookie that names no
+/// live session is no session; a store that cannot answer is logged and read the same way.
+pub async fn session_auth(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if let Some(state) = req.app_data::<web::Data<AppState>>().cloned()
+        && let Some(c) = req.cookie(cookie_name(state.secure_cookies))
+    {
+        match state.roster.session(c.value(), Utc::now()).await {
+            Ok(Some(live)) => {
+                req.extensions_mut().insert(CookieSession {
+                    session: Session {
+                        principal: live.principal,
+                        expires_at: live.expires_at,
+                        csrf: live.csrf,
+                    },
+                    token: c.value().to_owned(),
+                });
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "session lookup failed"),
         }
-        id
     }
+    next.call(req).await
+}
 
-    pub fn get(&self, id: &str, now: DateTime<Utc>) -> Option<Session> {
-        let map = self.sessions.lock().ok()?;
-        map.get(id).filter(|s| s.expires_at > now).cloned()
-    }
-
-    /// Ends a session; true if there was one.
-    pub(super) fn close(&self, id: &str) -> bool {
-        self.sessions
-            .lock()
-            .map(|mut map| map.remove(id).is_some())
-            .unwrap_or(false)
-    }
+/// Opens a session for `principal` and returns its cookie.
+pub(super) async fn open_session(
+    state: &AppState,
+    principal: &Principal,
+    now: DateTime<Utc>,
+) -> Result<Cookie<'static>, WebError> {
+    let opened = state.roster.open_session(principal, now).await?;
+    Ok(session_cookie(opened.token, state.secure_cookies))
 }
 
 /// The session cookie: HttpOnly, SameSite=Strict, `Secure` when the public URL is https.
 pub(super) fn session_cookie(id: String, secure: bool) -> Cookie<'static> {
-    Cookie::build(COOKIE, id)
+    Cookie::build(cookie_name(secure), id)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
@@ -188,14 +213,13 @@ pub(super) fn session_cookie(id: String, secure: bool) -> Cookie<'static> {
 }
 
 /// The session behind a request (an API token's, or the cookie's), or `Unauthenticated`.
-pub fn require_session(req: &HttpRequest, state: &AppState) -> Result<Session, WebError> {
+pub fn require_session(req: &HttpRequest, _state: &AppState) -> Result<Session, WebError> {
     if let Some(t) = req.extensions().get::<super::tokens::TokenPrincipal>() {
         return Ok(t.0.clone());
     }
-    let cookie = req.cookie(COOKIE).ok_or(WebError::Unauthenticated)?;
-    state
-        .sessions
-        .get(cookie.value(), Utc::now())
+    req.extensions()
+        .get::<CookieSession>()
+        .map(|c| c.session.clone())
         .ok_or(WebError::Unauthenticated)
 }
 
@@ -225,8 +249,7 @@ pub async fn bootstrap_login(
     };
     super::audit_events::signed_in(&state, &req, &principal, METHOD).await?;
     tracing::info!(who = %principal.who, "signed in through a one-time link");
-    let id = state.sessions.open(principal, now);
-    let cookie = session_cookie(id, state.secure_cookies);
+    let cookie = open_session(&state, &principal, now).await?;
     Ok(HttpResponse::SeeOther()
         .cookie(cookie)
         .insert_header(("Location", "/"))
@@ -235,13 +258,44 @@ pub async fn bootstrap_login(
 
 /// POST /logout (CSRF-checked by [`csrf_guard`]): ends the session and clears the cookie.
 pub async fn logout(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Some(c) = req.cookie(COOKIE)
-        && let Some(s) = state.sessions.get(c.value(), Utc::now())
-        && state.sessions.close(c.value())
-    {
-        super::audit_events::signed_out(&state, &req, &s).await;
-        tracing::info!("signed out");
+    let current = req.extensions().get::<CookieSession>().cloned();
+    if let Some(c) = current {
+        match state.roster.close_session(&c.token).await {
+            Ok(true) => {
+                super::audit_events::signed_out(&state, &req, &c.session).await;
+                tracing::info!("signed out");
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "could not end the session"),
+        }
     }
+    signed_out_response(&state)
+}
+
+/// POST /logout/everywhere: ends every session of the signed-in person (another browser, a
+/// lost laptop), audited with how many.
+pub async fn logout_everywhere(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let session = require_session(&req, &state)?;
+    let ended = state.roster.close_sessions_of(&session.principal).await?;
+    state
+        .roster
+        .record_event(
+            session.actor(),
+            roster_app::audit::SIGN_OUT_EVERYWHERE,
+            None,
+            serde_json::json!({"sessions": ended,
+                               "client": super::audit_events::client_addr(&req)}),
+            Utc::now(),
+        )
+        .await?;
+    tracing::info!(sessions = ended, "signed out everywhere");
+    Ok(signed_out_response(&state))
+}
+
+fn signed_out_response(state: &AppState) -> HttpResponse {
     let mut gone = session_cookie(String::new(), state.secure_cookies);
     gone.make_removal();
     HttpResponse::SeeOther()
@@ -273,10 +327,9 @@ pub async fn csrf_guard(
             .map(ServiceResponse::map_into_left_body);
     }
     let expected = req
-        .app_data::<web::Data<AppState>>()
-        .zip(req.cookie(COOKIE))
-        .and_then(|(state, c)| state.sessions.get(c.value(), Utc::now()))
-        .map(|s| s.csrf);
+        .extensions()
+        .get::<CookieSession>()
+        .map(|c| c.session.csrf.clone());
     let mut presented = req
         .headers()
         .get(CSRF_HEADER)
@@ -354,15 +407,17 @@ mod tests {
     }
 
     #[test]
-    fn sessions_expire_and_close() {
-        let s = Sessions::default();
-        let now = Utc::now();
-        let id = s.open(Principal::person(Role::Owner, "o@example"), now);
-        let got = s.get(&id, now).unwrap();
-        assert_eq!((got.principal.role, got.csrf.len()), (Role::Owner, 64));
-        assert!(s.get(&id, now + Duration::hours(9)).is_none(), "expired");
-        assert!(s.close(&id));
-        assert!(s.get(&id, now).is_none());
+    fn over_https_the_cookie_is_host_prefixed_secure_and_for_the_whole_site() {
+        let c = session_cookie("t".into(), true);
+        assert_eq!(c.name(), "__Host-roster_session");
+        assert_eq!(
+            (c.secure(), c.path(), c.domain()),
+            (Some(true), Some("/"), None)
+        );
+        assert_eq!(c.http_only(), Some(true));
+        // The clean twin: over plain http (a laptop, the demo) the prefix would be refused.
+        let plain = session_cookie("t".into(), false);
+        assert_eq!(plain.name(), "roster_session");
     }
 
     #[test]

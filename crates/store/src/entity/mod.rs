@@ -16,3 +16,4 @@ pub mod record_history;
 pub mod remediation_task;
 pub mod reminder_sent;
 pub mod sync_run;
+pub mod web_session;

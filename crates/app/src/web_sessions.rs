@@ -1,0 +1,102 @@
+//! Signed-in web sessions, kept in the store so that a restart signs nobody out and every
+//! replica behind a load balancer knows them. A session ends at its absolute expiry
+//! ([`SESSION_LIFETIME`]), after `[server] session_idle_minutes` without a request, at sign-out,
+//! or when its person signs out everywhere.
+
+use chrono::{DateTime, Duration, Utc};
+use roster_store::web_sessions::NewWebSession;
+
+use crate::Roster;
+use crate::access::Principal;
+use crate::api_tokens::random_token;
+use crate::error::AppError;
+
+/// However busy, a session ends this long after sign-in.
+pub const SESSION_LIFETIME: Duration = Duration::hours(8);
+/// A session's last-seen time is written at most this often.
+const TOUCH_AFTER: Duration = Duration::minutes(1);
+
+/// A session just opened: `token` goes into the cookie and nowhere else.
+#[derive(Debug, Clone)]
+pub struct OpenedSession {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The session behind a cookie.
+#[derive(Debug, Clone)]
+pub struct LiveSession {
+    pub principal: Principal,
+    /// Presented by every state-changing request of this session.
+    pub csrf: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Roster {
+    fn session_idle(&self) -> Duration {
+        Duration::minutes(i64::from(self.config.server.session_idle_minutes))
+    }
+
+    /// Opens a session for `principal` (an API token's principal never has one).
+    pub async fn open_session(
+        &self,
+        principal: &Principal,
+        now: DateTime<Utc>,
+    ) -> Result<OpenedSession, AppError> {
+        let (source, who, role) = principal.stored_parts();
+        let opened = OpenedSession {
+            token: random_token(),
+            expires_at: now + SESSION_LIFETIME,
+        };
+        self.store
+            .open_web_session(
+                NewWebSession {
+                    token: opened.token.clone(),
+                    who: who.to_owned(),
+                    role: role.as_str().to_owned(),
+                    source: source.to_owned(),
+                    csrf: random_token(),
+                    expires_at: opened.expires_at,
+                },
+                now,
+            )
+            .await?;
+        Ok(opened)
+    }
+
+    /// The live session behind `token`, if any. A row that does not read back (a role or
+    /// source this version does not know) is no session.
+    pub async fn session(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LiveSession>, AppError> {
+        let Some(row) = self
+            .store
+            .web_session(token, now, self.session_idle(), TOUCH_AFTER)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(principal) = Principal::from_stored_parts(&row.source, &row.who, &row.role) else {
+            tracing::warn!(who = %row.who, "a stored session does not read back; ignored");
+            return Ok(None);
+        };
+        Ok(Some(LiveSession {
+            principal,
+            csrf: row.csrf,
+            expires_at: row.expires_at,
+        }))
+    }
+
+    /// Ends the session behind `token`; true if there was one.
+    pub async fn close_session(&self, token: &str) -> Result<bool, AppError> {
+        Ok(self.store.close_web_session(token).await?)
+    }
+
+    /// Ends every session of `p` (sign out everywhere); returns how many.
+    pub async fn close_sessions_of(&self, p: &Principal) -> Result<u64, AppError> {
+        let (_, who, _) = p.stored_parts();
+        Ok(self.store.close_web_sessions_of(who).await?)
+    }
+}

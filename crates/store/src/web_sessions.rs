@@ -1,0 +1,172 @@
+//! Web sessions: stored by the SHA-256 of the cookie's value (the token itself is never
+//! stored), with an absolute expiry and a last-seen time for the idle timeout.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sha2::{Digest, Sha256};
+
+use crate::entity::web_session;
+use crate::{Store, StoreError};
+
+pub use web_session::Model as WebSession;
+
+/// The stored key of a session token.
+pub fn session_key(token: &str) -> String {
+    format!("{:x}", Sha256::digest(token.as_bytes()))
+}
+
+/// A session to open.
+#[derive(Debug, Clone)]
+pub struct NewWebSession {
+    pub token: String,
+    pub who: String,
+    pub role: String,
+    pub source: String,
+    pub csrf: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Opens a session; also drops sessions that have expired (a few rows, by index).
+    pub async fn open_web_session(
+        &self,
+        s: NewWebSession,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        web_session::Entity::delete_many()
+            .filter(web_session::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
+            .await?;
+        web_session::ActiveModel {
+            id_hash: Set(session_key(&s.token)),
+            who: Set(s.who),
+            role: Set(s.role),
+            source: Set(s.source),
+            csrf: Set(s.csrf),
+            created_at: Set(now),
+            last_seen_at: Set(now),
+            expires_at: Set(s.expires_at),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// The live session behind `token` at `now`: not past its expiry, and seen within `idle`.
+    /// Its last-seen time moves to `now` when it is older than `touch_after` (so that a page
+    /// of requests writes once, not per request).
+    pub async fn web_session(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        idle: Duration,
+        touch_after: Duration,
+    ) -> Result<Option<WebSession>, StoreError> {
+        let key = session_key(token);
+        let Some(s) = web_session::Entity::find_by_id(key.clone())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if s.expires_at <= now || s.last_seen_at + idle <= now {
+            return Ok(None);
+        }
+        if s.last_seen_at + touch_after <= now {
+            web_session::Entity::update_many()
+                .col_expr(web_session::Column::LastSeenAt, Expr::value(now))
+                .filter(web_session::Column::IdHash.eq(key))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(Some(s))
+    }
+
+    /// Ends the session behind `token`; true if there was one.
+    pub async fn close_web_session(&self, token: &str) -> Result<bool, StoreError> {
+        let res = web_session::Entity::delete_by_id(session_key(token))
+            .exec(&self.db)
+            .await?;
+        Ok(res.rows_affected > 0)
+    }
+
+    /// Ends every session of `who`; returns how many.
+    pub async fn close_web_sessions_of(&self, who: &str) -> Result<u64, StoreError> {
+        let res = web_session::Entity::delete_many()
+            .filter(web_session::Column::Who.eq(who))
+            .exec(&self.db)
+            .await?;
+        Ok(res.rows_affected)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[tokio::test]
+    async fn sessions_expire_idle_close_and_survive_a_new_connection() {
+        for t in crate::testing::test_stores().await.unwrap() {
+            let s = &t.store;
+            let now = Utc.with_ymd_and_hms(2026, 12, 3, 9, 0, 0).unwrap();
+            let open = |token: &str, who: &str| NewWebSession {
+                token: token.into(),
+                who: who.into(),
+                role: "owner".into(),
+                source: "person".into(),
+                csrf: format!("csrf-{token}"),
+                expires_at: now + Duration::hours(8),
+            };
+            s.open_web_session(open("tok-a", "alice"), now)
+                .await
+                .unwrap();
+            s.open_web_session(open("tok-b", "alice"), now)
+                .await
+                .unwrap();
+            s.open_web_session(open("tok-c", "bob"), now).await.unwrap();
+            let idle = Duration::minutes(30);
+            let touch = Duration::minutes(1);
+            let get = |token: &'static str, at| s.web_session(token, at, idle, touch);
+            assert_eq!(get("tok-a", now).await.unwrap().unwrap().csrf, "csrf-tok-a");
+            assert!(get("unknown", now).await.unwrap().is_none());
+            // The token is not what is stored.
+            let rows = crate::entity::web_session::Entity::find()
+                .all(s.connection())
+                .await
+                .unwrap();
+            assert!(rows.iter().all(|r| !r.id_hash.contains("tok-")));
+            // Used every 20 minutes, a session lives; left alone for 30, it is gone.
+            let t20 = now + Duration::minutes(20);
+            assert!(get("tok-a", t20).await.unwrap().is_some());
+            assert!(
+                get("tok-a", t20 + Duration::minutes(20))
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+            assert!(
+                get("tok-b", now + Duration::minutes(30))
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "{}: idle",
+                t.backend
+            );
+            // Never past its absolute expiry, however busy.
+            assert!(
+                get("tok-a", now + Duration::hours(8))
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            // Sign out everywhere ends alice's sessions only.
+            assert_eq!(s.close_web_sessions_of("alice").await.unwrap(), 2);
+            assert!(get("tok-c", now).await.unwrap().is_some());
+            assert!(s.close_web_session("tok-c").await.unwrap());
+            assert!(!s.close_web_session("tok-c").await.unwrap());
+        }
+    }
+}
