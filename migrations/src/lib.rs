@@ -20,6 +20,7 @@ mod m20261201_000010_interactive_sign_in;
 mod m20261203_000010_sync_run_holder;
 mod m20261203_000020_audit_append_only;
 mod m20261203_000030_web_sessions;
+mod m20261203_000040_sign_in_links;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_sync_run_holder::Migration),
             Box::new(m20261203_000020_audit_append_only::Migration),
             Box::new(m20261203_000030_web_sessions::Migration),
+            Box::new(m20261203_000040_sign_in_links::Migration),
         ]
     }
 }

@@ -571,9 +571,36 @@ pub fn start_roster_bootstrap(
         {
             break line[i..].trim().to_owned();
         }
+        // Someone signed in before: the server prints no link; an admin asks the CLI.
+        if line.contains("roster admin sign-in-link") {
+            break admin_sign_in_link(config, envs);
+        }
     };
     std::thread::spawn(move || for _ in lines.by_ref() {});
     (Killed(child), link, log)
+}
+
+/// `roster admin sign-in-link`: a one-time admin link from the CLI.
+pub fn admin_sign_in_link(config: &Path, envs: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_roster"));
+    cmd.args(["admin", "sign-in-link", "--config"])
+        .arg(config)
+        .env_remove("ROSTER_CONFIG");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("/login/bootstrap?token="))
+        .unwrap_or_else(|| panic!("no link in: {text}"));
+    line[line.find("http://").unwrap()..].trim().to_owned()
 }
 
 /// [`start_roster_bootstrap`], then a browser signed in as the bootstrap admin through the

@@ -238,6 +238,19 @@ impl Principal {
         }
     }
 
+    /// Issues one-time sign-in links (an admin's, a demo person's).
+    pub fn can_issue_sign_in_links(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    pub fn require_issue_sign_in_links(&self) -> Result<(), AppError> {
+        if self.can_issue_sign_in_links() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("only admins issue sign-in links"))
+        }
+    }
+
     /// Takes part in reviews at all: owners and admins. Auditors change nothing.
     pub fn can_review(&self) -> bool {
         matches!(self.role, Role::Admin | Role::Owner)

@@ -13,6 +13,8 @@ use crate::error::AppError;
 
 /// However busy, a session ends this long after sign-in.
 pub const SESSION_LIFETIME: Duration = Duration::hours(8);
+/// A one-time sign-in link works for this long.
+pub const SIGN_IN_LINK_LIFETIME: Duration = Duration::minutes(15);
 /// A session's last-seen time is written at most this often.
 const TOUCH_AFTER: Duration = Duration::minutes(1);
 
@@ -98,5 +100,60 @@ impl Roster {
     pub async fn close_sessions_of(&self, p: &Principal) -> Result<u64, AppError> {
         let (_, who, _) = p.stored_parts();
         Ok(self.store.close_web_sessions_of(who).await?)
+    }
+}
+
+impl Roster {
+    /// A one-time link token signing in `principal` (the bootstrap admin, a demo person),
+    /// valid for [`SIGN_IN_LINK_LIFETIME`] on any server of this database; issued by `issuer`
+    /// and audited (`auth.sign_in_link_issued`, never with the token).
+    pub async fn issue_sign_in_link(
+        &self,
+        issuer: &Principal,
+        principal: &Principal,
+        now: DateTime<Utc>,
+    ) -> Result<String, AppError> {
+        issuer.require_issue_sign_in_links()?;
+        let (source, who, role) = principal.stored_parts();
+        let token = random_token();
+        self.store
+            .create_sign_in_link(
+                &token,
+                who,
+                role.as_str(),
+                source,
+                now + SIGN_IN_LINK_LIFETIME,
+                now,
+            )
+            .await?;
+        self.record_event(
+            issuer.actor(),
+            crate::audit::SIGN_IN_LINK_ISSUED,
+            Some(principal.actor()),
+            serde_json::json!({"role": role.as_str(),
+                               "minutes": SIGN_IN_LINK_LIFETIME.num_minutes()}),
+            now,
+        )
+        .await?;
+        Ok(token)
+    }
+
+    /// Who a one-time link signs in, once; `None` for an unknown, used or expired one.
+    pub async fn redeem_sign_in_link(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Principal>, AppError> {
+        Ok(self
+            .store
+            .redeem_sign_in_link(token, now)
+            .await?
+            .and_then(|l| Principal::from_stored_parts(&l.source, &l.who, &l.role)))
+    }
+
+    /// Whether anyone has ever signed in: until then a server without an identity provider
+    /// prints its admin link at start; afterwards `roster admin sign-in-link` issues one.
+    pub async fn anyone_signed_in(&self) -> Result<bool, AppError> {
+        Ok(self.store.audit_action_seen(crate::audit::SIGN_IN).await?)
     }
 }

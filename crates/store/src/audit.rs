@@ -282,6 +282,15 @@ impl Store {
         }
     }
 
+    /// Whether any event of `action` was ever recorded.
+    pub async fn audit_action_seen(&self, action: &str) -> Result<bool, StoreError> {
+        Ok(audit_event::Entity::find()
+            .filter(audit_event::Column::Action.eq(action))
+            .one(&self.db)
+            .await?
+            .is_some())
+    }
+
     /// How many events have an id up to `id`.
     pub async fn audit_events_up_to(&self, id: i64) -> Result<u64, StoreError> {
         use sea_orm::PaginatorTrait;

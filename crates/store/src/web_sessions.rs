@@ -6,9 +6,10 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
 
-use crate::entity::web_session;
+use crate::entity::{sign_in_link, web_session};
 use crate::{Store, StoreError};
 
+pub use sign_in_link::Model as SignInLink;
 pub use web_session::Model as WebSession;
 
 /// The stored key of a session token.
@@ -101,6 +102,55 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Stores a one-time sign-in link for `who` (its token only as a hash).
+    pub async fn create_sign_in_link(
+        &self,
+        token: &str,
+        who: &str,
+        role: &str,
+        source: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sign_in_link::Entity::delete_many()
+            .filter(sign_in_link::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
+            .await?;
+        sign_in_link::ActiveModel {
+            token_hash: Set(session_key(token)),
+            who: Set(who.to_owned()),
+            role: Set(role.to_owned()),
+            source: Set(source.to_owned()),
+            created_at: Set(now),
+            expires_at: Set(expires_at),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Redeems `token` once: the link's row is deleted, and only the request that deleted it
+    /// gets it (two servers racing on one link: one wins). An expired link is gone too.
+    pub async fn redeem_sign_in_link(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SignInLink>, StoreError> {
+        let key = session_key(token);
+        let Some(link) = sign_in_link::Entity::find_by_id(key.clone())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let deleted = sign_in_link::Entity::delete_by_id(key)
+            .exec(&self.db)
+            .await?;
+        Ok((deleted.rows_affected == 1 && link.expires_at > now).then_some(link))
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -167,6 +217,47 @@ mod tests {
             assert!(get("tok-c", now).await.unwrap().is_some());
             assert!(s.close_web_session("tok-c").await.unwrap());
             assert!(!s.close_web_session("tok-c").await.unwrap());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_link_works_once_and_not_after_it_expires() {
+        for t in crate::testing::test_stores().await.unwrap() {
+            let s = &t.store;
+            let now = Utc.with_ymd_and_hms(2026, 12, 3, 9, 0, 0).unwrap();
+            let until = now + Duration::minutes(15);
+            s.create_sign_in_link("link-1", "bootstrap", "admin", "system", until, now)
+                .await
+                .unwrap();
+            s.create_sign_in_link("link-2", "bootstrap", "admin", "system", until, now)
+                .await
+                .unwrap();
+            let got = s.redeem_sign_in_link("link-1", now).await.unwrap().unwrap();
+            assert_eq!(
+                (got.who.as_str(), got.role.as_str()),
+                ("bootstrap", "admin")
+            );
+            assert!(
+                s.redeem_sign_in_link("link-1", now)
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "once"
+            );
+            assert!(
+                s.redeem_sign_in_link("link-2", until)
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "{}: expired",
+                t.backend
+            );
+            assert!(
+                s.redeem_sign_in_link("never-issued", now)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
         }
     }
 }

@@ -9,7 +9,7 @@ use roster_sync::SyncSource;
 
 use super::CliResult;
 use super::progress::TerminalProgress;
-use crate::http::{self, AppState, Sessions};
+use crate::http::{self, AppState};
 
 /// Reviews what no owner can in the sample campaign.
 const FALLBACK: &str = "iam-team@example.com";
@@ -117,24 +117,32 @@ pub async fn run(args: DemoArgs) -> CliResult {
         .filter(|(who, _)| who.contains('@') && *who != FALLBACK)
         .max_by_key(|(_, n)| *n);
     let now = Utc::now();
-    let sessions = Sessions::default();
     let mut links = vec![(
         "IAM admin (launches and closes campaigns)".to_owned(),
-        sessions.issue_bootstrap(now),
+        roster
+            .issue_sign_in_link(&demo, &Principal::bootstrap(), now)
+            .await?,
     )];
     if let Some((who, n)) = owner {
         links.push((
             format!("owner {who} ({n} item(s) to review)"),
-            sessions.issue_link(Principal::demo(Role::Owner, &who), now),
+            roster
+                .issue_sign_in_link(&demo, &Principal::demo(Role::Owner, &who), now)
+                .await?,
         ));
     }
     links.push((
         "auditor (reads everything, changes nothing)".to_owned(),
-        sessions.issue_link(Principal::demo(Role::Auditor, "auditor@example.com"), now),
+        roster
+            .issue_sign_in_link(
+                &demo,
+                &Principal::demo(Role::Auditor, "auditor@example.com"),
+                now,
+            )
+            .await?,
     ));
     let state = AppState {
         roster,
-        sessions,
         secure_cookies: false,
         sample_banner: true,
         oidc: None,

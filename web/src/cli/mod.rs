@@ -1,5 +1,6 @@
 //! The command line (DESIGN.md §4). Each command lives in its own file.
 
+mod admin;
 mod audit;
 mod campaign;
 mod check;
@@ -66,6 +67,9 @@ pub enum Command {
     /// Access-certification campaigns.
     #[command(subcommand)]
     Campaign(campaign::CampaignCommand),
+    /// Administration: a one-time admin sign-in link.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Check stored evaluations against a fresh one (and runs left by dead processes);
     /// --repair fixes them.
     Doctor(doctor::DoctorArgs),
@@ -104,6 +108,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Notify(cmd) => notify::run(cmd).await,
         Command::Campaign(cmd) => campaign::run(cmd).await,
         Command::Doctor(args) => doctor::run(args).await,
+        Command::Admin(cmd) => admin::run(cmd).await,
     };
     match result {
         Ok(code) => code,

@@ -8,7 +8,7 @@ use roster_app::siem_webhook::SiemWebhook;
 use roster_connector_sdk::SystemClock;
 
 use super::{CliResult, ConfigArg, actor, load_config, open};
-use crate::http::{self, AppState, Oidc, Sessions};
+use crate::http::{self, AppState, Oidc};
 
 pub async fn run(args: ConfigArg) -> CliResult {
     let config = load_config(args.config.as_deref())?;
@@ -46,11 +46,23 @@ pub async fn run(args: ConfigArg) -> CliResult {
         reminders: notifier.map(|n| Arc::new(n) as Arc<dyn scheduler::ReminderChannel>),
     })
     .await?;
-    let sessions = Sessions::default();
-    let token = oidc.is_none().then(|| sessions.issue_bootstrap(Utc::now()));
+    // Without a provider, the admin's link is printed only until someone has signed in: a
+    // log read later must not hand out admin. Afterwards `roster admin sign-in-link` issues one.
+    let token = match (&oidc, roster.anyone_signed_in().await?) {
+        (None, false) => Some(
+            roster
+                .issue_sign_in_link(
+                    &roster_app::Principal::cli(actor()),
+                    &roster_app::Principal::bootstrap(),
+                    Utc::now(),
+                )
+                .await?,
+        ),
+        _ => None,
+    };
+    let has_oidc = oidc.is_some();
     let state = AppState {
         roster,
-        sessions,
         secure_cookies: public_url.starts_with("https://"),
         sample_banner,
         oidc,
@@ -64,7 +76,10 @@ pub async fn run(args: ConfigArg) -> CliResult {
                 println!("One-time admin sign-in link (valid 15 minutes, single use):");
                 println!("  {public_url}/login/bootstrap?token={token}");
             }
-            None => println!("Sign in at {public_url}/login"),
+            None if has_oidc => println!("Sign in at {public_url}/login"),
+            None => println!(
+                "No identity provider: for an admin sign-in link run `roster admin sign-in-link`"
+            ),
         }
     })
     .await?;

@@ -26,7 +26,6 @@ pub use campaigns::campaign_report_html;
 
 pub use limit::LoginLimiter;
 pub use oidc::Oidc;
-pub use session::Sessions;
 
 /// Strict: no inline script or style, nothing third-party.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -35,7 +34,6 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 pub struct AppState {
     /// The application: every use-case behind one facade.
     pub roster: Arc<Roster>,
-    pub sessions: Sessions,
     /// Cookies are `Secure` when the public URL is https.
     pub secure_cookies: bool,
     /// Shown on every page when the data is the synthetic sample estate.

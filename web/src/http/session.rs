@@ -1,13 +1,11 @@
-//! Sessions and the one-time bootstrap link (used while no identity provider is configured):
-//! single use, short-lived, exchanged for an HttpOnly, SameSite=Strict session cookie
+//! Sessions and the one-time sign-in links (the bootstrap admin's while no identity provider is
+//! configured, `roster admin sign-in-link`'s, the demo's; in the database, so any server takes
+//! them): single use, short-lived, exchanged for an HttpOnly, SameSite=Strict session cookie
 //! (`__Host-roster_session` over https). Sessions live in the database (`roster_app`'s
 //! `web_sessions`): a restart signs nobody out and every replica knows them; they end after 8
 //! hours, after `[server] session_idle_minutes` idle, at sign-out, or everywhere at once. Each
 //! carries its own CSRF token, which every state-changing request must present (see
 //! [`csrf_guard`]). [`session_auth`] reads the cookie's session once per request.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 use actix_web::body::MessageBody;
 use actix_web::cookie::{Cookie, SameSite};
@@ -15,9 +13,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use roster_app::Principal;
-use roster_app::api_tokens::random_token;
 use serde::Deserialize;
 
 use super::AppState;
@@ -27,7 +24,6 @@ pub const COOKIE: &str = "roster_session";
 /// The cookie's name over https: the `__Host-` prefix makes the browser refuse it unless it is
 /// Secure, for `/`, and set by this host alone (no subdomain can plant or read it).
 pub const HOST_COOKIE: &str = "__Host-roster_session";
-const BOOTSTRAP_LIFETIME_MINUTES: i64 = 15;
 pub const SESSION_LIFETIME_HOURS: i64 = roster_app::web_sessions::SESSION_LIFETIME.num_hours();
 /// The form field and the header that carry the CSRF token.
 pub const CSRF_FIELD: &str = "csrf";
@@ -80,15 +76,6 @@ impl Session {
     }
 }
 
-/// Pending one-time sign-in links, in memory (they live minutes; sessions are in the store).
-#[derive(Default)]
-pub struct Sessions {
-    /// The bootstrap admin's link: one at a time.
-    bootstrap: Mutex<Option<(String, DateTime<Utc>)>>,
-    /// The demo's links for its sample people, by token.
-    links: Mutex<HashMap<String, (Principal, DateTime<Utc>)>>,
-}
-
 /// The session [`session_auth`] found behind the request's cookie, with the cookie's value.
 #[derive(Clone)]
 pub struct CookieSession {
@@ -103,57 +90,6 @@ pub(super) fn same(a: &str, b: &str) -> bool {
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
-}
-
-impl Sessions {
-    /// A new one-time admin token valid for 15 minutes; replaces any earlier one.
-    pub fn issue_bootstrap(&self, now: DateTime<Utc>) -> String {
-        let token = random_token();
-        if let Ok(mut slot) = self.bootstrap.lock() {
-            *slot = Some((
-                token.clone(),
-                now + Duration::minutes(BOOTSTRAP_LIFETIME_MINUTES),
-            ));
-        }
-        token
-    }
-
-    /// A one-time link for `principal` (the demo's sample owner and auditor), valid as long as
-    /// the bootstrap link.
-    pub fn issue_link(&self, principal: Principal, now: DateTime<Utc>) -> String {
-        let token = random_token();
-        if let Ok(mut links) = self.links.lock() {
-            let until = now + Duration::minutes(BOOTSTRAP_LIFETIME_MINUTES);
-            links.insert(token.clone(), (principal, until));
-        }
-        token
-    }
-
-    fn redeem_bootstrap(&self, token: &str, now: DateTime<Utc>) -> bool {
-        let Ok(mut slot) = self.bootstrap.lock() else {
-            return false;
-        };
-        match slot.as_ref() {
-            Some((t, exp)) if same(t, token) && now < *exp => {
-                *slot = None; // single use
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Who a one-time token signs in, once: the bootstrap admin or a demo link's principal.
-    fn redeem(&self, token: &str, now: DateTime<Utc>) -> Option<Principal> {
-        if self.redeem_bootstrap(token, now) {
-            return Some(Principal::bootstrap());
-        }
-        let mut links = self.links.lock().ok()?;
-        // The tokens are random and long: a map lookup reveals nothing a comparison would not.
-        match links.remove(token) {
-            Some((p, until)) if now < until => Some(p),
-            _ => None,
-        }
-    }
 }
 
 /// The cookie's name: `__Host-` prefixed over https.
@@ -236,7 +172,7 @@ pub async fn bootstrap_login(
     const METHOD: &str = "bootstrap";
     super::audit_events::limit_sign_in(&state, &req, METHOD).await?;
     let now = Utc::now();
-    let Some(principal) = state.sessions.redeem(&q.token, now) else {
+    let Some(principal) = state.roster.redeem_sign_in_link(&q.token, now).await? else {
         tracing::warn!("bootstrap login refused: unknown, used or expired token");
         super::audit_events::sign_in_failed(
             &state,
@@ -375,36 +311,6 @@ fn form_field(body: &[u8], name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roster_app::Role;
-
-    #[test]
-    fn bootstrap_token_is_single_use_and_expires() {
-        let s = Sessions::default();
-        let now = Utc::now();
-        let t = s.issue_bootstrap(now);
-        assert!(!s.redeem_bootstrap("wrong", now));
-        assert!(s.redeem_bootstrap(&t, now));
-        assert!(!s.redeem_bootstrap(&t, now), "second use refused");
-        let t = s.issue_bootstrap(now);
-        assert!(
-            !s.redeem_bootstrap(&t, now + Duration::minutes(16)),
-            "expired"
-        );
-    }
-
-    #[test]
-    fn a_demo_link_signs_in_its_principal_once() {
-        let s = Sessions::default();
-        let now = Utc::now();
-        let owner = Principal::demo(Role::Owner, "judy@acme.example");
-        let t = s.issue_link(owner.clone(), now);
-        assert_eq!(s.redeem(&t, now), Some(owner));
-        assert_eq!(s.redeem(&t, now), None, "second use refused");
-        let t = s.issue_link(Principal::demo(Role::Auditor, "a@x"), now);
-        assert_eq!(s.redeem(&t, now + Duration::minutes(16)), None, "expired");
-        let admin = s.issue_bootstrap(now);
-        assert_eq!(s.redeem(&admin, now), Some(Principal::bootstrap()));
-    }
 
     #[test]
     fn over_https_the_cookie_is_host_prefixed_secure_and_for_the_whole_site() {
