@@ -216,18 +216,39 @@ fn query_value() -> impl Strategy<Value = String> {
         Just("%E2%82".to_owned()),
         (0usize..400).prop_map(|n| "x".repeat(n)),
         Just("x".repeat(100_000)),
-        prop::sample::select(&[
-            "aws", "github", "gcp", "azure", "gitlab", "high", "critical", "risk", "id", "1",
-            "0", "yes", "maybe", "usage.stale", "no.such", "deploy_key", "high.42", "42",
-            "low.-1", "-1", "r_1", " aws ", "  ",
-        ][..])
+        prop::sample::select(
+            &[
+                "aws",
+                "github",
+                "gcp",
+                "azure",
+                "gitlab",
+                "high",
+                "critical",
+                "risk",
+                "id",
+                "1",
+                "0",
+                "yes",
+                "maybe",
+                "usage.stale",
+                "no.such",
+                "deploy_key",
+                "high.42",
+                "42",
+                "low.-1",
+                "-1",
+                "r_1",
+                " aws ",
+                "  ",
+            ][..]
+        )
         .prop_map(str::to_owned),
     ]
 }
 
 const SCOPE_KEYS: &[&str] = &[
-    "platform", "scope", "kind", "tier", "owner", "q", "stale", "orphaned", "rule", "sort",
-    "after",
+    "platform", "scope", "kind", "tier", "owner", "q", "stale", "orphaned", "rule", "sort", "after",
 ];
 
 fn query_string() -> impl Strategy<Value = String> {
@@ -550,11 +571,20 @@ proptest! {
 #[test]
 fn csv_refusals_name_the_line_in_the_file() {
     for (text, want) in [
-        ("id,active\n\n\nalice,maybe\n", "f.csv: line 4: active must be"),
-        ("id,active\n\"a\nb\",yes\nbob,maybe\n", "f.csv: line 4: active must be"),
+        (
+            "id,active\n\n\nalice,maybe\n",
+            "f.csv: line 4: active must be",
+        ),
+        (
+            "id,active\n\"a\nb\",yes\nbob,maybe\n",
+            "f.csv: line 4: active must be",
+        ),
         ("id\nalice\n\nalice\n", "(line 2 and line 4)"),
         // The clean twin: no blank line, the line is the index plus two.
-        ("id,active\nalice,yes\nbob,maybe\n", "f.csv: line 3: active must be"),
+        (
+            "id,active\nalice,yes\nbob,maybe\n",
+            "f.csv: line 3: active must be",
+        ),
     ] {
         let err = parse_people(DirectoryFormat::Csv, "f.csv", text.as_bytes())
             .err()

@@ -33,18 +33,20 @@ fn json_value() -> impl Strategy<Value = Value> + Clone {
         any::<f64>().prop_map(Value::from),
         "[ -~]{0,10}".prop_map(Value::String),
         any::<String>().prop_map(Value::String),
-        prop::sample::select(&[
-            "",
-            "2024-01-31T10:00:00Z",
-            "+262143-12-31T23:59:59Z",
-            "9999-12-31T23:59:59Z",
-            "0001-01-01T00:00:00Z",
-            "00000003-0000-0000-c000-000000000000",
-            "repo:acme/web:ref:refs/heads/main",
-            "https://token.actions.githubusercontent.com",
-            "Directory.ReadWrite.All",
-            "AsymmetricX509Cert",
-        ][..])
+        prop::sample::select(
+            &[
+                "",
+                "2024-01-31T10:00:00Z",
+                "+262143-12-31T23:59:59Z",
+                "9999-12-31T23:59:59Z",
+                "0001-01-01T00:00:00Z",
+                "00000003-0000-0000-c000-000000000000",
+                "repo:acme/web:ref:refs/heads/main",
+                "https://token.actions.githubusercontent.com",
+                "Directory.ReadWrite.All",
+                "AsymmetricX509Cert",
+            ][..]
+        )
         .prop_map(|s| Value::String(s.into())),
     ];
     let field = prop_oneof![
@@ -183,7 +185,9 @@ async fn every_listing(server: &MockServer) -> Result<Vec<usize>, String> {
             Ok(_) => {}
             Err(ConnectorError::Malformed { url, detail }) => {
                 if url.is_empty() || detail.trim().is_empty() {
-                    return Err(format!("{resource}: Malformed names nothing: `{url}` `{detail}`"));
+                    return Err(format!(
+                        "{resource}: Malformed names nothing: `{url}` `{detail}`"
+                    ));
                 }
             }
             Err(e) => {
@@ -254,4 +258,50 @@ fn the_fixture_estate_lists() {
         let counts = every_listing(&server).await.unwrap();
         assert!(counts.iter().all(|n| *n > 0), "{counts:?}");
     });
+}
+
+/// PEM-shaped text: the labels the reader looks for around any base64 or bytes.
+fn pem_text() -> impl Strategy<Value = String> {
+    let label = prop::sample::select(
+        &[
+            "CERTIFICATE",
+            "PRIVATE KEY",
+            "RSA PRIVATE KEY",
+            "PUBLIC KEY",
+            "",
+        ][..],
+    );
+    let body = prop_oneof![
+        "[A-Za-z0-9+/=\n]{0,80}",
+        any::<String>(),
+        Just("MIIB".to_owned()),
+    ];
+    prop_oneof![
+        prop::collection::vec((label, body, any::<bool>()), 0..3).prop_map(|blocks| {
+            blocks
+                .into_iter()
+                .map(|(l, b, closed)| {
+                    let end = if closed {
+                        format!("-----END {l}-----\n")
+                    } else {
+                        String::new()
+                    };
+                    format!("-----BEGIN {l}-----\n{b}\n{end}")
+                })
+                .collect()
+        }),
+        any::<String>(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// A certificate file, any text: a key or an error that says what is missing.
+    #[test]
+    fn any_certificate_pem(cert in pem_text(), key in pem_text()) {
+        if let Err(e) = roster_connector_azure::CertificateKey::from_pem(&cert, &key) {
+            prop_assert!(!e.trim().is_empty());
+        }
+    }
 }

@@ -640,14 +640,51 @@ mod never_panics {
     use serde_json::json;
 
     const FIELDS: &[&str] = &[
-        "name", "email", "uniqueId", "projectId", "displayName", "description", "disabled",
-        "oauth2ClientId", "keyType", "keyOrigin", "keyAlgorithm", "validAfterTime",
-        "validBeforeTime", "privateKeyData", "publicKeyData", "state", "oidc", "aws", "saml",
-        "issuerUri", "allowedAudiences", "attributeMapping", "attributeCondition", "bindings",
-        "role", "members", "condition", "expression", "title", "etag", "version", "accounts",
-        "keys", "workloadIdentityPools", "workloadIdentityPoolProviders", "nextPageToken",
-        "activities", "activity", "fullResourceName", "lastAuthenticatedTime", "serviceAccount",
-        "google.subject", "attribute.repository", "assertion.sub", "expireTime",
+        "name",
+        "email",
+        "uniqueId",
+        "projectId",
+        "displayName",
+        "description",
+        "disabled",
+        "oauth2ClientId",
+        "keyType",
+        "keyOrigin",
+        "keyAlgorithm",
+        "validAfterTime",
+        "validBeforeTime",
+        "privateKeyData",
+        "publicKeyData",
+        "state",
+        "oidc",
+        "aws",
+        "saml",
+        "issuerUri",
+        "allowedAudiences",
+        "attributeMapping",
+        "attributeCondition",
+        "bindings",
+        "role",
+        "members",
+        "condition",
+        "expression",
+        "title",
+        "etag",
+        "version",
+        "accounts",
+        "keys",
+        "workloadIdentityPools",
+        "workloadIdentityPoolProviders",
+        "nextPageToken",
+        "activities",
+        "activity",
+        "fullResourceName",
+        "lastAuthenticatedTime",
+        "serviceAccount",
+        "google.subject",
+        "attribute.repository",
+        "assertion.sub",
+        "expireTime",
     ];
 
     /// Any JSON value, a few levels deep.
@@ -790,7 +827,8 @@ mod never_panics {
                 PolicyView::Unreadable(e)
             }
         };
-        let privileges = policy.for_service_account("ci@acme-prod.iam.gserviceaccount.com", "acme-prod");
+        let privileges =
+            policy.for_service_account("ci@acme-prod.iam.gserviceaccount.com", "acme-prod");
         let seen_at = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
         let telemetries = [
             Telemetry::Off,
@@ -799,7 +837,12 @@ mod never_panics {
                 seen_at,
             )])),
         ];
-        for field in ["accounts", "workloadIdentityPools", "workloadIdentityPoolProviders", "keys"] {
+        for field in [
+            "accounts",
+            "workloadIdentityPools",
+            "workloadIdentityPoolProviders",
+            "keys",
+        ] {
             let items = match items_of(body.clone(), field, &url) {
                 Ok((items, _next)) => items,
                 Err(ConnectorError::Malformed { url: at, detail }) => {
@@ -819,7 +862,10 @@ mod never_panics {
                     Err(_) => Err(TestCaseError::fail("an empty error")),
                 };
                 for telemetry in &telemetries {
-                    let view = service_account::AccountView { policy: &policy, telemetry };
+                    let view = service_account::AccountView {
+                        policy: &policy,
+                        telemetry,
+                    };
                     named(service_account::map("acme-prod", item.clone(), &view).map(drop))?;
                     let account = service_account_key::Account {
                         email: "ci@acme-prod.iam.gserviceaccount.com",
@@ -827,7 +873,10 @@ mod never_panics {
                         owner: None,
                         privileges: &privileges,
                     };
-                    named(service_account_key::map("acme-prod", item.clone(), &account, telemetry).map(drop))?;
+                    named(
+                        service_account_key::map("acme-prod", item.clone(), &account, telemetry)
+                            .map(drop),
+                    )?;
                 }
                 named(workload_identity_pool::map("acme-prod", item.clone()).map(drop))?;
                 named(
@@ -842,13 +891,40 @@ mod never_panics {
 
     /// A CEL-like condition: the reader's own tokens, joined any way.
     fn condition() -> impl Strategy<Value = String> {
-        let token = prop::sample::select(&[
-            "assertion.repository", "assertion.repository_owner", "assertion.sub",
-            "attribute.repository", "attribute.owner", "assertion.project_path",
-            "assertion.namespace_path", "==", "!=", "&&", "||", " in ", ".startsWith(",
-            ".matches(", "(", ")", "[", "]", ",", "'acme/web'", "\"acme\"", "'", "\"", "\\",
-            "'a\\'b'", "true", "!", " ", "é", "🙂",
-        ][..]);
+        let token = prop::sample::select(
+            &[
+                "assertion.repository",
+                "assertion.repository_owner",
+                "assertion.sub",
+                "attribute.repository",
+                "attribute.owner",
+                "assertion.project_path",
+                "assertion.namespace_path",
+                "==",
+                "!=",
+                "&&",
+                "||",
+                " in ",
+                ".startsWith(",
+                ".matches(",
+                "(",
+                ")",
+                "[",
+                "]",
+                ",",
+                "'acme/web'",
+                "\"acme\"",
+                "'",
+                "\"",
+                "\\",
+                "'a\\'b'",
+                "true",
+                "!",
+                " ",
+                "é",
+                "🙂",
+            ][..],
+        );
         prop_oneof![
             prop::collection::vec(token, 0..16).prop_map(|t| t.concat()),
             any::<String>(),
@@ -898,6 +974,73 @@ mod never_panics {
             ]);
             let admits = federation_condition::admits(ci, &cond, &mapping);
             let _ = admits.to_string();
+        }
+    }
+
+    /// A credentials file shaped as Google's, each field any JSON or a plausible value.
+    fn credentials_file() -> impl Strategy<Value = Value> {
+        let text = |plausible: &'static [&'static str]| {
+            prop_oneof![
+                3 => prop::sample::select(plausible).prop_map(|s| Value::String(s.into())),
+                1 => json_value(),
+            ]
+        };
+        let source = prop::collection::btree_map(
+            prop::sample::select(&["file", "url", "environment_id", "executable", "format"][..]),
+            prop_oneof![
+                text(&["/nonexistent/token", "https://sts.test/token", "aws1"]),
+                Just(json!({"type": "json", "subject_token_field_name": "token"})),
+                Just(json!({"type": "json"})),
+                Just(json!({"type": "xml"})),
+                Just(json!({"type": "text"})),
+            ],
+            0..4,
+        )
+        .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()));
+        (
+            text(&["service_account", "external_account", "authorized_user"]),
+            prop::option::of(text(&["ci@acme-prod.iam.gserviceaccount.com"])),
+            prop::option::of(text(&["-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"])),
+            prop::option::of(text(&["//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x"])),
+            prop::option::of(text(&["urn:ietf:params:oauth:token-type:jwt"])),
+            prop::option::of(text(&["https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/ci@x:generateAccessToken", "not a url"])),
+            prop::option::of(source),
+        )
+            .prop_map(|(kind, email, key, audience, token_type, impersonation, source)| {
+                let mut m = serde_json::Map::new();
+                m.insert("type".into(), kind);
+                for (k, v) in [
+                    ("client_email", email),
+                    ("private_key", key),
+                    ("audience", audience),
+                    ("subject_token_type", token_type),
+                    ("service_account_impersonation_url", impersonation),
+                    ("credential_source", source),
+                ] {
+                    if let Some(v) = v {
+                        m.insert(k.into(), v);
+                    }
+                }
+                Value::Object(m)
+            })
+    }
+
+    proptest! {
+        // Each case writes a file.
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// A credentials file, any content: credentials, or an error naming the file.
+        #[test]
+        fn any_credentials_file(content in prop_oneof![
+            3 => credentials_file().prop_map(|v| v.to_string().into_bytes()),
+            1 => prop::collection::vec(any::<u8>(), 0..64),
+        ]) {
+            let file = tempfile::NamedTempFile::new().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            std::fs::write(file.path(), &content).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            if let Err(e) = read_credentials_file(file.path()) {
+                let e = e.to_string();
+                prop_assert!(e.contains(&file.path().display().to_string()), "{e}");
+            }
         }
     }
 

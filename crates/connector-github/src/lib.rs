@@ -684,17 +684,69 @@ mod never_panics {
     use serde_json::json;
 
     const FIELDS: &[&str] = &[
-        "id", "name", "title", "key", "read_only", "created_at", "updated_at", "last_used",
-        "added_by", "enabled", "verified", "app_slug", "app_id", "account", "login", "type",
-        "permissions", "repository_selection", "events", "suspended_at", "active", "config",
-        "url", "content_type", "insecure_ssl", "secret", "visibility", "os", "status", "busy",
-        "labels", "runner_group_id", "default", "allows_public_repositories",
-        "restricted_to_workflows", "selected_workflows", "use_default", "include_claim_keys",
-        "owner", "token_id", "token_name", "token_expired", "token_expires_at",
-        "token_last_used_at", "access_granted_at", "credential_id", "credential_type",
-        "credential_authorized_at", "credential_accessed_at", "authorized_credential_expires_at",
-        "scopes", "token_last_eight", "fingerprint", "secrets", "runners", "runner_groups",
-        "installations", "total_count", "admin", "write", "read", "administration", "contents",
+        "id",
+        "name",
+        "title",
+        "key",
+        "read_only",
+        "created_at",
+        "updated_at",
+        "last_used",
+        "added_by",
+        "enabled",
+        "verified",
+        "app_slug",
+        "app_id",
+        "account",
+        "login",
+        "type",
+        "permissions",
+        "repository_selection",
+        "events",
+        "suspended_at",
+        "active",
+        "config",
+        "url",
+        "content_type",
+        "insecure_ssl",
+        "secret",
+        "visibility",
+        "os",
+        "status",
+        "busy",
+        "labels",
+        "runner_group_id",
+        "default",
+        "allows_public_repositories",
+        "restricted_to_workflows",
+        "selected_workflows",
+        "use_default",
+        "include_claim_keys",
+        "owner",
+        "token_id",
+        "token_name",
+        "token_expired",
+        "token_expires_at",
+        "token_last_used_at",
+        "access_granted_at",
+        "credential_id",
+        "credential_type",
+        "credential_authorized_at",
+        "credential_accessed_at",
+        "authorized_credential_expires_at",
+        "scopes",
+        "token_last_eight",
+        "fingerprint",
+        "secrets",
+        "runners",
+        "runner_groups",
+        "installations",
+        "total_count",
+        "admin",
+        "write",
+        "read",
+        "administration",
+        "contents",
     ];
 
     /// Any JSON value, a few levels deep.
@@ -914,6 +966,23 @@ mod never_panics {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// An App's private key file, any text (PEM-shaped or not): a key or a named error.
+        #[test]
+        fn any_app_key_pem(
+            label in prop::sample::select(&["RSA PRIVATE KEY", "PRIVATE KEY", "CERTIFICATE", ""][..]),
+            body in prop_oneof!["[A-Za-z0-9+/=\n]{0,120}", any::<String>()],
+            raw in any::<bool>(),
+        ) {
+            let pem = if raw { body } else { format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n") };
+            if let Err(e) = AppKey::from_pem(&pem) {
+                prop_assert!(!e.trim().is_empty());
+            }
+        }
+    }
+
     /// The real bodies themselves decode into records for the listing they belong to, so
     /// their mutations start from what the mappers accept.
     #[test]
@@ -924,7 +993,11 @@ mod never_panics {
             let records: usize = RESOURCES
                 .iter()
                 .filter_map(|resource| {
-                    let ctx = Ctx { org: "acme", resource_type: resource.name, repo: None };
+                    let ctx = Ctx {
+                        org: "acme",
+                        resource_type: resource.name,
+                        repo: None,
+                    };
                     page_items(resource, body.clone(), &url)
                         .and_then(|items| map_items(resource, &ctx, items, &url))
                         .ok()

@@ -504,14 +504,56 @@ mod never_panics {
     use serde_json::json;
 
     const FIELDS: &[&str] = &[
-        "id", "name", "username", "description", "key", "title", "token", "value", "active",
-        "revoked", "expired", "expires_at", "created_at", "updated_at", "last_used_at",
-        "last_used", "scopes", "access_level", "user_id", "owner", "can_push", "fingerprint",
-        "fingerprint_sha256", "projects_with_write_access", "projects_with_readonly_access",
-        "deploy_keys_projects", "can_push", "project_id", "path_with_namespace", "runner_type",
-        "paused", "is_shared", "locked", "run_untagged", "projects", "groups", "tag_list",
-        "contacted_at", "status", "online", "variable_type", "protected", "masked", "raw",
-        "environment_scope", "hidden", "ip_address", "web_url", "state", "bot",
+        "id",
+        "name",
+        "username",
+        "description",
+        "key",
+        "title",
+        "token",
+        "value",
+        "active",
+        "revoked",
+        "expired",
+        "expires_at",
+        "created_at",
+        "updated_at",
+        "last_used_at",
+        "last_used",
+        "scopes",
+        "access_level",
+        "user_id",
+        "owner",
+        "can_push",
+        "fingerprint",
+        "fingerprint_sha256",
+        "projects_with_write_access",
+        "projects_with_readonly_access",
+        "deploy_keys_projects",
+        "can_push",
+        "project_id",
+        "path_with_namespace",
+        "runner_type",
+        "paused",
+        "is_shared",
+        "locked",
+        "run_untagged",
+        "projects",
+        "groups",
+        "tag_list",
+        "contacted_at",
+        "status",
+        "online",
+        "variable_type",
+        "protected",
+        "masked",
+        "raw",
+        "environment_scope",
+        "hidden",
+        "ip_address",
+        "web_url",
+        "state",
+        "bot",
     ];
 
     /// Any JSON value, a few levels deep.
@@ -619,8 +661,8 @@ mod never_panics {
 
     /// Every body of the fixture estate (tests/schema.rs checks them against GitLab's schemas).
     fn real_bodies() -> Vec<Value> {
-        let estate: Value = serde_json::from_str(include_str!("../fixtures/estate.json"))
-            .unwrap_or(Value::Null);
+        let estate: Value =
+            serde_json::from_str(include_str!("../fixtures/estate.json")).unwrap_or(Value::Null);
         estate["routes"]
             .as_array()
             .into_iter()
@@ -640,7 +682,11 @@ mod never_panics {
             name: "acme/web".into(),
         };
         for resource in RESOURCES {
-            for (scope, parent) in [("acme", None), ("acme", Some(&parent)), (INSTANCE_SCOPE, None)] {
+            for (scope, parent) in [
+                ("acme", None),
+                ("acme", Some(&parent)),
+                (INSTANCE_SCOPE, None),
+            ] {
                 let ctx = Ctx {
                     scope,
                     resource_type: resource.name,

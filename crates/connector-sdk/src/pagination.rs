@@ -113,7 +113,11 @@ pub fn page_number_next(headers: &HeaderMap, page: u64, per_page: u64, got: usiz
     // The page number comes back from the server (`X-Next-Page`, then the URL): u64::MAX has
     // no page after it, and adding one to it would panic.
     if let Some(total) = header("x-total-pages").and_then(|v| v.parse::<u64>().ok()) {
-        return if page < total { page.checked_add(1) } else { None };
+        return if page < total {
+            page.checked_add(1)
+        } else {
+            None
+        };
     }
     if got > 0 && got as u64 >= per_page {
         page.checked_add(1)
@@ -517,7 +521,10 @@ mod tests {
         assert_eq!(page_number_next(&none, 2, 100, 0), None);
         // A page number the server sent as u64::MAX is the last (it used to overflow).
         assert_eq!(page_number_next(&none, u64::MAX, 100, 100), None);
-        assert_eq!(page_number_next(&none, u64::MAX - 1, 100, 100), Some(u64::MAX));
+        assert_eq!(
+            page_number_next(&none, u64::MAX - 1, 100, 100),
+            Some(u64::MAX)
+        );
         assert_eq!(offset_next(u64::MAX - 5, 100, 100), None);
         assert_eq!(offset_next(100, 100, 100), Some(200));
     }

@@ -134,17 +134,13 @@ fn section() -> impl Strategy<Value = String> {
         Just("\"privilege.admin\"".to_owned()),
         Just("\"deploy_key\"".to_owned()),
     ];
-    (
-        header,
-        prop::collection::btree_map(field, value, 0..6),
-    )
-        .prop_map(|(header, fields)| {
-            let mut s = format!("{header}\n");
-            for (k, v) in fields {
-                s.push_str(&format!("{k} = {v}\n"));
-            }
-            s
-        })
+    (header, prop::collection::btree_map(field, value, 0..6)).prop_map(|(header, fields)| {
+        let mut s = format!("{header}\n");
+        for (k, v) in fields {
+            s.push_str(&format!("{k} = {v}\n"));
+        }
+        s
+    })
 }
 
 /// A whole document: top-level keys, then tables.
