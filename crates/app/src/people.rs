@@ -73,19 +73,52 @@ struct CsvRow {
     kind: Option<String>,
 }
 
+/// The line a record starts on. csv's position is where its reader began, before the blank
+/// lines it skips.
+fn first_line_at(bytes: &[u8], position: &csv::Position) -> u64 {
+    let from = usize::try_from(position.byte()).unwrap_or(usize::MAX);
+    let blank = bytes
+        .get(from..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|b| matches!(b, b'\n' | b'\r'))
+        .filter(|b| **b == b'\n')
+        .count();
+    position.line() + blank as u64
+}
+
 fn parse_csv(file: &str, bytes: &[u8]) -> Result<Vec<DirectoryEntry>, DirectoryFileError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(bytes);
     let mut out = Vec::new();
-    for (i, row) in reader.deserialize::<CsvRow>().enumerate() {
-        let line = i as u64 + 2;
+    // The line each entry starts on: blank lines and quoted line breaks make it differ from
+    // the record's index, and a refusal must name the line the reader sees in the file.
+    let mut lines = Vec::new();
+    let headers = reader
+        .headers()
+        .map_err(|e| DirectoryFileError::Csv {
+            file: file.to_owned(),
+            line: 1,
+            detail: e.to_string(),
+        })?
+        .clone();
+    let mut last_line = 1;
+    for record in reader.records() {
+        let position = match &record {
+            Ok(r) => r.position(),
+            Err(e) => e.position(),
+        };
+        let line = position.map_or(last_line + 1, |p| first_line_at(bytes, p));
+        last_line = line;
         let err = |detail: String| DirectoryFileError::Csv {
             file: file.to_owned(),
             line,
             detail,
         };
-        let row = row.map_err(|e| err(e.to_string()))?;
+        let row: CsvRow = record
+            .and_then(|r| r.deserialize(Some(&headers)))
+            .map_err(|e| err(e.to_string()))?;
         let active = match row
             .active
             .as_deref()
@@ -111,8 +144,9 @@ fn parse_csv(file: &str, bytes: &[u8]) -> Result<Vec<DirectoryEntry>, DirectoryF
             kind: kind.into(),
             active,
         });
+        lines.push(line);
     }
-    refuse_duplicates(file, &out, |i| format!("line {}", i + 2))?;
+    refuse_duplicates(file, &out, |i| format!("line {}", lines[i]))?;
     Ok(out)
 }
 

@@ -626,3 +626,433 @@ mod tests {
         }
     }
 }
+
+/// Issue 18: no response body can panic the decoders. Any JSON, item-shaped objects of any
+/// field types, and the fixture estate's bodies with one node replaced or removed, through
+/// `items_of`, every mapper, the IAM policy view and the federation condition reader: records,
+/// or an error naming the URL or the item and what was wrong.
+#[cfg(test)]
+mod never_panics {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    const FIELDS: &[&str] = &[
+        "name",
+        "email",
+        "uniqueId",
+        "projectId",
+        "displayName",
+        "description",
+        "disabled",
+        "oauth2ClientId",
+        "keyType",
+        "keyOrigin",
+        "keyAlgorithm",
+        "validAfterTime",
+        "validBeforeTime",
+        "privateKeyData",
+        "publicKeyData",
+        "state",
+        "oidc",
+        "aws",
+        "saml",
+        "issuerUri",
+        "allowedAudiences",
+        "attributeMapping",
+        "attributeCondition",
+        "bindings",
+        "role",
+        "members",
+        "condition",
+        "expression",
+        "title",
+        "etag",
+        "version",
+        "accounts",
+        "keys",
+        "workloadIdentityPools",
+        "workloadIdentityPoolProviders",
+        "nextPageToken",
+        "activities",
+        "activity",
+        "fullResourceName",
+        "lastAuthenticatedTime",
+        "serviceAccount",
+        "google.subject",
+        "attribute.repository",
+        "assertion.sub",
+        "expireTime",
+    ];
+
+    /// Any JSON value, a few levels deep.
+    fn json_value() -> impl Strategy<Value = Value> + Clone {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "[ -~]{0,10}".prop_map(Value::String),
+            any::<String>().prop_map(Value::String),
+            prop::sample::select(ODD_STRINGS).prop_map(|s| Value::String(s.into())),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map(field(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Strings a platform sends where the mapper parses something: dates at chrono's ends and
+    /// beyond, ids, roles and scopes.
+    const ODD_STRINGS: &[&str] = &[
+        "",
+        "2024-01-31T10:00:00Z",
+        "2024-01-31T10:00:00.000+00:00",
+        "+262143-12-31T23:59:59Z",
+        "-262143-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "0000-01-01T00:00:00Z",
+        "2024-02-30",
+        "2024-01-31",
+        "18446744073709551616",
+        "-1",
+        "0",
+        "read",
+        "write",
+        "admin",
+        "a/b/c",
+        "/",
+        "é",
+        "\u{0}",
+    ];
+
+    /// A field name: one the mappers read, or any.
+    fn field() -> impl Strategy<Value = String> + Clone {
+        prop_oneof![
+            4 => prop::sample::select(FIELDS).prop_map(str::to_owned),
+            1 => "[a-zA-Z_]{0,8}",
+        ]
+    }
+
+    /// An item-shaped object: fields the mappers read, values of any type.
+    fn item() -> impl Strategy<Value = Value> + Clone {
+        prop::collection::btree_map(field(), json_value(), 0..12)
+            .prop_map(|m| Value::Object(m.into_iter().collect()))
+    }
+
+    /// `v` with the node at `path` (each step an index into an object's or array's children)
+    /// replaced by `new`, or removed from its object or array when `remove`.
+    fn mutate(v: &mut Value, path: &[usize], new: Value, remove: bool) {
+        let Some((&step, rest)) = path.split_first() else {
+            *v = new;
+            return;
+        };
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                let Some(key) = m.keys().nth(step % m.len()).cloned() else {
+                    return;
+                };
+                if rest.is_empty() && remove {
+                    m.remove(&key);
+                } else if let Some(child) = m.get_mut(&key) {
+                    mutate(child, rest, new, remove);
+                }
+            }
+            Value::Array(a) if !a.is_empty() => {
+                let i = step % a.len();
+                if rest.is_empty() && remove {
+                    a.remove(i);
+                } else {
+                    mutate(&mut a[i], rest, new, remove);
+                }
+            }
+            _ => *v = new,
+        }
+    }
+
+    /// A real body with one node replaced or removed.
+    fn mutated(bodies: Vec<Value>) -> impl Strategy<Value = Value> {
+        (
+            prop::sample::select(bodies),
+            prop::collection::vec(any::<usize>(), 0..6),
+            json_value(),
+            any::<bool>(),
+        )
+            .prop_map(|(mut body, path, new, remove)| {
+                mutate(&mut body, &path, new, remove);
+                body
+            })
+    }
+
+    /// Every body the GCP test estate serves (tests/schema.rs checks them against Google's
+    /// discovery schemas).
+    fn real_bodies() -> Vec<Value> {
+        [
+            include_str!("../fixtures/accounts.page1.json"),
+            include_str!("../fixtures/accounts.page2.json"),
+            include_str!("../fixtures/activity.accounts.json"),
+            include_str!("../fixtures/activity.keys.json"),
+            include_str!("../fixtures/dev.accounts.json"),
+            include_str!("../fixtures/dev.iam_policy.json"),
+            include_str!("../fixtures/empty.json"),
+            include_str!("../fixtures/iam_policy.json"),
+            include_str!("../fixtures/key.get.json"),
+            include_str!("../fixtures/keys.ci-deployer.json"),
+            include_str!("../fixtures/keys.reporting.json"),
+            include_str!("../fixtures/pools.json"),
+            include_str!("../fixtures/providers.ci-pool.page1.json"),
+            include_str!("../fixtures/providers.ci-pool.page2.json"),
+            include_str!("../fixtures/providers.gitlab-pool.json"),
+        ]
+        .iter()
+        .filter_map(|text| serde_json::from_str(text).ok())
+        .collect()
+    }
+
+    /// Every list field of `body`, every mapper on every item, and the body as an IAM policy:
+    /// records or a named error.
+    fn decodes_or_names(body: &Value) -> Result<(), TestCaseError> {
+        let url = url::Url::parse("https://iam.googleapis.test/v1/projects/acme-prod/things")
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let policy = match common::decode::<Policy>(body) {
+            Ok(p) => PolicyView::from_policy(p),
+            Err(e) => {
+                prop_assert!(!e.trim().is_empty());
+                PolicyView::Unreadable(e)
+            }
+        };
+        let privileges =
+            policy.for_service_account("ci@acme-prod.iam.gserviceaccount.com", "acme-prod");
+        let seen_at = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        let telemetries = [
+            Telemetry::Off,
+            Telemetry::Read(HashMap::from([(
+                "ci@acme-prod.iam.gserviceaccount.com".to_string(),
+                seen_at,
+            )])),
+        ];
+        for field in [
+            "accounts",
+            "workloadIdentityPools",
+            "workloadIdentityPoolProviders",
+            "keys",
+        ] {
+            let items = match items_of(body.clone(), field, &url) {
+                Ok((items, _next)) => items,
+                Err(ConnectorError::Malformed { url: at, detail }) => {
+                    prop_assert_eq!(&at, url.as_str());
+                    prop_assert!(!detail.trim().is_empty());
+                    continue;
+                }
+                Err(other) => {
+                    prop_assert!(false, "not a Malformed error: {other}");
+                    continue;
+                }
+            };
+            for item in items {
+                let named = |r: Result<(), String>| match r {
+                    Ok(()) => Ok(()),
+                    Err(e) if !e.trim().is_empty() => Ok(()),
+                    Err(_) => Err(TestCaseError::fail("an empty error")),
+                };
+                for telemetry in &telemetries {
+                    let view = service_account::AccountView {
+                        policy: &policy,
+                        telemetry,
+                    };
+                    named(service_account::map("acme-prod", item.clone(), &view).map(drop))?;
+                    let account = service_account_key::Account {
+                        email: "ci@acme-prod.iam.gserviceaccount.com",
+                        external_id: "1234",
+                        owner: None,
+                        privileges: &privileges,
+                    };
+                    named(
+                        service_account_key::map("acme-prod", item.clone(), &account, telemetry)
+                            .map(drop),
+                    )?;
+                }
+                named(workload_identity_pool::map("acme-prod", item.clone()).map(drop))?;
+                named(
+                    common::decode::<workload_identity_pool::WorkloadIdentityPool>(&item)
+                        .and_then(|p| p.id().map(drop)),
+                )?;
+                named(workload_identity_provider::map("acme-prod", "ci-pool", item).map(drop))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A CEL-like condition: the reader's own tokens, joined any way.
+    fn condition() -> impl Strategy<Value = String> {
+        let token = prop::sample::select(
+            &[
+                "assertion.repository",
+                "assertion.repository_owner",
+                "assertion.sub",
+                "attribute.repository",
+                "attribute.owner",
+                "assertion.project_path",
+                "assertion.namespace_path",
+                "==",
+                "!=",
+                "&&",
+                "||",
+                " in ",
+                ".startsWith(",
+                ".matches(",
+                "(",
+                ")",
+                "[",
+                "]",
+                ",",
+                "'acme/web'",
+                "\"acme\"",
+                "'",
+                "\"",
+                "\\",
+                "'a\\'b'",
+                "true",
+                "!",
+                " ",
+                "é",
+                "🙂",
+            ][..],
+        );
+        prop_oneof![
+            prop::collection::vec(token, 0..16).prop_map(|t| t.concat()),
+            any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        /// Bytes as the HTTP client decodes them (serde_json), then the decoders.
+        #[test]
+        fn any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..128)) {
+            if let Ok(body) = serde_json::from_slice::<Value>(&bytes) {
+                decodes_or_names(&body)?;
+            }
+        }
+
+        #[test]
+        fn any_json(body in json_value()) {
+            decodes_or_names(&body)?;
+        }
+
+        #[test]
+        fn item_shaped_objects(items in prop::collection::vec(item(), 0..4), field in prop::sample::select(&[
+            "accounts", "workloadIdentityPools", "workloadIdentityPoolProviders", "keys", "bindings",
+        ][..])) {
+            decodes_or_names(&json!({field: items}))?;
+        }
+
+        #[test]
+        fn real_bodies_mutated(body in mutated(real_bodies())) {
+            decodes_or_names(&body)?;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// A provider's attribute condition, any text: the reader says what it admits.
+        #[test]
+        fn any_attribute_condition(cond in condition(), gitlab in any::<bool>()) {
+            let ci = if gitlab { federation_condition::Ci::GitLab } else { federation_condition::Ci::GitHub };
+            let mapping = BTreeMap::from([
+                ("google.subject".to_string(), "assertion.sub".to_string()),
+                ("attribute.repository".to_string(), "assertion.repository".to_string()),
+                ("attribute.owner".to_string(), "assertion.repository_owner".to_string()),
+            ]);
+            let admits = federation_condition::admits(ci, &cond, &mapping);
+            let _ = admits.to_string();
+        }
+    }
+
+    /// A credentials file shaped as Google's, each field any JSON or a plausible value.
+    fn credentials_file() -> impl Strategy<Value = Value> {
+        let text = |plausible: &'static [&'static str]| {
+            prop_oneof![
+                3 => prop::sample::select(plausible).prop_map(|s| Value::String(s.into())),
+                1 => json_value(),
+            ]
+        };
+        let source = prop::collection::btree_map(
+            prop::sample::select(&["file", "url", "environment_id", "executable", "format"][..]),
+            prop_oneof![
+                text(&["/nonexistent/token", "https://sts.test/token", "aws1"]),
+                Just(json!({"type": "json", "subject_token_field_name": "token"})),
+                Just(json!({"type": "json"})),
+                Just(json!({"type": "xml"})),
+                Just(json!({"type": "text"})),
+            ],
+            0..4,
+        )
+        .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()));
+        (
+            text(&["service_account", "external_account", "authorized_user"]),
+            prop::option::of(text(&["ci@acme-prod.iam.gserviceaccount.com"])),
+            prop::option::of(text(&["-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"])),
+            prop::option::of(text(&["//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x"])),
+            prop::option::of(text(&["urn:ietf:params:oauth:token-type:jwt"])),
+            prop::option::of(text(&["https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/ci@x:generateAccessToken", "not a url"])),
+            prop::option::of(source),
+        )
+            .prop_map(|(kind, email, key, audience, token_type, impersonation, source)| {
+                let mut m = serde_json::Map::new();
+                m.insert("type".into(), kind);
+                for (k, v) in [
+                    ("client_email", email),
+                    ("private_key", key),
+                    ("audience", audience),
+                    ("subject_token_type", token_type),
+                    ("service_account_impersonation_url", impersonation),
+                    ("credential_source", source),
+                ] {
+                    if let Some(v) = v {
+                        m.insert(k.into(), v);
+                    }
+                }
+                Value::Object(m)
+            })
+    }
+
+    proptest! {
+        // Each case writes a file.
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// A credentials file, any content: credentials, or an error naming the file.
+        #[test]
+        fn any_credentials_file(content in prop_oneof![
+            3 => credentials_file().prop_map(|v| v.to_string().into_bytes()),
+            1 => prop::collection::vec(any::<u8>(), 0..64),
+        ]) {
+            let file = tempfile::NamedTempFile::new().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            std::fs::write(file.path(), &content).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            if let Err(e) = read_credentials_file(file.path()) {
+                let e = e.to_string();
+                prop_assert!(e.contains(&file.path().display().to_string()), "{e}");
+            }
+        }
+    }
+
+    /// The fixtures decode, so their mutations start from what the mappers accept.
+    #[test]
+    fn real_bodies_decode() {
+        let bodies = real_bodies();
+        assert_eq!(bodies.len(), FIXTURES);
+        for body in bodies {
+            decodes_or_names(&body).unwrap();
+        }
+    }
+
+    const FIXTURES: usize = 15;
+}

@@ -673,3 +673,338 @@ mod tests {
         }
     }
 }
+
+/// Issue 18: no response body can panic the decoders. Any JSON, item-shaped objects of any
+/// field types, and real bodies with one node replaced or removed, through `page_items` and
+/// `map_items` for every resource type: records, or an error naming the URL and what was wrong.
+#[cfg(test)]
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    const FIELDS: &[&str] = &[
+        "id",
+        "name",
+        "title",
+        "key",
+        "read_only",
+        "created_at",
+        "updated_at",
+        "last_used",
+        "added_by",
+        "enabled",
+        "verified",
+        "app_slug",
+        "app_id",
+        "account",
+        "login",
+        "type",
+        "permissions",
+        "repository_selection",
+        "events",
+        "suspended_at",
+        "active",
+        "config",
+        "url",
+        "content_type",
+        "insecure_ssl",
+        "secret",
+        "visibility",
+        "os",
+        "status",
+        "busy",
+        "labels",
+        "runner_group_id",
+        "default",
+        "allows_public_repositories",
+        "restricted_to_workflows",
+        "selected_workflows",
+        "use_default",
+        "include_claim_keys",
+        "owner",
+        "token_id",
+        "token_name",
+        "token_expired",
+        "token_expires_at",
+        "token_last_used_at",
+        "access_granted_at",
+        "credential_id",
+        "credential_type",
+        "credential_authorized_at",
+        "credential_accessed_at",
+        "authorized_credential_expires_at",
+        "scopes",
+        "token_last_eight",
+        "fingerprint",
+        "secrets",
+        "runners",
+        "runner_groups",
+        "installations",
+        "total_count",
+        "admin",
+        "write",
+        "read",
+        "administration",
+        "contents",
+    ];
+
+    /// Any JSON value, a few levels deep.
+    fn json_value() -> impl Strategy<Value = Value> + Clone {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "[ -~]{0,10}".prop_map(Value::String),
+            any::<String>().prop_map(Value::String),
+            prop::sample::select(ODD_STRINGS).prop_map(|s| Value::String(s.into())),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map(field(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Strings a platform sends where the mapper parses something: dates at chrono's ends and
+    /// beyond, ids, roles and scopes.
+    const ODD_STRINGS: &[&str] = &[
+        "",
+        "2024-01-31T10:00:00Z",
+        "2024-01-31T10:00:00.000+00:00",
+        "+262143-12-31T23:59:59Z",
+        "-262143-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "0000-01-01T00:00:00Z",
+        "2024-02-30",
+        "2024-01-31",
+        "18446744073709551616",
+        "-1",
+        "0",
+        "read",
+        "write",
+        "admin",
+        "a/b/c",
+        "/",
+        "é",
+        "\u{0}",
+    ];
+
+    /// A field name: one the mappers read, or any.
+    fn field() -> impl Strategy<Value = String> + Clone {
+        prop_oneof![
+            4 => prop::sample::select(FIELDS).prop_map(str::to_owned),
+            1 => "[a-zA-Z_]{0,8}",
+        ]
+    }
+
+    /// An item-shaped object: fields the mappers read, values of any type.
+    fn item() -> impl Strategy<Value = Value> + Clone {
+        prop::collection::btree_map(field(), json_value(), 0..12)
+            .prop_map(|m| Value::Object(m.into_iter().collect()))
+    }
+
+    /// `v` with the node at `path` (each step an index into an object's or array's children)
+    /// replaced by `new`, or removed from its object or array when `remove`.
+    fn mutate(v: &mut Value, path: &[usize], new: Value, remove: bool) {
+        let Some((&step, rest)) = path.split_first() else {
+            *v = new;
+            return;
+        };
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                let Some(key) = m.keys().nth(step % m.len()).cloned() else {
+                    return;
+                };
+                if rest.is_empty() && remove {
+                    m.remove(&key);
+                } else if let Some(child) = m.get_mut(&key) {
+                    mutate(child, rest, new, remove);
+                }
+            }
+            Value::Array(a) if !a.is_empty() => {
+                let i = step % a.len();
+                if rest.is_empty() && remove {
+                    a.remove(i);
+                } else {
+                    mutate(&mut a[i], rest, new, remove);
+                }
+            }
+            _ => *v = new,
+        }
+    }
+
+    /// A real body with one node replaced or removed.
+    fn mutated(bodies: Vec<Value>) -> impl Strategy<Value = Value> {
+        (
+            prop::sample::select(bodies),
+            prop::collection::vec(any::<usize>(), 0..6),
+            json_value(),
+            any::<bool>(),
+        )
+            .prop_map(|(mut body, path, new, remove)| {
+                mutate(&mut body, &path, new, remove);
+                body
+            })
+    }
+
+    /// Bodies shaped as GitHub sends them, one per kind of listing.
+    fn real_bodies() -> Vec<Value> {
+        let date = "2024-01-31T10:00:00Z";
+        vec![
+            json!([{"id": 12, "key": "ssh-ed25519 AAAA", "title": "ci", "read_only": false,
+                "created_at": date, "last_used": date, "added_by": "octocat", "enabled": true}]),
+            json!({"total_count": 1, "installations": [{"id": 1, "app_slug": "ci-bot",
+                "app_id": 9, "account": {"login": "acme"}, "repository_selection": "all",
+                "permissions": {"administration": "write", "contents": "read"},
+                "created_at": date, "updated_at": date, "suspended_at": null}]}),
+            json!({"total_count": 1, "secrets": [{"name": "DEPLOY_TOKEN",
+                "created_at": date, "updated_at": date, "visibility": "all"}]}),
+            json!({"total_count": 1, "runners": [{"id": 23, "name": "r1", "os": "linux",
+                "status": "online", "busy": false, "runner_group_id": 2,
+                "labels": [{"id": 1, "name": "self-hosted", "type": "read-only"}]}]}),
+            json!({"total_count": 1, "runner_groups": [{"id": 2, "name": "Default",
+                "visibility": "all", "default": true, "allows_public_repositories": true,
+                "restricted_to_workflows": false, "selected_workflows": []}]}),
+            json!([{"id": 1, "name": "web", "active": true, "events": ["push"],
+                "config": {"url": "https://hooks.example/x?token=s", "content_type": "json",
+                "insecure_ssl": "1", "secret": "********"}, "created_at": date, "updated_at": date}]),
+            json!({"use_default": false, "include_claim_keys": ["repo", "context"]}),
+            json!([{"id": 25381, "owner": {"login": "octocat", "id": 1, "type": "User"},
+                "repository_selection": "all", "permissions": {"organization": {"members": "read"},
+                "repository": {"administration": "write"}}, "access_granted_at": date,
+                "token_id": 98, "token_name": "deploy", "token_expired": false,
+                "token_expires_at": date, "token_last_used_at": null}]),
+            json!([{"login": "octocat", "credential_id": 161, "credential_type": "personal access token",
+                "token_last_eight": "12345678", "credential_authorized_at": date,
+                "credential_accessed_at": date, "authorized_credential_expires_at": null,
+                "scopes": ["repo", "admin:org"], "fingerprint": "jklmnop12345678"}]),
+        ]
+    }
+
+    /// Every resource type decodes `body` (as an org listing, and as a repository's) or names
+    /// what was wrong.
+    fn decodes_or_names(body: &Value) -> Result<(), TestCaseError> {
+        let url = url::Url::parse("https://api.github.test/orgs/acme/things?per_page=100")
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let repo = Repo {
+            full_name: "acme/web".into(),
+            public: true,
+        };
+        for resource in RESOURCES {
+            for repo in [None, Some(&repo)] {
+                let ctx = Ctx {
+                    org: "acme",
+                    resource_type: resource.name,
+                    repo,
+                };
+                let decoded = page_items(resource, body.clone(), &url)
+                    .and_then(|items| map_items(resource, &ctx, items, &url));
+                match decoded {
+                    Ok(mut records) => {
+                        // What the runner listing does with a page of groups and runners.
+                        for r in &mut records {
+                            if resource.name == runner_group::RESOURCE.name {
+                                let runners = body.as_array().cloned().unwrap_or_default();
+                                runner_group::attach_runners(r, runners);
+                                let _ = runner_group::runner_ids(r).count();
+                            }
+                        }
+                        let groups = std::collections::HashMap::from([(23, 2)]);
+                        runner_group::link_runners(&mut records, "acme", &groups);
+                    }
+                    Err(ConnectorError::Malformed { url: at, detail }) => {
+                        prop_assert_eq!(&at, url.as_str());
+                        prop_assert!(!detail.trim().is_empty(), "{}", resource.name);
+                    }
+                    Err(other) => {
+                        prop_assert!(false, "{}: not a Malformed error: {other}", resource.name);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        /// Bytes as the HTTP client decodes them (serde_json), then the decoders.
+        #[test]
+        fn any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..128)) {
+            if let Ok(body) = serde_json::from_slice::<Value>(&bytes) {
+                decodes_or_names(&body)?;
+            }
+        }
+
+        #[test]
+        fn any_json(body in json_value()) {
+            decodes_or_names(&body)?;
+        }
+
+        #[test]
+        fn item_shaped_objects(items in prop::collection::vec(item(), 0..4), wrap in prop::sample::select(&[
+            "", "installations", "secrets", "runners", "runner_groups",
+        ][..])) {
+            let body = match wrap {
+                "" => Value::Array(items),
+                field => json!({"total_count": items.len(), field: items}),
+            };
+            decodes_or_names(&body)?;
+            if let Some(one) = body.as_array().and_then(|a| a.first()) {
+                decodes_or_names(one)?;
+            }
+        }
+
+        #[test]
+        fn real_bodies_mutated(body in mutated(real_bodies())) {
+            decodes_or_names(&body)?;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// An App's private key file, any text (PEM-shaped or not): a key or a named error.
+        #[test]
+        fn any_app_key_pem(
+            label in prop::sample::select(&["RSA PRIVATE KEY", "PRIVATE KEY", "CERTIFICATE", ""][..]),
+            body in prop_oneof!["[A-Za-z0-9+/=\n]{0,120}", any::<String>()],
+            raw in any::<bool>(),
+        ) {
+            let pem = if raw { body } else { format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n") };
+            if let Err(e) = AppKey::from_pem(&pem) {
+                prop_assert!(!e.trim().is_empty());
+            }
+        }
+    }
+
+    /// The real bodies themselves decode into records for the listing they belong to, so
+    /// their mutations start from what the mappers accept.
+    #[test]
+    fn real_bodies_decode() {
+        let url = url::Url::parse("https://api.github.test/x").unwrap();
+        for body in real_bodies() {
+            decodes_or_names(&body).unwrap();
+            let records: usize = RESOURCES
+                .iter()
+                .filter_map(|resource| {
+                    let ctx = Ctx {
+                        org: "acme",
+                        resource_type: resource.name,
+                        repo: None,
+                    };
+                    page_items(resource, body.clone(), &url)
+                        .and_then(|items| map_items(resource, &ctx, items, &url))
+                        .ok()
+                })
+                .map(|r| r.len())
+                .sum();
+            assert!(records > 0, "no resource type maps {body}");
+        }
+    }
+}

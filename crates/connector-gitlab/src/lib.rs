@@ -492,3 +492,345 @@ mod tests {
         }
     }
 }
+
+/// Issue 18: no response can panic the decoders. Any JSON, item-shaped objects of any field
+/// types, and the fixture estate's bodies with one node replaced or removed, through `items`,
+/// the detail merge and every resource type's mapper: records, or an error naming the URL and
+/// what was wrong. The paging headers, any values: a next page or none, never a panic.
+#[cfg(test)]
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    const FIELDS: &[&str] = &[
+        "id",
+        "name",
+        "username",
+        "description",
+        "key",
+        "title",
+        "token",
+        "value",
+        "active",
+        "revoked",
+        "expired",
+        "expires_at",
+        "created_at",
+        "updated_at",
+        "last_used_at",
+        "last_used",
+        "scopes",
+        "access_level",
+        "user_id",
+        "owner",
+        "can_push",
+        "fingerprint",
+        "fingerprint_sha256",
+        "projects_with_write_access",
+        "projects_with_readonly_access",
+        "deploy_keys_projects",
+        "can_push",
+        "project_id",
+        "path_with_namespace",
+        "runner_type",
+        "paused",
+        "is_shared",
+        "locked",
+        "run_untagged",
+        "projects",
+        "groups",
+        "tag_list",
+        "contacted_at",
+        "status",
+        "online",
+        "variable_type",
+        "protected",
+        "masked",
+        "raw",
+        "environment_scope",
+        "hidden",
+        "ip_address",
+        "web_url",
+        "state",
+        "bot",
+    ];
+
+    /// Any JSON value, a few levels deep.
+    fn json_value() -> impl Strategy<Value = Value> + Clone {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "[ -~]{0,10}".prop_map(Value::String),
+            any::<String>().prop_map(Value::String),
+            prop::sample::select(ODD_STRINGS).prop_map(|s| Value::String(s.into())),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map(field(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Strings a platform sends where the mapper parses something: dates at chrono's ends and
+    /// beyond, ids, roles and scopes.
+    const ODD_STRINGS: &[&str] = &[
+        "",
+        "2024-01-31T10:00:00Z",
+        "2024-01-31T10:00:00.000+00:00",
+        "+262143-12-31T23:59:59Z",
+        "-262143-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "0000-01-01T00:00:00Z",
+        "2024-02-30",
+        "2024-01-31",
+        "18446744073709551616",
+        "-1",
+        "0",
+        "read",
+        "write",
+        "admin",
+        "a/b/c",
+        "/",
+        "é",
+        "\u{0}",
+    ];
+
+    /// A field name: one the mappers read, or any.
+    fn field() -> impl Strategy<Value = String> + Clone {
+        prop_oneof![
+            4 => prop::sample::select(FIELDS).prop_map(str::to_owned),
+            1 => "[a-zA-Z_]{0,8}",
+        ]
+    }
+
+    /// An item-shaped object: fields the mappers read, values of any type.
+    fn item() -> impl Strategy<Value = Value> + Clone {
+        prop::collection::btree_map(field(), json_value(), 0..12)
+            .prop_map(|m| Value::Object(m.into_iter().collect()))
+    }
+
+    /// `v` with the node at `path` (each step an index into an object's or array's children)
+    /// replaced by `new`, or removed from its object or array when `remove`.
+    fn mutate(v: &mut Value, path: &[usize], new: Value, remove: bool) {
+        let Some((&step, rest)) = path.split_first() else {
+            *v = new;
+            return;
+        };
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                let Some(key) = m.keys().nth(step % m.len()).cloned() else {
+                    return;
+                };
+                if rest.is_empty() && remove {
+                    m.remove(&key);
+                } else if let Some(child) = m.get_mut(&key) {
+                    mutate(child, rest, new, remove);
+                }
+            }
+            Value::Array(a) if !a.is_empty() => {
+                let i = step % a.len();
+                if rest.is_empty() && remove {
+                    a.remove(i);
+                } else {
+                    mutate(&mut a[i], rest, new, remove);
+                }
+            }
+            _ => *v = new,
+        }
+    }
+
+    /// A real body with one node replaced or removed.
+    fn mutated(bodies: Vec<Value>) -> impl Strategy<Value = Value> {
+        (
+            prop::sample::select(bodies),
+            prop::collection::vec(any::<usize>(), 0..6),
+            json_value(),
+            any::<bool>(),
+        )
+            .prop_map(|(mut body, path, new, remove)| {
+                mutate(&mut body, &path, new, remove);
+                body
+            })
+    }
+
+    /// Every body of the fixture estate (tests/schema.rs checks them against GitLab's schemas).
+    fn real_bodies() -> Vec<Value> {
+        let estate: Value =
+            serde_json::from_str(include_str!("../fixtures/estate.json")).unwrap_or(Value::Null);
+        estate["routes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.get("body").cloned())
+            .filter(|b| !b.is_null())
+            .collect()
+    }
+
+    /// Every resource type decodes `body` (in a group, a project and the instance) or names
+    /// what was wrong; `detail` is what a runner's detail read answered.
+    fn decodes_or_names(body: &Value, detail: &Value) -> Result<(), TestCaseError> {
+        let url = url::Url::parse("https://gitlab.test/api/v4/groups/acme/things?per_page=100")
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let parent = Parent {
+            id: 7,
+            name: "acme/web".into(),
+        };
+        for resource in RESOURCES {
+            for (scope, parent) in [
+                ("acme", None),
+                ("acme", Some(&parent)),
+                (INSTANCE_SCOPE, None),
+            ] {
+                let ctx = Ctx {
+                    scope,
+                    resource_type: resource.name,
+                    parent,
+                    max_token_lifetime_days: 365,
+                };
+                let mapped = GitlabConnector::items(body.clone(), &url).and_then(|items| {
+                    let mut records = Vec::new();
+                    for mut item in items {
+                        if resource.detail.and_then(|d| d(&item)).is_some() {
+                            let mut more = detail.clone();
+                            drop_secret_fields(&mut more, SECRET_FIELDS);
+                            if let (Value::Object(base), Value::Object(more)) = (&mut item, more) {
+                                base.extend(more);
+                            }
+                        }
+                        let record = (resource.map)(&ctx, item).map_err(|detail| {
+                            ConnectorError::Malformed {
+                                url: url.to_string(),
+                                detail,
+                            }
+                        })?;
+                        records.extend(record);
+                    }
+                    Ok(records)
+                });
+                match mapped {
+                    Ok(_) => {}
+                    Err(ConnectorError::Malformed { url: at, detail }) => {
+                        prop_assert_eq!(&at, url.as_str());
+                        prop_assert!(!detail.trim().is_empty(), "{}", resource.name);
+                    }
+                    Err(other) => {
+                        prop_assert!(false, "{}: not a Malformed error: {other}", resource.name);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn header_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            (0u64..5).prop_map(|n| n.to_string()),
+            Just(u64::MAX.to_string()),
+            Just("18446744073709551616".to_owned()),
+            Just("-1".to_owned()),
+            "[ -~]{0,8}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        /// Bytes as the HTTP client decodes them (serde_json), then the decoders.
+        #[test]
+        fn any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..128)) {
+            if let Ok(body) = serde_json::from_slice::<Value>(&bytes) {
+                decodes_or_names(&body, &Value::Null)?;
+            }
+        }
+
+        #[test]
+        fn any_json(body in json_value(), detail in json_value()) {
+            decodes_or_names(&body, &detail)?;
+        }
+
+        #[test]
+        fn item_shaped_objects(items in prop::collection::vec(item(), 0..4), detail in item()) {
+            decodes_or_names(&Value::Array(items), &detail)?;
+        }
+
+        #[test]
+        fn real_bodies_mutated(body in mutated(real_bodies()), detail in mutated(real_bodies())) {
+            decodes_or_names(&body, &detail)?;
+        }
+
+        /// Whatever GitLab's paging headers and the page asked for say, the next page is
+        /// worked out without a panic.
+        #[test]
+        fn paging_headers_any_values(
+            next in prop::option::of(header_value()),
+            total in prop::option::of(header_value()),
+            page in prop_oneof![header_value(), Just("1".to_owned())],
+            keyset in any::<bool>(),
+            per_page in prop_oneof![Just(100u32), any::<u32>()],
+            got in prop_oneof![Just(100usize), 0usize..200],
+        ) {
+            let mut headers = reqwest::header::HeaderMap::new();
+            for (name, value) in [("x-next-page", next), ("x-total-pages", total)] {
+                if let Some(v) = value.and_then(|v| reqwest::header::HeaderValue::from_str(&v).ok()) {
+                    headers.insert(name, v);
+                }
+            }
+            let mut url = url::Url::parse("https://gitlab.test/api/v4/projects?per_page=100")
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            url.query_pairs_mut().append_pair("page", &page);
+            if keyset {
+                url.query_pairs_mut().append_pair("pagination", "keyset");
+            }
+            let response = roster_connector_sdk::Response {
+                status: reqwest::StatusCode::OK,
+                body: (),
+                headers,
+                url,
+                next: None,
+            };
+            prop_assert!(next_page(&response, per_page, got).is_ok());
+        }
+    }
+
+    /// The fixture's bodies decode into records, so their mutations start from what the
+    /// mappers accept.
+    #[test]
+    fn real_bodies_decode() {
+        let bodies = real_bodies();
+        assert!(bodies.len() > 20, "{}", bodies.len());
+        for body in bodies {
+            decodes_or_names(&body, &json!({})).unwrap();
+        }
+    }
+
+    /// Found by the paging property: `X-Next-Page: 18446744073709551615` and then a full page
+    /// without paging headers overflowed the page number (a panic in a debug build).
+    #[test]
+    fn the_last_page_number_is_the_last() {
+        let url = url::Url::parse(&format!(
+            "https://gitlab.test/api/v4/projects?per_page=100&page={}",
+            u64::MAX
+        ))
+        .unwrap();
+        let response = roster_connector_sdk::Response {
+            status: reqwest::StatusCode::OK,
+            body: (),
+            headers: reqwest::header::HeaderMap::new(),
+            url,
+            next: None,
+        };
+        assert_eq!(next_page(&response, 100, 100).unwrap(), None);
+        // The clean twin: a page number with room after it has a next page.
+        let mut twin = response;
+        twin.url.set_query(Some("per_page=100&page=2"));
+        assert!(next_page(&twin, 100, 100).unwrap().is_some());
+    }
+}

@@ -110,15 +110,30 @@ pub fn page_number_next(headers: &HeaderMap, page: u64, per_page: u64, got: usiz
         }
         None => {}
     }
+    // The page number comes back from the server (`X-Next-Page`, then the URL): u64::MAX has
+    // no page after it, and adding one to it would panic.
     if let Some(total) = header("x-total-pages").and_then(|v| v.parse::<u64>().ok()) {
-        return (page < total).then_some(page + 1);
+        return if page < total {
+            page.checked_add(1)
+        } else {
+            None
+        };
     }
-    (got > 0 && got as u64 >= per_page).then_some(page + 1)
+    if got > 0 && got as u64 >= per_page {
+        page.checked_add(1)
+    } else {
+        None
+    }
 }
 
 /// The next offset of an offset/limit listing: a short (or empty) page is the last.
 pub fn offset_next(offset: u64, limit: u64, got: usize) -> Option<u64> {
-    (got > 0 && got as u64 >= limit).then(|| offset + got as u64)
+    // An offset near u64::MAX has no next page rather than an overflow.
+    if got > 0 && got as u64 >= limit {
+        offset.checked_add(got as u64)
+    } else {
+        None
+    }
 }
 
 /// The next marker of an AWS-style listing (`IsTruncated` + `Marker`). A truncated listing
@@ -504,6 +519,14 @@ mod tests {
         assert_eq!(page_number_next(&none, 1, 100, 100), Some(2));
         assert_eq!(page_number_next(&none, 2, 100, 99), None);
         assert_eq!(page_number_next(&none, 2, 100, 0), None);
+        // A page number the server sent as u64::MAX is the last (it used to overflow).
+        assert_eq!(page_number_next(&none, u64::MAX, 100, 100), None);
+        assert_eq!(
+            page_number_next(&none, u64::MAX - 1, 100, 100),
+            Some(u64::MAX)
+        );
+        assert_eq!(offset_next(u64::MAX - 5, 100, 100), None);
+        assert_eq!(offset_next(100, 100, 100), Some(200));
     }
 
     #[test]
