@@ -702,8 +702,12 @@ fn figment_error(e: figment::Error) -> ConfigError {
         let path = err.path.join(".");
         let mut kind = err.kind.to_string();
         if let figment::error::Kind::UnknownField(field, _) = &err.kind {
+            // figment's path may already end with the field (`server.bnd`), or stop at its
+            // table (`server`): name it once either way.
             let key = if path.is_empty() {
                 field.clone()
+            } else if path == *field || path.ends_with(&format!(".{field}")) {
+                path.clone()
             } else {
                 format!("{path}.{field}")
             };
