@@ -461,3 +461,68 @@ async fn sessions_survive_a_restart_and_sign_out_everywhere_ends_them_all() {
         everywhere.detail
     );
 }
+
+/// A guessed API token is a failed sign-in: refused (401) and recorded while within the
+/// per-client limit, then 429 with only the first refusal beyond it recorded, so a flood of
+/// guesses can neither go on unchecked nor fill the audit trail.
+#[tokio::test]
+async fn guessed_api_tokens_are_limited_and_recorded_once_per_streak() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("roster.toml");
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("roster.db").display()
+    );
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
+             [database]\nurl = \"{db}\"\n"
+        ),
+    )
+    .unwrap();
+    let (_server, base, _browser, _csrf) = serve_with_bootstrap(&config, &[]).await;
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for i in 0..30 {
+        let resp = http
+            .get(format!("{base}/api/v1/identities"))
+            .header("Authorization", format!("Bearer rst_guess{i:04}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status().as_u16());
+    }
+    // The bootstrap sign-in took one of the client's 20; the guesses get the rest (a slow
+    // machine may see a token refill, one every 3 s, in between).
+    let refused = statuses.iter().filter(|s| **s == 401).count();
+    assert!(statuses[..19].iter().all(|s| *s == 401), "{statuses:?}");
+    assert_eq!(statuses[19], 429, "{statuses:?}");
+    assert!(refused < 25, "{statuses:?}");
+    let streaks = statuses
+        .windows(2)
+        .filter(|w| w[0] == 401 && w[1] == 429)
+        .count();
+
+    let store = roster_store::Store::connect(&db).await.unwrap();
+    let failed: Vec<serde_json::Value> = store
+        .audit_events_after(0, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.action == "auth.sign_in_failed")
+        .map(|e| serde_json::from_str(&e.detail).unwrap())
+        .filter(|d: &serde_json::Value| d["method"] == "api_token")
+        .collect();
+    assert_eq!(
+        failed.len(),
+        refused + streaks,
+        "each refusal, and the first of each limited streak: {statuses:?}"
+    );
+    assert_eq!(failed.last().unwrap()["reason"], "rate limit");
+    assert!(
+        failed.iter().all(|d| !d.to_string().contains("rst_guess")),
+        "the guessed token is never recorded"
+    );
+}

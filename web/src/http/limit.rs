@@ -1,6 +1,7 @@
 //! A token bucket per client address for the sign-in routes (`/login`, `/login/bootstrap`,
-//! `/auth/callback`): a burst of `capacity` attempts, then one more every `refill`; beyond that,
-//! 429.
+//! `/auth/callback`) and for refused API tokens: a burst of `capacity` attempts, then one more
+//! every `refill`; beyond that, 429. One more bucket caps all clients together, so that many
+//! addresses (a botnet, a spoofing-friendly network) cannot multiply the rate.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -39,17 +40,58 @@ pub fn client_ip(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<IpAddr> 
     )
 }
 
+/// Tokens left, when last counted, and whether the last attempt was refused.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+    refused: bool,
+}
+
+impl Bucket {
+    fn full(capacity: f64, now: Instant) -> Self {
+        Bucket {
+            tokens: capacity,
+            at: now,
+            refused: false,
+        }
+    }
+
+    fn refilled(&self, capacity: f64, per_token: f64, now: Instant) -> f64 {
+        (self.tokens + now.duration_since(self.at).as_secs_f64() / per_token).min(capacity)
+    }
+
+    /// Takes one token; refused, whether this is the first refusal of a streak.
+    fn take(&mut self, capacity: f64, per_token: f64, now: Instant) -> Result<(), bool> {
+        let refilled = self.refilled(capacity, per_token, now);
+        self.at = now;
+        if refilled >= 1.0 {
+            self.tokens = refilled - 1.0;
+            self.refused = false;
+            Ok(())
+        } else {
+            self.tokens = refilled;
+            let first = !self.refused;
+            self.refused = true;
+            Err(first)
+        }
+    }
+}
+
 pub struct LoginLimiter {
     capacity: f64,
     refill: Duration,
-    /// Tokens left, when last counted, and whether the last attempt was refused.
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant, bool)>>,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    global_capacity: f64,
+    global_refill: Duration,
+    global: Mutex<Option<Bucket>>,
 }
 
 impl Default for LoginLimiter {
-    /// 20 attempts at once, then one every 3 seconds.
+    /// 20 attempts at once per client, then one every 3 seconds; 200 at once from all clients
+    /// together, then 20 a second.
     fn default() -> Self {
-        Self::new(20, Duration::from_secs(3))
+        Self::new(20, Duration::from_secs(3)).with_global(200, Duration::from_millis(50))
     }
 }
 
@@ -59,11 +101,21 @@ impl LoginLimiter {
             capacity: f64::from(capacity),
             refill,
             buckets: Mutex::new(HashMap::new()),
+            global_capacity: f64::MAX,
+            global_refill: Duration::ZERO,
+            global: Mutex::new(None),
         }
     }
 
-    /// Takes one token for the request's peer address; refused, whether this is the first
-    /// refusal since the last allowed attempt (so a flood is recorded once, not per request).
+    /// Caps all clients together at `capacity` attempts, then one every `refill`.
+    pub fn with_global(mut self, capacity: u32, refill: Duration) -> Self {
+        self.global_capacity = f64::from(capacity);
+        self.global_refill = refill;
+        self
+    }
+
+    /// Takes one token for the request's client; refused, whether this is the first refusal
+    /// since the last allowed attempt (so a flood is recorded once, not per request).
     pub fn attempt(&self, req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Result<(), bool> {
         let Some(ip) = client_ip(req, trusted) else {
             return Ok(());
@@ -76,30 +128,29 @@ impl LoginLimiter {
     }
 
     fn attempt_at(&self, ip: IpAddr, now: Instant) -> Result<(), bool> {
-        let Ok(mut map) = self.buckets.lock() else {
+        {
+            let Ok(mut map) = self.buckets.lock() else {
+                return Err(false);
+            };
+            let per_token = self.refill.as_secs_f64().max(f64::EPSILON);
+            if map.len() >= MAX_TRACKED {
+                let capacity = self.capacity;
+                map.retain(|_, b| b.refilled(capacity, per_token, now) < capacity);
+            }
+            map.entry(ip)
+                .or_insert_with(|| Bucket::full(self.capacity, now))
+                .take(self.capacity, per_token, now)?;
+        }
+        if self.global_capacity == f64::MAX {
+            return Ok(());
+        }
+        let Ok(mut global) = self.global.lock() else {
             return Err(false);
         };
-        let per_token = self.refill.as_secs_f64().max(f64::EPSILON);
-        if map.len() >= MAX_TRACKED {
-            let capacity = self.capacity;
-            map.retain(|_, (tokens, at, _)| {
-                *tokens + now.duration_since(*at).as_secs_f64() / per_token < capacity
-            });
-        }
-        let (tokens, at, refused) = map.entry(ip).or_insert((self.capacity, now, false));
-        let refilled =
-            (*tokens + now.duration_since(*at).as_secs_f64() / per_token).min(self.capacity);
-        *at = now;
-        if refilled >= 1.0 {
-            *tokens = refilled - 1.0;
-            *refused = false;
-            Ok(())
-        } else {
-            *tokens = refilled;
-            let first = !*refused;
-            *refused = true;
-            Err(first)
-        }
+        let per_token = self.global_refill.as_secs_f64().max(f64::EPSILON);
+        global
+            .get_or_insert_with(|| Bucket::full(self.global_capacity, now))
+            .take(self.global_capacity, per_token, now)
     }
 }
 
@@ -124,6 +175,25 @@ mod tests {
         assert!(l.take(other, t), "per address");
         assert!(!l.take(ip, t + Duration::from_secs(5)));
         assert!(l.take(ip, t + Duration::from_secs(11)), "refilled");
+    }
+
+    #[test]
+    fn all_clients_together_are_capped_too() {
+        let l =
+            LoginLimiter::new(3, Duration::from_secs(10)).with_global(5, Duration::from_secs(10));
+        let t = Instant::now();
+        let ip = |n: u8| IpAddr::from([10, 0, 0, n]);
+        // Five clients of one attempt each spend the global burst; the sixth is refused,
+        // though its own bucket is full, and the refusal is the first of its streak.
+        for n in 1..=5 {
+            assert!(l.take(ip(n), t), "client {n}");
+        }
+        assert_eq!(l.attempt_at(ip(6), t), Err(true));
+        assert_eq!(l.attempt_at(ip(7), t), Err(false));
+        assert!(l.take(ip(6), t + Duration::from_secs(11)), "refilled");
+        // The clean twin: without a global cap, many clients each keep their own burst.
+        let open = LoginLimiter::new(3, Duration::from_secs(10));
+        assert!((1..=50).all(|n| open.take(ip(n), t)));
     }
 
     #[test]

@@ -67,9 +67,41 @@ pub async fn bearer_auth(
                 path = req.path(),
                 "refused: unknown, expired or revoked API token"
             );
-            let resp = HttpResponse::Unauthorized()
-                .content_type("text/plain; charset=utf-8")
-                .body("unknown, expired or revoked API token");
+            // A guessed token is a failed sign-in: counted by the same limit per client (and
+            // for all), recorded while within it, and only the first refusal beyond it.
+            const METHOD: &str = "api_token";
+            let resp = match state
+                .login_limiter
+                .attempt(req.request(), &state.trusted_proxies)
+            {
+                Ok(()) => {
+                    super::audit_events::sign_in_failed(
+                        &state,
+                        req.request(),
+                        METHOD,
+                        "unknown, expired or revoked API token",
+                    )
+                    .await;
+                    HttpResponse::Unauthorized()
+                        .content_type("text/plain; charset=utf-8")
+                        .body("unknown, expired or revoked API token")
+                }
+                Err(first) => {
+                    if first {
+                        super::audit_events::sign_in_failed(
+                            &state,
+                            req.request(),
+                            METHOD,
+                            "rate limit",
+                        )
+                        .await;
+                    }
+                    HttpResponse::TooManyRequests()
+                        .content_type("text/plain; charset=utf-8")
+                        .insert_header(("Retry-After", "3"))
+                        .body("too many refused API tokens from this client; try again later")
+                }
+            };
             Ok(req.into_response(resp).map_into_right_body())
         }
     }
