@@ -526,3 +526,58 @@ async fn guessed_api_tokens_are_limited_and_recorded_once_per_streak() {
         "the guessed token is never recorded"
     );
 }
+
+/// An export streams the whole view, a page at a time: thousands of rows across several pages
+/// arrive whole and in order, as CSV and as one JSON array, equal to the CLI's inventory.
+#[tokio::test]
+async fn an_export_streams_the_whole_view_across_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("roster.toml");
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("roster.db").display()
+    );
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
+             [database]\nurl = \"{db}\"\n\
+             [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 4500\nseed = 3\n"
+        ),
+    )
+    .unwrap();
+    sync(&config);
+    let cli = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["identities", "--format", "json", "--config"])
+        .arg(&config)
+        .env_remove("ROSTER_CONFIG")
+        .output()
+        .unwrap();
+    let expected: Vec<serde_json::Value> = serde_json::from_slice(&cli.stdout).unwrap();
+    assert!(expected.len() > 4000, "several export pages");
+    let (_server, base, mut admin, _csrf) = serve_with_bootstrap(&config, &[]).await;
+
+    let json = admin
+        .get(&Url::parse(&format!("{base}/inventory/export.json")).unwrap())
+        .await;
+    assert_eq!(json.status(), 200);
+    let items: Vec<serde_json::Value> = json.json().await.unwrap();
+    let ids = |v: &[serde_json::Value]| v.iter().map(|i| i["id"].clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&items), ids(&expected), "every row, in id order");
+
+    let csv = admin
+        .get(&Url::parse(&format!("{base}/inventory/export.csv?sort=risk")).unwrap())
+        .await
+        .text()
+        .await
+        .unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(rows[0].starts_with("id,platform,"));
+    assert_eq!(rows.len(), expected.len() + 1, "one header, every row once");
+    assert_eq!(
+        rows.iter().filter(|r| r.starts_with("id,platform,")).count(),
+        1,
+        "the header is written once, not per page"
+    );
+}

@@ -117,49 +117,6 @@ impl Roster {
         }
     }
 
-    /// The whole view in its order, up to `limit` rows, and whether it was cut there.
-    pub async fn inventory_export(
-        &self,
-        p: &Principal,
-        scope: &Scope,
-        limit: usize,
-        now: DateTime<Utc>,
-    ) -> Result<(Vec<InventoryItem>, bool), AppError> {
-        let q = self.scope_query(p, scope, now);
-        let reader = self.reader().await?;
-        let mut items = Vec::new();
-        let mut truncated = false;
-        match scope.sort {
-            Sort::Risk => {
-                // Page through the view (one more row than the limit says whether it cuts).
-                let mut cursor = None;
-                loop {
-                    let want = (limit + 1 - items.len()).min(5000);
-                    let (page, next) = reader.page_by_risk(&q, cursor, want).await?;
-                    items.extend(page);
-                    cursor = next;
-                    if cursor.is_none() || items.len() > limit {
-                        break;
-                    }
-                }
-                truncated = items.len() > limit;
-                items.truncate(limit);
-            }
-            Sort::Id => {
-                reader
-                    .scan(&q, |item| {
-                        if items.len() < limit {
-                            items.push(item.clone());
-                        } else {
-                            truncated = true;
-                        }
-                    })
-                    .await?;
-            }
-        }
-        Ok((items, truncated))
-    }
-
     /// One record evaluated now, if `p` may see it.
     pub async fn record(
         &self,

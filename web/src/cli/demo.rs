@@ -147,6 +147,9 @@ pub async fn run(args: DemoArgs) -> CliResult {
         sample_banner: true,
         oidc: None,
         login_limiter: Default::default(),
+        exports: std::sync::Arc::new(tokio::sync::Semaphore::new(
+            crate::http::pages::CONCURRENT_EXPORTS,
+        )),
         trusted_proxies: Vec::new(),
     };
     http::serve(state, &args.bind, |addr| {

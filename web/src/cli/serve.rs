@@ -67,6 +67,9 @@ pub async fn run(args: ConfigArg) -> CliResult {
         sample_banner,
         oidc,
         login_limiter: Default::default(),
+        exports: std::sync::Arc::new(tokio::sync::Semaphore::new(
+            crate::http::pages::CONCURRENT_EXPORTS,
+        )),
         trusted_proxies,
     };
     http::serve(state, &bind, |addr| {

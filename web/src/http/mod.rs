@@ -11,7 +11,7 @@ mod error;
 mod identity;
 mod limit;
 pub(crate) mod oidc;
-mod pages;
+pub mod pages;
 mod session;
 mod sync_runs;
 mod tokens;
@@ -44,6 +44,8 @@ pub struct AppState {
     pub login_limiter: LoginLimiter,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`[server] trusted_proxies`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Inventory exports running at once ([`pages::CONCURRENT_EXPORTS`]).
+    pub exports: Arc<tokio::sync::Semaphore>,
 }
 
 /// Binds, calls `on_bound` with the bound address (the port may have been 0), then serves until

@@ -15,8 +15,11 @@ use super::error::WebError;
 use super::session::{SignedIn, require_session};
 
 const PAGE_SIZE: usize = 100;
-/// The most rows one export carries; a larger view is cut there and says so in a header.
-const EXPORT_LIMIT: usize = 100_000;
+/// Rows read and written per step of an export: its memory is this many rows, whatever the
+/// view's size.
+const EXPORT_PAGE: usize = 2000;
+/// Exports running at once per server; one more is refused (429) rather than queued.
+pub const CONCURRENT_EXPORTS: usize = 2;
 
 /// The filters in the URL, checked once.
 pub fn scope_of(params: &ScopeParams) -> Result<Scope, WebError> {
@@ -143,8 +146,8 @@ pub async fn my_identities(
     inventory_view(&req, &state, &scope, "My identities", "/my").await
 }
 
-/// `/inventory/export.csv` and `/inventory/export.json`: the whole view (up to
-/// [`EXPORT_LIMIT`] rows), as `roster identities` writes it.
+/// `/inventory/export.csv` and `/inventory/export.json`: the whole view, as `roster
+/// identities` writes it, streamed a page at a time; at most [`CONCURRENT_EXPORTS`] at once.
 pub async fn export(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -157,36 +160,100 @@ pub async fn export(
         return Err(WebError::not_found(format!("export format `{format}`")));
     }
     let scope = scope_of(&params)?;
-    let now = Utc::now();
-    let (items, truncated) = state
-        .roster
-        .inventory_export(&session.principal, &scope, EXPORT_LIMIT, now)
-        .await?;
-    let stamp = now.format("%Y%m%dT%H%M%SZ");
-    let (body, content_type) = if format == "csv" {
-        let rows = std::iter::once(
-            inventory_csv::CSV_HEADER
-                .iter()
-                .map(|h| (*h).to_owned())
-                .collect(),
-        )
-        .chain(items.iter().map(inventory_csv::csv_row));
-        let body =
-            csv_cell::to_string::<_, Vec<String>, String>(rows).map_err(WebError::internal)?;
-        (body.into_bytes(), "text/csv; charset=utf-8")
-    } else {
-        let body = serde_json::to_vec(&items).map_err(WebError::internal)?;
-        (body, "application/json")
+    let Ok(permit) = state.exports.clone().try_acquire_owned() else {
+        return Ok(HttpResponse::TooManyRequests()
+            .insert_header(("Retry-After", "10"))
+            .content_type("text/plain; charset=utf-8")
+            .body("other exports are running on this server; try again in a moment"));
     };
+    let now = Utc::now();
+    let stamp = now.format("%Y%m%dT%H%M%SZ");
+    let csv = format == "csv";
+    let content_type = if csv {
+        "text/csv; charset=utf-8"
+    } else {
+        "application/json"
+    };
+    // The whole view, a page at a time: nothing is cut, and memory stays one page.
+    let pages = ExportPages {
+        roster: state.roster.clone(),
+        principal: session.principal,
+        scope,
+        now,
+        csv,
+        started: false,
+        done: false,
+        _permit: permit,
+    };
+    let body = futures::stream::unfold(pages, |mut pages| async move {
+        let chunk = pages.next_chunk().await.transpose()?;
+        Some((chunk, pages))
+    });
     Ok(HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((
             "Content-Disposition",
             format!("attachment; filename=\"roster-inventory-{stamp}.{format}\""),
         ))
-        .insert_header((
-            "X-Roster-Truncated",
-            if truncated { "true" } else { "false" },
-        ))
-        .body(body))
+        .streaming(body))
+}
+
+/// An export in progress: the view's pages turned into CSV rows or JSON array elements.
+struct ExportPages {
+    roster: std::sync::Arc<roster_app::Roster>,
+    principal: roster_app::Principal,
+    scope: Scope,
+    now: chrono::DateTime<Utc>,
+    csv: bool,
+    started: bool,
+    done: bool,
+    /// Held until the export ends (or its client goes away).
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl ExportPages {
+    /// The next piece of the body; `None` once it is all written. An error mid-way ends the
+    /// response early (its status is already sent), and is logged.
+    async fn next_chunk(&mut self) -> Result<Option<web::Bytes>, WebError> {
+        if self.done {
+            return Ok(None);
+        }
+        let (items, next) = self
+            .roster
+            .inventory_page(&self.principal, &self.scope, EXPORT_PAGE, self.now)
+            .await
+            .inspect_err(|e| tracing::error!(error = %e.detail(), "export failed mid-way"))?;
+        let mut out = Vec::new();
+        if self.csv {
+            let mut w = csv_cell::CsvWriter::new(&mut out);
+            if !self.started {
+                w.write_row(inventory_csv::CSV_HEADER.iter().copied())
+                    .map_err(WebError::internal)?;
+            }
+            for item in &items {
+                w.write_row(inventory_csv::csv_row(item))
+                    .map_err(WebError::internal)?;
+            }
+            w.flush().map_err(WebError::internal)?;
+        } else {
+            for (i, item) in items.iter().enumerate() {
+                out.push(if !self.started && i == 0 { b'[' } else { b',' });
+                serde_json::to_writer(&mut out, item).map_err(WebError::internal)?;
+            }
+            if !self.started && items.is_empty() {
+                out.push(b'[');
+            }
+        }
+        self.started = true;
+        match next {
+            Some(cursor) => self.scope.after = Some(cursor),
+            None => {
+                self.done = true;
+                if !self.csv {
+                    out.push(b']');
+                }
+            }
+        }
+        Ok(Some(web::Bytes::from(out)))
+    }
 }
