@@ -129,3 +129,60 @@ async fn admin_owner_and_auditor_in_a_real_browser() {
         "{report}"
     );
 }
+
+/// The demo as a newcomer meets it: `roster demo`'s IAM admin link in Chromium, the inventory
+/// riskiest first and its top identity, screenshots saved (`demo-inventory.png`,
+/// `demo-identity.png`), and nothing on the first page an IAM engineer would not believe.
+#[test]
+fn the_demo_inventory_in_a_real_browser() {
+    let (Ok(suite), Ok(chromium)) = (
+        std::env::var("ROSTER_BROWSER_SUITE"),
+        std::env::var("ROSTER_CHROMIUM"),
+    ) else {
+        eprintln!("skipped: ROSTER_BROWSER_SUITE not set (eval \"$(tests/browser/setup.sh)\")");
+        return;
+    };
+    use std::io::BufRead;
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["demo", "--size", "2000", "--bind", "127.0.0.1:0"])
+        .env_remove("ROSTER_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(demo.stdout.take().unwrap()).lines();
+    let link = loop {
+        let line = lines.next().expect("demo exited early").unwrap();
+        if let Some(i) = line.find("http://")
+            && line.contains("/login/bootstrap?token=")
+        {
+            break line[i..].trim().to_owned();
+        }
+    };
+    let _demo = Killed(demo);
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    let script = std::path::Path::new(&suite).with_file_name("demo.mjs");
+    let shots = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/browser/screenshots");
+    let out = Command::new("node")
+        .arg(&script)
+        .env("ROSTER_DEMO_LINK", &link)
+        .env("ROSTER_CHROMIUM", chromium)
+        .env("ROSTER_SCREENSHOTS", shots)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    println!("{report}");
+    assert!(
+        out.status.success() && report.contains("0 failure(s)"),
+        "{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for png in ["demo-inventory", "demo-identity"] {
+        assert!(
+            std::path::Path::new(shots)
+                .join(format!("{png}.png"))
+                .exists(),
+            "{png}.png"
+        );
+    }
+}

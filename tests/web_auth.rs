@@ -576,7 +576,9 @@ async fn an_export_streams_the_whole_view_across_pages() {
     assert!(rows[0].starts_with("id,platform,"));
     assert_eq!(rows.len(), expected.len() + 1, "one header, every row once");
     assert_eq!(
-        rows.iter().filter(|r| r.starts_with("id,platform,")).count(),
+        rows.iter()
+            .filter(|r| r.starts_with("id,platform,"))
+            .count(),
         1,
         "the header is written once, not per page"
     );
