@@ -1045,6 +1045,57 @@ async fn doctor_finds_and_repairs_a_wrong_stored_tier() {
     }
 }
 
+/// A campaign's scope is parsed strictly: an unknown key or a bad flag is refused, never
+/// ignored into "everything", and a scope that matches nothing launches nothing; the clean
+/// twin launches.
+#[tokio::test]
+async fn a_campaign_scope_that_is_wrong_or_matches_nothing_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("roster.db").display()
+    );
+    write_config(dir.path(), &db, 200, "");
+    assert_eq!(run(dir.path(), &["sync"]).status.code(), Some(0));
+    let create = |scope: &str| {
+        run(
+            dir.path(),
+            &[
+                "campaign",
+                "create",
+                "--name",
+                "q",
+                "--scope",
+                scope,
+                "--fallback-reviewer",
+                "iam@acme.example",
+            ],
+        )
+    };
+    for (scope, want) in [
+        ("teir=high", "unknown field `teir`"),
+        ("stale=maybe", "stale=maybe: expected 1 or 0"),
+        (
+            "owner=nobody@nowhere.example",
+            "matches no identity or credential",
+        ),
+    ] {
+        let out = create(scope);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{scope}: {stderr}");
+        assert!(stderr.contains(want), "{scope}: {stderr}");
+    }
+    let listed = run(dir.path(), &["campaign", "list", "--format", "json"]);
+    let campaigns: Vec<serde_json::Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    assert!(campaigns.is_empty(), "nothing launched: {campaigns:?}");
+    let out = create("tier=high");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// With a chain key the trail's links are HMACs, and checkpoints are signed with an Ed25519
 /// key: a verify without the key is refused, an edited or unsigned checkpoint is refused, and
 /// a literal key in the file is refused before anything is written.
