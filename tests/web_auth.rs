@@ -429,6 +429,55 @@ async fn sessions_survive_a_restart_and_sign_out_everywhere_ends_them_all() {
     assert_eq!(status, 200);
     let second_csrf = me["csrf_token"].as_str().unwrap().to_owned();
     assert_ne!(second_csrf, csrf, "each session has its own CSRF token");
+    // An admin ends every session of a person from the CLI: a third browser, signed in as
+    // the same admin, is out at once.
+    let mut third = Browser::new();
+    let link3 = admin_sign_in_link(&config, &[]);
+    assert!(
+        third
+            .get(&Url::parse(&link3).unwrap())
+            .await
+            .status()
+            .is_redirection()
+    );
+    assert_eq!(third.session(&base).await.0, 200);
+    let out = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["admin", "sign-out", "bootstrap", "--config"])
+        .arg(&config)
+        .env_remove("ROSTER_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 session(s) of bootstrap ended"));
+    assert_eq!(third.session(&base).await.0, 401);
+    assert_eq!(first.session(&base).await.0, 401);
+    // Both sign in again for what follows.
+    let mut first = Browser::new();
+    assert!(
+        first
+            .get(&Url::parse(&admin_sign_in_link(&config, &[])).unwrap())
+            .await
+            .status()
+            .is_redirection()
+    );
+    let csrf = first.session(&base).await.1["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut second = Browser::new();
+    assert!(
+        second
+            .get(&Url::parse(&admin_sign_in_link(&config, &[])).unwrap())
+            .await
+            .status()
+            .is_redirection()
+    );
+    assert_eq!(second.session(&base).await.0, 200);
+
     // Without its CSRF token, sign out everywhere is refused.
     assert_eq!(
         first

@@ -96,6 +96,27 @@ impl Roster {
         Ok(self.store.close_web_session(token).await?)
     }
 
+    /// Ends every session of the person `who` (an admin's doing: they left, or their role was
+    /// taken away at the identity provider); audited with how many.
+    pub async fn sign_out_person(
+        &self,
+        admin: &Principal,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, AppError> {
+        admin.require_issue_sign_in_links()?;
+        let ended = self.store.close_web_sessions_of(who.trim()).await?;
+        self.record_event(
+            admin.actor(),
+            crate::audit::SESSIONS_ENDED,
+            Some(format!("sso:{}", who.trim())),
+            serde_json::json!({"sessions": ended}),
+            now,
+        )
+        .await?;
+        Ok(ended)
+    }
+
     /// Ends every session of `p` (sign out everywhere); returns how many.
     pub async fn close_sessions_of(&self, p: &Principal) -> Result<u64, AppError> {
         let (_, who, _) = p.stored_parts();
