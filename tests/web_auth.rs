@@ -592,7 +592,7 @@ async fn an_export_streams_the_whole_view_across_pages() {
         format!(
             "[server]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
              [database]\nurl = \"{db}\"\n\
-             [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 4500\nseed = 3\n"
+             [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 30000\nseed = 3\n"
         ),
     )
     .unwrap();
@@ -604,7 +604,7 @@ async fn an_export_streams_the_whole_view_across_pages() {
         .output()
         .unwrap();
     let expected: Vec<serde_json::Value> = serde_json::from_slice(&cli.stdout).unwrap();
-    assert!(expected.len() > 4000, "several export pages");
+    assert!(expected.len() > 25_000, "many export pages, more than socket buffers hold");
     let (_server, base, mut admin, _csrf) = serve_with_bootstrap(&config, &[]).await;
 
     let json = admin
@@ -631,4 +631,33 @@ async fn an_export_streams_the_whole_view_across_pages() {
         1,
         "the header is written once, not per page"
     );
+
+    // One export per principal at a time: while one is held open (its body unread, so the
+    // server's stream waits on the connection), a second by the same admin is refused.
+    let export = format!("{base}/inventory/export.json");
+    let held = admin
+        .http
+        .get(&export)
+        .header("cookie", admin.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(held.status(), 200);
+    let again = admin.get(&Url::parse(&export).unwrap()).await;
+    assert_eq!(again.status(), 429, "a second export of the same principal");
+    assert!(again.text().await.unwrap().contains("previous export"));
+    drop(held);
+    // Once the client goes away the slot is free again.
+    let mut freed = false;
+    for _ in 0..50 {
+        let resp = admin
+            .get(&Url::parse(&format!("{export}?tier=critical")).unwrap())
+            .await;
+        if resp.status() == 200 {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(freed, "the slot comes back when the held export's client leaves");
 }

@@ -147,6 +147,8 @@ pub async fn run(args: DemoArgs) -> CliResult {
         sample_banner: true,
         oidc: None,
         login_limiter: Default::default(),
+        refusal_throttle: crate::http::limit::refusal_throttle(),
+        exporting: Default::default(),
         exports: std::sync::Arc::new(tokio::sync::Semaphore::new(
             crate::http::pages::CONCURRENT_EXPORTS,
         )),

@@ -67,6 +67,8 @@ pub async fn run(args: ConfigArg) -> CliResult {
         sample_banner,
         oidc,
         login_limiter: Default::default(),
+        refusal_throttle: crate::http::limit::refusal_throttle(),
+        exporting: Default::default(),
         exports: std::sync::Arc::new(tokio::sync::Semaphore::new(
             crate::http::pages::CONCURRENT_EXPORTS,
         )),

@@ -92,7 +92,8 @@ pub async fn signed_out(state: &AppState, req: &HttpRequest, s: &Session) {
 }
 
 /// Middleware: every response that a role check refused ([`WebError::Forbidden`]) to a
-/// signed-in principal is recorded. An anonymous request is not an event (it is sent to sign
+/// signed-in principal is recorded, up to a burst per principal and then once per streak
+/// ([`super::limit::refusal_throttle`]). An anonymous request is not an event (it is sent to sign
 /// in); a CSRF refusal is not a role check.
 pub async fn record_denials(
     req: ServiceRequest,
@@ -108,12 +109,23 @@ pub async fn record_denials(
         && let Some(state) = res.request().app_data::<web::Data<AppState>>()
         && let Ok(s) = require_session(res.request(), state)
     {
+        // A burst per principal, then only the first refusal of a streak (marked so).
+        let throttled = match state.refusal_throttle.attempt_key(&s.actor()) {
+            Ok(()) => false,
+            Err(true) => true,
+            Err(false) => return Ok(res),
+        };
         let req = res.request();
-        let detail = serde_json::json!({
+        let mut detail = serde_json::json!({
             "role": s.principal.role.as_str(),
             "reason": reason,
             "client": client_addr(req),
         });
+        if throttled {
+            detail["throttled"] = serde_json::json!(
+                "further refusals of this principal are not recorded until they slow down"
+            );
+        }
         let target = Some(format!("{} {}", req.method(), req.path()));
         let recorded = state
             .roster

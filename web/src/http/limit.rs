@@ -78,16 +78,21 @@ impl Bucket {
     }
 }
 
-pub struct LoginLimiter {
+/// Token buckets per key (a client address, a principal), and optionally one for all keys
+/// together.
+pub struct Limiter<K> {
     capacity: f64,
     refill: Duration,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<HashMap<K, Bucket>>,
     global_capacity: f64,
     global_refill: Duration,
     global: Mutex<Option<Bucket>>,
 }
 
-impl Default for LoginLimiter {
+/// The sign-in limit, per client address.
+pub type LoginLimiter = Limiter<IpAddr>;
+
+impl Default for Limiter<IpAddr> {
     /// 20 attempts at once per client, then one every 3 seconds; 200 at once from all clients
     /// together, then 20 a second.
     fn default() -> Self {
@@ -95,7 +100,14 @@ impl Default for LoginLimiter {
     }
 }
 
-impl LoginLimiter {
+/// How many refusals of one principal are recorded: a burst of 30, then one every 10 seconds;
+/// beyond that only the first of a streak. A signed-in user cannot flood the audit trail with
+/// `auth.access_denied` events.
+pub fn refusal_throttle() -> Limiter<String> {
+    Limiter::new(30, Duration::from_secs(10))
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Limiter<K> {
     pub fn new(capacity: u32, refill: Duration) -> Self {
         Self {
             capacity: f64::from(capacity),
@@ -107,27 +119,20 @@ impl LoginLimiter {
         }
     }
 
-    /// Caps all clients together at `capacity` attempts, then one every `refill`.
+    /// Caps all keys together at `capacity` attempts, then one every `refill`.
     pub fn with_global(mut self, capacity: u32, refill: Duration) -> Self {
         self.global_capacity = f64::from(capacity);
         self.global_refill = refill;
         self
     }
 
-    /// Takes one token for the request's client; refused, whether this is the first refusal
-    /// since the last allowed attempt (so a flood is recorded once, not per request).
-    pub fn attempt(&self, req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Result<(), bool> {
-        let Some(ip) = client_ip(req, trusted) else {
-            return Ok(());
-        };
-        let verdict = self.attempt_at(ip, Instant::now());
-        if verdict.is_err() {
-            tracing::warn!(%ip, path = req.path(), "sign-in attempts rate-limited");
-        }
-        verdict
+    /// Takes one token for `key` (and from the global bucket); refused, whether this is the
+    /// first refusal of a streak.
+    pub fn attempt_key(&self, key: &K) -> Result<(), bool> {
+        self.attempt_at(key.clone(), Instant::now())
     }
 
-    fn attempt_at(&self, ip: IpAddr, now: Instant) -> Result<(), bool> {
+    fn attempt_at(&self, key: K, now: Instant) -> Result<(), bool> {
         {
             let Ok(mut map) = self.buckets.lock() else {
                 return Err(false);
@@ -137,7 +142,7 @@ impl LoginLimiter {
                 let capacity = self.capacity;
                 map.retain(|_, b| b.refilled(capacity, per_token, now) < capacity);
             }
-            map.entry(ip)
+            map.entry(key)
                 .or_insert_with(|| Bucket::full(self.capacity, now))
                 .take(self.capacity, per_token, now)?;
         }
@@ -154,12 +159,27 @@ impl LoginLimiter {
     }
 }
 
+impl Limiter<IpAddr> {
+    /// Takes one token for the request's client; refused, whether this is the first refusal
+    /// since the last allowed attempt (so a flood is recorded once, not per request).
+    pub fn attempt(&self, req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Result<(), bool> {
+        let Some(ip) = client_ip(req, trusted) else {
+            return Ok(());
+        };
+        let verdict = self.attempt_at(ip, Instant::now());
+        if verdict.is_err() {
+            tracing::warn!(%ip, path = req.path(), "sign-in attempts rate-limited");
+        }
+        verdict
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    impl LoginLimiter {
-        fn take(&self, ip: IpAddr, now: Instant) -> bool {
+    impl<K: std::hash::Hash + Eq + Clone> Limiter<K> {
+        fn take(&self, ip: K, now: Instant) -> bool {
             self.attempt_at(ip, now).is_ok()
         }
     }
@@ -194,6 +214,19 @@ mod tests {
         // The clean twin: without a global cap, many clients each keep their own burst.
         let open = LoginLimiter::new(3, Duration::from_secs(10));
         assert!((1..=50).all(|n| open.take(ip(n), t)));
+    }
+
+    #[test]
+    fn a_principal_s_refusals_are_recorded_in_a_burst_then_once_per_streak() {
+        let l = refusal_throttle();
+        let t = Instant::now();
+        let mallory = "sso:mallory@acme.example".to_owned();
+        assert!((0..30).all(|_| l.take(mallory.clone(), t)));
+        assert_eq!(l.attempt_at(mallory.clone(), t), Err(true));
+        assert_eq!(l.attempt_at(mallory.clone(), t), Err(false));
+        // Another principal is not held back by mallory's flood.
+        assert!(l.take("sso:alice@acme.example".to_owned(), t));
+        assert!(l.take(mallory, t + Duration::from_secs(11)), "refilled");
     }
 
     #[test]

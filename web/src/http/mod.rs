@@ -9,7 +9,7 @@ mod charts;
 mod dashboard;
 mod error;
 mod identity;
-mod limit;
+pub mod limit;
 pub(crate) mod oidc;
 pub mod pages;
 mod session;
@@ -44,8 +44,12 @@ pub struct AppState {
     pub login_limiter: LoginLimiter,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`[server] trusted_proxies`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How many refusals of each principal are recorded ([`limit::refusal_throttle`]).
+    pub refusal_throttle: limit::Limiter<String>,
     /// Inventory exports running at once ([`pages::CONCURRENT_EXPORTS`]).
     pub exports: Arc<tokio::sync::Semaphore>,
+    /// Who has an export running (one each).
+    pub exporting: pages::Exporting,
 }
 
 /// Binds, calls `on_bound` with the bound address (the port may have been 0), then serves until

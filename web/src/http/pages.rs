@@ -147,7 +147,8 @@ pub async fn my_identities(
 }
 
 /// `/inventory/export.csv` and `/inventory/export.json`: the whole view, as `roster
-/// identities` writes it, streamed a page at a time; at most [`CONCURRENT_EXPORTS`] at once.
+/// identities` writes it, streamed a page at a time; at most [`CONCURRENT_EXPORTS`] at once on a
+/// server, one per principal.
 pub async fn export(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -160,6 +161,12 @@ pub async fn export(
         return Err(WebError::not_found(format!("export format `{format}`")));
     }
     let scope = scope_of(&params)?;
+    let Some(own) = ExportSlot::take(&state.exporting, session.principal.actor()) else {
+        return Ok(HttpResponse::TooManyRequests()
+            .insert_header(("Retry-After", "10"))
+            .content_type("text/plain; charset=utf-8")
+            .body("your previous export is still running; wait for it to finish"));
+    };
     let Ok(permit) = state.exports.clone().try_acquire_owned() else {
         return Ok(HttpResponse::TooManyRequests()
             .insert_header(("Retry-After", "10"))
@@ -184,6 +191,7 @@ pub async fn export(
         started: false,
         done: false,
         _permit: permit,
+        _own: own,
     };
     let body = futures::stream::unfold(pages, |mut pages| async move {
         let chunk = pages.next_chunk().await.transpose()?;
@@ -207,8 +215,36 @@ struct ExportPages {
     csv: bool,
     started: bool,
     done: bool,
-    /// Held until the export ends (or its client goes away).
+    /// Held until the export ends (or its client goes away): the server's and the principal's.
     _permit: tokio::sync::OwnedSemaphorePermit,
+    _own: ExportSlot,
+}
+
+/// The principals with an export running: one each at a time.
+pub type Exporting = std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
+
+/// A principal's running export; gives the slot back when dropped.
+struct ExportSlot {
+    exporting: Exporting,
+    who: String,
+}
+
+impl ExportSlot {
+    fn take(exporting: &Exporting, who: String) -> Option<Self> {
+        let mut running = exporting.lock().ok()?;
+        running.insert(who.clone()).then(|| ExportSlot {
+            exporting: exporting.clone(),
+            who,
+        })
+    }
+}
+
+impl Drop for ExportSlot {
+    fn drop(&mut self) {
+        if let Ok(mut running) = self.exporting.lock() {
+            running.remove(&self.who);
+        }
+    }
 }
 
 impl ExportPages {
