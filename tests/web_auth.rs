@@ -604,7 +604,10 @@ async fn an_export_streams_the_whole_view_across_pages() {
         .output()
         .unwrap();
     let expected: Vec<serde_json::Value> = serde_json::from_slice(&cli.stdout).unwrap();
-    assert!(expected.len() > 25_000, "many export pages, more than socket buffers hold");
+    assert!(
+        expected.len() > 25_000,
+        "many export pages, more than socket buffers hold"
+    );
     let (_server, base, mut admin, _csrf) = serve_with_bootstrap(&config, &[]).await;
 
     let json = admin
@@ -659,5 +662,46 @@ async fn an_export_streams_the_whole_view_across_pages() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(freed, "the slot comes back when the held export's client leaves");
+    assert!(
+        freed,
+        "the slot comes back when the held export's client leaves"
+    );
+}
+
+/// People are keyed on their identity-provider account (issuer + subject): once the owner has
+/// signed in, another account handed the owner's address (verified: a recycled mailbox) signs
+/// in as its subject, owning nothing of the owner's, and the trail records why.
+#[tokio::test]
+async fn a_recycled_verified_email_does_not_inherit_its_last_holder() {
+    let Some(site) = start_site(1, |_| async {}).await else {
+        return;
+    };
+    let base = site.base.clone();
+    let mut owner = Browser::new();
+    owner.sign_in(&base, "owner").await;
+    assert_eq!(owner.session(&base).await.1["who"], "owner@acme.example");
+    let mut newhire = Browser::new();
+    newhire.sign_in(&base, "newhire").await;
+    let (status, me) = newhire.session(&base).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["who"], "newhire", "{me}");
+    // The owner keeps being the owner.
+    let mut again = Browser::new();
+    again.sign_in(&base, "owner").await;
+    assert_eq!(again.session(&base).await.1["who"], "owner@acme.example");
+    let store = roster_store::Store::connect(&site.database_url())
+        .await
+        .unwrap();
+    let taken = store
+        .audit_events_after(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == "auth.email_taken")
+        .expect("audited");
+    assert!(
+        taken.detail.contains("owner@acme.example"),
+        "{}",
+        taken.detail
+    );
 }

@@ -21,6 +21,7 @@ mod m20261203_000010_sync_run_holder;
 mod m20261203_000020_audit_append_only;
 mod m20261203_000030_web_sessions;
 mod m20261203_000040_sign_in_links;
+mod m20261203_000050_sso_subjects;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000020_audit_append_only::Migration),
             Box::new(m20261203_000030_web_sessions::Migration),
             Box::new(m20261203_000040_sign_in_links::Migration),
+            Box::new(m20261203_000050_sso_subjects::Migration),
         ]
     }
 }

@@ -19,6 +19,8 @@ const accounts = {
   owner: { email: 'owner@acme.example', name: 'Owen Owner', groups: [] },
   // Claims the owner's address, which this provider never verified (a user-set email).
   mallory: { email: 'owner@acme.example', name: 'Mallory', groups: [], verified: false },
+  // Another account handed the owner's (recycled) address, verified this time.
+  newhire: { email: 'owner@acme.example', name: 'New Hire', groups: [] },
 };
 
 const provider = new Provider(issuer, {

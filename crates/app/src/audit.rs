@@ -16,6 +16,7 @@ pub const SIGN_OUT: &str = "auth.sign_out";
 pub const SIGN_OUT_EVERYWHERE: &str = "auth.sign_out_everywhere";
 pub const SIGN_IN_LINK_ISSUED: &str = "auth.sign_in_link_issued";
 pub const SESSIONS_ENDED: &str = "auth.sessions_ended";
+pub const EMAIL_TAKEN: &str = "auth.email_taken";
 pub const ACCESS_DENIED: &str = "auth.access_denied";
 /// Most events one read returns.
 pub const MAX_EVENTS: u64 = 10_000;

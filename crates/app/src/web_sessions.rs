@@ -178,3 +178,42 @@ impl Roster {
         Ok(self.store.audit_action_seen(crate::audit::SIGN_IN).await?)
     }
 }
+
+impl Roster {
+    /// Who the identity-provider account `issuer` + `subject` is: its verified `email`, unless
+    /// another account already holds that email, then its subject (audited as
+    /// `auth.email_taken`); without a verified email, its subject. See
+    /// [`roster_store::Store::bind_sso_subject`].
+    pub async fn sso_person(
+        &self,
+        issuer: &str,
+        subject: &str,
+        email: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<String, AppError> {
+        use roster_store::web_sessions::SsoPerson;
+        match self
+            .store
+            .bind_sso_subject(issuer, subject, email, now)
+            .await?
+        {
+            SsoPerson::Bound(who) => Ok(who),
+            SsoPerson::EmailTaken { who, email_holder } => {
+                tracing::warn!(
+                    subject,
+                    "sign-in: the verified email belongs to another account; signed in as the subject"
+                );
+                self.record_event(
+                    "anonymous".into(),
+                    crate::audit::EMAIL_TAKEN,
+                    Some(format!("sso:{who}")),
+                    serde_json::json!({"email": email, "held_by": email_holder,
+                                       "issuer": issuer, "subject": subject}),
+                    now,
+                )
+                .await?;
+                Ok(who)
+            }
+        }
+    }
+}

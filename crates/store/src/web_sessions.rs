@@ -6,7 +6,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
 
-use crate::entity::{sign_in_link, web_session};
+use crate::entity::{sign_in_link, sso_subject, web_session};
 use crate::{Store, StoreError};
 
 pub use sign_in_link::Model as SignInLink;
@@ -151,6 +151,77 @@ impl Store {
     }
 }
 
+/// Who an identity-provider account is, as [`Store::bind_sso_subject`] decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SsoPerson {
+    /// Its verified email (first bound to this account now or before), or its subject.
+    Bound(String),
+    /// Its verified email is bound to another account: it is its subject instead, and the
+    /// email's current holder is named.
+    EmailTaken { who: String, email_holder: String },
+}
+
+impl Store {
+    /// Binds the account `issuer` + `subject` to `email` (verified) or to its subject, once:
+    /// an email already bound to another account of any issuer is not given to this one. The
+    /// same account keeps its binding; a changed email moves it (the provider is authoritative
+    /// for its own account).
+    pub async fn bind_sso_subject(
+        &self,
+        issuer: &str,
+        subject: &str,
+        email: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<SsoPerson, StoreError> {
+        use sea_orm::TransactionTrait;
+        let txn = self.db.begin().await?;
+        let mine = |r: &sso_subject::Model| r.issuer == issuer && r.subject == subject;
+        let decided = match email {
+            Some(e) => {
+                let holders = sso_subject::Entity::find()
+                    .filter(sso_subject::Column::Who.eq(e))
+                    .all(&txn)
+                    .await?;
+                match holders.iter().find(|r| !mine(r)) {
+                    Some(other) => SsoPerson::EmailTaken {
+                        who: subject.to_owned(),
+                        email_holder: format!("{} {}", other.issuer, other.subject),
+                    },
+                    None => SsoPerson::Bound(e.to_owned()),
+                }
+            }
+            None => SsoPerson::Bound(subject.to_owned()),
+        };
+        let who = match &decided {
+            SsoPerson::Bound(w) | SsoPerson::EmailTaken { who: w, .. } => w.clone(),
+        };
+        let existing = sso_subject::Entity::find_by_id((issuer.to_owned(), subject.to_owned()))
+            .one(&txn)
+            .await?;
+        match existing {
+            Some(row) => {
+                let mut m: sso_subject::ActiveModel = row.into();
+                m.who = Set(who);
+                m.last_seen_at = Set(now);
+                m.update(&txn).await?;
+            }
+            None => {
+                sso_subject::ActiveModel {
+                    issuer: Set(issuer.to_owned()),
+                    subject: Set(subject.to_owned()),
+                    who: Set(who),
+                    first_seen_at: Set(now),
+                    last_seen_at: Set(now),
+                }
+                .insert(&txn)
+                .await?;
+            }
+        }
+        txn.commit().await?;
+        Ok(decided)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -217,6 +288,60 @@ mod tests {
             assert!(get("tok-c", now).await.unwrap().is_some());
             assert!(s.close_web_session("tok-c").await.unwrap());
             assert!(!s.close_web_session("tok-c").await.unwrap());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_verified_email_is_bound_to_the_first_account_that_shows_it() {
+        for t in crate::testing::test_stores().await.unwrap() {
+            let s = &t.store;
+            let now = Utc.with_ymd_and_hms(2026, 12, 3, 9, 0, 0).unwrap();
+            let iss = "https://idp.example";
+            let bound = |w: &str| SsoPerson::Bound(w.to_owned());
+            let alice = Some("alice@acme.example");
+            assert_eq!(
+                s.bind_sso_subject(iss, "sub-1", alice, now).await.unwrap(),
+                bound("alice@acme.example")
+            );
+            // The same account again: the same person.
+            assert_eq!(
+                s.bind_sso_subject(iss, "sub-1", alice, now).await.unwrap(),
+                bound("alice@acme.example")
+            );
+            // A new account showing alice's (recycled) address is its subject, not alice.
+            let taken = s.bind_sso_subject(iss, "sub-2", alice, now).await.unwrap();
+            assert_eq!(
+                taken,
+                SsoPerson::EmailTaken {
+                    who: "sub-2".into(),
+                    email_holder: format!("{iss} sub-1"),
+                },
+                "{}",
+                t.backend
+            );
+            // Another issuer's account is another account too.
+            assert!(matches!(
+                s.bind_sso_subject("https://other.example", "sub-1", alice, now)
+                    .await
+                    .unwrap(),
+                SsoPerson::EmailTaken { .. }
+            ));
+            // No verified email: the subject; alice's account changing its email moves it.
+            assert_eq!(
+                s.bind_sso_subject(iss, "sub-3", None, now).await.unwrap(),
+                bound("sub-3")
+            );
+            assert_eq!(
+                s.bind_sso_subject(iss, "sub-1", Some("alice.b@acme.example"), now)
+                    .await
+                    .unwrap(),
+                bound("alice.b@acme.example")
+            );
+            // Then the old address is free for whoever shows it next.
+            assert_eq!(
+                s.bind_sso_subject(iss, "sub-2", alice, now).await.unwrap(),
+                bound("alice@acme.example")
+            );
         }
     }
 

@@ -368,7 +368,14 @@ async fn finish_sign_in(
         .name()
         .and_then(|n| n.get(None))
         .map(|n| n.as_str().to_owned());
-    let who = email.clone().unwrap_or_else(|| subject.to_owned());
+    // Keyed on the account (issuer + subject): a verified email already bound to another
+    // account is not handed over (a recycled address must not inherit a leaver's identities).
+    let issuer = claims.issuer().as_str();
+    let who = state
+        .roster
+        .sso_person(issuer, subject, email.as_deref(), now)
+        .await?;
+    let email = email.filter(|e| *e == who);
     if let Err(e) = state
         .roster
         .record_sso_login(&who, email.as_deref(), name.as_deref(), now)

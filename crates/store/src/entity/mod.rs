@@ -16,5 +16,6 @@ pub mod record_history;
 pub mod remediation_task;
 pub mod reminder_sent;
 pub mod sign_in_link;
+pub mod sso_subject;
 pub mod sync_run;
 pub mod web_session;
