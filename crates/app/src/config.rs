@@ -241,6 +241,15 @@ pub struct OidcConfig {
     /// a provider that sends no `email_verified` and lets nobody set their own address.
     #[serde(default)]
     pub trust_unverified_email: bool,
+    /// A session signed in through the provider ends after this many minutes (default 60, 5 to
+    /// 480), so the next request signs in again and takes the role the provider gives now: a
+    /// role removed there lasts at most this long here.
+    #[serde(default = "default_role_refresh_minutes")]
+    pub role_refresh_minutes: u32,
+}
+
+fn default_role_refresh_minutes() -> u32 {
+    60
 }
 
 fn default_role_claim() -> String {
@@ -616,6 +625,14 @@ impl Config {
             self.audit.checkpoint_verifying_key()?;
         }
         check_public_url(&self.server.public_url)?;
+        if let Some(o) = &self.auth.oidc
+            && !(5..=480).contains(&o.role_refresh_minutes)
+        {
+            return Err(ConfigError::BadValue {
+                key: "auth.oidc.role_refresh_minutes".into(),
+                detail: "must be 5 to 480".into(),
+            });
+        }
         if !(5..=480).contains(&self.server.session_idle_minutes) {
             return Err(ConfigError::BadValue {
                 key: "server.session_idle_minutes".into(),

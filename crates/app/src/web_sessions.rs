@@ -1,7 +1,8 @@
 //! Signed-in web sessions, kept in the store so that a restart signs nobody out and every
 //! replica behind a load balancer knows them. A session ends at its absolute expiry
-//! ([`SESSION_LIFETIME`]), after `[server] session_idle_minutes` without a request, at sign-out,
-//! or when its person signs out everywhere.
+//! ([`SESSION_LIFETIME`]; for a person from the identity provider `[auth.oidc]
+//! role_refresh_minutes`, so their role is taken afresh), after `[server] session_idle_minutes`
+//! without a request, at sign-out, or when its person signs out everywhere.
 
 use chrono::{DateTime, Duration, Utc};
 use roster_store::web_sessions::NewWebSession;
@@ -46,9 +47,16 @@ impl Roster {
         now: DateTime<Utc>,
     ) -> Result<OpenedSession, AppError> {
         let (source, who, role) = principal.stored_parts();
+        // A person from the identity provider comes back to it for their current role.
+        let lifetime = match (&self.config.auth.oidc, source) {
+            (Some(o), "person") => {
+                SESSION_LIFETIME.min(Duration::minutes(i64::from(o.role_refresh_minutes)))
+            }
+            _ => SESSION_LIFETIME,
+        };
         let opened = OpenedSession {
             token: random_token(),
-            expires_at: now + SESSION_LIFETIME,
+            expires_at: now + lifetime,
         };
         self.store
             .open_web_session(
@@ -215,5 +223,58 @@ impl Roster {
                 Ok(who)
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::access::Role;
+    use chrono::TimeZone;
+
+    fn roster(store: roster_store::Store, config: &str) -> Roster {
+        Roster::new(
+            store,
+            crate::config::Config::from_toml_str(config).unwrap(),
+            crate::policy::LoadedPolicy {
+                policy: roster_core::RiskPolicy::default(),
+                hash: String::new(),
+            },
+        )
+    }
+
+    /// A person from the identity provider is sent back to it after `role_refresh_minutes`,
+    /// so a role taken away there lasts at most that long here; the bootstrap admin keeps the
+    /// full lifetime (there is no provider to ask).
+    #[tokio::test]
+    async fn a_provider_s_person_comes_back_for_their_role() {
+        let oidc = "[auth.oidc]\nissuer = \"https://idp.example\"\nclient_id = \"roster\"\n\
+                    role_refresh_minutes = 20\n";
+        for t in roster_store::testing::test_stores().await.unwrap() {
+            let r = roster(t.store.clone(), oidc);
+            let now = Utc.with_ymd_and_hms(2026, 12, 3, 9, 0, 0).unwrap();
+            let person = Principal::person(Role::Admin, "ada@acme.example");
+            let opened = r.open_session(&person, now).await.unwrap();
+            assert_eq!(
+                opened.expires_at,
+                now + Duration::minutes(20),
+                "{}",
+                t.backend
+            );
+            let at = |m| now + Duration::minutes(m);
+            assert!(r.session(&opened.token, at(15)).await.unwrap().is_some());
+            assert!(r.session(&opened.token, at(21)).await.unwrap().is_none());
+            let bootstrap = r.open_session(&Principal::bootstrap(), now).await.unwrap();
+            assert_eq!(bootstrap.expires_at, now + SESSION_LIFETIME);
+        }
+        // Out of range: refused by name.
+        let err = crate::config::Config::from_toml_str(
+            "[auth.oidc]\nissuer = \"https://idp.example\"\nclient_id = \"roster\"\n\
+             role_refresh_minutes = 0\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("auth.oidc.role_refresh_minutes"), "{err}");
     }
 }
