@@ -705,3 +705,45 @@ async fn a_recycled_verified_email_does_not_inherit_its_last_holder() {
         taken.detail
     );
 }
+
+/// Two servers on one PostgreSQL database, as behind a load balancer: a session opened on one
+/// is accepted by the other, and signing out on the second ends it on the first.
+#[tokio::test]
+async fn a_session_opened_on_one_replica_is_known_to_the_other() {
+    let Some(pg) = roster_store::testing::fresh_postgres_database()
+        .await
+        .unwrap()
+    else {
+        eprintln!("skipped: ROSTER_TEST_POSTGRES_URL not set");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let replica = |name: &str| {
+        let port = free_port();
+        let config = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
+                 [database]\nurl = \"{pg}\"\n"
+            ),
+        )
+        .unwrap();
+        config
+    };
+    let (a, b) = (replica("a"), replica("b"));
+    let (_server_a, base_a, mut browser, csrf) = serve_with_bootstrap(&a, &[]).await;
+    // The second replica starts after someone signed in: it prints no link.
+    let (_server_b, link_b, _log) = start_roster_bootstrap(&b, &[]);
+    let base_b = link_b.split("/login").next().unwrap().to_owned();
+    let (status, me) = browser.session(&base_b).await;
+    assert_eq!(status, 200, "the other replica knows the session");
+    assert_eq!(me["csrf_token"], csrf.as_str());
+    assert_eq!(
+        browser
+            .post(&format!("{base_b}/logout"), Some(&csrf), None)
+            .await,
+        303
+    );
+    assert_eq!(browser.session(&base_a).await.0, 401, "signed out on both");
+}
