@@ -1096,6 +1096,80 @@ async fn a_campaign_scope_that_is_wrong_or_matches_nothing_is_refused() {
     );
 }
 
+/// The read-only commands never make a database up: in an empty directory `identities` and
+/// `check` name the missing file and create nothing; a CI gate on a database that never
+/// completed a sync (or whose last one is too old) exits 2 instead of passing on no data;
+/// `--as-of` takes a date and names the formats it takes.
+#[test]
+fn reads_refuse_a_missing_or_never_synced_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("roster.db").display()
+    );
+    write_config(dir.path(), &db, 300, "");
+    let out = run(dir.path(), &["identities"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no database at"));
+    let out = run(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!dir.path().join("roster.db").exists(), "nothing created");
+
+    assert!(run(dir.path(), &["migrate"]).status.success());
+    let out = run(dir.path(), &["check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a gate on no data does not pass"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("never been synced"));
+
+    assert_eq!(run(dir.path(), &["sync"]).status.code(), Some(0));
+    let out = run(dir.path(), &["check", "--fail-on", "critical"]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "a real verdict now"
+    );
+    let out = run(dir.path(), &["check", "--max-sync-age-hours", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-sync-age-hours"));
+    let out = run(
+        dir.path(),
+        &[
+            "check",
+            "--fail-on",
+            "critical",
+            "--max-sync-age-hours",
+            "24",
+        ],
+    );
+    assert!(matches!(out.status.code(), Some(0 | 1)), "the clean twin");
+
+    let later = run(
+        dir.path(),
+        &[
+            "identities",
+            "--stale",
+            "--as-of",
+            "2028-01-01",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(
+        later.status.success(),
+        "{}",
+        String::from_utf8_lossy(&later.stderr)
+    );
+    let out = run(dir.path(), &["identities", "--as-of", "next tuesday"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("RFC 3339"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// With a chain key the trail's links are HMACs, and checkpoints are signed with an Ed25519
 /// key: a verify without the key is refused, an edited or unsigned checkpoint is refused, and
 /// a literal key in the file is refused before anything is written.

@@ -22,6 +22,14 @@ impl From<roster_sync::SyncError> for AppError {
 }
 
 impl Roster {
+    /// When the last sync that read something (ended `ok` or `partial`) finished; `None` if
+    /// none ever did.
+    pub async fn last_completed_sync(
+        &self,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {
+        Ok(self.store.last_completed_sync_run().await?)
+    }
+
     /// One sync run of `sources`; `full` adds Roster's own API tokens and means every
     /// configured connector runs.
     pub async fn sync_once(

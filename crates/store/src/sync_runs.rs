@@ -215,6 +215,19 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("sync run {id}")))
     }
 
+    /// When the newest run that read something (`ok` or `partial`) finished.
+    pub async fn last_completed_sync_run(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(sync_run::Entity::find()
+            .filter(
+                sync_run::Column::Status
+                    .is_in([RunStatus::Ok.as_str(), RunStatus::Partial.as_str()]),
+            )
+            .order_by_desc(sync_run::Column::Id)
+            .one(&self.db)
+            .await?
+            .and_then(|r| r.finished_at))
+    }
+
     pub async fn recent_sync_runs(&self, limit: u64) -> Result<Vec<sync_run::Model>, StoreError> {
         Ok(sync_run::Entity::find()
             .order_by_desc(sync_run::Column::Id)

@@ -13,7 +13,7 @@ use serde_json::json;
 use roster_app::inventory_view::InventoryQuery;
 use roster_app::scope::Sort;
 
-use super::{CliResult, load_config, open, principal};
+use super::{CliResult, load_config, open_existing, principal};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum CheckFormat {
@@ -29,8 +29,9 @@ pub struct CheckArgs {
     /// Fail when any record's tier is this or worse.
     #[arg(long, default_value = "high")]
     pub fail_on: Tier,
-    /// Evaluate the policy at this moment (RFC 3339) instead of now.
-    #[arg(long)]
+    /// Evaluate the policy at this moment instead of now: a date (2027-01-01), a UTC time
+    /// (2027-01-01T09:30:00) or an RFC 3339 time.
+    #[arg(long, value_parser = super::parse_moment)]
     pub as_of: Option<DateTime<Utc>>,
     /// Only records of this platform.
     #[arg(long)]
@@ -40,6 +41,10 @@ pub struct CheckArgs {
     pub connector: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: CheckFormat,
+    /// Also fail (exit 2) when the last completed sync is older than this many hours: a gate on
+    /// stale data.
+    #[arg(long)]
+    pub max_sync_age_hours: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -66,7 +71,25 @@ pub async fn run(args: CheckArgs) -> CliResult {
 }
 
 async fn check(args: &CheckArgs) -> CliResult {
-    let roster = open(load_config(args.config.as_deref())?).await?;
+    let roster = open_existing(load_config(args.config.as_deref())?).await?;
+    // A gate on no data would pass: the store must have completed a sync (recently enough).
+    let Some(synced) = roster.last_completed_sync().await? else {
+        eprintln!(
+            "error: the inventory has never been synced: no `roster sync` has completed on \
+             this database, so there is nothing to check; run `roster sync` first"
+        );
+        return Ok(ExitCode::from(2));
+    };
+    if let Some(hours) = args.max_sync_age_hours
+        && Utc::now() - synced > chrono::Duration::hours(i64::from(hours))
+    {
+        eprintln!(
+            "error: the last completed sync finished {}, more than {hours} hour(s) ago \
+             (--max-sync-age-hours); run `roster sync` first",
+            synced.to_rfc3339_opts(SecondsFormat::Secs, true)
+        );
+        return Ok(ExitCode::from(2));
+    }
     let mut q = InventoryQuery::new(args.as_of.unwrap_or_else(Utc::now));
     q.filter.platform = args.platform;
     q.filter.connector = args.connector.clone();

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{CliResult, load_config, open, principal};
+use super::{CliResult, load_config, open_existing, principal};
 
 #[derive(Debug, clap::Args)]
 pub struct DoctorArgs {
@@ -19,7 +19,7 @@ pub struct DoctorArgs {
 
 pub async fn run(args: DoctorArgs) -> CliResult {
     let config = load_config(args.config.as_deref())?;
-    let roster = open(config).await?;
+    let roster = open_existing(config).await?;
     let report = roster
         .doctor(&principal(), args.repair, chrono::Utc::now())
         .await?;

@@ -10,7 +10,7 @@ use roster_app::inventory_csv::{CSV_HEADER, csv_row, ts};
 use roster_app::inventory_view::InventoryQuery;
 use roster_app::scope::{Cursor, MAX_SEARCH, Sort};
 
-use super::{CliError, CliResult, load_config, open, principal};
+use super::{CliError, CliResult, load_config, open_existing, principal};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum ListFormat {
@@ -50,8 +50,9 @@ pub struct IdentitiesArgs {
     /// Substring of the name or external id.
     #[arg(long)]
     pub search: Option<String>,
-    /// Evaluate the policy at this moment (RFC 3339) instead of now.
-    #[arg(long)]
+    /// Evaluate the policy at this moment instead of now: a date (2027-01-01), a UTC time
+    /// (2027-01-01T09:30:00) or an RFC 3339 time.
+    #[arg(long, value_parser = super::parse_moment)]
     pub as_of: Option<DateTime<Utc>>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: ListFormat,
@@ -104,7 +105,7 @@ pub async fn run(args: IdentitiesArgs) -> CliResult {
             "--search is at most {MAX_SEARCH} characters"
         )));
     }
-    let roster = open(load_config(args.config.as_deref())?).await?;
+    let roster = open_existing(load_config(args.config.as_deref())?).await?;
     let now = Utc::now();
     let mut q = InventoryQuery::new(args.as_of.unwrap_or(now));
     q.trust_stored = roster.stored_evaluations_hold(q.as_of, now).await?;

@@ -142,3 +142,78 @@ pub fn load_config(path: Option<&Path>) -> Result<Config, CliError> {
 pub async fn open(config: Config) -> Result<Roster, CliError> {
     Ok(Roster::from_config(config).await?)
 }
+
+/// [`open`] for commands that only read (`identities`, `check`, `doctor`): an SQLite file that
+/// does not exist is an error naming it, not a new empty database that reads as "0 records".
+pub async fn open_existing(config: Config) -> Result<Roster, CliError> {
+    if let Some(path) = sqlite_file(&config.database.url)
+        && !path.exists()
+    {
+        return Err(CliError::Usage(format!(
+            "no database at {}: run `roster sync` (or `roster migrate`) first, or point \
+             --config / ROSTER_DATABASE__URL at the right one",
+            path.display()
+        )));
+    }
+    open(config).await
+}
+
+/// The file an `sqlite:` URL names; `None` for an in-memory database or another backend.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let path = rest.trim_start_matches("//").split('?').next()?;
+    (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
+}
+
+/// A moment on the command line: a date (`2027-01-01`, midnight UTC), a time without a zone
+/// (`2027-01-01T09:30:00`, UTC), or an RFC 3339 time (`2027-01-01T09:30:00+02:00`).
+pub fn parse_moment(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
+    let s = s.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(t) = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S") {
+        return Ok(Utc.from_utc_datetime(&t));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(Utc.from_utc_datetime(&t));
+    }
+    Err(format!(
+        "`{s}` is not a date (2027-01-01), a UTC time (2027-01-01T09:30:00) or an RFC 3339 \
+         time (2027-01-01T09:30:00Z)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_moment_is_a_date_a_utc_time_or_rfc_3339() {
+        let at = |h| chrono::Utc.with_ymd_and_hms(2027, 1, 1, h, 0, 0).unwrap();
+        assert_eq!(parse_moment("2027-01-01"), Ok(at(0)));
+        assert_eq!(parse_moment("2027-01-01T09:00:00"), Ok(at(9)));
+        assert_eq!(parse_moment("2027-01-01T11:00:00+02:00"), Ok(at(9)));
+        let err = parse_moment("next tuesday").unwrap_err();
+        assert!(err.contains("2027-01-01T09:30:00Z"), "{err}");
+        assert!(parse_moment("2027-02-30").is_err());
+    }
+
+    #[test]
+    fn the_file_an_sqlite_url_names() {
+        assert_eq!(
+            sqlite_file("sqlite://roster.db?mode=rwc"),
+            Some(PathBuf::from("roster.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite:/var/lib/r.db"),
+            Some(PathBuf::from("/var/lib/r.db"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://db/roster"), None);
+    }
+}
