@@ -184,6 +184,21 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
             "/api/v1/identities".into(),
             [401, 200, 200, 200],
         ),
+        (
+            "/api/v1/identities/{id}",
+            format!("/api/v1/identities/{theirs}"),
+            [401, 200, 200, 403],
+        ),
+        (
+            "/api/v1/identities/{id}",
+            format!("/api/v1/identities/{mine}"),
+            [401, 200, 200, 200],
+        ),
+        (
+            "/api/v1/identities/{id}",
+            "/api/v1/identities/00000000000fffff".into(),
+            [401, 404, 404, 404],
+        ),
         ("/tokens", "/tokens".into(), [401, 200, 403, 403]),
         (
             "/api/v1/audit-events",
@@ -373,6 +388,55 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
             "route {route} is missing from the matrix"
         );
     }
+
+    // The API: one record with its findings; `limit` honoured (1 to 1000), refused in JSON
+    // outside that; a claim takes a JSON body as well as a form.
+    let (_, _, one) = admin
+        .fetch(&base, &format!("/api/v1/identities/{mine}"))
+        .await;
+    let one: serde_json::Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(one["id"], mine.as_str());
+    assert!(
+        one["findings"].is_array() && one["tier"].is_string(),
+        "{one}"
+    );
+    let (_, _, two) = admin.fetch(&base, "/api/v1/identities?limit=2").await;
+    let two: serde_json::Value = serde_json::from_str(&two).unwrap();
+    assert_eq!(two["items"].as_array().unwrap().len(), 2, "{two}");
+    assert!(two["next"].is_string());
+    let (status, headers, bad) = admin.fetch(&base, "/api/v1/identities?limit=0").await;
+    assert_eq!(status, 400);
+    let content_type = headers["content-type"].to_str().unwrap();
+    assert!(
+        content_type.contains("json") && bad.contains("limit=0"),
+        "{content_type} {bad}"
+    );
+
+    let (_, _, orphans) = admin
+        .fetch(&base, "/api/v1/identities?orphaned=1&limit=5")
+        .await;
+    let orphans: serde_json::Value = serde_json::from_str(&orphans).unwrap();
+    let unowned = orphans["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["owner"].is_null())
+        .expect("an identity nobody owns")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let claimed = admin
+        .http
+        .post(format!("{base}/api/v1/identities/{unowned}/claim"))
+        .header("cookie", admin.cookie_header())
+        .header("X-CSRF-Token", &admin_csrf)
+        .json(&serde_json::json!({"owner": "team-json", "note": "a JSON body"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(claimed.status(), 200);
+    let claimed: serde_json::Value = claimed.json().await.unwrap();
+    assert_eq!(claimed["owner"], "team-json");
 
     // An owner sees what they own and what nobody owns, never someone else's.
     let (_, _, body) = owner.fetch(&base, "/api/v1/identities").await;

@@ -54,9 +54,9 @@ const LAUNCH_PAGE: usize = 2000;
 /// anything is written.
 pub fn parse_scope(scope: &str) -> Result<Scope, AppError> {
     let parsed = Scope::from_query_string(scope)?;
-    if parsed.after.is_some() {
+    if parsed.after.is_some() || parsed.limit.is_some() {
         return Err(AppError::Invalid(
-            "a scope cannot carry a page cursor (`after`)".into(),
+            "a scope cannot carry a page cursor or size (`after`, `limit`)".into(),
         ));
     }
     Ok(parsed)

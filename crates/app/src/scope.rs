@@ -30,6 +30,8 @@ pub struct ScopeParams {
     pub sort: Option<String>,
     /// The page cursor: a record id, or for `sort=risk` `<tier>.<record id>`.
     pub after: Option<String>,
+    /// Rows per page, 1 to [`MAX_LIMIT`] (the API's pages; a view's default otherwise).
+    pub limit: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -74,7 +76,12 @@ pub struct Scope {
     pub rule: Option<String>,
     pub sort: Sort,
     pub after: Option<Cursor>,
+    /// Rows per page asked for, 1 to [`MAX_LIMIT`].
+    pub limit: Option<usize>,
 }
+
+/// The most rows one page carries.
+pub const MAX_LIMIT: usize = 1000;
 
 /// The longest search text: names and external ids are shorter, and a pattern of tens of
 /// thousands of characters is refused by SQLite.
@@ -173,6 +180,17 @@ impl Scope {
             rule,
             sort,
             after,
+            limit: match nonempty(&p.limit) {
+                None => None,
+                Some(l) => match l.parse::<usize>() {
+                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => Some(n),
+                    _ => {
+                        return Err(AppError::Invalid(format!(
+                            "limit={l}: expected 1 to {MAX_LIMIT}"
+                        )));
+                    }
+                },
+            },
         })
     }
 
@@ -215,6 +233,7 @@ impl Scope {
             ("orphaned", flag(self.orphaned)),
             ("rule", self.rule.clone()),
             ("sort", (self.sort == Sort::Risk).then(|| "risk".to_owned())),
+            ("limit", self.limit.map(|l| l.to_string())),
         ] {
             if let Some(v) = v {
                 parts.push(format!("{k}={}", url_encode(&v)));
@@ -264,6 +283,9 @@ mod tests {
             ("as_of=garbage", "unknown field `as_of`"),
             ("stale=maybe", "stale=maybe: expected 1 or 0"),
             ("orphaned=2", "orphaned=2: expected 1 or 0"),
+            ("limit=0", "limit=0: expected 1 to 1000"),
+            ("limit=1001", "limit=1001: expected 1 to 1000"),
+            ("limit=ten", "limit=ten: expected 1 to 1000"),
             ("sort=risk&after=7", "bad cursor `7` for sort=risk"),
             (long.as_str(), "at most 256 characters"),
         ] {

@@ -28,7 +28,12 @@ pub async fn identities(
     let scope = scope_of(&params)?;
     let (items, next) = state
         .roster
-        .inventory_page(&s.principal, &scope, API_PAGE, Utc::now())
+        .inventory_page(
+            &s.principal,
+            &scope,
+            scope.limit.unwrap_or(API_PAGE),
+            Utc::now(),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(IdentitiesPage {
         items,
@@ -75,16 +80,32 @@ pub fn parse_record_id(raw: &str) -> Result<roster_core::RecordId, WebError> {
         .map_err(|e: roster_core::record::ParseRecordIdError| WebError::bad_request(e.to_string()))
 }
 
-/// POST /api/v1/identities/{id}/claim (form: `owner`, `note`; CSRF token required): records an
-/// ownership claim, audited. Owners claim for themselves, admins for anyone, auditors not at all.
+/// GET /api/v1/identities/{id}: one identity or credential, evaluated now, with its findings
+/// (the object `roster identities --format json` prints); 404 when it does not exist or the
+/// principal may not see it.
+pub async fn identity(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let s = require_session(&req, &state)?;
+    let id = parse_record_id(&path)?;
+    let item = state.roster.record(&s.principal, id, Utc::now()).await?;
+    Ok(HttpResponse::Ok().json(item))
+}
+
+/// POST /api/v1/identities/{id}/claim (JSON or form: `owner`, `note`; CSRF token required):
+/// records an ownership claim, audited. Owners claim for themselves, admins for anyone,
+/// auditors not at all.
 pub async fn claim(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<ClaimForm>,
+    body: actix_web::Either<web::Json<ClaimForm>, web::Form<ClaimForm>>,
 ) -> Result<HttpResponse, WebError> {
     let s = require_session(&req, &state)?;
     let id = parse_record_id(&path)?;
+    let form = body.into_inner();
     let claimed = state
         .roster
         .claim(

@@ -133,6 +133,7 @@ pub async fn serve(
                 web::post().to(campaigns::api_decide),
             )
             .route("/api/v1/identities", web::get().to(api::identities))
+            .route("/api/v1/identities/{id}", web::get().to(api::identity))
             .route("/api/v1/identities/{id}/claim", web::post().to(api::claim))
             .route(
                 "/api/v1/audit-events",
