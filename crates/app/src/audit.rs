@@ -212,6 +212,28 @@ impl Roster {
         Ok(self.store.verify_audit_chain().await?)
     }
 
+    /// A consistent copy of the store at `to` (SQLite), audited.
+    pub async fn backup_to(&self, p: &Principal, to: &std::path::Path) -> Result<(), AppError> {
+        p.require_issue_sign_in_links()?;
+        self.store.backup_into(to).await?;
+        self.record_event(
+            p.actor(),
+            "store.backed_up",
+            None,
+            serde_json::json!({"to": to.display().to_string()}),
+            Utc::now(),
+        )
+        .await
+    }
+
+    /// Live records, identities and credentials.
+    pub async fn record_count(&self) -> Result<u64, AppError> {
+        Ok(self
+            .store
+            .inventory_count(&roster_store::InventoryFilter::default())
+            .await?)
+    }
+
     /// Whether new audit events are keyed (a chain key is configured).
     pub fn audit_chain_keyed(&self) -> bool {
         self.store.audit_keyed()

@@ -2,6 +2,7 @@
 
 mod admin;
 mod audit;
+mod backup;
 mod campaign;
 mod check;
 mod claim;
@@ -67,6 +68,10 @@ pub enum Command {
     /// Access-certification campaigns.
     #[command(subcommand)]
     Campaign(campaign::CampaignCommand),
+    /// A consistent copy of the SQLite store, checked, while it is in use.
+    Backup(backup::BackupArgs),
+    /// Put a checked `roster backup` copy back in place of the SQLite store.
+    Restore(backup::RestoreArgs),
     /// Administration: a one-time admin sign-in link.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -109,6 +114,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Campaign(cmd) => campaign::run(cmd).await,
         Command::Doctor(args) => doctor::run(args).await,
         Command::Admin(cmd) => admin::run(cmd).await,
+        Command::Backup(args) => backup::backup(args).await,
+        Command::Restore(args) => backup::restore(args).await,
     };
     match result {
         Ok(code) => code,
