@@ -473,7 +473,10 @@ async fn an_upsert_never_overwrites_a_stored_record_of_another_natural_key() {
         let colliding_id = RecordId::derive("c", &b.key);
         let mut stored_a = row(a.clone(), Change::New);
         stored_a.id = colliding_id;
-        let collisions = s.write_records(run1, t(3), &[stored_a.clone()]).await.unwrap();
+        let collisions = s
+            .write_records(run1, t(3), &[stored_a.clone()])
+            .await
+            .unwrap();
         assert!(collisions.is_empty(), "{}", ts.backend);
 
         let run2 = s.begin_sync_run(t(4), &["c".into()], "test").await.unwrap();

@@ -301,7 +301,13 @@ impl SyncEngine {
                         report.duplicates += 1;
                     } else {
                         let earlier = self.earlier_key(id, &pending).await;
-                        log_collision(&source.name, &record.key, id, &earlier, "listed earlier in this listing");
+                        log_collision(
+                            &source.name,
+                            &record.key,
+                            id,
+                            &earlier,
+                            "listed earlier in this listing",
+                        );
                         report.counts.collisions += 1;
                     }
                     continue;

@@ -769,8 +769,7 @@ async fn stored_external_id(store: &Store, connector: &str, key: &RecordKey) -> 
 }
 
 #[tokio::test]
-async fn a_colliding_id_in_one_listing_is_skipped_not_merged_and_a_duplicate_is_not_a_collision()
-{
+async fn a_colliding_id_in_one_listing_is_skipped_not_merged_and_a_duplicate_is_not_a_collision() {
     for t in test_stores().await.unwrap() {
         let s = &t.store;
         let l = Listing::new("github.deploy_key", "acme");
@@ -781,7 +780,11 @@ async fn a_colliding_id_in_one_listing_is_skipped_not_merged_and_a_duplicate_is_
         let rt = &l.resource_type;
         *c.listings.lock().unwrap() = vec![(
             l.clone(),
-            Ok(vec![rec(rt, "acme", "a"), rec(rt, "acme", "x"), rec(rt, "acme", "b")]),
+            Ok(vec![
+                rec(rt, "acme", "a"),
+                rec(rt, "acme", "x"),
+                rec(rt, "acme", "b"),
+            ]),
         )];
         let mut e = engine(s);
         e.record_id = b_collides_with_a;
@@ -807,13 +810,21 @@ async fn a_colliding_id_in_one_listing_is_skipped_not_merged_and_a_duplicate_is_
             "{}",
             t.backend
         );
-        assert!(r.to_text().contains("1 record(s) SKIPPED"), "{}", r.to_text());
+        assert!(
+            r.to_text().contains("1 record(s) SKIPPED"),
+            "{}",
+            r.to_text()
+        );
 
         // The clean twin: the same key listed twice is a duplicate, and the text says nothing
         // of collisions.
         *c.listings.lock().unwrap() = vec![(
             l.clone(),
-            Ok(vec![rec(rt, "acme", "a"), rec(rt, "acme", "x"), rec(rt, "acme", "a")]),
+            Ok(vec![
+                rec(rt, "acme", "a"),
+                rec(rt, "acme", "x"),
+                rec(rt, "acme", "a"),
+            ]),
         )];
         let r = engine(s).run(&[source(&c)], &NoProgress).await.unwrap();
         let listing = &r.connectors[0].listings[0];
@@ -848,16 +859,16 @@ async fn a_record_colliding_with_a_stored_one_leaves_it_untouched_and_its_listin
         )];
         let mut e = engine(s);
         e.record_id = b_collides_with_a;
-        assert_eq!(e.run(&[source(&c)], &NoProgress).await.unwrap().counts.new, 2);
+        assert_eq!(
+            e.run(&[source(&c)], &NoProgress).await.unwrap().counts.new,
+            2
+        );
 
         // `a` is gone from the source and `b`, whose id is `a`'s, appears: the index knows the
         // stored key is another one, so `b` is skipped and `a` is swept as any gone record.
         let mut changed_x = rec(&rt, "acme", "x");
         changed_x.privilege = Privilege::Admin;
-        *c.listings.lock().unwrap() = vec![(
-            l.clone(),
-            Ok(vec![rec(&rt, "acme", "b"), changed_x]),
-        )];
+        *c.listings.lock().unwrap() = vec![(l.clone(), Ok(vec![rec(&rt, "acme", "b"), changed_x]))];
         let r = e.run(&[source(&c)], &NoProgress).await.unwrap();
         let listing = &r.connectors[0].listings[0];
         assert_eq!(
@@ -899,7 +910,10 @@ async fn a_record_whose_id_another_connector_stored_is_refused_by_the_store() {
         let foreign = rec(&rt, "acme", "foreign");
         let b_key = rec(&rt, "acme", "b").key;
         let colliding_id = roster_core::RecordId::derive("scripted", &b_key);
-        let run = s.begin_sync_run(chrono::Utc::now(), &["other".into()], "test").await.unwrap();
+        let run = s
+            .begin_sync_run(chrono::Utc::now(), &["other".into()], "test")
+            .await
+            .unwrap();
         let evaluation = RiskPolicy::default().evaluate(&foreign, chrono::Utc::now());
         s.write_records(
             run,
