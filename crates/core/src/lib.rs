@@ -19,6 +19,6 @@ pub use model::{
     Kind, OwaspCode, ParseEnumError, Platform, Privilege, RecordClass, Severity, Status, Tier,
     Usage,
 };
-pub use record::{InteractiveSignIn, Record, RecordId, RecordKey};
+pub use record::{InteractiveSignIn, Record, RecordId, RecordKey, external_id_check};
 pub use risk::{Context, Evaluation, Finding, RiskPolicy};
 pub use signal::{PLATFORM_RULES, PlatformRule, Signal, platform_rule};

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 use crate::model::{Kind, Platform, Privilege, RecordClass, Status, Usage};
 use crate::signal::Signal;
@@ -42,6 +42,16 @@ impl RecordId {
         // Reinterpreting the bits keeps every id in an SQL BIGINT.
         RecordId(xxh3_64(&buf) as i64)
     }
+}
+
+/// A second, independent 32-bit hash of an external id. Within one listing (connector,
+/// resource type and scope fixed), two records with the same [`RecordId`] but different checks
+/// are different natural keys whose ids collide: the sync skips the second instead of merging.
+/// Equal checks do not prove equal keys, so the store still compares the full key on write.
+pub fn external_id_check(external_id: &str) -> u32 {
+    // Any seed but 0 (that of [`RecordId::derive`]) keeps the two hashes independent.
+    const SEED: u64 = 0x5eed_c011_1510_0019;
+    xxh3_64_with_seed(external_id.as_bytes(), SEED) as u32
 }
 
 impl fmt::Display for RecordId {

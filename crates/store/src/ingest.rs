@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use roster_core::{Evaluation, Record, RecordId, Status};
+use roster_core::{Evaluation, Record, RecordId, RecordKey, Status};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Set, Statement,
@@ -26,9 +26,12 @@ pub struct IndexEntry {
     pub gone: bool,
     /// Index into [`RecordIndex::listings`].
     pub listing: u32,
+    /// [`roster_core::external_id_check`] of the stored external id: with `listing`, it tells
+    /// a record listed again from a different one whose id collides, without keeping the key.
+    pub external_id_check: u32,
 }
 
-/// Every stored record of one connector, by id. About 40 bytes a record, so a million fit in
+/// Every stored record of one connector, by id. About 45 bytes a record, so a million fit in
 /// well under the memory budget, and a re-sync of an unchanged estate reads the database once.
 #[derive(Debug, Default)]
 pub struct RecordIndex {
@@ -54,12 +57,13 @@ impl RecordIndex {
         id
     }
 
-    /// Records of `listing` that are not gone and were not seen in this run.
-    pub fn unseen_in(&self, listing: u32, seen: &std::collections::HashSet<i64>) -> Vec<i64> {
+    /// Records of `listing` that are not gone and were not seen in this run (`seen`: the ids
+    /// taken from the listing, each with its external id's check).
+    pub fn unseen_in(&self, listing: u32, seen: &HashMap<i64, u32>) -> Vec<i64> {
         let mut ids: Vec<i64> = self
             .entries
             .iter()
-            .filter(|(id, e)| e.listing == listing && !e.gone && !seen.contains(id))
+            .filter(|(id, e)| e.listing == listing && !e.gone && !seen.contains_key(id))
             .map(|(id, _)| *id)
             .collect();
         ids.sort_unstable();
@@ -99,7 +103,7 @@ pub struct RecordRow {
 }
 
 /// The records table's columns in insert order. On conflict everything but `id` and
-/// `first_seen_run` is replaced.
+/// `first_seen_run` is replaced, and only when the stored natural key is the incoming one.
 const RECORD_COLUMNS: [&str; 30] = [
     "id",
     "connector",
@@ -170,7 +174,48 @@ fn upsert_sql(backend: DbBackend, rows: usize) -> String {
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
     sql.push_str(&updates.join(", "));
+    // Ids are hashes: a stored row of another natural key with the same id is a collision,
+    // never overwritten. Rows this skips are missing from the statement's count of rows.
+    sql.push_str(
+        " WHERE records.connector = excluded.connector \
+         AND records.resource_type = excluded.resource_type \
+         AND records.scope = excluded.scope \
+         AND records.external_id = excluded.external_id",
+    );
     sql
+}
+
+/// A record that was not written because a stored record of a different natural key has its
+/// id. Ids and names only: a natural key never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collision {
+    pub id: RecordId,
+    pub connector: String,
+    pub key: RecordKey,
+    /// How the sync had counted the skipped record.
+    pub change: Change,
+    pub stored_connector: String,
+    pub stored_key: RecordKey,
+}
+
+/// The natural key of one row of an upsert, kept to name it if the row does not apply.
+#[derive(Debug, Clone)]
+struct WrittenKey {
+    id: i64,
+    connector: String,
+    key: RecordKey,
+    change: Change,
+}
+
+/// One upsert statement and what goes with it.
+struct PreparedChunk {
+    upsert: Statement,
+    keys: Vec<WrittenKey>,
+    /// The history of the chunk's changed and returned rows, built ahead like the upsert.
+    history: Option<Statement>,
+    /// The same history as data (record id, change, content hash), to rebuild it without the
+    /// rows that collided (rare).
+    history_rows: Vec<(i64, Change, i64)>,
 }
 
 fn json_text<T: serde::Serialize>(v: &T) -> String {
@@ -179,9 +224,12 @@ fn json_text<T: serde::Serialize>(v: &T) -> String {
 
 /// A batch of records as the statements that write it (see [`Store::prepare_records`]).
 pub struct PreparedRecords {
-    statements: Vec<Statement>,
+    chunks: Vec<PreparedChunk>,
     /// Each row's id and the moment its evaluation falls due.
     untils: Vec<(i64, Option<DateTime<Utc>>)>,
+    /// The run and moment the batch was prepared for, to rebuild history (see `PreparedChunk`).
+    run_id: i64,
+    now: DateTime<Utc>,
 }
 
 impl PreparedRecords {
@@ -205,10 +253,49 @@ pub struct RunWrites {
 }
 
 impl RunWrites {
-    pub async fn records(&mut self, batch: PreparedRecords) -> Result<(), StoreError> {
+    /// Writes a batch; returns the records it skipped because their id collides with a stored
+    /// record of a different natural key (those keep their row, history and evaluation).
+    pub async fn records(&mut self, batch: PreparedRecords) -> Result<Vec<Collision>, StoreError> {
         self.rows += batch.len();
-        for statement in batch.statements {
-            self.txn.execute(statement).await?;
+        let backend = self.txn.get_database_backend();
+        let mut collisions = Vec::new();
+        for chunk in batch.chunks {
+            let applied = self.txn.execute(chunk.upsert).await?.rows_affected();
+            // The common case costs no query: every row was inserted or updated.
+            let found = if applied < chunk.keys.len() as u64 {
+                stored_key_collisions(&self.txn, chunk.keys).await?
+            } else {
+                Vec::new()
+            };
+            if found.is_empty() {
+                if let Some(history) = chunk.history {
+                    self.txn.execute(history).await?;
+                }
+            } else {
+                let skipped: std::collections::HashSet<i64> =
+                    found.iter().map(|c| c.id.0).collect();
+                let kept: Vec<_> = chunk
+                    .history_rows
+                    .iter()
+                    .filter(|(id, _, _)| !skipped.contains(id))
+                    .collect();
+                if !kept.is_empty() {
+                    let insert = record_history::Entity::insert_many(kept.into_iter().map(
+                        |(id, change, content_hash)| record_history::ActiveModel {
+                            record_id: Set(*id),
+                            sync_run_id: Set(batch.run_id),
+                            change: Set(change.as_str().to_owned()),
+                            content_hash: Set(*content_hash),
+                            at: Set(batch.now),
+                            ..Default::default()
+                        },
+                    ));
+                    self.txn
+                        .execute(sea_orm::QueryTrait::build(&insert, backend))
+                        .await?;
+                }
+                collisions.extend(found);
+            }
         }
         let cover = match self.cover {
             Some(cover) => cover,
@@ -216,7 +303,21 @@ impl RunWrites {
                 .cover
                 .insert(crate::evaluation::read_cover(&self.txn).await?),
         };
-        crate::evaluation::list_written(&self.txn, &batch.untils, cover).await
+        if collisions.is_empty() {
+            crate::evaluation::list_written(&self.txn, &batch.untils, cover).await?;
+        } else {
+            // A skipped row's evaluation is not the stored record's: it must not move when the
+            // stored one falls due.
+            let skipped: std::collections::HashSet<i64> =
+                collisions.iter().map(|c| c.id.0).collect();
+            let untils: Vec<_> = batch
+                .untils
+                .into_iter()
+                .filter(|(id, _)| !skipped.contains(id))
+                .collect();
+            crate::evaluation::list_written(&self.txn, &untils, cover).await?;
+        }
+        Ok(collisions)
     }
 
     /// Marks records gone, with history (see [`Store::mark_gone`]).
@@ -312,19 +413,21 @@ impl Store {
                 .column(record::Column::Id)
                 .column(record::Column::ContentHash)
                 .column(record::Column::GoneRun)
+                .column(record::Column::ExternalId)
                 .filter(record::Column::Connector.eq(connector))
                 .filter(record::Column::ResourceType.eq(resource_type.as_str()))
                 .filter(record::Column::Scope.eq(scope.as_str()))
-                .into_tuple::<(i64, i64, Option<i64>)>()
+                .into_tuple::<(i64, i64, Option<i64>, String)>()
                 .stream(&self.db)
                 .await?;
-            while let Some((id, content_hash, gone_run)) = rows.try_next().await? {
+            while let Some((id, content_hash, gone_run, external_id)) = rows.try_next().await? {
                 index.entries.insert(
                     id,
                     IndexEntry {
                         content_hash,
                         gone: gone_run.is_some(),
                         listing,
+                        external_id_check: roster_core::external_id_check(&external_id),
                     },
                 );
             }
@@ -333,13 +436,14 @@ impl Store {
     }
 
     /// Writes new and changed records and their history in one transaction: a crash leaves
-    /// either the whole batch or none of it.
+    /// either the whole batch or none of it. Returns the records skipped as id collisions (see
+    /// [`RunWrites::records`]).
     pub async fn write_records(
         &self,
         run_id: i64,
         now: DateTime<Utc>,
         rows: &[RecordRow],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<Collision>, StoreError> {
         self.write_prepared(self.prepare_records(run_id, now, rows.to_vec()))
             .await
     }
@@ -357,21 +461,38 @@ impl Store {
         // Ids are hashes: in id order, one batch walks each B-tree once instead of jumping.
         rows.sort_unstable_by_key(|r| r.id.0);
         let untils = rows.iter().map(|r| (r.id.0, r.evaluation.until)).collect();
-        let mut statements = Vec::with_capacity(rows.len().div_ceil(ROWS_PER_STATEMENT) * 2);
+        let mut chunks = Vec::with_capacity(rows.len().div_ceil(ROWS_PER_STATEMENT));
         let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
             let chunk: Vec<RecordRow> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
             // A record's arrival is its `first_seen_run`; history holds what happened after.
-            let history: Vec<record_history::ActiveModel> = chunk
+            let history_rows: Vec<(i64, Change, i64)> = chunk
                 .iter()
                 .filter(|r| r.change != Change::New)
-                .map(|r| record_history::ActiveModel {
-                    record_id: Set(r.id.0),
-                    sync_run_id: Set(run_id),
-                    change: Set(r.change.as_str().to_owned()),
-                    content_hash: Set(r.content_hash),
-                    at: Set(now),
-                    ..Default::default()
+                .map(|r| (r.id.0, r.change, r.content_hash))
+                .collect();
+            let history = (!history_rows.is_empty()).then(|| {
+                sea_orm::QueryTrait::build(
+                    &record_history::Entity::insert_many(history_rows.iter().map(
+                        |(id, change, content_hash)| record_history::ActiveModel {
+                            record_id: Set(*id),
+                            sync_run_id: Set(run_id),
+                            change: Set(change.as_str().to_owned()),
+                            content_hash: Set(*content_hash),
+                            at: Set(now),
+                            ..Default::default()
+                        },
+                    )),
+                    backend,
+                )
+            });
+            let keys = chunk
+                .iter()
+                .map(|r| WrittenKey {
+                    id: r.id.0,
+                    connector: r.connector.clone(),
+                    key: r.record.key.clone(),
+                    change: r.change,
                 })
                 .collect();
             let sql = upsert_sql(backend, chunk.len());
@@ -379,26 +500,34 @@ impl Store {
             for row in chunk {
                 row.into_values(run_id, &mut values);
             }
-            statements.push(Statement::from_sql_and_values(backend, sql, values));
-            if !history.is_empty() {
-                statements.push(sea_orm::QueryTrait::build(
-                    &record_history::Entity::insert_many(history),
-                    backend,
-                ));
-            }
+            chunks.push(PreparedChunk {
+                upsert: Statement::from_sql_and_values(backend, sql, values),
+                keys,
+                history,
+                history_rows,
+            });
         }
-        PreparedRecords { statements, untils }
+        PreparedRecords {
+            chunks,
+            untils,
+            run_id,
+            now,
+        }
     }
 
     /// Executes a [`PreparedRecords`] batch in one transaction, with the listing of what falls
     /// due soon.
-    pub async fn write_prepared(&self, batch: PreparedRecords) -> Result<(), StoreError> {
+    pub async fn write_prepared(
+        &self,
+        batch: PreparedRecords,
+    ) -> Result<Vec<Collision>, StoreError> {
         if batch.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut writes = self.begin_run_writes().await?;
-        writes.records(batch).await?;
-        writes.commit().await
+        let collisions = writes.records(batch).await?;
+        writes.commit().await?;
+        Ok(collisions)
     }
 
     /// Opens a transaction for a sync run's writes (batches of records, sweeps, listing
@@ -427,6 +556,49 @@ impl Store {
         writes.gone(run_id, now, ids).await?;
         writes.commit().await
     }
+}
+
+/// Of `keys`, those whose id is stored under a different natural key: an upsert skipped them.
+/// One query for the chunk, run only when its upsert applied fewer rows than it had.
+async fn stored_key_collisions<C: ConnectionTrait>(
+    db: &C,
+    keys: Vec<WrittenKey>,
+) -> Result<Vec<Collision>, StoreError> {
+    let stored: HashMap<i64, (String, RecordKey)> = record::Entity::find()
+        .select_only()
+        .column(record::Column::Id)
+        .column(record::Column::Connector)
+        .column(record::Column::ResourceType)
+        .column(record::Column::Scope)
+        .column(record::Column::ExternalId)
+        .filter(record::Column::Id.is_in(keys.iter().map(|k| k.id)))
+        .into_tuple::<(i64, String, String, String, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(id, connector, resource_type, scope, external_id)| {
+            let key = RecordKey {
+                resource_type,
+                scope,
+                external_id,
+            };
+            (id, (connector, key))
+        })
+        .collect();
+    Ok(keys
+        .into_iter()
+        .filter_map(|k| {
+            let (stored_connector, stored_key) = stored.get(&k.id)?;
+            (*stored_connector != k.connector || *stored_key != k.key).then(|| Collision {
+                id: RecordId(k.id),
+                connector: k.connector,
+                key: k.key,
+                change: k.change,
+                stored_connector: stored_connector.clone(),
+                stored_key: stored_key.clone(),
+            })
+        })
+        .collect())
 }
 
 /// Marks `ids` gone in run `run_id`, with history.

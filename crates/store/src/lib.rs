@@ -29,7 +29,9 @@ use sea_orm::{
 pub use error::StoreError;
 pub use evaluation::{EvaluationCheck, EvaluationInputs, StoredEvaluationFilter, WrongEvaluation};
 pub use http_validators::HttpValidator;
-pub use ingest::{Change, IndexEntry, PreparedRecords, RecordIndex, RecordRow, RunWrites};
+pub use ingest::{
+    Change, Collision, IndexEntry, PreparedRecords, RecordIndex, RecordRow, RunWrites,
+};
 pub use inventory::InventoryFilter;
 pub use sync_runs::{ListingOutcome, RunCounts, RunStatus};
 

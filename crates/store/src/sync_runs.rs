@@ -46,6 +46,11 @@ pub struct RunCounts {
     pub unchanged: u64,
     pub gone: u64,
     pub failed_listings: u64,
+    /// Records skipped because their id collides with that of a different natural key (listed
+    /// earlier in the run, or stored): never merged, never written. Kept in the run's report
+    /// JSON only.
+    #[serde(default)]
+    pub collisions: u64,
 }
 
 impl RunCounts {
@@ -55,6 +60,7 @@ impl RunCounts {
         self.unchanged += other.unchanged;
         self.gone += other.gone;
         self.failed_listings += other.failed_listings;
+        self.collisions += other.collisions;
     }
 }
 

@@ -459,3 +459,85 @@ async fn inventory_pages_read_only_the_sample_mark_of_raw() {
         );
     }
 }
+
+/// A stored record whose id is that of another natural key (a 64-bit collision, made here by
+/// giving the row the other key's id) is never overwritten: the upsert skips it and says so,
+/// writes no history or evaluation for it, and still writes the rest of the batch.
+#[tokio::test]
+async fn an_upsert_never_overwrites_a_stored_record_of_another_natural_key() {
+    for ts in test_stores().await.unwrap() {
+        let s = &ts.store;
+        let run1 = s.begin_sync_run(t(3), &["c".into()], "test").await.unwrap();
+        let a = record("acme", "a", Platform::Gcp, None);
+        let b = record("acme", "b", Platform::Gcp, Some("ops"));
+        let colliding_id = RecordId::derive("c", &b.key);
+        let mut stored_a = row(a.clone(), Change::New);
+        stored_a.id = colliding_id;
+        let collisions = s
+            .write_records(run1, t(3), &[stored_a.clone()])
+            .await
+            .unwrap();
+        assert!(collisions.is_empty(), "{}", ts.backend);
+
+        let run2 = s.begin_sync_run(t(4), &["c".into()], "test").await.unwrap();
+        let other = record("acme", "other", Platform::Gcp, None);
+        for change in [Change::New, Change::Changed] {
+            let collisions = s
+                .write_records(
+                    run2,
+                    t(4),
+                    &[row(b.clone(), change), row(other.clone(), Change::New)],
+                )
+                .await
+                .unwrap();
+            assert_eq!(collisions.len(), 1, "{}: {change:?}", ts.backend);
+            let c = &collisions[0];
+            assert_eq!(
+                (c.id, &c.key, &c.stored_key, c.change),
+                (colliding_id, &b.key, &a.key, change),
+                "{}",
+                ts.backend
+            );
+            let stored = s.record(colliding_id.0).await.unwrap();
+            assert_eq!(
+                (stored.to_record().unwrap(), stored.changed_run),
+                (a.clone(), run1),
+                "{}: the stored record is untouched",
+                ts.backend
+            );
+            assert!(
+                s.record_timeline(colliding_id.0).await.unwrap().is_empty(),
+                "{}: no history of the skipped record on the stored one",
+                ts.backend
+            );
+        }
+        let other_id = RecordId::derive("c", &other.key).0;
+        assert_eq!(
+            s.record(other_id).await.unwrap().external_id,
+            "other",
+            "{}: the rest of the batch is written",
+            ts.backend
+        );
+
+        // The clean twin: the stored natural key itself updates as always.
+        let mut changed_a = a.clone();
+        changed_a.owner = Some("ops".into());
+        let mut update = row(changed_a.clone(), Change::Changed);
+        update.id = colliding_id;
+        let collisions = s.write_records(run2, t(4), &[update]).await.unwrap();
+        assert!(collisions.is_empty(), "{}", ts.backend);
+        let stored = s.record(colliding_id.0).await.unwrap();
+        assert_eq!(
+            (stored.to_record().unwrap(), stored.changed_run),
+            (changed_a, run2),
+            "{}",
+            ts.backend
+        );
+        assert_eq!(
+            s.record_timeline(colliding_id.0).await.unwrap().len(),
+            1,
+            "{}",
+            ts.backend
+        );
+    }
+}

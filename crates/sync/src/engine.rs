@@ -1,15 +1,15 @@
 //! One sync run over a set of connectors.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use roster_connector_sdk::{
     CachedResponse, Clock, Connector, ConnectorError, Listing, PageGuard, ValidatorCache,
 };
-use roster_core::{Record, RecordId, RiskPolicy, Status};
+use roster_core::{Record, RecordId, RecordKey, RiskPolicy, Status, external_id_check};
 use roster_store::{
-    Change, EvaluationInputs, HttpValidator, IndexEntry, ListingOutcome, RecordIndex, RecordRow,
-    RunCounts, RunStatus, Store,
+    Change, Collision, EvaluationInputs, HttpValidator, IndexEntry, ListingOutcome, RecordIndex,
+    RecordRow, RunCounts, RunStatus, Store,
 };
 
 use crate::SyncError;
@@ -42,6 +42,9 @@ pub struct SyncEngine {
     pub batch_size: usize,
     /// Pages per listing before it is called a loop.
     pub max_pages: u64,
+    /// How a record's id is derived from its connector and natural key: [`RecordId::derive`].
+    /// Replaceable so that tests can make ids collide, which no real 64-bit hash will do.
+    pub record_id: fn(&str, &RecordKey) -> RecordId,
 }
 
 impl SyncEngine {
@@ -52,6 +55,7 @@ impl SyncEngine {
             clock,
             batch_size: 2000,
             max_pages: 100_000,
+            record_id: RecordId::derive,
         }
     }
 
@@ -104,7 +108,6 @@ impl SyncEngine {
         let write_store = self.store.writer().await?;
         let mut writer = RunWriter::start(write_store.clone(), run_id);
         let mut reports = Vec::with_capacity(sources.len());
-        let mut counts = RunCounts::default();
         for source in sources {
             let report = match self
                 .run_source(source, &inputs, &mut writer, progress)
@@ -118,10 +121,14 @@ impl SyncEngine {
                     return Err(e);
                 }
             };
-            counts.add(&report.counts);
             reports.push(report);
         }
-        writer.finish().await?;
+        let stored_collisions = writer.finish().await?;
+        count_stored_collisions(&mut reports, stored_collisions);
+        let mut counts = RunCounts::default();
+        for report in &reports {
+            counts.add(&report.counts);
+        }
         // After the writer, so that these writes never wait on its transactions (SQLite).
         for source in sources {
             if let Some(cache) = source.connector.validator_cache() {
@@ -265,7 +272,9 @@ impl SyncEngine {
             not_modified: 0,
             counts: RunCounts::default(),
         };
-        let mut seen: HashSet<i64> = HashSet::new();
+        // Each id taken from this listing, with its external id's check: the same id again with
+        // the same check is a duplicate, with another a collision.
+        let mut seen: HashMap<i64, u32> = HashMap::new();
         let mut pending: Vec<RecordRow> = Vec::new();
         let mut guard = PageGuard::new(listing, self.max_pages);
         let mut token = None;
@@ -285,11 +294,34 @@ impl SyncEngine {
                     report.rejected += 1;
                     continue;
                 }
-                let id = RecordId::derive(&source.name, &record.key);
-                if !seen.insert(id.0) {
-                    report.duplicates += 1;
+                let id = (self.record_id)(&source.name, &record.key);
+                let check = external_id_check(&record.key.external_id);
+                if let Some(&earlier) = seen.get(&id.0) {
+                    if earlier == check {
+                        report.duplicates += 1;
+                    } else {
+                        let earlier = self.earlier_key(id, &pending).await;
+                        log_collision(
+                            &source.name,
+                            &record.key,
+                            id,
+                            &earlier,
+                            "listed earlier in this listing",
+                        );
+                        report.counts.collisions += 1;
+                    }
                     continue;
                 }
+                if let Some(e) = index.entries.get(&id.0)
+                    && (e.listing != listing_id || e.external_id_check != check)
+                {
+                    // Not taken as seen: the stored record is swept by its own listing's rules.
+                    let earlier = self.earlier_key(id, &pending).await;
+                    log_collision(&source.name, &record.key, id, &earlier, "stored");
+                    report.counts.collisions += 1;
+                    continue;
+                }
+                seen.insert(id.0, check);
                 page_seen += 1;
                 let at = Moment {
                     connector: &source.name,
@@ -378,7 +410,7 @@ impl SyncEngine {
         let parent_id = record
             .parent
             .as_ref()
-            .map(|p| RecordId::derive(connector, p));
+            .map(|p| (self.record_id)(connector, p));
         let evaluation = inputs.evaluate(&self.policy, id.0, &record, now);
         Some(RecordRow {
             id,
@@ -408,12 +440,89 @@ impl SyncEngine {
                     content_hash: row.content_hash,
                     gone: false,
                     listing: listing_id,
+                    external_id_check: external_id_check(&row.record.key.external_id),
                 },
             );
         }
         writer
             .records(std::mem::take(pending), self.clock.now())
             .await
+    }
+}
+
+impl SyncEngine {
+    /// The natural key that already holds `id`, for the log of a collision (rare): from the
+    /// rows not yet flushed, else the store; written in this run but not yet committed, it
+    /// is not found.
+    async fn earlier_key(&self, id: RecordId, pending: &[RecordRow]) -> String {
+        if let Some(row) = pending.iter().find(|r| r.id == id) {
+            return natural_key(&row.connector, &row.record.key);
+        }
+        match self.store.record(id.0).await {
+            Ok(m) => natural_key(
+                &m.connector,
+                &RecordKey {
+                    resource_type: m.resource_type,
+                    scope: m.scope,
+                    external_id: m.external_id,
+                },
+            ),
+            Err(_) => "(written earlier in this run, not yet committed)".to_owned(),
+        }
+    }
+}
+
+/// A natural key for logs: ids and names only, never a secret.
+fn natural_key(connector: &str, key: &RecordKey) -> String {
+    format!(
+        "{connector}/{}/{}/{}",
+        key.resource_type, key.scope, key.external_id
+    )
+}
+
+fn log_collision(connector: &str, key: &RecordKey, id: RecordId, earlier: &str, where_: &str) {
+    tracing::error!(
+        record_id = %id,
+        skipped = %natural_key(connector, key),
+        holder = %earlier,
+        holder_is = where_,
+        "record id collision: two natural keys hash to one id; the later record is skipped, \
+         not merged (report it: ids need a wider hash)"
+    );
+}
+
+/// Books the records the store refused as id collisions (found after their listings were
+/// reported, since the writer runs behind the engine): counted as collisions instead of as
+/// new or changed. Their listings stay complete; nothing of them was swept.
+fn count_stored_collisions(reports: &mut [ConnectorReport], collisions: Vec<Collision>) {
+    for c in collisions {
+        log_collision(
+            &c.connector,
+            &c.key,
+            c.id,
+            &natural_key(&c.stored_connector, &c.stored_key),
+            "stored",
+        );
+        let Some(conn) = reports.iter_mut().find(|r| r.name == c.connector) else {
+            continue;
+        };
+        let rebook = |counts: &mut RunCounts| {
+            counts.collisions += 1;
+            match c.change {
+                Change::New => counts.new = counts.new.saturating_sub(1),
+                Change::Changed | Change::Returned => {
+                    counts.changed = counts.changed.saturating_sub(1)
+                }
+            }
+        };
+        rebook(&mut conn.counts);
+        if let Some(l) = conn
+            .listings
+            .iter_mut()
+            .find(|l| l.resource_type == c.key.resource_type && l.scope == c.key.scope)
+        {
+            rebook(&mut l.counts);
+        }
     }
 }
 

@@ -78,6 +78,12 @@ impl SyncReport {
                     "    {n} request(s) answered 304 Not Modified (no rate-limit quota spent)\n"
                 ));
             }
+            if conn.counts.collisions > 0 {
+                out.push_str(&format!(
+                    "    {} record(s) SKIPPED: id collides with another natural key (see the error log)\n",
+                    conn.counts.collisions
+                ));
+            }
             if let Some(e) = &conn.error {
                 out.push_str(&format!("    NOT SEEN (whole connector): {e}\n"));
             }

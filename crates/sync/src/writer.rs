@@ -3,7 +3,9 @@
 //! recorded complete only after all its batches and its sweep have committed.
 
 use chrono::{DateTime, Utc};
-use roster_store::{ListingOutcome, PreparedRecords, RecordRow, RunWrites, Store, StoreError};
+use roster_store::{
+    Collision, ListingOutcome, PreparedRecords, RecordRow, RunWrites, Store, StoreError,
+};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -19,7 +21,7 @@ pub(crate) struct RunWriter {
     store: Store,
     run_id: i64,
     tx: Option<mpsc::Sender<WriteOp>>,
-    handle: Option<JoinHandle<Result<(), StoreError>>>,
+    handle: Option<JoinHandle<Result<Vec<Collision>, StoreError>>>,
 }
 
 /// Batches queued ahead of the writer; each is at most `batch_size` records, so memory stays
@@ -29,9 +31,17 @@ const QUEUE: usize = 2;
 /// The most records one write transaction takes from queued batches.
 const GROUP_ROWS: usize = 20_000;
 
-async fn apply(writes: &mut RunWrites, run_id: i64, op: WriteOp) -> Result<(), StoreError> {
+async fn apply(
+    writes: &mut RunWrites,
+    run_id: i64,
+    op: WriteOp,
+    collisions: &mut Vec<Collision>,
+) -> Result<(), StoreError> {
     match op {
-        WriteOp::Records(batch) => writes.records(batch).await,
+        WriteOp::Records(batch) => {
+            collisions.extend(writes.records(batch).await?);
+            Ok(())
+        }
         WriteOp::Gone(ids, now) => writes.gone(run_id, now, &ids).await,
         WriteOp::Listing(outcome, now) => writes.listing(run_id, now, &outcome).await,
     }
@@ -48,18 +58,21 @@ impl RunWriter {
             // slower, every op commits as soon as it is written, and the write lock is never
             // held while waiting on the source. Order is kept: a listing's outcome commits with
             // or after its batches and sweep.
+            // Collisions the store found are reported when the run ends (see `finish`): the
+            // engine has moved on by the time a batch is written.
+            let mut collisions = Vec::new();
             while let Some(op) = rx.recv().await {
                 let mut writes = task_store.begin_run_writes().await?;
-                apply(&mut writes, run_id, op).await?;
+                apply(&mut writes, run_id, op, &mut collisions).await?;
                 while writes.rows() < GROUP_ROWS {
                     match rx.try_recv() {
-                        Ok(op) => apply(&mut writes, run_id, op).await?,
+                        Ok(op) => apply(&mut writes, run_id, op, &mut collisions).await?,
                         Err(_) => break,
                     }
                 }
                 writes.commit().await?;
             }
-            Ok(())
+            Ok(collisions)
         });
         Self {
             store,
@@ -118,15 +131,16 @@ impl RunWriter {
         self.send(WriteOp::Listing(outcome, now)).await
     }
 
-    /// Waits until everything queued is committed.
-    pub(crate) async fn finish(&mut self) -> Result<(), SyncError> {
+    /// Waits until everything queued is committed; returns the records the store skipped as
+    /// id collisions with stored records of other natural keys.
+    pub(crate) async fn finish(&mut self) -> Result<Vec<Collision>, SyncError> {
         self.tx = None;
         match self.handle.take() {
             Some(handle) => match handle.await {
                 Ok(result) => result.map_err(SyncError::from),
                 Err(_) => Err(SyncError::WriterStopped),
             },
-            None => Ok(()),
+            None => Ok(Vec::new()),
         }
     }
 }

@@ -752,3 +752,223 @@ async fn a_second_sync_of_a_connector_is_refused_while_the_first_runs() {
         assert_eq!(s.sync_run(running).await.unwrap().status, "running");
     }
 }
+
+/// Ids as [`roster_core::RecordId::derive`] makes them, except that external id `b` takes the
+/// id of `a` in the same listing: a collision no real 64-bit hash can be made to produce.
+fn b_collides_with_a(connector: &str, key: &RecordKey) -> roster_core::RecordId {
+    let mut key = key.clone();
+    if key.external_id == "b" {
+        key.external_id = "a".into();
+    }
+    roster_core::RecordId::derive(connector, &key)
+}
+
+async fn stored_external_id(store: &Store, connector: &str, key: &RecordKey) -> String {
+    let id = roster_core::RecordId::derive(connector, key).0;
+    store.record(id).await.unwrap().external_id
+}
+
+#[tokio::test]
+async fn a_colliding_id_in_one_listing_is_skipped_not_merged_and_a_duplicate_is_not_a_collision() {
+    for t in test_stores().await.unwrap() {
+        let s = &t.store;
+        let l = Listing::new("github.deploy_key", "acme");
+        let c = ScriptedConnector {
+            page_size: 2,
+            ..Default::default()
+        };
+        let rt = &l.resource_type;
+        *c.listings.lock().unwrap() = vec![(
+            l.clone(),
+            Ok(vec![
+                rec(rt, "acme", "a"),
+                rec(rt, "acme", "x"),
+                rec(rt, "acme", "b"),
+            ]),
+        )];
+        let mut e = engine(s);
+        e.record_id = b_collides_with_a;
+        let r = e.run(&[source(&c)], &NoProgress).await.unwrap();
+        let listing = &r.connectors[0].listings[0];
+        assert_eq!(
+            (
+                r.status,
+                listing.status,
+                r.counts.new,
+                r.counts.collisions,
+                listing.counts.collisions,
+                listing.duplicates
+            ),
+            (RunStatus::Ok, "complete", 2, 1, 1, 0),
+            "{}",
+            t.backend
+        );
+        assert_eq!(count(s, None).await, 2, "{}: b is not stored", t.backend);
+        assert_eq!(
+            stored_external_id(s, "scripted", &rec(rt, "acme", "a").key).await,
+            "a",
+            "{}",
+            t.backend
+        );
+        assert!(
+            r.to_text().contains("1 record(s) SKIPPED"),
+            "{}",
+            r.to_text()
+        );
+
+        // The clean twin: the same key listed twice is a duplicate, and the text says nothing
+        // of collisions.
+        *c.listings.lock().unwrap() = vec![(
+            l.clone(),
+            Ok(vec![
+                rec(rt, "acme", "a"),
+                rec(rt, "acme", "x"),
+                rec(rt, "acme", "a"),
+            ]),
+        )];
+        let r = engine(s).run(&[source(&c)], &NoProgress).await.unwrap();
+        let listing = &r.connectors[0].listings[0];
+        assert_eq!(
+            (
+                r.counts.unchanged,
+                r.counts.collisions,
+                listing.duplicates,
+                r.counts.gone
+            ),
+            (2, 0, 1, 0),
+            "{}",
+            t.backend
+        );
+        assert!(!r.to_text().contains("SKIPPED"), "{}", r.to_text());
+    }
+}
+
+#[tokio::test]
+async fn a_record_colliding_with_a_stored_one_leaves_it_untouched_and_its_listing_complete() {
+    for t in test_stores().await.unwrap() {
+        let s = &t.store;
+        let l = Listing::new("github.deploy_key", "acme");
+        let rt = l.resource_type.clone();
+        let c = ScriptedConnector {
+            page_size: 2,
+            ..Default::default()
+        };
+        *c.listings.lock().unwrap() = vec![(
+            l.clone(),
+            Ok(vec![rec(&rt, "acme", "a"), rec(&rt, "acme", "x")]),
+        )];
+        let mut e = engine(s);
+        e.record_id = b_collides_with_a;
+        assert_eq!(
+            e.run(&[source(&c)], &NoProgress).await.unwrap().counts.new,
+            2
+        );
+
+        // `a` is gone from the source and `b`, whose id is `a`'s, appears: the index knows the
+        // stored key is another one, so `b` is skipped and `a` is swept as any gone record.
+        let mut changed_x = rec(&rt, "acme", "x");
+        changed_x.privilege = Privilege::Admin;
+        *c.listings.lock().unwrap() = vec![(l.clone(), Ok(vec![rec(&rt, "acme", "b"), changed_x]))];
+        let r = e.run(&[source(&c)], &NoProgress).await.unwrap();
+        let listing = &r.connectors[0].listings[0];
+        assert_eq!(
+            (
+                r.status,
+                listing.status,
+                r.counts.changed,
+                r.counts.new,
+                r.counts.collisions,
+                r.counts.gone
+            ),
+            (RunStatus::Ok, "complete", 1, 0, 1, 1),
+            "{}",
+            t.backend
+        );
+        let a_key = rec(&rt, "acme", "a").key;
+        let a = s
+            .record(roster_core::RecordId::derive("scripted", &a_key).0)
+            .await
+            .unwrap();
+        assert_eq!(
+            (a.external_id.as_str(), a.name.as_str(), a.status.as_str()),
+            ("a", "key-a", "gone"),
+            "{}: the stored record keeps its key and content",
+            t.backend
+        );
+        assert_eq!(count(s, None).await, 2, "{}", t.backend);
+    }
+}
+
+#[tokio::test]
+async fn a_record_whose_id_another_connector_stored_is_refused_by_the_store() {
+    for t in test_stores().await.unwrap() {
+        let s = &t.store;
+        let l = Listing::new("github.deploy_key", "acme");
+        let rt = l.resource_type.clone();
+        // What another connector stored under the id `scripted` derives for `b` (the index of
+        // `scripted` cannot know it: only the store's key check stops the overwrite).
+        let foreign = rec(&rt, "acme", "foreign");
+        let b_key = rec(&rt, "acme", "b").key;
+        let colliding_id = roster_core::RecordId::derive("scripted", &b_key);
+        let run = s
+            .begin_sync_run(chrono::Utc::now(), &["other".into()], "test")
+            .await
+            .unwrap();
+        let evaluation = RiskPolicy::default().evaluate(&foreign, chrono::Utc::now());
+        s.write_records(
+            run,
+            chrono::Utc::now(),
+            &[roster_store::RecordRow {
+                id: colliding_id,
+                connector: "other".into(),
+                content_hash: foreign.content_hash(),
+                parent_id: None,
+                evaluation,
+                record: foreign.clone(),
+                change: roster_store::Change::New,
+            }],
+        )
+        .await
+        .unwrap();
+
+        let c = ScriptedConnector {
+            page_size: 2,
+            ..Default::default()
+        };
+        *c.listings.lock().unwrap() = vec![(
+            l.clone(),
+            Ok(vec![rec(&rt, "acme", "b"), rec(&rt, "acme", "y")]),
+        )];
+        let r = engine(s).run(&[source(&c)], &NoProgress).await.unwrap();
+        let listing = &r.connectors[0].listings[0];
+        assert_eq!(
+            (
+                r.status,
+                listing.status,
+                r.counts.new,
+                r.counts.collisions,
+                r.connectors[0].counts.collisions,
+                listing.counts.collisions,
+                listing.counts.new
+            ),
+            (RunStatus::Ok, "complete", 1, 1, 1, 1, 1),
+            "{}",
+            t.backend
+        );
+        let stored = s.record(colliding_id.0).await.unwrap();
+        assert_eq!(
+            (stored.connector.as_str(), stored.external_id.as_str()),
+            ("other", "foreign"),
+            "{}: the stored record is untouched",
+            t.backend
+        );
+        let finished = s.sync_run(r.run_id).await.unwrap();
+        assert_eq!(finished.new_count, 1, "{}", t.backend);
+
+        // The clean twin: without the foreign row the same listing is simply stored.
+        let clean = &test_stores().await.unwrap()[0].store;
+        let r = engine(clean).run(&[source(&c)], &NoProgress).await.unwrap();
+        assert_eq!((r.counts.new, r.counts.collisions), (2, 0));
+        assert_eq!(stored_external_id(clean, "scripted", &b_key).await, "b");
+    }
+}
