@@ -982,6 +982,15 @@ async fn orphaned_lists_exactly_identities_without_owner_or_whose_owner_left() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("4 departed"));
+    // A larger share, set on the command line, lets it through too.
+    let out = import("few.csv", &["--max-departure-percent", "95"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("33 departed"));
+    assert!(import("most.csv", &[]).status.success());
     let out = import("few.csv", &["--allow-mass-departure"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("33 departed"));

@@ -305,28 +305,44 @@ pub fn refuse_empty(
     Ok(())
 }
 
-/// An import marks at most this share of a source's active people departed without
-/// `--allow-mass-departure`...
-pub const MASS_DEPARTURE_SHARE: f64 = 0.10;
+/// By default an import marks at most this share (percent) of a source's active people
+/// departed without `--allow-mass-departure` (`--max-departure-percent` sets another)...
+pub const MASS_DEPARTURE_PERCENT: u8 = 10;
 /// ...or this many, whichever is more: a small team's two leavers are not a mass.
 pub const MASS_DEPARTURE_MIN: u64 = 5;
 
 /// A truncated or wrong export (a filtered report, a file of blank rows the parser took for
 /// people) would orphan every identity its missing people own: such an import is held back.
-pub fn refuse_mass_departure(source: &str, summary: &ImportSummary) -> Result<(), String> {
-    let allowed = ((summary.active_before as f64 * MASS_DEPARTURE_SHARE).floor() as u64)
-        .max(MASS_DEPARTURE_MIN);
+pub fn refuse_mass_departure(
+    source: &str,
+    summary: &ImportSummary,
+    max_percent: u8,
+) -> Result<(), String> {
+    let allowed = (summary.active_before * u64::from(max_percent) / 100).max(MASS_DEPARTURE_MIN);
     if summary.departed > allowed {
         return Err(format!(
             "this import would mark {} of the {} active people of `{source}` departed (more \
-             than {} %, and more than {MASS_DEPARTURE_MIN}); nothing was imported. If that is \
-             right, import it again with --allow-mass-departure",
-            summary.departed,
-            summary.active_before,
-            (MASS_DEPARTURE_SHARE * 100.0) as u64
+             than {max_percent} %, and more than {MASS_DEPARTURE_MIN}); nothing was imported. \
+             If that is right, import it again with --allow-mass-departure",
+            summary.departed, summary.active_before,
         ));
     }
     Ok(())
+}
+
+/// How many departures one import may make without being held back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepartureGuard {
+    /// `--allow-mass-departure`: any number.
+    Allow,
+    /// At most this percent of the source's active people (and always [`MASS_DEPARTURE_MIN`]).
+    AtMostPercent(u8),
+}
+
+impl Default for DepartureGuard {
+    fn default() -> Self {
+        DepartureGuard::AtMostPercent(MASS_DEPARTURE_PERCENT)
+    }
 }
 
 impl Roster {
@@ -353,7 +369,7 @@ impl Roster {
         file: &str,
         source: &str,
         entries: &[DirectoryEntry],
-        allow_mass_departure: bool,
+        departures: DepartureGuard,
         now: DateTime<Utc>,
     ) -> Result<ImportSummary, AppError> {
         p.require_launch()?;
@@ -365,19 +381,16 @@ impl Roster {
                 source,
                 entries,
                 now,
-                |summary| {
-                    if allow_mass_departure {
-                        Ok(())
-                    } else {
-                        refuse_mass_departure(source, summary)
-                    }
+                |summary| match departures {
+                    DepartureGuard::Allow => Ok(()),
+                    DepartureGuard::AtMostPercent(p) => refuse_mass_departure(source, summary, p),
                 },
                 |summary| NewAuditEvent {
                     actor,
                     action: "people.import".into(),
                     target: Some(format!("directory:{source}")),
                     detail: serde_json::json!({"file": file, "summary": summary,
-                                               "allow_mass_departure": allow_mass_departure}),
+                                               "allow_mass_departure": departures == DepartureGuard::Allow}),
                 },
             )
             .await?)
@@ -419,16 +432,23 @@ mod tests {
             ..ImportSummary::default()
         };
         // 200 people, all gone: refused, naming the counts and the way out.
-        let err = refuse_mass_departure("csv:hr", &summary(200, 200)).unwrap_err();
+        let err = refuse_mass_departure("csv:hr", &summary(200, 200), MASS_DEPARTURE_PERCENT)
+            .unwrap_err();
         assert!(
             err.contains("200 of the 200") && err.contains("--allow-mass-departure"),
             "{err}"
         );
-        assert!(refuse_mass_departure("csv:hr", &summary(200, 21)).is_err());
+        assert!(
+            refuse_mass_departure("csv:hr", &summary(200, 21), MASS_DEPARTURE_PERCENT).is_err()
+        );
         // 10 % of 200, and a small team's few leavers, pass.
-        assert!(refuse_mass_departure("csv:hr", &summary(200, 20)).is_ok());
-        assert!(refuse_mass_departure("csv:hr", &summary(8, 5)).is_ok());
-        assert!(refuse_mass_departure("csv:hr", &summary(8, 6)).is_err());
+        assert!(refuse_mass_departure("csv:hr", &summary(200, 20), MASS_DEPARTURE_PERCENT).is_ok());
+        assert!(refuse_mass_departure("csv:hr", &summary(8, 5), MASS_DEPARTURE_PERCENT).is_ok());
+        assert!(refuse_mass_departure("csv:hr", &summary(8, 6), MASS_DEPARTURE_PERCENT).is_err());
+        // Another share where a source churns more.
+        let at = |s, p| refuse_mass_departure("csv:hr", &s, p);
+        assert!(at(summary(200, 50), 25).is_ok());
+        assert!(at(summary(200, 51), 25).is_err());
     }
 
     #[test]

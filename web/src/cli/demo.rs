@@ -68,7 +68,7 @@ pub async fn run(args: DemoArgs) -> CliResult {
             "sample directory",
             "sample",
             &people,
-            false,
+            roster_app::people::DepartureGuard::default(),
             now,
         )
         .await?;

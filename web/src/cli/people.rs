@@ -35,6 +35,11 @@ pub enum PeopleCommand {
         /// people departed; without it such an import is refused and nothing changes.
         #[arg(long)]
         allow_mass_departure: bool,
+        /// The share of the source's active people (percent, 1 to 100) an import may mark
+        /// departed before it is held back (default 10).
+        #[arg(long, default_value_t = people::MASS_DEPARTURE_PERCENT,
+              value_parser = clap::value_parser!(u8).range(1..=100))]
+        max_departure_percent: u8,
     },
 }
 
@@ -45,6 +50,7 @@ pub async fn run(cmd: PeopleCommand) -> CliResult {
         format,
         source,
         allow_mass_departure,
+        max_departure_percent,
     } = cmd;
     let config = load_config(config.as_deref())?;
     let bytes = std::fs::read(&file)
@@ -65,7 +71,11 @@ pub async fn run(cmd: PeopleCommand) -> CliResult {
             &name,
             &source,
             &entries,
-            allow_mass_departure,
+            if allow_mass_departure {
+                people::DepartureGuard::Allow
+            } else {
+                people::DepartureGuard::AtMostPercent(max_departure_percent)
+            },
             Utc::now(),
         )
         .await?;
