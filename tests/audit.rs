@@ -375,7 +375,7 @@ async fn bootstrap_sign_ins_claims_config_changes_export_and_siem_delivery() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     drop(server);
-    let (_server, link, _log) = start_roster_bootstrap(&config, &envs);
+    let (_server, link, _log) = restart_roster_signed_in(&config, &envs);
     let bad = link.replace("token=", "token=x");
     // A new client: the old one's pooled connections went with the old server.
     let http = reqwest::Client::new();

@@ -410,8 +410,11 @@ async fn sessions_survive_a_restart_and_sign_out_everywhere_ends_them_all() {
     let (server, base, mut first, csrf) = serve_with_bootstrap(&config, &[]).await;
     drop(server);
 
-    // A new process on the same database: the first browser is still signed in.
-    let (_server, link, _log) = start_roster_bootstrap(&config, &[]);
+    // Restarted twice on the same database: no admin link is printed after the first sign-in
+    // (`restart_roster_signed_in` fails if one is), and the first browser is still signed in.
+    let (server, _, _log) = restart_roster_signed_in(&config, &[]);
+    drop(server);
+    let (_server, link, _log) = restart_roster_signed_in(&config, &[]);
     // The same cookies on a fresh connection (the old one died with the old process).
     first.http = Browser::new().http;
     let (status, _) = first.session(&base).await;
@@ -734,7 +737,7 @@ async fn a_session_opened_on_one_replica_is_known_to_the_other() {
     let (a, b) = (replica("a"), replica("b"));
     let (_server_a, base_a, mut browser, csrf) = serve_with_bootstrap(&a, &[]).await;
     // The second replica starts after someone signed in: it prints no link.
-    let (_server_b, link_b, _log) = start_roster_bootstrap(&b, &[]);
+    let (_server_b, link_b, _log) = restart_roster_signed_in(&b, &[]);
     let base_b = link_b.split("/login").next().unwrap().to_owned();
     let (status, me) = browser.session(&base_b).await;
     assert_eq!(status, 200, "the other replica knows the session");

@@ -543,10 +543,28 @@ impl SmtpServer {
     }
 }
 
-/// `roster serve` without an identity provider: returns once it prints the one-time link.
+/// `roster serve` without an identity provider: returns once it prints the one-time link (or,
+/// when someone signed in before and it prints none, one from `roster admin sign-in-link`).
 pub fn start_roster_bootstrap(
     config: &Path,
     envs: &[(&str, &str)],
+) -> (Killed, String, Arc<Mutex<String>>) {
+    start_roster_linked(config, envs, None)
+}
+
+/// [`start_roster_bootstrap`] for a database someone has signed in to: the server must print
+/// no admin link (a plain restart never hands out admin); the link returned is the CLI's.
+pub fn restart_roster_signed_in(
+    config: &Path,
+    envs: &[(&str, &str)],
+) -> (Killed, String, Arc<Mutex<String>>) {
+    start_roster_linked(config, envs, Some(false))
+}
+
+fn start_roster_linked(
+    config: &Path,
+    envs: &[(&str, &str)],
+    server_prints_link: Option<bool>,
 ) -> (Killed, String, Arc<Mutex<String>>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_roster"));
     cmd.args(["serve", "--config"])
@@ -569,10 +587,20 @@ pub fn start_roster_bootstrap(
         if let Some(i) = line.find("http://")
             && line.contains("/login/bootstrap?token=")
         {
+            assert_ne!(
+                server_prints_link,
+                Some(false),
+                "a restart printed an admin link"
+            );
             break line[i..].trim().to_owned();
         }
         // Someone signed in before: the server prints no link; an admin asks the CLI.
         if line.contains("roster admin sign-in-link") {
+            assert_ne!(
+                server_prints_link,
+                Some(true),
+                "no admin link at the first start"
+            );
             break admin_sign_in_link(config, envs);
         }
     };
