@@ -20,18 +20,47 @@ use crate::{Store, StoreError};
 const ROWS_PER_STATEMENT: usize = 400;
 
 /// What the store holds for one record, enough to decide "unchanged" without reading it.
+/// 16 bytes: a million of them are the sync's largest allocation, so `gone` rides in the top
+/// bit of the listing index (2^31 listings per connector is beyond any estate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexEntry {
     pub content_hash: i64,
-    pub gone: bool,
-    /// Index into [`RecordIndex::listings`].
-    pub listing: u32,
-    /// [`roster_core::external_id_check`] of the stored external id: with `listing`, it tells
-    /// a record listed again from a different one whose id collides, without keeping the key.
+    /// Index into [`RecordIndex::listings`], with `gone` in the top bit.
+    listing_and_gone: u32,
+    /// [`roster_core::external_id_check`] of the stored external id: with the listing, it
+    /// tells a record listed again from a different one whose id collides, without keeping the
+    /// key.
     pub external_id_check: u32,
 }
 
-/// Every stored record of one connector, by id. About 45 bytes a record, so a million fit in
+const GONE_BIT: u32 = 1 << 31;
+// The index of a million records is the sync's largest allocation: keep an entry at 16 bytes.
+const _: () = assert!(std::mem::size_of::<IndexEntry>() == 16);
+
+impl IndexEntry {
+    pub fn new(content_hash: i64, listing: u32, gone: bool, external_id_check: u32) -> Self {
+        Self {
+            content_hash,
+            listing_and_gone: (listing & !GONE_BIT) | if gone { GONE_BIT } else { 0 },
+            external_id_check,
+        }
+    }
+
+    /// Index into [`RecordIndex::listings`].
+    pub fn listing(&self) -> u32 {
+        self.listing_and_gone & !GONE_BIT
+    }
+
+    pub fn gone(&self) -> bool {
+        self.listing_and_gone & GONE_BIT != 0
+    }
+
+    pub fn set_gone(&mut self) {
+        self.listing_and_gone |= GONE_BIT;
+    }
+}
+
+/// Every stored record of one connector, by id. About 37 bytes a record, so a million fit in
 /// well under the memory budget, and a re-sync of an unchanged estate reads the database once.
 #[derive(Debug, Default)]
 pub struct RecordIndex {
@@ -63,7 +92,7 @@ impl RecordIndex {
         let mut ids: Vec<i64> = self
             .entries
             .iter()
-            .filter(|(id, e)| e.listing == listing && !e.gone && !seen.contains_key(id))
+            .filter(|(id, e)| e.listing() == listing && !e.gone() && !seen.contains_key(id))
             .map(|(id, _)| *id)
             .collect();
         ids.sort_unstable();
@@ -423,12 +452,12 @@ impl Store {
             while let Some((id, content_hash, gone_run, external_id)) = rows.try_next().await? {
                 index.entries.insert(
                     id,
-                    IndexEntry {
+                    IndexEntry::new(
                         content_hash,
-                        gone: gone_run.is_some(),
                         listing,
-                        external_id_check: roster_core::external_id_check(&external_id),
-                    },
+                        gone_run.is_some(),
+                        roster_core::external_id_check(&external_id),
+                    ),
                 );
             }
         }

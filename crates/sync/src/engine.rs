@@ -313,7 +313,7 @@ impl SyncEngine {
                     continue;
                 }
                 if let Some(e) = index.entries.get(&id.0)
-                    && (e.listing != listing_id || e.external_id_check != check)
+                    && (e.listing() != listing_id || e.external_id_check != check)
                 {
                     // Not taken as seen: the stored record is swept by its own listing's rules.
                     let earlier = self.earlier_key(id, &pending).await;
@@ -359,7 +359,7 @@ impl SyncEngine {
             let gone = index.unseen_in(listing_id, &seen);
             for id in &gone {
                 if let Some(e) = index.entries.get_mut(id) {
-                    e.gone = true;
+                    e.set_gone();
                 }
             }
             report.counts.gone = gone.len() as u64;
@@ -396,7 +396,7 @@ impl SyncEngine {
         let content_hash = record.content_hash();
         let change = match index.entries.get(&id.0) {
             None => Change::New,
-            Some(e) if e.gone => Change::Returned,
+            Some(e) if e.gone() => Change::Returned,
             Some(e) if e.content_hash != content_hash => Change::Changed,
             Some(_) => {
                 counts.unchanged += 1;
@@ -436,12 +436,12 @@ impl SyncEngine {
         for row in pending.iter() {
             index.entries.insert(
                 row.id.0,
-                IndexEntry {
-                    content_hash: row.content_hash,
-                    gone: false,
-                    listing: listing_id,
-                    external_id_check: external_id_check(&row.record.key.external_id),
-                },
+                IndexEntry::new(
+                    row.content_hash,
+                    listing_id,
+                    false,
+                    external_id_check(&row.record.key.external_id),
+                ),
             );
         }
         writer
