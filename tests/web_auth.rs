@@ -612,6 +612,28 @@ async fn an_export_streams_the_whole_view_across_pages() {
         "many export pages, more than socket buffers hold"
     );
     let (_server, base, mut admin, _csrf) = serve_with_bootstrap(&config, &[]).await;
+    // Without an identity provider, /login explains how to sign in; an unknown URL is a real
+    // 404, a page for a browser and JSON under /api/.
+    let login = admin
+        .get(&Url::parse(&format!("{base}/login")).unwrap())
+        .await;
+    assert_eq!(login.status(), 200);
+    assert!(
+        login
+            .text()
+            .await
+            .unwrap()
+            .contains("roster admin sign-in-link")
+    );
+    let (status, _, page) = admin.fetch(&base, "/no/such/page").await;
+    assert_eq!(status, 404);
+    assert!(page.contains("Back to the start page") && page.contains("/no/such/page"));
+    let (status, headers, body) = admin.fetch(&base, "/api/v1/no-such-thing").await;
+    assert_eq!(status, 404);
+    assert!(
+        headers["content-type"].to_str().unwrap().contains("json"),
+        "{body}"
+    );
 
     let json = admin
         .get(&Url::parse(&format!("{base}/inventory/export.json")).unwrap())

@@ -108,6 +108,16 @@ struct ErrorPage<'a> {
     message: String,
 }
 
+/// A plain page with a title, a message and the way back (the error page's layout).
+pub fn message_page(title: &str, message: String) -> Result<String, askama::Error> {
+    ErrorPage { title, message }.render()
+}
+
+/// Any URL no route serves: a real 404, as a page or as JSON under `/api/`.
+pub async fn no_route(req: actix_web::HttpRequest) -> Result<HttpResponse, WebError> {
+    Err(WebError::not_found(format!("no page at {}", req.path())))
+}
+
 /// Middleware: an error's body as its caller reads it: `{"error": kind, "message": …}` for the
 /// JSON API, a page for a browser. The response keeps its status, its headers and the error
 /// itself (the denial audit reads it).

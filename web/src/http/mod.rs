@@ -139,6 +139,7 @@ pub async fn serve(
                 "/api/v1/audit-events",
                 web::get().to(audit_events::audit_events),
             )
+            .default_service(web::to(error::no_route))
     })
     .bind(bind)?;
     if let Some(addr) = server.addrs().first() {

@@ -246,6 +246,20 @@ fn login_cookie(value: String, secure: bool) -> Cookie<'static> {
 /// GET /login: starts a sign-in at the provider.
 pub async fn login(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
     super::audit_events::limit_sign_in(&state, &req, METHOD).await?;
+    if state.oidc.is_none() {
+        // Not an error of the visitor's: say how sign-in works here.
+        let page = super::error::message_page(
+            "Sign in",
+            "This Roster has no identity provider configured. Sign in with a one-time link: an \
+             admin prints one on the server with `roster admin sign-in-link` (valid 15 minutes, \
+             single use)."
+                .into(),
+        )
+        .map_err(WebError::internal)?;
+        return Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(page));
+    }
     let oidc = provider(&state)?;
     let now = Utc::now();
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
