@@ -15,12 +15,14 @@ use super::{CliResult, load_config, open, principal};
 pub enum AdminCommand {
     /// Print a one-time admin sign-in link (valid 15 minutes, single use), audited.
     SignInLink {
+        /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
         #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
         config: Option<PathBuf>,
     },
     /// End every web session of WHO now (someone who left, or whose role was taken away at
     /// the identity provider), audited. Their next sign-in gets their current role.
     SignOut {
+        /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
         #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
         config: Option<PathBuf>,
         /// The person as Roster names them: their verified email, or their IdP subject.

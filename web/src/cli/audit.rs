@@ -27,6 +27,7 @@ pub enum ExportFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
     #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
     pub config: Option<PathBuf>,
     /// A checkpoint printed by `roster audit checkpoint`: the chain must still reach it.
@@ -36,11 +37,13 @@ pub struct VerifyArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
     #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
     pub config: Option<PathBuf>,
     /// Only events with a larger id (resume an earlier export).
     #[arg(long, default_value_t = 0)]
     pub after: i64,
+    /// Output: JSON lines, one event per line.
     #[arg(long, value_enum, default_value = "jsonl")]
     pub format: ExportFormat,
 }

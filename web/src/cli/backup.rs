@@ -11,6 +11,7 @@ use super::{CliError, CliResult, load_config, open, principal};
 
 #[derive(Debug, clap::Args)]
 pub struct BackupArgs {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
     #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
     pub config: Option<PathBuf>,
     /// Where the copy goes; it must not exist.
@@ -20,6 +21,7 @@ pub struct BackupArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct RestoreArgs {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
     #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
     pub config: Option<PathBuf>,
     /// A copy made by `roster backup`.

@@ -30,16 +30,19 @@ pub enum CampaignCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct CreateArgs {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
     #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
     pub config: Option<PathBuf>,
     /// A `[[campaigns]]` definition in the configuration to launch now.
     #[arg(long, conflicts_with_all = ["name", "scope", "fallback_reviewer"])]
     pub from: Option<String>,
+    /// The campaign's name (each launch of a definition is named after it and the date).
     #[arg(long)]
     pub name: Option<String>,
     /// An inventory query string, e.g. `platform=aws&tier=high` (default: everything).
     #[arg(long, default_value = "")]
     pub scope: String,
+    /// Days the reviewers have, 1 to 366.
     #[arg(long, default_value_t = 14)]
     pub due_days: u32,
     /// Reviews what no owner or team can.
@@ -54,6 +57,7 @@ pub struct CreateArgs {
     /// `TEAM=REVIEWER`, repeatable.
     #[arg(long = "team-reviewer")]
     pub team_reviewers: Vec<String>,
+    /// Output: text or JSON.
     #[arg(long, default_value = "text")]
     pub format: Format,
 }
@@ -74,32 +78,41 @@ pub enum ExportFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
     #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Output: text or JSON.
     #[arg(long, default_value = "text")]
     pub format: Format,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
     #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The campaign's id (`roster campaign list`).
     pub id: i64,
+    /// Output: text or JSON.
     #[arg(long, default_value = "text")]
     pub format: Format,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct IdArgs {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
     #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The campaign's id (`roster campaign list`).
     pub id: i64,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct RemediateArgs {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
     #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The campaign's id (`roster campaign list`).
     pub id: i64,
     /// Change the platforms. Without it, a dry run.
     #[arg(long)]
@@ -108,9 +121,12 @@ pub struct RemediateArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
     #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The campaign's id (`roster campaign list`).
     pub id: i64,
+    /// The evidence's format.
     #[arg(long, default_value = "csv")]
     pub format: ExportFormat,
 }

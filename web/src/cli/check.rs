@@ -24,6 +24,7 @@ pub enum CheckFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
     #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
     pub config: Option<PathBuf>,
     /// Fail when any record's tier is this or worse.
@@ -39,6 +40,7 @@ pub struct CheckArgs {
     /// Only records of this connector.
     #[arg(long)]
     pub connector: Option<String>,
+    /// Output: text, JSON, or SARIF 2.1.0 for code-scanning tools.
     #[arg(long, value_enum, default_value = "text")]
     pub format: CheckFormat,
     /// Also fail (exit 2) when the last completed sync is older than this many hours: a gate on

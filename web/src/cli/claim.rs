@@ -11,6 +11,7 @@ use super::{CliError, CliResult, load_config, open, principal};
 
 #[derive(Debug, clap::Args)]
 pub struct ClaimArgs {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
     #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
     pub config: Option<PathBuf>,
     /// The record's id (16 hex digits).
@@ -18,6 +19,7 @@ pub struct ClaimArgs {
     /// The person or team who owns it.
     #[arg(long)]
     pub owner: String,
+    /// Why (kept with the claim and in the audit trail).
     #[arg(long, default_value = "")]
     pub note: String,
 }

@@ -19,8 +19,10 @@ pub struct DemoArgs {
     /// Records in the sample estate (identities plus credentials).
     #[arg(long, default_value_t = 5000)]
     pub size: u64,
+    /// Address to serve on (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: String,
+    /// Seed of the generated estate: the same seed, the same estate.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
 }

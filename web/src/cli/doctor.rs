@@ -8,11 +8,13 @@ use super::{CliResult, load_config, open_existing, principal};
 
 #[derive(Debug, clap::Args)]
 pub struct DoctorArgs {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
     #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
     pub config: Option<PathBuf>,
     /// Rewrite what is wrong (audited), instead of only reporting it.
     #[arg(long)]
     pub repair: bool,
+    /// Output: text, or the report as JSON.
     #[arg(long, value_enum, default_value = "text")]
     pub format: super::sync::ReportFormat,
 }

@@ -21,21 +21,28 @@ pub enum ListFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct IdentitiesArgs {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
     #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Only this platform: aws, github, gitlab, gcp, azure, or roster (its own API tokens).
     #[arg(long)]
     pub platform: Option<Platform>,
+    /// Only this kind, e.g. access_key, service_account, deploy_key, role.
     #[arg(long)]
     pub kind: Option<Kind>,
     /// Tier as evaluated at --as-of.
     #[arg(long)]
     pub tier: Option<Tier>,
+    /// Only what this owner owns (stored, from the policy, or claimed).
     #[arg(long)]
     pub owner: Option<String>,
+    /// Only this account, organisation, group, project or tenant.
     #[arg(long)]
     pub scope: Option<String>,
+    /// Only records of this connector (its name in the configuration).
     #[arg(long)]
     pub connector: Option<String>,
+    /// Only this status: active, disabled or gone.
     #[arg(long)]
     pub status: Option<Status>,
     /// Unused beyond the policy threshold, or never used after the grace period.
@@ -54,6 +61,7 @@ pub struct IdentitiesArgs {
     /// (2027-01-01T09:30:00) or an RFC 3339 time.
     #[arg(long, value_parser = super::parse_moment)]
     pub as_of: Option<DateTime<Utc>>,
+    /// Output: a table, a JSON array, or CSV.
     #[arg(long, value_enum, default_value = "table")]
     pub format: ListFormat,
 }

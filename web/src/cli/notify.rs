@@ -16,6 +16,7 @@ pub enum NotifyCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct TestArgs {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
     #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
     pub config: Option<PathBuf>,
     /// The email address to send to (the webhook posts to its channel).

@@ -23,9 +23,11 @@ pub enum DirectoryFormat {
 pub enum PeopleCommand {
     /// Import a directory export; replaces the entries of its source.
     Import {
+        /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
         #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
         config: Option<PathBuf>,
         file: PathBuf,
+        /// The file's format: a CSV export, or a SCIM 2.0 listing.
         #[arg(long, value_enum, default_value = "csv")]
         format: DirectoryFormat,
         /// Name of the source (entries of other sources are untouched). Default: the format.

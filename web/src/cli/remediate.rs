@@ -13,6 +13,7 @@ use super::{CliResult, load_config, open, principal};
 
 #[derive(Debug, clap::Args)]
 pub struct RemediateArgs {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
     #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
     pub config: Option<PathBuf>,
     /// The record's id (16 hex digits, as `roster identities` prints it).

@@ -15,6 +15,7 @@ pub enum ReportFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct SyncArgs {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
     #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
     pub config: Option<PathBuf>,
     /// Run only these connectors (by name); repeatable.
