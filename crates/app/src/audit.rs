@@ -163,15 +163,16 @@ impl Roster {
         &self,
         p: &Principal,
         checkpoint: &Checkpoint,
-    ) -> Result<(u64, Option<ChainBreak>), AppError> {
-        let (events, broken) = self.verify_audit(p).await?;
-        if broken.is_some() {
-            return Ok((events, broken));
-        }
+    ) -> Result<AuditVerification, AppError> {
+        // The signature first: it is cheap, and a forged checkpoint says nothing of the chain.
         if let Some(key) = self.config.audit.checkpoint_verifying_key()? {
             checkpoint
                 .verify_signature(&key)
                 .map_err(AppError::Invalid)?;
+        }
+        let mut v = self.verify_audit_chain(p).await?;
+        if v.broken.is_some() {
+            return Ok(v);
         }
         let kept = self
             .store
@@ -185,18 +186,16 @@ impl Roster {
             Some(e) if e.hash != checkpoint.hash => {
                 Some("the checkpoint's event has another hash: the trail was rewritten")
             }
-            Some(_) if events < checkpoint.events => {
+            Some(_) if v.events < checkpoint.events => {
                 Some("fewer events lead to the checkpoint than when it was taken")
             }
             Some(_) => None,
         };
-        Ok((
-            events,
-            reason.map(|r| ChainBreak {
-                id: checkpoint.id,
-                reason: r.into(),
-            }),
-        ))
+        v.broken = reason.map(|r| ChainBreak {
+            id: checkpoint.id,
+            reason: r.into(),
+        });
+        Ok(v)
     }
 
     /// Walks the chain: how many events verify, and the first broken one.

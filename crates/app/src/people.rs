@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use roster_store::audit::NewAuditEvent;
-use roster_store::people::{DirectoryEntry, ImportSummary};
+pub use roster_store::people::{DirectoryEntry, ImportSummary};
 use serde::Deserialize;
 
 use crate::Roster;

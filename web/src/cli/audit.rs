@@ -71,13 +71,14 @@ pub async fn run(cmd: AuditCommand) -> CliResult {
             let pinned_key =
                 checkpoint.is_some() && config.audit.checkpoint_verifying_key()?.is_some();
             let roster = open(config).await?;
-            let (intact, broken) = match &checkpoint {
+            // One walk of the chain gives the verdict and how many events are keyed.
+            let verified = match &checkpoint {
                 Some(c) => roster.verify_audit_against(&p, c).await?,
-                None => roster.verify_audit(&p).await?,
+                None => roster.verify_audit_chain(&p).await?,
             };
-            match broken {
+            let (intact, unkeyed) = (verified.events, verified.unkeyed);
+            match verified.broken {
                 None => {
-                    let unkeyed = roster.verify_audit_chain(&p).await?.unkeyed;
                     let how = match (roster.audit_chain_keyed(), unkeyed) {
                         (false, _) => " (hash-chained; set audit.chain_key_env or \
                                        audit.chain_key_file to key new events)"

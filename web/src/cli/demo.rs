@@ -56,7 +56,7 @@ pub async fn run(args: DemoArgs) -> CliResult {
     // The sample's people, some of whom left: their identities show as orphaned.
     let people: Vec<_> = roster_connector_synthetic::sample_directory()
         .into_iter()
-        .map(|(email, active)| roster_store::people::DirectoryEntry {
+        .map(|(email, active)| roster_app::people::DirectoryEntry {
             key: email.clone(),
             email: Some(email),
             display_name: None,
