@@ -8,6 +8,8 @@ pub mod connector;
 pub mod error;
 pub mod http_client;
 pub mod item;
+#[cfg(feature = "proptest")]
+pub mod json_props;
 pub mod pagination;
 pub mod rate_limit;
 pub mod remediation;
