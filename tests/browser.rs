@@ -186,3 +186,73 @@ fn the_demo_inventory_in_a_real_browser() {
         );
     }
 }
+
+/// An owner with a full inbox clears it: one item without the script, the rest from the
+/// keyboard alone (tests/browser/inbox.mjs counts the actions per item and the page loads).
+/// Every record is the owner's (a policy rule), and a campaign over them is launched first.
+#[tokio::test]
+async fn an_owner_clears_a_full_inbox_from_the_keyboard() {
+    let (Ok(suite), Ok(chromium)) = (
+        std::env::var("ROSTER_BROWSER_SUITE"),
+        std::env::var("ROSTER_CHROMIUM"),
+    ) else {
+        eprintln!("skipped: ROSTER_BROWSER_SUITE not set (eval \"$(tests/browser/setup.sh)\")");
+        return;
+    };
+    let policy_dir = tempfile::tempdir().unwrap();
+    let policy = policy_dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[owners]]\nname = \"*\"\nowner = \"owner@acme.example\"\n",
+    )
+    .unwrap();
+    let extra = format!("[policy]\nfile = \"{}\"\n", policy.display());
+    let Some(site) = start_site_with(1, &extra, &[], |_| async {}).await else {
+        return;
+    };
+    let launched = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["campaign", "create", "--config"])
+        .arg(site.dir.path().join("roster.toml"))
+        .args([
+            "--name",
+            "Owner's inbox",
+            "--scope",
+            "owner=owner@acme.example",
+            "--fallback-reviewer",
+            "iam@acme.example",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        launched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&launched.stderr)
+    );
+    let campaign: serde_json::Value = serde_json::from_slice(&launched.stdout).unwrap();
+    let items = campaign["items"].as_u64().unwrap();
+    assert!(items >= 60, "the owner's inbox is full enough: {items}");
+    let script = std::path::Path::new(&suite).with_file_name("inbox.mjs");
+    let shots = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/browser/screenshots");
+    let out = Command::new("node")
+        .arg(&script)
+        .env("ROSTER_BASE", &site.base)
+        .env("ROSTER_CHROMIUM", chromium)
+        .env("ROSTER_SCREENSHOTS", shots)
+        .env("ROSTER_EXPECT_ITEMS", items.to_string())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    println!("{report}");
+    assert!(
+        out.status.success() && report.contains("0 failure(s)"),
+        "{report}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        site.log.lock().unwrap()
+    );
+    for png in ["inbox", "inbox-keyboard"] {
+        let meta = std::fs::metadata(format!("{shots}/{png}.png")).unwrap();
+        assert!(meta.len() > 1000, "{png}.png");
+    }
+}

@@ -123,11 +123,12 @@ async fn trial(postgres: bool, kill_after: Duration, recovery: Recovery) -> Tria
             );
         }
         Recovery::ServerStart => {
+            let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
             let mut server = roster()
                 .current_dir(dir.path())
                 .arg("serve")
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(log)
                 .spawn()
                 .unwrap();
             // The start-up refresh closes the dead run and redoes every evaluation.
@@ -138,8 +139,10 @@ async fn trial(postgres: bool, kill_after: Duration, recovery: Recovery) -> Tria
                 }
                 assert!(
                     started.elapsed() < Duration::from_secs(60),
-                    "{db}: the server's start-up refresh never caught up: {:?}",
-                    doctor(dir.path())
+                    "{db}: the server's start-up refresh never caught up: {:?}\nserver: {:?}\n{}",
+                    doctor(dir.path()),
+                    server.try_wait(),
+                    std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default()
                 );
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }

@@ -139,6 +139,11 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
             "/static/roster.css".into(),
             [200, 200, 200, 200],
         ),
+        (
+            "/static/reviews.js",
+            "/static/reviews.js".into(),
+            [200, 200, 200, 200],
+        ),
         ("/", "/".into(), [303, 303, 303, 303]),
         ("/dashboard", "/dashboard".into(), [401, 200, 200, 303]),
         ("/inventory", "/inventory".into(), [401, 200, 200, 200]),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The browser suite's parts: Debian's Chromium (apt-get) and npm `playwright-core` and `axe-core`
-# (pinned, installed into a cache outside the clone, with suite.mjs and demo.mjs copied beside them so their
+# (pinned, installed into a cache outside the clone, with suite.mjs, demo.mjs and inbox.mjs copied beside them so their
 # imports resolve). Prints the lines that point tests/browser.rs at them:
 #   eval "$(tests/browser/setup.sh)"   # sets ROSTER_BROWSER_SUITE and ROSTER_CHROMIUM
 # Progress goes to stderr; stdout carries only the export lines. Exits non-zero if anything
@@ -34,6 +34,6 @@ if [ "$(version playwright-core)" != "$PLAYWRIGHT_VERSION" ] || [ "$(version axe
   echo "tests/browser/setup.sh: the npm install did not produce the pinned packages in $DIR" >&2
   exit 1
 fi
-cp tests/browser/suite.mjs tests/browser/demo.mjs "$DIR/"
+cp tests/browser/suite.mjs tests/browser/demo.mjs tests/browser/inbox.mjs "$DIR/"
 printf 'export ROSTER_BROWSER_SUITE=%q\n' "$DIR/suite.mjs"
 printf 'export ROSTER_CHROMIUM=%q\n' "$CHROMIUM"

@@ -95,6 +95,22 @@ try {
     check((await page.locator('h1').textContent()).includes('Sync runs'), 'the sync runs page opens');
     await shot(page, 'sync-runs');
     await axe(context, page.url(), 'the sync runs page');
+    // A launch goes through its preview: nothing is written until Launch.
+    await page.goto(`${base}/inventory?tier=${tier}`);
+    await page.click('a:has-text("Review this view")');
+    await page.waitForURL(/\/campaigns\?scope=/);
+    check((await page.locator('input[name="scope"]').inputValue()).includes(`tier=${tier}`), 'review this view carries the filter into the launch form');
+    await page.fill('input[name="name"]', `Preview of ${tier}`);
+    await page.fill('input[name="fallback_reviewer"]', 'iam@acme.example');
+    const campaignsBefore = await page.locator('section[aria-labelledby="list"] tbody tr').count();
+    await page.click('form:has(input[name="preview"]) button:has-text("Preview")');
+    await page.waitForLoadState('load');
+    check((await page.locator('h1').textContent()).includes('Launch preview'), 'the preview opens');
+    const items = Number(await page.locator('#preview-items strong').textContent());
+    check(items > 0, `it counts the items (${items}), reviewers (${await page.locator('#preview-reviewers').textContent()}) and fallback items`);
+    await shot(page, 'launch-preview');
+    await page.goto(`${base}/campaigns`);
+    check((await page.locator('section[aria-labelledby="list"] tbody tr').count()) === campaignsBefore, 'a preview launches nothing');
     check(!consoleErrors.some((e) => /Content Security Policy/i.test(e)), `no CSP violations for the admin (${consoleErrors.join(' | ')})`);
     await context.close();
   }
@@ -162,15 +178,19 @@ try {
       await shot(page, 'review-item');
       await axe(context, page.url(), 'a review item');
       await page.selectOption('select[name="decision"]', 'revoke');
-      await page.click('button:has-text("Record decision")');
+      await page.fill('textarea[name="justification"]', '  ');
+      await page.click('button:has-text("Save & next")');
       await page.waitForLoadState('load');
       const alert = page.locator('[role="alert"]');
       check((await alert.count()) === 1 && (await alert.textContent()).includes('justification'), 'a revoke without a reason is refused, saying why');
+      check((await page.locator('select[name="decision"]').inputValue()) === 'revoke', 'and the refused form keeps what was chosen');
       await page.selectOption('select[name="decision"]', 'revoke');
       await page.fill('textarea[name="justification"]', 'unused since the spring migration');
-      await page.click('button:has-text("Record decision")');
-      await page.waitForURL(/\/reviews\?decided=1/);
-      check((await page.locator('.notice').count()) === 1, 'the revoke is recorded');
+      await page.click('button:has-text("Save & next")');
+      // Save & next: straight on to the next waiting item, not back to the list.
+      await page.waitForURL(/\/reviews(\/\d+)?\?decided=1/);
+      check(/\/reviews\/\d+\?decided=1/.test(page.url()), `save & next opens the next waiting item (${page.url()})`);
+      await page.goto(`${base}/reviews`);
       const left = await page.locator('table.inventory tbody tr').count();
       check(left === names.length - 1, `the decided item leaves the inbox (${left} left)`);
 
@@ -178,8 +198,25 @@ try {
       await page.waitForURL(/\/reviews\/\d+$/);
       await page.selectOption('select[name="decision"]', 'keep');
       await page.fill('textarea[name="justification"]', 'deploys the billing service');
-      await page.click('button:has-text("Record decision")');
-      await page.waitForURL(/\/reviews\?decided=1/);
+      await page.click('button:has-text("Save & next")');
+      await page.waitForURL(/decided=1/);
+      // A decision can change until sign-off: the decided tab lists both, each changeable.
+      await page.goto(`${base}/reviews?state=decided`);
+      check((await page.locator('table.inbox tbody tr').count()) === 2, 'the decided tab lists the two decisions');
+      check((await page.locator('table.inbox a:has-text("change")').count()) === 2, 'each changeable until sign-off');
+      // A hand-over goes only to a person in the directory.
+      await page.goto(`${base}/reviews`);
+      if ((await page.locator('table.inbox tbody tr').count()) > 0) {
+        await page.locator('table.inventory tbody td:nth-child(2) a').first().click();
+        await page.waitForURL(/\/reviews\/\d+$/);
+        await page.selectOption('select[name="decision"]', 'delegate');
+        await page.fill('input[name="to"]', 'attacker@evil.example');
+        await page.click('button:has-text("Save & next")');
+        await page.waitForLoadState('load');
+        const refused = page.locator('[role="alert"]');
+        check((await refused.count()) === 1 && (await refused.textContent()).includes('not a person in the directory'), 'a delegation to someone unknown is refused');
+        check((await page.locator('input[name="to"]').inputValue()) === 'attacker@evil.example', 'and what was typed is kept');
+      }
       const denied = await page.goto(`${base}/campaigns/${campaign}`);
       check(denied.status() === 403, `campaign administration is refused to an owner (${denied.status()})`);
       check(!consoleErrors.some((e) => /Content Security Policy/i.test(e)), 'no CSP violations while reviewing');
@@ -192,9 +229,24 @@ try {
       await axe(context, page.url(), 'the campaigns page');
       await page.goto(`${base}/campaigns/${campaign}`);
       check((await page.locator('dl.facts').textContent()).includes('2 decided'), 'IAM sees the two decisions');
-      await page.click('button:has-text("Sign off and close")');
+      // With items still pending, closing needs their number confirmed.
+      const confirm = page.locator('input[name="confirm_unreviewed"]');
+      if ((await confirm.count()) === 1) {
+        const n = await confirm.getAttribute('value');
+        check((await page.locator('button:has-text("Close with")').textContent()).includes(`${n} unreviewed`), `the close button says ${n} unreviewed`);
+        await page.locator('form[action$="/sign-off"] button').click();
+        check(new URL(page.url()).pathname === `/campaigns/${campaign}` && (await page.locator('dl.facts').textContent()).includes('open'), 'unconfirmed, nothing closes');
+        await confirm.check();
+        await shot(page, 'sign-off-confirm');
+      }
+      await page.locator('form[action$="/sign-off"] button').click();
       await page.waitForLoadState('load');
       check((await page.locator('dl.facts').textContent()).includes('closed'), 'the campaign is closed');
+      // Escalate: what nobody reviewed is on record as the fallback reviewer's.
+      await page.goto(`${base}/campaigns/${campaign}?state=unreviewed`);
+      const holders = await page.locator('section[aria-labelledby="items"] tbody td:nth-child(5)').allTextContents();
+      check(holders.every((h) => h.trim() === 'iam@acme.example'), `the unreviewed items are escalated to the fallback reviewer (${[...new Set(holders)].join(', ')})`);
+      await page.goto(`${base}/campaigns/${campaign}`);
       const status = () => page.locator('section[aria-labelledby="remediation"] table tbody td:nth-child(4)').allTextContents();
       await page.click('button:has-text("Dry run")');
       await page.waitForLoadState('load');

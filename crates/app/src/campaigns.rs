@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use roster_core::InventoryItem;
 use roster_core::campaign::{
-    self, CampaignRules, CampaignStatus, Decider, DecisionInput, DecisionKind, ItemState,
-    ItemUnderReview, ReviewSubject, TaskStatus,
+    self, CampaignRules, CampaignStatus, CloseOut, Decider, DecisionInput, DecisionKind, ItemState,
+    ItemUnderReview, ReviewSubject, ReviewerBasis, TaskStatus,
 };
 use roster_core::{Kind, RiskPolicy};
 use roster_store::audit::NewAuditEvent;
@@ -62,15 +62,7 @@ pub fn parse_scope(scope: &str) -> Result<Scope, AppError> {
     Ok(parsed)
 }
 
-/// Launches a campaign: every identity and credential in scope, evaluated at `now`, becomes an
-/// item with its reviewer and a snapshot. One transaction.
-pub async fn launch(
-    store: &Store,
-    policy: &RiskPolicy,
-    req: LaunchRequest,
-    launched_by: &str,
-    now: DateTime<Utc>,
-) -> Result<Campaign, AppError> {
+fn check_request(req: &LaunchRequest) -> Result<Scope, AppError> {
     if req.name.trim().is_empty() {
         return Err(AppError::Invalid("a campaign needs a name".into()));
     }
@@ -82,10 +74,146 @@ pub async fn launch(
     if !(1..=366).contains(&req.due_days) {
         return Err(AppError::Invalid("the due period is 1 to 366 days".into()));
     }
-    let params = parse_scope(&req.scope)?;
-    let query = params.query_at(now);
-    let directory = store.directory().await?;
-    let reader = InventoryReader::new(store, policy).await?;
+    parse_scope(&req.scope)
+}
+
+fn nothing_in_scope(params: &Scope) -> AppError {
+    AppError::Invalid(format!(
+        "the scope `{}` matches no identity or credential: no campaign launched",
+        params.query_string()
+    ))
+}
+
+/// A launch's scope, evaluated at its moment, a page at a time, each item with its reviewer.
+struct ScopeWalk<'a> {
+    reader: InventoryReader<'a>,
+    query: crate::inventory_view::InventoryQuery,
+    directory: roster_core::directory::Directory,
+    rules: &'a CampaignRules,
+    after: Option<i64>,
+    done: bool,
+}
+
+impl<'a> ScopeWalk<'a> {
+    async fn new(
+        store: &'a Store,
+        policy: &'a RiskPolicy,
+        params: &Scope,
+        rules: &'a CampaignRules,
+        now: DateTime<Utc>,
+    ) -> Result<Self, AppError> {
+        Ok(Self {
+            reader: InventoryReader::new(store, policy).await?,
+            query: params.query_at(now),
+            directory: store.directory().await?,
+            rules,
+            after: None,
+            done: false,
+        })
+    }
+
+    async fn next_page(
+        &mut self,
+    ) -> Result<Option<Vec<(InventoryItem, String, ReviewerBasis)>>, AppError> {
+        if self.done {
+            return Ok(None);
+        }
+        let (items, next) = self
+            .reader
+            .page(&self.query, self.after, LAUNCH_PAGE)
+            .await?;
+        self.after = next;
+        self.done = next.is_none();
+        Ok(Some(
+            items
+                .into_iter()
+                .map(|item| {
+                    let (reviewer, basis) = campaign::assign_reviewer(
+                        self.rules,
+                        &self.directory,
+                        ReviewSubject {
+                            owner: item.owner.as_deref(),
+                            names: [&item.name, &item.external_id],
+                        },
+                    );
+                    let reviewer = reviewer.trim().to_lowercase();
+                    (item, reviewer, basis)
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// What a launch would write, before anything is: for the person launching to check.
+#[derive(Debug, Clone, Serialize)]
+pub struct LaunchPreview {
+    pub scope: String,
+    pub items: u64,
+    /// Items by tier, riskiest first.
+    pub by_tier: Vec<(String, u64)>,
+    /// Reviewers with how many items each, most first.
+    pub reviewers: Vec<(String, u64)>,
+    /// Items that go to the fallback reviewer (no owner, a departed owner, the identity itself).
+    pub to_fallback: u64,
+    /// Reviewers no reminder can reach: a login or team name, not an email address.
+    pub without_email: Vec<String>,
+}
+
+/// Evaluates a launch's scope at `now` without writing anything.
+pub async fn preview_launch(
+    store: &Store,
+    policy: &RiskPolicy,
+    req: &LaunchRequest,
+    now: DateTime<Utc>,
+) -> Result<LaunchPreview, AppError> {
+    let params = check_request(req)?;
+    let mut walk = ScopeWalk::new(store, policy, &params, &req.rules, now).await?;
+    let mut tiers: HashMap<roster_core::Tier, u64> = HashMap::new();
+    let mut reviewers: HashMap<String, u64> = HashMap::new();
+    let (mut items, mut to_fallback) = (0u64, 0u64);
+    while let Some(page) = walk.next_page().await? {
+        for (item, reviewer, basis) in page {
+            items += 1;
+            *tiers.entry(item.tier).or_default() += 1;
+            *reviewers.entry(reviewer).or_default() += 1;
+            to_fallback += u64::from(basis == ReviewerBasis::Fallback);
+        }
+    }
+    if items == 0 {
+        return Err(nothing_in_scope(&params));
+    }
+    let mut by_tier: Vec<_> = tiers.into_iter().collect();
+    by_tier.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
+    let mut reviewers: Vec<(String, u64)> = reviewers.into_iter().collect();
+    reviewers.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(LaunchPreview {
+        scope: params.query_string(),
+        items,
+        by_tier: by_tier
+            .into_iter()
+            .map(|(t, n)| (t.as_str().to_owned(), n))
+            .collect(),
+        without_email: reviewers
+            .iter()
+            .filter(|(r, _)| !r.contains('@'))
+            .map(|(r, _)| r.clone())
+            .collect(),
+        reviewers,
+        to_fallback,
+    })
+}
+
+/// Launches a campaign: every identity and credential in scope, evaluated at `now`, becomes an
+/// item with its reviewer and a snapshot. One transaction.
+pub async fn launch(
+    store: &Store,
+    policy: &RiskPolicy,
+    req: LaunchRequest,
+    launched_by: &str,
+    now: DateTime<Utc>,
+) -> Result<Campaign, AppError> {
+    let params = check_request(&req)?;
+    let mut walk = ScopeWalk::new(store, policy, &params, &req.rules, now).await?;
     let mut launch = store
         .begin_launch(NewCampaign {
             name: req.name.trim().to_owned(),
@@ -97,45 +225,28 @@ pub async fn launch(
             due_at: now + Duration::days(i64::from(req.due_days)),
         })
         .await?;
-    let mut after = None;
     let mut count = 0u64;
-    loop {
-        let (items, next) = reader.page(&query, after, LAUNCH_PAGE).await?;
-        let mut rows = Vec::with_capacity(items.len());
-        for item in &items {
-            let (reviewer, basis) = campaign::assign_reviewer(
-                &req.rules,
-                &directory,
-                ReviewSubject {
-                    owner: item.owner.as_deref(),
-                    names: [&item.name, &item.external_id],
-                },
-            );
+    while let Some(page) = walk.next_page().await? {
+        let mut rows = Vec::with_capacity(page.len());
+        for (item, reviewer, basis) in page {
             rows.push(NewItem {
                 record_id: item.id.0,
                 platform: item.platform.as_str().to_owned(),
                 kind: item.kind.as_str().to_owned(),
                 name: item.name.clone(),
                 tier: item.tier.as_str().to_owned(),
-                reviewer: reviewer.trim().to_lowercase(),
+                reviewer,
                 reviewer_basis: basis.as_str().to_owned(),
-                snapshot: serde_json::to_string(item)
+                snapshot: serde_json::to_string(&item)
                     .map_err(|e| AppError::Internal(e.to_string()))?,
             });
         }
         count += rows.len() as u64;
         launch.add_items(rows).await?;
-        match next {
-            Some(n) => after = Some(n),
-            None => break,
-        }
     }
     if count == 0 {
         // Dropping the launch rolls it back: nothing was written.
-        return Err(AppError::Invalid(format!(
-            "the scope `{}` matches no identity or credential: no campaign launched",
-            params.query_string()
-        )));
+        return Err(nothing_in_scope(&params));
     }
     let audit = NewAuditEvent {
         actor: launched_by.to_owned(),
@@ -158,6 +269,21 @@ fn used_by(item: &InventoryItem) -> Option<&str> {
     matches!(item.kind, Kind::PersonalAccessToken).then_some(item.owner.as_deref())?
 }
 
+/// Whether the latest concluding decision among `decisions` (oldest first) was an admin's made
+/// for the item's reviewer.
+pub fn standing_decision_was_an_admins(decisions: &[CampaignDecision]) -> bool {
+    decisions
+        .iter()
+        .rev()
+        .find(|d| !d.decision.hands_over())
+        .is_some_and(|d| {
+            serde_json::from_str::<Vec<campaign::DecisionWarning>>(&d.warnings)
+                .unwrap_or_default()
+                .iter()
+                .any(|w| matches!(w, campaign::DecisionWarning::DecidedForReviewer { .. }))
+        })
+}
+
 /// Checks and records one decision on each of `item_ids` (one transaction: all or none).
 pub async fn decide(
     store: &Store,
@@ -167,6 +293,12 @@ pub async fn decide(
     now: DateTime<Utc>,
 ) -> Result<Vec<CampaignDecision>, AppError> {
     let mut decisions = Vec::with_capacity(item_ids.len());
+    // Only a hand-over asks the directory (who may take the item).
+    let directory = if input.kind.hands_over() {
+        store.directory().await?
+    } else {
+        roster_core::directory::Directory::default()
+    };
     // A bulk decision usually spans one campaign: read (and parse) each campaign once.
     let mut campaigns: std::collections::HashMap<i64, (Campaign, CampaignRules)> =
         std::collections::HashMap::new();
@@ -181,14 +313,18 @@ pub async fn decide(
             .get(&item.campaign_id)
             .ok_or_else(|| AppError::Internal(format!("campaign {}", item.campaign_id)))?;
         let snap = snapshot_of(&item)?;
+        let decided_by_admin = item.state == ItemState::Decided
+            && standing_decision_was_an_admins(&store.item_decisions(id).await?);
         let warnings = campaign::check_decision(
             c.status,
             rules,
+            &directory,
             ItemUnderReview {
                 tier: snap.tier,
                 reviewer: &item.reviewer,
                 names: [&snap.name, &snap.external_id],
                 used_by: used_by(&snap),
+                decided_by_admin,
             },
             decider,
             input,
@@ -231,12 +367,26 @@ pub async fn decide(
         })
 }
 
+/// What closing does to the items nobody decided, in words.
+pub fn close_out_words(rules: &CampaignRules) -> String {
+    match rules.close_out {
+        CloseOut::Escalate => format!(
+            "recorded unreviewed and escalated to the fallback reviewer {}",
+            rules.fallback_reviewer
+        ),
+        CloseOut::Revoke => "revoked (the close-out rule)".into(),
+        CloseOut::LeaveOpen => "recorded unreviewed".into(),
+    }
+}
+
 /// IAM signs off: the campaign closes, unreviewed items get the close-out rule, decisions that
-/// need action become remediation tasks.
+/// need action become remediation tasks. With items still pending, `confirmed_unreviewed` must
+/// say how many (the person closing saw that number); a different count is refused.
 pub async fn sign_off(
     store: &Store,
     campaign_id: i64,
     who: &str,
+    confirmed_unreviewed: Option<u64>,
     now: DateTime<Utc>,
 ) -> Result<Campaign, AppError> {
     let c = store.campaign(campaign_id).await?;
@@ -245,6 +395,14 @@ pub async fn sign_off(
     }
     let rules = c.rules.clone();
     let counts = store.item_counts(campaign_id).await?;
+    if counts.pending > 0 && confirmed_unreviewed != Some(counts.pending) {
+        return Err(AppError::Conflict(format!(
+            "{} item(s) are still pending: confirm closing with {} unreviewed (they will be {})",
+            counts.pending,
+            counts.pending,
+            close_out_words(&rules)
+        )));
+    }
     let close_out = campaign::close_out_decision(&rules);
     let needs_action: Vec<DecisionKind> = DecisionKind::ALL
         .iter()
@@ -254,22 +412,22 @@ pub async fn sign_off(
     let outcome = CloseOutcome {
         signed_off_by: who.to_owned(),
         close_out_decision: close_out,
+        escalate_to: (rules.close_out == CloseOut::Escalate)
+            .then(|| rules.fallback_reviewer.clone()),
+        confirmed_unreviewed: counts.pending,
         audit: NewAuditEvent {
             actor: who.to_owned(),
             action: "campaign.closed".into(),
             target: None,
             detail: json!({"campaign": c.id, "name": c.name, "decided": counts.decided,
                            "unreviewed_at_close": counts.pending,
+                           "confirmed_unreviewed": confirmed_unreviewed,
                            "close_out": rules.close_out}),
         },
     };
-    store
+    Ok(store
         .close_campaign(campaign_id, outcome, &needs_action, now)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => closed(),
-            e => AppError::from(e),
-        })
+        .await?)
 }
 
 /// One remediation task's outcome.
@@ -702,13 +860,6 @@ pub struct CampaignView {
     pub next: Option<i64>,
 }
 
-/// A pending item in a reviewer's inbox, with its campaign.
-pub struct InboxEntry {
-    pub item: CampaignItem,
-    pub campaign: String,
-    pub due_at: DateTime<Utc>,
-}
-
 /// One item as its review page shows it.
 pub struct ReviewItemView {
     pub item: CampaignItem,
@@ -719,36 +870,10 @@ pub struct ReviewItemView {
     /// The same record's item in the previous campaign: its campaign's name, what changed
     /// since, and how it was decided then.
     pub previous: Option<(String, Vec<String>, String)>,
-    /// The principal may decide it now (it is pending in an open campaign).
+    /// The principal may decide it now (pending or decided, in an open campaign).
     pub may_decide: bool,
-}
-
-/// Narrows an inbox, so one decision can cover a filtered selection.
-#[derive(Debug, Default, Clone, serde::Deserialize)]
-pub struct InboxFilter {
-    pub platform: Option<String>,
-    pub kind: Option<String>,
-    pub tier: Option<String>,
-    pub campaign: Option<i64>,
-}
-
-impl InboxFilter {
-    fn keeps(&self, i: &CampaignItem) -> bool {
-        let is = |want: &Option<String>, have: &str| {
-            want.as_deref().is_none_or(|w| w.is_empty() || w == have)
-        };
-        is(&self.platform, &i.platform)
-            && is(&self.kind, &i.kind)
-            && is(&self.tier, &i.tier)
-            && self.campaign.is_none_or(|c| c == i.campaign_id)
-    }
-
-    pub fn is_set(&self) -> bool {
-        [&self.platform, &self.kind, &self.tier]
-            .iter()
-            .any(|v| v.as_deref().is_some_and(|v| !v.is_empty()))
-            || self.campaign.is_some()
-    }
+    /// The decision standing was an admin's for the reviewer (the reviewer cannot replace it).
+    pub admin_decided: bool,
 }
 
 /// The most items an inbox shows (and a bulk decision covers) at once.
@@ -791,6 +916,17 @@ impl Roster {
     ) -> Result<Campaign, AppError> {
         p.require_launch()?;
         launch(&self.store, &self.policy, req, &p.who, now).await
+    }
+
+    /// What launching `req` now would write; nothing is written.
+    pub async fn preview_campaign(
+        &self,
+        p: &Principal,
+        req: &LaunchRequest,
+        now: DateTime<Utc>,
+    ) -> Result<LaunchPreview, AppError> {
+        p.require_launch()?;
+        preview_launch(&self.store, &self.policy, req, now).await
     }
 
     /// Campaigns newest first, with their item counts.
@@ -838,14 +974,16 @@ impl Roster {
         })
     }
 
+    /// Signs off and closes; `confirmed_unreviewed`: see [`sign_off`].
     pub async fn sign_off_campaign(
         &self,
         p: &Principal,
         id: i64,
+        confirmed_unreviewed: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<Campaign, AppError> {
         p.require_launch()?;
-        sign_off(&self.store, id, &p.who, now).await
+        sign_off(&self.store, id, &p.who, confirmed_unreviewed, now).await
     }
 
     /// Carries out a closed campaign's revocations (a dry run unless `execute`).
@@ -865,35 +1003,6 @@ impl Roster {
         evidence(&self.store, id).await
     }
 
-    /// The principal's pending items across open campaigns that `filter` keeps.
-    pub async fn inbox(
-        &self,
-        p: &Principal,
-        filter: &InboxFilter,
-    ) -> Result<Vec<InboxEntry>, AppError> {
-        p.require_review()?;
-        let mut campaigns: HashMap<i64, Campaign> = HashMap::new();
-        let mut out = Vec::new();
-        for item in self.store.inbox(&p.who, INBOX_LIMIT).await? {
-            if !filter.keeps(&item) {
-                continue;
-            }
-            if !campaigns.contains_key(&item.campaign_id) {
-                let c = self.store.campaign(item.campaign_id).await?;
-                campaigns.insert(c.id, c);
-            }
-            let c = campaigns
-                .get(&item.campaign_id)
-                .ok_or_else(|| AppError::Internal(format!("campaign {}", item.campaign_id)))?;
-            out.push(InboxEntry {
-                campaign: c.name.clone(),
-                due_at: c.due_at,
-                item,
-            });
-        }
-        Ok(out)
-    }
-
     /// One item, as snapshotted, with what changed since the previous review.
     pub async fn review_item(&self, p: &Principal, id: i64) -> Result<ReviewItemView, AppError> {
         let item = self.store.campaign_item(id).await?;
@@ -910,10 +1019,17 @@ impl Roster {
             }
             None => None,
         };
-        let may_decide =
-            campaign.is_open() && item.state == ItemState::Pending && p.can_decide(&item);
+        let decisions = self.store.item_decisions(item.id).await?;
+        // A decision may change until sign-off; a reviewer's may not replace an admin's.
+        let admin_decided =
+            item.state == ItemState::Decided && standing_decision_was_an_admins(&decisions);
+        let may_decide = campaign.is_open()
+            && item.state != ItemState::Unreviewed
+            && p.can_decide(&item)
+            && (p.can_launch() || !admin_decided);
         Ok(ReviewItemView {
-            decisions: self.store.item_decisions(item.id).await?,
+            admin_decided,
+            decisions,
             item,
             snapshot,
             campaign,

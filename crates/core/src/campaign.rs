@@ -74,13 +74,14 @@ string_enum!(
 );
 
 string_enum!(
-    /// Why a reviewer was chosen for an item (`handed`: by a reassign / delegate decision or an
-    /// escalation).
+    /// Why a reviewer was chosen for an item (`handed`: by a reassign / delegate decision;
+    /// `escalated`: moved to the fallback reviewer when overdue or left unreviewed at close).
     ReviewerBasis, "reviewer basis" {
         Owner => "owner",
         OwnerTeam => "owner_team",
         Fallback => "fallback",
         Handed => "handed",
+        Escalated => "escalated",
     }
 );
 
@@ -234,6 +235,9 @@ pub struct ItemUnderReview<'a> {
     /// The reviewer is recorded as using this identity (its owner is a personal credential of
     /// theirs, or its usage names them).
     pub used_by: Option<&'a str>,
+    /// The decision standing on the item was an admin's, made for its reviewer: the reviewer
+    /// may no longer replace it (an admin may).
+    pub decided_by_admin: bool,
 }
 
 /// Why a decision is refused.
@@ -255,6 +259,13 @@ pub enum DecisionError {
     ToItself,
     #[error("{0} to the current reviewer changes nothing")]
     ToSameReviewer(&'static str),
+    #[error(
+        "`{to}` is not a person in the directory: an item goes only to someone present there, \
+         or to this campaign's fallback or team reviewers"
+    )]
+    UnknownPerson { to: String },
+    #[error("an admin decided this item; only an admin may change that decision")]
+    DecidedByAdmin,
 }
 
 /// Something the reviewer should know, recorded with the decision.
@@ -283,10 +294,21 @@ impl fmt::Display for DecisionWarning {
     }
 }
 
+/// Whether `who` may take an item handed over: a person present in the directory, or one of
+/// the campaign's own reviewers (fallback, team reviewers), who need not be in it.
+fn may_take_items(rules: &CampaignRules, directory: &Directory, who: &str) -> bool {
+    directory.status(who) == Some(OwnerStatus::Present)
+        || same_person(who, &rules.fallback_reviewer)
+        || rules.team_reviewers.values().any(|r| same_person(r, who))
+}
+
 /// Checks one decision against the campaign's rules; the warnings go on record with it.
+/// A decided item may be decided again until the campaign closes (every decision is kept),
+/// except that a reviewer cannot replace an admin's decision.
 pub fn check_decision(
     status: CampaignStatus,
     rules: &CampaignRules,
+    directory: &Directory,
     item: ItemUnderReview<'_>,
     decider: Decider<'_>,
     input: &DecisionInput,
@@ -301,6 +323,9 @@ pub fn check_decision(
             return Err(DecisionError::NotReviewer {
                 reviewer: item.reviewer.to_owned(),
             });
+        }
+        Decider::Reviewer(_) if item.decided_by_admin => {
+            return Err(DecisionError::DecidedByAdmin);
         }
         Decider::Admin(who) if !same_person(who, item.reviewer) => {
             warnings.push(DecisionWarning::DecidedForReviewer {
@@ -336,6 +361,11 @@ pub fn check_decision(
             }
             if same_person(to, item.reviewer) {
                 return Err(DecisionError::ToSameReviewer(what));
+            }
+            if !may_take_items(rules, directory, to) {
+                return Err(DecisionError::UnknownPerson {
+                    to: to.chars().take(120).collect(),
+                });
             }
         }
         DecisionKind::Revoke | DecisionKind::Rotate | DecisionKind::ReduceScope => {
@@ -427,6 +457,7 @@ mod tests {
         let mut d = Directory::default();
         d.insert(["alice@example.com"], true);
         d.insert(["bob@example.com"], false);
+        d.insert(["carol@example.com"], true);
         d
     }
 
@@ -482,6 +513,7 @@ mod tests {
             reviewer: "alice@example.com",
             names: ["deploy-bot", "id-1"],
             used_by: None,
+            decided_by_admin: false,
         };
         let input = DecisionInput {
             kind: DecisionKind::Delegate,
@@ -502,7 +534,15 @@ mod tests {
         decider: Decider<'_>,
         input: &DecisionInput,
     ) -> Result<Vec<DecisionWarning>, DecisionError> {
-        check_decision(CampaignStatus::Open, rules, item, decider, input, today())
+        check_decision(
+            CampaignStatus::Open,
+            rules,
+            &dir(),
+            item,
+            decider,
+            input,
+            today(),
+        )
     }
 
     fn today() -> NaiveDate {
@@ -515,6 +555,7 @@ mod tests {
             reviewer: "alice@example.com",
             names: ["ci-bot", "id-1"],
             used_by: None,
+            decided_by_admin: false,
         }
     }
 
@@ -591,6 +632,7 @@ mod tests {
             check_decision(
                 CampaignStatus::Closed,
                 &r,
+                &dir(),
                 item(Tier::Low),
                 Decider::Admin("iam@example.com"),
                 &revoke,
@@ -602,6 +644,7 @@ mod tests {
             check_decision(
                 CampaignStatus::Open,
                 &r,
+                &dir(),
                 item(Tier::Low),
                 Decider::Reviewer("alice@example.com"),
                 &input(DecisionKind::Revoke, ""),
@@ -637,6 +680,41 @@ mod tests {
         );
         reassign.to = Some("carol@example.com".into());
         assert!(check_open(&r, item(Tier::Low), alice, &reassign).is_ok());
+        // Only to a person the directory has present, or to the campaign's own reviewers.
+        for nobody in ["nobody-known", "attacker@evil.example", "bob@example.com"] {
+            reassign.to = Some(nobody.into());
+            assert_eq!(
+                check_open(&r, item(Tier::Low), alice, &reassign),
+                Err(DecisionError::UnknownPerson { to: nobody.into() }),
+                "{nobody}"
+            );
+        }
+        let mut delegate = input(DecisionKind::Delegate, "");
+        for campaigns_own in ["iam-lead@example.com", "pay-lead@example.com"] {
+            delegate.to = Some(campaigns_own.into());
+            assert!(check_open(&r, item(Tier::Low), alice, &delegate).is_ok());
+        }
+        delegate.to = Some("x".repeat(100_000));
+        assert!(matches!(
+            check_open(&r, item(Tier::Low), alice, &delegate),
+            Err(DecisionError::UnknownPerson { to }) if to.len() == 120
+        ));
+    }
+
+    #[test]
+    fn a_reviewer_cannot_replace_an_admins_decision_and_an_admin_can() {
+        let r = rules();
+        let mut it = item(Tier::Low);
+        it.decided_by_admin = true;
+        let keep = input(DecisionKind::Keep, "");
+        assert_eq!(
+            check_open(&r, it, Decider::Reviewer("alice@example.com"), &keep),
+            Err(DecisionError::DecidedByAdmin)
+        );
+        assert!(check_open(&r, it, Decider::Admin("iam@example.com"), &keep).is_ok());
+        // Their own earlier decision, a reviewer may change.
+        it.decided_by_admin = false;
+        assert!(check_open(&r, it, Decider::Reviewer("alice@example.com"), &keep).is_ok());
     }
 
     #[test]
@@ -648,6 +726,7 @@ mod tests {
             check_decision(
                 CampaignStatus::Open,
                 &r,
+                &dir(),
                 it,
                 Decider::Reviewer("alice@example.com"),
                 &input(DecisionKind::Keep, ""),
@@ -662,6 +741,7 @@ mod tests {
             check_decision(
                 CampaignStatus::Open,
                 &r,
+                &dir(),
                 it,
                 Decider::Reviewer("alice@example.com"),
                 &input(DecisionKind::Keep, ""),

@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 
 use crate::audit::{NewAuditEvent, append_audit_in};
@@ -41,7 +40,7 @@ impl Store {
         now: DateTime<Utc>,
         event: impl FnOnce(&ApiToken) -> NewAuditEvent,
     ) -> Result<ApiToken, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let token = insert_token(&txn, t, now).await?;
         append_audit_in(&txn, self.audit_key.as_ref(), event(&token), now).await?;
         txn.commit().await?;
@@ -91,7 +90,7 @@ impl Store {
         event: NewAuditEvent,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         if !revoke_token(&txn, id, now).await? {
             return Ok(false);
         }

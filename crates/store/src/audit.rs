@@ -8,7 +8,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -129,18 +129,16 @@ fn event_hash(
     }
 }
 
-/// Serialises appends until `txn` ends: PostgreSQL's advisory lock, SQLite's write lock.
+/// Serialises appends until `txn` ends: PostgreSQL's advisory lock. (On SQLite the transaction
+/// holds the write lock from its start: [`crate::begin_write`].)
 async fn lock_appends(txn: &DatabaseTransaction) -> Result<(), StoreError> {
-    let sql = match txn.get_database_backend() {
-        DbBackend::Postgres => format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"),
-        // SQLite: take the write lock (a write that changes nothing) before reading the chain's
-        // head. Read first, the transaction pins a snapshot, and a write another connection
-        // commits meanwhile (the evaluation refresh a server starts with) fails the insert at
-        // once with SQLITE_BUSY_SNAPSHOT instead of waiting out the busy timeout.
-        _ => "UPDATE audit_events SET id = id WHERE 0".to_owned(),
-    };
-    txn.execute(Statement::from_string(txn.get_database_backend(), sql))
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"),
+        ))
         .await?;
+    }
     Ok(())
 }
 
@@ -192,7 +190,7 @@ impl Store {
         e: NewAuditEvent,
         at: DateTime<Utc>,
     ) -> Result<AuditEvent, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let saved = append_audit_in(&txn, self.audit_key.as_ref(), e, at).await?;
         txn.commit().await?;
         Ok(saved)
@@ -336,7 +334,7 @@ impl Store {
         mut detail: serde_json::Value,
         at: DateTime<Utc>,
     ) -> Result<Option<AuditEvent>, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         lock_appends(&txn).await?;
         let last = audit_event::Entity::find()
             .filter(audit_event::Column::Action.eq(action))
@@ -453,7 +451,7 @@ mod tests {
         first.append_audit(ev("sync", 0), at).await.unwrap();
 
         // The other connection holds the write lock, with an event not yet committed.
-        let held = first.db.begin().await.unwrap();
+        let held = first.begin_write().await.unwrap();
         append_audit_in(&held, None, ev("sync", 1), at)
             .await
             .unwrap();

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 
 use roster_core::ParseEnumError;
@@ -350,6 +350,63 @@ pub struct NewDecision {
     pub audit: NewAuditEvent,
 }
 
+/// How an inbox is ordered (then by item id, so pages are stable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InboxOrder {
+    /// Riskiest first, then soonest due.
+    #[default]
+    Tier,
+    /// Soonest due first, then riskiest.
+    Due,
+    Platform,
+    Name,
+}
+
+/// Which of a reviewer's items an inbox page shows.
+#[derive(Debug, Clone, Default)]
+pub struct InboxQuery {
+    pub reviewer: String,
+    pub state: Option<ItemState>,
+    pub platform: Option<String>,
+    pub kind: Option<String>,
+    pub tier: Option<String>,
+    pub campaign: Option<i64>,
+    pub order: InboxOrder,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+fn open_campaigns() -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(campaign::Column::Id)
+        .from(campaign::Entity)
+        .and_where(campaign::Column::Status.eq(OPEN))
+        .to_owned()
+}
+
+fn inbox_select(query: &InboxQuery) -> sea_orm::Select<campaign_item::Entity> {
+    let mut q = campaign_item::Entity::find()
+        .filter(campaign_item::Column::Reviewer.eq(query.reviewer.to_lowercase()))
+        .filter(campaign_item::Column::CampaignId.in_subquery(open_campaigns()));
+    if let Some(s) = query.state {
+        q = q.filter(campaign_item::Column::State.eq(s.as_str()));
+    }
+    let set = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+    if let Some(p) = set(&query.platform) {
+        q = q.filter(campaign_item::Column::Platform.eq(p));
+    }
+    if let Some(k) = set(&query.kind) {
+        q = q.filter(campaign_item::Column::Kind.eq(k));
+    }
+    if let Some(t) = set(&query.tier) {
+        q = q.filter(campaign_item::Column::Tier.eq(t));
+    }
+    if let Some(c) = query.campaign {
+        q = q.filter(campaign_item::Column::CampaignId.eq(c));
+    }
+    q
+}
+
 /// Counts of a campaign's items.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ItemCounts {
@@ -373,13 +430,19 @@ pub struct CloseOutcome {
     /// Recorded for every still-pending item, e.g. `revoke` under the revoke close-out rule;
     /// `None` marks them unreviewed.
     pub close_out_decision: Option<DecisionKind>,
+    /// With the escalate rule, the fallback reviewer: items left unreviewed move to them, so
+    /// the record shows who is accountable for each.
+    pub escalate_to: Option<String>,
+    /// How many items the person signing off confirmed closing unreviewed: the close is
+    /// refused if more or fewer are pending when it commits.
+    pub confirmed_unreviewed: u64,
     pub audit: NewAuditEvent,
 }
 
 impl Store {
     /// Starts a launch: the campaign row, in a transaction the items join.
     pub async fn begin_launch(&self, c: NewCampaign) -> Result<Launch, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let campaign = campaign::ActiveModel {
             name: Set(c.name),
             definition: Set(c.definition),
@@ -503,23 +566,60 @@ impl Store {
         )
     }
 
-    /// A reviewer's pending items across open campaigns.
-    pub async fn inbox(&self, reviewer: &str, limit: u64) -> Result<Vec<CampaignItem>, StoreError> {
-        let open = sea_orm::sea_query::Query::select()
-            .column(campaign::Column::Id)
-            .from(campaign::Entity)
-            .and_where(campaign::Column::Status.eq(OPEN))
-            .to_owned();
-        decode(
-            campaign_item::Entity::find()
-                .filter(campaign_item::Column::Reviewer.eq(reviewer.to_lowercase()))
-                .filter(campaign_item::Column::State.eq(ItemState::Pending.as_str()))
-                .filter(campaign_item::Column::CampaignId.in_subquery(open))
-                .order_by_asc(campaign_item::Column::Id)
-                .limit(limit)
+    /// One page of a reviewer's items across open campaigns: `query`'s state, filters and
+    /// order, with how many match in all.
+    pub async fn inbox(&self, query: &InboxQuery) -> Result<(Vec<CampaignItem>, u64), StoreError> {
+        use sea_orm::Order;
+        use sea_orm::sea_query::SimpleExpr;
+        let q = inbox_select(query);
+        let total = q.clone().count(&self.db).await?;
+        let tier_rank: SimpleExpr = Expr::cust(
+            "CASE campaign_items.tier WHEN 'critical' THEN 0 WHEN 'high' THEN 1 \
+             WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END",
+        );
+        let due: SimpleExpr = Expr::cust(
+            "(SELECT due_at FROM campaigns WHERE campaigns.id = campaign_items.campaign_id)",
+        );
+        let q = match query.order {
+            InboxOrder::Tier => q.order_by(tier_rank, Order::Asc).order_by(due, Order::Asc),
+            InboxOrder::Due => q.order_by(due, Order::Asc).order_by(tier_rank, Order::Asc),
+            InboxOrder::Platform => q
+                .order_by_asc(campaign_item::Column::Platform)
+                .order_by(tier_rank, Order::Asc),
+            InboxOrder::Name => q.order_by_asc(campaign_item::Column::Name),
+        };
+        let items = decode(
+            q.order_by_asc(campaign_item::Column::Id)
+                .offset(query.offset)
+                .limit(query.limit)
                 .all(&self.db)
                 .await?,
-        )
+        )?;
+        Ok((items, total))
+    }
+
+    /// A reviewer's items across open campaigns, counted by state (their progress).
+    pub async fn inbox_counts(&self, reviewer: &str) -> Result<ItemCounts, StoreError> {
+        let rows: Vec<(String, i64)> = campaign_item::Entity::find()
+            .select_only()
+            .column(campaign_item::Column::State)
+            .column_as(campaign_item::Column::Id.count(), "n")
+            .filter(campaign_item::Column::Reviewer.eq(reviewer.to_lowercase()))
+            .filter(campaign_item::Column::CampaignId.in_subquery(open_campaigns()))
+            .group_by(campaign_item::Column::State)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut c = ItemCounts::default();
+        for (state, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match state.parse::<ItemState>() {
+                Ok(ItemState::Pending) => c.pending = n,
+                Ok(ItemState::Decided) => c.decided = n,
+                Ok(ItemState::Unreviewed) | Err(_) => c.unreviewed += n,
+            }
+        }
+        Ok(c)
     }
 
     pub async fn campaign_item(&self, id: i64) -> Result<CampaignItem, StoreError> {
@@ -582,7 +682,7 @@ impl Store {
         decisions: Vec<NewDecision>,
         at: DateTime<Utc>,
     ) -> Result<Vec<CampaignDecision>, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let mut out = Vec::with_capacity(decisions.len());
         for d in decisions {
             let item = campaign_item::Entity::find_by_id(d.item_id)
@@ -619,8 +719,12 @@ impl Store {
                 row.decision = Set(Some(d.decision.as_str().to_owned()));
                 row.decided_at = Set(Some(at));
             } else if let Some(to) = d.handed_to {
+                // Handed over, a decided item waits again, for its new reviewer.
                 row.reviewer = Set(to.to_lowercase());
                 row.reviewer_basis = Set("handed".to_owned());
+                row.state = Set(ItemState::Pending.as_str().to_owned());
+                row.decision = Set(None);
+                row.decided_at = Set(None);
             }
             row.update(&txn).await?;
             append_audit_in(&txn, self.audit_key.as_ref(), d.audit, at).await?;
@@ -628,6 +732,37 @@ impl Store {
         }
         txn.commit().await?;
         Ok(out)
+    }
+
+    /// Moves campaign `id`'s pending items not already with `to` to `to`, marked escalated,
+    /// with one audit event (built from how many moved) when any did. Returns how many.
+    pub async fn escalate_pending(
+        &self,
+        id: i64,
+        to: &str,
+        audit: impl FnOnce(u64) -> NewAuditEvent,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let to = to.trim().to_lowercase();
+        let txn = self.begin_write().await?;
+        let moved = campaign_item::Entity::update_many()
+            .col_expr(campaign_item::Column::Reviewer, Expr::value(to.clone()))
+            .col_expr(
+                campaign_item::Column::ReviewerBasis,
+                Expr::value("escalated"),
+            )
+            .filter(campaign_item::Column::CampaignId.eq(id))
+            .filter(campaign_item::Column::State.eq(ItemState::Pending.as_str()))
+            .filter(campaign_item::Column::Reviewer.ne(to))
+            .filter(campaign_item::Column::CampaignId.in_subquery(open_campaigns()))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if moved > 0 {
+            append_audit_in(&txn, self.audit_key.as_ref(), audit(moved), at).await?;
+        }
+        txn.commit().await?;
+        Ok(moved)
     }
 
     /// Signs off and closes: pending items get the close-out decision or are marked unreviewed,
@@ -640,7 +775,7 @@ impl Store {
         needs_action: &[DecisionKind],
         at: DateTime<Utc>,
     ) -> Result<Campaign, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let c = campaign::Entity::find_by_id(id)
             .one(&txn)
             .await?
@@ -648,6 +783,17 @@ impl Store {
         if c.status != OPEN {
             return Err(StoreError::Conflict(format!(
                 "campaign {id} is already closed"
+            )));
+        }
+        let pending = campaign_item::Entity::find()
+            .filter(campaign_item::Column::CampaignId.eq(id))
+            .filter(campaign_item::Column::State.eq(ItemState::Pending.as_str()))
+            .count(&txn)
+            .await?;
+        if pending != outcome.confirmed_unreviewed {
+            return Err(StoreError::Conflict(format!(
+                "{pending} item(s) are pending now, not the {} confirmed: confirm again",
+                outcome.confirmed_unreviewed
             )));
         }
         let backend = txn.get_database_backend();
@@ -684,11 +830,22 @@ impl Store {
                     .await?;
             }
             None => {
-                campaign_item::Entity::update_many()
-                    .col_expr(
-                        campaign_item::Column::State,
-                        Expr::value(ItemState::Unreviewed.as_str()),
-                    )
+                let mut update = campaign_item::Entity::update_many().col_expr(
+                    campaign_item::Column::State,
+                    Expr::value(ItemState::Unreviewed.as_str()),
+                );
+                if let Some(to) = &outcome.escalate_to {
+                    update = update
+                        .col_expr(
+                            campaign_item::Column::Reviewer,
+                            Expr::value(to.to_lowercase()),
+                        )
+                        .col_expr(
+                            campaign_item::Column::ReviewerBasis,
+                            Expr::value("escalated"),
+                        );
+                }
+                update
                     .filter(campaign_item::Column::CampaignId.eq(id))
                     .filter(campaign_item::Column::State.eq(ItemState::Pending.as_str()))
                     .exec(&txn)
@@ -755,7 +912,7 @@ impl Store {
         audit: NewAuditEvent,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let task = remediation_task::Entity::find_by_id(task_id)
             .one(&txn)
             .await?
@@ -894,7 +1051,8 @@ mod tests {
             platform: "aws".into(),
             kind: "access_key".into(),
             name: format!("key-{record_id}"),
-            tier: "high".into(),
+            // Every tier, in an order that is not the riskiest-first one.
+            tier: ["low", "critical", "medium", "high"][(record_id % 4) as usize].into(),
             reviewer: reviewer.into(),
             reviewer_basis: "owner".into(),
             snapshot: "{}".into(),
@@ -945,7 +1103,38 @@ mod tests {
             let at = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
             let c = launch(s, at, 2500).await;
             assert_eq!(c.item_count, 2500, "{}", t.backend);
-            assert_eq!(s.inbox("ALICE", 5000).await.unwrap().len(), 1250);
+            let alice = |offset, limit| InboxQuery {
+                reviewer: "ALICE".into(),
+                state: Some(ItemState::Pending),
+                offset,
+                limit,
+                ..InboxQuery::default()
+            };
+            let (page, total) = s.inbox(&alice(0, 50)).await.unwrap();
+            assert_eq!((page.len(), total), (50, 1250), "{}", t.backend);
+            let (last, _) = s.inbox(&alice(1200, 100)).await.unwrap();
+            assert_eq!(last.len(), 50, "the last page holds the rest");
+            let tiers: Vec<&str> = page.iter().map(|i| i.tier.as_str()).collect();
+            let sorted = {
+                let rank = |t: &str| {
+                    ["critical", "high", "medium", "low"]
+                        .iter()
+                        .position(|x| *x == t)
+                };
+                let mut v = tiers.clone();
+                v.sort_by_key(|t| rank(t));
+                v
+            };
+            assert_eq!(tiers, sorted, "riskiest first");
+            assert_eq!(tiers[0], "medium", "{}: alice has low and medium items", t.backend);
+            let by_platform = s
+                .inbox(&InboxQuery {
+                    platform: Some("nowhere".into()),
+                    ..alice(0, 50)
+                })
+                .await
+                .unwrap();
+            assert_eq!(by_platform.1, 0, "the filter counts what it keeps");
             let items = s.campaign_items(c.id, None, None, None, 4).await.unwrap();
             s.record_decisions(
                 vec![
@@ -971,19 +1160,34 @@ mod tests {
                 }
             );
 
+            // Confirmed for fewer items than are pending: refused, nothing closes.
+            let outcome = |confirmed| CloseOutcome {
+                signed_off_by: "iam".into(),
+                close_out_decision: None,
+                escalate_to: Some("IAM".into()),
+                confirmed_unreviewed: confirmed,
+                audit: ev("campaign.closed"),
+            };
+            let err = s
+                .close_campaign(c.id, outcome(2497), &[DecisionKind::Revoke], at)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+            assert!(s.campaign(c.id).await.unwrap().is_open());
             let closed = s
-                .close_campaign(
-                    c.id,
-                    CloseOutcome {
-                        signed_off_by: "iam".into(),
-                        close_out_decision: None,
-                        audit: ev("campaign.closed"),
-                    },
-                    &[DecisionKind::Revoke],
-                    at,
-                )
+                .close_campaign(c.id, outcome(2498), &[DecisionKind::Revoke], at)
                 .await
                 .unwrap();
+            let left = s
+                .campaign_items(c.id, None, Some(ItemState::Unreviewed), None, 5000)
+                .await
+                .unwrap();
+            assert!(
+                left.iter()
+                    .all(|i| i.reviewer == "iam" && i.reviewer_basis == "escalated"),
+                "{}: what nobody reviewed is the fallback's, escalated",
+                t.backend
+            );
             assert_eq!(closed.status, CampaignStatus::Closed);
             assert!(closed.audit_hash_at_close.is_some());
             let tasks = s.remediation_tasks(c.id).await.unwrap();
@@ -1003,6 +1207,8 @@ mod tests {
                     CloseOutcome {
                         signed_off_by: "iam".into(),
                         close_out_decision: None,
+                        escalate_to: None,
+                        confirmed_unreviewed: 0,
                         audit: ev("campaign.closed"),
                     },
                     &[DecisionKind::Revoke],
@@ -1029,11 +1235,37 @@ mod tests {
             let s = &t.store;
             let at = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
             let c = launch(s, at, 4).await;
+            // Escalation moves what is not already the fallback's, once.
+            let before = s.verify_audit().await.unwrap().0;
+            let moved = s
+                .escalate_pending(c.id, "Alice", |_| ev("campaign.escalated"), at)
+                .await
+                .unwrap();
+            let items = s.campaign_items(c.id, None, None, None, 10).await.unwrap();
+            assert!(moved > 0 && moved < 4, "{}: {moved}", t.backend);
+            assert!(items.iter().all(|i| i.reviewer == "alice"));
+            assert_eq!(
+                items
+                    .iter()
+                    .filter(|i| i.reviewer_basis == "escalated")
+                    .count() as u64,
+                moved
+            );
+            assert_eq!(s.verify_audit().await.unwrap().0, before + 1);
+            let again = s.escalate_pending(c.id, "alice", |_| ev("campaign.escalated"), at);
+            assert_eq!(again.await.unwrap(), 0, "nothing left to move");
+            assert_eq!(
+                s.verify_audit().await.unwrap().0,
+                before + 1,
+                "and no event"
+            );
             s.close_campaign(
                 c.id,
                 CloseOutcome {
                     signed_off_by: "iam".into(),
                     close_out_decision: Some(DecisionKind::Revoke),
+                    escalate_to: None,
+                    confirmed_unreviewed: 4,
                     audit: ev("campaign.closed"),
                 },
                 &[DecisionKind::Revoke],

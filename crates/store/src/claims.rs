@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, Set};
 
 use crate::audit::{NewAuditEvent, append_audit_in};
 use crate::entity::ownership_claim;
@@ -42,7 +42,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.record(record_id).await?;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         write_claim(&txn, record_id, owner, claimed_by, note, now).await?;
         append_audit_in(&txn, self.audit_key.as_ref(), event, now).await?;
         txn.commit().await?;

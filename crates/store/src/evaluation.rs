@@ -13,8 +13,7 @@ use roster_core::directory::Directory;
 use roster_core::{Evaluation, Record, RiskPolicy, Tier};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement,
-    TransactionTrait, Value,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, Value,
 };
 
 use crate::claims::OwnershipClaim;
@@ -342,7 +341,7 @@ impl Store {
     async fn list_due_soon(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
         let backend = self.db.get_database_backend();
         let cover = at + COVER;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         txn.execute(Statement::from_string(
             backend,
             "DELETE FROM evaluation_due",
@@ -427,7 +426,7 @@ impl Store {
             return Ok(());
         }
         let backend = self.db.get_database_backend();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let cover = read_cover(&txn).await?;
         for chunk in rows.chunks(PER_STATEMENT) {
             // `UPDATE … FROM (VALUES …)`: both SQLite (3.33+) and PostgreSQL take it, and name

@@ -3,7 +3,7 @@
 //! loads a connector's set before a run and applies what the run changed after it (a page a
 //! 304 confirmed is not written again).
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::entity::http_validator;
 use crate::{Store, StoreError};
@@ -59,7 +59,7 @@ impl Store {
         if stale.is_empty() && fresh.is_empty() {
             return Ok(());
         }
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let replaced: Vec<&str> = stale
             .iter()
             .map(String::as_str)

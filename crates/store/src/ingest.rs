@@ -9,7 +9,7 @@ use roster_core::{Evaluation, Record, RecordId, RecordKey, Status};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Set, Statement,
-    TransactionTrait, Value,
+    Value,
 };
 
 use crate::entity::{record, record_history};
@@ -564,7 +564,7 @@ impl Store {
     /// page to the WAL fewer times.
     pub async fn begin_run_writes(&self) -> Result<RunWrites, StoreError> {
         Ok(RunWrites {
-            txn: self.db.begin().await?,
+            txn: self.begin_write().await?,
             rows: 0,
             cover: None,
         })

@@ -23,7 +23,8 @@ use std::time::Duration;
 use roster_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbBackend,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbBackend, TransactionTrait,
 };
 
 pub use error::StoreError;
@@ -157,6 +158,30 @@ impl Store {
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }
+
+    /// Begins a transaction that writes: every one in the store starts here.
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+        begin_write(&self.db).await
+    }
+}
+
+/// Begins a transaction that writes. On SQLite it takes the write lock first, with a write that
+/// changes nothing (sea-orm cannot issue `BEGIN IMMEDIATE`): a deferred transaction that reads
+/// first pins a snapshot, and if another connection commits meanwhile (a server's start-up
+/// refresh beside its sign-in link, a CLI beside the server) its first write fails at once with
+/// SQLITE_BUSY_SNAPSHOT instead of waiting out the busy timeout.
+pub(crate) async fn begin_write(
+    db: &DatabaseConnection,
+) -> Result<DatabaseTransaction, StoreError> {
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == DbBackend::Sqlite {
+        txn.execute(sea_orm::Statement::from_string(
+            DbBackend::Sqlite,
+            "UPDATE audit_events SET id = id WHERE 0",
+        ))
+        .await?;
+    }
+    Ok(txn)
 }
 
 /// How long the first connection to PostgreSQL may take before it is reported.

@@ -5,10 +5,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use roster_core::directory::Directory;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 
 use crate::audit::{NewAuditEvent, append_audit_in};
 use crate::entity::{person, sync_run};
@@ -47,7 +44,7 @@ impl Store {
         entries: &[DirectoryEntry],
         now: DateTime<Utc>,
     ) -> Result<ImportSummary, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let summary = import_in(&txn, source, entries, now).await?;
         txn.commit().await?;
         Ok(summary)
@@ -64,7 +61,7 @@ impl Store {
         check: impl FnOnce(&ImportSummary) -> Result<(), String>,
         event: impl FnOnce(&ImportSummary) -> NewAuditEvent,
     ) -> Result<ImportSummary, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let summary = import_in(&txn, source, entries, now).await?;
         check(&summary).map_err(StoreError::Conflict)?;
         append_audit_in(&txn, self.audit_key.as_ref(), event(&summary), now).await?;

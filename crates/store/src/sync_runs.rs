@@ -138,11 +138,10 @@ impl Store {
         ids: &[i64],
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        use sea_orm::TransactionTrait;
         if ids.is_empty() {
             return Ok(0);
         }
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let res = sync_run::Entity::update_many()
             .col_expr(
                 sync_run::Column::Status,

@@ -173,8 +173,7 @@ impl Store {
         email: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<SsoPerson, StoreError> {
-        use sea_orm::TransactionTrait;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let mine = |r: &sso_subject::Model| r.issuer == issuer && r.subject == subject;
         let decided = match email {
             Some(e) => {

@@ -541,3 +541,63 @@ async fn an_upsert_never_overwrites_a_stored_record_of_another_natural_key() {
         );
     }
 }
+
+/// SQLite: a store transaction that reads before it writes (the evaluation refresh reads the
+/// due list's cover first) waits for another connection's write lock instead of failing at
+/// once with SQLITE_BUSY_SNAPSHOT when that write commits: a server's start-up refresh beside
+/// its own sign-in link, or beside a CLI, once left every evaluation due for five minutes.
+#[tokio::test]
+async fn a_refresh_waits_for_another_connections_write_on_sqlite() {
+    use roster_store::{EvaluationInputs, Store};
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+    let file = std::env::temp_dir().join(format!(
+        "roster-refresh-{}-{}.db",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let first = Store::connect(&url).await.unwrap();
+    first.migrate().await.unwrap();
+    let run = first
+        .begin_sync_run(t(3), &["c".into()], "test")
+        .await
+        .unwrap();
+    let rows: Vec<RecordRow> = (0..50)
+        .map(|i| {
+            row(
+                record("acme", &i.to_string(), Platform::Gcp, None),
+                Change::New,
+            )
+        })
+        .collect();
+    first.write_records(run, t(3), &rows).await.unwrap();
+    first.mark_all_evaluations_due().await.unwrap();
+
+    let second = Store::connect(&url).await.unwrap();
+    let inputs = EvaluationInputs::load(&second).await.unwrap();
+    // The other connection holds the write lock with a write not yet committed.
+    let held = first.connection().begin().await.unwrap();
+    held.execute(Statement::from_string(
+        held.get_database_backend(),
+        "UPDATE sync_runs SET holder = 'held' WHERE id = 1",
+    ))
+    .await
+    .unwrap();
+    let waiting = tokio::spawn(async move {
+        second
+            .refresh_evaluations(
+                &RiskPolicy::default(),
+                &inputs,
+                &std::collections::HashSet::new(),
+                t(4),
+            )
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    held.commit().await.unwrap();
+    let refreshed = waiting.await.unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+    assert_eq!(refreshed.unwrap(), 50);
+}

@@ -21,7 +21,7 @@ pub enum CampaignCommand {
     /// One campaign: progress and who still has items to review.
     Show(ShowArgs),
     /// Sign off and close: unreviewed items get the close-out rule, revocations become tasks.
-    Close(IdArgs),
+    Close(CloseArgs),
     /// Carry out a closed campaign's revocations: a dry run unless --execute.
     Remediate(RemediateArgs),
     /// The evidence: csv, json, html (printable report), or tickets (what is left to do by hand).
@@ -108,6 +108,19 @@ pub struct IdArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct CloseArgs {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
+    #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The campaign's id (`roster campaign list`).
+    pub id: i64,
+    /// With items still pending, how many you close unreviewed (`roster campaign show` says):
+    /// the close is refused without it, or if the count has changed.
+    #[arg(long, value_name = "N")]
+    pub confirm_unreviewed: Option<u64>,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct RemediateArgs {
     /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
     #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
@@ -166,7 +179,9 @@ pub async fn run(cmd: CampaignCommand) -> CliResult {
         CampaignCommand::Show(args) => show(args).await,
         CampaignCommand::Close(args) => {
             let roster = open(load_config(args.config.as_deref())?).await?;
-            let c = roster.sign_off_campaign(&p, args.id, Utc::now()).await?;
+            let c = roster
+                .sign_off_campaign(&p, args.id, args.confirm_unreviewed, Utc::now())
+                .await?;
             let v = roster.campaign_view(&p, c.id, None, None, None, 1).await?;
             let (counts, tasks) = (v.counts, v.tasks);
             println!(

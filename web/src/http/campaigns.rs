@@ -8,9 +8,9 @@ use askama::Template;
 use chrono::{NaiveDate, Utc};
 use roster_app::AppError;
 use roster_app::campaigns::{
-    Campaign, CampaignDecision, CampaignItem, Evidence, InboxFilter, ItemCounts, LaunchRequest,
-    RemediationTask,
+    Campaign, CampaignDecision, CampaignItem, Evidence, ItemCounts, LaunchRequest, RemediationTask,
 };
+use roster_app::inbox::{INBOX_PAGE, InboxFilter, InboxPage, InboxRequest, InboxSort};
 use roster_core::InventoryItem;
 use roster_core::campaign::{DecisionInput, DecisionKind, ItemState};
 use serde::Deserialize;
@@ -70,6 +70,8 @@ struct CampaignsPage {
     campaigns: Vec<CampaignRow>,
     definitions: Vec<DefinitionRow>,
     may_launch: bool,
+    /// The launch form's scope, from "review this view" on the inventory.
+    scope: String,
 }
 
 /// GET /campaigns.
@@ -102,12 +104,18 @@ pub async fn campaigns(
             })
             .collect(),
         may_launch: s.principal.can_launch(),
+        scope: url::form_urlencoded::parse(req.query_string().as_bytes())
+            .find(|(k, _)| k == "scope")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default(),
     };
     Ok(html(page.render()?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone, Default)]
 pub struct LaunchForm {
+    /// `1`: show what the launch would write, and write nothing.
+    preview: Option<String>,
     /// A `[[campaigns]]` definition to launch now; else the fields below.
     from: Option<String>,
     name: Option<String>,
@@ -143,7 +151,37 @@ fn launch_request(form: &LaunchForm, state: &AppState) -> Result<LaunchRequest, 
     })
 }
 
-/// POST /campaigns: launches now.
+#[derive(Template)]
+#[template(path = "campaign_preview.html")]
+struct PreviewPage {
+    sample_banner: bool,
+    me: SignedIn,
+    request: LaunchRequest,
+    p: roster_app::campaigns::LaunchPreview,
+    /// The form as submitted, carried to the launch.
+    form: LaunchForm,
+}
+
+impl LaunchForm {
+    pub fn field(&self, name: &str) -> &str {
+        match name {
+            "from" => self.from.as_deref(),
+            "name" => self.name.as_deref(),
+            "scope" => self.scope.as_deref(),
+            "fallback_reviewer" => self.fallback_reviewer.as_deref(),
+            "close_out" => self.close_out.as_deref(),
+            "keep_justification_from" => self.keep_justification_from.as_deref(),
+            _ => None,
+        }
+        .unwrap_or("")
+    }
+
+    pub fn due_days_text(&self) -> String {
+        self.due_days.map(|d| d.to_string()).unwrap_or_default()
+    }
+}
+
+/// POST /campaigns: previews (`preview=1`: what would be written, and nothing is) or launches.
 pub async fn launch(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -153,6 +191,20 @@ pub async fn launch(
     // Who may launch is checked before the form is read, so a refusal says so.
     s.principal.require_launch()?;
     let request = launch_request(&form, &state)?;
+    if form.preview.as_deref() == Some("1") {
+        let p = state
+            .roster
+            .preview_campaign(&s.principal, &request, Utc::now())
+            .await?;
+        let page = PreviewPage {
+            sample_banner: state.sample_banner,
+            me: s.signed_in(),
+            request,
+            p,
+            form: form.into_inner(),
+        };
+        return Ok(html(page.render()?));
+    }
     let c = state
         .roster
         .launch_campaign(&s.principal, request, Utc::now())
@@ -202,6 +254,7 @@ struct CampaignPage {
     next: Option<i64>,
     tasks: Vec<RemediationTask>,
     is_admin: bool,
+    close_out_words: String,
 }
 
 #[derive(Deserialize)]
@@ -235,6 +288,7 @@ pub async fn campaign(
             PAGE,
         )
         .await?;
+    let close_out_words = roster_app::campaigns::close_out_words(&v.rules);
     let page = CampaignPage {
         sample_banner: state.sample_banner,
         me: s.signed_in(),
@@ -246,20 +300,34 @@ pub async fn campaign(
         next: v.next,
         r: row(v.campaign, v.counts, Utc::now()),
         is_admin: s.principal.can_launch(),
+        close_out_words,
     };
     Ok(html(page.render()?))
 }
 
-/// POST /campaigns/{id}/sign-off.
+#[derive(Deserialize)]
+pub struct SignOffForm {
+    /// The pending count the admin confirmed closing unreviewed.
+    confirm_unreviewed: Option<u64>,
+}
+
+/// POST /campaigns/{id}/sign-off: with items pending, only with `confirm_unreviewed` equal
+/// to their number.
 pub async fn sign_off(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<i64>,
+    form: web::Form<SignOffForm>,
 ) -> Result<HttpResponse, WebError> {
     let s = require_session(&req, &state)?;
     let c = state
         .roster
-        .sign_off_campaign(&s.principal, path.into_inner(), Utc::now())
+        .sign_off_campaign(
+            &s.principal,
+            path.into_inner(),
+            form.confirm_unreviewed,
+            Utc::now(),
+        )
         .await?;
     Ok(see_other(&format!("/campaigns/{}", c.id)))
 }
@@ -346,6 +414,15 @@ pub struct InboxRow {
     pub campaign: String,
     pub due: String,
     pub overdue: bool,
+    pub finding: String,
+    pub finding_rule: String,
+    pub more_findings: usize,
+    pub last_use: String,
+    pub privilege: String,
+    pub owner: String,
+    pub since_last: String,
+    /// The row after this one on the page: where the list comes back to after a decision.
+    pub next: Option<i64>,
 }
 
 #[derive(Template)]
@@ -354,19 +431,100 @@ struct ReviewsPage {
     sample_banner: bool,
     me: SignedIn,
     rows: Vec<InboxRow>,
+    page: InboxPage,
     decided: usize,
     kinds: Vec<(&'static str, &'static str)>,
+    sorts: [(&'static str, &'static str); 4],
     filtered: bool,
     f_platform: String,
     f_kind: String,
     f_tier: String,
+    f_sort: String,
+    /// `decided` shows the reviewer's decided items (changeable until sign-off).
+    f_state: String,
+    /// This page's query string, for links and for the way back after a decision.
+    here: String,
+    /// The same view's first page: what waits once this page is decided.
+    first_page: String,
+    prev_page: Option<String>,
+    next_page: Option<String>,
+    /// Percent of the reviewer's items decided.
+    done_pct: u64,
 }
 
-#[derive(Deserialize, Default)]
+/// The inbox's query: filters, state, sort and page, read by name so that a number in a
+/// query string is never mistaken for a string (or refused) by a flattened struct.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReviewsQuery {
-    decided: Option<usize>,
-    #[serde(flatten)]
-    filter: InboxFilter,
+    decided: usize,
+    platform: String,
+    kind: String,
+    tier: String,
+    campaign: Option<i64>,
+    state: String,
+    sort: String,
+    page: u64,
+}
+
+impl ReviewsQuery {
+    /// Unknown keys are ignored (a bookmarked URL from an older page still opens); a bad
+    /// number is refused.
+    fn parse(query: &str) -> Result<Self, WebError> {
+        let mut q = Self::default();
+        let number = |k: &str, v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| WebError::bad_request(format!("`{k}` must be a number")))
+        };
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            match k.as_ref() {
+                "decided" => q.decided = number(&k, &v)?.try_into().unwrap_or(usize::MAX),
+                "platform" => q.platform = v.into_owned(),
+                "kind" => q.kind = v.into_owned(),
+                "tier" => q.tier = v.into_owned(),
+                "campaign" if !v.is_empty() => {
+                    q.campaign = Some(i64::try_from(number(&k, &v)?).unwrap_or(i64::MAX));
+                }
+                "state" => q.state = v.into_owned(),
+                "sort" => q.sort = v.into_owned(),
+                "page" if !v.is_empty() => q.page = number(&k, &v)?,
+                _ => {}
+            }
+        }
+        Ok(q)
+    }
+
+    fn filter(&self) -> InboxFilter {
+        let set = |v: &str| Some(v.to_owned()).filter(|v| !v.is_empty());
+        InboxFilter {
+            platform: set(&self.platform),
+            kind: set(&self.kind),
+            tier: set(&self.tier),
+            campaign: self.campaign,
+        }
+    }
+
+    /// The query string of this view (without the one-off `decided` notice), page `page`.
+    fn to_query(&self, page: u64) -> String {
+        let mut out = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("platform", self.platform.as_str()),
+            ("kind", self.kind.as_str()),
+            ("tier", self.tier.as_str()),
+            ("state", self.state.as_str()),
+            ("sort", self.sort.as_str()),
+        ] {
+            if !v.is_empty() {
+                out.append_pair(k, v);
+            }
+        }
+        if let Some(c) = self.campaign {
+            out.append_pair("campaign", &c.to_string());
+        }
+        if page > 1 {
+            out.append_pair("page", &page.to_string());
+        }
+        out.finish()
+    }
 }
 
 fn decision_kinds() -> Vec<(&'static str, &'static str)> {
@@ -376,38 +534,106 @@ fn decision_kinds() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-/// GET /reviews: the signed-in person's pending items across open campaigns.
+fn since_last(e: &roster_app::inbox::InboxEntry) -> String {
+    match &e.since_last {
+        None => "first review".into(),
+        Some(s) if s.changes.is_empty() => {
+            format!("{} in {}; nothing changed", s.outcome, s.campaign)
+        }
+        Some(s) => format!(
+            "{} in {}; since: {}",
+            s.outcome,
+            s.campaign,
+            s.changes.join("; ")
+        ),
+    }
+}
+
+/// GET /reviews: the signed-in person's items across open campaigns, a page at a time.
 pub async fn reviews(
     req: HttpRequest,
     state: web::Data<AppState>,
-    query: web::Query<ReviewsQuery>,
 ) -> Result<HttpResponse, WebError> {
     let s = require_session(&req, &state)?;
+    let query = ReviewsQuery::parse(req.query_string())?;
     let now = Utc::now();
-    let rows = state
+    let item_state = match query.state.as_str() {
+        "" | "pending" => ItemState::Pending,
+        "decided" => ItemState::Decided,
+        other => {
+            return Err(WebError::bad_request(format!(
+                "state `{other}`: pending or decided"
+            )));
+        }
+    };
+    let sort: InboxSort = query.sort.parse()?;
+    let page = state
         .roster
-        .inbox(&s.principal, &query.filter)
-        .await?
-        .into_iter()
-        .map(|e| InboxRow {
+        .inbox(
+            &s.principal,
+            &InboxRequest {
+                filter: query.filter(),
+                state: item_state,
+                sort,
+                page: query.page.max(1),
+                per_page: INBOX_PAGE,
+                now,
+            },
+        )
+        .await?;
+    let ids: Vec<i64> = page.entries.iter().map(|e| e.item.id).collect();
+    let rows = page
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| InboxRow {
             item: item_row(&e.item),
-            campaign: e.campaign,
+            campaign: e.campaign.clone(),
             due: e.due_at.format("%Y-%m-%d").to_string(),
             overdue: e.due_at < now,
+            finding: e
+                .top_finding
+                .as_ref()
+                .map(|f| f.0.clone())
+                .unwrap_or_else(|| "no findings".into()),
+            finding_rule: e
+                .top_finding
+                .as_ref()
+                .map(|f| f.1.clone())
+                .unwrap_or_default(),
+            more_findings: e.more_findings,
+            last_use: e.last_use.clone(),
+            privilege: e.snapshot.privilege.as_str().to_owned(),
+            owner: e.owner.clone(),
+            since_last: since_last(e),
+            next: ids.get(i + 1).copied(),
         })
         .collect();
-    let page = ReviewsPage {
+    let current = query.page.max(1);
+    let mine_total = page.mine.pending + page.mine.decided;
+    let view = ReviewsPage {
         sample_banner: state.sample_banner,
         me: s.signed_in(),
         rows,
-        decided: query.decided.unwrap_or(0),
+        decided: query.decided,
         kinds: decision_kinds(),
-        filtered: query.filter.is_set(),
-        f_platform: query.filter.platform.clone().unwrap_or_default(),
-        f_kind: query.filter.kind.clone().unwrap_or_default(),
-        f_tier: query.filter.tier.clone().unwrap_or_default(),
+        sorts: InboxSort::ALL,
+        filtered: query.filter().is_set(),
+        f_platform: query.platform.clone(),
+        f_kind: query.kind.clone(),
+        f_tier: query.tier.clone(),
+        f_sort: sort.as_str().to_owned(),
+        f_state: item_state.as_str().to_owned(),
+        here: query.to_query(current),
+        first_page: query.to_query(1),
+        prev_page: (current > 1).then(|| query.to_query(current - 1)),
+        next_page: page.has_next().then(|| query.to_query(current + 1)),
+        done_pct: (page.mine.decided * 100)
+            .checked_div(mine_total)
+            .unwrap_or(100),
+        page,
     };
-    Ok(html(page.render()?))
+    Ok(html(view.render()?))
 }
 
 pub struct DecisionRow {
@@ -457,9 +683,13 @@ struct ReviewItemPage {
     /// What changed since the previous campaign, and the decision then.
     previous: Option<(String, Vec<String>, String)>,
     may_decide: bool,
+    admin_decided: bool,
     keep_needs_justification: bool,
     kinds: Vec<(&'static str, &'static str)>,
     error: Option<String>,
+    /// What the reviewer typed, kept when a decision is refused.
+    typed: DecisionForm,
+    last_use: String,
 }
 
 /// GET /reviews/{item}: the item as snapshotted, what changed, the decisions so far.
@@ -469,7 +699,7 @@ pub async fn review_item(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
     let s = require_session(&req, &state)?;
-    render_item(&state, &s, path.into_inner(), None).await
+    render_item(&state, &s, path.into_inner(), None, DecisionForm::default()).await
 }
 
 async fn render_item(
@@ -477,6 +707,7 @@ async fn render_item(
     s: &super::session::Session,
     id: i64,
     error: Option<String>,
+    typed: DecisionForm,
 ) -> Result<HttpResponse, WebError> {
     let v = state.roster.review_item(&s.principal, id).await?;
     let page = ReviewItemPage {
@@ -484,29 +715,39 @@ async fn render_item(
         me: s.signed_in(),
         decisions: decision_rows(&v.decisions),
         may_decide: v.may_decide,
+        admin_decided: v.admin_decided,
         keep_needs_justification: v
             .rules
             .keep_justification_from
             .is_some_and(|t| v.snapshot.tier >= t),
         kinds: decision_kinds(),
+        last_use: roster_app::inbox::last_use(&v.snapshot, Utc::now()),
         item: v.item,
         snap: v.snapshot,
         campaign: v.campaign,
         previous: v.previous,
         error,
+        typed,
     };
     Ok(html(page.render()?))
 }
 
-/// A decision as a form or JSON carries it.
-#[derive(Debug, Deserialize)]
+/// A decision as a form or JSON carries it. From the inbox's row, `back` is the inbox view
+/// to return to and `next` the row after this one.
+#[derive(Debug, Default, Clone, Deserialize)]
 pub struct DecisionForm {
+    #[serde(default)]
     decision: String,
     #[serde(default)]
     justification: String,
     expires_on: Option<String>,
     to: Option<String>,
+    back: Option<String>,
+    next: Option<i64>,
 }
+
+/// The longest a person's name in a hand-over may be (an email address is at most 320).
+const MAX_PERSON: usize = 320;
 
 impl DecisionForm {
     fn input(&self) -> Result<DecisionInput, WebError> {
@@ -527,6 +768,11 @@ impl DecisionForm {
                 "a justification is at most 4000 characters",
             ));
         }
+        if self.to.as_deref().is_some_and(|t| t.len() > MAX_PERSON) {
+            return Err(WebError::bad_request(format!(
+                "the person who takes an item is at most {MAX_PERSON} characters"
+            )));
+        }
         Ok(DecisionInput {
             kind,
             justification: self.justification.clone(),
@@ -534,9 +780,34 @@ impl DecisionForm {
             to: self.to.clone().filter(|t| !t.trim().is_empty()),
         })
     }
+
+    pub fn decision(&self) -> &str {
+        &self.decision
+    }
+
+    pub fn justification(&self) -> &str {
+        &self.justification
+    }
+
+    pub fn expires_on(&self) -> &str {
+        self.expires_on.as_deref().unwrap_or("")
+    }
+
+    pub fn to(&self) -> &str {
+        self.to.as_deref().unwrap_or("")
+    }
+
+    /// The inbox view a row's decision came from, rebuilt from its known keys only (never a
+    /// URL taken as given).
+    fn back_to_inbox(&self) -> Option<String> {
+        let back = self.back.as_deref()?;
+        let q = ReviewsQuery::parse(back).ok()?;
+        Some(q.to_query(q.page.max(1)))
+    }
 }
 
-/// POST /reviews/{item}/decide.
+/// POST /reviews/{item}/decide: from the item's page, on to the next pending item ("save &
+/// next"); from an inbox row, back to the same view at the row after it.
 pub async fn decide(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -546,16 +817,27 @@ pub async fn decide(
     let s = require_session(&req, &state)?;
     s.principal.require_review()?;
     let id = path.into_inner();
+    let form = form.into_inner();
     let input = form.input()?;
     match state
         .roster
         .decide(&s.principal, &[id], &input, Utc::now())
         .await
     {
-        Ok(_) => Ok(see_other("/reviews?decided=1")),
-        // A refused decision comes back to the form with the reason.
+        Ok(_) => {
+            if let Some(back) = form.back_to_inbox() {
+                let sep = if back.is_empty() { "" } else { "&" };
+                let anchor = form.next.map(|n| format!("#row-{n}")).unwrap_or_default();
+                return Ok(see_other(&format!("/reviews?{back}{sep}decided=1{anchor}")));
+            }
+            match state.roster.next_pending(&s.principal).await? {
+                Some(next) => Ok(see_other(&format!("/reviews/{next}?decided=1"))),
+                None => Ok(see_other("/reviews?decided=1")),
+            }
+        }
+        // A refused decision comes back to the form with the reason and what was typed.
         Err(AppError::Invalid(why) | AppError::Conflict(why)) => {
-            let mut resp = render_item(&state, &s, id, Some(why)).await?;
+            let mut resp = render_item(&state, &s, id, Some(why), form).await?;
             *resp.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
             Ok(resp)
         }
@@ -563,7 +845,8 @@ pub async fn decide(
     }
 }
 
-/// POST /reviews/decide: one decision over the selected items (repeated `item` fields).
+/// POST /reviews/decide: one decision over the selected items (repeated `item` fields), or
+/// over every pending item the filtered inbox holds (`all=1`).
 pub async fn decide_bulk(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -573,13 +856,8 @@ pub async fn decide_bulk(
     s.principal.require_review()?;
     let mut items = Vec::new();
     let mut all = false;
-    let mut filter = InboxFilter::default();
-    let mut form = DecisionForm {
-        decision: String::new(),
-        justification: String::new(),
-        expires_on: None,
-        to: None,
-    };
+    let mut form = DecisionForm::default();
+    let mut back = String::new();
     for (k, v) in url::form_urlencoded::parse(&body) {
         match k.as_ref() {
             "item" => items.push(
@@ -591,20 +869,19 @@ pub async fn decide_bulk(
             "expires_on" => form.expires_on = Some(v.into_owned()),
             "to" => form.to = Some(v.into_owned()),
             "all" => all = v == "1",
-            "platform" => filter.platform = Some(v.into_owned()),
-            "kind" => filter.kind = Some(v.into_owned()),
-            "tier" => filter.tier = Some(v.into_owned()),
+            "back" => back = v.into_owned(),
             _ => {}
         }
     }
+    let view = ReviewsQuery::parse(&back)?;
     if all {
-        // Every item the filtered inbox shows, read again now: what the reviewer saw.
+        // Every item the filtered inbox holds, read again now.
         items = state
             .roster
-            .inbox(&s.principal, &filter)
+            .inbox_items(&s.principal, &view.filter())
             .await?
             .iter()
-            .map(|e| e.item.id)
+            .map(|i| i.id)
             .collect();
     }
     let input = form.input()?;
@@ -612,7 +889,12 @@ pub async fn decide_bulk(
         .roster
         .decide(&s.principal, &items, &input, Utc::now())
         .await?;
-    Ok(see_other(&format!("/reviews?decided={}", done.len())))
+    let here = view.to_query(1);
+    let sep = if here.is_empty() { "" } else { "&" };
+    Ok(see_other(&format!(
+        "/reviews?{here}{sep}decided={}",
+        done.len()
+    )))
 }
 
 // ---- JSON API ----
@@ -658,7 +940,8 @@ pub async fn api_campaign(
     )
 }
 
-/// GET /api/v1/reviews: the caller's pending items, with their snapshots.
+/// GET /api/v1/reviews: the caller's pending items (riskiest first, at most 1000), with their
+/// snapshots.
 pub async fn api_reviews(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -666,10 +949,10 @@ pub async fn api_reviews(
     let s = require_session(&req, &state)?;
     let items = state
         .roster
-        .inbox(&s.principal, &InboxFilter::default())
+        .inbox_items(&s.principal, &InboxFilter::default())
         .await?;
     let mut out = Vec::with_capacity(items.len());
-    for i in items.into_iter().map(|e| e.item) {
+    for i in items {
         out.push(serde_json::json!({"item": i.id, "campaign": i.campaign_id,
             "record": roster_core::RecordId(i.record_id).to_string(), "name": i.name,
             "platform": i.platform, "kind": i.kind, "tier": i.tier, "reviewer": i.reviewer,

@@ -80,6 +80,7 @@ pub async fn serve(
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/static/roster.css", web::get().to(stylesheet))
+            .route("/static/reviews.js", web::get().to(reviews_script))
             .route("/login/bootstrap", web::get().to(session::bootstrap_login))
             .route("/login", web::get().to(oidc::login))
             .route("/auth/callback", web::get().to(oidc::callback))
@@ -170,6 +171,14 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 .body("database unavailable")
         }
     }
+}
+
+/// The review inbox's keyboard and in-place decisions (first-party, under `script-src 'self'`).
+async fn reviews_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("../../../static/reviews.js"))
 }
 
 async fn stylesheet() -> HttpResponse {

@@ -55,6 +55,8 @@ pub struct SignedIn {
     pub manages_tokens: bool,
     /// The review inbox.
     pub reviews: bool,
+    /// Launching and closing campaigns.
+    pub launches: bool,
 }
 
 impl Session {
@@ -72,6 +74,7 @@ impl Session {
             governs: p.can_see_everything(),
             manages_tokens: p.can_manage_tokens(),
             reviews: p.can_review(),
+            launches: p.can_launch(),
         }
     }
 }

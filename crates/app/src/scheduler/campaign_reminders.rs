@@ -50,9 +50,6 @@ impl ReminderChannel for roster_notify::Notifier {
 }
 
 pub async fn run(ctx: &JobContext, now: DateTime<Utc>) {
-    let Some(channel) = ctx.reminders.clone() else {
-        return;
-    };
     let open = match ctx.roster.store.open_campaigns().await {
         Ok(c) => c,
         Err(e) => {
@@ -60,11 +57,57 @@ pub async fn run(ctx: &JobContext, now: DateTime<Utc>) {
             return;
         }
     };
+    // Escalation moves the items, with or without a channel to tell anyone.
+    for c in &open {
+        if let Err(e) = escalate_overdue(ctx, c, now).await {
+            tracing::error!(campaign = c.id, error = %e, "escalation failed");
+        }
+    }
+    let Some(channel) = ctx.reminders.clone() else {
+        return;
+    };
     for c in open {
         if let Err(e) = remind(ctx, &channel, &c, now).await {
             tracing::error!(campaign = c.id, error = %e, "reminders failed");
         }
     }
+}
+
+/// Past its due date, a campaign under the escalate rule moves its pending items to the
+/// fallback reviewer: they show in that person's inbox, marked escalated on the item.
+pub async fn escalate_overdue(
+    ctx: &JobContext,
+    c: &Campaign,
+    now: DateTime<Utc>,
+) -> Result<u64, roster_store::StoreError> {
+    if now < c.due_at || c.rules.close_out != campaign::CloseOut::Escalate {
+        return Ok(0);
+    }
+    let to = c.rules.fallback_reviewer.clone();
+    let moved = ctx
+        .roster
+        .store
+        .escalate_pending(
+            c.id,
+            &to,
+            |n| NewAuditEvent {
+                actor: "system:escalation".into(),
+                action: "campaign.escalated".into(),
+                target: None,
+                detail: serde_json::json!({"campaign": c.id, "name": c.name, "items": n,
+                                           "to": to, "due_at": c.due_at}),
+            },
+            now,
+        )
+        .await?;
+    if moved > 0 {
+        tracing::info!(
+            campaign = c.id,
+            items = moved,
+            "overdue items escalated to the fallback reviewer"
+        );
+    }
+    Ok(moved)
 }
 
 fn message(ctx: &JobContext, c: &Campaign, to: &str, pending: u64, r: Reminder) -> ReminderMessage {
