@@ -105,6 +105,8 @@
     if (next >= 0) {
       focusRow(next);
     } else if (pageDone) {
+      row.classList.remove("current");
+      current = -1;
       pageDone.hidden = false;
       const more = document.getElementById("load-next");
       if (more) more.focus();

@@ -206,7 +206,11 @@ async fn an_owner_clears_a_full_inbox_from_the_keyboard() {
         "[[owners]]\nname = \"*\"\nowner = \"owner@acme.example\"\n",
     )
     .unwrap();
-    let extra = format!("[policy]\nfile = \"{}\"\n", policy.display());
+    // 40 sample records come with the site; 30 more make the inbox span two pages.
+    let extra = format!(
+        "[policy]\nfile = \"{}\"\n[[connectors]]\nname = \"more\"\nkind = \"synthetic\"\ncount = 30\nseed = 9\n",
+        policy.display()
+    );
     let Some(site) = start_site_with(1, &extra, &[], |_| async {}).await else {
         return;
     };

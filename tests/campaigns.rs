@@ -256,7 +256,55 @@ delete_after_days = 7
     let out = roster(d, &envs, &["campaign", "remediate", &campaign.to_string()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 
+    // With items pending, the close needs their number confirmed.
     let out = roster(d, &envs, &["campaign", "close", &campaign.to_string()]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("confirm closing with"),
+        "{}",
+        text(&out)
+    );
+    let pending = json(&roster(
+        d,
+        &envs,
+        &[
+            "campaign",
+            "show",
+            &campaign.to_string(),
+            "--format",
+            "json",
+        ],
+    ))["counts"]["pending"]
+        .as_u64()
+        .unwrap();
+    let wrong = (pending + 1).to_string();
+    let out = roster(
+        d,
+        &envs,
+        &[
+            "campaign",
+            "close",
+            &campaign.to_string(),
+            "--confirm-unreviewed",
+            &wrong,
+        ],
+    );
+    assert!(
+        !out.status.success(),
+        "a wrong count is refused: {}",
+        text(&out)
+    );
+    let out = roster(
+        d,
+        &envs,
+        &[
+            "campaign",
+            "close",
+            &campaign.to_string(),
+            "--confirm-unreviewed",
+            &pending.to_string(),
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("1 remediation task(s)"),
@@ -750,6 +798,25 @@ async fn reminders_reach_each_reviewer_once_then_escalate_when_overdue() {
             .iter()
             .all(|m| m.header("To") == Some("iam@acme.example"))
     );
+    // Then escalation moved every waiting item to the fallback reviewer.
+    let shown = json(&roster(
+        d,
+        &[],
+        &[
+            "campaign",
+            "show",
+            &campaign.to_string(),
+            "--format",
+            "json",
+        ],
+    ));
+    let holders: Vec<&str> = shown["pending_by_reviewer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reviewer"].as_str().unwrap())
+        .collect();
+    assert_eq!(holders, ["iam@acme.example"], "{shown}");
     let out = roster(d, &[], &["audit", "verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
@@ -794,7 +861,7 @@ async fn one_decision_covers_a_filtered_selection_of_the_inbox() {
         .post(
             &format!("{base}/reviews/decide"),
             Some(&csrf),
-            Some("all=1&tier=low&platform=&kind=&decision=keep&justification=low+risk+sweep"),
+            Some("all=1&back=tier%3Dlow&decision=keep&justification=low+risk+sweep"),
         )
         .await;
     assert_eq!(status, 303);

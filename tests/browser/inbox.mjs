@@ -76,14 +76,12 @@ try {
   const typeWord = async (w) => { keys += 1; await page.keyboard.type(w); };
 
   while (decided < total) {
-    const row = page.locator('table.inbox tbody tr.current');
+    const row = page.locator('table.inbox tbody tr.current:not(.done)');
     if ((await row.count()) !== 1) {
       const done = page.locator('#page-done');
       if (await done.isVisible()) {
         pageTurns.n += 1;
-        await page.keyboard.press('n');
-        await page.waitForURL(/\/reviews/);
-        await page.waitForLoadState('load');
+        await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.keyboard.press('n')]);
         continue;
       }
       check(false, `no current row after ${decided} decisions`);
@@ -102,7 +100,12 @@ try {
       check((await status.textContent()).includes('justification'), `a revoke without a reason is refused on the row (${await status.textContent()})`);
       await page.keyboard.type('unused');
       await page.keyboard.press('Enter');
-      await page.locator(`#row-${id}.done`).waitFor();
+      await page.locator(`#row-${id}.done, #row-${id} .row-status:not(.error):has-text("✓")`).first().waitFor({ timeout: 10000 }).catch(() => {});
+      if ((await page.locator(`#row-${id}.done`).count()) !== 1) {
+        const typed = await page.locator(`#row-${id} input[name="justification"]`).inputValue();
+        check(false, `after the refusal, item ${id} not saved: ${await page.locator(`#row-${id} .row-status`).textContent()} (typed "${typed}", focus on ${await page.evaluate(() => document.activeElement && document.activeElement.outerHTML.slice(0, 80))})`);
+        break;
+      }
       decided += 1;
       continue;
     }
@@ -110,7 +113,11 @@ try {
     await press(revoke ? 'x' : 'y');
     await typeWord(revoke ? 'unused' : 'needed');
     await press('Enter');
-    await page.locator(`#row-${id}.done`).waitFor();
+    await page.locator(`#row-${id}.done, #row-${id} .row-status.error`).first().waitFor();
+    if ((await page.locator(`#row-${id}.done`).count()) !== 1) {
+      check(false, `item ${id} not saved: ${await page.locator(`#row-${id} .row-status`).textContent()}`);
+      break;
+    }
     worst = Math.max(worst, keys - before);
     decided += 1;
     if (decided === 10) await page.screenshot({ path: path.join(shots, 'inbox-keyboard.png'), fullPage: false });

@@ -1126,7 +1126,11 @@ mod tests {
                 v
             };
             assert_eq!(tiers, sorted, "riskiest first");
-            assert_eq!(tiers[0], "medium", "{}: alice has low and medium items", t.backend);
+            assert_eq!(
+                tiers[0], "medium",
+                "{}: alice has low and medium items",
+                t.backend
+            );
             let by_platform = s
                 .inbox(&InboxQuery {
                     platform: Some("nowhere".into()),

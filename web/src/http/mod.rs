@@ -28,7 +28,7 @@ pub use limit::LoginLimiter;
 pub use oidc::Oidc;
 
 /// Strict: no inline script or style, nothing third-party.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub struct AppState {

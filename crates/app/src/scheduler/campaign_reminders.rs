@@ -57,18 +57,18 @@ pub async fn run(ctx: &JobContext, now: DateTime<Utc>) {
             return;
         }
     };
-    // Escalation moves the items, with or without a channel to tell anyone.
+    // The overdue reminder first (it tells each reviewer, and copies the fallback reviewer),
+    // then escalation moves the items, with or without a channel to tell anyone.
+    if let Some(channel) = ctx.reminders.clone() {
+        for c in &open {
+            if let Err(e) = remind(ctx, &channel, c, now).await {
+                tracing::error!(campaign = c.id, error = %e, "reminders failed");
+            }
+        }
+    }
     for c in &open {
         if let Err(e) = escalate_overdue(ctx, c, now).await {
             tracing::error!(campaign = c.id, error = %e, "escalation failed");
-        }
-    }
-    let Some(channel) = ctx.reminders.clone() else {
-        return;
-    };
-    for c in open {
-        if let Err(e) = remind(ctx, &channel, &c, now).await {
-            tracing::error!(campaign = c.id, error = %e, "reminders failed");
         }
     }
 }
@@ -126,10 +126,20 @@ fn message(ctx: &JobContext, c: &Campaign, to: &str, pending: u64, r: Reminder) 
                 "[Roster] OVERDUE: {pending} identities wait for your review: {}",
                 c.name
             ),
-            format!(
-                "Access review \"{}\" was due on {due} and is overdue; IAM has been told.",
-                c.name
-            ),
+            match c.rules.close_out {
+                campaign::CloseOut::Escalate
+                    if !to.eq_ignore_ascii_case(&c.rules.fallback_reviewer) =>
+                {
+                    format!(
+                        "Access review \"{}\" was due on {due} and is overdue: your items move to {} now.",
+                        c.name, c.rules.fallback_reviewer
+                    )
+                }
+                _ => format!(
+                    "Access review \"{}\" was due on {due} and is overdue; IAM has been told.",
+                    c.name
+                ),
+            },
         ),
     };
     ReminderMessage {
