@@ -399,6 +399,37 @@ delete_after_days = 7
     );
     assert_eq!(report["remediation"][0]["status"], "done");
     assert_eq!(report["audit_hash_at_close"].as_str().unwrap().len(), 64);
+    // The report's counts are the database's: one keep, one revoke carried out, the rest
+    // unreviewed and escalated to the fallback reviewer (the escalate rule).
+    let counts = &report["counts"];
+    let n = |k: &str| counts[k].as_u64().unwrap();
+    assert_eq!(
+        (n("kept"), n("revoked"), n("remediated")),
+        (1, 1, 1),
+        "{counts}"
+    );
+    assert_eq!(n("unreviewed"), pending, "{counts}");
+    assert_eq!(n("escalated"), pending, "{counts}");
+    assert_eq!(n("items"), report["items"].as_array().unwrap().len() as u64);
+    let store = roster_store::Store::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        d.join("roster.db").display()
+    ))
+    .await
+    .unwrap();
+    let db = store.item_counts(campaign).await.unwrap();
+    assert_eq!(
+        (db.decided, db.unreviewed),
+        (n("kept") + n("revoked"), n("unreviewed"))
+    );
+    assert!(
+        report["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["findings"].is_array() && i["privilege"].is_string()),
+        "each item carries its snapshotted privilege and findings"
+    );
     let out = roster(
         d,
         &envs,

@@ -593,7 +593,65 @@ pub struct EvidenceItem {
     pub reviewer_basis: String,
     pub state: ItemState,
     pub decision: Option<DecisionKind>,
+    /// As snapshotted at launch: what the reviewer saw.
+    pub privilege: String,
+    pub privilege_detail: Vec<String>,
+    /// `rule: message`, as snapshotted.
+    pub findings: Vec<String>,
     pub decisions: Vec<EvidenceDecision>,
+}
+
+/// The outcome of a campaign in numbers, as the report opens with them. Each item counts once,
+/// by its state and standing decision; remediation counts the tasks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EvidenceCounts {
+    pub items: u64,
+    pub kept: u64,
+    pub revoked: u64,
+    pub rotated: u64,
+    pub reduced_scope: u64,
+    pub set_expiry: u64,
+    /// Waiting for a decision (the campaign is open).
+    pub pending: u64,
+    /// Closed without a decision.
+    pub unreviewed: u64,
+    /// Moved to the fallback reviewer (overdue, or left unreviewed under the escalate rule).
+    pub escalated: u64,
+    /// Remediation tasks carried out, failed, and left as tickets.
+    pub remediated: u64,
+    pub remediation_failed: u64,
+    pub tickets: u64,
+}
+
+impl EvidenceCounts {
+    fn of(items: &[EvidenceItem], tasks: &[TaskResult]) -> Self {
+        let mut c = EvidenceCounts {
+            items: items.len() as u64,
+            ..Self::default()
+        };
+        for i in items {
+            match (i.state, i.decision) {
+                (ItemState::Pending, _) => c.pending += 1,
+                (ItemState::Unreviewed, _) => c.unreviewed += 1,
+                (ItemState::Decided, Some(DecisionKind::Keep)) => c.kept += 1,
+                (ItemState::Decided, Some(DecisionKind::Revoke)) => c.revoked += 1,
+                (ItemState::Decided, Some(DecisionKind::Rotate)) => c.rotated += 1,
+                (ItemState::Decided, Some(DecisionKind::ReduceScope)) => c.reduced_scope += 1,
+                (ItemState::Decided, Some(DecisionKind::SetExpiry)) => c.set_expiry += 1,
+                (ItemState::Decided, _) => {}
+            }
+            c.escalated += u64::from(i.reviewer_basis == ReviewerBasis::Escalated.as_str());
+        }
+        for t in tasks {
+            match t.status {
+                TaskStatus::Done => c.remediated += 1,
+                TaskStatus::Failed => c.remediation_failed += 1,
+                TaskStatus::Ticket => c.tickets += 1,
+                TaskStatus::Pending | TaskStatus::Planned => {}
+            }
+        }
+        c
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -621,6 +679,7 @@ pub struct Evidence {
     pub closed_at: Option<DateTime<Utc>>,
     pub audit_hash_at_close: Option<String>,
     pub rules: CampaignRules,
+    pub counts: EvidenceCounts,
     pub items: Vec<EvidenceItem>,
     pub remediation: Vec<TaskResult>,
 }
@@ -652,7 +711,15 @@ pub async fn evidence(store: &Store, campaign_id: i64) -> Result<Evidence, AppEr
         let Some(last) = page.last() else { break };
         after = Some(last.id);
         for i in page {
+            let snap = snapshot_of(&i)?;
             items.push(EvidenceItem {
+                privilege: snap.privilege.as_str().to_owned(),
+                privilege_detail: snap.privilege_detail,
+                findings: snap
+                    .findings
+                    .iter()
+                    .map(|f| format!("{}: {}", f.rule, f.message))
+                    .collect(),
                 item: i.id,
                 record: roster_core::RecordId(i.record_id).to_string(),
                 platform: i.platform,
@@ -677,8 +744,9 @@ pub async fn evidence(store: &Store, campaign_id: i64) -> Result<Evidence, AppEr
             status: t.status,
             detail: t.detail,
         })
-        .collect();
+        .collect::<Vec<_>>();
     Ok(Evidence {
+        counts: EvidenceCounts::of(&items, &remediation),
         campaign: c.id,
         name: c.name.clone(),
         scope: c.scope.clone(),

@@ -650,7 +650,7 @@ fn decision_rows(ds: &[CampaignDecision]) -> Vec<DecisionRow> {
         .map(|d| DecisionRow {
             decision: d.decision.as_str().to_owned(),
             actor: d.actor.clone(),
-            at: d.at.format("%Y-%m-%d %H:%M").to_string(),
+            at: d.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
             justification: d.justification.clone(),
             detail: match (&d.expires_on, &d.handed_to) {
                 (Some(e), _) => format!("expires {e}"),
