@@ -754,7 +754,7 @@ async fn reminders_reach_each_reviewer_once_then_escalate_when_overdue() {
         .collect();
     assert!(!reviewers.is_empty());
 
-    let server = serve_with_bootstrap(&d.join("roster.toml"), &[]).await;
+    let mut server = serve_with_bootstrap(&d.join("roster.toml"), &[]).await;
     let wait_for = |want: usize| {
         let smtp = &smtp;
         async move {
@@ -788,6 +788,22 @@ async fn reminders_reach_each_reviewer_once_then_escalate_when_overdue() {
         );
     }
 
+    // IAM reminds one reviewer now from the campaign page: one more message, audited, and a
+    // second press within the hour is refused.
+    let (base, csrf) = (server.1.clone(), server.3.clone());
+    let remind = format!("{base}/campaigns/{campaign}/remind");
+    let body = format!("reviewer={}", reviewers[0]);
+    assert_eq!(server.2.post(&remind, Some(&csrf), Some(&body)).await, 303);
+    wait_for(reviewers.len() + 1).await;
+    let manual: Vec<_> = smtp
+        .messages()
+        .into_iter()
+        .filter(|m| m.body.contains("IAM asks you"))
+        .collect();
+    assert_eq!(manual.len(), 1, "one reminder on demand");
+    assert_eq!(manual[0].header("To"), Some(reviewers[0].as_str()));
+    assert_eq!(server.2.post(&remind, Some(&csrf), Some(&body)).await, 409);
+
     // Overdue (the due date moved into the past behind the server's back): a daily reminder,
     // and the fallback reviewer hears about every other reviewer's overdue items.
     let store = roster_store::Store::connect(&format!("sqlite://{}?mode=rwc", db.display()))
@@ -806,7 +822,7 @@ async fn reminders_reach_each_reviewer_once_then_escalate_when_overdue() {
         .iter()
         .filter(|r| *r != "iam@acme.example")
         .count();
-    wait_for(2 * reviewers.len() + others).await;
+    wait_for(2 * reviewers.len() + others + 1).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     drop(server);
     let mails = smtp.messages();

@@ -922,6 +922,8 @@ pub struct CampaignView {
     pub counts: ItemCounts,
     /// Who still has items to review, with how many.
     pub reviewers: Vec<(String, u64)>,
+    /// Every reviewer's pending and decided items.
+    pub progress: Vec<roster_store::campaigns::ReviewerProgress>,
     pub tasks: Vec<RemediationTask>,
     /// One page of items, and the id after which the next page starts.
     pub items: Vec<CampaignItem>,
@@ -1035,6 +1037,7 @@ impl Roster {
             rules: campaign.rules.clone(),
             counts: self.store.item_counts(id).await?,
             reviewers: self.store.pending_reviewers(id).await?,
+            progress: self.store.reviewer_progress(id).await?,
             tasks: self.store.remediation_tasks(id).await?,
             campaign,
             items,
@@ -1052,6 +1055,85 @@ impl Roster {
     ) -> Result<Campaign, AppError> {
         p.require_launch()?;
         sign_off(&self.store, id, &p.who, confirmed_unreviewed, now).await
+    }
+
+    /// Sends `reviewer` a reminder now, through the configured notification channels: at most
+    /// once an hour per reviewer and campaign, audited.
+    pub async fn remind_now(
+        &self,
+        p: &Principal,
+        id: i64,
+        reviewer: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, AppError> {
+        p.require_launch()?;
+        let c = self.store.campaign(id).await?;
+        if !c.is_open() {
+            return Err(closed());
+        }
+        let reviewer = reviewer.trim().to_lowercase();
+        let pending = self
+            .store
+            .pending_reviewers(id)
+            .await?
+            .into_iter()
+            .find(|(r, _)| *r == reviewer)
+            .map(|(_, n)| n)
+            .ok_or_else(|| {
+                AppError::Invalid(format!("nothing in this campaign waits for `{reviewer}`"))
+            })?;
+        if !reviewer.contains('@') {
+            return Err(AppError::Invalid(format!(
+                "`{reviewer}` is not an email address: no reminder can reach them"
+            )));
+        }
+        let notifier = self.notifier.as_ref().ok_or_else(|| {
+            AppError::Unavailable(
+                "no notification channel is configured ([notifications] in the configuration)"
+                    .into(),
+            )
+        })?;
+        let key = format!("manual:{}", now.format("%Y-%m-%dT%H"));
+        if !self.store.claim_reminder(id, &reviewer, &key, now).await? {
+            return Err(AppError::Conflict(format!(
+                "{reviewer} was already reminded of this campaign this hour"
+            )));
+        }
+        let link = format!(
+            "{}/reviews",
+            self.config.server.public_url.trim_end_matches('/')
+        );
+        let report = notifier
+            .send(&roster_notify::Notification {
+                to: vec![reviewer.clone()],
+                subject: format!(
+                    "[Roster] {pending} identities wait for your review: {} (due {})",
+                    c.name,
+                    c.due_at.format("%Y-%m-%d")
+                ),
+                text: format!(
+                    "IAM asks you to finish access review \"{}\", due on {}: {pending} item(s) assigned to you still need a decision.",
+                    c.name,
+                    c.due_at.format("%Y-%m-%d")
+                ),
+                link: Some(link),
+            })
+            .await;
+        if !report.all_delivered() {
+            self.store.release_reminder(id, &reviewer, &key).await?;
+            return Err(AppError::Unavailable(format!(
+                "the reminder was not delivered: {report:?}"
+            )));
+        }
+        self.record_event(
+            p.actor(),
+            "campaign.reminded",
+            None,
+            json!({"campaign": id, "reviewer": reviewer, "pending": pending}),
+            now,
+        )
+        .await?;
+        Ok(pending)
     }
 
     /// Carries out a closed campaign's revocations (a dry run unless `execute`).

@@ -350,6 +350,14 @@ pub struct NewDecision {
     pub audit: NewAuditEvent,
 }
 
+/// One reviewer's share of a campaign.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReviewerProgress {
+    pub reviewer: String,
+    pub pending: u64,
+    pub decided: u64,
+}
+
 /// How an inbox is ordered (then by item id, so pages are stable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InboxOrder {
@@ -947,6 +955,44 @@ impl Store {
             .into_iter()
             .map(|(r, n)| (r, u64::try_from(n).unwrap_or(0)))
             .collect())
+    }
+
+    /// Each reviewer of a campaign with how many items wait for them and how many they
+    /// decided, by reviewer.
+    pub async fn reviewer_progress(
+        &self,
+        campaign_id: i64,
+    ) -> Result<Vec<ReviewerProgress>, StoreError> {
+        let rows: Vec<(String, String, i64)> = campaign_item::Entity::find()
+            .select_only()
+            .column(campaign_item::Column::Reviewer)
+            .column(campaign_item::Column::State)
+            .column_as(campaign_item::Column::Id.count(), "n")
+            .filter(campaign_item::Column::CampaignId.eq(campaign_id))
+            .group_by(campaign_item::Column::Reviewer)
+            .group_by(campaign_item::Column::State)
+            .order_by_asc(campaign_item::Column::Reviewer)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut out: Vec<ReviewerProgress> = Vec::new();
+        for (reviewer, state, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            if out.last().is_none_or(|p| p.reviewer != reviewer) {
+                out.push(ReviewerProgress {
+                    reviewer,
+                    pending: 0,
+                    decided: 0,
+                });
+            }
+            let Some(p) = out.last_mut() else { continue };
+            match state.parse::<ItemState>() {
+                Ok(ItemState::Pending) => p.pending += n,
+                Ok(ItemState::Decided) => p.decided += n,
+                _ => {}
+            }
+        }
+        Ok(out)
     }
 
     /// Claims a reminder for sending: true once per (campaign, reviewer, key), whichever server

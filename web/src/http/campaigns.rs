@@ -248,7 +248,9 @@ struct CampaignPage {
     me: SignedIn,
     r: CampaignRow,
     rules: roster_core::campaign::CampaignRules,
-    reviewers: Vec<(String, u64)>,
+    progress: Vec<roster_store::campaigns::ReviewerProgress>,
+    /// The reviewer just reminded, for the notice.
+    reminded: Option<String>,
     items: Vec<ItemRow>,
     state_filter: String,
     next: Option<i64>,
@@ -293,7 +295,10 @@ pub async fn campaign(
         sample_banner: state.sample_banner,
         me: s.signed_in(),
         rules: v.rules,
-        reviewers: v.reviewers,
+        progress: v.progress,
+        reminded: url::form_urlencoded::parse(req.query_string().as_bytes())
+            .find(|(k, _)| k == "reminded")
+            .map(|(_, v)| v.into_owned()),
         tasks: v.tasks,
         items: v.items.iter().map(item_row).collect(),
         state_filter: item_state.map(|s| s.as_str()).unwrap_or("").to_owned(),
@@ -330,6 +335,31 @@ pub async fn sign_off(
         )
         .await?;
     Ok(see_other(&format!("/campaigns/{}", c.id)))
+}
+
+#[derive(Deserialize)]
+pub struct RemindForm {
+    reviewer: String,
+}
+
+/// POST /campaigns/{id}/remind: a reminder to one reviewer now.
+pub async fn remind(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<RemindForm>,
+) -> Result<HttpResponse, WebError> {
+    let s = require_session(&req, &state)?;
+    let id = path.into_inner();
+    state
+        .roster
+        .remind_now(&s.principal, id, &form.reviewer, Utc::now())
+        .await?;
+    let who: String =
+        url::form_urlencoded::byte_serialize(form.reviewer.trim().as_bytes()).collect();
+    Ok(see_other(&format!(
+        "/campaigns/{id}?reminded={who}#waiting"
+    )))
 }
 
 #[derive(Deserialize)]

@@ -115,6 +115,7 @@ pub async fn serve(
                 "/campaigns/{id}/remediate",
                 web::post().to(campaigns::remediate),
             )
+            .route("/campaigns/{id}/remind", web::post().to(campaigns::remind))
             .route(
                 "/campaigns/{id}/{export}",
                 web::get().to(campaigns::evidence),
