@@ -64,16 +64,20 @@
   async function save(row, decision) {
     const status = row.querySelector(".row-status");
     const input = reason(row);
-    const body = new URLSearchParams({
-      csrf: csrf,
-      decision: decision,
-      justification: input ? input.value : "",
-    });
+    // "accept": the row's suggestion, with its own reason.
+    const accepting = decision === "accept";
+    const body = new URLSearchParams(
+      accepting
+        ? { csrf: csrf }
+        : { csrf: csrf, decision: decision, justification: input ? input.value : "" },
+    );
+    const url =
+      "/api/v1/reviews/" + row.dataset.item + (accepting ? "/accept-suggestion" : "/decision");
     status.classList.remove("error");
     status.textContent = "saving…";
     let answer;
     try {
-      answer = await fetch("/api/v1/reviews/" + row.dataset.item + "/decision", {
+      answer = await fetch(url, {
         method: "POST",
         headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
         body: body,
@@ -99,7 +103,12 @@
     }
     row.classList.add("done");
     row.classList.remove("deciding-keep", "deciding-revoke");
-    status.textContent = decision === "keep" ? "kept ✓" : "revoked ✓";
+    let done = decision;
+    if (accepting) {
+      const cell = row.querySelector("td.suggestion");
+      done = (cell && cell.dataset.suggested) || "accepted";
+    }
+    status.textContent = ({ keep: "kept", revoke: "revoked", rotate: "rotate" }[done] || done) + " ✓";
     updateProgress();
     const next = nextOpen(rows.indexOf(row));
     if (next >= 0) {
@@ -115,11 +124,11 @@
 
   // The row's own buttons save in place too.
   for (const row of rows) {
-    for (const button of row.querySelectorAll("td.decide button[name=decision]")) {
+    for (const button of row.querySelectorAll("td.decide button[name=decision], td.decide button[name=accept]")) {
       button.addEventListener("click", (ev) => {
         ev.preventDefault();
         focusRow(rows.indexOf(row));
-        save(row, button.value);
+        save(row, button.name === "accept" ? "accept" : button.value);
       });
     }
     const input = reason(row);
@@ -171,6 +180,12 @@
         if (row && !row.classList.contains("done")) {
           ev.preventDefault();
           choose(row, ev.key === "y" ? "keep" : "revoke");
+        }
+        break;
+      case "a":
+        if (row && !row.classList.contains("done") && row.querySelector("button[name=accept]")) {
+          ev.preventDefault();
+          save(row, "accept");
         }
         break;
       case "Enter":

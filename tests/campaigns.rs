@@ -932,3 +932,127 @@ async fn one_decision_covers_a_filtered_selection_of_the_inbox() {
         .collect();
     assert_eq!(decided, low.iter().copied().collect());
 }
+
+/// Suggestions accepted in bulk: every waiting item at or below the policy's tier (medium by
+/// default) gets its own suggested decision, with its reason as the justification and the rule
+/// in the evidence; items above it, and items no rule suggests for, are left and counted.
+#[tokio::test]
+async fn suggestions_are_accepted_in_bulk_only_up_to_the_policy_tier() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    synthetic_site(d, 300, "");
+    let launched = json(&roster(
+        d,
+        &[],
+        &[
+            "campaign",
+            "create",
+            "--name",
+            "Suggested",
+            "--fallback-reviewer",
+            "bootstrap",
+            "--format",
+            "json",
+        ],
+    ));
+    let campaign = launched["id"].as_i64().unwrap();
+    let (_server, base, mut ui, csrf) = serve_with_bootstrap(&d.join("roster.toml"), &[]).await;
+    let (_, _, page) = ui.fetch(&base, "/reviews").await;
+    assert!(page.contains("Accept suggestions (up to medium)"), "{page}");
+    assert!(
+        page.contains("class=\"suggestion\""),
+        "each row shows its suggestion"
+    );
+    let resp = ui
+        .post_form(
+            &format!("{base}/reviews/decide"),
+            &csrf,
+            "all=1&accept=1&back=",
+        )
+        .await;
+    assert_eq!(resp.0, 303, "{}", resp.1);
+    let report = json(&roster(
+        d,
+        &[],
+        &[
+            "campaign",
+            "export",
+            &campaign.to_string(),
+            "--format",
+            "json",
+        ],
+    ));
+    let items = report["items"].as_array().unwrap();
+    let accepted: Vec<&serde_json::Value> = items
+        .iter()
+        .filter(|i| {
+            i["decisions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["suggestion_rule"].is_string())
+        })
+        .collect();
+    assert!(!accepted.is_empty(), "some suggestions were accepted");
+    for i in &accepted {
+        let tier = i["tier"].as_str().unwrap();
+        assert!(
+            tier == "low" || tier == "medium",
+            "accepted above the tier: {i}"
+        );
+        let d = &i["decisions"][0];
+        assert!(
+            d["justification"]
+                .as_str()
+                .unwrap()
+                .starts_with("suggestion accepted: "),
+            "{d}"
+        );
+        assert_eq!(i["state"], "decided");
+    }
+    let above_left = items
+        .iter()
+        .any(|i| (i["tier"] == "high" || i["tier"] == "critical") && i["state"] == "pending");
+    assert!(above_left, "high and critical items wait for the reviewer");
+    assert!(
+        items
+            .iter()
+            .filter(|i| i["tier"] == "high" || i["tier"] == "critical")
+            .all(|i| i["decisions"].as_array().unwrap().is_empty()),
+        "nothing above the tier was decided in bulk"
+    );
+    let csv = String::from_utf8_lossy(
+        &roster(
+            d,
+            &[],
+            &[
+                "campaign",
+                "export",
+                &campaign.to_string(),
+                "--format",
+                "csv",
+            ],
+        )
+        .stdout,
+    )
+    .to_string();
+    assert!(
+        csv.lines().next().unwrap().ends_with(",suggestion_rule"),
+        "{csv}"
+    );
+    // One at a time, a high item's suggestion may be accepted (it is not a bulk acceptance).
+    let high = items
+        .iter()
+        .find(|i| i["tier"] == "high" && i["state"] == "pending")
+        .map(|i| i["item"].as_i64().unwrap());
+    if let Some(high) = high {
+        let status = ui
+            .post(
+                &format!("{base}/api/v1/reviews/{high}/accept-suggestion"),
+                Some(&csrf),
+                Some(""),
+            )
+            .await;
+        assert!(status == 200 || status == 400, "{status}");
+    }
+}

@@ -22,6 +22,7 @@ mod m20261203_000020_audit_append_only;
 mod m20261203_000030_web_sessions;
 mod m20261203_000040_sign_in_links;
 mod m20261203_000050_sso_subjects;
+mod m20261204_000010_decision_suggestion;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000030_web_sessions::Migration),
             Box::new(m20261203_000040_sign_in_links::Migration),
             Box::new(m20261203_000050_sso_subjects::Migration),
+            Box::new(m20261204_000010_decision_suggestion::Migration),
         ]
     }
 }

@@ -72,6 +72,7 @@ try {
   let worst = 0;
   let decided = 0;
   let refusedChecked = false;
+  let acceptedOne = false;
   const press = async (k) => { keys += 1; await page.keyboard.press(k); };
   const typeWord = async (w) => { keys += 1; await page.keyboard.type(w); };
 
@@ -109,6 +110,17 @@ try {
       decided += 1;
       continue;
     }
+    // Once: the row's suggestion accepted with one key.
+    if (!acceptedOne && (await row.locator('button[name="accept"]').count()) === 1) {
+      acceptedOne = true;
+      const suggested = await row.locator('td.suggestion').getAttribute('data-suggested');
+      await page.keyboard.press('a');
+      await page.locator(`#row-${id}.done, #row-${id} .row-status.error`).first().waitFor();
+      const status = await page.locator(`#row-${id} .row-status`).textContent();
+      check(status.includes('✓'), `"a" accepts the row's suggestion (${suggested}: ${status})`);
+      decided += 1;
+      continue;
+    }
     const before = keys;
     await press(revoke ? 'x' : 'y');
     await typeWord(revoke ? 'unused' : 'needed');
@@ -123,6 +135,7 @@ try {
     if (decided === 10) await page.screenshot({ path: path.join(shots, 'inbox-keyboard.png'), fullPage: false });
   }
   check(decided === total, `every item decided from the keyboard (${decided}/${total})`);
+  check(acceptedOne, 'a suggestion was offered and accepted');
   check(worst <= 3, `at most 3 actions per keep or revoke with a one-word reason (worst ${worst})`);
   check(loads === pageTurns.n, `no page load back to the list for any item (${loads} loads, ${pageTurns.n} page turns)`);
   const left = await (await page.request.get(`${base}/api/v1/reviews`)).json();

@@ -284,6 +284,13 @@ pub fn standing_decision_was_an_admins(decisions: &[CampaignDecision]) -> bool {
         })
 }
 
+/// One item's decision to record: what was decided, and the suggestion rule it accepts.
+pub struct ItemDecision {
+    pub item: i64,
+    pub input: DecisionInput,
+    pub suggestion_rule: Option<String>,
+}
+
 /// Checks and records one decision on each of `item_ids` (one transaction: all or none).
 pub async fn decide(
     store: &Store,
@@ -292,9 +299,27 @@ pub async fn decide(
     input: &DecisionInput,
     now: DateTime<Utc>,
 ) -> Result<Vec<CampaignDecision>, AppError> {
-    let mut decisions = Vec::with_capacity(item_ids.len());
+    let each = item_ids
+        .iter()
+        .map(|&item| ItemDecision {
+            item,
+            input: input.clone(),
+            suggestion_rule: None,
+        })
+        .collect();
+    decide_each(store, decider, each, now).await
+}
+
+/// Checks and records each item's own decision (one transaction: all or none).
+pub async fn decide_each(
+    store: &Store,
+    decider: Decider<'_>,
+    each: Vec<ItemDecision>,
+    now: DateTime<Utc>,
+) -> Result<Vec<CampaignDecision>, AppError> {
+    let mut decisions = Vec::with_capacity(each.len());
     // Only a hand-over asks the directory (who may take the item).
-    let directory = if input.kind.hands_over() {
+    let directory = if each.iter().any(|d| d.input.kind.hands_over()) {
         store.directory().await?
     } else {
         roster_core::directory::Directory::default()
@@ -302,7 +327,13 @@ pub async fn decide(
     // A bulk decision usually spans one campaign: read (and parse) each campaign once.
     let mut campaigns: std::collections::HashMap<i64, (Campaign, CampaignRules)> =
         std::collections::HashMap::new();
-    for &id in item_ids {
+    for ItemDecision {
+        item: id,
+        input,
+        suggestion_rule,
+    } in each
+    {
+        let input = &input;
         let item = store.campaign_item(id).await?;
         if !campaigns.contains_key(&item.campaign_id) {
             let c = store.campaign(item.campaign_id).await?;
@@ -354,8 +385,9 @@ pub async fn decide(
                 detail: json!({"campaign": c.id, "item": id, "decision": input.kind,
                                "justification": input.justification.trim(),
                                "expires_on": input.expires_on, "to": handed_to,
-                               "warnings": warnings}),
+                               "warnings": warnings, "suggestion_rule": suggestion_rule}),
             },
+            suggestion_rule,
         });
     }
     store
@@ -663,6 +695,8 @@ pub struct EvidenceDecision {
     pub expires_on: Option<NaiveDate>,
     pub to: Option<String>,
     pub warnings: serde_json::Value,
+    /// The suggestion rule the decision accepted, if it was one.
+    pub suggestion_rule: Option<String>,
 }
 
 /// Everything an auditor asks for about one campaign.
@@ -700,6 +734,7 @@ pub async fn evidence(store: &Store, campaign_id: i64) -> Result<Evidence, AppEr
                 expires_on: d.expires_on,
                 to: d.handed_to,
                 warnings: serde_json::from_str(&d.warnings).unwrap_or(serde_json::Value::Null),
+                suggestion_rule: d.suggestion_rule,
             });
     }
     let mut items = Vec::new();
@@ -784,6 +819,7 @@ pub fn evidence_csv(e: &Evidence) -> Result<String, AppError> {
         "expires_on",
         "to",
         "warnings",
+        "suggestion_rule",
     ])
     .map_err(bad)?;
     let campaign = e.campaign.to_string();
@@ -802,7 +838,7 @@ pub fn evidence_csv(e: &Evidence) -> Result<String, AppError> {
         ];
         if i.decisions.is_empty() {
             let mut row: Vec<&str> = base.to_vec();
-            row.extend(["", "", "", "", "", "", ""]);
+            row.extend(["", "", "", "", "", "", "", ""]);
             w.write_row(row).map_err(bad)?;
         }
         for d in &i.decisions {
@@ -818,6 +854,7 @@ pub fn evidence_csv(e: &Evidence) -> Result<String, AppError> {
                 &expires,
                 d.to.as_deref().unwrap_or(""),
                 &warnings,
+                d.suggestion_rule.as_deref().unwrap_or(""),
             ]);
             w.write_row(row).map_err(bad)?;
         }

@@ -108,6 +108,11 @@ pub struct InboxEntry {
     /// What changed since the same record's last review, and how it was decided then; `None`
     /// on its first review.
     pub since_last: Option<SinceLast>,
+    /// The decision Roster suggests, with its reason and rule.
+    pub suggestion: roster_core::suggestion::Suggestion,
+    /// Whether the suggestion may be accepted in bulk (the item is at or below the policy's
+    /// tier for that).
+    pub bulk_acceptable: bool,
 }
 
 pub struct SinceLast {
@@ -126,6 +131,8 @@ pub struct InboxPage {
     pub per_page: u64,
     /// The reviewer's items in open campaigns by state, whatever the filter.
     pub mine: ItemCounts,
+    /// The highest tier whose suggestions may be accepted in bulk.
+    pub accept_up_to: roster_core::Tier,
 }
 
 impl InboxPage {
@@ -213,6 +220,7 @@ impl Roster {
             offset,
             per_page,
             mine: self.store.inbox_counts(&p.who).await?,
+            accept_up_to: self.policy.accept_suggestions_up_to,
         })
     }
 
@@ -236,6 +244,7 @@ impl Roster {
         now: DateTime<Utc>,
     ) -> Result<InboxEntry, AppError> {
         let snapshot = snapshot_of(&item)?;
+        let mut previously = None;
         let since_last = match item.previous_item_id {
             Some(prev) => {
                 let prev = self.store.campaign_item(prev).await?;
@@ -244,6 +253,7 @@ impl Roster {
                     .await?
                     .name
                     .clone();
+                previously = prev.decision.map(|d| (d, name.clone()));
                 Some(SinceLast {
                     campaign: name,
                     outcome: prev.outcome().to_owned(),
@@ -252,6 +262,16 @@ impl Roster {
             }
             None => None,
         };
+        let suggestion = self.suggestion(
+            &snapshot,
+            previously.as_ref().map(|(d, n)| (*d, n.as_str())),
+            now,
+        );
+        let bulk_acceptable = suggestion.decision.is_some()
+            && roster_core::suggestion::bulk_acceptable(
+                snapshot.tier,
+                self.policy.accept_suggestions_up_to,
+            );
         let c = self.campaign_cached(campaigns, item.campaign_id).await?;
         let mut findings: Vec<_> = snapshot
             .findings
@@ -269,6 +289,8 @@ impl Roster {
             last_use: last_use(&snapshot, now),
             owner: owner(&snapshot),
             since_last,
+            suggestion,
+            bulk_acceptable,
             snapshot,
             item,
         })

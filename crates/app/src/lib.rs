@@ -24,6 +24,7 @@ pub mod roster_api_token;
 pub mod scheduler;
 pub mod scope;
 pub mod siem_webhook;
+pub mod suggestions;
 pub mod summary;
 pub mod sync;
 pub mod web_sessions;

@@ -13,6 +13,7 @@ pub mod record;
 pub mod risk;
 mod rules;
 pub mod signal;
+pub mod suggestion;
 
 pub use inventory::InventoryItem;
 pub use model::{

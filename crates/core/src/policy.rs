@@ -180,6 +180,8 @@ pub enum PolicyProblem {
     UnscopedOwner(usize),
     #[error("`{key}` = {value}: a number of days from 0 to {MAX_POLICY_DAYS}")]
     DaysOutOfRange { key: &'static str, value: i64 },
+    #[error("suggestions[{index}]: {why}")]
+    BadSuggestion { index: usize, why: String },
 }
 
 /// The longest threshold a policy may set: a hundred years, far inside what time arithmetic

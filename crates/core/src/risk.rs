@@ -44,6 +44,11 @@ pub struct RiskPolicy {
     pub exceptions: Vec<Exception>,
     /// `[[owners]]`: identity-as-code ownership (see [`crate::ownership`]).
     pub owners: Vec<crate::ownership::OwnerRule>,
+    /// `[[suggestions]]`: the decision suggested to reviewers, first match wins (see
+    /// [`crate::suggestion`]); empty: the built-in rules.
+    pub suggestions: Vec<crate::suggestion::SuggestionRule>,
+    /// Reviewers may accept suggestions in bulk for items at or below this tier.
+    pub accept_suggestions_up_to: Tier,
 }
 
 impl Default for RiskPolicy {
@@ -59,6 +64,8 @@ impl Default for RiskPolicy {
             rules: BTreeMap::new(),
             exceptions: Vec::new(),
             owners: Vec::new(),
+            suggestions: Vec::new(),
+            accept_suggestions_up_to: Tier::Medium,
         }
     }
 }
@@ -162,6 +169,7 @@ impl RiskPolicy {
             }
         }
         crate::policy::check(&self.rules, &self.exceptions)?;
+        crate::suggestion::check(&self.suggestions)?;
         match self.owners.iter().position(|o| !o.is_scoped()) {
             Some(i) => Err(PolicyProblem::UnscopedOwner(i)),
             None => Ok(()),

@@ -91,6 +91,8 @@ pub struct CampaignDecision {
     pub at: DateTime<Utc>,
     /// JSON array of `roster_core::campaign::DecisionWarning`.
     pub warnings: String,
+    /// The suggestion rule it accepted, if it was one.
+    pub suggestion_rule: Option<String>,
 }
 
 impl TryFrom<campaign_decision::Model> for CampaignDecision {
@@ -107,6 +109,7 @@ impl TryFrom<campaign_decision::Model> for CampaignDecision {
             actor: m.actor,
             at: m.at,
             warnings: m.warnings,
+            suggestion_rule: m.suggestion_rule,
         })
     }
 }
@@ -347,6 +350,8 @@ pub struct NewDecision {
     pub concludes: bool,
     pub actor: String,
     pub warnings: String,
+    /// The suggestion rule it accepts, if it is one.
+    pub suggestion_rule: Option<String>,
     pub audit: NewAuditEvent,
 }
 
@@ -717,6 +722,7 @@ impl Store {
                 actor: Set(d.actor),
                 at: Set(at),
                 warnings: Set(d.warnings),
+                suggestion_rule: Set(d.suggestion_rule),
                 ..Default::default()
             }
             .insert(&txn)
@@ -1138,6 +1144,7 @@ mod tests {
             concludes,
             actor: "alice".into(),
             warnings: "[]".into(),
+            suggestion_rule: None,
             audit: ev("campaign.decision"),
         }
     }

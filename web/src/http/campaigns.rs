@@ -453,6 +453,11 @@ pub struct InboxRow {
     pub since_last: String,
     /// The row after this one on the page: where the list comes back to after a decision.
     pub next: Option<i64>,
+    /// The suggested decision (empty: decide by hand), its reason and rule.
+    pub suggested: String,
+    pub suggestion_reason: String,
+    pub suggestion_rule: String,
+    pub bulk_acceptable: bool,
 }
 
 #[derive(Template)]
@@ -480,6 +485,8 @@ struct ReviewsPage {
     next_page: Option<String>,
     /// Percent of the reviewer's items decided.
     done_pct: u64,
+    /// Suggestions accepted by the last bulk acceptance, and those it left.
+    accepted: Option<(usize, u64)>,
 }
 
 /// The inbox's query: filters, state, sort and page, read by name so that a number in a
@@ -494,6 +501,9 @@ pub struct ReviewsQuery {
     state: String,
     sort: String,
     page: u64,
+    /// After a bulk acceptance: how many were accepted and how many left.
+    accepted: Option<usize>,
+    left: u64,
 }
 
 impl ReviewsQuery {
@@ -517,6 +527,10 @@ impl ReviewsQuery {
                 "state" => q.state = v.into_owned(),
                 "sort" => q.sort = v.into_owned(),
                 "page" if !v.is_empty() => q.page = number(&k, &v)?,
+                "accepted" => {
+                    q.accepted = Some(number(&k, &v)?.try_into().unwrap_or(usize::MAX));
+                }
+                "left" => q.left = number(&k, &v)?,
                 _ => {}
             }
         }
@@ -637,6 +651,14 @@ pub async fn reviews(
             owner: e.owner.clone(),
             since_last: since_last(e),
             next: ids.get(i + 1).copied(),
+            suggested: e
+                .suggestion
+                .decision
+                .map(|d| d.as_str().to_owned())
+                .unwrap_or_default(),
+            suggestion_reason: e.suggestion.reason.clone(),
+            suggestion_rule: e.suggestion.rule.clone(),
+            bulk_acceptable: e.bulk_acceptable,
         })
         .collect();
     let current = query.page.max(1);
@@ -661,6 +683,7 @@ pub async fn reviews(
         done_pct: (page.mine.decided * 100)
             .checked_div(mine_total)
             .unwrap_or(100),
+        accepted: query.accepted.map(|a| (a, query.left)),
         page,
     };
     Ok(html(view.render()?))
@@ -774,6 +797,8 @@ pub struct DecisionForm {
     to: Option<String>,
     back: Option<String>,
     next: Option<i64>,
+    /// `1`: accept the item's suggestion instead (the other fields are ignored).
+    accept: Option<String>,
 }
 
 /// The longest a person's name in a hand-over may be (an email address is at most 320).
@@ -848,12 +873,25 @@ pub async fn decide(
     s.principal.require_review()?;
     let id = path.into_inner();
     let form = form.into_inner();
-    let input = form.input()?;
-    match state
-        .roster
-        .decide(&s.principal, &[id], &input, Utc::now())
-        .await
-    {
+    let decided = if form.accept.as_deref() == Some("1") {
+        state
+            .roster
+            .accept_suggestions(&s.principal, &[id], false, Utc::now())
+            .await
+            .and_then(|a| {
+                a.decisions.into_iter().next().map(|_| ()).ok_or_else(|| {
+                    AppError::Invalid("no rule suggests a decision for this item".into())
+                })
+            })
+    } else {
+        let input = form.input()?;
+        state
+            .roster
+            .decide(&s.principal, &[id], &input, Utc::now())
+            .await
+            .map(|_| ())
+    };
+    match decided {
         Ok(_) => {
             if let Some(back) = form.back_to_inbox() {
                 let sep = if back.is_empty() { "" } else { "&" };
@@ -888,6 +926,7 @@ pub async fn decide_bulk(
     let mut all = false;
     let mut form = DecisionForm::default();
     let mut back = String::new();
+    let mut accept = false;
     for (k, v) in url::form_urlencoded::parse(&body) {
         match k.as_ref() {
             "item" => items.push(
@@ -900,6 +939,7 @@ pub async fn decide_bulk(
             "to" => form.to = Some(v.into_owned()),
             "all" => all = v == "1",
             "back" => back = v.into_owned(),
+            "accept" => accept = v == "1",
             _ => {}
         }
     }
@@ -914,13 +954,25 @@ pub async fn decide_bulk(
             .map(|i| i.id)
             .collect();
     }
+    let here = view.to_query(1);
+    let sep = if here.is_empty() { "" } else { "&" };
+    if accept {
+        // Suggestions, only up to the policy's tier; what is left is counted on the page.
+        let a = state
+            .roster
+            .accept_suggestions(&s.principal, &items, true, Utc::now())
+            .await?;
+        return Ok(see_other(&format!(
+            "/reviews?{here}{sep}accepted={}&left={}",
+            a.decisions.len(),
+            a.above_tier + a.no_suggestion
+        )));
+    }
     let input = form.input()?;
     let done = state
         .roster
         .decide(&s.principal, &items, &input, Utc::now())
         .await?;
-    let here = view.to_query(1);
-    let sep = if here.is_empty() { "" } else { "&" };
     Ok(see_other(&format!(
         "/reviews?{here}{sep}decided={}",
         done.len()
@@ -989,6 +1041,30 @@ pub async fn api_reviews(
             "snapshot": roster_app::campaigns::snapshot_of(&i)?}));
     }
     json(&out)
+}
+
+/// POST /api/v1/reviews/{item}/accept-suggestion: records the item's suggested decision, its
+/// reason as the justification and its rule with it.
+pub async fn api_accept_suggestion(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let s = require_session(&req, &state)?;
+    s.principal.require_review()?;
+    let a = state
+        .roster
+        .accept_suggestions(&s.principal, &[path.into_inner()], false, Utc::now())
+        .await?;
+    let d = a
+        .decisions
+        .first()
+        .ok_or_else(|| WebError::bad_request("no rule suggests a decision for this item"))?;
+    json(
+        &serde_json::json!({"id": d.id, "item": d.item_id, "decision": d.decision,
+        "actor": d.actor, "at": d.at, "justification": d.justification,
+        "suggestion_rule": d.suggestion_rule}),
+    )
 }
 
 /// POST /api/v1/reviews/{item}/decision: JSON (or a form) `{decision, justification,

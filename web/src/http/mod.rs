@@ -134,6 +134,10 @@ pub async fn serve(
                 "/api/v1/reviews/{item}/decision",
                 web::post().to(campaigns::api_decide),
             )
+            .route(
+                "/api/v1/reviews/{item}/accept-suggestion",
+                web::post().to(campaigns::api_accept_suggestion),
+            )
             .route("/api/v1/identities", web::get().to(api::identities))
             .route("/api/v1/identities/{id}", web::get().to(api::identity))
             .route("/api/v1/identities/{id}/claim", web::post().to(api::claim))

@@ -18,6 +18,8 @@ pub struct Model {
     /// JSON array of `roster_core::campaign::DecisionWarning`.
     #[sea_orm(column_type = "Text")]
     pub warnings: String,
+    /// The suggestion rule this decision accepted, if it was one.
+    pub suggestion_rule: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
