@@ -180,6 +180,16 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
         ),
         ("/sync-runs", "/sync-runs".into(), [401, 200, 200, 403]),
         (
+            "/audit",
+            "/audit?action=campaign.".into(),
+            [401, 200, 200, 403],
+        ),
+        (
+            "/audit/export.csv",
+            "/audit/export.csv?action=campaign.".into(),
+            [401, 200, 200, 403],
+        ),
+        (
             "/api/v1/session",
             "/api/v1/session".into(),
             [401, 200, 200, 200],
@@ -270,6 +280,25 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
             );
         }
     }
+
+    // The audit log: a family filter keeps only its actions and the count says how many; the
+    // CSV export is the same view; a bad time is refused, saying why.
+    let (_, _, page) = auditor.fetch(&base, "/audit?action=campaign.").await;
+    assert!(page.contains("campaign.launched"), "{page}");
+    assert!(!page.contains(">sign_in<"), "only campaign actions");
+    let (_, _, page) = auditor.fetch(&base, "/audit?actor=nobody%40nowhere").await;
+    assert!(page.contains("0 event(s) match"), "{page}");
+    let (_, _, csv) = auditor
+        .fetch(&base, "/audit/export.csv?action=campaign.launched")
+        .await;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "id,at,actor,action,target,detail,hash");
+    assert!(
+        lines.len() >= 2 && lines[1..].iter().all(|l| l.contains(",campaign.launched,")),
+        "{csv}"
+    );
+    let (status, _, body) = auditor.fetch(&base, "/audit?since=last+week").await;
+    assert_eq!(status.as_u16(), 400, "{body}");
 
     // POST routes, each with its session's CSRF token; then without it.
     let bulk = format!("item={my_item}&decision=keep&justification=bulk");

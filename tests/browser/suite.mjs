@@ -95,6 +95,16 @@ try {
     check((await page.locator('h1').textContent()).includes('Sync runs'), 'the sync runs page opens');
     await shot(page, 'sync-runs');
     await axe(context, page.url(), 'the sync runs page');
+    await page.click('nav >> text=Audit log');
+    await page.waitForURL(/\/audit$/);
+    check((await page.locator('table.audit tbody tr').count()) > 0, 'the audit log lists events');
+    await page.fill('input[name="action"]', 'sync');
+    await page.click('form.filters button[type="submit"]');
+    await page.waitForURL(/action=sync/);
+    const actions = await page.locator('table.audit tbody td:nth-child(4)').allTextContents();
+    check(actions.length > 0 && actions.every((a) => a.trim() === 'sync'), `the action filter keeps only sync events (${actions.length})`);
+    await shot(page, 'audit-log');
+    await axe(context, page.url(), 'the audit log');
     // A launch goes through its preview: nothing is written until Launch.
     await page.goto(`${base}/inventory?tier=${tier}`);
     await page.click('a:has-text("Review this view")');

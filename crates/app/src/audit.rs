@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use roster_store::audit::NewAuditEvent;
 
-pub use roster_store::audit::{AuditEvent, AuditVerification, ChainBreak, export_json};
+pub use roster_store::audit::{
+    AuditEvent, AuditFilter, AuditVerification, ChainBreak, export_json,
+};
 
 use crate::Roster;
 use crate::access::Principal;
@@ -122,6 +124,22 @@ impl Roster {
         Ok(self
             .store
             .audit_events_after(after, limit.clamp(1, MAX_EVENTS))
+            .await?)
+    }
+
+    /// A page of the trail, newest first, narrowed by `f` (the audit-log page), with the
+    /// number of events `f` keeps.
+    pub async fn audit_log(
+        &self,
+        p: &Principal,
+        f: &AuditFilter,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<(Vec<AuditEvent>, u64), AppError> {
+        p.require_governance("the audit trail is for admins and auditors")?;
+        Ok(self
+            .store
+            .audit_events_filtered(f, before, limit.clamp(1, MAX_EVENTS))
             .await?)
     }
 

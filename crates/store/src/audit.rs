@@ -56,6 +56,17 @@ const APPEND_LOCK: i64 = 0x0005_260a_0d17;
 
 pub use audit_event::Model as AuditEvent;
 
+/// What an audit-log view keeps: exact actor and target, an action or (ending in `.`) an action
+/// family, a time range `[since, until)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
 /// What to record.
 #[derive(Debug, Clone)]
 pub struct NewAuditEvent {
@@ -319,6 +330,49 @@ impl Store {
             .limit(limit)
             .all(&self.db)
             .await?)
+    }
+
+    /// One page of the trail, newest first, narrowed by `f`, before event `before`; with how
+    /// many events `f` keeps in all.
+    pub async fn audit_events_filtered(
+        &self,
+        f: &AuditFilter,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<(Vec<AuditEvent>, u64), StoreError> {
+        use sea_orm::PaginatorTrait;
+        let mut q = audit_event::Entity::find();
+        if let Some(a) = f.actor.as_deref().filter(|a| !a.is_empty()) {
+            q = q.filter(audit_event::Column::Actor.eq(a));
+        }
+        if let Some(a) = f.action.as_deref().filter(|a| !a.is_empty()) {
+            // `campaign.` (a trailing dot) is every campaign action.
+            q = match a.strip_suffix('.') {
+                Some(prefix) => {
+                    q.filter(audit_event::Column::Action.starts_with(format!("{prefix}.")))
+                }
+                None => q.filter(audit_event::Column::Action.eq(a)),
+            };
+        }
+        if let Some(t) = f.target.as_deref().filter(|t| !t.is_empty()) {
+            q = q.filter(audit_event::Column::Target.eq(t));
+        }
+        if let Some(since) = f.since {
+            q = q.filter(audit_event::Column::At.gte(since));
+        }
+        if let Some(until) = f.until {
+            q = q.filter(audit_event::Column::At.lt(until));
+        }
+        let total = q.clone().count(&self.db).await?;
+        if let Some(b) = before {
+            q = q.filter(audit_event::Column::Id.lt(b));
+        }
+        let events = q
+            .order_by_desc(audit_event::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        Ok((events, total))
     }
 
     /// Appends `action` with `detail.sha256 = sha256` unless the last `action` event already

@@ -4,6 +4,7 @@
 
 mod api;
 mod audit_events;
+mod audit_log;
 mod campaigns;
 mod charts;
 mod dashboard;
@@ -141,6 +142,8 @@ pub async fn serve(
             .route("/api/v1/identities", web::get().to(api::identities))
             .route("/api/v1/identities/{id}", web::get().to(api::identity))
             .route("/api/v1/identities/{id}/claim", web::post().to(api::claim))
+            .route("/audit", web::get().to(audit_log::audit_log))
+            .route("/audit/export.csv", web::get().to(audit_log::export_csv))
             .route(
                 "/api/v1/audit-events",
                 web::get().to(audit_events::audit_events),
