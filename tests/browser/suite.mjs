@@ -52,6 +52,20 @@ async function axe(context, url, name) {
   await c.close();
 }
 
+// axe on a page reached by steps (a form's answer has no URL to open): the steps run in a
+// context that bypasses CSP, carrying the same session.
+async function axeAfter(context, name, steps) {
+  const c = await browser.newContext({ bypassCSP: true, storageState: await context.storageState() });
+  const p = await c.newPage();
+  await steps(p);
+  await p.addScriptTag({ content: axeSource });
+  const result = await p.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
+  const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  check(serious.length === 0, `axe: no serious or critical violations on ${name}` +
+    serious.map((v) => `\n     ${v.id} (${v.impact}) ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`).join(''));
+  await c.close();
+}
+
 async function shot(page, name) {
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
 }
@@ -119,6 +133,13 @@ try {
     const items = Number(await page.locator('#preview-items strong').textContent());
     check(items > 0, `it counts the items (${items}), reviewers (${await page.locator('#preview-reviewers').textContent()}) and fallback items`);
     await shot(page, 'launch-preview');
+    await axeAfter(context, 'the launch preview', async (p) => {
+      await p.goto(`${base}/campaigns?scope=${encodeURIComponent(`tier=${tier}`)}`);
+      await p.fill('input[name="name"]', 'axe preview');
+      await p.fill('input[name="fallback_reviewer"]', 'iam@acme.example');
+      await p.click('form:has(input[name="preview"]) button:has-text("Preview")');
+      await p.waitForLoadState('load');
+    });
     await page.goto(`${base}/campaigns`);
     check((await page.locator('section[aria-labelledby="list"] tbody tr').count()) === campaignsBefore, 'a preview launches nothing');
     check(!consoleErrors.some((e) => /Content Security Policy/i.test(e)), `no CSP violations for the admin (${consoleErrors.join(' | ')})`);
@@ -248,6 +269,7 @@ try {
         check(new URL(page.url()).pathname === `/campaigns/${campaign}` && (await page.locator('dl.facts').textContent()).includes('open'), 'unconfirmed, nothing closes');
         await confirm.check();
         await shot(page, 'sign-off-confirm');
+        await axe(context, page.url(), 'an open campaign with its sign-off confirmation');
       }
       await page.locator('form[action$="/sign-off"] button').click();
       await page.waitForLoadState('load');
