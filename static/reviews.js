@@ -42,7 +42,14 @@
     if (input) input.focus();
   }
 
+  function bump(id, by) {
+    const el = document.getElementById(id);
+    if (el) el.textContent = String(Math.max(0, Number(el.textContent) + by));
+  }
+
   function updateProgress() {
+    bump("tab-pending", -1);
+    bump("tab-decided", 1);
     if (!progress) return;
     const pending = Math.max(0, Number(progress.dataset.pending) - 1);
     const decided = Number(progress.dataset.decided) + 1;
@@ -62,15 +69,20 @@
   }
 
   async function save(row, decision) {
+    // One request per row at a time: a second Enter or click waits for the first.
+    if (row.dataset.busy === "1" || row.classList.contains("done")) return;
     const status = row.querySelector(".row-status");
     const input = reason(row);
-    // "accept": the row's suggestion, with its own reason.
+    // "accept": the row's suggestion, with its own reason; refused if it changed meanwhile.
     const accepting = decision === "accept";
+    const cell = row.querySelector("td.suggestion");
+    const suggested = (cell && cell.dataset.suggested) || "";
     const body = new URLSearchParams(
       accepting
-        ? { csrf: csrf }
+        ? { csrf: csrf, expect: suggested }
         : { csrf: csrf, decision: decision, justification: input ? input.value : "" },
     );
+    row.dataset.busy = "1";
     const url =
       "/api/v1/reviews/" + row.dataset.item + (accepting ? "/accept-suggestion" : "/decision");
     status.classList.remove("error");
@@ -84,10 +96,12 @@
         credentials: "same-origin",
       });
     } catch (e) {
+      row.dataset.busy = "";
       status.classList.add("error");
       status.textContent = "not saved: the server did not answer";
       return;
     }
+    row.dataset.busy = "";
     if (!answer.ok) {
       let why = "not saved (" + answer.status + ")";
       try {
@@ -101,14 +115,24 @@
       if (input) input.focus();
       return;
     }
+    // What the server recorded, not what the page expected.
+    let recorded = decision;
+    try {
+      const j = await answer.json();
+      if (j && j.decision) recorded = j.decision;
+    } catch (e) {
+      /* recorded as asked */
+    }
     row.classList.add("done");
     row.classList.remove("deciding-keep", "deciding-revoke");
-    let done = decision;
-    if (accepting) {
-      const cell = row.querySelector("td.suggestion");
-      done = (cell && cell.dataset.suggested) || "accepted";
+    // Decided: out of any bulk selection, so a later bulk decision cannot replace it unseen.
+    const box = row.querySelector("input[type=checkbox][name=item]");
+    if (box) {
+      box.checked = false;
+      box.disabled = true;
     }
-    status.textContent = ({ keep: "kept", revoke: "revoked", rotate: "rotate" }[done] || done) + " ✓";
+    const words = { keep: "kept", revoke: "revoked", rotate: "rotation due", reduce_scope: "scope to reduce", set_expiry: "expiry set" };
+    status.textContent = (words[recorded] || recorded) + " ✓";
     updateProgress();
     const next = nextOpen(rows.indexOf(row));
     if (next >= 0) {
@@ -136,7 +160,14 @@
       input.addEventListener("keydown", (ev) => {
         if (ev.key === "Enter") {
           ev.preventDefault();
-          save(row, row.dataset.decision || "keep");
+          if (row.dataset.decision) {
+            save(row, row.dataset.decision);
+          } else {
+            // Never a silent keep: the decision is chosen first.
+            const status = row.querySelector(".row-status");
+            status.classList.add("error");
+            status.textContent = "choose first: y keeps, x revokes (Esc, then the key)";
+          }
         } else if (ev.key === "Escape") {
           ev.preventDefault();
           focusRow(rows.indexOf(row));
@@ -160,8 +191,15 @@
 
   document.addEventListener("keydown", (ev) => {
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    const typing = ev.target.closest && ev.target.closest("input, textarea, select");
-    if (typing) return;
+    // Keys act on the current row only while no control has the focus: Enter on a focused
+    // button or link is that control's, Space on a checkbox is the checkbox's.
+    if (ev.key === "n" && pageDone && !pageDone.hidden) {
+      const more = document.getElementById("load-next");
+      if (more) window.location.assign(more.href);
+      return;
+    }
+    const control = ev.target.closest && ev.target.closest("input, textarea, select, button, a, dialog");
+    if (control) return;
     if (help && help.open) return;
     const row = current >= 0 ? rows[current] : null;
     switch (ev.key) {
@@ -205,12 +243,6 @@
         if (row) {
           const link = row.querySelector("a[href^='/reviews/']");
           if (link) window.location.assign(link.href);
-        }
-        break;
-      case "n":
-        if (pageDone && !pageDone.hidden) {
-          const more = document.getElementById("load-next");
-          if (more) window.location.assign(more.href);
         }
         break;
       case "?":

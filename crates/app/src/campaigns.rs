@@ -15,10 +15,10 @@ use roster_core::{Kind, RiskPolicy};
 use roster_store::audit::NewAuditEvent;
 use roster_store::campaigns::{CloseOutcome, NewCampaign, NewDecision, NewItem};
 
+use roster_store::Store;
 pub use roster_store::campaigns::{
     Campaign, CampaignDecision, CampaignItem, ItemCounts, RemediationTask,
 };
-use roster_store::{Store, StoreError};
 use serde::Serialize;
 use serde_json::json;
 
@@ -344,8 +344,9 @@ pub async fn decide_each(
             .get(&item.campaign_id)
             .ok_or_else(|| AppError::Internal(format!("campaign {}", item.campaign_id)))?;
         let snap = snapshot_of(&item)?;
-        let decided_by_admin = item.state == ItemState::Decided
-            && standing_decision_was_an_admins(&store.item_decisions(id).await?);
+        let earlier = store.item_decisions(id).await?;
+        let decided_by_admin =
+            item.state == ItemState::Decided && standing_decision_was_an_admins(&earlier);
         let warnings = campaign::check_decision(
             c.status,
             rules,
@@ -388,15 +389,12 @@ pub async fn decide_each(
                                "warnings": warnings, "suggestion_rule": suggestion_rule}),
             },
             suggestion_rule,
+            expect_reviewer: item.reviewer.clone(),
+            expect_last_decision: earlier.last().map(|d| d.id),
         });
     }
-    store
-        .record_decisions(decisions, now)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => closed(),
-            e => AppError::from(e),
-        })
+    // A conflict says what changed: the campaign closed, or the item moved on meanwhile.
+    Ok(store.record_decisions(decisions, now).await?)
 }
 
 /// What closing does to the items nobody decided, in words.

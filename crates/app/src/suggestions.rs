@@ -64,12 +64,15 @@ impl Roster {
     }
 
     /// Accepts the suggestion on each of `item_ids`; with `bulk`, only for items at or below
-    /// the policy's tier (the rest are left and counted). One transaction.
+    /// the policy's tier (the rest are left and counted). `expect`: the decision the reviewer
+    /// saw suggested; if the suggestion is another by now (time passed, the policy changed),
+    /// nothing is recorded. One transaction.
     pub async fn accept_suggestions(
         &self,
         p: &Principal,
         item_ids: &[i64],
         bulk: bool,
+        expect: Option<DecisionKind>,
         now: DateTime<Utc>,
     ) -> Result<Accepted, AppError> {
         p.require_review()?;
@@ -88,6 +91,14 @@ impl Roster {
             let item = self.store.campaign_item(id).await?;
             p.require_view_item(&item)?;
             let s = self.suggestion_for_item(&item, now).await?;
+            if let Some(want) = expect
+                && s.decision != Some(want)
+            {
+                return Err(AppError::Conflict(format!(
+                    "the suggestion for item {id} is now {}: look again",
+                    s.decision.map_or("to decide by hand", DecisionKind::as_str)
+                )));
+            }
             let Some(kind) = s.decision else {
                 out.no_suggestion += 1;
                 continue;

@@ -129,8 +129,13 @@ fn privilege_rank(p: Privilege) -> Option<u8> {
     }
 }
 
+/// Findings that count: an accepted exception is shown, not acted on.
+fn counted(item: &InventoryItem) -> impl Iterator<Item = &crate::Finding> {
+    item.findings.iter().filter(|f| f.exception.is_none())
+}
+
 fn owner_is(item: &InventoryItem) -> OwnerIs {
-    let has = |rule: &str| item.findings.iter().any(|f| f.rule == rule);
+    let has = |rule: &str| counted(item).any(|f| f.rule == rule);
     if has("owner.departed") {
         OwnerIs::Departed
     } else if item.owner.as_deref().is_none_or(|o| o.trim().is_empty()) {
@@ -183,7 +188,7 @@ fn holds(
         );
     }
     if let Some(rule) = &r.has_finding {
-        let f = item.findings.iter().find(|f| &f.rule == rule)?;
+        let f = counted(item).find(|f| &f.rule == rule)?;
         why.push(f.message.clone());
     }
     if let Some(want) = r.previously {

@@ -352,6 +352,11 @@ pub struct NewDecision {
     pub warnings: String,
     /// The suggestion rule it accepts, if it is one.
     pub suggestion_rule: Option<String>,
+    /// What the decision was checked against: the item's reviewer and its latest decision.
+    /// If either changed before this commits (an escalation, an admin's decision), it is
+    /// refused rather than recorded over what it never saw.
+    pub expect_reviewer: String,
+    pub expect_last_decision: Option<i64>,
     pub audit: NewAuditEvent,
 }
 
@@ -387,6 +392,42 @@ pub struct InboxQuery {
     pub order: InboxOrder,
     pub offset: u64,
     pub limit: u64,
+}
+
+/// Holds campaign `id`'s row until the transaction ends, so that a close, a decision and an
+/// escalation on one campaign take turns (PostgreSQL; SQLite's write lock already serialises
+/// them, see [`crate::begin_write`]).
+async fn lock_campaign(txn: &DatabaseTransaction, id: i64) -> Result<(), StoreError> {
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        txn.execute(Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT id FROM campaigns WHERE id = $1 FOR UPDATE",
+            [id.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Campaign `id`'s pending items by reviewer.
+async fn pending_by_reviewer(
+    txn: &DatabaseTransaction,
+    id: i64,
+) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+    let rows: Vec<(String, i64)> = campaign_item::Entity::find()
+        .select_only()
+        .column(campaign_item::Column::Reviewer)
+        .column_as(campaign_item::Column::Id.count(), "n")
+        .filter(campaign_item::Column::CampaignId.eq(id))
+        .filter(campaign_item::Column::State.eq(ItemState::Pending.as_str()))
+        .group_by(campaign_item::Column::Reviewer)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(r, n)| (r, u64::try_from(n).unwrap_or(0)))
+        .collect())
 }
 
 fn open_campaigns() -> sea_orm::sea_query::SelectStatement {
@@ -697,11 +738,41 @@ impl Store {
     ) -> Result<Vec<CampaignDecision>, StoreError> {
         let txn = self.begin_write().await?;
         let mut out = Vec::with_capacity(decisions.len());
+        let mut locked = std::collections::HashSet::new();
         for d in decisions {
+            let campaign_id: Option<i64> = campaign_item::Entity::find_by_id(d.item_id)
+                .select_only()
+                .column(campaign_item::Column::CampaignId)
+                .into_tuple()
+                .one(&txn)
+                .await?;
+            let campaign_id = campaign_id
+                .ok_or_else(|| StoreError::NotFound(format!("campaign item {}", d.item_id)))?;
+            if locked.insert(campaign_id) {
+                lock_campaign(&txn, campaign_id).await?;
+            }
+            // Read again under the lock: what the decision was checked against must still hold.
             let item = campaign_item::Entity::find_by_id(d.item_id)
                 .one(&txn)
                 .await?
                 .ok_or_else(|| StoreError::NotFound(format!("campaign item {}", d.item_id)))?;
+            let last: Option<i64> = campaign_decision::Entity::find()
+                .select_only()
+                .column(campaign_decision::Column::Id)
+                .filter(campaign_decision::Column::ItemId.eq(item.id))
+                .order_by_desc(campaign_decision::Column::Id)
+                .into_tuple()
+                .one(&txn)
+                .await?;
+            if !item.reviewer.eq_ignore_ascii_case(d.expect_reviewer.trim())
+                || last != d.expect_last_decision
+            {
+                return Err(StoreError::Conflict(format!(
+                    "item {} changed meanwhile (reassigned, escalated or decided by someone \
+                     else): open it again",
+                    item.id
+                )));
+            }
             let open = campaign::Entity::find_by_id(item.campaign_id)
                 .filter(campaign::Column::Status.eq(OPEN))
                 .count(&txn)
@@ -749,16 +820,20 @@ impl Store {
     }
 
     /// Moves campaign `id`'s pending items not already with `to` to `to`, marked escalated,
-    /// with one audit event (built from how many moved) when any did. Returns how many.
+    /// with one audit event (built from how many moved, and from whom) when any did. Returns
+    /// how many.
     pub async fn escalate_pending(
         &self,
         id: i64,
         to: &str,
-        audit: impl FnOnce(u64) -> NewAuditEvent,
+        audit: impl FnOnce(u64, &std::collections::BTreeMap<String, u64>) -> NewAuditEvent,
         at: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let to = to.trim().to_lowercase();
         let txn = self.begin_write().await?;
+        lock_campaign(&txn, id).await?;
+        let mut from = pending_by_reviewer(&txn, id).await?;
+        from.remove(&to);
         let moved = campaign_item::Entity::update_many()
             .col_expr(campaign_item::Column::Reviewer, Expr::value(to.clone()))
             .col_expr(
@@ -773,7 +848,7 @@ impl Store {
             .await?
             .rows_affected;
         if moved > 0 {
-            append_audit_in(&txn, self.audit_key.as_ref(), audit(moved), at).await?;
+            append_audit_in(&txn, self.audit_key.as_ref(), audit(moved, &from), at).await?;
         }
         txn.commit().await?;
         Ok(moved)
@@ -790,6 +865,7 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<Campaign, StoreError> {
         let txn = self.begin_write().await?;
+        lock_campaign(&txn, id).await?;
         let c = campaign::Entity::find_by_id(id)
             .one(&txn)
             .await?
@@ -811,6 +887,7 @@ impl Store {
             )));
         }
         let backend = txn.get_database_backend();
+        let mut escalated_from = std::collections::BTreeMap::new();
         match &outcome.close_out_decision {
             Some(decision) => {
                 txn.execute(Statement::from_sql_and_values(
@@ -848,6 +925,10 @@ impl Store {
                     campaign_item::Column::State,
                     Expr::value(ItemState::Unreviewed.as_str()),
                 );
+                // Who was accountable for each, before the escalation moves them.
+                if outcome.escalate_to.is_some() {
+                    escalated_from = pending_by_reviewer(&txn, id).await?;
+                }
                 if let Some(to) = &outcome.escalate_to {
                     update = update
                         .col_expr(
@@ -893,7 +974,13 @@ impl Store {
                 .exec_without_returning(&txn)
                 .await?;
         }
-        let event = append_audit_in(&txn, self.audit_key.as_ref(), outcome.audit, at).await?;
+        let mut audit = outcome.audit;
+        if !escalated_from.is_empty()
+            && let Some(detail) = audit.detail.as_object_mut()
+        {
+            detail.insert("escalated_from".into(), serde_json::json!(escalated_from));
+        }
+        let event = append_audit_in(&txn, self.audit_key.as_ref(), audit, at).await?;
         let mut row: campaign::ActiveModel = c.into();
         row.status = Set(CampaignStatus::Closed.as_str().to_owned());
         row.signed_off_by = Set(Some(outcome.signed_off_by));
@@ -1134,9 +1221,9 @@ mod tests {
         l.finish(ev("campaign.launched"), at).await.unwrap()
     }
 
-    fn decide(item_id: i64, decision: DecisionKind, concludes: bool) -> NewDecision {
+    fn decide(item: &CampaignItem, decision: DecisionKind, concludes: bool) -> NewDecision {
         NewDecision {
-            item_id,
+            item_id: item.id,
             decision,
             justification: "why".into(),
             expires_on: None,
@@ -1145,6 +1232,8 @@ mod tests {
             actor: "alice".into(),
             warnings: "[]".into(),
             suggestion_rule: None,
+            expect_reviewer: item.reviewer.clone(),
+            expect_last_decision: None,
             audit: ev("campaign.decision"),
         }
     }
@@ -1195,14 +1284,25 @@ mod tests {
             let items = s.campaign_items(c.id, None, None, None, 4).await.unwrap();
             s.record_decisions(
                 vec![
-                    decide(items[0].id, DecisionKind::Keep, true),
-                    decide(items[1].id, DecisionKind::Revoke, true),
-                    decide(items[2].id, DecisionKind::Delegate, false),
+                    decide(&items[0], DecisionKind::Keep, true),
+                    decide(&items[1], DecisionKind::Revoke, true),
+                    decide(&items[2], DecisionKind::Delegate, false),
                 ],
                 at,
             )
             .await
             .unwrap();
+            // Checked against a reviewer or a decision that no longer holds: refused, nothing
+            // written (an escalation or an admin's decision landed in between).
+            let mut stale = decide(&items[3], DecisionKind::Keep, true);
+            stale.expect_reviewer = "someone-else".into();
+            let err = s.record_decisions(vec![stale], at).await.unwrap_err();
+            assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+            let mut stale = decide(&items[0], DecisionKind::Revoke, true);
+            stale.expect_last_decision = None; // items[0] was decided just above
+            let err = s.record_decisions(vec![stale], at).await.unwrap_err();
+            assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+            assert_eq!(s.item_decisions(items[0].id).await.unwrap().len(), 1);
             let handed = s.campaign_item(items[2].id).await.unwrap();
             assert_eq!(
                 (handed.reviewer.as_str(), handed.state),
@@ -1253,7 +1353,7 @@ mod tests {
             assert_eq!(s.item_counts(c.id).await.unwrap().unreviewed, 2498);
             // Closed: no more decisions, nothing half-written.
             let err = s
-                .record_decisions(vec![decide(items[3].id, DecisionKind::Keep, true)], at)
+                .record_decisions(vec![decide(&items[3], DecisionKind::Keep, true)], at)
                 .await
                 .unwrap_err();
             assert!(matches!(err, StoreError::Conflict(_)), "{err}");
@@ -1295,7 +1395,7 @@ mod tests {
             // Escalation moves what is not already the fallback's, once.
             let before = s.verify_audit().await.unwrap().0;
             let moved = s
-                .escalate_pending(c.id, "Alice", |_| ev("campaign.escalated"), at)
+                .escalate_pending(c.id, "Alice", |_, _| ev("campaign.escalated"), at)
                 .await
                 .unwrap();
             let items = s.campaign_items(c.id, None, None, None, 10).await.unwrap();
@@ -1309,7 +1409,7 @@ mod tests {
                 moved
             );
             assert_eq!(s.verify_audit().await.unwrap().0, before + 1);
-            let again = s.escalate_pending(c.id, "alice", |_| ev("campaign.escalated"), at);
+            let again = s.escalate_pending(c.id, "alice", |_, _| ev("campaign.escalated"), at);
             assert_eq!(again.await.unwrap(), 0, "nothing left to move");
             assert_eq!(
                 s.verify_audit().await.unwrap().0,

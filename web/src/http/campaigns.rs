@@ -291,14 +291,17 @@ pub async fn campaign(
         )
         .await?;
     let close_out_words = roster_app::campaigns::close_out_words(&v.rules);
+    // Only a reviewer of this campaign: a crafted link cannot announce any other name.
+    let reminded = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "reminded")
+        .map(|(_, who)| who.into_owned())
+        .filter(|who| v.progress.iter().any(|p| p.reviewer == *who));
     let page = CampaignPage {
         sample_banner: state.sample_banner,
         me: s.signed_in(),
         rules: v.rules,
         progress: v.progress,
-        reminded: url::form_urlencoded::parse(req.query_string().as_bytes())
-            .find(|(k, _)| k == "reminded")
-            .map(|(_, v)| v.into_owned()),
+        reminded,
         tasks: v.tasks,
         items: v.items.iter().map(item_row).collect(),
         state_filter: item_state.map(|s| s.as_str()).unwrap_or("").to_owned(),
@@ -487,6 +490,8 @@ struct ReviewsPage {
     done_pct: u64,
     /// Suggestions accepted by the last bulk acceptance, and those it left.
     accepted: Option<(usize, u64)>,
+    /// The most one bulk decision covers.
+    inbox_limit: u64,
 }
 
 /// The inbox's query: filters, state, sort and page, read by name so that a number in a
@@ -625,6 +630,12 @@ pub async fn reviews(
             },
         )
         .await?;
+    // Past the end (the last items of the last page were decided): the last page that holds
+    // any, not "nothing waits".
+    if page.entries.is_empty() && page.total > 0 && query.page > 1 {
+        let last = page.total.div_ceil(page.per_page);
+        return Ok(see_other(&format!("/reviews?{}", query.to_query(last))));
+    }
     let ids: Vec<i64> = page.entries.iter().map(|e| e.item.id).collect();
     let rows = page
         .entries
@@ -684,6 +695,7 @@ pub async fn reviews(
             .checked_div(mine_total)
             .unwrap_or(100),
         accepted: query.accepted.map(|a| (a, query.left)),
+        inbox_limit: roster_app::campaigns::INBOX_LIMIT,
         page,
     };
     Ok(html(view.render()?))
@@ -799,6 +811,8 @@ pub struct DecisionForm {
     next: Option<i64>,
     /// `1`: accept the item's suggestion instead (the other fields are ignored).
     accept: Option<String>,
+    /// The suggested decision the reviewer saw, when accepting.
+    expect: Option<String>,
 }
 
 /// The longest a person's name in a hand-over may be (an email address is at most 320).
@@ -874,9 +888,16 @@ pub async fn decide(
     let id = path.into_inner();
     let form = form.into_inner();
     let decided = if form.accept.as_deref() == Some("1") {
+        let expect = form
+            .expect
+            .as_deref()
+            .filter(|e| !e.is_empty())
+            .map(str::parse::<DecisionKind>)
+            .transpose()
+            .map_err(|e| WebError::bad_request(e.to_string()))?;
         state
             .roster
-            .accept_suggestions(&s.principal, &[id], false, Utc::now())
+            .accept_suggestions(&s.principal, &[id], false, expect, Utc::now())
             .await
             .and_then(|a| {
                 a.decisions.into_iter().next().map(|_| ()).ok_or_else(|| {
@@ -960,7 +981,7 @@ pub async fn decide_bulk(
         // Suggestions, only up to the policy's tier; what is left is counted on the page.
         let a = state
             .roster
-            .accept_suggestions(&s.principal, &items, true, Utc::now())
+            .accept_suggestions(&s.principal, &items, true, None, Utc::now())
             .await?;
         return Ok(see_other(&format!(
             "/reviews?{here}{sep}accepted={}&left={}",
@@ -1043,18 +1064,37 @@ pub async fn api_reviews(
     json(&out)
 }
 
+#[derive(Deserialize)]
+pub struct AcceptForm {
+    /// The suggested decision the caller saw: refused if the suggestion is another by now.
+    expect: Option<String>,
+}
+
 /// POST /api/v1/reviews/{item}/accept-suggestion: records the item's suggested decision, its
 /// reason as the justification and its rule with it.
 pub async fn api_accept_suggestion(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<i64>,
+    form: Option<web::Form<AcceptForm>>,
 ) -> Result<HttpResponse, WebError> {
     let s = require_session(&req, &state)?;
     s.principal.require_review()?;
+    let expect = form
+        .and_then(|f| f.into_inner().expect)
+        .filter(|e| !e.is_empty())
+        .map(|e| e.parse::<DecisionKind>())
+        .transpose()
+        .map_err(|e| WebError::bad_request(e.to_string()))?;
     let a = state
         .roster
-        .accept_suggestions(&s.principal, &[path.into_inner()], false, Utc::now())
+        .accept_suggestions(
+            &s.principal,
+            &[path.into_inner()],
+            false,
+            expect,
+            Utc::now(),
+        )
         .await?;
     let d = a
         .decisions

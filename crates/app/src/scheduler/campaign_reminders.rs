@@ -84,22 +84,40 @@ pub async fn escalate_overdue(
         return Ok(0);
     }
     let to = c.rules.fallback_reviewer.clone();
+    // Once per campaign: what the fallback reviewer hands on afterwards stays handed on.
+    const ONCE: &str = "escalation:moved";
+    if !ctx
+        .roster
+        .store
+        .claim_reminder(c.id, &to, ONCE, now)
+        .await?
+    {
+        return Ok(0);
+    }
     let moved = ctx
         .roster
         .store
         .escalate_pending(
             c.id,
             &to,
-            |n| NewAuditEvent {
+            |n, from| NewAuditEvent {
                 actor: "system:escalation".into(),
                 action: "campaign.escalated".into(),
                 target: None,
                 detail: serde_json::json!({"campaign": c.id, "name": c.name, "items": n,
-                                           "to": to, "due_at": c.due_at}),
+                                           "to": to, "from": from, "due_at": c.due_at}),
             },
             now,
         )
-        .await?;
+        .await;
+    let moved = match moved {
+        Ok(n) => n,
+        Err(e) => {
+            // Not done: the next run tries again.
+            ctx.roster.store.release_reminder(c.id, &to, ONCE).await?;
+            return Err(e);
+        }
+    };
     if moved > 0 {
         tracing::info!(
             campaign = c.id,
