@@ -23,6 +23,7 @@ mod m20261203_000030_web_sessions;
 mod m20261203_000040_sign_in_links;
 mod m20261203_000050_sso_subjects;
 mod m20261204_000010_decision_suggestion;
+mod m20261204_000020_inbox_index;
 
 pub struct Migrator;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000040_sign_in_links::Migration),
             Box::new(m20261203_000050_sso_subjects::Migration),
             Box::new(m20261204_000010_decision_suggestion::Migration),
+            Box::new(m20261204_000020_inbox_index::Migration),
         ]
     }
 }
