@@ -41,15 +41,7 @@ async function signIn(user) {
 // axe needs its script in the page, which the CSP (rightly) refuses: it runs in a second context
 // that bypasses CSP and carries the same session.
 async function axe(context, url, name) {
-  const c = await browser.newContext({ bypassCSP: true, storageState: await context.storageState() });
-  const p = await c.newPage();
-  await p.goto(url);
-  await p.addScriptTag({ content: axeSource });
-  const result = await p.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
-  const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  check(serious.length === 0, `axe: no serious or critical violations on ${name}` +
-    serious.map((v) => `\n     ${v.id} (${v.impact}) ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`).join(''));
-  await c.close();
+  await axeAfter(context, name, (p) => p.goto(url));
 }
 
 // axe on a page reached by steps (a form's answer has no URL to open): the steps run in a

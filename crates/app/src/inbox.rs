@@ -189,6 +189,21 @@ fn owner(s: &InventoryItem) -> String {
     }
 }
 
+/// The principal's pending items under `filter`, riskiest first, the first `limit`.
+fn pending_query(p: &Principal, filter: &InboxFilter, limit: u64) -> InboxQuery {
+    InboxQuery {
+        reviewer: p.who.clone(),
+        state: Some(ItemState::Pending),
+        platform: filter.platform.clone(),
+        kind: filter.kind.clone(),
+        tier: filter.tier.clone(),
+        campaign: filter.campaign,
+        order: InboxOrder::Tier,
+        offset: 0,
+        limit,
+    }
+}
+
 impl Roster {
     /// One page of the principal's items across open campaigns.
     pub async fn inbox(&self, p: &Principal, req: &InboxRequest) -> Result<InboxPage, AppError> {
@@ -306,17 +321,7 @@ impl Roster {
         p.require_review()?;
         let (items, _) = self
             .store
-            .inbox(&InboxQuery {
-                reviewer: p.who.clone(),
-                state: Some(ItemState::Pending),
-                platform: filter.platform.clone(),
-                kind: filter.kind.clone(),
-                tier: filter.tier.clone(),
-                campaign: filter.campaign,
-                order: InboxOrder::Tier,
-                offset: 0,
-                limit: INBOX_LIMIT,
-            })
+            .inbox(&pending_query(p, filter, INBOX_LIMIT))
             .await?;
         Ok(items)
     }
@@ -326,12 +331,7 @@ impl Roster {
         p.require_review()?;
         let (items, _) = self
             .store
-            .inbox(&InboxQuery {
-                reviewer: p.who.clone(),
-                state: Some(ItemState::Pending),
-                limit: 1,
-                ..InboxQuery::default()
-            })
+            .inbox(&pending_query(p, &InboxFilter::default(), 1))
             .await?;
         Ok(items.first().map(|i| i.id))
     }

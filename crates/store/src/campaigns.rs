@@ -469,6 +469,22 @@ pub struct ItemCounts {
     pub unreviewed: u64,
 }
 
+impl ItemCounts {
+    /// From `(state, count)` rows of a `GROUP BY state`.
+    fn of_states(rows: Vec<(String, i64)>) -> Self {
+        let mut c = ItemCounts::default();
+        for (state, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match state.parse::<ItemState>() {
+                Ok(ItemState::Pending) => c.pending = n,
+                Ok(ItemState::Decided) => c.decided = n,
+                Ok(ItemState::Unreviewed) | Err(_) => c.unreviewed += n,
+            }
+        }
+        c
+    }
+}
+
 /// A remediation task to create at close.
 #[derive(Debug, Clone)]
 pub struct NewTask {
@@ -580,16 +596,7 @@ impl Store {
             .into_tuple()
             .all(&self.db)
             .await?;
-        let mut c = ItemCounts::default();
-        for (state, n) in rows {
-            let n = u64::try_from(n).unwrap_or(0);
-            match state.parse::<ItemState>() {
-                Ok(ItemState::Pending) => c.pending = n,
-                Ok(ItemState::Decided) => c.decided = n,
-                Ok(ItemState::Unreviewed) | Err(_) => c.unreviewed += n,
-            }
-        }
-        Ok(c)
+        Ok(ItemCounts::of_states(rows))
     }
 
     /// A page of a campaign's items by id, optionally one reviewer's and/or one state's.
@@ -677,16 +684,7 @@ impl Store {
             .into_tuple()
             .all(&self.db)
             .await?;
-        let mut c = ItemCounts::default();
-        for (state, n) in rows {
-            let n = u64::try_from(n).unwrap_or(0);
-            match state.parse::<ItemState>() {
-                Ok(ItemState::Pending) => c.pending = n,
-                Ok(ItemState::Decided) => c.decided = n,
-                Ok(ItemState::Unreviewed) | Err(_) => c.unreviewed += n,
-            }
-        }
-        Ok(c)
+        Ok(ItemCounts::of_states(rows))
     }
 
     pub async fn campaign_item(&self, id: i64) -> Result<CampaignItem, StoreError> {
