@@ -36,6 +36,9 @@ pub use ingest::{
 pub use inventory::InventoryFilter;
 pub use sync_runs::{ListingOutcome, RunCounts, RunStatus};
 
+/// The advisory lock key that serialises migrations across servers (PostgreSQL).
+const MIGRATION_LOCK: i64 = 0x0005_260a_0d18;
+
 /// A handle on the database. Cheap to clone (a pool inside).
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -141,9 +144,27 @@ impl Store {
         self.audit_key.is_some()
     }
 
-    /// Applies pending migrations.
+    /// Applies pending migrations. On PostgreSQL one server at a time: replicas started
+    /// together on an empty database wait for the first one's migrations, then find nothing
+    /// left to apply (a transaction-scoped advisory lock, held on its own connection while the
+    /// migrator works on others).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.db, None).await.map_err(StoreError::from)
+        let guard = if self.is_postgres() {
+            let txn = self.db.begin().await?;
+            txn.execute(sea_orm::Statement::from_string(
+                DbBackend::Postgres,
+                format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"),
+            ))
+            .await?;
+            Some(txn)
+        } else {
+            None
+        };
+        let done = Migrator::up(&self.db, None).await.map_err(StoreError::from);
+        if let Some(txn) = guard {
+            txn.commit().await?;
+        }
+        done
     }
 
     pub fn backend(&self) -> DatabaseBackend {

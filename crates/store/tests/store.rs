@@ -601,3 +601,37 @@ async fn a_refresh_waits_for_another_connections_write_on_sqlite() {
     }
     assert_eq!(refreshed.unwrap(), 50);
 }
+
+/// PostgreSQL: servers started together on an empty database migrate once (an advisory lock);
+/// every one of them comes up, and each migration is recorded once.
+#[tokio::test]
+async fn servers_started_together_on_an_empty_postgres_migrate_once() {
+    use roster_store::Store;
+    use sea_orm::{ConnectionTrait, Statement};
+    let Some(url) = roster_store::testing::fresh_postgres_database().await.unwrap() else {
+        eprintln!("skipped: ROSTER_TEST_POSTGRES_URL not set");
+        return;
+    };
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(Store::connect(&url).await.unwrap());
+    }
+    let results = futures::future::join_all(stores.iter().map(Store::migrate)).await;
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    let twice = stores[0]
+        .connection()
+        .query_all(Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT version FROM seaql_migrations GROUP BY version HAVING COUNT(*) > 1",
+        ))
+        .await
+        .unwrap();
+    assert!(twice.is_empty(), "a migration recorded twice");
+    // And the schema is whole: a run can begin.
+    stores[3]
+        .begin_sync_run(t(3), &["c".into()], "test")
+        .await
+        .unwrap();
+}
