@@ -608,7 +608,10 @@ async fn a_refresh_waits_for_another_connections_write_on_sqlite() {
 async fn servers_started_together_on_an_empty_postgres_migrate_once() {
     use roster_store::Store;
     use sea_orm::{ConnectionTrait, Statement};
-    let Some(url) = roster_store::testing::fresh_postgres_database().await.unwrap() else {
+    let Some(url) = roster_store::testing::fresh_postgres_database()
+        .await
+        .unwrap()
+    else {
         eprintln!("skipped: ROSTER_TEST_POSTGRES_URL not set");
         return;
     };
