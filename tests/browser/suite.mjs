@@ -92,6 +92,8 @@ try {
     await page.waitForURL(/\/identities\/[0-9a-f]{16}$/);
     check((await page.locator('h1').textContent()).includes(name), `the identity page is ${name}'s`);
     check((await page.locator('#why').textContent()).includes(tier), `the page says why it is ${tier}`);
+    const reason = (await page.locator('#tier-reason').textContent()).trim();
+    check(reason.includes(`→ ${tier}`), `and which part of the tier formula made it so (${reason})`);
     check((await page.locator('section[aria-labelledby="why"] table tbody tr').count()) >= 1, 'with the findings that made the tier');
     check((await page.locator('button:has-text("Record owner")').count()) === 1, 'an admin may record an owner');
     await shot(page, 'identity');

@@ -209,6 +209,52 @@ impl RiskPolicy {
             .collect()
     }
 
+    /// [`Self::tier`] applied to these findings, in one line: which rule of the formula set the
+    /// tier, with the policy values it used ("2 high findings → critical
+    /// (escalate_high_count = 2)").
+    pub fn tier_reason(&self, findings: &[Finding]) -> String {
+        let counted: Vec<&Finding> = findings.iter().filter(|f| f.exception.is_none()).collect();
+        let excepted = findings.len() - counted.len();
+        let aside = match excepted {
+            0 => String::new(),
+            n => format!("; {n} finding(s) under an exception not counted"),
+        };
+        let highs = counted
+            .iter()
+            .filter(|f| f.severity >= Severity::High)
+            .count();
+        let tier = self.tier(findings);
+        if highs >= self.escalate_high_count.max(1) && tier == Tier::Critical {
+            let critical = counted.iter().any(|f| f.severity == Severity::Critical);
+            if critical {
+                return format!("a critical finding → critical{aside}");
+            }
+            return format!(
+                "{highs} high findings → critical (escalate_high_count = {}){aside}",
+                self.escalate_high_count
+            );
+        }
+        let mediums = counted
+            .iter()
+            .filter(|f| f.severity == Severity::Medium)
+            .count();
+        let most = counted.iter().map(|f| f.severity).max();
+        match most {
+            None => format!("no findings → low{aside}"),
+            Some(Severity::Medium)
+                if self.escalate_medium_count > 0
+                    && mediums >= self.escalate_medium_count
+                    && tier == Tier::High =>
+            {
+                format!(
+                    "{mediums} medium findings → high (escalate_medium_count = {}){aside}",
+                    self.escalate_medium_count
+                )
+            }
+            Some(s) => format!("highest finding {} → {}{aside}", s.as_str(), tier.as_str()),
+        }
+    }
+
     /// The tier formula (see the module documentation).
     pub fn tier(&self, findings: &[Finding]) -> Tier {
         let counted = || findings.iter().filter(|f| f.exception.is_none());
@@ -256,6 +302,55 @@ mod tests {
             // Evaluating at the bound does not panic.
             let _ = p.evaluate(&key(), now());
         }
+    }
+
+    #[test]
+    fn the_tier_reason_names_the_part_of_the_formula_that_set_it() {
+        let f = |sev: Severity| Finding {
+            rule: "x".into(),
+            owasp: crate::model::OwaspCode::Nhi1,
+            severity: sev,
+            message: "m".into(),
+            exception: None,
+        };
+        let p = RiskPolicy::default();
+        let cases = [
+            (vec![], "no findings → low"),
+            (vec![f(Severity::Medium)], "highest finding medium → medium"),
+            (vec![f(Severity::High)], "highest finding high → high"),
+            (
+                vec![f(Severity::High), f(Severity::High)],
+                "2 high findings → critical (escalate_high_count = 2)",
+            ),
+        ];
+        for (findings, want) in cases {
+            assert_eq!(p.tier_reason(&findings), want);
+            assert!(want.ends_with(p.tier(&findings).as_str()) || want.contains("→ critical"));
+        }
+        // An excepted high does not count, and the reason says so.
+        let mut excepted = f(Severity::High);
+        excepted.exception = Some(crate::policy::AppliedException {
+            owner: "iam".into(),
+            reason: "known".into(),
+            expires: chrono::NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(),
+        });
+        let two = vec![f(Severity::High), excepted];
+        assert_eq!(p.tier(&two), Tier::High);
+        assert_eq!(
+            p.tier_reason(&two),
+            "highest finding high → high; 1 finding(s) under an exception not counted"
+        );
+        // Mediums that add up, when the policy says so.
+        let p = RiskPolicy {
+            escalate_medium_count: 3,
+            ..RiskPolicy::default()
+        };
+        let mediums = vec![f(Severity::Medium); 3];
+        assert_eq!(p.tier(&mediums), Tier::High);
+        assert_eq!(
+            p.tier_reason(&mediums),
+            "3 medium findings → high (escalate_medium_count = 3)"
+        );
     }
 
     #[test]

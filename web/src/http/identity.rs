@@ -39,6 +39,8 @@ struct IdentityPage {
     reviews: Vec<ReviewEntry>,
     may_name_owner: bool,
     claimed: bool,
+    /// The tier formula applied to this record, in one line.
+    tier_reason: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -108,6 +110,7 @@ pub async fn identity(
         me: session.signed_in(),
         may_name_owner: v.can_name_owner,
         claimed: query.claimed.is_some(),
+        tier_reason: state.roster.policy().tier_reason(&v.item.findings),
         item: v.item,
         parent: v.parent,
         children: v.children,
