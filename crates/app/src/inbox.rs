@@ -201,6 +201,7 @@ fn pending_query(p: &Principal, filter: &InboxFilter, limit: u64) -> InboxQuery 
         order: InboxOrder::Tier,
         offset: 0,
         limit,
+        known_total: true,
     }
 }
 
@@ -210,7 +211,14 @@ impl Roster {
         p.require_review()?;
         let per_page = req.per_page.clamp(1, INBOX_PAGE_MAX);
         let offset = req.page.max(1).saturating_sub(1).saturating_mul(per_page);
-        let (items, total) = self
+        let mine = self.store.inbox_counts(&p.who).await?;
+        // Unfiltered, the total is the reviewer's own count for the state.
+        let known = (!req.filter.is_set()).then_some(match req.state {
+            ItemState::Pending => mine.pending,
+            ItemState::Decided => mine.decided,
+            ItemState::Unreviewed => mine.unreviewed,
+        });
+        let (items, counted) = self
             .store
             .inbox(&InboxQuery {
                 reviewer: p.who.clone(),
@@ -222,8 +230,10 @@ impl Roster {
                 order: req.sort.0,
                 offset,
                 limit: per_page,
+                known_total: known.is_some(),
             })
             .await?;
+        let total = known.unwrap_or(counted);
         let mut campaigns: HashMap<i64, Campaign> = HashMap::new();
         let mut entries = Vec::with_capacity(items.len());
         for item in items {
@@ -234,7 +244,7 @@ impl Roster {
             total,
             offset,
             per_page,
-            mine: self.store.inbox_counts(&p.who).await?,
+            mine,
             accept_up_to: self.policy.accept_suggestions_up_to,
         })
     }

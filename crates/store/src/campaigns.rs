@@ -392,6 +392,9 @@ pub struct InboxQuery {
     pub order: InboxOrder,
     pub offset: u64,
     pub limit: u64,
+    /// The caller knows the total already (an unfiltered inbox: [`Store::inbox_counts`]): the
+    /// count is not read again, and 0 is returned for it.
+    pub known_total: bool,
 }
 
 /// Holds campaign `id`'s row until the transaction ends, so that a close, a decision and an
@@ -633,7 +636,11 @@ impl Store {
         use sea_orm::Order;
         use sea_orm::sea_query::SimpleExpr;
         let q = inbox_select(query);
-        let total = q.clone().count(&self.db).await?;
+        let total = if query.known_total {
+            0
+        } else {
+            q.clone().count(&self.db).await?
+        };
         let tier_rank: SimpleExpr = Expr::cust(
             "CASE campaign_items.tier WHEN 'critical' THEN 0 WHEN 'high' THEN 1 \
              WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END",
@@ -672,19 +679,24 @@ impl Store {
         Ok((decode(rows)?, total))
     }
 
-    /// A reviewer's items across open campaigns, counted by state (their progress).
+    /// A reviewer's items across open campaigns, counted by state (their progress). One count
+    /// per state, each a range of the inbox index: a grouped count walked every state's
+    /// entries together (5 ms against 2 ms for a 24k-item inbox).
     pub async fn inbox_counts(&self, reviewer: &str) -> Result<ItemCounts, StoreError> {
-        let rows: Vec<(String, i64)> = campaign_item::Entity::find()
-            .select_only()
-            .column(campaign_item::Column::State)
-            .column_as(campaign_item::Column::Id.count(), "n")
-            .filter(campaign_item::Column::Reviewer.eq(reviewer.to_lowercase()))
-            .filter(campaign_item::Column::CampaignId.in_subquery(open_campaigns()))
-            .group_by(campaign_item::Column::State)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        Ok(ItemCounts::of_states(rows))
+        let count = |state: ItemState| {
+            inbox_select(&InboxQuery {
+                reviewer: reviewer.to_owned(),
+                state: Some(state),
+                ..InboxQuery::default()
+            })
+            .count(&self.db)
+        };
+        Ok(ItemCounts {
+            pending: count(ItemState::Pending).await?,
+            decided: count(ItemState::Decided).await?,
+            // Only a closed campaign has unreviewed items, and an inbox shows open ones.
+            unreviewed: 0,
+        })
     }
 
     pub async fn campaign_item(&self, id: i64) -> Result<CampaignItem, StoreError> {
