@@ -940,7 +940,18 @@ async fn one_decision_covers_a_filtered_selection_of_the_inbox() {
 async fn suggestions_are_accepted_in_bulk_only_up_to_the_policy_tier() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    synthetic_site(d, 300, "");
+    // Policy rules that suggest something for nearly every item, high and critical ones too.
+    std::fs::write(
+        d.join("policy.toml"),
+        "[[suggestions]]\nid = \"revoke.long_unused\"\ndecision = \"revoke\"\nunused_days_at_least = 180\n\n\
+         [[suggestions]]\nid = \"keep.known_access\"\ndecision = \"keep\"\nprivilege_at_most = \"admin\"\n",
+    )
+    .unwrap();
+    synthetic_site(
+        d,
+        300,
+        &format!("[policy]\nfile = \"{}\"\n", d.join("policy.toml").display()),
+    );
     let launched = json(&roster(
         d,
         &[],
@@ -1040,19 +1051,43 @@ async fn suggestions_are_accepted_in_bulk_only_up_to_the_policy_tier() {
         csv.lines().next().unwrap().ends_with(",suggestion_rule"),
         "{csv}"
     );
-    // One at a time, a high item's suggestion may be accepted (it is not a bulk acceptance).
-    let high = items
-        .iter()
-        .find(|i| i["tier"] == "high" && i["state"] == "pending")
-        .map(|i| i["item"].as_i64().unwrap());
-    if let Some(high) = high {
-        let status = ui
-            .post(
-                &format!("{base}/api/v1/reviews/{high}/accept-suggestion"),
-                Some(&csrf),
-                Some(""),
-            )
-            .await;
-        assert!(status == 200 || status == 400, "{status}");
+    // One at a time, a high or critical item's suggestion may be accepted (it is not a bulk
+    // acceptance) when the reviewer names the decision they saw; another is refused.
+    let mut offered = None;
+    for tier in ["high", "critical"] {
+        let (_, _, page) = ui.fetch(&base, &format!("/reviews?tier={tier}")).await;
+        for row in page.split("<tr id=\"row-").skip(1) {
+            let id: i64 = row.split('"').next().unwrap().parse().unwrap();
+            let suggested = row
+                .split("data-suggested=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap_or("");
+            if !suggested.is_empty() && offered.is_none() {
+                offered = Some((id, suggested.to_owned()));
+            }
+        }
     }
+    let (high, suggested) = offered.expect("a high or critical item with a suggestion");
+    let other = if suggested == "keep" {
+        "revoke"
+    } else {
+        "keep"
+    };
+    let accept = format!("{base}/api/v1/reviews/{high}/accept-suggestion");
+    let wrong = ui
+        .post_form(&accept, &csrf, &format!("expect={other}"))
+        .await;
+    assert_eq!(
+        wrong.0, 409,
+        "a suggestion the reviewer did not see: {}",
+        wrong.1
+    );
+    let ok = ui
+        .post_form(&accept, &csrf, &format!("expect={suggested}"))
+        .await;
+    assert_eq!(ok.0, 200, "{}", ok.1);
+    let d: serde_json::Value = serde_json::from_str(&ok.1).unwrap();
+    assert_eq!(d["decision"], suggested.as_str());
+    assert!(d["suggestion_rule"].is_string(), "{d}");
 }

@@ -60,8 +60,8 @@ try {
   const count = (await page.locator('#page-count').textContent()).trim();
   check(/^1–\d+ of \d+ waiting/.test(count), `the page says which items it shows (${count})`);
   const firstRow = page.locator('table.inbox tbody tr').first();
-  const why = await firstRow.locator('td:nth-child(4)').textContent();
-  const lastUse = await firstRow.locator('td:nth-child(5)').textContent();
+  const why = await firstRow.locator('td.why').textContent();
+  const lastUse = await firstRow.locator('td.why .last-use').textContent();
   check(why.trim().length > 0 && (lastUse.includes('reports') || lastUse.includes('unknown')), `each row says why it is here and its last use (${why.trim()} | ${lastUse.trim()})`);
   await page.screenshot({ path: path.join(shots, 'inbox.png'), fullPage: false });
 

@@ -17,7 +17,7 @@ use roster_store::campaigns::{CloseOutcome, NewCampaign, NewDecision, NewItem};
 
 use roster_store::Store;
 pub use roster_store::campaigns::{
-    Campaign, CampaignDecision, CampaignItem, ItemCounts, RemediationTask,
+    Campaign, CampaignDecision, CampaignItem, ItemCounts, RemediationTask, ReviewerProgress,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -958,7 +958,7 @@ pub struct CampaignView {
     /// Who still has items to review, with how many.
     pub reviewers: Vec<(String, u64)>,
     /// Every reviewer's pending and decided items.
-    pub progress: Vec<roster_store::campaigns::ReviewerProgress>,
+    pub progress: Vec<ReviewerProgress>,
     pub tasks: Vec<RemediationTask>,
     /// One page of items, and the id after which the next page starts.
     pub items: Vec<CampaignItem>,

@@ -221,13 +221,10 @@ pub fn suggest(
     item: &InventoryItem,
     cx: &SuggestionContext<'_>,
 ) -> Suggestion {
-    let defaults;
-    let rules = if rules.is_empty() {
-        defaults = default_rules();
-        &defaults
-    } else {
-        rules
-    };
+    // Built once: every inbox row asks.
+    static DEFAULTS: std::sync::LazyLock<Vec<SuggestionRule>> =
+        std::sync::LazyLock::new(default_rules);
+    let rules = if rules.is_empty() { &DEFAULTS } else { rules };
     for r in rules {
         if let Some(why) = holds(r, item, cx) {
             return Suggestion {

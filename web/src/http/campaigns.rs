@@ -248,7 +248,7 @@ struct CampaignPage {
     me: SignedIn,
     r: CampaignRow,
     rules: roster_core::campaign::CampaignRules,
-    progress: Vec<roster_store::campaigns::ReviewerProgress>,
+    progress: Vec<roster_app::campaigns::ReviewerProgress>,
     /// The reviewer just reminded, for the notice.
     reminded: Option<String>,
     items: Vec<ItemRow>,
@@ -1100,11 +1100,15 @@ pub async fn api_accept_suggestion(
         .decisions
         .first()
         .ok_or_else(|| WebError::bad_request("no rule suggests a decision for this item"))?;
-    json(
-        &serde_json::json!({"id": d.id, "item": d.item_id, "decision": d.decision,
+    json(&decision_json(d))
+}
+
+/// A recorded decision as the API answers it.
+fn decision_json(d: &CampaignDecision) -> serde_json::Value {
+    serde_json::json!({"id": d.id, "item": d.item_id, "decision": d.decision,
         "actor": d.actor, "at": d.at, "justification": d.justification,
-        "suggestion_rule": d.suggestion_rule}),
-    )
+        "warnings": serde_json::from_str::<serde_json::Value>(&d.warnings).unwrap_or_default(),
+        "suggestion_rule": d.suggestion_rule})
 }
 
 /// POST /api/v1/reviews/{item}/decision: JSON (or a form) `{decision, justification,
@@ -1129,9 +1133,5 @@ pub async fn api_decide(
     let d = saved
         .first()
         .ok_or_else(|| WebError::internal("no decision recorded"))?;
-    json(
-        &serde_json::json!({"id": d.id, "item": d.item_id, "decision": d.decision,
-        "actor": d.actor, "at": d.at, "justification": d.justification,
-        "warnings": serde_json::from_str::<serde_json::Value>(&d.warnings).unwrap_or_default()}),
-    )
+    json(&decision_json(d))
 }
