@@ -896,19 +896,20 @@ async fn one_decision_covers_a_filtered_selection_of_the_inbox() {
     let inbox: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
     let low: Vec<i64> = inbox
         .iter()
-        .filter(|i| i["tier"] == "low")
+        .filter(|i| i["tier"] == "medium")
         .map(|i| i["item"].as_i64().unwrap())
         .collect();
     assert!(!low.is_empty() && low.len() < inbox.len(), "a mixed inbox");
 
-    // The filtered page shows only low items; "all shown" decides exactly those.
-    let (_, _, page) = ui.fetch(&base, "/reviews?tier=low").await;
+    // The filtered page shows only medium items (the fallback's inbox holds what nobody owns,
+    // so nothing in it is low); "all shown" decides exactly those.
+    let (_, _, page) = ui.fetch(&base, "/reviews?tier=medium").await;
     assert_eq!(page.matches("name=\"item\"").count(), low.len());
     let status = ui
         .post(
             &format!("{base}/reviews/decide"),
             Some(&csrf),
-            Some("all=1&back=tier%3Dlow&decision=keep&justification=low+risk+sweep"),
+            Some("all=1&back=tier%3Dmedium&decision=keep&justification=medium+risk+sweep"),
         )
         .await;
     assert_eq!(status, 303);

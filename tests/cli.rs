@@ -176,9 +176,12 @@ async fn sync_then_identities_prints_every_record_and_resync_is_unchanged() {
         ));
         assert!(
             !orphaned.is_empty()
-                && orphaned
-                    .iter()
-                    .all(|i| i["owner"].is_null() && i["class"] == "identity")
+                && orphaned.iter().all(|i| i["owner"].is_null()
+                    || i["findings"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|f| f["rule"] == "owner.departed"))
         );
 
         std::fs::remove_file(dir.path().join("roster.toml")).unwrap();
@@ -489,7 +492,11 @@ async fn demo_serves_the_sample_behind_a_one_time_link() {
     );
     let html = page.text().await.unwrap();
     assert!(html.contains("Sample data"), "the sample is labelled");
-    assert!(html.contains("<td>aws</td>") && !html.contains("<td>github</td>"));
+    assert!(
+        html.contains("<td class=\"c-platform\" title=\"aws\">AWS</td>")
+            && !html.contains("title=\"github\">"),
+        "only AWS records, labelled in words"
+    );
 
     let api: serde_json::Value =
         signed_in_get(&client, format!("{base}/api/v1/identities"), &session)
@@ -769,7 +776,7 @@ fn check_is_a_ci_gate_with_text_json_and_sarif() {
 }
 
 #[tokio::test]
-async fn orphaned_lists_exactly_identities_without_owner_or_whose_owner_left() {
+async fn orphaned_lists_exactly_what_has_no_owner_or_whose_owner_left() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!(
         "sqlite://{}?mode=rwc",
@@ -822,8 +829,8 @@ async fn orphaned_lists_exactly_identities_without_owner_or_whose_owner_left() {
         .iter()
         .filter(|i| i["status"] == "active")
         .filter(|i| {
-            (i["class"] == "identity" && i["owner"].is_null())
-                || departed.contains(&i["owner"].as_str().unwrap_or(""))
+            // Identities and credentials alike: a credential has its identity's owner.
+            i["owner"].is_null() || departed.contains(&i["owner"].as_str().unwrap_or(""))
         })
         .map(|i| i["id"].as_str().unwrap())
         .collect();

@@ -484,6 +484,17 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
         content_type.contains("json") && bad.contains("limit=0"),
         "{content_type} {bad}"
     );
+    // A query field nobody knows is refused the same way, not with actix's plain text; on a
+    // page, with the error page.
+    let (status, headers, bad) = admin.fetch(&base, "/api/v1/identities?teir=high").await;
+    assert_eq!(status, 400);
+    let bad: serde_json::Value = serde_json::from_str(&bad).expect("a JSON error body");
+    assert_eq!(bad["error"], "invalid", "{bad}");
+    assert!(bad["message"].as_str().unwrap().contains("teir"), "{bad}");
+    assert!(headers["content-type"].to_str().unwrap().contains("json"));
+    let (status, _, page) = admin.fetch(&base, "/inventory?teir=high").await;
+    assert_eq!(status, 400);
+    assert!(page.contains("<html") && page.contains("teir"), "{page}");
 
     let (_, _, orphans) = admin
         .fetch(&base, "/api/v1/identities?orphaned=1&limit=5")
@@ -569,6 +580,48 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
         "a trend line once two runs have summaries"
     );
     assert!(dash.contains("href=\"/inventory?stale=1\""));
+
+    // The inventory: riskiest first, where the page sits in the whole, and a way back.
+    let link = |html: &str, rel: &str| -> Option<String> {
+        let at = html.find(&format!("rel=\"{rel}\" href=\""))?;
+        let rest = &html[at..];
+        let href = rest.split("href=\"").nth(1)?.split('"').next()?;
+        Some(href.replace("&#38;", "&").replace("&amp;", "&"))
+    };
+    let (_, _, first) = admin.fetch(&base, "/inventory?limit=10").await;
+    let total: u64 = first
+        .split("1–10 of ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .map(|n| n.replace(',', "").parse().unwrap())
+        .expect("1–10 of N records");
+    let (_, _, all) = admin.fetch(&base, "/inventory/export.json").await;
+    let all: serde_json::Value = serde_json::from_str(&all).unwrap();
+    assert_eq!(
+        all.as_array().unwrap().len() as u64,
+        total,
+        "the total is the view's length"
+    );
+    assert!(
+        link(&first, "prev").is_none(),
+        "no previous page on the first"
+    );
+    let next = link(&first, "next").expect("a next page");
+    assert!(
+        next.contains("sort=risk"),
+        "riskiest first by default: {next}"
+    );
+    let (_, _, second) = admin.fetch(&base, &next).await;
+    assert!(second.contains("11–20 of "), "{next}");
+    let back = link(&second, "prev").expect("a previous page");
+    let (_, _, again) = admin.fetch(&base, &back).await;
+    assert!(again.contains("1–10 of "), "{back}");
+    let rows = |html: &str| html.matches("<td class=\"c-name\">").count();
+    assert_eq!(
+        rows(&again),
+        rows(&first),
+        "the previous page is the first again"
+    );
     let (_, _, csv) = admin
         .fetch(&base, "/inventory/export.csv?platform=github")
         .await;

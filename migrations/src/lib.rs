@@ -24,6 +24,7 @@ mod m20261203_000040_sign_in_links;
 mod m20261203_000050_sso_subjects;
 mod m20261204_000010_decision_suggestion;
 mod m20261204_000020_inbox_index;
+mod m20261205_000010_inbox_order;
 
 pub struct Migrator;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000050_sso_subjects::Migration),
             Box::new(m20261204_000010_decision_suggestion::Migration),
             Box::new(m20261204_000020_inbox_index::Migration),
+            Box::new(m20261205_000010_inbox_order::Migration),
         ]
     }
 }

@@ -41,7 +41,9 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::NotFound(what) => AppError::NotFound(what),
             StoreError::Conflict(what) => AppError::Conflict(what),
-            StoreError::Connect { .. } => AppError::Unavailable(e.to_string()),
+            StoreError::Connect { .. } | StoreError::Busy(_) => {
+                AppError::Unavailable(e.to_string())
+            }
             other => AppError::Internal(other.to_string()),
         }
     }

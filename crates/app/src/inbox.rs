@@ -234,10 +234,20 @@ impl Roster {
             })
             .await?;
         let total = known.unwrap_or(counted);
+        // The same records' previous items, in one read for the page.
+        let previous: Vec<i64> = items.iter().filter_map(|i| i.previous_item_id).collect();
+        let mut previous: HashMap<i64, CampaignItem> = self
+            .store
+            .campaign_items_by_id(&previous)
+            .await?
+            .into_iter()
+            .map(|i| (i.id, i))
+            .collect();
         let mut campaigns: HashMap<i64, Campaign> = HashMap::new();
         let mut entries = Vec::with_capacity(items.len());
         for item in items {
-            entries.push(self.entry(&mut campaigns, item, req.now).await?);
+            let prev = item.previous_item_id.and_then(|id| previous.remove(&id));
+            entries.push(self.entry(&mut campaigns, item, prev, req.now).await?);
         }
         Ok(InboxPage {
             entries,
@@ -266,13 +276,13 @@ impl Roster {
         &self,
         campaigns: &mut HashMap<i64, Campaign>,
         item: CampaignItem,
+        prev: Option<CampaignItem>,
         now: DateTime<Utc>,
     ) -> Result<InboxEntry, AppError> {
         let snapshot = snapshot_of(&item)?;
         let mut previously = None;
-        let since_last = match item.previous_item_id {
+        let since_last = match prev {
             Some(prev) => {
-                let prev = self.store.campaign_item(prev).await?;
                 let name = self
                     .campaign_cached(campaigns, prev.campaign_id)
                     .await?

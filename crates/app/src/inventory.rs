@@ -64,6 +64,18 @@ impl Roster {
         q
     }
 
+    /// How many records `scope` holds as `p` may see it, now; `None` when that cannot be
+    /// counted without evaluating every record (see [`InventoryReader::count`]).
+    pub async fn inventory_total(
+        &self,
+        p: &Principal,
+        scope: &Scope,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>, AppError> {
+        let q = self.scope_query(p, scope, now);
+        Ok(self.reader().await?.count(&q).await?)
+    }
+
     /// One page of `scope` as `p` may see it, and the cursor of the next (`None` at the end).
     pub async fn inventory_page(
         &self,

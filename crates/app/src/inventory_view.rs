@@ -8,10 +8,7 @@ use chrono::{DateTime, Utc};
 use roster_core::{InventoryItem, RiskPolicy, Tier};
 use roster_store::{EvaluationInputs, InventoryFilter, Store, StoreError};
 
-/// The rules behind the `stale` filter: unused beyond the threshold, or never used.
-const STALE_RULES: &[&str] = &["usage.stale", "usage.never_used"];
-/// The rules behind the `orphaned` filter: no owner, or the owner has left.
-const ORPHANED_RULES: &[&str] = &["owner.missing", "owner.departed"];
+use roster_core::{ORPHANED_RULES, STALE_RULES};
 
 #[derive(Debug, Clone)]
 pub struct InventoryQuery {
@@ -190,6 +187,33 @@ impl<'a> InventoryReader<'a> {
         } else {
             Ok(None)
         }
+    }
+
+    /// How many items the query keeps, when that is known without evaluating every record:
+    /// the query filters on stored columns only, or the stored evaluations hold at its moment
+    /// and what fell due since is listed (then the listed ones are evaluated). `None`
+    /// otherwise (a moment in the past, another policy).
+    pub async fn count(&self, q: &InventoryQuery) -> Result<Option<u64>, StoreError> {
+        if !q.filters_after_evaluation() {
+            return Ok(Some(self.store.inventory_count(&q.filter).await?));
+        }
+        if !q.trust_stored {
+            return Ok(None);
+        }
+        let Some(due) = self.due(q).await? else {
+            return Ok(None);
+        };
+        let stored = q.store_filter(Some(Vec::new()));
+        let mut n = self.store.inventory_count(&stored).await?;
+        if let Some(e) = &stored.evaluated {
+            // A due record counts as it evaluates now, not as it was stored.
+            for row in self.store.inventory_rows_among(&q.filter, &due).await? {
+                let counted = e.stored_match(&row);
+                let kept = q.keeps(&self.evaluate(row, q.as_of)?);
+                n = (n + u64::from(kept)).saturating_sub(u64::from(counted));
+            }
+        }
+        Ok(Some(n))
     }
 
     /// Every item the query keeps, in id order, handed to `visit` without collecting them.

@@ -32,6 +32,11 @@ pub struct ScopeParams {
     pub after: Option<String>,
     /// Rows per page, 1 to [`MAX_LIMIT`] (the API's pages; a view's default otherwise).
     pub limit: Option<String>,
+    /// A page's way back: the cursors of the pages before it, oldest first and comma
+    /// separated, the first page's empty (the web inventory's "previous" link).
+    pub back: Option<String>,
+    /// Where this page starts in the whole view (0-based), for "101–200 of 1,234".
+    pub start: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -78,7 +83,15 @@ pub struct Scope {
     pub after: Option<Cursor>,
     /// Rows per page asked for, 1 to [`MAX_LIMIT`].
     pub limit: Option<usize>,
+    /// The cursors of the pages before this one, oldest first (`None`: the first page), at
+    /// most [`MAX_BACK`]: a page links back without reading backwards.
+    pub back: Vec<Option<Cursor>>,
+    /// Where this page starts in the whole view (0-based).
+    pub start: u64,
 }
+
+/// The most earlier pages a page remembers (then "first page" is the way back).
+pub const MAX_BACK: usize = 50;
 
 /// The most rows one page carries.
 pub const MAX_LIMIT: usize = 1000;
@@ -140,15 +153,36 @@ impl Scope {
             }
             r => r.map(str::to_owned),
         };
-        let after = match (nonempty(&p.after), sort) {
-            (None, _) => None,
-            (Some(a), Sort::Id) => Some(Cursor::Id(parse_id(a)?)),
-            (Some(a), Sort::Risk) => {
-                let bad = || AppError::Invalid(format!("bad cursor `{a}` for sort=risk"));
-                let (tier, id) = a.split_once('.').ok_or_else(bad)?;
-                let tier = tier.parse::<Tier>().map_err(|_| bad())?;
-                Some(Cursor::Risk(tier, parse_id(id)?))
+        let cursor = |a: &str| -> Result<Option<Cursor>, AppError> {
+            match (a.trim(), sort) {
+                ("", _) => Ok(None),
+                (a, Sort::Id) => Ok(Some(Cursor::Id(parse_id(a)?))),
+                (a, Sort::Risk) => {
+                    let bad = || AppError::Invalid(format!("bad cursor `{a}` for sort=risk"));
+                    let (tier, id) = a.split_once('.').ok_or_else(bad)?;
+                    let tier = tier.parse::<Tier>().map_err(|_| bad())?;
+                    Ok(Some(Cursor::Risk(tier, parse_id(id)?)))
+                }
             }
+        };
+        let after = cursor(p.after.as_deref().unwrap_or_default())?;
+        let back = match p.back.as_deref() {
+            None => Vec::new(),
+            Some(b) => {
+                let back = b.split(',').map(cursor).collect::<Result<Vec<_>, _>>()?;
+                if back.len() > MAX_BACK {
+                    return Err(AppError::Invalid(format!(
+                        "back: at most {MAX_BACK} earlier pages"
+                    )));
+                }
+                back
+            }
+        };
+        let start = match nonempty(&p.start) {
+            None => 0,
+            Some(s) => s
+                .parse::<u64>()
+                .map_err(|_| AppError::Invalid(format!("start={s}: expected a row number")))?,
         };
         let search = nonempty(&p.q).map(str::to_owned);
         if search
@@ -180,6 +214,8 @@ impl Scope {
             rule,
             sort,
             after,
+            back,
+            start,
             limit: match nonempty(&p.limit) {
                 None => None,
                 Some(l) => match l.parse::<usize>() {
@@ -240,6 +276,57 @@ impl Scope {
             }
         }
         parts.join("&")
+    }
+
+    /// This view's page starting after `after` (`None`: its first), `start` rows in, with
+    /// `back` its way back. The sort is always written, so a face whose default differs
+    /// reads the link as it was made.
+    pub fn page_link(&self, after: Option<Cursor>, back: &[Option<Cursor>], start: u64) -> String {
+        let mut out = self.query_string();
+        let mut push = |k: &str, v: String| {
+            if !out.is_empty() {
+                out.push('&');
+            }
+            out.push_str(k);
+            out.push('=');
+            out.push_str(&url_encode(&v));
+        };
+        if self.sort == Sort::Id {
+            push("sort", "id".into());
+        }
+        if let Some(a) = after {
+            push("after", a.encode());
+        }
+        if !back.is_empty() {
+            let from = back.len().saturating_sub(MAX_BACK);
+            let back: Vec<String> = back[from..]
+                .iter()
+                .map(|c| c.map(Cursor::encode).unwrap_or_default())
+                .collect();
+            push("back", back.join(","));
+        }
+        if start > 0 {
+            push("start", start.to_string());
+        }
+        out
+    }
+
+    /// The page after this one, which starts at `next` and `shown` rows further on.
+    pub fn next_link(&self, next: Cursor, shown: u64) -> String {
+        let mut back = self.back.clone();
+        back.push(self.after);
+        self.page_link(Some(next), &back, self.start + shown)
+    }
+
+    /// The page before this one, when it is remembered; `per_page` is its length.
+    pub fn previous_link(&self, per_page: u64) -> Option<String> {
+        let (prev, back) = self.back.split_last()?;
+        Some(self.page_link(*prev, back, self.start.saturating_sub(per_page)))
+    }
+
+    /// This view's first page.
+    pub fn first_link(&self) -> String {
+        self.page_link(None, &[], 0)
     }
 
     /// This view's query string starting after `cursor`.

@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use roster_core::{InventoryItem, RecordClass, Tier, Usage};
+use roster_core::{
+    InventoryItem, NEVER_USED_RULE, NO_USAGE_DATA_RULE, ORPHANED_RULES, RecordClass, STALE_RULES,
+    Tier,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::inventory_view::{InventoryQuery, InventoryReader};
@@ -20,7 +23,10 @@ pub const AGE_BUCKETS: &[(i64, &str)] = &[
     (i64::MAX, "> 2 y"),
 ];
 
-/// Upper bounds (days, exclusive) of the last-used buckets.
+/// Upper bounds (days, exclusive) of the last-used buckets. After them: never used
+/// ([`NEVER_USED_RULE`]), no usage data ([`NO_USAGE_DATA_RULE`]), and no last use yet (neither
+/// rule applies: within the grace period after creation, or not live), in that order, so the
+/// chart's bars add up to the total and each linked bar is its rule's list.
 pub const LAST_USED_BUCKETS: &[(i64, &str)] = &[
     (7, "< 7 d"),
     (30, "7–30 d"),
@@ -46,8 +52,8 @@ pub struct InventorySummary {
     pub admin: u64,
     /// Credentials by age since creation, per [`AGE_BUCKETS`], then "unknown".
     pub credential_age: Vec<u64>,
-    /// Live records by time since last use, per [`LAST_USED_BUCKETS`], then "never used" and
-    /// "no usage data".
+    /// Live records by time since last use, per [`LAST_USED_BUCKETS`], then "never used", "no
+    /// usage data" and "no last use yet".
     pub last_used: Vec<u64>,
 }
 
@@ -73,7 +79,7 @@ impl InventorySummary {
         Self {
             as_of: Some(as_of),
             credential_age: vec![0; AGE_BUCKETS.len() + 1],
-            last_used: vec![0; LAST_USED_BUCKETS.len() + 2],
+            last_used: vec![0; LAST_USED_BUCKETS.len() + 3],
             ..Default::default()
         }
     }
@@ -96,13 +102,16 @@ impl InventorySummary {
             }
             _ => self.identities += 1,
         }
-        if has("usage.stale") {
+        if STALE_RULES.iter().any(|r| has(r)) {
             self.stale += 1;
         }
-        if has("usage.never_used") {
+        if has(NEVER_USED_RULE) {
             self.never_used += 1;
         }
-        if has("owner.missing") || has("owner.departed") {
+        if has(NO_USAGE_DATA_RULE) {
+            self.no_usage_data += 1;
+        }
+        if ORPHANED_RULES.iter().any(|r| has(r)) {
             self.orphaned += 1;
         }
         if has("lifetime.expiring_soon") {
@@ -111,12 +120,14 @@ impl InventorySummary {
         if has("privilege.admin") {
             self.admin += 1;
         }
-        let i = match (item.last_used_at, item.usage) {
-            (Some(at), _) => bucket((as_of - at).num_days().max(0), LAST_USED_BUCKETS),
-            (None, Usage::NeverUsed) => LAST_USED_BUCKETS.len(),
-            (None, _) => {
-                self.no_usage_data += 1;
-                LAST_USED_BUCKETS.len() + 1
+        let i = if has(NEVER_USED_RULE) {
+            LAST_USED_BUCKETS.len()
+        } else if has(NO_USAGE_DATA_RULE) {
+            LAST_USED_BUCKETS.len() + 1
+        } else {
+            match item.last_used_at {
+                Some(at) => bucket((as_of - at).num_days().max(0), LAST_USED_BUCKETS),
+                None => LAST_USED_BUCKETS.len() + 2,
             }
         };
         self.last_used[i] += 1;
@@ -124,6 +135,58 @@ impl InventorySummary {
 
     pub fn total(&self) -> u64 {
         self.tiers.iter().sum()
+    }
+}
+
+/// A dashboard number with the inventory view (a query string) that lists exactly what it
+/// counts: one definition for the tile, the chart and the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryTile {
+    pub label: &'static str,
+    pub value: u64,
+    pub query: String,
+}
+
+impl InventorySummary {
+    /// The live records per tier, riskiest first.
+    pub fn tier_tiles(&self) -> Vec<SummaryTile> {
+        [Tier::Critical, Tier::High, Tier::Medium, Tier::Low]
+            .into_iter()
+            .map(|t| SummaryTile {
+                label: t.as_str(),
+                value: self.tiers[tier_index(t)],
+                query: format!("tier={}", t.as_str()),
+            })
+            .collect()
+    }
+
+    /// What needs attention.
+    pub fn attention_tiles(&self) -> Vec<SummaryTile> {
+        let rule = |label, value, rule: &str| SummaryTile {
+            label,
+            value,
+            query: format!("rule={rule}"),
+        };
+        vec![
+            SummaryTile {
+                label: "Stale",
+                value: self.stale,
+                query: "stale=1".into(),
+            },
+            rule("Never used", self.never_used, NEVER_USED_RULE),
+            SummaryTile {
+                label: "Orphaned",
+                value: self.orphaned,
+                query: "orphaned=1".into(),
+            },
+            rule(
+                "Expiring soon",
+                self.expiring_soon,
+                "lifetime.expiring_soon",
+            ),
+            rule("Admin privilege", self.admin, "privilege.admin"),
+            rule("No usage data", self.no_usage_data, NO_USAGE_DATA_RULE),
+        ]
     }
 }
 
@@ -260,6 +323,34 @@ mod tests {
                 let evaluated = summarize(&reader, at).await.unwrap();
                 assert_eq!(stored, evaluated, "{} at {at}", t.backend);
                 assert!(stored.stale > 0 && stored.credentials > 0, "{stored:?}");
+                // Each tile's number is the length of the list it opens, as the inventory
+                // counts it and as it lists it.
+                let roster = crate::Roster::new(
+                    t.store.clone(),
+                    crate::config::Config::from_toml_str("").unwrap(),
+                    crate::policy::LoadedPolicy {
+                        policy: policy.clone(),
+                        hash: String::new(),
+                    },
+                );
+                let admin = crate::access::Principal::cli("test");
+                let tiles = [stored.tier_tiles(), stored.attention_tiles()].concat();
+                for tile in &tiles {
+                    let scope = crate::scope::Scope::from_query_string(&tile.query).unwrap();
+                    let q = scope.query_at(at);
+                    let mut listed = 0;
+                    reader.scan(&q, |_| listed += 1).await.unwrap();
+                    let what = format!("{} `{}` on {} at {at}", tile.label, tile.query, t.backend);
+                    assert_eq!(tile.value, listed, "{what}: listed");
+                    let counted = roster.inventory_total(&admin, &scope, at).await.unwrap();
+                    assert_eq!(Some(tile.value), counted, "{what}: counted");
+                }
+                assert!(
+                    tiles.iter().filter(|t| t.value > 0).count() >= 6,
+                    "the fixture exercises most tiles: {tiles:?}"
+                );
+                // The last-used chart's bars add up to every live record.
+                assert_eq!(stored.last_used.iter().sum::<u64>(), stored.total());
                 clock.advance(std::time::Duration::from_secs(200 * 86_400));
             }
         }

@@ -166,6 +166,35 @@ impl AzureConnector {
         Ok(owners)
     }
 
+    /// The owners of this tenant's application with client id `app_id`, by Graph's alternate
+    /// key (`applications(appId='…')`); `None` when the tenant has no such application (a
+    /// service principal of another tenant's app, or one deleted meanwhile).
+    pub(crate) async fn owners_of_application_by_app_id(
+        &self,
+        app_id: &str,
+    ) -> Result<Option<Vec<Owner>>, ConnectorError> {
+        let key = format!("appId:{app_id}");
+        if let Some(o) = self.app_owners.lock().await.get(&key) {
+            return Ok(Some(o.clone()));
+        }
+        let app_id = app_id.replace('\'', "''");
+        match self
+            .graph
+            .all(
+                &format!("v1.0/applications(appId='{app_id}')/owners?$select={OWNER_SELECT}"),
+                MAX_PAGES,
+            )
+            .await
+        {
+            Ok(owners) => {
+                self.app_owners.lock().await.insert(key, owners.clone());
+                Ok(Some(owners))
+            }
+            Err(ConnectorError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(forbidden(e, APPLICATIONS_NEEDS)),
+        }
+    }
+
     fn first_url(&self, resource_type: &str) -> String {
         if resource_type == service_principal::RESOURCE {
             format!(

@@ -39,6 +39,15 @@ struct ServicePrincipal {
     service_principal_type: Option<String>,
 }
 
+/// Whether the principal's application is registered in this tenant (not a third party's,
+/// not a managed identity).
+fn homed_here(c: &AzureConnector, sp: &ServicePrincipal) -> bool {
+    sp.app_owner_organization_id
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case(&c.tenant))
+        && sp.service_principal_type.as_deref() != Some("ManagedIdentity")
+}
+
 pub(crate) async fn records(
     c: &AzureConnector,
     items: Vec<Value>,
@@ -110,6 +119,15 @@ pub(crate) async fn records(
         if let Some(o) = owner {
             r.owner = Some(o);
             r.owner_source = Some("azure:service_principal_owner".into());
+        } else if let (Some(app_id), true) = (sp.app_id.as_deref(), homed_here(c, &sp)) {
+            // Its own owners are rarely set: those who answer for it own its app registration.
+            if let Some(app_owners) = c.owners_of_application_by_app_id(app_id).await? {
+                let (app_owner, _) = owner_fields(&app_owners);
+                if let Some(o) = app_owner {
+                    r.owner = Some(o);
+                    r.owner_source = Some("azure:application_owner".into());
+                }
+            }
         }
         if let Value::Object(m) = &mut item {
             m.insert("owners".into(), owners_raw);

@@ -179,10 +179,17 @@ async fn service_principals_skip_microsofts_own_and_keep_managed_identities() {
     assert_eq!(mi.raw["managedIdentity"], true);
     let legacy = named(&sps, "legacy-sync");
     assert_eq!(legacy.status, Status::Disabled);
+    // No owners of its own: those of its app registration answer for it.
     assert_eq!(
-        legacy.owner_source.as_deref(),
+        (legacy.owner.as_deref(), legacy.owner_source.as_deref()),
+        (Some("bob@contoso.com"), Some("azure:application_owner"))
+    );
+    // Owners of its own win; an app registration without owners gives none.
+    assert_eq!(
+        named(&sps, "deploy-bot").owner_source.as_deref(),
         Some("azure:service_principal_owner")
     );
+    assert_eq!(named(&sps, "reporting").owner, None);
     // No app permission, but a directory role that may add credentials to any app.
     assert_eq!(legacy.privilege, Privilege::Admin);
     assert_eq!(

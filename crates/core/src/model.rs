@@ -180,6 +180,65 @@ string_enum!(
     }
 );
 
+/// The words a page shows for a stored value; the value itself stays in exports, the API and
+/// a tooltip.
+impl Platform {
+    pub fn label(self) -> &'static str {
+        match self {
+            Platform::Github => "GitHub",
+            Platform::Gitlab => "GitLab",
+            Platform::Aws => "AWS",
+            Platform::Gcp => "Google Cloud",
+            Platform::Azure => "Entra ID",
+            Platform::Roster => "Roster",
+        }
+    }
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::ServiceAccount => "service account",
+            Kind::AppInstallation => "app installation",
+            Kind::Role => "role",
+            Kind::Runner => "runner",
+            Kind::Webhook => "webhook",
+            Kind::AccessKey => "access key",
+            Kind::ServiceAccountKey => "service account key",
+            Kind::ClientSecret => "client secret",
+            Kind::Certificate => "certificate",
+            Kind::PersonalAccessToken => "personal access token",
+            Kind::ProjectToken => "project access token",
+            Kind::GroupToken => "group access token",
+            Kind::DeployToken => "deploy token",
+            Kind::TriggerToken => "pipeline trigger token",
+            Kind::DeployKey => "deploy key",
+            Kind::CiSecret => "CI secret",
+            Kind::ApiToken => "Roster API token",
+        }
+    }
+}
+
+impl Usage {
+    pub fn label(self) -> &'static str {
+        match self {
+            Usage::Used => "used",
+            Usage::NeverUsed => "never used",
+            Usage::NoTelemetry => "not reported",
+        }
+    }
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Disabled => "disabled",
+            Status::Gone => "gone",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

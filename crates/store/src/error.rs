@@ -22,4 +22,7 @@ pub enum StoreError {
     /// The change no longer applies (e.g. a decision on a campaign closed meanwhile).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Other writers held the database for longer than a writer waits.
+    #[error("database busy: {0}")]
+    Busy(String),
 }

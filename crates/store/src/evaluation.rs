@@ -10,7 +10,10 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use roster_core::credential_fingerprint::CredentialReuse;
 use roster_core::directory::Directory;
-use roster_core::{Evaluation, Record, RiskPolicy, Tier};
+use roster_core::{
+    Evaluation, NEVER_USED_RULE, NO_USAGE_DATA_RULE, ORPHANED_RULES, Record, RiskPolicy,
+    STALE_RULES, Tier,
+};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, Value,
@@ -164,6 +167,19 @@ impl StoredEvaluationFilter {
                 .add(matches)
                 .add(record::Column::EvaluatedUntil.lte(self.as_of)),
         }
+    }
+}
+
+impl StoredEvaluationFilter {
+    /// Whether `row`'s stored evaluation matches, as [`Self::condition`] tests it (whether
+    /// or not it is due).
+    pub fn stored_match(&self, row: &record::Model) -> bool {
+        let rules: Vec<&str> = row.finding_rules.split(',').collect();
+        self.tier.is_none_or(|t| row.tier == t.as_str())
+            && self
+                .rules_any
+                .iter()
+                .all(|group| group.iter().any(|r| rules.contains(&r.as_str())))
     }
 }
 
@@ -692,25 +708,31 @@ impl Store {
         };
         let holds = |rule: &str| format!("{position}(',' || finding_rules || ',', ',{rule},') > 0");
         let has = |rule: &str| format!("SUM(CASE WHEN {} THEN 1 ELSE 0 END)", holds(rule));
+        let any = |rules: &[&str]| {
+            let held: Vec<String> = rules.iter().map(|r| holds(r)).collect();
+            format!("SUM(CASE WHEN {} THEN 1 ELSE 0 END)", held.join(" OR "))
+        };
         let age = bucket("created_at", age_days, &mut values);
         let last_used = bucket("last_used_at", last_used_days, &mut values);
         let sql = format!(
             "SELECT platform, class, tier, \
              CAST({age} ELSE {unknown_age} END AS BIGINT) AS age_bucket, \
-             CAST({last_used} WHEN usage = 'never_used' THEN {never} ELSE {no_data} END AS BIGINT) \
-             AS last_used_bucket, \
+             CAST(CASE WHEN {never_held} THEN {never} WHEN {no_data_held} THEN {no_data} \
+             ELSE {last_used} ELSE {not_yet} END END AS BIGINT) AS last_used_bucket, \
              COUNT(*) AS records, {stale} AS stale, {never_used} AS never_used, \
-             SUM(CASE WHEN {missing} OR {departed} THEN 1 ELSE 0 END) AS orphaned, \
+             {orphaned} AS orphaned, \
              {expiring} AS expiring_soon, {admin} AS admin \
              FROM {scan} WHERE gone_run IS NULL \
              GROUP BY platform, class, tier, age_bucket, last_used_bucket",
             unknown_age = age_days.len(),
             never = last_used_days.len(),
             no_data = last_used_days.len() + 1,
-            stale = has("usage.stale"),
-            never_used = has("usage.never_used"),
-            missing = holds("owner.missing"),
-            departed = holds("owner.departed"),
+            not_yet = last_used_days.len() + 2,
+            never_held = holds(NEVER_USED_RULE),
+            no_data_held = holds(NO_USAGE_DATA_RULE),
+            stale = any(STALE_RULES),
+            never_used = has(NEVER_USED_RULE),
+            orphaned = any(ORPHANED_RULES),
             expiring = has("lifetime.expiring_soon"),
             admin = has("privilege.admin"),
         );

@@ -275,7 +275,7 @@ impl PreparedRecords {
 /// An open transaction of a sync run's writes (see [`Store::begin_run_writes`]). Dropped
 /// without [`RunWrites::commit`], it rolls back: a crash leaves whole batches or none.
 pub struct RunWrites {
-    txn: sea_orm::DatabaseTransaction,
+    txn: crate::WriteTxn,
     rows: usize,
     /// Until when `evaluation_due` lists what falls due, read once for the transaction.
     cover: Option<DateTime<Utc>>,

@@ -291,6 +291,26 @@ impl Store {
             .await?)
     }
 
+    /// The records among `ids` that match `filter`, in id order.
+    pub async fn inventory_rows_among(
+        &self,
+        filter: &InventoryFilter,
+        ids: &[i64],
+    ) -> Result<Vec<record::Model>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            out.extend(
+                record::Entity::find()
+                    .filter(filter.condition())
+                    .filter(record::Column::Id.is_in(chunk.iter().copied()))
+                    .order_by_asc(record::Column::Id)
+                    .all(&self.db)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
     pub async fn record(&self, id: i64) -> Result<record::Model, StoreError> {
         record::Entity::find_by_id(id)
             .one(&self.db)

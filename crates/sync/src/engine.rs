@@ -139,7 +139,9 @@ impl SyncEngine {
         let finished_at = self.clock.now();
         let refresh_started = std::time::Instant::now();
         // On the writer's connection: its page cache holds what the run just wrote.
-        let touched = inputs.reload_cross_record(&write_store).await?;
+        let mut touched = inputs.reload_cross_record(&write_store).await?;
+        // Credentials answer to their identity's owner, as it stands after this run.
+        touched.extend(write_store.inherit_owners().await?);
         let reevaluated = write_store
             .refresh_evaluations(&self.policy, &inputs, &touched, finished_at)
             .await?;

@@ -972,3 +972,100 @@ async fn a_record_whose_id_another_connector_stored_is_refused_by_the_store() {
         assert_eq!(stored_external_id(clean, "scripted", &b_key).await, "b");
     }
 }
+
+/// A credential without an owner of its own takes its identity's, with where it came from;
+/// one with its own keeps it; one whose identity has none is orphaned (`owner.missing`); and
+/// when the identity's owner changes or goes, the credential follows at the next run.
+#[tokio::test]
+async fn credentials_inherit_their_identity_s_owner() {
+    for t in test_stores().await.unwrap() {
+        let s = &t.store;
+        let roles = Listing::new("aws.role", "111122223333");
+        let keys = Listing::new("aws.access_key", "111122223333");
+        let identity = |id: &str, owner: Option<&str>| {
+            let mut r = rec("aws.role", "111122223333", id);
+            r.platform = Platform::Aws;
+            r.kind = Kind::Role;
+            r.owner = owner.map(str::to_owned);
+            r.owner_source = owner.map(|_| "aws_tag:owner".to_owned());
+            r
+        };
+        let key = |id: &str, parent: &str, own: Option<&str>| {
+            let mut r = rec("aws.access_key", "111122223333", id);
+            r.platform = Platform::Aws;
+            r.kind = Kind::AccessKey;
+            r.parent = Some(identity(parent, None).key);
+            r.owner = own.map(str::to_owned);
+            r.owner_source = own.map(|_| "platform".to_owned());
+            r
+        };
+        let c = ScriptedConnector {
+            page_size: 100,
+            ..Default::default()
+        };
+        let run = |owned_by: Option<&'static str>| {
+            *c.listings.lock().unwrap() = vec![
+                (
+                    roles.clone(),
+                    Ok(vec![
+                        identity("deployer", owned_by),
+                        identity("nobody", None),
+                    ]),
+                ),
+                (
+                    keys.clone(),
+                    Ok(vec![
+                        key("k1", "deployer", None),
+                        key("k2", "deployer", Some("own@acme.example")),
+                        key("k3", "nobody", None),
+                    ]),
+                ),
+            ];
+            engine(s)
+        };
+        let stored = |id: &'static str| async move {
+            let rows = s
+                .inventory_page(&InventoryFilter::default(), None, 100)
+                .await
+                .unwrap();
+            let row = rows
+                .into_iter()
+                .find(|r| r.external_id == id)
+                .unwrap_or_else(|| panic!("{id} stored"));
+            (row.owner, row.owner_source, row.finding_rules)
+        };
+        run(Some("ada@acme.example"))
+            .run(&[source(&c)], &NoProgress)
+            .await
+            .unwrap();
+        let (owner, source_, rules) = stored("k1").await;
+        assert_eq!(owner.as_deref(), Some("ada@acme.example"), "{}", t.backend);
+        assert_eq!(source_.as_deref(), Some("inherited:aws_tag:owner"));
+        assert!(!rules.contains("owner.missing"), "{rules}");
+        let (owner, source_, _) = stored("k2").await;
+        assert_eq!(
+            (owner.as_deref(), source_.as_deref()),
+            (Some("own@acme.example"), Some("platform")),
+            "its own owner stays"
+        );
+        let (owner, _, rules) = stored("k3").await;
+        assert_eq!(owner, None);
+        assert!(rules.contains("owner.missing"), "orphaned: {rules}");
+
+        // The identity's owner changes, then goes: the key follows, its evaluation too.
+        run(Some("bo@acme.example"))
+            .run(&[source(&c)], &NoProgress)
+            .await
+            .unwrap();
+        assert_eq!(stored("k1").await.0.as_deref(), Some("bo@acme.example"));
+        run(None).run(&[source(&c)], &NoProgress).await.unwrap();
+        let (owner, source_, rules) = stored("k1").await;
+        assert_eq!((owner, source_), (None, None), "{}", t.backend);
+        assert!(rules.contains("owner.missing"), "{rules}");
+        assert_eq!(
+            stored("k2").await.0.as_deref(),
+            Some("own@acme.example"),
+            "never its own owner"
+        );
+    }
+}

@@ -64,6 +64,16 @@ pub struct IdentitiesArgs {
     /// Output: a table, a JSON array, or CSV.
     #[arg(long, value_enum, default_value = "table")]
     pub format: ListFormat,
+    /// Order: risk (critical first, each tier in the order found) or id (the order found).
+    /// Default: risk for the table, id for JSON and CSV.
+    #[arg(long, value_enum)]
+    pub sort: Option<ListSort>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ListSort {
+    Risk,
+    Id,
 }
 
 fn clip(s: &str, width: usize) -> String {
@@ -132,9 +142,13 @@ pub async fn run(args: IdentitiesArgs) -> CliResult {
     let p = principal();
     let stdout = std::io::stdout();
     let mut sink = Sink::open(args.format, BufWriter::new(stdout.lock()))?;
+    let sort = match (args.sort, args.format) {
+        (Some(ListSort::Risk), _) | (None, ListFormat::Table) => Sort::Risk,
+        _ => Sort::Id,
+    };
     let mut after: Option<Cursor> = None;
     loop {
-        let (items, next) = roster.query_page(&p, &q, Sort::Id, after, 2000).await?;
+        let (items, next) = roster.query_page(&p, &q, sort, after, 2000).await?;
         for item in &items {
             sink.write(item)?;
         }

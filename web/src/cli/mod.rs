@@ -179,6 +179,30 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    /// Every command and every flag of every command says what it is for in `--help`.
+    #[test]
+    fn every_command_and_flag_has_help() {
+        use clap::CommandFactory;
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} --{}", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let here = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(here.clone());
+                }
+                walk(sub, &here, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "roster", &mut missing);
+        assert!(missing.is_empty(), "without help: {missing:?}");
+    }
+
     #[test]
     fn a_moment_is_a_date_a_utc_time_or_rfc_3339() {
         let at = |h| chrono::Utc.with_ymd_and_hms(2027, 1, 1, h, 0, 0).unwrap();

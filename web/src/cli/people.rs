@@ -26,6 +26,7 @@ pub enum PeopleCommand {
         /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
         #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
         config: Option<PathBuf>,
+        /// The export to read: CSV (header `id,email,name,active,kind`) or a SCIM 2.0 listing.
         file: PathBuf,
         /// The file's format: a CSV export, or a SCIM 2.0 listing.
         #[arg(long, value_enum, default_value = "csv")]

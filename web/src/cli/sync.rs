@@ -21,6 +21,7 @@ pub struct SyncArgs {
     /// Run only these connectors (by name); repeatable.
     #[arg(long = "connector")]
     pub connectors: Vec<String>,
+    /// Output: text (progress on stderr, a summary on stdout) or the run report as JSON.
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,
     /// When another process is syncing one of these connectors, wait for it to finish instead

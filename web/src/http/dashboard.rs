@@ -80,51 +80,23 @@ pub async fn dashboard(
         )
     });
 
-    let tiles = vec![
-        Tile {
-            label: "Stale",
-            value: summary.stale,
-            href: "/inventory?stale=1".into(),
-            class: "",
-        },
-        Tile {
-            label: "Never used",
-            value: summary.never_used,
-            href: "/inventory?rule=usage.never_used".into(),
-            class: "",
-        },
-        Tile {
-            label: "Orphaned",
-            value: summary.orphaned,
-            href: "/inventory?orphaned=1".into(),
-            class: "",
-        },
-        Tile {
-            label: "Expiring soon",
-            value: summary.expiring_soon,
-            href: "/inventory?rule=lifetime.expiring_soon".into(),
-            class: "",
-        },
-        Tile {
-            label: "Admin privilege",
-            value: summary.admin,
-            href: "/inventory?rule=privilege.admin".into(),
-            class: "",
-        },
-        Tile {
-            label: "No usage data",
-            value: summary.no_usage_data,
-            href: "/inventory?rule=usage.no_data".into(),
-            class: "",
-        },
-    ];
-    let tier_tiles = TIERS
-        .iter()
-        .map(|t| Tile {
-            label: t.as_str(),
-            value: summary.tiers[tier_index(*t)],
-            href: format!("/inventory?tier={}", t.as_str()),
-            class: t.as_str(),
+    let tile = |t: roster_app::summary::SummaryTile, class: &'static str| Tile {
+        label: t.label,
+        value: t.value,
+        href: format!("/inventory?{}", t.query),
+        class,
+    };
+    let tiles = summary
+        .attention_tiles()
+        .into_iter()
+        .map(|t| tile(t, ""))
+        .collect();
+    let tier_tiles = summary
+        .tier_tiles()
+        .into_iter()
+        .map(|t| {
+            let class = t.label;
+            tile(t, class)
         })
         .collect();
 
@@ -179,6 +151,8 @@ pub async fn dashboard(
                     "fill-muted",
                     Some("/inventory?rule=usage.no_data".to_owned()),
                 ),
+                // New within the grace period, or not live: nothing to judge yet.
+                ("no last use yet".to_owned(), "fill-muted", None),
             ])
             .zip(summary.last_used.iter().copied())
             .map(|((l, class, href), v)| (l, v, class, href)),

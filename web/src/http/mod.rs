@@ -64,6 +64,20 @@ pub async fn serve(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            // A query, form, JSON body or path that does not parse is refused like any bad
+            // request: a page, or `{"error": "invalid", …}` under /api/, not actix's plain text.
+            .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                error::WebError::bad_request(format!("the query string: {e}")).into()
+            }))
+            .app_data(web::FormConfig::default().error_handler(|e, _| {
+                error::WebError::bad_request(format!("the form: {e}")).into()
+            }))
+            .app_data(web::JsonConfig::default().error_handler(|e, _| {
+                error::WebError::bad_request(format!("the JSON body: {e}")).into()
+            }))
+            .app_data(web::PathConfig::default().error_handler(|e, _| {
+                error::WebError::bad_request(format!("the path: {e}")).into()
+            }))
             // Innermost, so that a panic's 500 still gets its error page from `error_bodies`.
             .wrap(from_fn(error::catch_panics))
             .wrap(from_fn(error::error_bodies))

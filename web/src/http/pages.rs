@@ -28,14 +28,18 @@ pub fn scope_of(params: &ScopeParams) -> Result<Scope, WebError> {
 
 pub struct SelectOption {
     pub value: &'static str,
+    /// What the list shows.
+    pub label: &'static str,
     pub selected: bool,
 }
 
-fn options(all: &[&'static str], current: Option<&str>) -> Vec<SelectOption> {
+/// `(value, label)` pairs as a select's options, `current` selected.
+fn options(all: &[(&'static str, &'static str)], current: Option<&str>) -> Vec<SelectOption> {
     all.iter()
-        .map(|v| SelectOption {
-            value: v,
-            selected: current == Some(*v),
+        .map(|(value, label)| SelectOption {
+            value,
+            label,
+            selected: current == Some(*value),
         })
         .collect()
 }
@@ -60,6 +64,45 @@ struct InventoryPage {
     sort_by_risk: bool,
     view_query: String,
     next_query: Option<String>,
+    previous_query: Option<String>,
+    first_query: Option<String>,
+    /// "101–200 of 1,234" (or "of at least …" when the total cannot be counted).
+    position: String,
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Where a page sits in its view, in words.
+fn position(start: u64, shown: u64, total: Option<u64>, more: bool) -> String {
+    let what = |n: u64| if n == 1 { "record" } else { "records" };
+    match (shown, total) {
+        (0, Some(0)) | (0, None) if start == 0 => "No records".into(),
+        (_, Some(t)) => format!(
+            "{}–{} of {} {}",
+            thousands(start + 1),
+            thousands(start + shown),
+            thousands(t),
+            what(t)
+        ),
+        (_, None) => format!(
+            "{}–{} of {}{}",
+            thousands(start + 1),
+            thousands(start + shown),
+            if more { "more than " } else { "" },
+            thousands(start + shown)
+        ),
+    }
 }
 
 /// `/`: the dashboard for admins and auditors, an owner's own identities for owners.
@@ -83,29 +126,45 @@ async fn inventory_view(
     action: &'static str,
 ) -> Result<HttpResponse, WebError> {
     let session = require_session(req, state)?;
+    let now = Utc::now();
+    let per_page = scope.limit.unwrap_or(PAGE_SIZE);
     let (items, next) = state
         .roster
-        .inventory_page(&session.principal, scope, PAGE_SIZE, Utc::now())
+        .inventory_page(&session.principal, scope, per_page, now)
         .await?;
-    let next_query = next.map(|n| scope.with_after(&n.encode()));
+    let total = state
+        .roster
+        .inventory_total(&session.principal, scope, now)
+        .await?;
+    let shown = items.len() as u64;
+    let next_query = next.map(|n| scope.next_link(n, shown));
+    let previous_query = scope.previous_link(per_page as u64);
+    // The way back is remembered for MAX_BACK pages; past that, the first page.
+    let first_query = (scope.start > 0 && scope.back.len() != 1).then(|| scope.first_link());
     let page = InventoryPage {
         sample_banner: state.sample_banner,
         me: session.signed_in(),
         title,
         action,
         platforms: options(
-            &Platform::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+            &Platform::ALL
+                .iter()
+                .map(|p| (p.as_str(), p.label()))
+                .collect::<Vec<_>>(),
             scope.platform.map(Platform::as_str),
         ),
         kinds: options(
-            &Kind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+            &Kind::ALL
+                .iter()
+                .map(|k| (k.as_str(), k.label()))
+                .collect::<Vec<_>>(),
             scope.kind.map(Kind::as_str),
         ),
         tiers: options(
             &Tier::ALL
                 .iter()
                 .rev()
-                .map(|t| t.as_str())
+                .map(|t| (t.as_str(), t.as_str()))
                 .collect::<Vec<_>>(),
             scope.tier.map(Tier::as_str),
         ),
@@ -117,8 +176,11 @@ async fn inventory_view(
         orphaned: scope.orphaned,
         sort_by_risk: scope.sort == Sort::Risk,
         view_query: scope.query_string(),
+        position: position(scope.start, shown, total, next_query.is_some()),
         items,
         next_query,
+        previous_query,
+        first_query,
     };
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
@@ -130,8 +192,16 @@ pub async fn inventory(
     state: web::Data<AppState>,
     params: web::Query<ScopeParams>,
 ) -> Result<HttpResponse, WebError> {
-    let scope = scope_of(&params)?;
+    let scope = scope_of(&riskiest_first_unless_asked(params.into_inner()))?;
     inventory_view(&req, &state, &scope, "Inventory", "/inventory").await
+}
+
+/// A person's inventory opens riskiest first; `sort=id` keeps the order records were found in.
+fn riskiest_first_unless_asked(mut params: ScopeParams) -> ScopeParams {
+    if params.sort.as_deref().is_none_or(|s| s.trim().is_empty()) {
+        params.sort = Some("risk".into());
+    }
+    params
 }
 
 /// `/my`: the identities the signed-in person owns (stored, from the policy, or claimed).
@@ -141,7 +211,7 @@ pub async fn my_identities(
     params: web::Query<ScopeParams>,
 ) -> Result<HttpResponse, WebError> {
     let session = require_session(&req, &state)?;
-    let mut scope = scope_of(&params)?;
+    let mut scope = scope_of(&riskiest_first_unless_asked(params.into_inner()))?;
     scope.owner = Some(session.principal.who.clone());
     inventory_view(&req, &state, &scope, "My identities", "/my").await
 }

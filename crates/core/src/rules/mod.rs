@@ -20,6 +20,16 @@ mod reuse;
 mod signals;
 mod usage;
 
+/// The rules behind "stale" wherever it is counted or listed (the dashboard tile and trend, the
+/// inventory's `stale` filter, `--stale`): unused beyond the threshold, or never used.
+pub const STALE_RULES: &[&str] = &["usage.stale", "usage.never_used"];
+/// The rules behind "orphaned" wherever it is counted or listed: no owner, or the owner left.
+pub const ORPHANED_RULES: &[&str] = &["owner.missing", "owner.departed"];
+/// The rule behind "never used" (the tile and the last-used chart's bar).
+pub const NEVER_USED_RULE: &str = "usage.never_used";
+/// The rule behind "no usage data" (the tile and the last-used chart's bar).
+pub const NO_USAGE_DATA_RULE: &str = "usage.no_data";
+
 /// What every rule is held against: the policy's thresholds, what other records and the
 /// directory say about the record, and whether it is live.
 pub(crate) struct RuleContext<'a> {

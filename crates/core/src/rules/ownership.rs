@@ -15,13 +15,22 @@ pub(crate) fn check(
     findings: &mut Vec<Finding>,
     _horizon: &mut Horizon,
 ) {
-    // A credential answers through its identity, so only identities need an owner.
-    if rules.live && r.class() == RecordClass::Identity && r.owner.is_none() {
+    // A credential answers to its identity's owner, which the store gives it (source
+    // `inherited:…`) when it has none of its own: one still without an owner is orphaned too.
+    if rules.live && r.owner.is_none() {
+        let message = if r.class() == RecordClass::Credential && r.parent.is_some() {
+            format!(
+                "{} `{}` has no owner, and neither has its identity",
+                r.kind, r.name
+            )
+        } else {
+            format!("{} `{}` has no owner", r.kind, r.name)
+        };
         findings.push(finding(
             "owner.missing",
             OwaspCode::Nhi1,
             Severity::Medium,
-            format!("{} `{}` has no owner", r.kind, r.name),
+            message,
         ));
     }
 }
@@ -32,8 +41,9 @@ mod tests {
     use crate::risk::RiskPolicy;
     use crate::rules::fixtures::{key, now, rules};
 
-    /// An identity without an owner is flagged; one with an owner, a credential without one,
-    /// and a disabled identity without one are left alone.
+    /// An identity without an owner is flagged, and so is a credential (its identity has none
+    /// to give it); one with an owner, a credential with an inherited one, and a disabled
+    /// identity without one are left alone.
     #[test]
     fn identities_without_an_owner() {
         let p = RiskPolicy::default();
@@ -50,9 +60,12 @@ mod tests {
         assert!(p.evaluate(&r, now()).findings.is_empty(), "disabled");
         let mut credential = key();
         credential.owner = None;
+        assert_eq!(rules(&p.evaluate(&credential, now())), ["owner.missing"]);
+        credential.owner = Some("ada@acme.example".into());
+        credential.owner_source = Some("inherited:aws_tag:owner".into());
         assert!(
             p.evaluate(&credential, now()).findings.is_empty(),
-            "a credential"
+            "a credential with its identity's owner"
         );
     }
 }

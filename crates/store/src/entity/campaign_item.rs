@@ -13,6 +13,8 @@ pub struct Model {
     pub kind: String,
     pub name: String,
     pub tier: String,
+    /// `tier` as the inbox orders it: 0 critical, 1 high, 2 medium, 3 low, 4 none.
+    pub tier_rank: i16,
     pub reviewer: String,
     pub reviewer_basis: String,
     #[sea_orm(column_type = "Text")]
