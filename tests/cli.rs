@@ -498,6 +498,31 @@ async fn demo_serves_the_sample_behind_a_one_time_link() {
         "only AWS records, labelled in words"
     );
 
+    // A role's trust policy, in words and as stored.
+    let roles: serde_json::Value = signed_in_get(
+        &client,
+        format!("{base}/api/v1/identities?platform=aws&kind=role&limit=1"),
+        &session,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let role = roles["items"][0]["id"]
+        .as_str()
+        .expect("an AWS role in the demo");
+    let page = signed_in_get(&client, format!("{base}/identities/{role}"), &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Who can assume it")
+            && page.contains("(through <code>https://token.actions.githubusercontent.com</code>)")
+            && page.contains("sts:AssumeRoleWithWebIdentity"),
+        "{page}"
+    );
+
     let api: serde_json::Value =
         signed_in_get(&client, format!("{base}/api/v1/identities"), &session)
             .await

@@ -26,6 +26,65 @@ pub struct IdentityView {
     pub reviews: Vec<(String, CampaignItem, Vec<CampaignDecision>)>,
     pub can_claim: bool,
     pub can_name_owner: bool,
+    /// Who can assume it, for a role with a trust policy (AWS).
+    pub trust: Option<TrustView>,
+}
+
+/// A role's trust policy: who can assume it in plain words, and the document as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustView {
+    /// Per trusted CI issuer: the issuer and who can assume the role through it.
+    pub ci: Vec<(String, Vec<String>)>,
+    /// Other principals trusted (accounts, services, other federations), as written.
+    pub others: Vec<String>,
+    /// The policy document, pretty-printed.
+    pub document: String,
+}
+
+impl TrustView {
+    /// From a record's stored `raw` (the AWS connector's `trust`: document, ci, other_principals).
+    pub fn of_raw(raw: &str) -> Option<TrustView> {
+        let raw: serde_json::Value = serde_json::from_str(raw).ok()?;
+        let trust = raw.get("trust").filter(|t| t.is_object())?;
+        let strings = |v: Option<&serde_json::Value>| -> Vec<String> {
+            v.and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let ci = trust
+            .get("ci")
+            .and_then(|c| c.as_array())
+            .map(|a| {
+                a.iter()
+                    .map(|c| {
+                        let issuer = c["issuer"].as_str().unwrap_or("?").to_owned();
+                        let mut who = strings(c.get("who"));
+                        if c["unusable"].as_bool() == Some(true) {
+                            who.push("nobody: no token can satisfy these conditions".into());
+                        }
+                        (issuer, who)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let document = match trust.get("document") {
+            Some(d) if !d.is_null() => serde_json::to_string_pretty(d).unwrap_or_default(),
+            _ => trust
+                .get("error")
+                .and_then(|e| e.as_str())
+                .map(|e| format!("(the document did not parse: {e})"))
+                .unwrap_or_default(),
+        };
+        Some(TrustView {
+            ci,
+            others: strings(trust.get("other_principals")),
+            document,
+        })
+    }
 }
 
 /// One sync run's row as the sync-runs page lists it.
@@ -150,7 +209,9 @@ impl Roster {
         now: DateTime<Utc>,
     ) -> Result<IdentityView, AppError> {
         let reader = self.reader().await?;
-        let item = reader.evaluate(self.store.record(id.0).await?, now)?;
+        let row = self.store.record(id.0).await?;
+        let trust = TrustView::of_raw(&row.raw);
+        let item = reader.evaluate(row, now)?;
         p.require_visible(Ownership::of(&item, None))?;
         let parent = match item.parent_id {
             Some(pid) => match self.store.record(pid.0).await {
@@ -214,6 +275,7 @@ impl Roster {
         Ok(IdentityView {
             can_claim,
             can_name_owner: p.can_name_owner(),
+            trust,
             item,
             parent,
             children,
@@ -326,4 +388,50 @@ pub struct Claimed {
     pub name: String,
     /// The owner the record keeps (with its source) because it comes before claims.
     pub kept: Option<(String, String)>,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::TrustView;
+
+    /// The AWS connector's stored trust: who can assume the role per issuer (an unusable
+    /// condition said so), other principals as written, the document pretty-printed; a record
+    /// without one has none, and a document that did not parse says so.
+    #[test]
+    fn a_role_s_trust_in_words_and_as_stored() {
+        let raw = serde_json::json!({"trust": {
+            "document": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}]},
+            "ci": [
+                {"issuer": "https://token.actions.githubusercontent.com", "ci": "github",
+                 "who": ["any repository of `acme`"], "unusable": false},
+                {"issuer": "https://gitlab.com", "ci": "gitlab", "who": [], "unusable": true}
+            ],
+            "other_principals": ["AWS: arn:aws:iam::444455556666:root"]
+        }});
+        let t = TrustView::of_raw(&raw.to_string()).unwrap();
+        assert_eq!(
+            t.ci,
+            vec![
+                (
+                    "https://token.actions.githubusercontent.com".to_owned(),
+                    vec!["any repository of `acme`".to_owned()]
+                ),
+                (
+                    "https://gitlab.com".to_owned(),
+                    vec!["nobody: no token can satisfy these conditions".to_owned()]
+                ),
+            ]
+        );
+        assert_eq!(t.others, vec!["AWS: arn:aws:iam::444455556666:root"]);
+        assert!(
+            t.document.contains("\"Version\": \"2012-10-17\""),
+            "{}",
+            t.document
+        );
+        assert_eq!(TrustView::of_raw(r#"{"id": "k"}"#), None);
+        assert_eq!(TrustView::of_raw("not json"), None);
+        let broken = TrustView::of_raw(r#"{"trust": {"error": "bad JSON"}}"#).unwrap();
+        assert!(broken.document.contains("did not parse: bad JSON"));
+    }
 }

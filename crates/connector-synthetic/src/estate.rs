@@ -923,8 +923,37 @@ fn grant(
                 )),
                 Some(_) => {}
             }
-            raw["trust"] =
-                json!({"issuer": "https://token.actions.githubusercontent.com", "sub": sub});
+            // As the AWS connector stores it: the document, and who can assume it in words.
+            let issuer = "token.actions.githubusercontent.com";
+            let mut condition =
+                json!({"StringEquals": {format!("{issuer}:aud"): "sts.amazonaws.com"}});
+            let who = match &sub {
+                None => "any repository on GitHub, any branch or workflow".to_owned(),
+                Some(s) if s == "repo:*" => format!("any repository matching `{s}`: all of GitHub"),
+                Some(s) if s.contains('*') => format!("any repository matching `{s}`"),
+                Some(s) => format!("workflows whose token's `sub` is `{s}`"),
+            };
+            if let Some(s) = &sub {
+                let op = if s.contains('*') {
+                    "StringLike"
+                } else {
+                    "StringEquals"
+                };
+                condition[op][format!("{issuer}:sub")] = json!(s);
+            }
+            raw["trust"] = json!({
+                "document": {
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Effect": "Allow",
+                        "Principal": {"Federated": format!("arn:aws:iam::{org}:oidc-provider/{issuer}")},
+                        "Action": "sts:AssumeRoleWithWebIdentity",
+                        "Condition": condition,
+                    }],
+                },
+                "ci": [{"issuer": format!("https://{issuer}"), "ci": "github", "who": [who], "unusable": false}],
+                "other_principals": [],
+            });
             g
         }
         (Platform::Gcp, Kind::ServiceAccount) => {

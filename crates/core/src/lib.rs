@@ -23,4 +23,6 @@ pub use model::{
 pub use record::{InteractiveSignIn, Record, RecordId, RecordKey, external_id_check};
 pub use risk::{Context, Evaluation, Finding, RiskPolicy};
 pub use rules::{NEVER_USED_RULE, NO_USAGE_DATA_RULE, ORPHANED_RULES, STALE_RULES};
-pub use signal::{PLATFORM_RULES, PlatformRule, Signal, platform_rule};
+pub use signal::{
+    CROSS_PLATFORM_RULES, PLATFORM_RULES, PlatformRule, Signal, platform_rule, rule_catalogue,
+};

@@ -53,6 +53,107 @@ const fn rule(
     }
 }
 
+/// The cross-platform rules the engine itself raises (their ids: [`crate::policy::RULE_IDS`]),
+/// described as the platform rules are, for the rule picker and the documentation. The
+/// severity is the default; the policy may change it.
+pub const CROSS_PLATFORM_RULES: &[PlatformRule] = &[
+    rule(
+        "usage.stale",
+        OwaspCode::Nhi1,
+        Severity::Medium,
+        "last use older than the stale threshold",
+    ),
+    rule(
+        "usage.never_used",
+        OwaspCode::Nhi1,
+        Severity::Medium,
+        "never used, once past the grace period",
+    ),
+    rule(
+        "usage.no_data",
+        OwaspCode::Nhi1,
+        Severity::Info,
+        "the platform cannot report its use",
+    ),
+    rule(
+        "usage.human_sign_in",
+        OwaspCode::Nhi10,
+        Severity::Medium,
+        "a person can sign in as this service identity",
+    ),
+    rule(
+        "lifetime.no_expiry",
+        OwaspCode::Nhi7,
+        Severity::Low,
+        "secret material without an expiry",
+    ),
+    rule(
+        "lifetime.expired_present",
+        OwaspCode::Nhi7,
+        Severity::Low,
+        "expired, still present",
+    ),
+    rule(
+        "lifetime.expiring_soon",
+        OwaspCode::Nhi7,
+        Severity::Low,
+        "expiring soon",
+    ),
+    rule(
+        "lifetime.rotation_age",
+        OwaspCode::Nhi7,
+        Severity::Medium,
+        "not rotated for too long",
+    ),
+    rule(
+        "lifetime.secret_age",
+        OwaspCode::Nhi7,
+        Severity::Low,
+        "CI secret not updated for too long",
+    ),
+    rule(
+        "privilege.admin",
+        OwaspCode::Nhi5,
+        Severity::High,
+        "admin privilege",
+    ),
+    rule(
+        "owner.missing",
+        OwaspCode::Nhi1,
+        Severity::Medium,
+        "no owner (nor has its identity)",
+    ),
+    rule(
+        "credential.two_active",
+        OwaspCode::Nhi9,
+        Severity::Medium,
+        "an identity holding two active credentials",
+    ),
+    rule(
+        "credential.reused_across_scopes",
+        OwaspCode::Nhi9,
+        Severity::High,
+        "the same key or certificate in more than one place",
+    ),
+    rule(
+        "owner.departed",
+        OwaspCode::Nhi1,
+        Severity::High,
+        "the owner left the directory",
+    ),
+    rule(
+        "owner.unknown",
+        OwaspCode::Nhi1,
+        Severity::Low,
+        "the directory never knew the owner",
+    ),
+];
+
+/// Every rule, cross-platform first, as the rule picker lists them.
+pub fn rule_catalogue() -> impl Iterator<Item = &'static PlatformRule> {
+    CROSS_PLATFORM_RULES.iter().chain(PLATFORM_RULES.iter())
+}
+
 /// Every platform rule a connector may signal. Ids are `platform.subject.condition`.
 pub const PLATFORM_RULES: &[PlatformRule] = &[
     // AWS IAM: trust policies of federated roles (GitHub Actions, GitLab CI).
@@ -240,5 +341,16 @@ mod tests {
                 "{id} is not platform.subject.condition"
             );
         }
+    }
+
+    /// The catalogue describes exactly the rules the engine raises, each once.
+    #[test]
+    fn the_cross_platform_catalogue_is_the_engine_s_rule_list() {
+        let described: Vec<_> = CROSS_PLATFORM_RULES.iter().map(|r| r.id).collect();
+        assert_eq!(described, crate::policy::RULE_IDS.to_vec());
+        assert_eq!(
+            rule_catalogue().count(),
+            CROSS_PLATFORM_RULES.len() + PLATFORM_RULES.len()
+        );
     }
 }

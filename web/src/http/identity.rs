@@ -41,6 +41,8 @@ struct IdentityPage {
     claimed: bool,
     /// The tier formula applied to this record, in one line.
     tier_reason: String,
+    /// Who can assume it, for a role with a trust policy.
+    trust: Option<roster_app::inventory::TrustView>,
 }
 
 #[derive(serde::Deserialize)]
@@ -111,6 +113,7 @@ pub async fn identity(
         may_name_owner: v.can_name_owner,
         claimed: query.claimed.is_some(),
         tier_reason: state.roster.policy().tier_reason(&v.item.findings),
+        trust: v.trust,
         item: v.item,
         parent: v.parent,
         children: v.children,

@@ -26,6 +26,12 @@ pub fn scope_of(params: &ScopeParams) -> Result<Scope, WebError> {
     Ok(Scope::parse(params)?)
 }
 
+pub struct RuleOption {
+    pub id: &'static str,
+    pub label: String,
+    pub selected: bool,
+}
+
 pub struct SelectOption {
     pub value: &'static str,
     /// What the list shows.
@@ -55,10 +61,11 @@ struct InventoryPage {
     platforms: Vec<SelectOption>,
     kinds: Vec<SelectOption>,
     tiers: Vec<SelectOption>,
+    /// The rule catalogue, each rule with its OWASP code and what it fires on.
+    rules: Vec<RuleOption>,
     scope: String,
     owner: String,
     search: String,
-    rule: String,
     stale: bool,
     orphaned: bool,
     sort_by_risk: bool,
@@ -168,10 +175,16 @@ async fn inventory_view(
                 .collect::<Vec<_>>(),
             scope.tier.map(Tier::as_str),
         ),
+        rules: roster_core::rule_catalogue()
+            .map(|r| RuleOption {
+                id: r.id,
+                label: format!("{} · {} · {}", r.owasp, r.id, r.summary),
+                selected: scope.rule.as_deref() == Some(r.id),
+            })
+            .collect(),
         scope: scope.scope.clone().unwrap_or_default(),
         owner: scope.owner.clone().unwrap_or_default(),
         search: scope.search.clone().unwrap_or_default(),
-        rule: scope.rule.clone().unwrap_or_default(),
         stale: scope.stale,
         orphaned: scope.orphaned,
         sort_by_risk: scope.sort == Sort::Risk,
