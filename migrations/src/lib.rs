@@ -25,6 +25,7 @@ mod m20261203_000050_sso_subjects;
 mod m20261204_000010_decision_suggestion;
 mod m20261204_000020_inbox_index;
 mod m20261205_000010_inbox_order;
+mod m20261205_000020_inbox_tallies;
 
 pub struct Migrator;
 
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000010_decision_suggestion::Migration),
             Box::new(m20261204_000020_inbox_index::Migration),
             Box::new(m20261205_000010_inbox_order::Migration),
+            Box::new(m20261205_000020_inbox_tallies::Migration),
         ]
     }
 }
