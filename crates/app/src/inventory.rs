@@ -72,6 +72,14 @@ impl TrustView {
             })
             .unwrap_or_default();
         let document = match trust.get("document") {
+            // The AWS connector keeps the document's text (URL-decoded): shown indented when
+            // it is JSON, as it is otherwise.
+            Some(serde_json::Value::String(text)) => {
+                match serde_json::from_str::<serde_json::Value>(text) {
+                    Ok(d) => serde_json::to_string_pretty(&d).unwrap_or_else(|_| text.clone()),
+                    Err(_) => text.clone(),
+                }
+            }
             Some(d) if !d.is_null() => serde_json::to_string_pretty(d).unwrap_or_default(),
             _ => trust
                 .get("error")
@@ -401,7 +409,7 @@ mod tests {
     #[test]
     fn a_role_s_trust_in_words_and_as_stored() {
         let raw = serde_json::json!({"trust": {
-            "document": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}]},
+            "document": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\"}]}",
             "ci": [
                 {"issuer": "https://token.actions.githubusercontent.com", "ci": "github",
                  "who": ["any repository of `acme`"], "unusable": false},

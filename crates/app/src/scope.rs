@@ -73,8 +73,11 @@ pub struct Scope {
     pub scope: Option<String>,
     pub kind: Option<Kind>,
     pub tier: Option<Tier>,
+    /// The start of the owner, in any case (`alice` finds `Alice@acme.example`).
     pub owner: Option<String>,
-    /// Text in the name or the external id.
+    /// `owner` is exact: what a person owns (their own view), not a search.
+    pub owner_exact: bool,
+    /// Words, each in the name, the external id, the owner or the scope (any case).
     pub search: Option<String>,
     pub stale: bool,
     pub orphaned: bool,
@@ -208,6 +211,7 @@ impl Scope {
                 .transpose()
                 .map_err(bad)?,
             owner: nonempty(&p.owner).map(str::to_owned),
+            owner_exact: false,
             search,
             stale: flag("stale", &p.stale)?,
             orphaned: flag("orphaned", &p.orphaned)?,
@@ -246,6 +250,7 @@ impl Scope {
         q.filter.kind = self.kind;
         q.filter.scope = self.scope.clone();
         q.filter.owner = self.owner.clone();
+        q.filter.owner_prefix = !self.owner_exact;
         q.filter.search = self.search.clone();
         q.tier = self.tier;
         q.stale = self.stale;

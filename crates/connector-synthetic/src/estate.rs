@@ -941,16 +941,18 @@ fn grant(
                 };
                 condition[op][format!("{issuer}:sub")] = json!(s);
             }
+            let document = json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"Federated": format!("arn:aws:iam::{org}:oidc-provider/{issuer}")},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": condition,
+                }],
+            });
             raw["trust"] = json!({
-                "document": {
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Effect": "Allow",
-                        "Principal": {"Federated": format!("arn:aws:iam::{org}:oidc-provider/{issuer}")},
-                        "Action": "sts:AssumeRoleWithWebIdentity",
-                        "Condition": condition,
-                    }],
-                },
+                // Its text, as the AWS connector keeps the URL-decoded document.
+                "document": document.to_string(),
                 "ci": [{"issuer": format!("https://{issuer}"), "ci": "github", "who": [who], "unusable": false}],
                 "other_principals": [],
             });

@@ -18,12 +18,15 @@ pub struct InventoryFilter {
     /// The tier stored at the last evaluation.
     pub tier: Option<Tier>,
     pub owner: Option<String>,
+    /// `owner` is the start of the owner, in any case (a person searching: `alice` finds
+    /// `Alice@acme.example`), not the exact owner (what a person owns).
+    pub owner_prefix: bool,
     pub scope: Option<String>,
     pub connector: Option<String>,
     pub status: Option<Status>,
     /// Gone records are hidden unless asked for (or `status = gone`).
     pub include_gone: bool,
-    /// Case-sensitive substring of the name or external id.
+    /// Words, each found (in any case) in the name, the external id, the owner or the scope.
     pub search: Option<String>,
     /// What a person signed in as an owner may see: what they own (stored or claimed), and
     /// what nobody owns or has claimed (so that they can claim it).
@@ -63,19 +66,29 @@ impl InventoryFilter {
         if let Some(o) = &self.owner {
             // The owner as the inventory shows it: the stored one, or for a record without one,
             // its ownership claim.
+            let (stored, claimed) = if self.owner_prefix {
+                let start = starting(&o.to_lowercase());
+                (
+                    lower((record::Entity, record::Column::Owner)).like(start.clone()),
+                    lower((ownership_claim::Entity, ownership_claim::Column::Owner)).like(start),
+                )
+            } else {
+                (
+                    record::Column::Owner.eq(o.as_str()),
+                    ownership_claim::Column::Owner.eq(o.as_str()),
+                )
+            };
             let claimed = sea_orm::sea_query::Query::select()
                 .column(ownership_claim::Column::RecordId)
                 .from(ownership_claim::Entity)
-                .and_where(ownership_claim::Column::Owner.eq(o.as_str()))
+                .and_where(claimed)
                 .to_owned();
             c = c.add(
-                Condition::any()
-                    .add(record::Column::Owner.eq(o.as_str()))
-                    .add(
-                        Condition::all()
-                            .add(record::Column::Owner.is_null())
-                            .add(record::Column::Id.in_subquery(claimed)),
-                    ),
+                Condition::any().add(stored).add(
+                    Condition::all()
+                        .add(record::Column::Owner.is_null())
+                        .add(record::Column::Id.in_subquery(claimed)),
+                ),
             );
         }
         if let Some(me) = &self.visible_to {
@@ -111,11 +124,20 @@ impl InventoryFilter {
             c = c.add(e.condition());
         }
         if let Some(q) = &self.search {
-            c = c.add(
-                Condition::any()
-                    .add(record::Column::Name.like(containing(q)))
-                    .add(record::Column::ExternalId.like(containing(q))),
-            );
+            // Every word somewhere: `deploy alice` finds alice's deploy keys.
+            for word in q.split_whitespace() {
+                let within = containing(&word.to_lowercase());
+                let mut any = Condition::any();
+                for column in [
+                    record::Column::Name,
+                    record::Column::ExternalId,
+                    record::Column::Owner,
+                    record::Column::Scope,
+                ] {
+                    any = any.add(lower((record::Entity, column)).like(within.clone()));
+                }
+                c = c.add(any);
+            }
         }
         c
     }
@@ -427,16 +449,31 @@ impl Store {
     }
 }
 
-/// `%text%` with the text's own `%`, `_` and `\` escaped: a search is text, never a pattern.
-fn containing(text: &str) -> sea_orm::sea_query::LikeExpr {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
+/// `LOWER(column)`: both databases compare it with a lowercased pattern alike (SQLite's LIKE
+/// ignores ASCII case, PostgreSQL's does not).
+fn lower<C: sea_orm::sea_query::IntoColumnRef>(column: C) -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::{Expr, Func};
+    Expr::expr(Func::lower(Expr::col(column)))
+}
+
+/// `text` with LIKE's own `%`, `_` and `\` escaped: a search is text, never a pattern.
+fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
     for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
+            out.push('\\');
         }
-        pattern.push(c);
+        out.push(c);
     }
-    pattern.push('%');
-    sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')
+    out
+}
+
+/// A LIKE pattern for text starting with `text`.
+fn starting(text: &str) -> sea_orm::sea_query::LikeExpr {
+    sea_orm::sea_query::LikeExpr::new(format!("{}%", like_literal(text))).escape('\\')
+}
+
+/// A LIKE pattern for text containing `text`.
+fn containing(text: &str) -> sea_orm::sea_query::LikeExpr {
+    sea_orm::sea_query::LikeExpr::new(format!("%{}%", like_literal(text))).escape('\\')
 }

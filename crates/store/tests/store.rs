@@ -170,6 +170,28 @@ async fn inventory_filters_and_keyset_pages() {
             .await,
             11
         );
+        // Every word somewhere, in any case: name, external id, owner or scope.
+        let search = |q: &str| InventoryFilter {
+            search: Some(q.into()),
+            ..Default::default()
+        };
+        assert_eq!(count(search("SVC-4 ALICE")).await, 9, "{}", ts.backend);
+        assert_eq!(count(search("svc-4 nobody")).await, 0);
+        assert_eq!(count(search("  svc-49   b ")).await, 1, "scope b, ANDed");
+        // An owner from a search box: its start, in any case; exact for what a person owns.
+        let owner = |o: &str, prefix: bool| InventoryFilter {
+            owner: Some(o.into()),
+            owner_prefix: prefix,
+            ..Default::default()
+        };
+        assert_eq!(count(owner("ALI", true)).await, 40, "{}", ts.backend);
+        assert_eq!(
+            count(owner("li", true)).await,
+            0,
+            "a start, not a substring"
+        );
+        assert_eq!(count(owner("ali", false)).await, 0, "exact");
+        assert_eq!(count(owner("a_ice", true)).await, 0, "`_` is text");
         // LIKE's wildcards are text in a search: `_` matches no `-`, `%` nothing at all.
         for literal in ["svc_4", "%", "svc\\4"] {
             assert_eq!(

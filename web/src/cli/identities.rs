@@ -54,7 +54,7 @@ pub struct IdentitiesArgs {
     /// Include records whose source no longer lists them.
     #[arg(long)]
     pub include_gone: bool,
-    /// Substring of the name or external id.
+    /// Words, each found (in any case) in the name, external id, owner or scope.
     #[arg(long)]
     pub search: Option<String>,
     /// Evaluate the policy at this moment instead of now: a date (2027-01-01), a UTC time

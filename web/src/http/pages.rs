@@ -226,6 +226,7 @@ pub async fn my_identities(
     let session = require_session(&req, &state)?;
     let mut scope = scope_of(&riskiest_first_unless_asked(params.into_inner()))?;
     scope.owner = Some(session.principal.who.clone());
+    scope.owner_exact = true;
     inventory_view(&req, &state, &scope, "My identities", "/my").await
 }
 
