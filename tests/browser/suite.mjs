@@ -86,6 +86,29 @@ try {
     await shot(page, 'inventory-filtered');
     await axe(context, page.url(), 'the filtered inventory');
 
+    // The whole inventory at a laptop's width and at 800 px: where the page sits in the whole,
+    // and the tier and owner of every row on screen without scrolling sideways.
+    for (const width of [1366, 800]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.goto(`${base}/inventory`);
+      check(/^1–\d+ of [\d,]+ records?$/.test((await page.locator('.pager .position').first().textContent()).trim()),
+        `the inventory says which records it shows at ${width} px`);
+      const off = await page.evaluate(() => [...document.querySelectorAll('table.inventory tbody tr')]
+        .filter((tr) => ['td.c-tier', 'td.c-owner', 'td.c-name'].some((c) => {
+          const r = tr.querySelector(c)?.getBoundingClientRect();
+          return !r || r.right > document.documentElement.clientWidth + 1;
+        })).length);
+      check(off === 0, `name, tier and owner on screen at ${width} px (${off} rows not)`);
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      check(wide <= 1, `no sideways scrolling at ${width} px (${wide} px too wide)`);
+      await shot(page, `inventory-${width}`);
+      await axeAfter(context, `the inventory at ${width} px`, async (p) => {
+        await p.setViewportSize({ width, height: 900 });
+        await p.goto(`${base}/inventory`);
+      });
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+
     const first = page.locator('table.inventory tbody tr td a').first();
     const name = (await first.textContent()).trim();
     await first.click();
