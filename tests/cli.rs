@@ -11,7 +11,10 @@ use roster_store::{InventoryFilter, Store};
 
 fn roster() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_roster"));
-    c.env_remove("ROSTER_CONFIG").env("ROSTER_LOG", "warn");
+    // Whole table lines unless a test asks for a width.
+    c.env_remove("ROSTER_CONFIG")
+        .env_remove("COLUMNS")
+        .env("ROSTER_LOG", "warn");
     c
 }
 
@@ -150,6 +153,29 @@ async fn sync_then_identities_prints_every_record_and_resync_is_unchanged() {
         assert_eq!(String::from_utf8_lossy(&csv.stdout).lines().count(), 2001);
         let table = run(dir.path(), &["identities", "--kind", "access_key"]);
         assert!(String::from_utf8_lossy(&table.stdout).contains("access_key"));
+        // Riskiest first, fitted to the terminal's width (COLUMNS when not a terminal).
+        let narrow = roster()
+            .current_dir(dir.path())
+            .env("COLUMNS", "80")
+            .args(["identities"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&narrow.stdout);
+        assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+        let rank = |t: &str| {
+            ["critical", "high", "medium", "low"]
+                .iter()
+                .position(|x| *x == t)
+        };
+        let tiers: Vec<usize> = text
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next().and_then(rank))
+            .collect();
+        assert!(
+            tiers.len() > 100 && tiers.windows(2).all(|w| w[0] <= w[1]),
+            "riskiest first"
+        );
 
         // --as-of a year later: more is stale, nothing new was read.
         let now = json_items(&run(

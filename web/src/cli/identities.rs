@@ -85,6 +85,25 @@ fn clip(s: &str, width: usize) -> String {
     }
 }
 
+/// The table's columns, riskiest facts first: on a narrow terminal the line is cut from the
+/// right, so the tier, the name and the owner stay.
+const TABLE_HEADER: [(&str, usize); 8] = [
+    ("TIER", 8),
+    ("ID", 16),
+    ("NAME", 36),
+    ("OWNER", 22),
+    ("KIND", 21),
+    ("PLATFORM", 8),
+    ("STATUS", 8),
+    ("LAST USED", 12),
+];
+
+fn table_header() -> String {
+    let mut out: Vec<String> = TABLE_HEADER.iter().map(|(h, w)| clip(h, *w)).collect();
+    out.push("WHY".into());
+    out.join(" ")
+}
+
 fn table_row(i: &InventoryItem) -> String {
     let why = i
         .findings
@@ -93,24 +112,53 @@ fn table_row(i: &InventoryItem) -> String {
         .map(|f| f.rule.as_str())
         .collect::<Vec<_>>()
         .join(",");
-    format!(
-        "{} {} {} {} {} {} {} {} {}",
-        i.id,
-        clip(i.platform.as_str(), 8),
-        clip(&i.kind.to_string(), 21),
-        clip(&i.name, 36),
-        clip(i.status.as_str(), 8),
-        clip(
-            &ts(i.last_used_at)
-                .get(..10)
-                .map(str::to_owned)
-                .unwrap_or_else(|| i.usage.to_string()),
-            12
-        ),
-        clip(i.tier.as_str(), 8),
-        clip(i.owner.as_deref().unwrap_or("-"), 22),
-        why
-    )
+    let last_used = ts(i.last_used_at)
+        .get(..10)
+        .map(str::to_owned)
+        .unwrap_or_else(|| i.usage.to_string());
+    let cells = [
+        i.tier.as_str().to_owned(),
+        i.id.to_string(),
+        i.name.clone(),
+        i.owner.clone().unwrap_or_else(|| "-".into()),
+        i.kind.to_string(),
+        i.platform.as_str().to_owned(),
+        i.status.as_str().to_owned(),
+        last_used,
+    ];
+    let mut out: Vec<String> = cells
+        .iter()
+        .zip(TABLE_HEADER)
+        .map(|(c, (_, w))| clip(c, w))
+        .collect();
+    out.push(why);
+    out.join(" ")
+}
+
+/// `line` cut to `width` characters (with `…`), when the width is known.
+fn fit(line: String, width: Option<usize>) -> String {
+    match width {
+        Some(w) if line.chars().count() > w => {
+            let cut: String = line.chars().take(w.saturating_sub(1)).collect();
+            format!("{cut}…")
+        }
+        _ => line.trim_end().to_owned(),
+    }
+}
+
+/// The terminal's width when the table goes to one (or `COLUMNS` says it); `None` into a
+/// pipe or a file, which get whole lines.
+fn terminal_width() -> Option<usize> {
+    let term = console::Term::stdout();
+    if term.is_term() {
+        if let Some((_, cols)) = term.size_checked() {
+            return Some(usize::from(cols).max(40));
+        }
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .map(|c| c.max(40))
 }
 
 pub async fn run(args: IdentitiesArgs) -> CliResult {
@@ -163,9 +211,16 @@ pub async fn run(args: IdentitiesArgs) -> CliResult {
 
 /// Streams items out as they come: a million rows never pile up in memory.
 enum Sink<W: Write> {
-    Json { out: W, first: bool },
+    Json {
+        out: W,
+        first: bool,
+    },
     Csv(Box<CsvWriter<W>>),
-    Table { out: W, total: u64 },
+    Table {
+        out: W,
+        total: u64,
+        width: Option<usize>,
+    },
 }
 
 impl<W: Write> Sink<W> {
@@ -181,12 +236,13 @@ impl<W: Write> Sink<W> {
                 Sink::Csv(Box::new(w))
             }
             ListFormat::Table => {
-                writeln!(
+                let width = terminal_width();
+                writeln!(out, "{}", fit(table_header(), width))?;
+                Sink::Table {
                     out,
-                    "{:<16} {:<8} {:<21} {:<36} {:<8} {:<12} {:<8} {:<22} why",
-                    "ID", "PLATFORM", "KIND", "NAME", "STATUS", "LAST USED", "TIER", "OWNER"
-                )?;
-                Sink::Table { out, total: 0 }
+                    total: 0,
+                    width,
+                }
             }
         })
     }
@@ -199,8 +255,8 @@ impl<W: Write> Sink<W> {
                 *first = false;
             }
             Sink::Csv(w) => w.write_row(csv_row(item))?,
-            Sink::Table { out, total } => {
-                writeln!(out, "{}", table_row(item))?;
+            Sink::Table { out, total, width } => {
+                writeln!(out, "{}", fit(table_row(item), *width))?;
                 *total += 1;
             }
         }
@@ -214,7 +270,7 @@ impl<W: Write> Sink<W> {
                 out.flush()?;
             }
             Sink::Csv(mut w) => w.flush()?,
-            Sink::Table { mut out, total } => {
+            Sink::Table { mut out, total, .. } => {
                 writeln!(out, "{total} record(s)")?;
                 out.flush()?;
             }
