@@ -150,10 +150,10 @@ fn fit(line: String, width: Option<usize>) -> String {
 /// pipe or a file, which get whole lines.
 fn terminal_width() -> Option<usize> {
     let term = console::Term::stdout();
-    if term.is_term() {
-        if let Some((_, cols)) = term.size_checked() {
-            return Some(usize::from(cols).max(40));
-        }
+    if term.is_term()
+        && let Some((_, cols)) = term.size_checked()
+    {
+        return Some(usize::from(cols).max(40));
     }
     std::env::var("COLUMNS")
         .ok()
