@@ -616,6 +616,15 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
     let back = link(&second, "prev").expect("a previous page");
     let (_, _, again) = admin.fetch(&base, &back).await;
     assert!(again.contains("1–10 of "), "{back}");
+    // One record as a view, and as a review: "review this identity now".
+    let one = rid(ids[1]);
+    let (_, _, page) = admin.fetch(&base, &format!("/inventory?id={one}")).await;
+    assert!(page.contains("1–1 of 1 record"), "one record");
+    let (_, _, page) = admin.fetch(&base, &format!("/identities/{one}")).await;
+    assert!(
+        page.contains(&format!("href=\"/campaigns?scope=id%3D{one}#new\"")),
+        "an admin can review this identity now"
+    );
     let rows = |html: &str| html.matches("<td class=\"c-name\">").count();
     assert_eq!(
         rows(&again),

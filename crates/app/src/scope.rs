@@ -14,6 +14,8 @@ use crate::inventory_view::InventoryQuery;
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeParams {
+    /// One record, by the id Roster prints (16 hex digits).
+    pub id: Option<String>,
     pub platform: Option<String>,
     pub scope: Option<String>,
     pub kind: Option<String>,
@@ -68,6 +70,8 @@ impl Cursor {
 /// A checked view of the inventory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
+    /// One record: "review this identity now".
+    pub id: Option<RecordId>,
     pub platform: Option<Platform>,
     /// The platform's scope: an account, organisation, group, project or tenant.
     pub scope: Option<String>,
@@ -197,6 +201,7 @@ impl Scope {
             )));
         }
         Ok(Scope {
+            id: nonempty(&p.id).map(parse_id).transpose()?.map(RecordId),
             platform: nonempty(&p.platform)
                 .map(str::parse::<Platform>)
                 .transpose()
@@ -246,6 +251,7 @@ impl Scope {
     /// [`crate::Roster::inventory_page`]).
     pub fn query_at(&self, as_of: DateTime<Utc>) -> InventoryQuery {
         let mut q = InventoryQuery::new(as_of);
+        q.filter.id = self.id.map(|id| id.0);
         q.filter.platform = self.platform;
         q.filter.kind = self.kind;
         q.filter.scope = self.scope.clone();
@@ -264,6 +270,7 @@ impl Scope {
         let flag = |b: bool| b.then(|| "1".to_owned());
         let mut parts = Vec::new();
         for (k, v) in [
+            ("id", self.id.map(|id| id.to_string())),
             ("platform", self.platform.map(|p| p.as_str().to_owned())),
             ("scope", self.scope.clone()),
             ("kind", self.kind.map(|k| k.as_str().to_owned())),

@@ -12,6 +12,8 @@ use crate::{Store, StoreError};
 /// made by the caller from the evaluated records.
 #[derive(Debug, Clone, Default)]
 pub struct InventoryFilter {
+    /// One record (a view, or a review, of one identity).
+    pub id: Option<i64>,
     pub platform: Option<Platform>,
     pub kind: Option<Kind>,
     pub class: Option<RecordClass>,
@@ -42,6 +44,7 @@ impl InventoryFilter {
     /// early, and one walk of the platform per kind would read the platform's every row).
     fn platform_is_the_only_index(&self) -> bool {
         self.platform.is_some()
+            && self.id.is_none()
             && self.kind.is_none()
             && self.tier.is_none()
             && self.owner.is_none()
@@ -51,6 +54,9 @@ impl InventoryFilter {
 
     fn condition(&self) -> Condition {
         let mut c = Condition::all();
+        if let Some(id) = self.id {
+            c = c.add(record::Column::Id.eq(id));
+        }
         if let Some(p) = self.platform {
             c = c.add(record::Column::Platform.eq(p.as_str()));
         }

@@ -43,6 +43,8 @@ struct IdentityPage {
     tier_reason: String,
     /// Who can assume it, for a role with a trust policy.
     trust: Option<roster_app::inventory::TrustView>,
+    /// The campaign scope of this one record ("review this identity now").
+    review_scope: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -114,6 +116,7 @@ pub async fn identity(
         claimed: query.claimed.is_some(),
         tier_reason: state.roster.policy().tier_reason(&v.item.findings),
         trust: v.trust,
+        review_scope: format!("id={}", v.item.id),
         item: v.item,
         parent: v.parent,
         children: v.children,
