@@ -131,14 +131,14 @@ impl Roster {
         q
     }
 
-    /// How many records `scope` holds as `p` may see it, now; `None` when that cannot be
-    /// counted without evaluating every record (see [`InventoryReader::count`]).
+    /// How many records `scope` holds as `p` may see it, now (up to a bound); `None` when that
+    /// cannot be counted without evaluating every record (see [`InventoryReader::count`]).
     pub async fn inventory_total(
         &self,
         p: &Principal,
         scope: &Scope,
         now: DateTime<Utc>,
-    ) -> Result<Option<u64>, AppError> {
+    ) -> Result<Option<crate::inventory_view::Total>, AppError> {
         let q = self.scope_query(p, scope, now);
         Ok(self.reader().await?.count(&q).await?)
     }

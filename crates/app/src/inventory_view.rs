@@ -128,6 +128,17 @@ impl ContextCache {
     }
 }
 
+/// How many records a view holds: exactly, or more than a bound (counting further would read
+/// every matching row on every page load: at 1M records, hundreds of milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Total {
+    Exact(u64),
+    MoreThan(u64),
+}
+
+/// The most records a view's total counts.
+pub const COUNT_UP_TO: u64 = 10_000;
+
 /// Reads evaluated inventory pages.
 pub struct InventoryReader<'a> {
     store: &'a Store,
@@ -191,11 +202,23 @@ impl<'a> InventoryReader<'a> {
 
     /// How many items the query keeps, when that is known without evaluating every record:
     /// the query filters on stored columns only, or the stored evaluations hold at its moment
-    /// and what fell due since is listed (then the listed ones are evaluated). `None`
-    /// otherwise (a moment in the past, another policy).
-    pub async fn count(&self, q: &InventoryQuery) -> Result<Option<u64>, StoreError> {
+    /// and what fell due since is listed (then the listed ones are evaluated). At most
+    /// [`COUNT_UP_TO`] rows are counted. `None` when it cannot be counted so (a moment in the
+    /// past, another policy).
+    pub async fn count(&self, q: &InventoryQuery) -> Result<Option<Total>, StoreError> {
+        let bounded = |n: u64| {
+            if n > COUNT_UP_TO {
+                Total::MoreThan(COUNT_UP_TO)
+            } else {
+                Total::Exact(n)
+            }
+        };
         if !q.filters_after_evaluation() {
-            return Ok(Some(self.store.inventory_count(&q.filter).await?));
+            let n = self
+                .store
+                .inventory_count_up_to(&q.filter, COUNT_UP_TO)
+                .await?;
+            return Ok(Some(bounded(n)));
         }
         if !q.trust_stored {
             return Ok(None);
@@ -204,7 +227,13 @@ impl<'a> InventoryReader<'a> {
             return Ok(None);
         };
         let stored = q.store_filter(Some(Vec::new()));
-        let mut n = self.store.inventory_count(&stored).await?;
+        let mut n = self
+            .store
+            .inventory_count_up_to(&stored, COUNT_UP_TO)
+            .await?;
+        if n > COUNT_UP_TO {
+            return Ok(Some(Total::MoreThan(COUNT_UP_TO)));
+        }
         if let Some(e) = &stored.evaluated {
             // A due record counts as it evaluates now, not as it was stored.
             for row in self.store.inventory_rows_among(&q.filter, &due).await? {
@@ -213,7 +242,7 @@ impl<'a> InventoryReader<'a> {
                 n = (n + u64::from(kept)).saturating_sub(u64::from(counted));
             }
         }
-        Ok(Some(n))
+        Ok(Some(bounded(n)))
     }
 
     /// Every item the query keeps, in id order, handed to `visit` without collecting them.

@@ -759,7 +759,8 @@ impl Store {
     }
 
     /// The same, counted from the items themselves: what the tallies must always equal.
-    pub async fn inbox_counts_counted(&self, reviewer: &str) -> Result<ItemCounts, StoreError> {
+    #[cfg(test)]
+    async fn inbox_counts_counted(&self, reviewer: &str) -> Result<ItemCounts, StoreError> {
         let count = |state: ItemState| {
             inbox_select(&InboxQuery {
                 reviewer: reviewer.to_owned(),

@@ -312,6 +312,35 @@ impl Store {
             .await?)
     }
 
+    /// How many records match `filter`, reading at most `cap + 1` of them: `cap + 1` means
+    /// "more than `cap`". A page's total, which must not read a million rows per load.
+    pub async fn inventory_count_up_to(
+        &self,
+        filter: &InventoryFilter,
+        cap: u64,
+    ) -> Result<u64, StoreError> {
+        use sea_orm::sea_query::{Alias, Expr, Query};
+        use sea_orm::{ConnectionTrait, QueryTrait};
+        // sea-orm's own count drops the LIMIT: count over the limited read instead.
+        let capped = record::Entity::find()
+            .select_only()
+            .column(record::Column::Id)
+            .filter(filter.condition())
+            .limit(cap.saturating_add(1))
+            .into_query();
+        let count = Query::select()
+            .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+            .from_subquery(capped, Alias::new("capped"))
+            .to_owned();
+        let backend = self.db.get_database_backend();
+        let row = self.db.query_one(backend.build(&count)).await?;
+        let n: i64 = match row {
+            Some(r) => r.try_get("", "n")?,
+            None => 0,
+        };
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     pub async fn inventory_count(&self, filter: &InventoryFilter) -> Result<u64, StoreError> {
         Ok(record::Entity::find()
             .filter(filter.condition())

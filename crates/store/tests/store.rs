@@ -138,6 +138,12 @@ async fn inventory_filters_and_keyset_pages() {
         s.write_records(run, t(3), &rows).await.unwrap();
         let count = |f: InventoryFilter| async move { s.inventory_count(&f).await.unwrap() };
         assert_eq!(count(InventoryFilter::default()).await, 50);
+        // A bounded count reads no more than one row past its bound.
+        let all = InventoryFilter::default();
+        let up_to = |cap| s.inventory_count_up_to(&all, cap);
+        assert_eq!(up_to(10).await.unwrap(), 11, "{}: more than 10", ts.backend);
+        assert_eq!(up_to(50).await.unwrap(), 50);
+        assert_eq!(up_to(1000).await.unwrap(), 50);
         assert_eq!(
             count(InventoryFilter {
                 platform: Some(Platform::Aws),

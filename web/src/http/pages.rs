@@ -7,6 +7,7 @@ use askama::Template;
 use chrono::Utc;
 use roster_core::{InventoryItem, Kind, Platform, Tier};
 
+use roster_app::inventory_view::Total;
 use roster_app::scope::{Scope, ScopeParams, Sort};
 use roster_app::{csv_cell, inventory_csv};
 
@@ -90,25 +91,22 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// Where a page sits in its view, in words.
-fn position(start: u64, shown: u64, total: Option<u64>, more: bool) -> String {
-    let what = |n: u64| if n == 1 { "record" } else { "records" };
-    match (shown, total) {
-        (0, Some(0)) | (0, None) if start == 0 => "No records".into(),
-        (_, Some(t)) => format!(
-            "{}–{} of {} {}",
-            thousands(start + 1),
-            thousands(start + shown),
+/// Where a page sits in its view, in words: "101–200 of 1,234 records", or "of more than
+/// 10,000" past the count's bound, or "of at least 300" when the view cannot be counted.
+fn position(start: u64, shown: u64, total: Option<Total>, more: bool) -> String {
+    if shown == 0 && start == 0 {
+        return "No records".into();
+    }
+    let shown_range = format!("{}–{}", thousands(start + 1), thousands(start + shown));
+    match total {
+        Some(Total::Exact(t)) => format!(
+            "{shown_range} of {} {}",
             thousands(t),
-            what(t)
+            if t == 1 { "record" } else { "records" }
         ),
-        (_, None) => format!(
-            "{}–{} of {}{}",
-            thousands(start + 1),
-            thousands(start + shown),
-            if more { "more than " } else { "" },
-            thousands(start + shown)
-        ),
+        Some(Total::MoreThan(t)) => format!("{shown_range} of more than {} records", thousands(t)),
+        None if more => format!("{shown_range} of more than {}", thousands(start + shown)),
+        None => format!("{shown_range} of {}", thousands(start + shown)),
     }
 }
 
