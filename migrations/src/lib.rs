@@ -26,6 +26,12 @@ mod m20261204_000010_decision_suggestion;
 mod m20261204_000020_inbox_index;
 mod m20261205_000010_inbox_order;
 mod m20261205_000020_inbox_tallies;
+mod m20261207_000010_search_index;
+
+/// What the inventory search reads (see the migration that builds the index).
+pub mod search_index {
+    pub use crate::m20261207_000010_search_index::{POSTGRES_SEARCH_TEXT, SQLITE_SEARCH_TABLE};
+}
 
 pub struct Migrator;
 
@@ -57,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000020_inbox_index::Migration),
             Box::new(m20261205_000010_inbox_order::Migration),
             Box::new(m20261205_000020_inbox_tallies::Migration),
+            Box::new(m20261207_000010_search_index::Migration),
         ]
     }
 }

@@ -22,6 +22,8 @@ pub struct DoctorReport {
     pub dead_runs: u64,
     pub repaired: bool,
     pub evaluations_rewritten: u64,
+    /// Whether the inventory's search index held what the records do (rebuilt with repair).
+    pub search_index_agrees: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -36,7 +38,7 @@ pub struct WrongEvaluationView {
 impl DoctorReport {
     /// Whether everything held what it should (before any repair).
     pub fn healthy(&self) -> bool {
-        self.evaluations_wrong == 0 && self.dead_runs == 0
+        self.evaluations_wrong == 0 && self.dead_runs == 0 && self.search_index_agrees
     }
 }
 
@@ -71,6 +73,10 @@ impl Roster {
             .store
             .check_evaluations(&self.policy, &inputs, now, repair)
             .await?;
+        let search_index_agrees = self.store.search_index_agrees().await?;
+        if repair && !search_index_agrees {
+            self.store.rebuild_search_index().await?;
+        }
         let report = DoctorReport {
             records_checked: checked,
             evaluations_wrong: wrong,
@@ -88,8 +94,9 @@ impl Roster {
             dead_runs: dead.len() as u64,
             repaired: repair,
             evaluations_rewritten: repaired,
+            search_index_agrees,
         };
-        if repair && (repaired > 0 || !dead.is_empty()) {
+        if repair && (repaired > 0 || !dead.is_empty() || !search_index_agrees) {
             self.record_event(
                 p.actor(),
                 "doctor.repair",
@@ -98,6 +105,7 @@ impl Roster {
                     "evaluations_wrong": wrong,
                     "evaluations_rewritten": repaired,
                     "dead_runs_closed": dead.len(),
+                    "search_index_rebuilt": !search_index_agrees,
                 }),
                 now,
             )

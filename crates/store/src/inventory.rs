@@ -2,7 +2,8 @@
 
 use roster_core::{Kind, Platform, RecordClass, Status, Tier};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use crate::entity::{ownership_claim, record};
@@ -52,7 +53,7 @@ impl InventoryFilter {
             && self.evaluated.is_none()
     }
 
-    fn condition(&self) -> Condition {
+    fn condition(&self, backend: DbBackend) -> Condition {
         let mut c = Condition::all();
         if let Some(id) = self.id {
             c = c.add(record::Column::Id.eq(id));
@@ -130,9 +131,38 @@ impl InventoryFilter {
             c = c.add(e.condition());
         }
         if let Some(q) = &self.search {
-            // Every word somewhere: `deploy alice` finds alice's deploy keys.
-            for word in q.split_whitespace() {
-                let within = containing(&word.to_lowercase());
+            c = c.add(search_condition(q, backend));
+        }
+        c
+    }
+}
+
+/// Every word of `q` somewhere in the name, external id, owner or scope, in any case: `deploy
+/// alice` finds alice's deploy keys. Read from the search index (see the migration
+/// `search_index`): SQLite's FTS5 trigram table for words of 3 or more characters, PostgreSQL's
+/// `pg_trgm` index on the four columns joined. Shorter words on SQLite are compared column by
+/// column (trigrams cannot find them), within what the longer words found.
+fn search_condition(q: &str, backend: DbBackend) -> Condition {
+    use roster_migrations::search_index::{POSTGRES_SEARCH_TEXT, SQLITE_SEARCH_TABLE};
+    use sea_orm::sea_query::Expr;
+    let mut c = Condition::all();
+    let mut phrases = Vec::new();
+    for word in q.split_whitespace() {
+        let word = word.to_lowercase();
+        match backend {
+            DbBackend::Postgres => {
+                c = c.add(Expr::cust_with_values(
+                    // sea-query numbers a custom expression's values on PostgreSQL.
+                    format!("{POSTGRES_SEARCH_TEXT} LIKE $1 ESCAPE '\\'"),
+                    [format!("%{}%", like_literal(&word))],
+                ));
+            }
+            _ if word.chars().count() >= 3 => {
+                // An FTS5 phrase: the word as text, its quotes doubled.
+                phrases.push(format!("\"{}\"", word.replace('"', "\"\"")));
+            }
+            _ => {
+                let within = containing(&word);
                 let mut any = Condition::any();
                 for column in [
                     record::Column::Name,
@@ -145,8 +175,17 @@ impl InventoryFilter {
                 c = c.add(any);
             }
         }
-        c
     }
+    if !phrases.is_empty() {
+        c = c.add(Expr::cust_with_values(
+            format!(
+                "\"records\".\"id\" IN (SELECT rowid FROM {SQLITE_SEARCH_TABLE} \
+                 WHERE {SQLITE_SEARCH_TABLE} MATCH ?)"
+            ),
+            [phrases.join(" ")],
+        ));
+    }
+    c
 }
 
 /// What an inventory page reads of `raw`: not the platform's JSON (evaluation and the item never
@@ -264,6 +303,7 @@ impl Store {
         after: Option<i64>,
         limit: u64,
     ) -> Result<Vec<record::Model>, StoreError> {
+        let backend = self.db.get_database_backend();
         // Rows the stored evaluation matches, and rows listed as due: as one `OR` the planner
         // walks the whole id index; as two reads each uses its own (the tier's, the ids'), and
         // the two short lists are merged here.
@@ -277,11 +317,13 @@ impl Store {
             });
             let mut listed = filter.clone();
             listed.evaluated = None;
-            let mut rows = self.page_where(matching.condition(), after, limit).await?;
+            let mut rows = self
+                .page_where(matching.condition(backend), after, limit)
+                .await?;
             let listed_rows = self
                 .page_where(
                     listed
-                        .condition()
+                        .condition(backend)
                         .add(record::Column::Id.is_in(due.iter().copied())),
                     after,
                     limit,
@@ -293,7 +335,8 @@ impl Store {
             rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             return Ok(rows);
         }
-        self.page_where(filter.condition(), after, limit).await
+        self.page_where(filter.condition(backend), after, limit)
+            .await
     }
 
     async fn page_where(
@@ -325,7 +368,7 @@ impl Store {
         let capped = record::Entity::find()
             .select_only()
             .column(record::Column::Id)
-            .filter(filter.condition())
+            .filter(filter.condition(self.db.get_database_backend()))
             .limit(cap.saturating_add(1))
             .into_query();
         let count = Query::select()
@@ -343,7 +386,7 @@ impl Store {
 
     pub async fn inventory_count(&self, filter: &InventoryFilter) -> Result<u64, StoreError> {
         Ok(record::Entity::find()
-            .filter(filter.condition())
+            .filter(filter.condition(self.db.get_database_backend()))
             .count(&self.db)
             .await?)
     }
@@ -358,7 +401,7 @@ impl Store {
         for chunk in ids.chunks(500) {
             out.extend(
                 record::Entity::find()
-                    .filter(filter.condition())
+                    .filter(filter.condition(self.db.get_database_backend()))
                     .filter(record::Column::Id.is_in(chunk.iter().copied()))
                     .order_by_asc(record::Column::Id)
                     .all(&self.db)

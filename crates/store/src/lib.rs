@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod inventory;
 pub mod owner_inheritance;
 pub mod people;
+pub mod search_index;
 pub mod sync_runs;
 pub mod testing;
 pub mod web_sessions;

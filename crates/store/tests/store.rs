@@ -666,3 +666,137 @@ async fn servers_started_together_on_an_empty_postgres_migrate_once() {
         .await
         .unwrap();
 }
+
+/// The search index follows every write: a new record is found by any part of its name,
+/// external id, owner or scope, in any case; a rename or a new owner is found by the new text
+/// and no longer by the old; text a full-text query would read as syntax (quotes, operators,
+/// column filters, prefix stars) is searched for as text; and on SQLite a change made around the
+/// triggers is seen by the check the doctor runs, and mended by a rebuild.
+#[tokio::test]
+async fn the_search_index_follows_every_write() {
+    use sea_orm::ConnectionTrait;
+    for ts in test_stores().await.unwrap() {
+        let s = &ts.store;
+        let found = |q: &str| {
+            let f = InventoryFilter {
+                search: Some(q.into()),
+                ..Default::default()
+            };
+            async move { s.inventory_count(&f).await.unwrap() }
+        };
+        let run = s.begin_sync_run(t(3), &["c".into()], "test").await.unwrap();
+        let mut a = record(
+            "acme-prod",
+            "AKIA1",
+            Platform::Aws,
+            Some("Alice@acme.example"),
+        );
+        a.name = "deploy-payments".into();
+        let b = record("acme-dev", "AKIA2", Platform::Aws, None);
+        s.write_records(
+            run,
+            t(3),
+            &[row(a.clone(), Change::New), row(b.clone(), Change::New)],
+        )
+        .await
+        .unwrap();
+        assert_eq!(found("PAYMENTS").await, 1, "{}", ts.backend);
+        assert_eq!(found("ymen").await, 1, "inside a word");
+        assert_eq!(found("akia").await, 2, "external ids");
+        assert_eq!(found("prod alice@ACME").await, 1, "scope and owner, ANDed");
+        assert_eq!(found("pay nobody").await, 0);
+        assert_eq!(found("zzqqxx").await, 0, "a word nothing holds");
+        assert_eq!(found("de pay").await, 1, "a short word beside a long one");
+
+        let run2 = s.begin_sync_run(t(4), &["c".into()], "test").await.unwrap();
+        a.name = "deploy-billing".into();
+        a.owner = Some("bob@acme.example".into());
+        s.write_records(run2, t(4), &[row(a.clone(), Change::Changed)])
+            .await
+            .unwrap();
+        assert_eq!(found("payments").await, 0, "{}: the old name", ts.backend);
+        assert_eq!(found("billing").await, 1, "the new name");
+        assert_eq!(found("alice").await, 0, "the old owner");
+        assert_eq!(found("bob@").await, 1, "the new owner");
+
+        for syntax in [
+            "\"",
+            "a\"b\"",
+            "NOT",
+            "AND OR",
+            "name:deploy",
+            "deploy*",
+            "(dep",
+            "^dep",
+            "NEAR(a b)",
+            "{name}:x",
+            "-dep",
+        ] {
+            assert_eq!(found(syntax).await, 0, "{}: `{syntax}`", ts.backend);
+        }
+        assert!(s.search_index_agrees().await.unwrap(), "{}", ts.backend);
+
+        if !s.is_postgres() {
+            let id = RecordId::derive("c", &b.key).0;
+            let db = s.connection();
+            db.execute_unprepared("DROP TRIGGER records_search_update")
+                .await
+                .unwrap();
+            db.execute_unprepared(&format!(
+                "UPDATE records SET name = 'renamed-by-hand' WHERE id = {id}"
+            ))
+            .await
+            .unwrap();
+            assert!(
+                !s.search_index_agrees().await.unwrap(),
+                "a write around the index"
+            );
+            s.rebuild_search_index().await.unwrap();
+            assert!(s.search_index_agrees().await.unwrap());
+            assert_eq!(found("by-hand").await, 1);
+            db.execute_unprepared(&format!("DELETE FROM records WHERE id = {id}"))
+                .await
+                .unwrap();
+            assert!(s.search_index_agrees().await.unwrap(), "a delete leaves it");
+            assert_eq!(found("by-hand").await, 0);
+        }
+    }
+}
+
+/// No search text is an error: whatever is typed, the search box's query runs (property test
+/// over arbitrary text, on SQLite, whose FTS5 query syntax is the parser at risk).
+#[test]
+fn any_search_text_runs() {
+    use proptest::prelude::*;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = rt.block_on(async {
+        let s = roster_store::Store::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        s.migrate().await.unwrap();
+        let run = s.begin_sync_run(t(3), &["c".into()], "test").await.unwrap();
+        let r = record("acme", "1", Platform::Gcp, Some("alice"));
+        s.write_records(run, t(3), &[row(r, Change::New)])
+            .await
+            .unwrap();
+        s
+    });
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 512,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(&"\\PC{0,40}", |q| {
+            let f = InventoryFilter {
+                search: Some(q.clone()),
+                ..Default::default()
+            };
+            let n = rt.block_on(store.inventory_count(&f));
+            prop_assert!(n.is_ok(), "`{q}`: {n:?}");
+            Ok(())
+        })
+        .unwrap();
+}

@@ -44,10 +44,24 @@ pub async fn run(args: DoctorArgs) -> CliResult {
                 "sync runs left running by a dead process: {}",
                 report.dead_runs
             );
+            println!(
+                "search index: {}",
+                if report.search_index_agrees {
+                    "agrees with the records"
+                } else {
+                    "disagrees with the records"
+                }
+            );
             if report.repaired {
                 println!(
-                    "repaired: {} evaluations rewritten, {} runs closed as aborted",
-                    report.evaluations_rewritten, report.dead_runs
+                    "repaired: {} evaluations rewritten, {} runs closed as aborted{}",
+                    report.evaluations_rewritten,
+                    report.dead_runs,
+                    if report.search_index_agrees {
+                        ""
+                    } else {
+                        ", search index rebuilt"
+                    }
                 );
             } else if !report.healthy() {
                 println!("run `roster doctor --repair` to fix them");
