@@ -2,8 +2,8 @@
 //! search at a million records reads its matches, not every row: a LIKE walk over the id index
 //! took 1–2 s for a word that matches little or nothing.
 //!
-//! - SQLite: an FTS5 table with the trigram tokenizer over `records` (external content: the
-//!   index holds trigrams and rowids, not a second copy of the text), kept by triggers on
+//! - SQLite: an FTS5 table with the trigram tokenizer over a view of `records` (external
+//!   content: the index holds trigrams and rowids, not a second copy of the text), kept by triggers on
 //!   `records`, so the sync writer's upserts, the owner-inheritance pass and every other write
 //!   keep it in the same transaction. The update trigger fires only when one of the four
 //!   columns changed (a re-sync that only stamps `last_seen` costs the index nothing).
@@ -27,23 +27,39 @@ pub const POSTGRES_SEARCH_TEXT: &str = "lower(name || ' ' || external_id || ' ' 
 /// columns, in any case.
 pub const SQLITE_SEARCH_TABLE: &str = "records_search";
 
-const SQLITE_COLUMNS: &str = "name, external_id, owner, scope";
-const SQLITE_ADD: &str = "INSERT INTO records_search (rowid, name, external_id, owner, scope) \
-     VALUES (NEW.id, NEW.name, NEW.external_id, NEW.owner, NEW.scope);";
-const SQLITE_REMOVE: &str = "INSERT INTO records_search (records_search, rowid, name, external_id, owner, scope) \
-     VALUES ('delete', OLD.id, OLD.name, OLD.external_id, OLD.owner, OLD.scope);";
+/// A record's searchable text: the four columns joined by a space (a search word never holds
+/// one, so no match spans two columns). One column costs the sync a third less than four.
+fn sqlite_text(row: &str) -> String {
+    format!(
+        "{row}.name || ' ' || {row}.external_id || ' ' || coalesce({row}.owner, '') || ' ' || \
+         {row}.scope"
+    )
+}
 
 fn sqlite_up() -> Vec<String> {
+    let add = format!(
+        "INSERT INTO records_search (rowid, t) VALUES (NEW.id, {});",
+        sqlite_text("NEW")
+    );
+    let remove = format!(
+        "INSERT INTO records_search (records_search, rowid, t) VALUES ('delete', OLD.id, {});",
+        sqlite_text("OLD")
+    );
     vec![
+        // The index's content: FTS5 reads it to rebuild and to check itself, and stores only
+        // trigrams and rowids. `columnsize=0`: no per-row size table (no ranking is done).
         format!(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS records_search USING fts5({SQLITE_COLUMNS}, \
-             content='records', content_rowid='id', tokenize='trigram')"
+            "CREATE VIEW IF NOT EXISTS records_search_text AS SELECT id, {} AS t FROM records",
+            sqlite_text("records")
         ),
+        "CREATE VIRTUAL TABLE IF NOT EXISTS records_search USING fts5(t, \
+         content='records_search_text', content_rowid='id', tokenize='trigram', columnsize=0)"
+            .to_owned(),
         // Records stored before this migration.
         "INSERT INTO records_search (records_search) VALUES ('rebuild')".to_owned(),
         format!(
             "CREATE TRIGGER IF NOT EXISTS records_search_insert AFTER INSERT ON records \
-             BEGIN {SQLITE_ADD} END"
+             BEGIN {add} END"
         ),
         format!(
             "CREATE TRIGGER IF NOT EXISTS records_search_update \
@@ -51,11 +67,11 @@ fn sqlite_up() -> Vec<String> {
              WHEN OLD.id IS NOT NEW.id OR OLD.name IS NOT NEW.name \
                OR OLD.external_id IS NOT NEW.external_id OR OLD.owner IS NOT NEW.owner \
                OR OLD.scope IS NOT NEW.scope \
-             BEGIN {SQLITE_REMOVE} {SQLITE_ADD} END"
+             BEGIN {remove} {add} END"
         ),
         format!(
             "CREATE TRIGGER IF NOT EXISTS records_search_delete AFTER DELETE ON records \
-             BEGIN {SQLITE_REMOVE} END"
+             BEGIN {remove} END"
         ),
     ]
 }
@@ -65,6 +81,7 @@ const SQLITE_DOWN: &[&str] = &[
     "DROP TRIGGER IF EXISTS records_search_update",
     "DROP TRIGGER IF EXISTS records_search_delete",
     "DROP TABLE IF EXISTS records_search",
+    "DROP VIEW IF EXISTS records_search_text",
 ];
 
 fn postgres_up() -> Vec<String> {

@@ -1,20 +1,32 @@
 #!/usr/bin/env bash
-# DESIGN.md §7, page latency: the dashboard and filtered inventory pages over 1,000,000
-# identities on SQLite, under loopback load from wrk (Debian package), measured after one warm-up
-# pass. Usage: tests/bench/web.sh [records] [seconds]   (prints a Markdown table; BENCHMARKS.md)
+# DESIGN.md §7, page latency: the dashboard and filtered inventory pages (or, with `search`, the
+# inventory's search box) over 1,000,000 identities, under loopback load from wrk (Debian
+# package), measured after one warm-up pass. SQLite by default; ROSTER_BENCH_DATABASE=postgres
+# uses a fresh database on the machine's PostgreSQL.
+# Usage: tests/bench/web.sh [records] [seconds] [pages|search]   (a Markdown table; BENCHMARKS.md)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-1000000}
 SECS=${2:-20}
+SET=${3:-pages}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/roster-target}"
 command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null; }
 cargo build --release -p roster --locked >/dev/null 2>&1
 BIN="$CARGO_TARGET_DIR/release/roster"
 WORK=${ROSTER_BENCH_DIR:-$(mktemp -d)}
 PORT=${ROSTER_BENCH_PORT:-18089}
-printf '[server]\nbind = "127.0.0.1:%s"\npublic_url = "http://127.0.0.1:%s"\n[database]\nurl = "sqlite://%s/w.db?mode=rwc"\n[[connectors]]\nname = "sample"\nkind = "synthetic"\ncount = %s\n' \
-  "$PORT" "$PORT" "$WORK" "$N" > "$WORK/roster.toml"
-if [ ! -s "$WORK/w.db" ]; then
+URL="sqlite://$WORK/w.db?mode=rwc"
+FRESH=$([ -s "$WORK/w.db" ] && echo no || echo yes)
+if [ "${ROSTER_BENCH_DATABASE:-sqlite}" = postgres ]; then
+  PG_ADMIN=${ROSTER_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+  URL="${PG_ADMIN%/*}/roster_web_bench"
+  if ! psql -q "$URL" -c 'select 1' >/dev/null 2>&1; then
+    psql -q "$PG_ADMIN" -c "CREATE DATABASE roster_web_bench" >/dev/null; FRESH=yes
+  else FRESH=no; fi
+fi
+printf '[server]\nbind = "127.0.0.1:%s"\npublic_url = "http://127.0.0.1:%s"\n[database]\nurl = "%s"\n[[connectors]]\nname = "sample"\nkind = "synthetic"\ncount = %s\n' \
+  "$PORT" "$PORT" "$URL" "$N" > "$WORK/roster.toml"
+if [ "$FRESH" = yes ]; then
   echo "syncing $N records into $WORK/w.db" >&2
   /usr/bin/time -f "sync: %e s, peak RSS %M KB" "$BIN" sync --config "$WORK/roster.toml" >/dev/null
 fi
@@ -29,7 +41,15 @@ ID=$(curl -s -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT/api/v1/identities?plat
 
 echo "| page | median | p99 | requests/s |"
 echo "|---|---|---|---|"
-for path in "/dashboard" "/inventory?platform=github" "/inventory?platform=aws&kind=access_key" "/inventory?platform=github&q=deploy" "/inventory?tier=critical" "/inventory?sort=risk" "/identities/$ID"; do
+if [ "$SET" = search ]; then
+  # A word most records hold, a rarer one, an owner's start, two words, a number inside ids,
+  # and words nothing holds (one long, one of two letters, which trigrams cannot serve).
+  PATHS=("/inventory?q=sample" "/inventory?q=deploy" "/inventory?q=alice" "/inventory?q=payments+alice"
+         "/inventory?q=4242" "/inventory?q=zzqqxx" "/inventory?q=zq" "/inventory?platform=github&q=deploy")
+else
+  PATHS=("/dashboard" "/inventory?platform=github" "/inventory?platform=aws&kind=access_key" "/inventory?platform=github&q=deploy" "/inventory?tier=critical" "/inventory?sort=risk" "/identities/$ID")
+fi
+for path in "${PATHS[@]}"; do
   curl -s -o /dev/null -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT$path"   # warm-up
   out=$(wrk -t2 -c8 -d"${SECS}s" --latency -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT$path")
   p50=$(echo "$out" | awk '$1=="50%"{print $2}')

@@ -707,6 +707,45 @@ async fn the_search_index_follows_every_write() {
         assert_eq!(found("pay nobody").await, 0);
         assert_eq!(found("zzqqxx").await, 0, "a word nothing holds");
         assert_eq!(found("de pay").await, 1, "a short word beside a long one");
+        // Pages of a search, one row at a time, in id order; and the rows among given ids.
+        let akia = InventoryFilter {
+            search: Some("AKIA".into()),
+            ..Default::default()
+        };
+        let first = s.inventory_page(&akia, None, 1).await.unwrap();
+        let second = s
+            .inventory_page(&akia, first.last().map(|r| r.id), 1)
+            .await
+            .unwrap();
+        let (ida, idb) = (
+            RecordId::derive("c", &a.key).0,
+            RecordId::derive("c", &b.key).0,
+        );
+        let mut both = vec![ida, idb];
+        both.sort_unstable();
+        assert_eq!(
+            (first[0].id, second[0].id),
+            (both[0], both[1]),
+            "{}",
+            ts.backend
+        );
+        assert!(
+            s.inventory_page(&akia, Some(both[1]), 1)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let among = s
+            .inventory_rows_among(
+                &InventoryFilter {
+                    search: Some("payments".into()),
+                    ..Default::default()
+                },
+                &[ida, idb, 999],
+            )
+            .await
+            .unwrap();
+        assert_eq!(among.iter().map(|r| r.id).collect::<Vec<_>>(), vec![ida]);
 
         let run2 = s.begin_sync_run(t(4), &["c".into()], "test").await.unwrap();
         a.name = "deploy-billing".into();
