@@ -492,9 +492,16 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
     assert_eq!(bad["error"], "invalid", "{bad}");
     assert!(bad["message"].as_str().unwrap().contains("teir"), "{bad}");
     assert!(headers["content-type"].to_str().unwrap().contains("json"));
-    let (status, _, page) = admin.fetch(&base, "/inventory?teir=high").await;
+    let (status, _, page) = admin.fetch(&base, "/inventory?teir=high&q=deploy").await;
     assert_eq!(status, 400);
     assert!(page.contains("<html") && page.contains("teir"), "{page}");
+    // What was typed comes back as a form to correct and send again, the same way.
+    assert!(
+        page.contains(r#"method="get" action="/inventory""#)
+            && page.contains(r#"name="teir" value="high""#)
+            && page.contains(r#"name="q" value="deploy""#),
+        "{page}"
+    );
 
     let (_, _, orphans) = admin
         .fetch(&base, "/api/v1/identities?orphaned=1&limit=5")
@@ -654,6 +661,23 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
         )
         .await;
     assert_eq!(status, 200);
+    // A refused form keeps what was typed, to send again (a browser's form carries its CSRF
+    // field back, unseen); typed markup stays text.
+    let (status, refused) = admin
+        .post_form(
+            &format!("{base}/tokens"),
+            &admin_csrf,
+            "name=gate%3Cb%3E&role=auditor&days=9999",
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused.contains(r#"method="post" action="/tokens""#)
+            && refused.contains(r#"name="days" value="9999""#)
+            && refused.contains(r#"name="name" value="gate&"#)
+            && !refused.contains("gate<b>"),
+        "{refused}"
+    );
     let secret = page
         .split("<code class=\"secret\">")
         .nth(1)

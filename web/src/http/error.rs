@@ -106,11 +106,71 @@ impl ResponseError for WebError {
 struct ErrorPage<'a> {
     title: &'a str,
     message: String,
+    /// What the person sent, to correct and send again (a refused form or filter).
+    resend: Option<Resend>,
+    /// Where "back" goes: the page the form was on, or the start page.
+    back: String,
+}
+
+/// A refused request as a form: its fields as typed, sent again the same way to the same path.
+struct Resend {
+    method: &'static str,
+    action: String,
+    fields: Vec<ResendField>,
+}
+
+struct ResendField {
+    name: String,
+    value: String,
+    /// The CSRF token goes back unseen; long text goes in a text area.
+    hidden: bool,
+    long: bool,
+}
+
+impl Resend {
+    /// The fields of a query string or form body, when there are any to correct.
+    fn of(method: &'static str, action: &str, encoded: &[u8]) -> Option<Resend> {
+        let fields: Vec<ResendField> = url::form_urlencoded::parse(encoded)
+            .take(50)
+            .map(|(name, value)| ResendField {
+                hidden: name == super::session::CSRF_FIELD,
+                long: value.len() > 80 || value.contains('\n'),
+                name: name.into_owned(),
+                value: value.into_owned(),
+            })
+            .collect();
+        fields.iter().any(|f| !f.hidden).then(|| Resend {
+            method,
+            action: action.to_owned(),
+            fields,
+        })
+    }
 }
 
 /// A plain page with a title, a message and the way back (the error page's layout).
 pub fn message_page(title: &str, message: String) -> Result<String, askama::Error> {
-    ErrorPage { title, message }.render()
+    ErrorPage {
+        title,
+        message,
+        resend: None,
+        back: "/".into(),
+    }
+    .render()
+}
+
+/// The same-site path (and query) of the page a request came from, by its `Referer`.
+fn referring_path(req: &actix_web::HttpRequest) -> Option<String> {
+    let referer = req.headers().get(actix_web::http::header::REFERER)?;
+    let url = url::Url::parse(referer.to_str().ok()?).ok()?;
+    let host = req.connection_info().host().to_owned();
+    let same = url
+        .host_str()
+        .zip(url.port_or_known_default())
+        .is_some_and(|(h, p)| host == h || host == format!("{h}:{p}"));
+    same.then(|| match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    })
 }
 
 /// Any URL no route serves: a real 404, as a page or as JSON under `/api/`.
@@ -122,9 +182,22 @@ pub async fn no_route(req: actix_web::HttpRequest) -> Result<HttpResponse, WebEr
 /// JSON API, a page for a browser. The response keeps its status, its headers and the error
 /// itself (the denial audit reads it).
 pub async fn error_bodies(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    use actix_web::HttpMessage;
+    // A page's form body, kept to give back if the request is refused (the CSRF guard has
+    // already bounded and buffered it).
+    let form = if !req.path().starts_with("/api/")
+        && req.method() == actix_web::http::Method::POST
+        && req.content_type() == "application/x-www-form-urlencoded"
+    {
+        let body = req.extract::<actix_web::web::Bytes>().await?;
+        req.set_payload(actix_web::dev::Payload::from(body.clone()));
+        Some(body)
+    } else {
+        None
+    };
     let mut res = next.call(req).await?.map_into_boxed_body();
     let Some(e) = res
         .response()
@@ -138,9 +211,27 @@ pub async fn error_bodies(
         ("application/json", body.to_string())
     } else {
         let title = res.status().canonical_reason().unwrap_or("Error");
+        let req = res.request();
+        // Input that can be corrected: a refused filter or form, not a missing page or a
+        // permission.
+        let correctable = matches!(
+            e,
+            WebError::App(AppError::Invalid(_)) | WebError::App(AppError::Conflict(_))
+        );
+        let resend = match &form {
+            _ if !correctable => None,
+            Some(body) => Resend::of("post", req.path(), body),
+            None if req.method() == actix_web::http::Method::GET => {
+                Resend::of("get", req.path(), req.query_string().as_bytes())
+            }
+            None => None,
+        };
+        let back = referring_path(req).unwrap_or_else(|| "/".to_owned());
         match (ErrorPage {
             title,
             message: e.to_string(),
+            resend,
+            back,
         })
         .render()
         {
