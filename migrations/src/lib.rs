@@ -26,6 +26,7 @@ mod m20261204_000010_decision_suggestion;
 mod m20261204_000020_inbox_index;
 mod m20261205_000010_inbox_order;
 mod m20261205_000020_inbox_tallies;
+mod m20261206_000050_exception_requests;
 
 pub struct Migrator;
 
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000020_inbox_index::Migration),
             Box::new(m20261205_000010_inbox_order::Migration),
             Box::new(m20261205_000020_inbox_tallies::Migration),
+            Box::new(m20261206_000050_exception_requests::Migration),
         ]
     }
 }
