@@ -102,6 +102,8 @@ pub struct ExceptionRequestList {
     pub requests: Vec<ExceptionRequestView>,
     pub proposed: u64,
     pub can_decide: bool,
+    /// The policy file in effect (`[policy] file`), where approved blocks go.
+    pub policy_file: Option<String>,
 }
 
 /// The exception an approved request asks the policy file to carry: its rule on exactly the
@@ -138,14 +140,18 @@ pub fn exception_toml(r: &ExceptionRequest) -> Result<String, AppError> {
     };
     let body = toml::to_string(&block)
         .map_err(|e| AppError::Internal(format!("exception request {}: {e}", r.id)))?;
+    // A comment holds no control character (TOML refuses them there): a name from a
+    // platform could carry one.
+    let comment = |text: &str| -> String {
+        text.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
     Ok(format!(
         "# Exception request #{} on `{}`, approved by {}\n{body}",
         r.id,
-        r.record_name.replace(['\n', '\r'], " "),
-        r.decided_by
-            .as_deref()
-            .unwrap_or("an admin")
-            .replace(['\n', '\r'], " ")
+        comment(&r.record_name),
+        comment(r.decided_by.as_deref().unwrap_or("an admin"))
     ))
 }
 
@@ -398,6 +404,12 @@ impl Roster {
                 .count_exception_requests(ExceptionRequestState::Proposed)
                 .await?,
             can_decide: p.can_decide_exceptions(),
+            policy_file: self
+                .config
+                .policy
+                .file
+                .as_ref()
+                .map(|f| f.display().to_string()),
         })
     }
 }
@@ -475,6 +487,48 @@ mod tests {
             reason,
             expires,
         }
+    }
+
+    /// The block reads as a person would write it; typed text is quoted, never pasted.
+    #[test]
+    fn the_policy_block_is_plain_toml() {
+        let r = ExceptionRequest {
+            id: 7,
+            record_id: 1,
+            platform: "aws".into(),
+            scope: "111122223333".into(),
+            external_id: "AIDAEXAMPLE".into(),
+            record_name: "deploy-bot\n[[exceptions]]\u{7}".into(),
+            rule: "usage.stale".into(),
+            reason: "runs \"yearly\"".into(),
+            expires_on: NaiveDate::from_ymd_opt(2027, 1, 31).unwrap(),
+            owner: "owner@acme.example".into(),
+            requested_by: "sso:owner@acme.example".into(),
+            requested_at: default_anchor(),
+            state: ExceptionRequestState::Approved,
+            decided_by: Some("sso:iam@acme.example".into()),
+            decided_at: Some(default_anchor()),
+            decision_note: None,
+        };
+        assert_eq!(
+            toml::from_str::<roster_core::RiskPolicy>(&exception_toml(&r).unwrap())
+                .unwrap()
+                .exceptions
+                .len(),
+            1
+        );
+        assert_eq!(
+            exception_toml(&r).unwrap(),
+            "# Exception request #7 on `deploy-bot [[exceptions]] `, approved by sso:iam@acme.example\n\
+             [[exceptions]]\n\
+             rule = \"usage.stale\"\n\
+             platform = \"aws\"\n\
+             scope = \"111122223333\"\n\
+             external_id = \"AIDAEXAMPLE\"\n\
+             owner = \"owner@acme.example\"\n\
+             reason = 'runs \"yearly\"'\n\
+             expires = \"2027-01-31\"\n"
+        );
     }
 
     /// An owner asks on their own record; an admin approves, and the policy block handed out
