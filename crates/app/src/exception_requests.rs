@@ -811,6 +811,11 @@ mod tests {
             let gone = r.remediation_offer(&admin, "removed", "x").await.unwrap();
             assert!(gone.actions.is_empty());
             assert!(gone.none_because.unwrap().contains("`removed`"));
+            let tokens = r
+                .remediation_offer(&admin, "roster", "roster.api_token")
+                .await
+                .unwrap();
+            assert!(tokens.none_because.unwrap().contains("API tokens page"));
 
             let refused = r.remediation_dry_run(&owner, mine.id, "revoke", now).await;
             assert!(

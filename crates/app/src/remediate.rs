@@ -148,6 +148,17 @@ impl Roster {
             none_because: None,
             execution_off: None,
         };
+        let configured = self
+            .connectors
+            .configs()
+            .iter()
+            .any(|c| c.name == connector);
+        if !configured && connector == crate::roster_api_token::SOURCE_NAME {
+            offer.none_because = Some(
+                "Roster's own API tokens are not remediated through a connector: an admin revokes them on the API tokens page".into(),
+            );
+            return Some(offer);
+        }
         let built = match self.connectors.connector(connector).await {
             Ok(c) => c,
             Err(e) => {
