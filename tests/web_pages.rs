@@ -221,6 +221,12 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
             [401, 200, 200, 403],
         ),
         ("/campaigns", "/campaigns".into(), [401, 200, 200, 403]),
+        ("/exceptions", "/exceptions".into(), [401, 200, 200, 403]),
+        (
+            "/exceptions",
+            "/exceptions?state=proposed".into(),
+            [401, 200, 200, 403],
+        ),
         (
             "/campaigns/{id}",
             format!("/campaigns/{campaign}"),
@@ -300,6 +306,27 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
     let (status, _, body) = auditor.fetch(&base, "/audit?since=last+week").await;
     assert_eq!(status.as_u16(), 400, "{body}");
 
+    // A current finding of each record to ask an exception for (not an ownership one, which a
+    // claim below may settle).
+    let mut rule_of = std::collections::HashMap::new();
+    for id in [&xss, &mine, &theirs] {
+        let (_, _, body) = admin
+            .fetch(&base, &format!("/api/v1/identities/{id}"))
+            .await;
+        let one: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let rule = one["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap().to_owned())
+            .find(|r| !r.starts_with("owner."))
+            .unwrap_or_else(|| panic!("a finding to ask about on {id}: {one}"));
+        rule_of.insert(id.clone(), rule);
+    }
+    let in_30 = (chrono::Utc::now() + chrono::Duration::days(30)).format("%Y-%m-%d");
+    let ask = |id: &str| format!("rule={}&reason=matrix&expires={in_30}", rule_of[id]);
+    let (ask_theirs, ask_mine, ask_xss) = (ask(&theirs), ask(&mine), ask(&xss));
+
     // POST routes, each with its session's CSRF token; then without it.
     let bulk = format!("item={my_item}&decision=keep&justification=bulk");
     let posts: Vec<(&str, String, &str, [u16; 4])> = vec![
@@ -314,6 +341,41 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
             format!("/api/v1/identities/{xss}/claim"),
             "owner=owner%40acme.example&note=api",
             [403, 200, 403, 200],
+        ),
+        // A dry run only (the synthetic connector offers `revoke`); admins only.
+        (
+            "/identities/{id}/remediate",
+            format!("/identities/{mine}/remediate"),
+            "action=revoke",
+            [403, 303, 403, 403],
+        ),
+        // Exception requests: the record's owner or an admin. Request #1 is the admin's on
+        // someone else's record; on the owner's own, the admin asked first, so the owner's
+        // second request for the same finding is a conflict (409).
+        (
+            "/identities/{id}/exception-requests",
+            format!("/identities/{theirs}/exception-requests"),
+            ask_theirs.as_str(),
+            [403, 303, 403, 403],
+        ),
+        (
+            "/identities/{id}/exception-requests",
+            format!("/identities/{mine}/exception-requests"),
+            ask_mine.as_str(),
+            [403, 303, 403, 409],
+        ),
+        // Claimed for the owner above: theirs now, so they may ask (after the admin: 409).
+        (
+            "/api/v1/identities/{id}/exception-requests",
+            format!("/api/v1/identities/{xss}/exception-requests"),
+            ask_xss.as_str(),
+            [403, 201, 403, 409],
+        ),
+        (
+            "/exceptions/{id}/decide",
+            "/exceptions/1/decide".into(),
+            "decision=approve",
+            [403, 303, 403, 403],
         ),
         (
             "/tokens",
@@ -861,6 +923,16 @@ async fn missing_ids_are_404_and_a_credential_follows_its_identity() {
         ("/tokens/999999/revoke".to_owned(), ""),
         ("/campaigns/999999/sign-off".to_owned(), ""),
         ("/campaigns/999999/remediate".to_owned(), "execute=0"),
+        (format!("/identities/{missing}/remediate"), "action=revoke"),
+        (
+            format!("/identities/{missing}/exception-requests"),
+            "rule=usage.stale&reason=x&expires=2099-01-01",
+        ),
+        (
+            format!("/api/v1/identities/{missing}/exception-requests"),
+            "rule=usage.stale&reason=x&expires=2099-01-01",
+        ),
+        ("/exceptions/999999/decide".to_owned(), "decision=approve"),
         (
             "/reviews/999999/decide".to_owned(),
             "decision=keep&justification=x",
@@ -945,4 +1017,247 @@ async fn missing_ids_are_404_and_a_credential_follows_its_identity() {
         page.contains(&format!("/identities/{parent}")),
         "it names its parent"
     );
+}
+
+/// What askama escapes, back to text.
+fn unescape(html: &str) -> String {
+    html.replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#38;", "&")
+}
+
+/// POST a form and return the status and the `Location` it redirects to.
+async fn post_for_location(b: &mut Browser, url: &str, csrf: &str, form: &str) -> (u16, String) {
+    let resp = b
+        .http
+        .post(url)
+        .header("cookie", b.cookie_header())
+        .header("X-CSRF-Token", csrf)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let location = resp
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let status = resp.status().as_u16();
+    let body = resp.text().await.unwrap_or_default();
+    assert!(!location.is_empty(), "POST {url}: {status} {body}");
+    (status, location)
+}
+
+/// The identity page's two actions, end to end: the owner asks for an exception for one of
+/// their record's findings (what they typed shown as text), the admin sees it waiting on the
+/// identity page and on /exceptions, approves it, and gets the `[[exceptions]]` block, which
+/// the real policy loader reads as covering exactly that record. And an admin's remediation
+/// dry run from the page, which shows the plan and changes nothing.
+#[tokio::test]
+async fn an_owner_asks_for_an_exception_and_an_admin_approves_and_dry_runs_remediation() {
+    let Some(site) = start_site(1, prepare).await else {
+        return;
+    };
+    let base = site.base.clone();
+    let db = Database::connect(&site.database_url()).await.unwrap();
+    let row = db
+        .query_one(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT id FROM records WHERE owner = '{OWNER}' ORDER BY id LIMIT 1"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let mine = rid(row.try_get::<i64>("", "id").unwrap());
+    let (mut admin, admin_csrf) = Browser::signed_in(&base, "admin").await;
+    let (mut owner, owner_csrf) = Browser::signed_in(&base, "owner").await;
+
+    let (_, _, body) = owner
+        .fetch(&base, &format!("/api/v1/identities/{mine}"))
+        .await;
+    let record: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let rule = record["findings"][0]["rule"].as_str().unwrap().to_owned();
+
+    // The owner's page offers the request form, not remediation.
+    let (_, _, page) = owner.fetch(&base, &format!("/identities/{mine}")).await;
+    assert!(page.contains("id=\"request-exception\""), "{page}");
+    assert!(page.contains(&format!("<option value=\"{rule}\">")));
+    assert!(!page.contains("Dry run:") && !page.contains("id=\"remediation\""));
+    assert!(
+        !page.contains("href=\"/exceptions\""),
+        "no link to the list for an owner"
+    );
+
+    let today = chrono::Utc::now().date_naive();
+    let expires = today + chrono::Duration::days(45);
+    let reason = "<b>yearly</b> batch \"job\"\n[[exceptions]]\nrule = '*'";
+    let form = |reason: &str, expires: &str| {
+        let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+        format!(
+            "rule={}&reason={}&expires={}",
+            enc(&rule),
+            enc(reason),
+            enc(expires)
+        )
+    };
+    // Refused with the reason in words: no reason, an expiry past the year.
+    let url = format!("{base}/identities/{mine}/exception-requests");
+    let (status, body) = owner
+        .post_form(&url, &owner_csrf, &form("", &expires.to_string()))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("say why"), "{body}");
+    let too_far = today + chrono::Duration::days(400);
+    let (status, body) = owner
+        .post_form(&url, &owner_csrf, &form("x", &too_far.to_string()))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("at most 365 days"), "{body}");
+    let (status, location) = post_for_location(
+        &mut owner,
+        &url,
+        &owner_csrf,
+        &form(reason, &expires.to_string()),
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (
+            303,
+            format!("/identities/{mine}?requested=1#exceptions").as_str()
+        )
+    );
+    let (_, _, page) = owner.fetch(&base, &location).await;
+    assert!(page.contains("Exception request recorded"), "{page}");
+    assert!(
+        page.contains("&#60;b&#62;yearly&#60;/b&#62;"),
+        "the reason, as text"
+    );
+    assert!(!page.contains("<b>yearly"));
+    assert!(page.contains(">proposed<"), "{page}");
+    assert_eq!(owner.fetch(&base, "/exceptions").await.0, 403);
+
+    // The admin sees it waiting, on the identity page and on the list.
+    let (_, _, page) = admin.fetch(&base, &format!("/identities/{mine}")).await;
+    assert!(
+        page.contains("1 exception request(s) await a decision"),
+        "{page}"
+    );
+    let (_, _, list) = admin.fetch(&base, "/exceptions?state=proposed").await;
+    assert!(
+        list.contains("href=\"/exceptions\""),
+        "the nav links the list"
+    );
+    let id: i64 = list
+        .split("id=\"request-")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a request row: {list}"));
+    assert!(list.contains("&#60;b&#62;yearly"), "{list}");
+    assert!(list.contains("value=\"approve\""), "{list}");
+
+    let (status, location) = post_for_location(
+        &mut admin,
+        &format!("{base}/exceptions/{id}/decide"),
+        &admin_csrf,
+        "decision=approve",
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (
+            303,
+            format!("/exceptions?decided={id}#request-{id}").as_str()
+        )
+    );
+    let (_, _, list) = admin.fetch(&base, &location).await;
+    assert!(
+        list.contains("approved — add it to the policy file"),
+        "{list}"
+    );
+    let block = list
+        .split("<pre class=\"policy\">")
+        .nth(1)
+        .and_then(|r| r.split("</pre>").next())
+        .map(unescape)
+        .unwrap_or_else(|| panic!("the policy block: {list}"));
+    assert!(block.contains("[[exceptions]]"), "{block}");
+    // A second decision is refused.
+    let (status, _) = admin
+        .post_form(
+            &format!("{base}/exceptions/{id}/decide"),
+            &admin_csrf,
+            "decision=reject&note=no",
+        )
+        .await;
+    assert_eq!(status, 409);
+
+    // The block, in a policy file, loads with the real loader and names exactly the record.
+    let path = site.dir.path().join("policy-with-exception.toml");
+    std::fs::write(&path, format!("stale_days = 90\n\n{block}")).unwrap();
+    let loaded = roster_app::policy::load_with_hash(Some(&path)).unwrap();
+    let e = &loaded.policy.exceptions;
+    assert_eq!(e.len(), 1, "{block}");
+    assert_eq!(e[0].rule, rule);
+    assert_eq!(e[0].reason, reason);
+    assert_eq!(e[0].owner, OWNER);
+    assert_eq!(e[0].expires.0, expires);
+    assert_eq!(e[0].external_id.as_deref(), record["external_id"].as_str());
+    assert_eq!(e[0].scope.as_deref(), record["scope"].as_str());
+    assert_eq!(
+        e[0].platform.map(|p| p.as_str()),
+        record["platform"].as_str()
+    );
+
+    // The admin's dry run from the page: the plan, in words; nothing changes.
+    let (_, _, page) = admin.fetch(&base, &format!("/identities/{mine}")).await;
+    assert!(page.contains("Dry run: revoke"), "{page}");
+    assert!(
+        page.contains("Remediation is off for connector sample"),
+        "{page}"
+    );
+    let url = format!("{base}/identities/{mine}/remediate");
+    let (status, _) = owner.post_form(&url, &owner_csrf, "action=revoke").await;
+    assert_eq!(status, 403, "owners do not remediate");
+    let (status, body) = admin.post_form(&url, &admin_csrf, "action=delete").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("not offered"), "{body}");
+    let (status, location) =
+        post_for_location(&mut admin, &url, &admin_csrf, "action=revoke").await;
+    assert_eq!(status, 303);
+    assert!(
+        location.starts_with(&format!("/identities/{mine}?plan=")),
+        "{location}"
+    );
+    let (_, _, page) = admin.fetch(&base, &location).await;
+    assert!(page.contains("Dry run of <code>revoke</code>"), "{page}");
+    assert!(page.contains("SAMPLE DATA"), "{page}");
+    let external_id = record["external_id"].as_str().unwrap();
+    assert!(
+        page.contains(&format!("(sample) revoke {}", external_id)),
+        "the call a real run would make: {page}"
+    );
+    assert!(page.contains("Nothing was changed"));
+    let (_, _, events) = admin
+        .fetch(&base, "/api/v1/audit-events?after=0&limit=1000")
+        .await;
+    let events: serde_json::Value = serde_json::from_str(&events).unwrap();
+    let actions: Vec<&str> = events
+        .as_array()
+        .or_else(|| events["events"].as_array())
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "exception.request",
+        "exception.approve",
+        "remediation.revoke",
+    ] {
+        assert!(actions.contains(&action), "{action} audited: {actions:?}");
+    }
 }

@@ -26,6 +26,7 @@ mod m20261204_000010_decision_suggestion;
 mod m20261204_000020_inbox_index;
 mod m20261205_000010_inbox_order;
 mod m20261205_000020_inbox_tallies;
+mod m20261206_000050_exception_requests;
 mod m20261207_000010_search_index;
 
 /// What the inventory search reads (see the migration that builds the index).
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000020_inbox_index::Migration),
             Box::new(m20261205_000010_inbox_order::Migration),
             Box::new(m20261205_000020_inbox_tallies::Migration),
+            Box::new(m20261206_000050_exception_requests::Migration),
             Box::new(m20261207_000010_search_index::Migration),
         ]
     }

@@ -225,6 +225,70 @@ impl Principal {
         }
     }
 
+    /// Runs remediation on a record through its connector (dry runs included: a dry run
+    /// reads the platform's live state with the connector's credentials).
+    pub fn can_remediate(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    pub fn require_remediate(&self) -> Result<(), AppError> {
+        if self.can_remediate() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("only admins remediate"))
+        }
+    }
+
+    /// May ask for a policy exception on this record: an admin always; an owner for what they
+    /// own (the record, or for a credential without its own owner, its identity); an auditor
+    /// never. Someone else's record, or one nobody owns, is claimed first.
+    pub fn can_request_exception(&self, record: Ownership<'_>) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Auditor => false,
+            Role::Owner => record
+                .owner
+                .or(record.parent_owner)
+                .is_some_and(|o| self.is(o)),
+        }
+    }
+
+    pub fn require_request_exception(&self, record: Ownership<'_>) -> Result<(), AppError> {
+        if self.can_request_exception(record) {
+            Ok(())
+        } else if self.role == Role::Auditor {
+            Err(AppError::Forbidden("auditors change nothing"))
+        } else {
+            Err(AppError::Forbidden(
+                "only the record's owner or an admin asks for an exception on it",
+            ))
+        }
+    }
+
+    /// Sees every exception request (the `/exceptions` page): those who see everything.
+    pub fn can_see_exception_requests(&self) -> bool {
+        self.can_see_everything()
+    }
+
+    pub fn require_see_exception_requests(&self) -> Result<(), AppError> {
+        self.require_governance("exception requests are listed for admins and auditors")
+    }
+
+    /// Approves or rejects exception requests.
+    pub fn can_decide_exceptions(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    pub fn require_decide_exceptions(&self) -> Result<(), AppError> {
+        if self.can_decide_exceptions() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "only admins approve or reject exception requests",
+            ))
+        }
+    }
+
     /// Creates and revokes API tokens.
     pub fn can_manage_tokens(&self) -> bool {
         self.role == Role::Admin
@@ -442,6 +506,40 @@ mod tests {
             Principal::person(Role::Auditor, "a").claim_owner(None, free),
             Err(AppError::Forbidden("auditors change nothing"))
         ));
+    }
+
+    #[test]
+    fn exceptions_are_asked_by_the_records_owner_and_decided_by_admins() {
+        let bob = owner("bob@acme.example");
+        let bobs = Ownership {
+            owner: Some("Bob@acme.example"),
+            parent_owner: None,
+        };
+        let bobs_key = Ownership {
+            owner: None,
+            parent_owner: Some("bob@acme.example"),
+        };
+        let alices = Ownership {
+            owner: Some("alice@acme.example"),
+            parent_owner: None,
+        };
+        assert!(bob.can_request_exception(bobs) && bob.can_request_exception(bobs_key));
+        assert!(!bob.can_request_exception(alices));
+        assert!(
+            !bob.can_request_exception(Ownership::default()),
+            "an unowned record is claimed first"
+        );
+        let auditor = Principal::person(Role::Auditor, "a");
+        assert!(matches!(
+            auditor.require_request_exception(bobs),
+            Err(AppError::Forbidden("auditors change nothing"))
+        ));
+        assert!(Principal::bootstrap().can_request_exception(alices));
+        assert!(Principal::bootstrap().can_decide_exceptions());
+        assert!(!auditor.can_decide_exceptions() && auditor.can_see_exception_requests());
+        assert!(!bob.can_decide_exceptions() && !bob.can_see_exception_requests());
+        assert!(!bob.can_remediate() && !auditor.can_remediate());
+        assert!(Principal::bootstrap().can_remediate());
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub struct IdentityView {
     pub can_name_owner: bool,
     /// Who can assume it, for a role with a trust policy (AWS).
     pub trust: Option<TrustView>,
+    /// The remediation its connector offers, for those who may remediate.
+    pub remediation: Option<crate::remediate::RemediationOffer>,
+    /// Exception requests on it, and whether the principal may ask for one.
+    pub exceptions: crate::exception_requests::RecordExceptions,
 }
 
 /// A role's trust policy: who can assume it in plain words, and the document as stored.
@@ -101,7 +105,7 @@ pub use roster_store::entity::sync_run::Model as SyncRun;
 
 impl Roster {
     /// A reader of the inventory with the evaluation context of the store's current state.
-    async fn reader(&self) -> Result<InventoryReader<'_>, AppError> {
+    pub(crate) async fn reader(&self) -> Result<InventoryReader<'_>, AppError> {
         let ctx = self.contexts.get(&self.store).await?;
         Ok(InventoryReader::with_context(
             &self.store,
@@ -232,6 +236,12 @@ impl Roster {
         // Who may claim is decided on the whole record; what is shown of its parent and
         // credentials, only as far as the principal may see them.
         let can_claim = p.can_claim(Ownership::of(&item, parent.as_ref()));
+        let exceptions = self
+            .record_exceptions(p, &item, Ownership::of(&item, parent.as_ref()), now)
+            .await?;
+        let remediation = self
+            .remediation_offer(p, &item.connector, &item.resource_type)
+            .await;
         let parent = parent.filter(|pi| p.visible(Ownership::of(pi, None)));
         let children = self
             .store
@@ -284,6 +294,8 @@ impl Roster {
             can_claim,
             can_name_owner: p.can_name_owner(),
             trust,
+            remediation,
+            exceptions,
             item,
             parent,
             children,

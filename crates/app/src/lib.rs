@@ -11,6 +11,7 @@ pub mod config;
 pub mod csv_cell;
 pub mod doctor;
 pub mod error;
+pub mod exception_requests;
 pub mod inbox;
 pub mod inventory;
 pub mod inventory_csv;

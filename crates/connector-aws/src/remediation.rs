@@ -25,6 +25,10 @@ impl Remediator for AwsConnector {
         (action == "delete").then_some("deactivate")
     }
 
+    fn execution_off(&self) -> Option<String> {
+        roster_connector_sdk::execution_off(self.config().remediation.enabled)
+    }
+
     async fn remediate(
         &self,
         req: &RemediationRequest<'_>,

@@ -43,6 +43,10 @@ impl Remediator for GcpConnector {
         (action == "delete").then_some("disable")
     }
 
+    fn execution_off(&self) -> Option<String> {
+        roster_connector_sdk::execution_off(self.remediation.enabled)
+    }
+
     async fn remediate(
         &self,
         req: &RemediationRequest<'_>,

@@ -357,6 +357,10 @@ impl Remediator for GithubConnector {
         None
     }
 
+    fn execution_off(&self) -> Option<String> {
+        roster_connector_sdk::execution_off(self.remediation.enabled)
+    }
+
     async fn remediate(
         &self,
         req: &RemediationRequest<'_>,

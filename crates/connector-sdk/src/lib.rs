@@ -26,7 +26,10 @@ pub use http_client::{
 pub use item::decode_item;
 pub use pagination::{Fingerprint, PageCursor, PageGuard, PageLimit};
 pub use rate_limit::RateLimitInfo;
-pub use remediation::{RemediationError, RemediationOutcome, RemediationRequest, Remediator};
+pub use remediation::{
+    ENABLE_REMEDIATION, RemediationError, RemediationOutcome, RemediationRequest, Remediator,
+    execution_off,
+};
 pub use validator_cache::{
     CachedResponse, PathPattern, ValidatorCache, ValidatorChanges, ValidatorLimits,
 };

@@ -46,13 +46,19 @@ impl RemediationRequest<'_> {
             )));
         }
         if self.execute && !enabled {
-            return Err(RemediationError::Disabled(
-                "set `enabled = true` under `[connectors.remediation]` to allow it (a dry run works without)"
-                    .into(),
-            ));
+            return Err(RemediationError::Disabled(ENABLE_REMEDIATION.into()));
         }
         Ok(())
     }
+}
+
+/// Why a real run is refused while a connector's remediation is not enabled.
+pub const ENABLE_REMEDIATION: &str =
+    "set `enabled = true` under `[connectors.remediation]` to allow it (a dry run works without)";
+
+/// [`Remediator::execution_off`] for a connector whose configuration says `enabled`.
+pub fn execution_off(enabled: bool) -> Option<String> {
+    (!enabled).then(|| ENABLE_REMEDIATION.to_owned())
 }
 
 /// What happened, or would happen on a dry run.
@@ -84,6 +90,10 @@ pub trait Remediator: Send + Sync {
 
     /// The action whose execution must precede `action` (its grace period counts from it).
     fn previous_stage(&self, action: &str) -> Option<&'static str>;
+
+    /// `None` when the configuration lets a real run change the platform; otherwise why not,
+    /// in words (a dry run always may). Faces say so before anyone asks.
+    fn execution_off(&self) -> Option<String>;
 
     async fn remediate(
         &self,

@@ -9,6 +9,9 @@ use crate::SyntheticConnector;
 
 const ACTIONS: &[&str] = &["revoke"];
 
+/// Why nothing is ever carried out here.
+const SAMPLE_ONLY: &str = "this is sample data: there is no platform to change";
+
 #[async_trait]
 impl Remediator for SyntheticConnector {
     fn actions(&self, _resource_type: &str) -> &'static [&'static str] {
@@ -17,6 +20,10 @@ impl Remediator for SyntheticConnector {
 
     fn previous_stage(&self, _action: &str) -> Option<&'static str> {
         None
+    }
+
+    fn execution_off(&self) -> Option<String> {
+        Some(SAMPLE_ONLY.to_owned())
     }
 
     async fn remediate(
@@ -30,9 +37,7 @@ impl Remediator for SyntheticConnector {
             )));
         }
         if req.execute {
-            return Err(RemediationError::Disabled(
-                "this is sample data: there is no platform to change".into(),
-            ));
+            return Err(RemediationError::Disabled(SAMPLE_ONLY.into()));
         }
         let r = req.record;
         Ok(RemediationOutcome {

@@ -5,6 +5,7 @@
 pub mod campaign;
 pub mod credential_fingerprint;
 pub mod directory;
+pub mod exception_request;
 pub mod inventory;
 pub mod model;
 pub mod ownership;

@@ -457,6 +457,14 @@ impl Store {
         Ok(())
     }
 
+    /// One event by its id.
+    pub async fn audit_event(&self, id: i64) -> Result<AuditEvent, StoreError> {
+        audit_event::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("audit event {id}")))
+    }
+
     /// Events about `target` with `action`, newest first.
     pub async fn audit_events_for(
         &self,

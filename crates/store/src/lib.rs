@@ -10,6 +10,7 @@ pub mod convert;
 pub mod entity;
 pub mod error;
 pub mod evaluation;
+pub mod exception_requests;
 pub mod http_validators;
 pub mod ingest;
 pub mod inventory;

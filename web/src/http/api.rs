@@ -118,3 +118,37 @@ pub async fn claim(
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"id": id, "owner": claimed.owner})))
 }
+
+/// POST /api/v1/identities/{id}/exception-requests: asks for a policy exception for one
+/// current finding (the record's owner or an admin), as a form or a JSON body with `rule`,
+/// `reason` and `expires` (`YYYY-MM-DD`). 201 with the request; an admin decides it on
+/// `/exceptions`.
+pub async fn request_exception(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: actix_web::Either<
+        web::Json<super::identity::ExceptionRequestForm>,
+        web::Form<super::identity::ExceptionRequestForm>,
+    >,
+) -> Result<HttpResponse, WebError> {
+    let s = require_session(&req, &state)?;
+    let id = parse_record_id(&path)?;
+    let form = body.into_inner();
+    let ask = form.ask()?;
+    let r = state
+        .roster
+        .request_exception(&s.principal, id, &ask, Utc::now())
+        .await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({
+        "id": r.id,
+        "record": id,
+        "rule": r.rule,
+        "reason": r.reason,
+        "expires": r.expires_on,
+        "owner": r.owner,
+        "state": r.state,
+        "requested_by": r.requested_by,
+        "requested_at": r.requested_at,
+    })))
+}

@@ -1,12 +1,16 @@
 //! One identity (or credential): what it is, the findings that made its tier with their
 //! evidence, the privileges behind the summary, its owner and where that came from, its
 //! credentials, and its history across syncs. Owners may open what they own and what nobody
-//! owns; claiming is a form on this page.
+//! owns; claiming is a form on this page, and so are asking for a policy exception (the owner
+//! or an admin) and an admin's remediation dry run (executing stays with the CLI and the API).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
 use roster_core::InventoryItem;
+
+use roster_app::exception_requests::{ExceptionAsk, RecordExceptions};
+use roster_app::remediate::{PlanOutcome, RemediationOffer, RemediationPlan};
 
 use super::AppState;
 use super::api::parse_record_id;
@@ -45,12 +49,58 @@ struct IdentityPage {
     trust: Option<roster_app::inventory::TrustView>,
     /// The campaign scope of this one record ("review this identity now").
     review_scope: String,
+    /// The remediation its connector offers (admins).
+    remediation: Option<RemediationOffer>,
+    /// A dry run's plan, after one was asked from this page.
+    plan: Option<PlanShown>,
+    exceptions: RecordExceptions,
+    /// Set after an exception was asked for.
+    requested: bool,
+}
+
+/// A remediation run as the page shows it.
+pub struct PlanShown {
+    pub action: String,
+    pub at: String,
+    pub actor: String,
+    pub dry_run: bool,
+    /// `planned`, `refused`, `off` or `failed`.
+    pub outcome: &'static str,
+    /// The summary, or the refusal in words.
+    pub text: String,
+    pub calls: Vec<String>,
+}
+
+impl PlanShown {
+    fn of(p: RemediationPlan) -> Self {
+        let (outcome, text, calls) = match p.outcome {
+            PlanOutcome::Planned { summary, calls } => ("planned", summary, calls),
+            PlanOutcome::Refused(why) => ("refused", why, Vec::new()),
+            PlanOutcome::Off(why) => ("off", why, Vec::new()),
+            PlanOutcome::Failed(why) => {
+                ("failed", format!("the connector failed: {why}"), Vec::new())
+            }
+        };
+        PlanShown {
+            action: p.action,
+            at: p.at.format(FMT).to_string(),
+            actor: p.actor,
+            dry_run: p.dry_run,
+            outcome,
+            text,
+            calls,
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
 pub struct IdentityQuery {
     /// Set after a claim, to say so.
     claimed: Option<String>,
+    /// The audit event of a remediation dry run asked from this page, to show its plan.
+    plan: Option<i64>,
+    /// Set after an exception request, to say so.
+    requested: Option<String>,
 }
 
 const FMT: &str = "%Y-%m-%d %H:%M";
@@ -67,6 +117,16 @@ pub async fn identity(
         .roster
         .identity(&session.principal, id, Utc::now())
         .await?;
+    // Only for those offered remediation: anyone else's page ignores the parameter.
+    let plan = match query.plan.filter(|_| v.remediation.is_some()) {
+        Some(event) => Some(PlanShown::of(
+            state
+                .roster
+                .remediation_plan(&session.principal, id, event)
+                .await?,
+        )),
+        None => None,
+    };
     let timeline = v
         .timeline
         .into_iter()
@@ -117,6 +177,10 @@ pub async fn identity(
         tier_reason: state.roster.policy().tier_reason(&v.item.findings),
         trust: v.trust,
         review_scope: format!("id={}", v.item.id),
+        remediation: v.remediation,
+        plan,
+        exceptions: v.exceptions,
+        requested: query.requested.is_some(),
         item: v.item,
         parent: v.parent,
         children: v.children,
@@ -160,5 +224,82 @@ pub async fn claim_form(
         .await?;
     Ok(HttpResponse::SeeOther()
         .insert_header(("Location", format!("/identities/{id}?claimed=1")))
+        .finish())
+}
+
+#[derive(serde::Deserialize)]
+pub struct DryRunForm {
+    /// One of the actions the record's connector offers.
+    action: String,
+}
+
+/// POST /identities/{id}/remediate (admins; CSRF-checked): a dry run of one action, then back
+/// to the page showing its plan. Nothing here carries it out.
+pub async fn remediate_dry_run(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<DryRunForm>,
+) -> Result<HttpResponse, WebError> {
+    let session = require_session(&req, &state)?;
+    let id = parse_record_id(&path)?;
+    let event = state
+        .roster
+        .remediation_dry_run(&session.principal, id, form.action.trim(), Utc::now())
+        .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            "Location",
+            format!("/identities/{id}?plan={event}#remediation"),
+        ))
+        .finish())
+}
+
+/// What an exception request form (or API call) says.
+#[derive(serde::Deserialize)]
+pub struct ExceptionRequestForm {
+    pub rule: String,
+    pub reason: String,
+    /// The last day it would apply, `YYYY-MM-DD`.
+    pub expires: String,
+}
+
+impl ExceptionRequestForm {
+    pub fn ask(&self) -> Result<ExceptionAsk<'_>, WebError> {
+        let expires =
+            chrono::NaiveDate::parse_from_str(self.expires.trim(), "%Y-%m-%d").map_err(|_| {
+                WebError::bad_request(format!(
+                    "expires: `{}` is not a date such as 2027-01-31",
+                    self.expires
+                ))
+            })?;
+        Ok(ExceptionAsk {
+            rule: &self.rule,
+            reason: &self.reason,
+            expires,
+        })
+    }
+}
+
+/// POST /identities/{id}/exception-requests (the record's owner or an admin; CSRF-checked):
+/// asks for an exception for one current finding, then back to the page.
+pub async fn request_exception_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<ExceptionRequestForm>,
+) -> Result<HttpResponse, WebError> {
+    let session = require_session(&req, &state)?;
+    let id = parse_record_id(&path)?;
+    let ask = form.ask()?;
+    state
+        .roster
+        .request_exception(&session.principal, id, &ask, Utc::now())
+        .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            "Location",
+            format!("/identities/{id}?requested=1#exceptions"),
+        ))
         .finish())
 }

@@ -9,6 +9,7 @@ mod campaigns;
 mod charts;
 mod dashboard;
 mod error;
+mod exceptions;
 mod identity;
 pub mod limit;
 pub(crate) mod oidc;
@@ -115,6 +116,19 @@ pub async fn serve(
                 "/identities/{id}/claim",
                 web::post().to(identity::claim_form),
             )
+            .route(
+                "/identities/{id}/remediate",
+                web::post().to(identity::remediate_dry_run),
+            )
+            .route(
+                "/identities/{id}/exception-requests",
+                web::post().to(identity::request_exception_form),
+            )
+            .route("/exceptions", web::get().to(exceptions::exceptions))
+            .route(
+                "/exceptions/{id}/decide",
+                web::post().to(exceptions::decide),
+            )
             .route("/sync-runs", web::get().to(sync_runs::sync_runs))
             .route("/tokens", web::get().to(tokens::tokens))
             .route("/tokens", web::post().to(tokens::create))
@@ -156,6 +170,10 @@ pub async fn serve(
             .route("/api/v1/identities", web::get().to(api::identities))
             .route("/api/v1/identities/{id}", web::get().to(api::identity))
             .route("/api/v1/identities/{id}/claim", web::post().to(api::claim))
+            .route(
+                "/api/v1/identities/{id}/exception-requests",
+                web::post().to(api::request_exception),
+            )
             .route("/audit", web::get().to(audit_log::audit_log))
             .route("/audit/export.csv", web::get().to(audit_log::export_csv))
             .route(

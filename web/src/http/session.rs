@@ -57,6 +57,8 @@ pub struct SignedIn {
     pub reviews: bool,
     /// Launching and closing campaigns.
     pub launches: bool,
+    /// The exception requests page.
+    pub exceptions: bool,
 }
 
 impl Session {
@@ -75,6 +77,7 @@ impl Session {
             manages_tokens: p.can_manage_tokens(),
             reviews: p.can_review(),
             launches: p.can_launch(),
+            exceptions: p.can_see_exception_requests(),
         }
     }
 }

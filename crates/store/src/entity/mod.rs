@@ -6,6 +6,7 @@ pub mod audit_event;
 pub mod campaign;
 pub mod campaign_decision;
 pub mod campaign_item;
+pub mod exception_request;
 pub mod http_validator;
 pub mod job_lease;
 pub mod listing;
