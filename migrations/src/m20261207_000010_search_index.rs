@@ -22,9 +22,9 @@ pub struct Migration;
 pub const POSTGRES_SEARCH_TEXT: &str = "lower(name || ' ' || external_id || ' ' || \
      coalesce(owner, '') || ' ' || scope)";
 
-/// SQLite's FTS5 table: `records_search MATCH '"word"'` finds the rowids of records holding
-/// `word` (3 or more characters; shorter words cannot be read from trigrams) in any of its
-/// columns, in any case.
+/// SQLite's FTS5 table: `records_search MATCH 't : "word"'` finds the rowids of records holding
+/// `word` (3 or more characters; shorter words cannot be read from trigrams) in any of the four
+/// columns, in any case; `tier : "high"` those whose stored tier is `high`.
 pub const SQLITE_SEARCH_TABLE: &str = "records_search";
 
 /// A record's searchable text: the four columns joined by a space (a search word never holds
@@ -38,21 +38,25 @@ fn sqlite_text(row: &str) -> String {
 
 fn sqlite_up() -> Vec<String> {
     let add = format!(
-        "INSERT INTO records_search (rowid, t) VALUES (NEW.id, {});",
+        "INSERT INTO records_search (rowid, t, tier) VALUES (NEW.id, {}, NEW.tier);",
         sqlite_text("NEW")
     );
     let remove = format!(
-        "INSERT INTO records_search (records_search, rowid, t) VALUES ('delete', OLD.id, {});",
+        "INSERT INTO records_search (records_search, rowid, t, tier) \
+         VALUES ('delete', OLD.id, {}, OLD.tier);",
         sqlite_text("OLD")
     );
     vec![
         // The index's content: FTS5 reads it to rebuild and to check itself, and stores only
         // trigrams and rowids. `columnsize=0`: no per-row size table (no ranking is done).
+        // The stored tier is a column of its own, so that a search in risk order intersects
+        // the words with a tier inside the index instead of reading rows to test their tier.
         format!(
-            "CREATE VIEW IF NOT EXISTS records_search_text AS SELECT id, {} AS t FROM records",
+            "CREATE VIEW IF NOT EXISTS records_search_text AS \
+             SELECT id, {} AS t, tier FROM records",
             sqlite_text("records")
         ),
-        "CREATE VIRTUAL TABLE IF NOT EXISTS records_search USING fts5(t, \
+        "CREATE VIRTUAL TABLE IF NOT EXISTS records_search USING fts5(t, tier, \
          content='records_search_text', content_rowid='id', tokenize='trigram', columnsize=0)"
             .to_owned(),
         // Records stored before this migration.
@@ -63,10 +67,10 @@ fn sqlite_up() -> Vec<String> {
         ),
         format!(
             "CREATE TRIGGER IF NOT EXISTS records_search_update \
-             AFTER UPDATE OF id, name, external_id, owner, scope ON records \
+             AFTER UPDATE OF id, name, external_id, owner, scope, tier ON records \
              WHEN OLD.id IS NOT NEW.id OR OLD.name IS NOT NEW.name \
                OR OLD.external_id IS NOT NEW.external_id OR OLD.owner IS NOT NEW.owner \
-               OR OLD.scope IS NOT NEW.scope \
+               OR OLD.scope IS NOT NEW.scope OR OLD.tier IS NOT NEW.tier \
              BEGIN {remove} {add} END"
         ),
         format!(

@@ -189,14 +189,26 @@ impl InventoryFilter {
         if backend == DbBackend::Postgres {
             return None;
         }
-        let phrases: Vec<String> = self
+        let mut phrases: Vec<String> = self
             .search
             .as_deref()?
             .split_whitespace()
             .filter(|w| indexed_word(w))
-            .map(|w| format!("\"{}\"", w.to_lowercase().replace('"', "\"\"")))
+            .map(|w| format!("t : \"{}\"", w.to_lowercase().replace('"', "\"\"")))
             .collect();
-        (!phrases.is_empty()).then(|| phrases.join(" "))
+        if phrases.is_empty() {
+            return None;
+        }
+        // A tier every row must have (not one OR'd with the rows due for a new evaluation):
+        // intersected inside the index. The tier names are fixed identifiers.
+        let stored_tier = self.evaluated.as_ref().and_then(|e| {
+            e.tier
+                .filter(|_| e.due.as_ref().is_some_and(|d| d.is_empty()))
+        });
+        if let Some(tier) = self.tier.or(stored_tier) {
+            phrases.push(format!("tier : \"{}\"", tier.as_str()));
+        }
+        Some(phrases.join(" AND "))
     }
 
     /// A SELECT over `records` narrowed to this filter (and `extra`), after the id `after`, in
@@ -390,14 +402,17 @@ impl Store {
             let mut listed = filter.clone();
             listed.evaluated = None;
             let mut rows = self
-                .page_where(&matching, Condition::all(), after, limit)
+                .page_where(&matching, Condition::all(), after, limit, true)
                 .await?;
+            // The listed ids are few: each is looked up in a search's index, which is not
+            // walked for them.
             let listed_rows = self
                 .page_where(
                     &listed,
                     Condition::all().add(record::Column::Id.is_in(due.iter().copied())),
                     after,
                     limit,
+                    false,
                 )
                 .await?;
             rows.extend(listed_rows);
@@ -406,7 +421,7 @@ impl Store {
             rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             return Ok(rows);
         }
-        self.page_where(filter, Condition::all(), after, limit)
+        self.page_where(filter, Condition::all(), after, limit, true)
             .await
     }
 
@@ -416,9 +431,10 @@ impl Store {
         extra: Condition,
         after: Option<i64>,
         limit: u64,
+        drive: bool,
     ) -> Result<Vec<record::Model>, StoreError> {
         let backend = self.db.get_database_backend();
-        let mut q = filter.select(records_without_raw(), backend, extra, after, true, true);
+        let mut q = filter.select(records_without_raw(), backend, extra, after, true, drive);
         q.limit(limit);
         Ok(record::Entity::find()
             .from_raw_sql(backend.build(&q))

@@ -721,7 +721,7 @@ async fn the_search_index_follows_every_write() {
             RecordId::derive("c", &a.key).0,
             RecordId::derive("c", &b.key).0,
         );
-        let mut both = vec![ida, idb];
+        let mut both = [ida, idb];
         both.sort_unstable();
         assert_eq!(
             (first[0].id, second[0].id),
@@ -747,9 +747,24 @@ async fn the_search_index_follows_every_write() {
             .unwrap();
         assert_eq!(among.iter().map(|r| r.id).collect::<Vec<_>>(), vec![ida]);
 
+        // A search within a stored tier (the index holds the tier too).
+        let within = |q: &str, tier: Tier| {
+            let f = InventoryFilter {
+                search: Some(q.into()),
+                tier: Some(tier),
+                ..Default::default()
+            };
+            async move { s.inventory_count(&f).await.unwrap() }
+        };
+        let tier_a = |stored: String| -> Tier { stored.parse().unwrap() };
+        let before = tier_a(s.record(ida).await.unwrap().tier);
+        assert_eq!(within("payments", before).await, 1, "{}", ts.backend);
+        assert_eq!(within("payments", Tier::Critical).await, 0);
+
         let run2 = s.begin_sync_run(t(4), &["c".into()], "test").await.unwrap();
         a.name = "deploy-billing".into();
         a.owner = Some("bob@acme.example".into());
+        a.privilege = Privilege::Read;
         s.write_records(run2, t(4), &[row(a.clone(), Change::Changed)])
             .await
             .unwrap();
@@ -757,6 +772,15 @@ async fn the_search_index_follows_every_write() {
         assert_eq!(found("billing").await, 1, "the new name");
         assert_eq!(found("alice").await, 0, "the old owner");
         assert_eq!(found("bob@").await, 1, "the new owner");
+        let after = tier_a(s.record(ida).await.unwrap().tier);
+        assert_ne!(before, after, "read-only lowers the tier");
+        assert_eq!(
+            within("billing", after).await,
+            1,
+            "{}: the new tier",
+            ts.backend
+        );
+        assert_eq!(within("billing", before).await, 0, "not the old one");
 
         for syntax in [
             "\"",
