@@ -146,7 +146,7 @@ impl StoredEvaluationFilter {
         if let Some(t) = self.tier {
             // A literal, not a bound value: only then can SQLite use the partial index of
             // `critical` records. The tier names are fixed identifiers.
-            matches = matches.add(Expr::cust(format!("tier = '{}'", t.as_str())));
+            matches = matches.add(Expr::cust(format!("records.tier = '{}'", t.as_str())));
         }
         for group in &self.rules_any {
             let mut any = Condition::any();

@@ -760,6 +760,32 @@ async fn the_search_index_follows_every_write() {
         let before = tier_a(s.record(ida).await.unwrap().tier);
         assert_eq!(within("payments", before).await, 1, "{}", ts.backend);
         assert_eq!(within("payments", Tier::Critical).await, 0);
+        // The same through the stored-evaluation filter (the inventory's own), with nothing
+        // due: the tier is read inside the index, and named apart from the index's own column.
+        let stored = |tier: Tier| InventoryFilter {
+            search: Some("payments".into()),
+            evaluated: Some(roster_store::StoredEvaluationFilter {
+                as_of: t(3),
+                tier: Some(tier),
+                rules_any: vec![],
+                due: Some(vec![]),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            s.inventory_count(&stored(before)).await.unwrap(),
+            1,
+            "{}",
+            ts.backend
+        );
+        assert_eq!(
+            s.inventory_page(&stored(before), None, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(s.inventory_count(&stored(Tier::Low)).await.unwrap(), 0);
 
         let run2 = s.begin_sync_run(t(4), &["c".into()], "test").await.unwrap();
         a.name = "deploy-billing".into();
