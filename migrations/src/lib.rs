@@ -31,7 +31,9 @@ mod m20261207_000010_search_index;
 
 /// What the inventory search reads (see the migration that builds the index).
 pub mod search_index {
-    pub use crate::m20261207_000010_search_index::{POSTGRES_SEARCH_TEXT, SQLITE_SEARCH_TABLE};
+    pub use crate::m20261207_000010_search_index::{
+        POSTGRES_SEARCH_TEXT, SQLITE_SEARCH_TABLE, sqlite_text,
+    };
 }
 
 pub struct Migrator;

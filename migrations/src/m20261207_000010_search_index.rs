@@ -29,7 +29,7 @@ pub const SQLITE_SEARCH_TABLE: &str = "records_search";
 
 /// A record's searchable text: the four columns joined by a space (a search word never holds
 /// one, so no match spans two columns). One column costs the sync a third less than four.
-fn sqlite_text(row: &str) -> String {
+pub fn sqlite_text(row: &str) -> String {
     format!(
         "{row}.name || ' ' || {row}.external_id || ' ' || coalesce({row}.owner, '') || ' ' || \
          {row}.scope"
@@ -51,9 +51,13 @@ fn sqlite_up() -> Vec<String> {
         // trigrams and rowids. `columnsize=0`: no per-row size table (no ranking is done).
         // The stored tier is a column of its own, so that a search in risk order intersects
         // the words with a tier inside the index instead of reading rows to test their tier.
+        // Records waiting to be indexed are left out, so that the index's own check and
+        // rebuild agree with what it is meant to hold at every commit.
+        "CREATE TABLE IF NOT EXISTS search_pending (id INTEGER PRIMARY KEY)".to_owned(),
         format!(
             "CREATE VIEW IF NOT EXISTS records_search_text AS \
-             SELECT id, {} AS t, tier FROM records",
+             SELECT id, {} AS t, tier FROM records \
+             WHERE id NOT IN (SELECT id FROM search_pending)",
             sqlite_text("records")
         ),
         "CREATE VIRTUAL TABLE IF NOT EXISTS records_search USING fts5(t, tier, \
@@ -61,21 +65,33 @@ fn sqlite_up() -> Vec<String> {
             .to_owned(),
         // Records stored before this migration.
         "INSERT INTO records_search (records_search) VALUES ('rebuild')".to_owned(),
-        format!(
-            "CREATE TRIGGER IF NOT EXISTS records_search_insert AFTER INSERT ON records \
-             BEGIN {add} END"
-        ),
+        // New records wait in `search_pending` and are indexed in bulk when their sync run
+        // ends (or by the server's next refresh after a crash): FTS5 costs about half as much
+        // per row that way as row by row in each batch, and searches read the waiting rows
+        // beside the index, so nothing is ever missing from a search.
+        "CREATE TRIGGER IF NOT EXISTS records_search_insert AFTER INSERT ON records \
+         BEGIN INSERT OR IGNORE INTO search_pending (id) VALUES (NEW.id); END"
+            .to_owned(),
+        // An indexed record's change is indexed at once; a waiting one is indexed as it
+        // stands when its turn comes.
         format!(
             "CREATE TRIGGER IF NOT EXISTS records_search_update \
              AFTER UPDATE OF id, name, external_id, owner, scope, tier ON records \
-             WHEN OLD.id IS NOT NEW.id OR OLD.name IS NOT NEW.name \
+             WHEN (OLD.id IS NOT NEW.id OR OLD.name IS NOT NEW.name \
                OR OLD.external_id IS NOT NEW.external_id OR OLD.owner IS NOT NEW.owner \
-               OR OLD.scope IS NOT NEW.scope OR OLD.tier IS NOT NEW.tier \
+               OR OLD.scope IS NOT NEW.scope OR OLD.tier IS NOT NEW.tier) \
+               AND NOT EXISTS (SELECT 1 FROM search_pending WHERE id = OLD.id) \
              BEGIN {remove} {add} END"
         ),
         format!(
             "CREATE TRIGGER IF NOT EXISTS records_search_delete AFTER DELETE ON records \
-             BEGIN {remove} END"
+             BEGIN \
+               INSERT INTO records_search (records_search, rowid, t, tier) \
+                 SELECT 'delete', OLD.id, {}, OLD.tier \
+                 WHERE NOT EXISTS (SELECT 1 FROM search_pending WHERE id = OLD.id); \
+               DELETE FROM search_pending WHERE id = OLD.id; \
+             END",
+            sqlite_text("OLD")
         ),
     ]
 }
@@ -86,6 +102,7 @@ const SQLITE_DOWN: &[&str] = &[
     "DROP TRIGGER IF EXISTS records_search_delete",
     "DROP TABLE IF EXISTS records_search",
     "DROP VIEW IF EXISTS records_search_text",
+    "DROP TABLE IF EXISTS search_pending",
 ];
 
 fn postgres_up() -> Vec<String> {

@@ -158,22 +158,37 @@ fn search_condition(q: &str, backend: DbBackend) -> Condition {
                 ));
             }
             _ if indexed_word(&word) => {}
-            _ => {
-                let within = containing(&word);
-                let mut any = Condition::any();
-                for column in [
-                    record::Column::Name,
-                    record::Column::ExternalId,
-                    record::Column::Owner,
-                    record::Column::Scope,
-                ] {
-                    any = any.add(lower((record::Entity, column)).like(within.clone()));
-                }
-                c = c.add(any);
-            }
+            _ => c = c.add(word_in_columns(&word)),
         }
     }
     c
+}
+
+/// `word` (lowercased) inside the name, external id, owner or scope, compared column by column.
+fn word_in_columns(word: &str) -> Condition {
+    let within = containing(word);
+    let mut any = Condition::any();
+    for column in [
+        record::Column::Name,
+        record::Column::ExternalId,
+        record::Column::Owner,
+        record::Column::Scope,
+    ] {
+        any = any.add(lower((record::Entity, column)).like(within.clone()));
+    }
+    any
+}
+
+/// How a SQLite search with indexed words reads its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SearchRead {
+    /// The FTS5 table drives the read, in rowid order.
+    Index,
+    /// The records waiting to be indexed (`search_pending`) drive it, each word compared
+    /// column by column.
+    Pending,
+    /// Given ids: each looked up in the index, or among the waiting records.
+    Lookup,
 }
 
 /// Whether SQLite's trigram index can find `word` (3 characters or more).
@@ -211,11 +226,24 @@ impl InventoryFilter {
         Some(phrases.join(" AND "))
     }
 
+    /// The search words the index can find, lowercased (SQLite; none on PostgreSQL).
+    fn indexed_words(&self) -> Vec<String> {
+        self.search
+            .as_deref()
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter(|w| indexed_word(w))
+            .map(str::to_lowercase)
+            .collect()
+    }
+
     /// A SELECT over `records` narrowed to this filter (and `extra`), after the id `after`, in
-    /// id order when `ordered`. With SQLite search words and `drive` the FTS5 table drives the read in its
-    /// rowid order (a cross join keeps it outside): a page stops after its rows, and a word
-    /// that matches nothing reads nothing. As `id IN (SELECT rowid …)` SQLite collected every
-    /// match first: 0.4 s for a word every record holds, at a million records.
+    /// id order when `ordered`. With SQLite search words, `read` says where the rows come from:
+    /// the FTS5 table driving the read in its rowid order (a cross join keeps it outside: a page
+    /// stops after its rows, and a word that matches nothing reads nothing; as
+    /// `id IN (SELECT rowid …)` SQLite collected every match first, 0.4 s for a word every
+    /// record holds at a million records), the records still waiting to be indexed, or given
+    /// ids looked up in either.
     fn select(
         &self,
         select: sea_orm::Select<record::Entity>,
@@ -223,7 +251,7 @@ impl InventoryFilter {
         extra: Condition,
         after: Option<i64>,
         ordered: bool,
-        drive: bool,
+        read: SearchRead,
     ) -> sea_orm::sea_query::SelectStatement {
         use roster_migrations::search_index::SQLITE_SEARCH_TABLE;
         use sea_orm::QueryTrait;
@@ -232,20 +260,49 @@ impl InventoryFilter {
             .filter(self.condition(backend))
             .filter(extra)
             .into_query();
-        let id = match self.search_match(backend) {
-            None => Expr::col((record::Entity, record::Column::Id)),
-            // A few known ids: each is looked up in the index, not the index walked.
-            Some(matching) if !drive => {
-                q.and_where(Expr::cust_with_values(
-                    format!(
-                        "EXISTS (SELECT 1 FROM {SQLITE_SEARCH_TABLE} WHERE \
-                         {SQLITE_SEARCH_TABLE} MATCH ? AND rowid = \"records\".\"id\")"
-                    ),
-                    [matching],
-                ));
+        let waiting_matches = || {
+            let mut all = Condition::all();
+            for word in self.indexed_words() {
+                all = all.add(word_in_columns(&word));
+            }
+            all
+        };
+        let id = match (self.search_match(backend), read) {
+            (None, _) => Expr::col((record::Entity, record::Column::Id)),
+            (Some(matching), SearchRead::Lookup) => {
+                q.cond_where(
+                    Condition::any()
+                        .add(Expr::cust_with_values(
+                            format!(
+                                "EXISTS (SELECT 1 FROM {SQLITE_SEARCH_TABLE} WHERE \
+                                 {SQLITE_SEARCH_TABLE} MATCH ? AND rowid = \"records\".\"id\")"
+                            ),
+                            [matching],
+                        ))
+                        .add(
+                            Condition::all()
+                                .add(Expr::cust(
+                                    "\"records\".\"id\" IN (SELECT id FROM search_pending)",
+                                ))
+                                .add(waiting_matches()),
+                        ),
+                );
                 Expr::col((record::Entity, record::Column::Id))
             }
-            Some(matching) => {
+            (Some(_), SearchRead::Pending) => {
+                let table = Alias::new("search_pending");
+                q.from_clear()
+                    .from(table.clone())
+                    .join(
+                        JoinType::CrossJoin,
+                        record::Entity,
+                        Expr::col((record::Entity, record::Column::Id))
+                            .equals((table.clone(), Alias::new("id"))),
+                    )
+                    .cond_where(waiting_matches());
+                Expr::col((table, Alias::new("id")))
+            }
+            (Some(matching), SearchRead::Index) => {
                 let table = Alias::new(SQLITE_SEARCH_TABLE);
                 let rowid = Expr::col((table.clone(), Alias::new("rowid")));
                 q.from_clear()
@@ -434,12 +491,35 @@ impl Store {
         drive: bool,
     ) -> Result<Vec<record::Model>, StoreError> {
         let backend = self.db.get_database_backend();
-        let mut q = filter.select(records_without_raw(), backend, extra, after, true, drive);
-        q.limit(limit);
-        Ok(record::Entity::find()
-            .from_raw_sql(backend.build(&q))
-            .all(&self.db)
-            .await?)
+        let reads: &[SearchRead] = match (filter.search_match(backend), drive) {
+            (None, _) => &[SearchRead::Index],
+            (Some(_), true) => &[SearchRead::Index, SearchRead::Pending],
+            (Some(_), false) => &[SearchRead::Lookup],
+        };
+        let mut rows = Vec::new();
+        for read in reads {
+            let mut q = filter.select(
+                records_without_raw(),
+                backend,
+                extra.clone(),
+                after,
+                true,
+                *read,
+            );
+            q.limit(limit);
+            rows.extend(
+                record::Entity::find()
+                    .from_raw_sql(backend.build(&q))
+                    .all(&self.db)
+                    .await?,
+            );
+        }
+        if reads.len() > 1 {
+            // Indexed and waiting records are apart: one page of each, merged in id order.
+            rows.sort_unstable_by_key(|r| r.id);
+            rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        }
+        Ok(rows)
     }
 
     /// How many records match `filter`, reading at most `cap + 1` of them: `cap + 1` means
@@ -465,24 +545,33 @@ impl Store {
     ) -> Result<u64, StoreError> {
         use sea_orm::sea_query::{Alias, Expr, Query};
         let backend = self.db.get_database_backend();
-        let ids = record::Entity::find()
-            .select_only()
-            .column(record::Column::Id);
-        let mut matching = filter.select(ids, backend, Condition::all(), None, false, true);
-        if let Some(limit) = limit {
-            matching.limit(limit);
-        }
-        // Counted over the (limited) read: sea-orm's own count drops a LIMIT.
-        let count = Query::select()
-            .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
-            .from_subquery(matching, Alias::new("matching"))
-            .to_owned();
-        let row = self.db.query_one(backend.build(&count)).await?;
-        let n: i64 = match row {
-            Some(r) => r.try_get("", "n")?,
-            None => 0,
+        let reads: &[SearchRead] = if filter.search_match(backend).is_some() {
+            &[SearchRead::Index, SearchRead::Pending]
+        } else {
+            &[SearchRead::Index]
         };
-        Ok(u64::try_from(n).unwrap_or(0))
+        let mut total = 0;
+        for read in reads {
+            let ids = record::Entity::find()
+                .select_only()
+                .column(record::Column::Id);
+            let mut matching = filter.select(ids, backend, Condition::all(), None, false, *read);
+            if let Some(limit) = limit {
+                matching.limit(limit);
+            }
+            // Counted over the (limited) read: sea-orm's own count drops a LIMIT.
+            let count = Query::select()
+                .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+                .from_subquery(matching, Alias::new("matching"))
+                .to_owned();
+            let row = self.db.query_one(backend.build(&count)).await?;
+            let n: i64 = match row {
+                Some(r) => r.try_get("", "n")?,
+                None => 0,
+            };
+            total += u64::try_from(n).unwrap_or(0);
+        }
+        Ok(total)
     }
 
     /// The records among `ids` that match `filter`, in id order.
@@ -500,7 +589,7 @@ impl Store {
                 Condition::all().add(record::Column::Id.is_in(chunk.iter().copied())),
                 None,
                 true,
-                false,
+                SearchRead::Lookup,
             );
             out.extend(
                 record::Entity::find()

@@ -47,3 +47,59 @@ impl Store {
         Ok(())
     }
 }
+
+/// How many waiting records one transaction indexes: the sync's writer and the web's decisions
+/// wait behind it, so it is kept to a second or two.
+const INDEX_CHUNK: i64 = 50_000;
+
+impl Store {
+    /// Indexes the records waiting in `search_pending` (written since the last time: a sync run
+    /// indexes what it wrote when it ends, and the server's refresh what a crashed run left),
+    /// in bulk, a chunk per transaction. Returns how many. A no-op on PostgreSQL, whose index
+    /// is kept by the server itself.
+    pub async fn index_pending_search(&self) -> Result<u64, StoreError> {
+        use roster_migrations::search_index::sqlite_text;
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            return Ok(0);
+        }
+        let mut indexed = 0;
+        loop {
+            let txn = self.begin_write().await?;
+            let last = txn
+                .query_one(Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    "SELECT MAX(id) AS last FROM \
+                     (SELECT id FROM search_pending ORDER BY id LIMIT ?)",
+                    [INDEX_CHUNK.into()],
+                ))
+                .await?
+                .and_then(|r| r.try_get::<Option<i64>>("", "last").ok().flatten());
+            let Some(last) = last else {
+                txn.commit().await?;
+                return Ok(indexed);
+            };
+            let done = txn
+                .execute(Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    format!(
+                        "INSERT INTO {SQLITE_SEARCH_TABLE} (rowid, t, tier) \
+                         SELECT records.id, {}, records.tier FROM search_pending \
+                         CROSS JOIN records ON records.id = search_pending.id \
+                         WHERE search_pending.id <= ?",
+                        sqlite_text("records")
+                    ),
+                    [last.into()],
+                ))
+                .await?
+                .rows_affected();
+            txn.execute(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "DELETE FROM search_pending WHERE id <= ?",
+                [last.into()],
+            ))
+            .await?;
+            txn.commit().await?;
+            indexed += done;
+        }
+    }
+}

@@ -700,6 +700,12 @@ async fn the_search_index_follows_every_write() {
         )
         .await
         .unwrap();
+        // Found while they wait to be indexed (SQLite), and once they are.
+        assert_eq!(found("PAYMENTS alice").await, 1, "{}: waiting", ts.backend);
+        assert_eq!(found("akia").await, 2, "{}: waiting", ts.backend);
+        let waiting = s.index_pending_search().await.unwrap();
+        assert_eq!(waiting, if s.is_postgres() { 0 } else { 2 });
+        assert_eq!(s.index_pending_search().await.unwrap(), 0, "nothing left");
         assert_eq!(found("PAYMENTS").await, 1, "{}", ts.backend);
         assert_eq!(found("ymen").await, 1, "inside a word");
         assert_eq!(found("akia").await, 2, "external ids");
@@ -871,6 +877,8 @@ fn any_search_text_runs() {
         s.write_records(run, t(3), &[row(r, Change::New)])
             .await
             .unwrap();
+        // Indexed, so that every search text goes through FTS5's query parser.
+        assert_eq!(s.index_pending_search().await.unwrap(), 1);
         s
     });
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {

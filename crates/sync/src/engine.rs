@@ -145,9 +145,12 @@ impl SyncEngine {
         let reevaluated = write_store
             .refresh_evaluations(&self.policy, &inputs, &touched, finished_at)
             .await?;
+        // What the run added, into the search index in bulk (with the tiers just stored).
+        let indexed = write_store.index_pending_search().await?;
         tracing::debug!(
             touched = touched.len(),
             reevaluated,
+            indexed,
             ms = refresh_started.elapsed().as_millis() as u64,
             "stored evaluations brought up to the end of the run"
         );

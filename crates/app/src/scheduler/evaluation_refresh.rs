@@ -39,6 +39,15 @@ pub async fn run(ctx: &JobContext, now: DateTime<Utc>) {
         tracing::debug!("evaluation refresh: a sync run is under way; skipped");
         return;
     }
+    // Records a crashed sync wrote but never indexed for search (searches read them anyway).
+    match ctx.roster.store.index_pending_search().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            records = n,
+            "records left unindexed were indexed for search"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot index records waiting for the search index"),
+    }
     match ctx.roster.store.evaluations_need_refresh(now).await {
         Ok(true) => {}
         Ok(false) => return,
