@@ -1143,7 +1143,7 @@ async fn an_owner_asks_for_an_exception_and_an_admin_approves_and_dry_runs_remed
     // The admin sees it waiting, on the identity page and on the list.
     let (_, _, page) = admin.fetch(&base, &format!("/identities/{mine}")).await;
     assert!(
-        page.contains("1 exception request(s) await a decision"),
+        page.contains("1 exception request awaits a decision"),
         "{page}"
     );
     let (_, _, list) = admin.fetch(&base, "/exceptions?state=proposed").await;
