@@ -897,3 +897,19 @@ fn any_search_text_runs() {
         })
         .unwrap();
 }
+
+/// A large write refreshes PostgreSQL's statistics (its search plans depend on them); a small
+/// one, or SQLite, does nothing.
+#[tokio::test]
+async fn a_large_write_refreshes_postgres_statistics() {
+    for ts in test_stores().await.unwrap() {
+        let s = &ts.store;
+        assert!(!s.analyze_after_bulk_write(9_999).await.unwrap());
+        assert_eq!(
+            s.analyze_after_bulk_write(10_000).await.unwrap(),
+            s.is_postgres(),
+            "{}",
+            ts.backend
+        );
+    }
+}

@@ -147,6 +147,10 @@ impl SyncEngine {
             .await?;
         // What the run added, into the search index in bulk (with the tiers just stored).
         let indexed = write_store.index_pending_search().await?;
+        // Statistics for the planner after a large write (PostgreSQL).
+        write_store
+            .analyze_after_bulk_write(counts.new + counts.changed)
+            .await?;
         tracing::debug!(
             touched = touched.len(),
             reevaluated,
