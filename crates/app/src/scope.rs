@@ -107,6 +107,27 @@ pub const MAX_LIMIT: usize = 1000;
 /// thousands of characters is refused by SQLite.
 pub const MAX_SEARCH: usize = 256;
 
+/// What a search from a page or the API must be: at most [`MAX_SEARCH`] characters, with at
+/// least one word of 3 or more. Shorter words cannot be read from the search index's trigrams;
+/// alone they are a scan of every record (about 6 s at a million, per request), beside a longer
+/// word they are looked for within what it finds.
+pub fn check_search(q: &str) -> Result<(), AppError> {
+    if q.chars().count() > MAX_SEARCH {
+        return Err(AppError::Invalid(format!(
+            "a search is at most {MAX_SEARCH} characters"
+        )));
+    }
+    let words: Vec<&str> = q.split_whitespace().collect();
+    if !words.is_empty() && words.iter().all(|w| w.chars().count() < 3) {
+        return Err(AppError::Invalid(format!(
+            "search for a word of at least 3 characters (`{q}` alone would read every record); \
+             shorter words are found beside a longer one, e.g. `{} sample`",
+            words[0]
+        )));
+    }
+    Ok(())
+}
+
 fn nonempty(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
@@ -192,13 +213,8 @@ impl Scope {
                 .map_err(|_| AppError::Invalid(format!("start={s}: expected a row number")))?,
         };
         let search = nonempty(&p.q).map(str::to_owned);
-        if search
-            .as_ref()
-            .is_some_and(|q| q.chars().count() > MAX_SEARCH)
-        {
-            return Err(AppError::Invalid(format!(
-                "a search is at most {MAX_SEARCH} characters"
-            )));
+        if let Some(q) = &search {
+            check_search(q)?;
         }
         Ok(Scope {
             id: nonempty(&p.id).map(parse_id).transpose()?.map(RecordId),
@@ -368,6 +384,20 @@ mod tests {
         assert!(s.stale && !s.orphaned);
         assert_eq!(Scope::from_query_string(&s.query_string()).unwrap(), s);
         assert_eq!(Scope::from_query_string("").unwrap(), Scope::default());
+    }
+
+    #[test]
+    fn a_search_needs_a_word_of_three_characters() {
+        assert!(Scope::from_query_string("?q=ci").is_err());
+        assert!(Scope::from_query_string("?q=ci+db").is_err());
+        assert!(Scope::from_query_string("?q=ci+bot").is_ok());
+        assert!(Scope::from_query_string("?q=bot").is_ok());
+        assert!(
+            Scope::from_query_string("?q=+").is_ok(),
+            "no words: no search"
+        );
+        let refused = check_search("zq").unwrap_err().to_string();
+        assert!(refused.contains("at least 3 characters"), "{refused}");
     }
 
     #[test]
