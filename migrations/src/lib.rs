@@ -36,6 +36,22 @@ pub mod search_index {
     };
 }
 
+/// Runs each statement of a migration written as SQL, in order (triggers, functions, virtual
+/// tables: what sea-query does not build).
+pub(crate) async fn run<S: AsRef<str>>(
+    manager: &SchemaManager<'_>,
+    statements: &[S],
+) -> Result<(), DbErr> {
+    use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
+    let db = manager.get_connection();
+    let backend = db.get_database_backend();
+    for sql in statements {
+        db.execute(Statement::from_string(backend, sql.as_ref().to_owned()))
+            .await?;
+    }
+    Ok(())
+}
+
 pub struct Migrator;
 
 #[async_trait::async_trait]

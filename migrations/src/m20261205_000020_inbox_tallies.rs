@@ -7,7 +7,9 @@
 //! launch's bulk insert adds one grouped upsert per statement, not one per row.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+use crate::run;
+use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -91,16 +93,6 @@ const SQLITE_DOWN: &[&str] = &[
     "DROP TRIGGER IF EXISTS campaign_items_tally_delete",
     "DROP TABLE IF EXISTS inbox_tallies",
 ];
-
-async fn run<S: AsRef<str>>(manager: &SchemaManager<'_>, statements: &[S]) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    let backend = db.get_database_backend();
-    for sql in statements {
-        db.execute(Statement::from_string(backend, sql.as_ref().to_owned()))
-            .await?;
-    }
-    Ok(())
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

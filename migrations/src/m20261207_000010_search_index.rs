@@ -12,6 +12,8 @@
 //!   PostgreSQL's contrib) gets no index: search stays correct, as a scan.
 
 use sea_orm_migration::prelude::*;
+
+use crate::run;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 #[derive(DeriveMigrationName)]
@@ -116,16 +118,6 @@ fn postgres_up() -> Vec<String> {
 }
 
 const POSTGRES_DOWN: &[&str] = &["DROP INDEX IF EXISTS records_search_trgm"];
-
-async fn run<S: AsRef<str>>(manager: &SchemaManager<'_>, statements: &[S]) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    let backend = db.get_database_backend();
-    for sql in statements {
-        db.execute(Statement::from_string(backend, sql.as_ref().to_owned()))
-            .await?;
-    }
-    Ok(())
-}
 
 /// Whether this PostgreSQL server can create `pg_trgm` (or has it already).
 async fn pg_trgm_available(manager: &SchemaManager<'_>) -> Result<bool, DbErr> {

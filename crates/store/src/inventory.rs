@@ -255,7 +255,7 @@ impl InventoryFilter {
     ) -> sea_orm::sea_query::SelectStatement {
         use roster_migrations::search_index::SQLITE_SEARCH_TABLE;
         use sea_orm::QueryTrait;
-        use sea_orm::sea_query::{Alias, Expr, JoinType, Order};
+        use sea_orm::sea_query::{Expr, Order};
         let mut q = select
             .filter(self.condition(backend))
             .filter(extra)
@@ -290,34 +290,15 @@ impl InventoryFilter {
                 Expr::col((record::Entity, record::Column::Id))
             }
             (Some(_), SearchRead::Pending) => {
-                let table = Alias::new("search_pending");
-                q.from_clear()
-                    .from(table.clone())
-                    .join(
-                        JoinType::CrossJoin,
-                        record::Entity,
-                        Expr::col((record::Entity, record::Column::Id))
-                            .equals((table.clone(), Alias::new("id"))),
-                    )
-                    .cond_where(waiting_matches());
-                Expr::col((table, Alias::new("id")))
+                q.cond_where(waiting_matches());
+                driven_by(&mut q, "search_pending", "id")
             }
             (Some(matching), SearchRead::Index) => {
-                let table = Alias::new(SQLITE_SEARCH_TABLE);
-                let rowid = Expr::col((table.clone(), Alias::new("rowid")));
-                q.from_clear()
-                    .from(table.clone())
-                    .join(
-                        JoinType::CrossJoin,
-                        record::Entity,
-                        Expr::col((record::Entity, record::Column::Id))
-                            .equals((table.clone(), Alias::new("rowid"))),
-                    )
-                    .and_where(Expr::cust_with_values(
-                        format!("{SQLITE_SEARCH_TABLE} MATCH ?"),
-                        [matching],
-                    ));
-                rowid
+                q.and_where(Expr::cust_with_values(
+                    format!("{SQLITE_SEARCH_TABLE} MATCH ?"),
+                    [matching],
+                ));
+                driven_by(&mut q, SQLITE_SEARCH_TABLE, "rowid")
             }
         };
         if let Some(after) = after {
@@ -328,6 +309,24 @@ impl InventoryFilter {
         }
         q
     }
+}
+
+/// Makes `table` (keyed by `key`, a record id) the outer loop of `q`, a SELECT over `records`:
+/// a cross join keeps SQLite from reordering it, so the read walks `table` in key order and
+/// stops at the page's end. Returns the key, to page and order by.
+fn driven_by(
+    q: &mut sea_orm::sea_query::SelectStatement,
+    table: &str,
+    key: &str,
+) -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::{Alias, Expr, JoinType};
+    let key = (Alias::new(table), Alias::new(key));
+    q.from_clear().from(Alias::new(table)).join(
+        JoinType::CrossJoin,
+        record::Entity,
+        Expr::col((record::Entity, record::Column::Id)).equals(key.clone()),
+    );
+    Expr::col(key)
 }
 
 /// What an inventory page reads of `raw`: not the platform's JSON (evaluation and the item never

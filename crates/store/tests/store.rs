@@ -903,13 +903,33 @@ fn any_search_text_runs() {
 #[tokio::test]
 async fn a_large_write_refreshes_postgres_statistics() {
     for ts in test_stores().await.unwrap() {
+        use sea_orm::{ConnectionTrait, Statement};
         let s = &ts.store;
+        // PostgreSQL's own record of it: `reltuples` is -1 until the table is first analysed.
+        let analysed = || async {
+            let row = s
+                .connection()
+                .query_one(Statement::from_string(
+                    s.backend(),
+                    "SELECT reltuples >= 0 AS done FROM pg_class WHERE relname = 'records'",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get::<bool>("", "done").unwrap()
+        };
         assert!(!s.analyze_after_bulk_write(9_999).await.unwrap());
+        if s.is_postgres() {
+            assert!(!analysed().await, "a fresh table, never analysed");
+        }
         assert_eq!(
             s.analyze_after_bulk_write(10_000).await.unwrap(),
             s.is_postgres(),
             "{}",
             ts.backend
         );
+        if s.is_postgres() {
+            assert!(analysed().await, "statistics taken");
+        }
     }
 }
