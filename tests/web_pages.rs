@@ -1030,16 +1030,7 @@ fn unescape(html: &str) -> String {
 
 /// POST a form and return the status and the `Location` it redirects to.
 async fn post_for_location(b: &mut Browser, url: &str, csrf: &str, form: &str) -> (u16, String) {
-    let resp = b
-        .http
-        .post(url)
-        .header("cookie", b.cookie_header())
-        .header("X-CSRF-Token", csrf)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form.to_owned())
-        .send()
-        .await
-        .unwrap();
+    let resp = b.post_form_response(url, csrf, form).await;
     let location = resp
         .headers()
         .get("location")

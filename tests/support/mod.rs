@@ -377,6 +377,18 @@ impl Browser {
 
     /// POST a form with the session's cookie and CSRF token: status and body.
     pub async fn post_form(&mut self, url: &str, csrf: &str, form: &str) -> (StatusCode, String) {
+        let resp = self.post_form_response(url, csrf, form).await;
+        let status = resp.status();
+        (status, resp.text().await.unwrap_or_default())
+    }
+
+    /// POST a form with the session's cookie and CSRF token: the response, cookies kept.
+    pub async fn post_form_response(
+        &mut self,
+        url: &str,
+        csrf: &str,
+        form: &str,
+    ) -> reqwest::Response {
         let resp = self
             .http
             .post(url)
@@ -388,8 +400,7 @@ impl Browser {
             .await
             .unwrap();
         self.keep_cookies(&resp);
-        let status = resp.status();
-        (status, resp.text().await.unwrap_or_default())
+        resp
     }
 
     /// GET `path` under `base`: status and body.
