@@ -172,6 +172,9 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<String>,
     /// A session ends after this many minutes without a request (default 30; 5 to 480).
     pub session_idle_minutes: u32,
+    /// On SIGTERM, how long requests and scheduled jobs in flight get to finish (default 25;
+    /// 1 to 600). Keep it below the orchestrator's own grace (Kubernetes: 30 s by default).
+    pub shutdown_grace_seconds: u32,
 }
 
 impl Default for ServerConfig {
@@ -181,6 +184,7 @@ impl Default for ServerConfig {
             public_url: "http://localhost:8080".into(),
             trusted_proxies: Vec::new(),
             session_idle_minutes: 30,
+            shutdown_grace_seconds: 25,
         }
     }
 }
@@ -637,6 +641,12 @@ impl Config {
             return Err(ConfigError::BadValue {
                 key: "server.session_idle_minutes".into(),
                 detail: "must be 5 to 480".into(),
+            });
+        }
+        if !(1..=600).contains(&self.server.shutdown_grace_seconds) {
+            return Err(ConfigError::BadValue {
+                key: "server.shutdown_grace_seconds".into(),
+                detail: "must be 1 to 600".into(),
             });
         }
         check_database_url(&self.database.url)?;

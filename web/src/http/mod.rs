@@ -18,8 +18,12 @@ mod session;
 mod sync_runs;
 mod tokens;
 
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
+use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use roster_app::Roster;
@@ -52,15 +56,71 @@ pub struct AppState {
     pub exports: Arc<tokio::sync::Semaphore>,
     /// Who has an export running (one each).
     pub exporting: pages::Exporting,
+    /// Set once the database is migrated and the scheduled jobs run, cleared when the server
+    /// begins to stop: `/readyz` answers 503 while it is unset.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// Where to listen.
+pub enum Listen<'a> {
+    /// Bind this address (its port may be 0).
+    Bind(&'a str),
+    /// A socket bound before the database was opened, that [`starting_server`] served.
+    Socket(TcpListener),
+}
+
+/// What answers while the database is opened and migrated (which can take minutes on a large
+/// one): `/healthz` 200, so a liveness probe does not restart the server mid-migration; every
+/// other path, `/readyz` included, 503. Signals are the caller's.
+pub fn starting_server(socket: &TcpListener) -> std::io::Result<Server> {
+    let server = HttpServer::new(|| {
+        App::new()
+            .route(
+                "/healthz",
+                web::get().to(|| async {
+                    HttpResponse::Ok()
+                        .content_type("text/plain")
+                        .body("ok (starting)")
+                }),
+            )
+            .default_service(web::to(|| async {
+                HttpResponse::ServiceUnavailable()
+                    .content_type("text/plain")
+                    .insert_header(("Retry-After", "5"))
+                    .body("starting: opening and migrating the database")
+            }))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    // A second descriptor of the same socket: connections that arrive between this server's
+    // stop and the app's start wait in its backlog instead of being refused.
+    .listen(socket.try_clone()?)?;
+    Ok(server.run())
 }
 
 /// Binds, calls `on_bound` with the bound address (the port may have been 0), then serves until
-/// the process is stopped.
+/// the process is stopped (SIGINT / SIGTERM, handled by actix).
 pub async fn serve(
     state: AppState,
     bind: &str,
     on_bound: impl FnOnce(std::net::SocketAddr),
 ) -> std::io::Result<()> {
+    let (server, addrs) = server(state, Listen::Bind(bind), None)?;
+    if let Some(addr) = addrs.first() {
+        on_bound(*addr);
+    }
+    server.await
+}
+
+/// The app's server, running, and the addresses it listens on. With `grace`, signals are the
+/// caller's, who stops the server through its handle; requests in flight then get `grace` to
+/// finish. Without, actix stops it on SIGINT / SIGTERM.
+pub fn server(
+    state: AppState,
+    listen: Listen<'_>,
+    grace: Option<Duration>,
+) -> std::io::Result<(Server, Vec<SocketAddr>)> {
     let state = web::Data::from(Arc::new(state));
     let server = HttpServer::new(move || {
         App::new()
@@ -181,13 +241,23 @@ pub async fn serve(
                 web::get().to(audit_events::audit_events),
             )
             .default_service(web::to(error::no_route))
-    })
-    .bind(bind)?;
-    if let Some(addr) = server.addrs().first() {
-        on_bound(*addr);
+    });
+    let mut server = match grace {
+        Some(g) => server.disable_signals().shutdown_timeout(g.as_secs()),
+        None => server,
+    };
+    let mut addrs = Vec::new();
+    match listen {
+        Listen::Bind(addr) => {
+            server = server.bind(addr)?;
+            addrs = server.addrs();
+        }
+        Listen::Socket(socket) => {
+            addrs.push(socket.local_addr()?);
+            server = server.listen(socket)?;
+        }
     }
-    server.run().await?;
-    Ok(())
+    Ok((server.run(), addrs))
 }
 
 /// Alive: the process answers. A handler panic (a bug, answered 500) is counted here rather
@@ -201,14 +271,29 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body(body)
 }
 
+/// How long `/readyz` waits for the database: less than a probe's usual timeout, so an
+/// unreachable database reads as 503 rather than as a probe that timed out.
+const READY_CHECK: Duration = Duration::from_secs(2);
+
+/// Ready: started (migrated, scheduled jobs running), not stopping, and the database answers.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.roster.ready().await {
-        Ok(_) => HttpResponse::Ok().content_type("text/plain").body("ready"),
-        Err(e) => {
+    let unavailable = |why: &'static str| {
+        HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body(why)
+    };
+    if !state.ready.load(Ordering::Acquire) {
+        return unavailable("not ready: starting or stopping");
+    }
+    match tokio::time::timeout(READY_CHECK, state.roster.ready()).await {
+        Ok(Ok(())) => HttpResponse::Ok().content_type("text/plain").body("ready"),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");
-            HttpResponse::ServiceUnavailable()
-                .content_type("text/plain")
-                .body("database unavailable")
+            unavailable("database unavailable")
+        }
+        Err(_) => {
+            tracing::warn!("readiness check failed: the database did not answer in time");
+            unavailable("database unavailable")
         }
     }
 }
