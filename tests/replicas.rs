@@ -534,3 +534,357 @@ async fn sigterm_lets_a_request_in_flight_finish_and_gives_back_the_leases() {
     let out = roster(&config, &envs, &["audit", "verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// haproxy (Debian's package; tests/run installs it and sets `ROSTER_HAPROXY`) on `port`,
+/// round robin over `servers`, each checked on `/readyz` every 300 ms; every response says
+/// which server answered (`X-Served-By`).
+fn start_haproxy(haproxy: &str, dir: &Path, port: u16, servers: &[(&str, u16)]) -> Killed {
+    let backends: String = servers
+        .iter()
+        .map(|(name, p)| {
+            format!("    server {name} 127.0.0.1:{p} check inter 300ms fall 2 rise 1\n")
+        })
+        .collect();
+    let cfg = dir.join("haproxy.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global\n    maxconn 512\n\
+             defaults\n    mode http\n    timeout connect 1s\n    timeout client 30s\n\
+             \x20   timeout server 30s\n    retries 3\n    option redispatch 1\n\
+             frontend web\n    bind 127.0.0.1:{port}\n    default_backend roster\n\
+             backend roster\n    balance roundrobin\n    option httpchk\n\
+             \x20   http-check send meth GET uri /readyz\n\
+             \x20   http-response set-header X-Served-By %[srv_name]\n{backends}"
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.join("haproxy.log")).unwrap();
+    let child = Command::new(haproxy)
+        .arg("-db")
+        .arg("-f")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("haproxy");
+    Killed(child)
+}
+
+fn served_by(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("x-served-by")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// When the `every-3s` definition was launched.
+fn scheduled_launches(config: &Path) -> Vec<chrono::DateTime<chrono::Utc>> {
+    json(&roster(
+        config,
+        &[],
+        &["campaign", "list", "--format", "json"],
+    ))
+    .as_array()
+    .unwrap()
+    .iter()
+    .filter(|c| c["name"].as_str().unwrap().starts_with("every-3s"))
+    .map(|c| c["launched_at"].as_str().unwrap().parse().unwrap())
+    .collect()
+}
+
+/// What a bulk decision came to.
+#[derive(Debug)]
+struct Bulk {
+    items: Vec<i64>,
+    /// The status, or none when nothing answered.
+    status: Option<u16>,
+    decided: Option<usize>,
+    server: String,
+    sent: Instant,
+}
+
+#[tokio::test]
+async fn two_replicas_behind_haproxy_share_the_session_and_survive_a_sigkill() {
+    let haproxy = match std::env::var("ROSTER_HAPROXY") {
+        Ok(h) if !h.is_empty() => h,
+        _ => {
+            eprintln!("skipped: ROSTER_HAPROXY not set (tests/run installs haproxy)");
+            return;
+        }
+    };
+    let Some(script) = provider_script() else {
+        return;
+    };
+    let Some(url) = roster_store::testing::fresh_postgres_database()
+        .await
+        .unwrap()
+    else {
+        eprintln!("skipped: ROSTER_TEST_POSTGRES_URL not set");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (op_port, lb_port) = (free_port(), free_port());
+    let ports = [("a", free_port()), ("b", free_port())];
+    let lb = format!("http://127.0.0.1:{lb_port}");
+    let _provider = start_provider(&script, op_port, &format!("{lb}/auth/callback"));
+    let policy = d.join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[owners]]\nname = \"*\"\nowner = \"owner@acme.example\"\n",
+    )
+    .unwrap();
+    let config = d.join("roster.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nbind = \"127.0.0.1:1\"\npublic_url = \"{lb}\"\n\
+             [database]\nurl = \"{url}\"\n\
+             [policy]\nfile = \"{}\"\n\
+             [auth.oidc]\nissuer = \"http://127.0.0.1:{op_port}\"\nclient_id = \"roster\"\n\
+             client_secret_env = \"{SECRET_VAR}\"\nadmin_groups = [\"iam-team\"]\n\
+             [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 200\n\
+             [[campaigns]]\nname = \"every-3s\"\nschedule = \"*/3 * * * * *\"\n\
+             scope = \"platform=github\"\nfallback_reviewer = \"iam@acme.example\"\ndue_days = 1\n",
+            policy.display()
+        ),
+    )
+    .unwrap();
+    let out = roster(&config, &[], &["sync"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let launched = json(&roster(
+        &config,
+        &[],
+        &[
+            "campaign",
+            "create",
+            "--name",
+            "Bulk",
+            "--scope",
+            "owner=owner@acme.example",
+            "--fallback-reviewer",
+            "iam@acme.example",
+            "--format",
+            "json",
+        ],
+    ));
+    let campaign = launched["id"].as_i64().unwrap();
+    let export = |config: &Path| {
+        json(&roster(
+            config,
+            &[],
+            &[
+                "campaign",
+                "export",
+                &campaign.to_string(),
+                "--format",
+                "json",
+            ],
+        ))
+    };
+    let items: Vec<i64> = export(&config)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["item"].as_i64().unwrap())
+        .collect();
+    assert!(items.len() >= 150, "{} items", items.len());
+
+    let mut replicas = Vec::new();
+    for (_, port) in ports {
+        let bind = format!("127.0.0.1:{port}");
+        replicas.push(Serve::spawn(&config, &[("ROSTER_SERVER__BIND", &bind)]));
+    }
+    for r in &mut replicas {
+        r.wait_serving(Duration::from_secs(60)).await;
+    }
+    let _haproxy = start_haproxy(&haproxy, d, lb_port, &ports);
+
+    // Both replicas in rotation.
+    let http = reqwest::Client::new();
+    let start = Instant::now();
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "haproxy did not send to both replicas: {seen:?}\n{}",
+            std::fs::read_to_string(d.join("haproxy.log")).unwrap_or_default()
+        );
+        if let Ok(resp) = http.get(format!("{lb}/readyz")).send().await
+            && resp.status() == 200
+        {
+            seen.insert(served_by(&resp));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A person signs in through the provider and the balancer; the session holds on both.
+    let (mut owner, csrf) = Browser::signed_in(&lb, "owner").await;
+    let mut answered = std::collections::HashSet::new();
+    for _ in 0..10 {
+        let resp = owner
+            .get(&reqwest::Url::parse(&format!("{lb}/api/v1/session")).unwrap())
+            .await;
+        assert_eq!(resp.status(), 200);
+        answered.insert(served_by(&resp));
+        let me: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(me["who"], "owner@acme.example");
+        assert_eq!(me["csrf_token"], csrf.as_str());
+    }
+    assert_eq!(answered.len(), 2, "requests alternate: {answered:?}");
+
+    // The schedule has fired before the kill.
+    let start = Instant::now();
+    while scheduled_launches(&config).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no scheduled launch"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Bulk decisions, five items each, two at a time, paced so that they outlast the kill of
+    // replica a after the first few.
+    const CHUNK: usize = 5;
+    let chunks: Arc<Mutex<Vec<Vec<i64>>>> = Arc::new(Mutex::new(
+        items.chunks(CHUNK).rev().map(<[i64]>::to_vec).collect(),
+    ));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bulk>();
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        let (b, csrf, lb, chunks, tx) = (
+            owner.clone(),
+            csrf.clone(),
+            lb.clone(),
+            chunks.clone(),
+            tx.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(80)).await;
+                let Some(chunk) = chunks.lock().unwrap().pop() else {
+                    return;
+                };
+                let form: String = chunk
+                    .iter()
+                    .map(|i| format!("item={i}&"))
+                    .collect::<String>()
+                    + "decision=keep&justification=kept+through+the+balancer&back=";
+                let sent = Instant::now();
+                let resp = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    b.http
+                        .post(format!("{lb}/reviews/decide"))
+                        .header("cookie", b.cookie_header())
+                        .header("X-CSRF-Token", &csrf)
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(form)
+                        .send(),
+                )
+                .await;
+                let bulk = match resp {
+                    Ok(Ok(r)) => Bulk {
+                        items: chunk,
+                        status: Some(r.status().as_u16()),
+                        decided: r
+                            .headers()
+                            .get("location")
+                            .and_then(|l| l.to_str().ok())
+                            .and_then(|l| l.split("decided=").nth(1))
+                            .and_then(|n| n.split('&').next())
+                            .and_then(|n| n.parse().ok()),
+                        server: served_by(&r),
+                        sent,
+                    },
+                    _ => Bulk {
+                        items: chunk,
+                        status: None,
+                        decided: None,
+                        server: String::new(),
+                        sent,
+                    },
+                };
+                tx.send(bulk).unwrap();
+            }
+        }));
+    }
+    drop(tx);
+    let mut results = Vec::new();
+    while results
+        .iter()
+        .filter(|b: &&Bulk| b.status == Some(303))
+        .count()
+        < 4
+    {
+        results.push(rx.recv().await.expect("decisions stopped early"));
+    }
+    replicas[0].child.0.kill().unwrap(); // SIGKILL
+    let killed_at = Instant::now();
+    replicas[0].child.0.wait().unwrap();
+    while let Some(b) = rx.recv().await {
+        results.push(b);
+    }
+    for w in workers {
+        w.await.unwrap();
+    }
+    let failed: Vec<&Bulk> = results.iter().filter(|b| b.status != Some(303)).collect();
+    let after: Vec<&Bulk> = results
+        .iter()
+        .filter(|b| b.sent > killed_at + Duration::from_secs(1))
+        .collect();
+    assert!(
+        results.len() == items.chunks(CHUNK).count() && after.len() >= 5,
+        "the kill came too late to test anything: {results:?}"
+    );
+    // Only what was in flight on the killed replica may have failed; b serves the rest.
+    assert!(failed.len() <= 2, "failed: {failed:?}");
+    for b in &after {
+        assert_eq!((b.status, b.server.as_str()), (Some(303), "b"), "{b:?}");
+    }
+    // Every acknowledged decision is in the database.
+    let report = export(&config);
+    let decided: std::collections::HashSet<i64> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["state"] == "decided")
+        .map(|i| i["item"].as_i64().unwrap())
+        .collect();
+    for b in results.iter().filter(|b| b.status == Some(303)) {
+        assert_eq!(b.decided, Some(b.items.len()), "{b:?}");
+        for item in &b.items {
+            assert!(decided.contains(item), "acknowledged item {item} was lost");
+        }
+    }
+    // The session holds on the survivor.
+    let (status, me) = owner.session(&lb).await;
+    assert_eq!(
+        (status.as_u16(), me["who"].as_str()),
+        (200, Some("owner@acme.example"))
+    );
+
+    // The scheduled campaign launched once per tick, before the kill and after it.
+    let wait = (killed_at + Duration::from_secs(7)).saturating_duration_since(Instant::now());
+    tokio::time::sleep(wait).await;
+    let now = chrono::Utc::now();
+    let since_kill = chrono::Duration::from_std(killed_at.elapsed()).unwrap();
+    let launches = scheduled_launches(&config);
+    let mut per_tick = std::collections::HashMap::new();
+    for at in &launches {
+        *per_tick.entry(at.timestamp() / 3).or_insert(0) += 1;
+    }
+    assert!(
+        per_tick.values().all(|n| *n == 1),
+        "a tick launched twice: {launches:?}"
+    );
+    let after_kill = launches.iter().filter(|at| **at > now - since_kill).count();
+    assert!(
+        after_kill >= 2 && launches.len() > after_kill,
+        "launches before and after the kill: {launches:?}"
+    );
+    drop(replicas);
+    let out = roster(&config, &[], &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
