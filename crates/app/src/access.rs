@@ -226,6 +226,19 @@ impl Principal {
         }
     }
 
+    /// Deletes history past the retention settings (never the audit trail).
+    pub fn can_prune(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    pub fn require_prune(&self) -> Result<(), AppError> {
+        if self.can_prune() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("only admins prune history"))
+        }
+    }
+
     /// Runs remediation on a record through its connector (dry runs included: a dry run
     /// reads the platform's live state with the connector's credentials).
     pub fn can_remediate(&self) -> bool {
