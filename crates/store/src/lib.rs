@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod inventory;
 pub mod owner_inheritance;
 pub mod people;
+pub mod retention;
 pub mod search_index;
 pub mod sync_runs;
 pub mod testing;
