@@ -257,6 +257,7 @@ pub async fn start(ctx: JobContext) -> Result<Scheduler, SchedulerError> {
     add_leased(
         &sched,
         &ctx,
+        &firings,
         retention::JOB.into(),
         retention::SCHEDULE,
         retention::job,
