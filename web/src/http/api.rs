@@ -112,7 +112,7 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonOr
     type Future = futures::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        use actix_web::{FromRequest, HttpMessage};
+        use actix_web::HttpMessage;
         if req.content_type() == "application/x-www-form-urlencoded" {
             let form = web::Form::<T>::from_request(req, payload);
             Box::pin(async move { Ok(JsonOrForm(form.await?.into_inner())) })
