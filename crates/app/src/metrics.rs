@@ -407,7 +407,7 @@ impl Roster {
              run left them (the dashboard's numbers).",
             &["platform", "tier"],
         )?;
-        let Some((_, json)) = self.store.run_summaries(1).await?.into_iter().next() else {
+        let Some(json) = self.store.latest_run_summary().await? else {
             return Ok(());
         };
         let summary: InventorySummary = serde_json::from_value(json)?;

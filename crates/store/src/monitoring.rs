@@ -99,6 +99,21 @@ impl Store {
             .collect())
     }
 
+    /// The newest stored dashboard summary (JSON), and nothing else of its run: a run's report
+    /// can be large.
+    pub async fn latest_run_summary(&self) -> Result<Option<serde_json::Value>, StoreError> {
+        use sea_orm::QueryOrder;
+        let text: Option<String> = sync_run::Entity::find()
+            .select_only()
+            .column(sync_run::Column::Summary)
+            .filter(sync_run::Column::Summary.is_not_null())
+            .order_by_desc(sync_run::Column::Id)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
     /// Listings per connector and last status (a row per connector × resource type × scope).
     pub async fn listing_tallies(&self) -> Result<Vec<ListingTally>, StoreError> {
         let rows: Vec<(String, String, i64)> = listing::Entity::find()
