@@ -1465,3 +1465,42 @@ async fn serve_redoes_due_evaluations_at_start() {
         "stored evaluations still name the switched-off rule"
     );
 }
+
+#[test]
+fn prune_keeps_what_retention_says_and_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("roster.db").display()
+    );
+    write_config(
+        dir.path(),
+        &db,
+        50,
+        "\n[retention]\nrecord_history_days = 0\n",
+    );
+    assert_eq!(run(dir.path(), &["sync"]).status.code(), Some(0));
+    let out = run(dir.path(), &["prune"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("pruned 0 record history rows (all kept)")
+            && text.contains("sync run reports (before "),
+        "{text}"
+    );
+    let trail = run(dir.path(), &["audit", "export"]);
+    let trail = String::from_utf8_lossy(&trail.stdout).to_string();
+    assert!(trail.contains("retention.pruned"), "{trail}");
+
+    // A negative age is refused with the key's name, before anything is written.
+    write_config(
+        dir.path(),
+        &db,
+        50,
+        "\n[retention]\nrecord_history_days = -1\n",
+    );
+    let out = run(dir.path(), &["prune"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("record_history_days"), "{err}");
+}

@@ -15,7 +15,8 @@ use roster_store::campaigns::CampaignItem;
 
 use crate::error::AppError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
     Auditor,
@@ -239,6 +240,19 @@ impl Principal {
             Err(AppError::Forbidden(
                 "only admins launch and close campaigns",
             ))
+        }
+    }
+
+    /// Deletes history past the retention settings (never the audit trail).
+    pub fn can_prune(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    pub fn require_prune(&self) -> Result<(), AppError> {
+        if self.can_prune() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("only admins prune history"))
         }
     }
 

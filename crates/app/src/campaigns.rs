@@ -461,7 +461,7 @@ pub async fn sign_off(
 }
 
 /// One remediation task's outcome.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TaskResult {
     pub task: i64,
     pub record: String,
@@ -611,7 +611,7 @@ async fn remediate_one(
 }
 
 /// One row of the evidence: an item with its final state and every decision.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EvidenceItem {
     pub item: i64,
     pub record: String,
@@ -633,7 +633,7 @@ pub struct EvidenceItem {
 
 /// The outcome of a campaign in numbers, as the report opens with them. Each item counts once,
 /// by its state and standing decision; remediation counts the tasks.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct EvidenceCounts {
     pub items: u64,
     pub kept: u64,
@@ -684,7 +684,7 @@ impl EvidenceCounts {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EvidenceDecision {
     pub decision: DecisionKind,
     pub actor: String,
@@ -698,7 +698,7 @@ pub struct EvidenceDecision {
 }
 
 /// Everything an auditor asks for about one campaign.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Evidence {
     pub campaign: i64,
     pub name: String,

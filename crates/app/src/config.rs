@@ -86,6 +86,30 @@ pub struct Config {
     pub campaigns: Vec<CampaignConfig>,
     #[serde(default)]
     pub scheduler: SchedulerConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// How long history is kept. `roster serve` prunes daily (and `roster prune` on demand); the
+/// audit trail is never pruned.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Days of record history (each change, disappearance and return of a record) kept; 0
+    /// keeps all of it. The default, 400, covers a yearly audit with a margin.
+    pub record_history_days: u32,
+    /// Days a sync run's per-listing report is kept (the run, its counts and its dashboard
+    /// summary stay); 0 keeps every report.
+    pub sync_run_detail_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            record_history_days: 400,
+            sync_run_detail_days: 90,
+        }
+    }
 }
 
 /// When `roster serve` runs its own jobs (connector syncs and campaign launches have their

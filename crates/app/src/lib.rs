@@ -22,6 +22,7 @@ pub mod people;
 pub mod policy;
 pub mod registry;
 pub mod remediate;
+pub mod retention;
 mod roster;
 pub mod roster_api_token;
 pub mod scheduler;

@@ -11,33 +11,50 @@ use crate::inventory_view::InventoryQuery;
 
 /// The filters as a query string carries them, before they are checked. An unknown key
 /// (`teir=high`) is refused, never ignored: ignoring it would widen the view to everything.
-#[derive(Debug, Default, Clone, Deserialize)]
+/// (As OpenAPI query parameters, each is documented with the type it is checked against.)
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ScopeParams {
     /// One record, by the id Roster prints (16 hex digits).
+    #[param(value_type = Option<RecordId>)]
     pub id: Option<String>,
+    #[param(value_type = Option<Platform>)]
     pub platform: Option<String>,
+    /// The platform's scope (organisation, account, project, tenant), exactly.
     pub scope: Option<String>,
+    #[param(value_type = Option<Kind>)]
     pub kind: Option<String>,
+    /// The tier as evaluated now.
+    #[param(value_type = Option<Tier>)]
     pub tier: Option<String>,
+    /// The owner's start, in any case (`alice` finds `Alice@acme.example`).
     pub owner: Option<String>,
+    /// Words, each found (in any case) in the name, external id, owner or scope; a search of only
+    /// one- or two-letter words is refused.
     pub q: Option<String>,
     /// `1`: unused beyond the policy's threshold, or never used.
+    #[param(pattern = "^(1|0|true|false|yes|no|on|off)?$")]
     pub stale: Option<String>,
     /// `1`: no owner, or the owner has left.
+    #[param(pattern = "^(1|0|true|false|yes|no|on|off)?$")]
     pub orphaned: Option<String>,
-    /// Carries a finding of this rule id.
+    /// Carries a finding of this rule id (e.g. `usage.stale`).
     pub rule: Option<String>,
-    /// `risk`: critical first, then high, medium, low (each in id order). Otherwise id order.
+    /// `risk`: critical first, then high, medium, low (each in id order); `id` (the default for
+    /// the API): id order.
+    #[param(pattern = "^(risk|id|)$")]
     pub sort: Option<String>,
-    /// The page cursor: a record id, or for `sort=risk` `<tier>.<record id>`.
+    /// The page cursor: the `next` of the page before.
     pub after: Option<String>,
-    /// Rows per page, 1 to [`MAX_LIMIT`] (the API's pages; a view's default otherwise).
+    /// Rows per page, 1 to 1000 (the API's default is 500).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
     /// A page's way back: the cursors of the pages before it, oldest first and comma
     /// separated, the first page's empty (the web inventory's "previous" link).
     pub back: Option<String>,
     /// Where this page starts in the whole view (0-based), for "101–200 of 1,234".
+    #[param(value_type = Option<u64>)]
     pub start: Option<String>,
 }
 

@@ -116,7 +116,7 @@ impl DecisionKind {
 }
 
 /// A campaign's settings, fixed at launch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CampaignRules {
     /// Reviews what no owner or team can: departed owners, unowned identities, escalations.
     pub fallback_reviewer: String,

@@ -8,7 +8,7 @@ use crate::model::{Kind, Platform, Privilege, RecordClass, Status, Tier, Usage};
 use crate::record::RecordId;
 use crate::risk::Finding;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InventoryItem {
     pub id: RecordId,
     pub platform: Platform,

@@ -77,7 +77,7 @@ pub struct Exception {
 }
 
 /// The exception a finding was accepted under, shown with the finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AppliedException {
     pub owner: String,
     pub reason: String,

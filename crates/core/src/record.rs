@@ -83,6 +83,19 @@ impl Serialize for RecordId {
     }
 }
 
+/// In OpenAPI: the string it serialises as.
+impl utoipa::PartialSchema for RecordId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[0-9a-f]{16}$"))
+            .description(Some("A record id: 16 hex digits."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RecordId {}
+
 impl<'de> Deserialize<'de> for RecordId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;

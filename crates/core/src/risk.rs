@@ -71,7 +71,7 @@ impl Default for RiskPolicy {
 }
 
 /// A rule that fired.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Finding {
     pub rule: String,
     pub owasp: OwaspCode,

@@ -78,19 +78,41 @@ pub struct NewAuditEvent {
 
 /// The export form of an event (`roster audit export`, `/api/v1/audit-events`, the SIEM
 /// webhook): `detail` as JSON rather than the stored text.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ExportedEvent {
+    pub id: i64,
+    /// RFC 3339, microseconds, UTC.
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    /// What happened, as JSON (the stored text when it is not JSON).
+    pub detail: serde_json::Value,
+    /// The previous event's `hash`.
+    pub prev_hash: String,
+    /// SHA-256 (keyed when the chain has a key) over `prev_hash` and this event.
+    pub hash: String,
+}
+
+impl From<&AuditEvent> for ExportedEvent {
+    fn from(ev: &AuditEvent) -> Self {
+        Self {
+            id: ev.id,
+            at: ev.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            actor: ev.actor.clone(),
+            action: ev.action.clone(),
+            target: ev.target.clone(),
+            detail: serde_json::from_str(&ev.detail)
+                .unwrap_or_else(|_| serde_json::Value::String(ev.detail.clone())),
+            prev_hash: ev.prev_hash.clone(),
+            hash: ev.hash.clone(),
+        }
+    }
+}
+
+/// [`ExportedEvent`] as a JSON value (its keys in the order `serde_json` maps keep).
 pub fn export_json(ev: &AuditEvent) -> serde_json::Value {
-    let detail = serde_json::from_str::<serde_json::Value>(&ev.detail)
-        .unwrap_or_else(|_| serde_json::Value::String(ev.detail.clone()));
-    json!({
-        "id": ev.id,
-        "at": ev.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "actor": ev.actor,
-        "action": ev.action,
-        "target": ev.target,
-        "detail": detail,
-        "prev_hash": ev.prev_hash,
-        "hash": ev.hash,
-    })
+    serde_json::to_value(ExportedEvent::from(ev)).unwrap_or_default()
 }
 
 /// Where the chain breaks.

@@ -488,7 +488,7 @@ fn inbox_select(query: &InboxQuery) -> sea_orm::Select<campaign_item::Entity> {
 }
 
 /// Counts of a campaign's items.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ItemCounts {
     pub pending: u64,
     pub decided: u64,

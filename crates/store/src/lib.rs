@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod monitoring;
 pub mod owner_inheritance;
 pub mod people;
+pub mod retention;
 pub mod search_index;
 pub mod sync_runs;
 pub mod testing;

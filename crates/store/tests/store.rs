@@ -933,3 +933,67 @@ async fn a_large_write_refreshes_postgres_statistics() {
         }
     }
 }
+
+/// Retention deletes record history and clears sync-run reports from before the cut-off, and
+/// keeps what is newer, the runs themselves and the newest run's report.
+#[tokio::test]
+async fn retention_prunes_only_what_is_older_than_its_cut_off() {
+    use roster_store::entity::{record_history, sync_run};
+    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+    for ts in test_stores().await.unwrap() {
+        let s = &ts.store;
+        let mut runs = Vec::new();
+        for day in [1, 10, 20] {
+            let run = s
+                .begin_sync_run(t(day), &["c".into()], "test")
+                .await
+                .unwrap();
+            s.finish_sync_run(
+                run,
+                t(day),
+                RunStatus::Ok,
+                RunCounts::default(),
+                &serde_json::json!({"listings": ["x"]}),
+            )
+            .await
+            .unwrap();
+            runs.push(run);
+        }
+        // Two old history rows and one at the cut-off day's noon, i.e. after it.
+        for (run, day) in [(runs[0], 1), (runs[0], 1), (runs[2], 20)] {
+            record_history::ActiveModel {
+                record_id: Set(42),
+                sync_run_id: Set(run),
+                change: Set("changed".into()),
+                content_hash: Set(1),
+                at: Set(t(day)),
+                ..Default::default()
+            }
+            .insert(s.connection())
+            .await
+            .unwrap();
+        }
+        let cut = Utc.with_ymd_and_hms(2026, 6, 15, 0, 0, 0).unwrap();
+        assert_eq!(
+            s.prune_record_history(cut).await.unwrap(),
+            2,
+            "{}",
+            ts.backend
+        );
+        let left = s.record_timeline(42).await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].at, t(20));
+        assert_eq!(s.prune_record_history(cut).await.unwrap(), 0, "idempotent");
+
+        // Runs on days 1 and 10 are before the cut: both cleared; day 20's kept.
+        assert_eq!(s.prune_sync_run_detail(cut).await.unwrap(), 2);
+        // A cut after every run still keeps the newest run's report.
+        let later = Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap();
+        assert_eq!(s.prune_sync_run_detail(later).await.unwrap(), 0);
+        let all = sync_run::Entity::find().all(s.connection()).await.unwrap();
+        assert_eq!(all.len(), 3, "runs are kept");
+        for r in all {
+            assert_eq!(r.report.is_some(), r.id == runs[2], "run {}", r.id);
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! `roster backup --to FILE` and `roster restore FILE`: a consistent copy of the SQLite store,
 //! taken while it is in use, checked (audit chain, records) before it is called good; and a
 //! checked copy put back in place. PostgreSQL is backed up with its own tools (`pg_dump`).
+//! `roster prune`: history past the retention settings deleted.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -98,6 +99,33 @@ pub async fn restore(args: RestoreArgs) -> CliResult {
         "restored {records} records and {events} audit events from {} into {}",
         args.file.display(),
         target.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Configuration file (default: ./roster.toml when present, else built-in defaults; or ROSTER_CONFIG).
+    #[arg(long, short = 'c', env = "ROSTER_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+pub async fn prune(args: PruneArgs) -> CliResult {
+    let config = load_config(args.config.as_deref())?;
+    let roster = open(config).await?;
+    let p = roster.prune(&principal(), chrono::Utc::now()).await?;
+    let kept = |before: Option<chrono::DateTime<chrono::Utc>>| {
+        before.map_or_else(
+            || "all kept".to_owned(),
+            |b| format!("before {}", b.date_naive()),
+        )
+    };
+    println!(
+        "pruned {} record history rows ({}) and {} sync run reports ({})",
+        p.record_history_rows,
+        kept(p.record_history_before),
+        p.sync_run_reports,
+        kept(p.sync_run_detail_before)
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -72,6 +72,9 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Put a checked `roster backup` copy back in place of the SQLite store.
     Restore(backup::RestoreArgs),
+    /// Delete record history and sync-run reports older than `[retention]` keeps (never the
+    /// audit trail); `roster serve` does it daily.
+    Prune(backup::PruneArgs),
     /// Administration: a one-time admin sign-in link.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -116,6 +119,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Admin(cmd) => admin::run(cmd).await,
         Command::Backup(args) => backup::backup(args).await,
         Command::Restore(args) => backup::restore(args).await,
+        Command::Prune(args) => backup::prune(args).await,
     };
     match result {
         Ok(code) => code,

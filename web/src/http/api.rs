@@ -1,24 +1,41 @@
 //! `/api/v1` JSON: the same inventory objects as `roster identities --format json`.
 
-use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
 use roster_app::scope::ScopeParams;
+use roster_core::exception_request::ExceptionRequestState;
+use roster_core::{InventoryItem, RecordId};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::WebError;
+use super::openapi::{Refused, RefusedOrMissing, Unauthenticated};
 use super::pages::scope_of;
 use super::session::require_session;
 
 const API_PAGE: usize = 500;
 
-#[derive(Serialize)]
-struct IdentitiesPage {
-    items: Vec<roster_core::InventoryItem>,
-    /// Pass as `after` for the next page; absent at the end.
+/// A page of the inventory.
+#[derive(Serialize, ToSchema)]
+pub struct IdentitiesPage {
+    items: Vec<InventoryItem>,
+    /// Pass as `after` for the next page; `null` at the end.
     next: Option<String>,
 }
 
+/// The inventory, as `roster identities --format json` prints it: up to 500 objects a page (or
+/// `limit`), filtered as the `/inventory` page's URL is. Owners see what they own and what
+/// nobody owns.
+#[utoipa::path(
+    tag = "identities",
+    params(ScopeParams),
+    responses(
+        (status = 200, description = "A page of identities and credentials", body = IdentitiesPage),
+        Refused,
+    ),
+)]
+#[get("/identities")]
 pub async fn identities(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -41,16 +58,26 @@ pub async fn identities(
     }))
 }
 
-#[derive(Serialize)]
-struct SessionInfo {
+/// Who is calling.
+#[derive(Serialize, ToSchema)]
+pub struct SessionInfo {
     who: String,
-    role: &'static str,
-    expires_at: chrono::DateTime<chrono::Utc>,
-    /// Send as the `X-CSRF-Token` header on every POST, PUT, PATCH and DELETE.
+    role: roster_app::Role,
+    expires_at: DateTime<Utc>,
+    /// Send as the `X-CSRF-Token` header on every POST, PUT, PATCH and DELETE (a browser
+    /// session's; a request with an API token needs none).
     csrf_token: String,
 }
 
-/// GET /api/v1/session: who is signed in, with which role, and the session's CSRF token.
+/// Who is signed in (or whose API token this is), with which role, and the session's CSRF token.
+#[utoipa::path(
+    tag = "session",
+    responses(
+        (status = 200, description = "The caller", body = SessionInfo),
+        Unauthenticated,
+    ),
+)]
+#[get("/session")]
 pub async fn session(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -60,13 +87,14 @@ pub async fn session(
         .insert_header(("Cache-Control", "no-store"))
         .json(SessionInfo {
             who: s.principal.who.clone(),
-            role: s.principal.role.as_str(),
+            role: s.principal.role,
             expires_at: s.expires_at,
             csrf_token: s.csrf,
         }))
 }
 
-#[derive(serde::Deserialize)]
+/// An ownership claim.
+#[derive(serde::Deserialize, ToSchema)]
 pub struct ClaimForm {
     /// Who owns it; an owner may only name themselves (the default).
     pub owner: Option<String>,
@@ -80,9 +108,17 @@ pub fn parse_record_id(raw: &str) -> Result<roster_core::RecordId, WebError> {
         .map_err(|e: roster_core::record::ParseRecordIdError| WebError::bad_request(e.to_string()))
 }
 
-/// GET /api/v1/identities/{id}: one identity or credential, evaluated now, with its findings
-/// (the object `roster identities --format json` prints); 404 when it does not exist or the
-/// principal may not see it.
+/// One identity or credential, evaluated now, with its findings (the object `roster identities
+/// --format json` prints); 404 when it does not exist or the caller may not see it.
+#[utoipa::path(
+    tag = "identities",
+    params(("id" = RecordId, Path, description = "The record's id")),
+    responses(
+        (status = 200, description = "The record", body = InventoryItem),
+        RefusedOrMissing,
+    ),
+)]
+#[get("/identities/{id}")]
 pub async fn identity(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -94,9 +130,28 @@ pub async fn identity(
     Ok(HttpResponse::Ok().json(item))
 }
 
-/// POST /api/v1/identities/{id}/claim (JSON or form: `owner`, `note`; CSRF token required):
-/// records an ownership claim, audited. Owners claim for themselves, admins for anyone,
+/// A recorded claim.
+#[derive(Serialize, ToSchema)]
+pub struct Claimed {
+    id: RecordId,
+    owner: String,
+}
+
+/// Records an ownership claim, audited. Owners claim for themselves, admins for anyone,
 /// auditors not at all.
+#[utoipa::path(
+    tag = "identities",
+    params(("id" = RecordId, Path, description = "The record's id")),
+    request_body(content(
+        (ClaimForm = "application/json"),
+        (ClaimForm = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "The claim was recorded", body = Claimed),
+        RefusedOrMissing,
+    ),
+)]
+#[post("/identities/{id}/claim")]
 pub async fn claim(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -116,13 +171,42 @@ pub async fn claim(
             Utc::now(),
         )
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"id": id, "owner": claimed.owner})))
+    Ok(HttpResponse::Ok().json(Claimed {
+        id,
+        owner: claimed.owner,
+    }))
 }
 
-/// POST /api/v1/identities/{id}/exception-requests: asks for a policy exception for one
-/// current finding (the record's owner or an admin), as a form or a JSON body with `rule`,
-/// `reason` and `expires` (`YYYY-MM-DD`). 201 with the request; an admin decides it on
-/// `/exceptions`.
+/// An exception request as recorded.
+#[derive(Serialize, ToSchema)]
+pub struct ExceptionRequestAnswer {
+    id: i64,
+    record: RecordId,
+    rule: String,
+    reason: String,
+    /// The last day it would apply.
+    expires: NaiveDate,
+    owner: String,
+    state: ExceptionRequestState,
+    requested_by: String,
+    requested_at: DateTime<Utc>,
+}
+
+/// Asks for a policy exception for one current finding (the record's owner or an admin); an
+/// admin decides it on `/exceptions`. 409 when that finding already has a request waiting.
+#[utoipa::path(
+    tag = "identities",
+    params(("id" = RecordId, Path, description = "The record's id")),
+    request_body(content(
+        (super::identity::ExceptionRequestForm = "application/json"),
+        (super::identity::ExceptionRequestForm = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 201, description = "The request, waiting for an admin", body = ExceptionRequestAnswer),
+        RefusedOrMissing,
+    ),
+)]
+#[post("/identities/{id}/exception-requests")]
 pub async fn request_exception(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -140,15 +224,15 @@ pub async fn request_exception(
         .roster
         .request_exception(&s.principal, id, &ask, Utc::now())
         .await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({
-        "id": r.id,
-        "record": id,
-        "rule": r.rule,
-        "reason": r.reason,
-        "expires": r.expires_on,
-        "owner": r.owner,
-        "state": r.state,
-        "requested_by": r.requested_by,
-        "requested_at": r.requested_at,
-    })))
+    Ok(HttpResponse::Created().json(ExceptionRequestAnswer {
+        id: r.id,
+        record: id,
+        rule: r.rule,
+        reason: r.reason,
+        expires: r.expires_on,
+        owner: r.owner,
+        state: r.state,
+        requested_by: r.requested_by,
+        requested_at: r.requested_at,
+    }))
 }

@@ -5,7 +5,7 @@
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::Utc;
 use roster_app::Principal;
 use roster_app::audit::{ACCESS_DENIED, MAX_EVENTS, SIGN_IN, SIGN_IN_FAILED, SIGN_OUT};
@@ -138,30 +138,40 @@ pub async fn record_denials(
     Ok(res)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only events with a larger id (default 0: from the start).
     #[serde(default)]
     after: i64,
     /// At most this many (default and maximum 10,000).
+    #[param(minimum = 0)]
     limit: Option<u64>,
 }
 
-/// GET /api/v1/audit-events?after=ID&limit=N: a JSON array of events, oldest first, each as
-/// `roster audit export` prints it. Page by passing the last id as `after`; an empty array is
-/// the end. Admins and auditors only.
+/// The audit trail, oldest first, each event as `roster audit export` prints it. Page by
+/// passing the last id as `after`; an empty array is the end. Admins and auditors.
+#[utoipa::path(
+    tag = "audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "Events", body = Vec<roster_store::audit::ExportedEvent>),
+        super::openapi::Refused,
+    ),
+)]
+#[get("/audit-events")]
 pub async fn audit_events(
     req: HttpRequest,
     state: web::Data<AppState>,
     q: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, WebError> {
     let s = require_session(&req, &state)?;
-    let events: Vec<serde_json::Value> = state
+    let events: Vec<roster_store::audit::ExportedEvent> = state
         .roster
         .audit_events(&s.principal, q.after, q.limit.unwrap_or(MAX_EVENTS))
         .await?
         .iter()
-        .map(roster_app::audit::export_json)
+        .map(Into::into)
         .collect();
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

@@ -3,7 +3,9 @@
 //! exports the evidence. Each handler checks the principal first, then validates, then calls
 //! the campaign service.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+
+use super::openapi::{Refused, RefusedOrMissing};
 use askama::Template;
 use chrono::{NaiveDate, Utc};
 use roster_app::AppError;
@@ -799,15 +801,22 @@ async fn render_item(
 
 /// A decision as a form or JSON carries it. From the inbox's row, `back` is the inbox view
 /// to return to and `next` the row after this one.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
 pub struct DecisionForm {
     #[serde(default)]
+    #[schema(value_type = DecisionKind)]
     decision: String,
+    /// Why; required for a keep at or above the campaign's `keep_justification_from` tier.
     #[serde(default)]
     justification: String,
+    /// For `set_expiry`: the day, `YYYY-MM-DD`.
+    #[schema(format = Date)]
     expires_on: Option<String>,
+    /// For `reassign` and `delegate`: the person who decides instead.
     to: Option<String>,
+    /// The inbox page to return to (pages only).
     back: Option<String>,
+    /// The inbox row after this one (pages only).
     next: Option<i64>,
     /// `1`: accept the item's suggestion instead (the other fields are ignored).
     accept: Option<String>,
@@ -1009,7 +1018,35 @@ fn json<T: serde::Serialize>(v: &T) -> Result<HttpResponse, WebError> {
         .body(serde_json::to_string(v).map_err(|e| WebError::internal(e.to_string()))?))
 }
 
-/// GET /api/v1/campaigns.
+/// A campaign with its progress.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct CampaignSummary {
+    id: i64,
+    name: String,
+    status: roster_core::campaign::CampaignStatus,
+    /// The inventory filter it reviews, as a query string.
+    scope: String,
+    launched_by: String,
+    launched_at: chrono::DateTime<Utc>,
+    due_at: chrono::DateTime<Utc>,
+    items: i64,
+    counts: roster_store::campaigns::ItemCounts,
+    signed_off_by: Option<String>,
+    closed_at: Option<chrono::DateTime<Utc>>,
+    /// The audit trail's head hash when it closed.
+    audit_hash_at_close: Option<String>,
+}
+
+/// Campaigns, newest first (at most 500), with their progress counts and, once closed, the
+/// audit hash at close. Admins and auditors.
+#[utoipa::path(
+    tag = "campaigns",
+    responses(
+        (status = 200, description = "Campaigns", body = Vec<CampaignSummary>),
+        Refused,
+    ),
+)]
+#[get("/campaigns")]
 pub async fn api_campaigns(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -1017,18 +1054,35 @@ pub async fn api_campaigns(
     let s = require_session(&req, &state)?;
     let mut out = Vec::new();
     for (c, counts) in state.roster.campaigns(&s.principal, 500).await? {
-        out.push(
-            serde_json::json!({"id": c.id, "name": c.name, "status": c.status,
-            "scope": c.scope, "launched_by": c.launched_by, "launched_at": c.launched_at,
-            "due_at": c.due_at, "items": c.item_count, "counts": counts,
-            "signed_off_by": c.signed_off_by, "closed_at": c.closed_at,
-            "audit_hash_at_close": c.audit_hash_at_close}),
-        );
+        out.push(CampaignSummary {
+            id: c.id,
+            name: c.name,
+            status: c.status,
+            scope: c.scope,
+            launched_by: c.launched_by,
+            launched_at: c.launched_at,
+            due_at: c.due_at,
+            items: c.item_count,
+            counts,
+            signed_off_by: c.signed_off_by,
+            closed_at: c.closed_at,
+            audit_hash_at_close: c.audit_hash_at_close,
+        });
     }
     json(&out)
 }
 
-/// GET /api/v1/campaigns/{id}: the evidence document.
+/// One campaign's evidence: its settings, counts, every item with its decisions, and the
+/// remediation. Admins and auditors.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = i64, Path, description = "The campaign's id")),
+    responses(
+        (status = 200, description = "The evidence", body = roster_app::campaigns::Evidence),
+        RefusedOrMissing,
+    ),
+)]
+#[get("/campaigns/{id}")]
 pub async fn api_campaign(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -1043,8 +1097,35 @@ pub async fn api_campaign(
     )
 }
 
-/// GET /api/v1/reviews: the caller's pending items (riskiest first, at most 1000), with their
-/// snapshots.
+/// An item waiting for the caller's decision.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct PendingReview {
+    item: i64,
+    campaign: i64,
+    record: roster_core::RecordId,
+    name: String,
+    #[schema(value_type = roster_core::Platform)]
+    platform: String,
+    #[schema(value_type = roster_core::Kind)]
+    kind: String,
+    /// The tier at launch.
+    #[schema(value_type = roster_core::Tier)]
+    tier: String,
+    reviewer: String,
+    /// The record as it was when the campaign launched: what the decision is about.
+    snapshot: roster_core::InventoryItem,
+}
+
+/// The caller's pending items (riskiest first, at most 1000), with their snapshots. Reviewers
+/// (admins and owners), not auditors.
+#[utoipa::path(
+    tag = "reviews",
+    responses(
+        (status = 200, description = "Pending items", body = Vec<PendingReview>),
+        Refused,
+    ),
+)]
+#[get("/reviews")]
 pub async fn api_reviews(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -1056,22 +1137,43 @@ pub async fn api_reviews(
         .await?;
     let mut out = Vec::with_capacity(items.len());
     for i in items {
-        out.push(serde_json::json!({"item": i.id, "campaign": i.campaign_id,
-            "record": roster_core::RecordId(i.record_id).to_string(), "name": i.name,
-            "platform": i.platform, "kind": i.kind, "tier": i.tier, "reviewer": i.reviewer,
-            "snapshot": roster_app::campaigns::snapshot_of(&i)?}));
+        let snapshot = roster_app::campaigns::snapshot_of(&i)?;
+        out.push(PendingReview {
+            item: i.id,
+            campaign: i.campaign_id,
+            record: roster_core::RecordId(i.record_id),
+            name: i.name,
+            platform: i.platform,
+            kind: i.kind,
+            tier: i.tier,
+            reviewer: i.reviewer,
+            snapshot,
+        });
     }
     json(&out)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct AcceptForm {
     /// The suggested decision the caller saw: refused if the suggestion is another by now.
     expect: Option<String>,
 }
 
-/// POST /api/v1/reviews/{item}/accept-suggestion: records the item's suggested decision, its
-/// reason as the justification and its rule with it.
+/// Records the item's suggested decision, with the suggestion's reason as the justification
+/// and its rule; 400 when no rule suggests one. Reviewers, not auditors.
+#[utoipa::path(
+    tag = "reviews",
+    params(("item" = i64, Path, description = "The campaign item's id")),
+    request_body(
+        content((AcceptForm = "application/x-www-form-urlencoded")),
+        description = "Optional: the suggestion the caller saw",
+    ),
+    responses(
+        (status = 200, description = "The recorded decision", body = DecisionRecorded),
+        RefusedOrMissing,
+    ),
+)]
+#[post("/reviews/{item}/accept-suggestion")]
 pub async fn api_accept_suggestion(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -1103,17 +1205,50 @@ pub async fn api_accept_suggestion(
     json(&decision_json(d))
 }
 
-/// A recorded decision as the API answers it.
-fn decision_json(d: &CampaignDecision) -> serde_json::Value {
-    serde_json::json!({"id": d.id, "item": d.item_id, "decision": d.decision,
-        "actor": d.actor, "at": d.at, "justification": d.justification,
-        "warnings": serde_json::from_str::<serde_json::Value>(&d.warnings).unwrap_or_default(),
-        "suggestion_rule": d.suggestion_rule})
+/// A recorded decision.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct DecisionRecorded {
+    id: i64,
+    item: i64,
+    decision: DecisionKind,
+    actor: String,
+    at: chrono::DateTime<Utc>,
+    justification: String,
+    /// What the reviewer was warned of and decided anyway (e.g. deciding on their own
+    /// credential).
+    warnings: serde_json::Value,
+    /// The suggestion rule the decision accepted, if it was one.
+    suggestion_rule: Option<String>,
 }
 
-/// POST /api/v1/reviews/{item}/decision: JSON (or a form) `{decision, justification,
-/// expires_on, to}`.
-/// Answers 200 only once the decision and its audit event are committed.
+fn decision_json(d: &CampaignDecision) -> DecisionRecorded {
+    DecisionRecorded {
+        id: d.id,
+        item: d.item_id,
+        decision: d.decision,
+        actor: d.actor.clone(),
+        at: d.at,
+        justification: d.justification.clone(),
+        warnings: serde_json::from_str(&d.warnings).unwrap_or_default(),
+        suggestion_rule: d.suggestion_rule.clone(),
+    }
+}
+
+/// Records a decision on one item (`decision`, `justification`, `expires_on`, `to`); answers
+/// 200 only once the decision and its audit event are committed. Reviewers, not auditors.
+#[utoipa::path(
+    tag = "reviews",
+    params(("item" = i64, Path, description = "The campaign item's id")),
+    request_body(content(
+        (DecisionForm = "application/json"),
+        (DecisionForm = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "The recorded decision", body = DecisionRecorded),
+        RefusedOrMissing,
+    ),
+)]
+#[post("/reviews/{item}/decision")]
 pub async fn api_decide(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -44,21 +44,70 @@ impl WebError {
         }
     }
 
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> ErrorKind {
         match self {
-            WebError::Unauthenticated => "unauthenticated",
-            WebError::SignInRefused(_) => "sign_in_refused",
-            WebError::TooManyRequests => "too_many_requests",
+            WebError::Unauthenticated => ErrorKind::Unauthenticated,
+            WebError::SignInRefused(_) => ErrorKind::SignInRefused,
+            WebError::TooManyRequests => ErrorKind::TooManyRequests,
             WebError::App(e) => match e {
-                AppError::NotFound(_) => "not_found",
-                AppError::Invalid(_) => "invalid",
-                AppError::Forbidden(_) => "forbidden",
-                AppError::Conflict(_) => "conflict",
-                AppError::Unavailable(_) => "unavailable",
-                AppError::Internal(_) => "internal",
+                AppError::NotFound(_) => ErrorKind::NotFound,
+                AppError::Invalid(_) => ErrorKind::Invalid,
+                AppError::Forbidden(_) => ErrorKind::Forbidden,
+                AppError::Conflict(_) => ErrorKind::Conflict,
+                AppError::Unavailable(_) => ErrorKind::Unavailable,
+                AppError::Internal(_) => ErrorKind::Internal,
             },
         }
     }
+}
+
+/// What went wrong, in one word: the `error` of an API error's body and the `X-Roster-Error`
+/// header of every error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// No session and no API token, or an unknown, expired or revoked token (401).
+    Unauthenticated,
+    /// A sign-in was refused (403).
+    SignInRefused,
+    /// The sign-in rate limit (429).
+    TooManyRequests,
+    /// No such object, or one the caller may not see (404).
+    NotFound,
+    /// The request does not parse or breaks a rule; the message says which (400).
+    Invalid,
+    /// The caller's role may not do this (403).
+    Forbidden,
+    /// The object's state does not allow it now (409).
+    Conflict,
+    /// A dependency (the database, a platform) did not answer (503).
+    Unavailable,
+    /// A bug or a broken store; the server's log has the detail (500).
+    Internal,
+}
+
+impl ErrorKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Unauthenticated => "unauthenticated",
+            ErrorKind::SignInRefused => "sign_in_refused",
+            ErrorKind::TooManyRequests => "too_many_requests",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+/// The body of every error under `/api/`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorKind,
+    /// For a person: what was refused and why (never internals).
+    pub message: String,
 }
 
 impl From<askama::Error> for WebError {
@@ -96,7 +145,7 @@ impl ResponseError for WebError {
         }
         HttpResponse::build(self.status_code())
             .content_type("text/plain; charset=utf-8")
-            .insert_header(("X-Roster-Error", self.kind()))
+            .insert_header(("X-Roster-Error", self.kind().as_str()))
             .body(self.to_string())
     }
 }
@@ -207,8 +256,14 @@ pub async fn error_bodies(
         return Ok(res);
     };
     let (content_type, body) = if res.request().path().starts_with("/api/") {
-        let body = serde_json::json!({"error": e.kind(), "message": e.to_string()});
-        ("application/json", body.to_string())
+        let body = ErrorBody {
+            error: e.kind(),
+            message: e.to_string(),
+        };
+        match serde_json::to_string(&body) {
+            Ok(body) => ("application/json", body),
+            Err(_) => return Ok(res),
+        }
     } else {
         let title = res.status().canonical_reason().unwrap_or("Error");
         let req = res.request();

@@ -256,11 +256,12 @@ pub async fn remediate_dry_run(
 }
 
 /// What an exception request form (or API call) says.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 pub struct ExceptionRequestForm {
     pub rule: String,
     pub reason: String,
     /// The last day it would apply, `YYYY-MM-DD`.
+    #[schema(format = Date)]
     pub expires: String,
 }
 

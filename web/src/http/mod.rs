@@ -15,6 +15,7 @@ mod identity;
 pub mod limit;
 mod metrics;
 pub(crate) mod oidc;
+pub mod openapi;
 pub mod pages;
 mod session;
 mod sync_runs;
@@ -130,7 +131,6 @@ pub async fn serve(
                 "/logout/everywhere",
                 web::post().to(session::logout_everywhere),
             )
-            .route("/api/v1/session", web::get().to(api::session))
             .route("/", web::get().to(pages::root))
             .route("/dashboard", web::get().to(dashboard::dashboard))
             .route("/inventory", web::get().to(pages::inventory))
@@ -178,33 +178,9 @@ pub async fn serve(
             .route("/reviews/decide", web::post().to(campaigns::decide_bulk))
             .route("/reviews/{item}", web::get().to(campaigns::review_item))
             .route("/reviews/{item}/decide", web::post().to(campaigns::decide))
-            .route("/api/v1/campaigns", web::get().to(campaigns::api_campaigns))
-            .route(
-                "/api/v1/campaigns/{id}",
-                web::get().to(campaigns::api_campaign),
-            )
-            .route("/api/v1/reviews", web::get().to(campaigns::api_reviews))
-            .route(
-                "/api/v1/reviews/{item}/decision",
-                web::post().to(campaigns::api_decide),
-            )
-            .route(
-                "/api/v1/reviews/{item}/accept-suggestion",
-                web::post().to(campaigns::api_accept_suggestion),
-            )
-            .route("/api/v1/identities", web::get().to(api::identities))
-            .route("/api/v1/identities/{id}", web::get().to(api::identity))
-            .route("/api/v1/identities/{id}/claim", web::post().to(api::claim))
-            .route(
-                "/api/v1/identities/{id}/exception-requests",
-                web::post().to(api::request_exception),
-            )
             .route("/audit", web::get().to(audit_log::audit_log))
             .route("/audit/export.csv", web::get().to(audit_log::export_csv))
-            .route(
-                "/api/v1/audit-events",
-                web::get().to(audit_events::audit_events),
-            )
+            .service(openapi::api_scope())
             .default_service(web::to(error::no_route))
     })
     .bind(bind)?;

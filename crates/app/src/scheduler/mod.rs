@@ -7,6 +7,7 @@ mod campaign_launch;
 mod campaign_reminders;
 mod connector_sync;
 mod evaluation_refresh;
+mod retention;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -198,6 +199,14 @@ pub async fn start(ctx: JobContext) -> Result<JobScheduler, SchedulerError> {
         evaluation_refresh::JOB.into(),
         evaluation_refresh::SCHEDULE,
         evaluation_refresh::job,
+    )
+    .await?;
+    add_leased(
+        &sched,
+        &ctx,
+        retention::JOB.into(),
+        retention::SCHEDULE,
+        retention::job,
     )
     .await?;
     sched.start().await?;
