@@ -22,9 +22,16 @@ pub async fn run(args: ConfigArg) -> CliResult {
         None => None,
     };
     let bind = config.server.bind.clone();
+    let metrics_bind = config.server.metrics_address()?;
     let trusted_proxies = config.server.trusted_networks()?;
     let sample_banner = config.connectors.iter().any(|c| c.kind == "synthetic");
-    let roster = Arc::new(open(config).await?.with_notifier(notifier.clone()));
+    let metrics = Arc::new(roster_app::metrics::Metrics::new()?);
+    let roster = Arc::new(
+        open(config)
+            .await?
+            .with_notifier(notifier.clone())
+            .with_metrics(metrics),
+    );
     roster
         .record_config_changes(args.config.as_deref(), &actor(), Utc::now())
         .await?;
@@ -74,8 +81,11 @@ pub async fn run(args: ConfigArg) -> CliResult {
         )),
         trusted_proxies,
     };
-    http::serve(state, &bind, |addr| {
+    http::serve(state, &bind, metrics_bind, |addr, metrics_addr| {
         println!("Roster is listening on {addr}");
+        if let Some(m) = metrics_addr {
+            println!("Metrics without a token at http://{m}/metrics");
+        }
         match token {
             Some(token) => {
                 println!("One-time admin sign-in link (valid 15 minutes, single use):");

@@ -1,6 +1,7 @@
-//! The web app: server-rendered pages for people, `/api/v1` JSON for automation, health.
-//! Every route but health and sign-in (OpenID Connect, or the bootstrap link while no provider
-//! is configured) requires a session; every state-changing request its session's CSRF token.
+//! The web app: server-rendered pages for people, `/api/v1` JSON for automation, health,
+//! `/metrics`. Every route but health and sign-in (OpenID Connect, or the bootstrap link while no
+//! provider is configured) requires a session or an API token; every state-changing request its
+//! session's CSRF token.
 
 mod api;
 mod audit_events;
@@ -12,6 +13,7 @@ mod error;
 mod exceptions;
 mod identity;
 pub mod limit;
+mod metrics;
 pub(crate) mod oidc;
 pub mod openapi;
 pub mod pages;
@@ -55,14 +57,34 @@ pub struct AppState {
     pub exporting: pages::Exporting,
 }
 
-/// Binds, calls `on_bound` with the bound address (the port may have been 0), then serves until
-/// the process is stopped.
+/// Binds `bind` (and `metrics_bind`, a listener for `/metrics` alone), calls `on_bound` with
+/// the bound addresses (a port may have been 0), then serves until the process is stopped.
 pub async fn serve(
     state: AppState,
     bind: &str,
-    on_bound: impl FnOnce(std::net::SocketAddr),
+    metrics_bind: Option<std::net::SocketAddr>,
+    on_bound: impl FnOnce(std::net::SocketAddr, Option<std::net::SocketAddr>),
 ) -> std::io::Result<()> {
     let state = web::Data::from(Arc::new(state));
+    let metrics_server = match metrics_bind {
+        Some(addr) => {
+            let state = state.clone();
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(state.clone())
+                    .route("/metrics", web::get().to(metrics::metrics_on_listener))
+                    .default_service(web::to(metrics::only_metrics))
+            })
+            // A scrape every few seconds needs no more.
+            .workers(1)
+            .bind(addr)
+            .map_err(|e| {
+                std::io::Error::new(e.kind(), format!("server.metrics_bind {addr}: {e}"))
+            })?;
+            Some(server)
+        }
+        None => None,
+    };
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -94,7 +116,10 @@ pub async fn serve(
                     .add(("X-Frame-Options", "DENY"))
                     .add(("Referrer-Policy", "no-referrer")),
             )
+            // Outermost: counts every answer, refusals and error pages included.
+            .wrap(from_fn(metrics::observe))
             .route("/healthz", web::get().to(healthz))
+            .route("/metrics", web::get().to(metrics::metrics))
             .route("/readyz", web::get().to(readyz))
             .route("/static/roster.css", web::get().to(stylesheet))
             .route("/static/reviews.js", web::get().to(reviews_script))
@@ -159,10 +184,18 @@ pub async fn serve(
             .default_service(web::to(error::no_route))
     })
     .bind(bind)?;
+    let metrics_addr = metrics_server
+        .as_ref()
+        .and_then(|m| m.addrs().first().copied());
     if let Some(addr) = server.addrs().first() {
-        on_bound(*addr);
+        on_bound(*addr, metrics_addr);
     }
-    server.run().await?;
+    match metrics_server {
+        Some(m) => {
+            futures::future::try_join(server.run(), m.run()).await?;
+        }
+        None => server.run().await?,
+    }
     Ok(())
 }
 

@@ -63,15 +63,35 @@ async fn run_leased<F>(
 ) where
     F: Fn(Arc<JobContext>, DateTime<Utc>) -> JobFuture,
 {
-    match ctx
-        .roster
-        .store
-        .try_lease(job, &ctx.holder, until, now)
-        .await
+    use crate::metrics::JobOutcome;
+    let roster = &ctx.roster;
+    let metrics = roster.process_metrics();
+    let outcome = match crate::metrics::take_lease(
+        &roster.store,
+        metrics,
+        job,
+        &ctx.holder,
+        until,
+        now,
+    )
+    .await
     {
-        Ok(true) => run(ctx.clone(), now).await,
-        Ok(false) => tracing::debug!(job, "another server runs this tick"),
-        Err(e) => tracing::warn!(job, error = %e, "cannot take the job lease; skipped"),
+        Ok(true) => JobOutcome::Ran,
+        Ok(false) => {
+            tracing::debug!(job, "another server runs this tick");
+            JobOutcome::LeaseHeldElsewhere
+        }
+        Err(e) => {
+            tracing::warn!(job, error = %e, "cannot take the job lease; skipped");
+            JobOutcome::LeaseError
+        }
+    };
+    // Counted when it starts: a long sync shows as running at once.
+    if let Some(m) = metrics {
+        m.job_fired(job, outcome);
+    }
+    if outcome == JobOutcome::Ran {
+        run(ctx.clone(), now).await;
     }
 }
 
