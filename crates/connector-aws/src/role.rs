@@ -33,7 +33,13 @@ pub fn record(
         "",
         all_docs,
     ));
-    let (privilege, privilege_detail) = principal::privilege(&policies, &data.verdicts);
+    let boundary = principal::boundary(
+        r.permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn()),
+        all_docs,
+    );
+    let (privilege, privilege_detail) =
+        principal::privilege(&policies, boundary.as_ref(), &data.verdicts);
     let owner = principal::owner_from_tags(r.tags());
 
     let mut signals: Vec<Signal> = Vec::new();

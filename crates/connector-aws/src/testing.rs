@@ -331,7 +331,31 @@ pub async fn seed_estate(c: &Client, moto: &Moto) -> Result<(), String> {
         ),
     )
     .await?;
-    role(c, "ec2-reader", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#).await?;
+    // Effective privilege: admin capped by a read-only permission boundary; IAM allowed and
+    // denied outright.
+    let ec2_trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    c.create_role()
+        .role_name("bounded-admin")
+        .assume_role_policy_document(ec2_trust)
+        .permissions_boundary("arn:aws:iam::aws:policy/ReadOnlyAccess")
+        .send()
+        .await
+        .map_err(err("create_role bounded-admin"))?;
+    c.attach_role_policy()
+        .role_name("bounded-admin")
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .map_err(err("attach_role_policy"))?;
+    role(c, "iam-denied", ec2_trust).await?;
+    c.put_role_policy()
+        .role_name("iam-denied")
+        .policy_name("iam-and-its-deny")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:*","s3:GetObject"],"Resource":"*"},{"Effect":"Deny","Action":"iam:*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .map_err(err("put_role_policy"))?;
+    role(c, "ec2-reader", ec2_trust).await?;
     c.attach_role_policy()
         .role_name("ec2-reader")
         .policy_arn("arn:aws:iam::aws:policy/ReadOnlyAccess")

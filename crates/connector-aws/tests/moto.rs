@@ -230,6 +230,38 @@ async fn inventory_of_a_seeded_account_with_signed_calls() {
         vec!["aws.trust.foreign_account"]
     );
     assert!(rules(by_name(roles, "ec2-reader")).is_empty());
+    // Effective privilege: the boundary caps AdministratorAccess at read; a deny of iam:*
+    // leaves only the read it allowed beside.
+    let bounded = by_name(roles, "bounded-admin");
+    assert_eq!(
+        bounded.privilege,
+        Privilege::Read,
+        "{:?}",
+        bounded.privilege_detail
+    );
+    assert!(
+        bounded
+            .privilege_detail
+            .iter()
+            .any(|d| d.starts_with("capped at read by the permission boundary ReadOnlyAccess")),
+        "{:?}",
+        bounded.privilege_detail
+    );
+    let denied = by_name(roles, "iam-denied");
+    assert_eq!(
+        denied.privilege,
+        Privilege::Read,
+        "{:?}",
+        denied.privilege_detail
+    );
+    assert!(
+        denied
+            .privilege_detail
+            .iter()
+            .any(|d| d.starts_with("denies `iam:*` on every resource")),
+        "{:?}",
+        denied.privilege_detail
+    );
     assert_eq!(
         by_name(roles, "ec2-reader").privilege,
         Privilege::Read,
