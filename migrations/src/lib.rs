@@ -28,6 +28,7 @@ mod m20261205_000010_inbox_order;
 mod m20261205_000020_inbox_tallies;
 mod m20261206_000050_exception_requests;
 mod m20261207_000010_search_index;
+mod m20261207_000020_oidc_logins;
 
 /// What the inventory search reads (see the migration that builds the index).
 pub mod search_index {
@@ -84,6 +85,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000020_inbox_tallies::Migration),
             Box::new(m20261206_000050_exception_requests::Migration),
             Box::new(m20261207_000010_search_index::Migration),
+            Box::new(m20261207_000020_oidc_logins::Migration),
         ]
     }
 }

@@ -200,6 +200,9 @@ pub struct ServerConfig {
     /// a scraper that reaches this address and nobody else does. Without it, `/metrics` on
     /// `bind` needs an API token.
     pub metrics_bind: Option<String>,
+    /// On SIGTERM, how long requests and scheduled jobs in flight get to finish (default 25;
+    /// 1 to 600). Keep it below the orchestrator's own grace (Kubernetes: 30 s by default).
+    pub shutdown_grace_seconds: u32,
 }
 
 impl Default for ServerConfig {
@@ -210,6 +213,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             session_idle_minutes: 30,
             metrics_bind: None,
+            shutdown_grace_seconds: 25,
         }
     }
 }
@@ -689,6 +693,12 @@ impl Config {
             return Err(ConfigError::BadValue {
                 key: "server.session_idle_minutes".into(),
                 detail: "must be 5 to 480".into(),
+            });
+        }
+        if !(1..=600).contains(&self.server.shutdown_grace_seconds) {
+            return Err(ConfigError::BadValue {
+                key: "server.shutdown_grace_seconds".into(),
+                detail: "must be 1 to 600".into(),
             });
         }
         check_database_url(&self.database.url)?;

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use roster_store::web_sessions::NewWebSession;
+pub use roster_store::web_sessions::OidcLogin;
 
 use crate::Roster;
 use crate::access::Principal;
@@ -16,6 +17,9 @@ use crate::error::AppError;
 pub const SESSION_LIFETIME: Duration = Duration::hours(8);
 /// A one-time sign-in link works for this long.
 pub const SIGN_IN_LINK_LIFETIME: Duration = Duration::minutes(15);
+/// At most this many OpenID Connect sign-ins are under way at once (between `/login` and the
+/// callback, 10 minutes each); beyond, `/login` refuses until some end.
+const OIDC_LOGINS_UNDER_WAY: u64 = 10_000;
 /// A session's last-seen time is written at most this often.
 const TOUCH_AFTER: Duration = Duration::minutes(1);
 
@@ -178,6 +182,30 @@ impl Roster {
             .redeem_sign_in_link(token, now)
             .await?
             .and_then(|l| Principal::from_stored_parts(&l.source, &l.who, &l.role)))
+    }
+
+    /// Keeps an OpenID Connect sign-in under way (state, nonce, PKCE verifier) behind `key`,
+    /// the value of its pre-login cookie, until `expires_at`, for whichever server the
+    /// provider's redirect reaches. False when too many are under way (nothing kept).
+    pub async fn begin_oidc_login(
+        &self,
+        key: &str,
+        login: OidcLogin,
+        now: DateTime<Utc>,
+    ) -> Result<bool, AppError> {
+        Ok(self
+            .store
+            .begin_oidc_login(key, login, OIDC_LOGINS_UNDER_WAY, now)
+            .await?)
+    }
+
+    /// The sign-in under way behind `key`, once; `None` when unknown, used or expired.
+    pub async fn take_oidc_login(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OidcLogin>, AppError> {
+        Ok(self.store.take_oidc_login(key, now).await?)
     }
 
     /// Whether anyone has ever signed in: until then a server without an identity provider

@@ -1685,6 +1685,28 @@ mod tests {
                 .unwrap()
             );
             assert_eq!(s.lease_holder("sync").await.unwrap().unwrap().0, "b");
+            // A server stopping gives up what it holds, but for the leases it keeps.
+            for job in ["tick", "loop"] {
+                assert!(s.try_lease(job, "b", later, at).await.unwrap());
+            }
+            assert!(s.try_lease("other", "c", later, at).await.unwrap());
+            assert_eq!(
+                s.release_leases_of("b", &["tick".to_owned()])
+                    .await
+                    .unwrap(),
+                2,
+                "{}",
+                t.backend
+            );
+            for (job, holder) in [("tick", Some("b")), ("loop", None), ("sync", None)] {
+                assert_eq!(
+                    s.lease_holder(job).await.unwrap().map(|h| h.0).as_deref(),
+                    holder,
+                    "{}: {job}",
+                    t.backend
+                );
+            }
+            assert!(s.lease_holder("other").await.unwrap().is_some());
         }
     }
 }

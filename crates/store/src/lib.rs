@@ -42,7 +42,7 @@ pub use inventory::InventoryFilter;
 pub use sync_runs::{ListingOutcome, RunCounts, RunStatus};
 
 /// The advisory lock key that serialises migrations across servers (PostgreSQL).
-const MIGRATION_LOCK: i64 = 0x0005_260a_0d18;
+pub const MIGRATION_LOCK: i64 = 0x0005_260a_0d18;
 
 /// A handle on the database. Cheap to clone (a pool inside).
 #[derive(Clone, Debug)]

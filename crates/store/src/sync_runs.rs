@@ -187,6 +187,20 @@ impl Store {
         Ok(())
     }
 
+    /// Gives up every lease `holder` has but those named in `keep`; returns how many.
+    pub async fn release_leases_of(
+        &self,
+        holder: &str,
+        keep: &[String],
+    ) -> Result<u64, StoreError> {
+        let res = job_lease::Entity::delete_many()
+            .filter(job_lease::Column::Holder.eq(holder))
+            .filter(job_lease::Column::Job.is_not_in(keep.iter().cloned()))
+            .exec(&self.db)
+            .await?;
+        Ok(res.rows_affected)
+    }
+
     pub async fn finish_sync_run(
         &self,
         id: i64,

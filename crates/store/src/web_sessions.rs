@@ -6,9 +6,10 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
 
-use crate::entity::{sign_in_link, sso_subject, web_session};
+use crate::entity::{oidc_login, sign_in_link, sso_subject, web_session};
 use crate::{Store, StoreError};
 
+pub use oidc_login::Model as OidcLogin;
 pub use sign_in_link::Model as SignInLink;
 pub use web_session::Model as WebSession;
 
@@ -148,6 +149,58 @@ impl Store {
             .exec(&self.db)
             .await?;
         Ok((deleted.rows_affected == 1 && link.expires_at > now).then_some(link))
+    }
+}
+
+impl Store {
+    /// Keeps an OpenID Connect sign-in under way behind `key` (its pre-login cookie) until
+    /// `expires_at`, dropping expired ones. At `max` under way it keeps nothing and says so
+    /// (false): a flood of `/login` requests cannot grow the table without bound.
+    pub async fn begin_oidc_login(
+        &self,
+        key: &str,
+        login: OidcLogin,
+        max: u64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        use sea_orm::PaginatorTrait;
+        oidc_login::Entity::delete_many()
+            .filter(oidc_login::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
+            .await?;
+        if oidc_login::Entity::find().count(&self.db).await? >= max {
+            return Ok(false);
+        }
+        oidc_login::ActiveModel {
+            key_hash: Set(session_key(key)),
+            state: Set(login.state),
+            nonce: Set(login.nonce),
+            pkce_verifier: Set(login.pkce_verifier),
+            expires_at: Set(login.expires_at),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(true)
+    }
+
+    /// Takes the sign-in under way behind `key`, once (of two servers racing on it, one gets
+    /// it); `None` when unknown, taken or expired.
+    pub async fn take_oidc_login(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OidcLogin>, StoreError> {
+        let hash = session_key(key);
+        let Some(login) = oidc_login::Entity::find_by_id(hash.clone())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let deleted = oidc_login::Entity::delete_by_id(hash)
+            .exec(&self.db)
+            .await?;
+        Ok((deleted.rows_affected == 1 && login.expires_at > now).then_some(login))
     }
 }
 
@@ -340,6 +393,53 @@ mod tests {
             assert_eq!(
                 s.bind_sso_subject(iss, "sub-2", alice, now).await.unwrap(),
                 bound("alice@acme.example")
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_oidc_login_is_taken_once_and_not_after_it_expires() {
+        for t in crate::testing::test_stores().await.unwrap() {
+            let s = &t.store;
+            let now = Utc.with_ymd_and_hms(2026, 12, 7, 9, 0, 0).unwrap();
+            let login = |n: &str| OidcLogin {
+                key_hash: String::new(),
+                state: format!("state-{n}"),
+                nonce: format!("nonce-{n}"),
+                pkce_verifier: format!("pkce-{n}"),
+                expires_at: now + Duration::minutes(10),
+            };
+            for n in ["1", "2"] {
+                assert!(s.begin_oidc_login(n, login(n), 10, now).await.unwrap());
+            }
+            assert!(
+                !s.begin_oidc_login("3", login("3"), 2, now).await.unwrap(),
+                "{}: at the cap nothing more is kept",
+                t.backend
+            );
+            let got = s.take_oidc_login("1", now).await.unwrap().unwrap();
+            assert_eq!(
+                (
+                    got.state.as_str(),
+                    got.nonce.as_str(),
+                    got.pkce_verifier.as_str()
+                ),
+                ("state-1", "nonce-1", "pkce-1")
+            );
+            assert!(s.take_oidc_login("1", now).await.unwrap().is_none(), "once");
+            assert!(s.take_oidc_login("3", now).await.unwrap().is_none());
+            let later = now + Duration::minutes(10);
+            assert!(
+                s.take_oidc_login("2", later).await.unwrap().is_none(),
+                "{}: expired",
+                t.backend
+            );
+            // Expired ones are dropped when the next sign-in begins: they do not count.
+            assert!(s.begin_oidc_login("5", login("5"), 1, now).await.unwrap());
+            assert!(
+                s.begin_oidc_login("6", login("6"), 1, later).await.unwrap(),
+                "{}",
+                t.backend
             );
         }
     }

@@ -85,7 +85,7 @@ impl SyncEngine {
                 .await?;
             let heartbeat = lease::keep_alive(self.store.clone(), names.clone(), &holder, run_id);
             let result = self.run_held(run_id, started_at, sources, progress).await;
-            heartbeat.abort();
+            drop(heartbeat);
             result
         }
         .await;

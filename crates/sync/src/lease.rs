@@ -150,15 +150,25 @@ pub(crate) async fn release<S: AsRef<str>>(store: &Store, names: &[S], holder: &
     }
 }
 
+/// The heartbeat task; dropping it stops the task, so a run cancelled mid-way (a server's
+/// graceful stop aborts its scheduled sync) stops renewing leases it no longer uses.
+pub(crate) struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Renews the leases and the run's heartbeat every [`HEARTBEAT_EVERY`] until dropped.
 pub(crate) fn keep_alive(
     store: Store,
     names: Vec<String>,
     holder: &SyncHolder,
     run_id: i64,
-) -> tokio::task::JoinHandle<()> {
+) -> Heartbeat {
     let me = holder.to_string();
-    tokio::spawn(async move {
+    Heartbeat(tokio::spawn(async move {
         loop {
             tokio::time::sleep(HEARTBEAT_EVERY).await;
             let now = Utc::now();
@@ -174,7 +184,33 @@ pub(crate) fn keep_alive(
                 tracing::warn!(run = run_id, error = %e, "cannot renew the sync run's heartbeat");
             }
         }
-    })
+    }))
+}
+
+/// Closes as `aborted` every run this process left `running` and gives back their leases: for
+/// a process about to exit whose syncs were cancelled (a server's graceful stop), so that
+/// another server takes the connectors at once instead of after [`SYNC_LEASE`]. Returns how
+/// many runs it closed. Call it only once those syncs' tasks have ended.
+pub async fn abandon_this_process(store: &Store, now: DateTime<Utc>) -> Result<u64, SyncError> {
+    let me = SyncHolder::this_process();
+    let mine: Vec<(i64, SyncHolder, Vec<String>)> = store
+        .running_sync_runs()
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            let holder = SyncHolder::parse(r.holder.as_deref()?)?;
+            (holder.host == me.host && holder.pid == me.pid).then(|| {
+                let names = serde_json::from_str(&r.connectors).unwrap_or_default();
+                (r.id, holder, names)
+            })
+        })
+        .collect();
+    let ids: Vec<i64> = mine.iter().map(|(id, _, _)| *id).collect();
+    let closed = store.abort_sync_runs(&ids, now).await?;
+    for (_, holder, names) in &mine {
+        release(store, names, holder).await;
+    }
+    Ok(closed)
 }
 
 /// Whether a run marked `running`, held by `holder` and last alive at `heartbeat`, is dead at

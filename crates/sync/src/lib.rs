@@ -8,7 +8,9 @@ mod report;
 mod writer;
 
 pub use engine::{NoProgress, Progress, SyncEngine, SyncSource};
-pub use lease::{HEARTBEAT_EVERY, SYNC_LEASE, SyncHolder, abort_dead_runs, run_is_dead};
+pub use lease::{
+    HEARTBEAT_EVERY, SYNC_LEASE, SyncHolder, abandon_this_process, abort_dead_runs, run_is_dead,
+};
 pub use report::{ConnectorReport, ListingReport, SyncReport};
 
 /// What stops a sync as a whole. Source failures are not errors here: they are reported per

@@ -156,6 +156,7 @@ pub async fn run(args: DemoArgs) -> CliResult {
             crate::http::pages::CONCURRENT_EXPORTS,
         )),
         trusted_proxies: Vec::new(),
+        ready: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
     };
     http::serve(state, &args.bind, None, |addr, _| {
         println!();

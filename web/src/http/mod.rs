@@ -21,8 +21,12 @@ mod session;
 mod sync_runs;
 mod tokens;
 
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
+use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use roster_app::Roster;
@@ -55,18 +59,77 @@ pub struct AppState {
     pub exports: Arc<tokio::sync::Semaphore>,
     /// Who has an export running (one each).
     pub exporting: pages::Exporting,
+    /// Set once the database is migrated and the scheduled jobs run, cleared when the server
+    /// begins to stop: `/readyz` answers 503 while it is unset.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// Where to listen.
+pub enum Listen<'a> {
+    /// Bind this address (its port may be 0).
+    Bind(&'a str),
+    /// A socket bound before the database was opened, that [`starting_server`] served.
+    Socket(TcpListener),
+}
+
+/// What answers while the database is opened and migrated (which can take minutes on a large
+/// one): `/healthz` 200, so a liveness probe does not restart the server mid-migration; every
+/// other path, `/readyz` included, 503. Signals are the caller's.
+pub fn starting_server(socket: &TcpListener) -> std::io::Result<Server> {
+    let server = HttpServer::new(|| {
+        App::new()
+            .route(
+                "/healthz",
+                web::get().to(|| async {
+                    HttpResponse::Ok()
+                        .content_type("text/plain")
+                        .body("ok (starting)")
+                }),
+            )
+            .default_service(web::to(|| async {
+                HttpResponse::ServiceUnavailable()
+                    .content_type("text/plain")
+                    .insert_header(("Retry-After", "5"))
+                    .body("starting: opening and migrating the database")
+            }))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    // A second descriptor of the same socket: connections that arrive between this server's
+    // stop and the app's start wait in its backlog instead of being refused.
+    .listen(socket.try_clone()?)?;
+    Ok(server.run())
 }
 
 /// Binds `bind` (and `metrics_bind`, a listener for `/metrics` alone), calls `on_bound` with
-/// the bound addresses (a port may have been 0), then serves until the process is stopped.
+/// the bound addresses (a port may have been 0), then serves until the process is stopped
+/// (SIGINT / SIGTERM, handled by actix).
 pub async fn serve(
     state: AppState,
     bind: &str,
     metrics_bind: Option<std::net::SocketAddr>,
     on_bound: impl FnOnce(std::net::SocketAddr, Option<std::net::SocketAddr>),
 ) -> std::io::Result<()> {
+    let (server, addrs, metrics_addr) = server(state, Listen::Bind(bind), None, metrics_bind)?;
+    if let Some(addr) = addrs.first() {
+        on_bound(*addr, metrics_addr);
+    }
+    server.await
+}
+
+/// The app's server, running, the addresses it listens on, and the `/metrics` listener's when
+/// `metrics_bind` is set (that one runs in a task of its own until the process ends). With
+/// `grace`, signals are the caller's, who stops the server through its handle; requests in
+/// flight then get `grace` to finish. Without, actix stops it on SIGINT / SIGTERM.
+pub fn server(
+    state: AppState,
+    listen: Listen<'_>,
+    grace: Option<Duration>,
+    metrics_bind: Option<SocketAddr>,
+) -> std::io::Result<(Server, Vec<SocketAddr>, Option<SocketAddr>)> {
     let state = web::Data::from(Arc::new(state));
-    let metrics_server = match metrics_bind {
+    let metrics_addr = match metrics_bind {
         Some(addr) => {
             let state = state.clone();
             let server = HttpServer::new(move || {
@@ -75,13 +138,16 @@ pub async fn serve(
                     .route("/metrics", web::get().to(metrics::metrics_on_listener))
                     .default_service(web::to(metrics::only_metrics))
             })
-            // A scrape every few seconds needs no more.
+            // A scrape every few seconds needs no more; the app's server owns the signals.
             .workers(1)
+            .disable_signals()
             .bind(addr)
             .map_err(|e| {
                 std::io::Error::new(e.kind(), format!("server.metrics_bind {addr}: {e}"))
             })?;
-            Some(server)
+            let bound = server.addrs().first().copied();
+            tokio::spawn(server.run());
+            bound
         }
         None => None,
     };
@@ -182,21 +248,23 @@ pub async fn serve(
             .route("/audit/export.csv", web::get().to(audit_log::export_csv))
             .service(openapi::api_scope())
             .default_service(web::to(error::no_route))
-    })
-    .bind(bind)?;
-    let metrics_addr = metrics_server
-        .as_ref()
-        .and_then(|m| m.addrs().first().copied());
-    if let Some(addr) = server.addrs().first() {
-        on_bound(*addr, metrics_addr);
-    }
-    match metrics_server {
-        Some(m) => {
-            futures::future::try_join(server.run(), m.run()).await?;
+    });
+    let mut server = match grace {
+        Some(g) => server.disable_signals().shutdown_timeout(g.as_secs()),
+        None => server,
+    };
+    let mut addrs = Vec::new();
+    match listen {
+        Listen::Bind(addr) => {
+            server = server.bind(addr)?;
+            addrs = server.addrs();
         }
-        None => server.run().await?,
+        Listen::Socket(socket) => {
+            addrs.push(socket.local_addr()?);
+            server = server.listen(socket)?;
+        }
     }
-    Ok(())
+    Ok((server.run(), addrs, metrics_addr))
 }
 
 /// Alive: the process answers. A handler panic (a bug, answered 500) is counted here rather
@@ -210,14 +278,29 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body(body)
 }
 
+/// How long `/readyz` waits for the database: less than a probe's usual timeout, so an
+/// unreachable database reads as 503 rather than as a probe that timed out.
+const READY_CHECK: Duration = Duration::from_secs(2);
+
+/// Ready: started (migrated, scheduled jobs running), not stopping, and the database answers.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.roster.ready().await {
-        Ok(_) => HttpResponse::Ok().content_type("text/plain").body("ready"),
-        Err(e) => {
+    let unavailable = |why: &'static str| {
+        HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body(why)
+    };
+    if !state.ready.load(Ordering::Acquire) {
+        return unavailable("not ready: starting or stopping");
+    }
+    match tokio::time::timeout(READY_CHECK, state.roster.ready()).await {
+        Ok(Ok(())) => HttpResponse::Ok().content_type("text/plain").body("ready"),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");
-            HttpResponse::ServiceUnavailable()
-                .content_type("text/plain")
-                .body("database unavailable")
+            unavailable("database unavailable")
+        }
+        Err(_) => {
+            tracing::warn!("readiness check failed: the database did not answer in time");
+            unavailable("database unavailable")
         }
     }
 }

@@ -1,18 +1,16 @@
 //! Sign-in with OpenID Connect: the authorization code flow with PKCE (S256).
 //!
-//! `GET /login` keeps the flow's state, nonce and PKCE verifier server-side under a random key
-//! in a short-lived pre-login cookie (SameSite=Lax: the provider's redirect back is a cross-site
-//! navigation) and redirects to the provider. `GET /auth/callback` takes that entry (single use),
+//! `GET /login` keeps the flow's state, nonce and PKCE verifier server-side, in the database (the
+//! callback may reach another replica), under a random key in a short-lived pre-login cookie
+//! (SameSite=Lax: the provider's redirect back is a cross-site navigation) and redirects to the
+//! provider. `GET /auth/callback` takes that entry (single use),
 //! checks `state`, exchanges the code with the verifier, verifies the ID token (signature against
 //! the provider's JWKS from discovery, issuer, audience, expiry, nonce), maps the role claim to a
 //! [`Role`], records the person in the people directory (source `sso`) and opens a session.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
     CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
@@ -31,6 +29,7 @@ use super::AppState;
 use super::error::WebError;
 use roster_app::api_tokens::random_token;
 use roster_app::config::OidcConfig;
+use roster_app::web_sessions::OidcLogin;
 use roster_app::{Principal, Role};
 
 use super::session::same;
@@ -38,7 +37,6 @@ use super::session::same;
 /// The pre-login cookie: the key of the pending sign-in, scoped to the callback.
 const LOGIN_COOKIE: &str = "roster_login";
 const LOGIN_LIFETIME_MINUTES: i64 = 10;
-const MAX_PENDING: usize = 10_000;
 /// How the audit trail names this way of signing in.
 const METHOD: &str = "oidc";
 
@@ -74,13 +72,6 @@ type OidcClient = Client<
     EndpointMaybeSet,
 >;
 
-struct Pending {
-    state: String,
-    nonce: Nonce,
-    pkce: PkceCodeVerifier,
-    expires_at: DateTime<Utc>,
-}
-
 /// The relying party: the discovered provider, this client, and the sign-ins under way.
 pub struct Oidc {
     client: OidcClient,
@@ -90,7 +81,6 @@ pub struct Oidc {
     admin_groups: Vec<String>,
     auditor_groups: Vec<String>,
     trust_unverified_email: bool,
-    pending: Mutex<HashMap<String, Pending>>,
 }
 
 /// Why OpenID Connect cannot be set up: a bad config key, an unreadable secret, a provider
@@ -174,23 +164,7 @@ impl Oidc {
             admin_groups: cfg.admin_groups.clone(),
             auditor_groups: cfg.auditor_groups.clone(),
             trust_unverified_email: cfg.trust_unverified_email,
-            pending: Mutex::new(HashMap::new()),
         })
-    }
-
-    fn remember(&self, key: String, p: Pending, now: DateTime<Utc>) {
-        if let Ok(mut map) = self.pending.lock() {
-            map.retain(|_, p| p.expires_at > now);
-            if map.len() < MAX_PENDING {
-                map.insert(key, p);
-            }
-        }
-    }
-
-    /// Takes (single use) the sign-in under way behind `key`, if it has not expired.
-    fn take(&self, key: &str, now: DateTime<Utc>) -> Option<Pending> {
-        let mut map = self.pending.lock().ok()?;
-        map.remove(key).filter(|p| p.expires_at > now)
     }
 
     /// Admin if any group is an admin group, else auditor if any is an auditor group, else owner.
@@ -275,16 +249,25 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         .set_pkce_challenge(challenge)
         .url();
     let key = random_token();
-    oidc.remember(
-        key.clone(),
-        Pending {
-            state: csrf_state.secret().clone(),
-            nonce,
-            pkce: verifier,
-            expires_at: now + Duration::minutes(LOGIN_LIFETIME_MINUTES),
-        },
-        now,
-    );
+    let kept = state
+        .roster
+        .begin_oidc_login(
+            &key,
+            OidcLogin {
+                key_hash: String::new(),
+                state: csrf_state.secret().clone(),
+                nonce: nonce.secret().clone(),
+                pkce_verifier: verifier.secret().clone(),
+                expires_at: now + Duration::minutes(LOGIN_LIFETIME_MINUTES),
+            },
+            now,
+        )
+        .await?;
+    if !kept {
+        return Err(WebError::SignInRefused(
+            "too many sign-ins are under way; try again in a few minutes",
+        ));
+    }
     Ok(HttpResponse::SeeOther()
         .cookie(login_cookie(key, state.secure_cookies))
         .insert_header(("Location", url.as_str()))
@@ -325,9 +308,13 @@ async fn finish_sign_in(
     let key = req.cookie(LOGIN_COOKIE).ok_or(WebError::SignInRefused(
         "no sign-in under way in this browser; start at /login",
     ))?;
-    let pending = oidc.take(key.value(), now).ok_or(WebError::SignInRefused(
-        "this sign-in expired or was already used; start at /login",
-    ))?;
+    let pending = state
+        .roster
+        .take_oidc_login(key.value(), now)
+        .await?
+        .ok_or(WebError::SignInRefused(
+            "this sign-in expired or was already used; start at /login",
+        ))?;
     if let Some(error) = &q.error {
         tracing::warn!(error = %error, "the identity provider refused the sign-in");
         return Err(WebError::SignInRefused(
@@ -354,7 +341,7 @@ async fn finish_sign_in(
         .client
         .exchange_code(AuthorizationCode::new(code))
         .map_err(|e| WebError::internal(e.to_string()))?
-        .set_pkce_verifier(pending.pkce)
+        .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier))
         .request_async(&oidc.http)
         .await
         .map_err(|e| {
@@ -365,7 +352,10 @@ async fn finish_sign_in(
         .id_token()
         .ok_or(WebError::SignInRefused("the provider returned no ID token"))?;
     let claims = id_token
-        .claims(&oidc.client.id_token_verifier(), &pending.nonce)
+        .claims(
+            &oidc.client.id_token_verifier(),
+            &Nonce::new(pending.nonce.clone()),
+        )
         .map_err(|e| {
             tracing::warn!(error = %e, "sign-in refused: the ID token did not verify");
             WebError::SignInRefused("the ID token did not verify")
@@ -451,7 +441,6 @@ mod tests {
             admin_groups: cfg.admin_groups.clone(),
             auditor_groups: cfg.auditor_groups.clone(),
             trust_unverified_email: cfg.trust_unverified_email,
-            pending: Mutex::new(HashMap::new()),
         };
         assert_eq!(
             rp.role_for(&claims(serde_json::json!(["x", "iam-team"]))),

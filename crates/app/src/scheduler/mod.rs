@@ -9,11 +9,13 @@ mod connector_sync;
 mod evaluation_refresh;
 mod retention;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
+use tokio::task::JoinSet;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use uuid::Uuid;
 
@@ -53,9 +55,38 @@ fn lease_until(now: DateTime<Utc>, next: Option<DateTime<Utc>>) -> DateTime<Utc>
 
 type JobFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// Runs `run` at `now` if this server takes the lease `job` (until `until`).
+/// How long after a tick another server may still fire it (scheduler granularity, clock
+/// skew): a stopping server keeps the leases of ticks it finished more recently than this, so
+/// that a replica firing the same tick late does not run it again.
+const LATE_FIRING: Duration = Duration::seconds(10);
+
+/// The jobs this server fired: their tasks, and per lease when it was taken and whether its
+/// run finished. A stopping server waits for the tasks, then gives the leases back.
+#[derive(Default)]
+struct Firings {
+    state: Mutex<FiringState>,
+}
+
+#[derive(Default)]
+struct FiringState {
+    /// Once set, nothing more is fired.
+    stopping: bool,
+    tasks: JoinSet<()>,
+    /// Lease name → (taken at, run finished).
+    leases: HashMap<String, (DateTime<Utc>, bool)>,
+}
+
+impl Firings {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FiringState> {
+        // A panic while holding it leaves plain data behind; keep using it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Runs `run` at `now`, on its own task, if this server takes the lease `job` (until `until`).
 async fn run_leased<F>(
     ctx: Arc<JobContext>,
+    firings: Arc<Firings>,
     job: &str,
     until: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -64,6 +95,9 @@ async fn run_leased<F>(
     F: Fn(Arc<JobContext>, DateTime<Utc>) -> JobFuture,
 {
     use crate::metrics::JobOutcome;
+    if firings.lock().stopping {
+        return;
+    }
     let roster = &ctx.roster;
     let metrics = roster.process_metrics();
     let outcome = match crate::metrics::take_lease(
@@ -91,7 +125,28 @@ async fn run_leased<F>(
         m.job_fired(job, outcome);
     }
     if outcome == JobOutcome::Ran {
-        run(ctx.clone(), now).await;
+        let work = run(ctx.clone(), now);
+        let spawned = {
+            let mut state = firings.lock();
+            if !state.stopping {
+                // Finished tasks are reaped here, so the set stays as small as what runs.
+                while state.tasks.try_join_next().is_some() {}
+                state.leases.insert(job.to_owned(), (now, false));
+                let (name, done) = (job.to_owned(), firings.clone());
+                state.tasks.spawn(async move {
+                    work.await;
+                    if let Some(lease) = done.lock().leases.get_mut(&name)
+                        && lease.0 == now
+                    {
+                        lease.1 = true;
+                    }
+                });
+            }
+            !state.stopping
+        };
+        if !spawned && let Err(e) = ctx.roster.store.release_lease(job, &ctx.holder).await {
+            tracing::warn!(job, error = %e, "cannot release the job lease; it lapses");
+        }
     }
 }
 
@@ -99,6 +154,7 @@ async fn run_leased<F>(
 async fn add_leased<F>(
     sched: &JobScheduler,
     ctx: &Arc<JobContext>,
+    firings: &Arc<Firings>,
     job: String,
     schedule: &str,
     run: F,
@@ -107,15 +163,17 @@ where
     F: Fn(Arc<JobContext>, DateTime<Utc>) -> JobFuture + Send + Sync + Clone + 'static,
 {
     let ctx = ctx.clone();
+    let firings = firings.clone();
     let name = job.clone();
     let cron = Job::new_async(schedule, move |uuid: Uuid, mut l: JobScheduler| {
         let ctx = ctx.clone();
+        let firings = firings.clone();
         let name = name.clone();
         let run = run.clone();
         Box::pin(async move {
             let now = Utc::now();
             let next = l.next_tick_for_job(uuid).await.ok().flatten();
-            run_leased(ctx, &name, lease_until(now, next), now, run).await
+            run_leased(ctx, firings, &name, lease_until(now, next), now, run).await
         })
     })
     .map_err(|e| SchedulerError::BadSchedule {
@@ -127,10 +185,18 @@ where
     Ok(())
 }
 
+/// The running scheduler of `roster serve`.
+pub struct Scheduler {
+    sched: JobScheduler,
+    ctx: Arc<JobContext>,
+    firings: Arc<Firings>,
+}
+
 /// Starts every scheduled job the configuration names. The returned scheduler runs them until
-/// it is shut down or dropped with the process.
-pub async fn start(ctx: JobContext) -> Result<JobScheduler, SchedulerError> {
+/// [`Scheduler::stop`] or the process ends.
+pub async fn start(ctx: JobContext) -> Result<Scheduler, SchedulerError> {
     let ctx = Arc::new(ctx);
+    let firings = Arc::new(Firings::default());
     let sched = JobScheduler::new().await?;
     for c in ctx
         .roster
@@ -144,6 +210,7 @@ pub async fn start(ctx: JobContext) -> Result<JobScheduler, SchedulerError> {
         add_leased(
             &sched,
             &ctx,
+            &firings,
             format!("sync:{name}"),
             &schedule,
             move |ctx, now| {
@@ -165,6 +232,7 @@ pub async fn start(ctx: JobContext) -> Result<JobScheduler, SchedulerError> {
         add_leased(
             &sched,
             &ctx,
+            &firings,
             format!("campaign:{name}"),
             &schedule,
             move |ctx, now| {
@@ -178,6 +246,7 @@ pub async fn start(ctx: JobContext) -> Result<JobScheduler, SchedulerError> {
     add_leased(
         &sched,
         &ctx,
+        &firings,
         "campaign-reminders".into(),
         &reminders,
         |ctx, now| Box::pin(async move { campaign_reminders::run(&ctx, now).await }),
@@ -187,6 +256,7 @@ pub async fn start(ctx: JobContext) -> Result<JobScheduler, SchedulerError> {
         add_leased(
             &sched,
             &ctx,
+            &firings,
             audit_checkpoint::JOB.into(),
             audit_checkpoint::SCHEDULE,
             audit_checkpoint::job,
@@ -196,6 +266,7 @@ pub async fn start(ctx: JobContext) -> Result<JobScheduler, SchedulerError> {
     add_leased(
         &sched,
         &ctx,
+        &firings,
         evaluation_refresh::JOB.into(),
         evaluation_refresh::SCHEDULE,
         evaluation_refresh::job,
@@ -204,6 +275,7 @@ pub async fn start(ctx: JobContext) -> Result<JobScheduler, SchedulerError> {
     add_leased(
         &sched,
         &ctx,
+        &firings,
         retention::JOB.into(),
         retention::SCHEDULE,
         retention::job,
@@ -215,13 +287,65 @@ pub async fn start(ctx: JobContext) -> Result<JobScheduler, SchedulerError> {
     // reads it as due rows (the critical tier at 1M: 39 ms median with 88 due, 11.5 ms after).
     let now = Utc::now();
     tokio::spawn(run_leased(
-        ctx,
+        ctx.clone(),
+        firings.clone(),
         evaluation_refresh::JOB,
         lease_until(now, None),
         now,
         evaluation_refresh::job,
     ));
-    Ok(sched)
+    Ok(Scheduler {
+        sched,
+        ctx,
+        firings,
+    })
+}
+
+impl Scheduler {
+    /// Stops for a server's graceful exit: fires nothing more, gives the jobs under way up to
+    /// `grace` to finish and cancels the rest, closes the sync runs they leave `running` as
+    /// aborted, and gives back this server's leases (a cancelled job's, so that another server
+    /// can run it; a finished tick's only once no replica can still be firing that tick, see
+    /// [`LATE_FIRING`]). Call it after the tasks that hold other leases of this server's (the
+    /// SIEM delivery) have stopped.
+    pub async fn stop(mut self, grace: std::time::Duration) {
+        let mut tasks = {
+            let mut state = self.firings.lock();
+            state.stopping = true;
+            std::mem::take(&mut state.tasks)
+        };
+        if let Err(e) = self.sched.shutdown().await {
+            tracing::warn!(error = %e, "cannot stop the job scheduler");
+        }
+        let drained =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!(
+                jobs = tasks.len(),
+                "scheduled jobs still running at the stop's deadline; cancelled"
+            );
+            tasks.shutdown().await;
+        }
+        let store = &self.ctx.roster.store;
+        let now = Utc::now();
+        match roster_sync::abandon_this_process(store, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(runs = n, "cancelled sync runs closed as aborted"),
+            Err(e) => tracing::warn!(error = %e, "cannot close this server's sync runs"),
+        }
+        let keep: Vec<String> = self
+            .firings
+            .lock()
+            .leases
+            .iter()
+            .filter(|(_, (taken, finished))| *finished && now - *taken < LATE_FIRING)
+            .map(|(job, _)| job.clone())
+            .collect();
+        match store.release_leases_of(&self.ctx.holder, &keep).await {
+            Ok(n) => tracing::info!(released = n, kept = keep.len(), "job leases given back"),
+            Err(e) => tracing::warn!(error = %e, "cannot release the job leases; they lapse"),
+        }
+    }
 }
 
 #[cfg(test)]

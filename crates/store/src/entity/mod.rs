@@ -10,6 +10,7 @@ pub mod exception_request;
 pub mod http_validator;
 pub mod job_lease;
 pub mod listing;
+pub mod oidc_login;
 pub mod ownership_claim;
 pub mod person;
 pub mod record;
