@@ -46,6 +46,7 @@ access_key_id_env = "{KEY_ID_ENV}"
 secret_access_key_env = "{SECRET_ENV}"
 max_attempts = 2
 initial_backoff_ms = 10
+organization_id = "o-acme123456"
 {remediation}
 "#,
             policy = dir.join("policy.toml").display(),
@@ -141,6 +142,29 @@ async fn sync_identities_and_staged_key_remediation_against_moto() {
     );
     let nosub = item(&items, "gha-nosub");
     assert_eq!(nosub["tier"], "critical");
+    // Who can assume a role: anyone (critical), a vendor without an ExternalId; the role
+    // confined to our organisation is clean.
+    let rules_of = |name: &str| -> Vec<String> {
+        item(&items, name)["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(item(&items, "cross-public")["tier"], "critical");
+    assert!(rules_of("cross-public").contains(&"aws.trust.public".to_owned()));
+    assert!(
+        !rules_of("cross-org")
+            .iter()
+            .any(|r| r.starts_with("aws.trust"))
+    );
+    let vendor = rules_of("vendor-no-external-id");
+    assert!(
+        vendor.contains(&"aws.trust.foreign_account".to_owned())
+            && vendor.contains(&"aws.trust.no_external_id".to_owned()),
+        "{vendor:?}"
+    );
     // Two active keys on one user: the generic cross-record rule (NHI9).
     let etl = item(&items, "etl-bot");
     assert!(

@@ -1160,6 +1160,23 @@ async fn the_api_answers_as_its_openapi_document_says() {
         .and_then(|rest| rest.split('<').next())
         .expect("the new token, shown once")
         .to_owned();
+    // A body is read as its Content-Type says: a bad form is refused as a form.
+    let refused = reqwest::Client::new()
+        .post(format!("{base}/api/v1/reviews/1/decision"))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("decision=keep&next=soon")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let refusal: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(refusal["error"], "invalid");
+    assert!(
+        refusal["message"].as_str().unwrap().starts_with("the form"),
+        "{refusal}"
+    );
+
     let run = Command::new(tools.join("st"))
         .current_dir(d)
         .args([

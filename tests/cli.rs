@@ -234,6 +234,7 @@ fn bad_configuration_is_refused_naming_the_key_and_writes_nothing() {
             "[scheduler]\nreminders = \"hourly\"\n",
             "scheduler.reminders",
         ),
+        ("[server]\nmetrics_bind = \"9464\"\n", "server.metrics_bind"),
     ];
     for (extra, key) in cases {
         let dir = tempfile::tempdir().unwrap();

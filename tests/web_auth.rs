@@ -772,3 +772,214 @@ async fn a_session_opened_on_one_replica_is_known_to_the_other() {
     );
     assert_eq!(browser.session(&base_a).await.0, 401, "signed out on both");
 }
+
+/// A scrape's text: status and body.
+async fn scrape(url: &str, token: Option<&str>) -> (u16, String, String) {
+    let mut req = reqwest::Client::new().get(url);
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, content_type, resp.text().await.unwrap())
+}
+
+/// The value of the sample whose line starts with `series` (name and labels as written).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// The sum of every sample of `name`.
+fn family_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// An API token with `role`, made by the signed-in admin: its secret.
+async fn api_token(admin: &mut Browser, base: &str, csrf: &str, name: &str, role: &str) -> String {
+    let (status, page) = admin
+        .post_form(
+            &format!("{base}/tokens"),
+            csrf,
+            &format!("name={name}&role={role}&days=30"),
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    page.split("<code class=\"secret\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the new token, shown once")
+        .to_owned()
+}
+
+/// `promtool check metrics` (Debian's `prometheus` package; `tests/run` installs it and sets
+/// `ROSTER_PROMTOOL`) accepts `text`. Skipped without promtool, except under CI.
+fn promtool_accepts(text: &str) {
+    use std::io::Write;
+    let promtool = std::env::var("ROSTER_PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    let child = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+            eprintln!("skipped promtool check: {promtool}: {e} (apt-get install prometheus)");
+            return;
+        }
+        Err(e) => panic!("{promtool}: {e}; tests/run installs it under CI"),
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `/metrics`: refused without a token on the main listener, an admin's or auditor's token
+/// reads it, an owner's is forbidden; the `metrics_bind` listener needs none and serves nothing
+/// else. A sync adds one to its counter, a campaign's items show as pending, requests are
+/// counted by route pattern, and promtool accepts the whole text (SIEM gauges included).
+#[tokio::test]
+async fn metrics_need_a_token_or_their_own_listener_and_count_a_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, metrics_port) = (free_port(), free_port());
+    let config = dir.path().join("roster.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
+             metrics_bind = \"127.0.0.1:{metrics_port}\"\n\
+             [database]\nurl = \"sqlite://{}?mode=rwc\"\n\
+             [audit]\nwebhook_url_env = \"ROSTER_TEST_SIEM_URL\"\n\
+             [[connectors]]\nname = \"sample\"\nkind = \"synthetic\"\ncount = 60\n",
+            dir.path().join("roster.db").display()
+        ),
+    )
+    .unwrap();
+    // A collector that refuses every connection: the trail waits, and the lag shows it.
+    let envs = [("ROSTER_TEST_SIEM_URL", "http://127.0.0.1:1/collector")];
+    sync(&config);
+    let (_server, base, mut admin, csrf) = serve_with_bootstrap(&config, &envs).await;
+    let main = format!("{base}/metrics");
+    let open = format!("http://127.0.0.1:{metrics_port}/metrics");
+
+    assert_eq!(scrape(&main, None).await.0, 401, "no token");
+    assert_eq!(scrape(&main, Some("roster_guess")).await.0, 401);
+    let auditor = api_token(&mut admin, &base, &csrf, "scraper", "auditor").await;
+    let owner = api_token(&mut admin, &base, &csrf, "someone", "owner").await;
+    assert_eq!(scrape(&main, Some(&owner)).await.0, 403, "an owner's token");
+    let (status, content_type, text) = scrape(&main, Some(&auditor)).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    assert_eq!(
+        admin.fetch(&base, "/metrics").await.0,
+        200,
+        "an admin's session"
+    );
+
+    let (status, _, open_text) = scrape(&open, None).await;
+    assert_eq!(status, 200, "the metrics listener needs no token");
+    assert_eq!(
+        scrape(&format!("http://127.0.0.1:{metrics_port}/dashboard"), None)
+            .await
+            .0,
+        404,
+        "and serves nothing else"
+    );
+
+    let ok = "roster_sync_runs_total{connector=\"sample\",status=\"ok\"}";
+    assert_eq!(sample(&open_text, ok), Some(1.0), "{open_text}");
+    sync(&config);
+    let (_, _, after) = scrape(&open, None).await;
+    assert_eq!(sample(&after, ok), Some(2.0), "a sync adds one: {after}");
+    assert!(family_sum(&after, "roster_records") >= 60.0, "{after}");
+    assert_eq!(
+        sample(&after, "roster_listings_not_seen{connector=\"sample\"}"),
+        Some(0.0)
+    );
+
+    // A campaign over everything: its items wait, none overdue yet.
+    assert_eq!(
+        admin
+            .post(
+                &format!("{base}/campaigns"),
+                Some(&csrf),
+                Some("name=Metrics&scope=&due_days=14&fallback_reviewer=iam%40acme.example&close_out=escalate&keep_justification_from=high"),
+            )
+            .await,
+        303
+    );
+    // The identity page by id: one series for its pattern, whatever the id.
+    for id in ["0000000000000001", "0000000000000002"] {
+        admin.fetch(&base, &format!("/identities/{id}")).await;
+    }
+    let (_, _, text) = scrape(&open, None).await;
+    assert_eq!(sample(&text, "roster_campaigns_open"), Some(1.0), "{text}");
+    assert!(
+        family_sum(&text, "roster_campaign_items_pending") >= 60.0,
+        "{text}"
+    );
+    assert_eq!(family_sum(&text, "roster_campaign_items_overdue"), 0.0);
+    assert!(
+        sample(
+            &text,
+            "roster_http_requests_total{method=\"GET\",route=\"/metrics\",status=\"401\"}"
+        ) >= Some(2.0),
+        "{text}"
+    );
+    let identity_series = text
+        .lines()
+        .filter(|l| l.starts_with("roster_http_requests_total{") && l.contains("/identities/"))
+        .collect::<Vec<_>>();
+    assert!(
+        !identity_series.is_empty()
+            && identity_series
+                .iter()
+                .all(|l| l.contains("route=\"/identities/{id}\"")),
+        "{identity_series:?}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("roster_http_request_duration_seconds_bucket{")),
+        "{text}"
+    );
+    assert!(sample(&text, "roster_db_pool_max_connections") >= Some(1.0));
+    assert!(
+        sample(&text, "roster_siem_webhook_pending_events") >= Some(1.0),
+        "the trail waits for the collector: {text}"
+    );
+    assert!(sample(&text, "roster_siem_webhook_lag_seconds").is_some());
+    // The start-up evaluation refresh is a scheduled job's firing; it runs on its own task,
+    // so wait for it to be counted rather than assume it was.
+    let ran = "roster_scheduler_job_runs_total{job=\"evaluation-refresh\",outcome=\"ran\"}";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut text = text;
+    while sample(&text, ran).is_none() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        text = scrape(&open, None).await.2;
+    }
+    assert_eq!(sample(&text, ran), Some(1.0), "{text}");
+    promtool_accepts(&text);
+}

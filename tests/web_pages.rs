@@ -134,6 +134,8 @@ async fn every_route_checks_the_role_escapes_output_and_needs_csrf() {
     let gets: Vec<(&str, String, [u16; 4])> = vec![
         ("/healthz", "/healthz".into(), [200, 200, 200, 200]),
         ("/readyz", "/readyz".into(), [200, 200, 200, 200]),
+        // With a session too (an API token is the scraper's way: tests/web_auth.rs).
+        ("/metrics", "/metrics".into(), [401, 200, 200, 403]),
         (
             "/static/roster.css",
             "/static/roster.css".into(),

@@ -211,6 +211,23 @@ impl Principal {
         }
     }
 
+    /// Reads `/metrics` (with an API token or a session; a scraper on the address `[server]
+    /// metrics_bind` names needs neither): counts of the whole inventory, so those who see
+    /// everything.
+    pub fn can_read_metrics(&self) -> bool {
+        self.can_see_everything()
+    }
+
+    pub fn require_read_metrics(&self) -> Result<(), AppError> {
+        if self.can_read_metrics() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "metrics are read by admins and auditors (or their API tokens)",
+            ))
+        }
+    }
+
     /// Launches, signs off and closes campaigns, carries out their remediation.
     pub fn can_launch(&self) -> bool {
         self.role == Role::Admin

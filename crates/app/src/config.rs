@@ -196,6 +196,10 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<String>,
     /// A session ends after this many minutes without a request (default 30; 5 to 480).
     pub session_idle_minutes: u32,
+    /// A second listener (`address:port`) that serves only `/metrics`, without a token: for
+    /// a scraper that reaches this address and nobody else does. Without it, `/metrics` on
+    /// `bind` needs an API token.
+    pub metrics_bind: Option<String>,
     /// On SIGTERM, how long requests and scheduled jobs in flight get to finish (default 25;
     /// 1 to 600). Keep it below the orchestrator's own grace (Kubernetes: 30 s by default).
     pub shutdown_grace_seconds: u32,
@@ -208,12 +212,36 @@ impl Default for ServerConfig {
             public_url: "http://localhost:8080".into(),
             trusted_proxies: Vec::new(),
             session_idle_minutes: 30,
+            metrics_bind: None,
             shutdown_grace_seconds: 25,
         }
     }
 }
 
 impl ServerConfig {
+    /// [`Self::metrics_bind`] parsed (checked when the configuration loads): an address and
+    /// port other than `bind`.
+    pub fn metrics_address(&self) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+        let Some(text) = &self.metrics_bind else {
+            return Ok(None);
+        };
+        let bad = |detail: String| ConfigError::BadValue {
+            key: "server.metrics_bind".into(),
+            detail,
+        };
+        let addr: std::net::SocketAddr = text.trim().parse().map_err(|_| {
+            bad(format!(
+                "`{text}` is not an address:port (e.g. 0.0.0.0:9464)"
+            ))
+        })?;
+        if self.bind.parse::<std::net::SocketAddr>().ok() == Some(addr) {
+            return Err(bad(format!(
+                "`{text}` is `server.bind`; the metrics listener needs an address of its own"
+            )));
+        }
+        Ok(Some(addr))
+    }
+
     /// [`Self::trusted_proxies`] parsed (checked when the configuration loads).
     pub fn trusted_networks(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
         self.trusted_proxies
@@ -680,6 +708,7 @@ impl Config {
                 detail: format!("`{}` is not an address:port", self.server.bind),
             });
         }
+        self.server.metrics_address()?;
         Ok(())
     }
 }
@@ -861,6 +890,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("colour"), "{err}");
+        for bad in ["9464", "localhost:9464", "127.0.0.1:8080"] {
+            let err = Config::from_toml_str(&format!("[server]\nmetrics_bind = \"{bad}\"\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("server.metrics_bind"), "{bad}: {err}");
+        }
+        let c = Config::from_toml_str("[server]\nmetrics_bind = \"0.0.0.0:9464\"\n").unwrap();
+        assert_eq!(
+            c.server.metrics_address().unwrap(),
+            Some("0.0.0.0:9464".parse().unwrap())
+        );
     }
 
     #[test]

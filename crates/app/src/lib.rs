@@ -16,6 +16,7 @@ pub mod inbox;
 pub mod inventory;
 pub mod inventory_csv;
 pub mod inventory_view;
+pub mod metrics;
 pub mod moment;
 pub mod people;
 pub mod policy;

@@ -24,6 +24,8 @@ pub struct Roster {
     pub(crate) contexts: ContextCache,
     pub(crate) notifier: Option<roster_notify::Notifier>,
     pub(crate) connectors: Connectors,
+    /// What this process counts for `/metrics` (`roster serve` only).
+    pub(crate) metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 impl Roster {
@@ -57,6 +59,7 @@ impl Roster {
             contexts: ContextCache::default(),
             notifier: None,
             connectors,
+            metrics: None,
         }
     }
 

@@ -76,6 +76,8 @@ pub struct SiemWebhook {
     checkpoint_key: Option<ed25519_dalek::SigningKey>,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
+    /// Counts delivery attempts and lease hand-overs (`roster serve`).
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl SiemWebhook {
@@ -138,6 +140,7 @@ impl SiemWebhook {
             checkpoint_key: None,
             retry,
             clock,
+            metrics: None,
         })
     }
 
@@ -179,15 +182,15 @@ impl SiemWebhook {
         if let Some(c) = checkpoint {
             req = req.header(CHECKPOINT_HEADER, c);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| DeliveryError::Unreachable(e.without_url().to_string()))?;
-        if resp.status().is_success() {
-            Ok(())
-        } else {
-            Err(DeliveryError::Status(resp.status().as_u16()))
+        let sent = match req.send().await {
+            Err(e) => Err(DeliveryError::Unreachable(e.without_url().to_string())),
+            Ok(resp) if resp.status().is_success() => Ok(()),
+            Ok(resp) => Err(DeliveryError::Status(resp.status().as_u16())),
+        };
+        if let Some(m) = &self.metrics {
+            m.siem_attempt(sent.is_ok());
         }
+        sent
     }
 
     /// One event, with up to `attempts` tries and a doubling wait between them.
@@ -297,9 +300,15 @@ impl SiemWebhook {
     pub async fn run(self, store: Store, holder: String) {
         loop {
             let now = self.clock.now();
-            match store
-                .try_lease(SINK_LEASE, &holder, now + self.lease_length(), now)
-                .await
+            match crate::metrics::take_lease(
+                &store,
+                self.metrics.as_deref(),
+                SINK_LEASE,
+                &holder,
+                now + self.lease_length(),
+                now,
+            )
+            .await
             {
                 Ok(true) => match self.deliver_holding(&store, Some(&holder)).await {
                     Ok(0) => {}
@@ -328,6 +337,10 @@ impl crate::Roster {
         siem: SiemWebhook,
         holder: String,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let siem = SiemWebhook {
+            metrics: self.metrics.clone(),
+            ..siem
+        };
         siem.run(self.store.clone(), holder)
     }
 }

@@ -223,6 +223,14 @@ impl AccountReader<'_> {
                     .flat_map(|g| g.attached_managed_policies()),
             )
             .filter_map(|p| p.policy_arn().map(str::to_owned))
+            // Permission boundaries are read like attached policies.
+            .chain(
+                d.users
+                    .iter()
+                    .filter_map(|u| u.permissions_boundary())
+                    .chain(d.roles.iter().filter_map(|r| r.permissions_boundary()))
+                    .filter_map(|b| b.permissions_boundary_arn().map(str::to_owned)),
+            )
             .filter(|arn| !d.local_policies.contains_key(arn))
             .collect();
         wanted.sort_unstable();

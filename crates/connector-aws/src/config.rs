@@ -54,6 +54,13 @@ pub struct AwsConfig {
     /// Extra GitLab OIDC issuer hosts (self-managed GitLab).
     #[serde(default)]
     pub gitlab_issuers: Vec<String>,
+    /// Accounts beyond `accounts` that roles may trust without a finding: your other accounts,
+    /// a vetted vendor's. A trusted account in neither list is `aws.trust.foreign_account`.
+    #[serde(default)]
+    pub known_accounts: Vec<String>,
+    /// Your AWS Organization (`o-…`): a trust narrowed by `aws:PrincipalOrgID` to it is inside;
+    /// to another organisation, foreign.
+    pub organization_id: Option<String>,
     /// Attempts per call, including the first (throttling, 5xx and timeouts are retried).
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,

@@ -164,7 +164,12 @@ pub fn user_privilege(u: &UserDetail, data: &AccountData) -> (roster_core::Privi
         &data.details.groups,
         all_docs,
     ));
-    principal::privilege(&policies, &data.verdicts)
+    let boundary = principal::boundary(
+        u.permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn()),
+        all_docs,
+    );
+    principal::privilege(&policies, boundary.as_ref(), &data.verdicts)
 }
 
 /// Customer and AWS-managed documents in one map, for group attachments.

@@ -30,7 +30,7 @@ use tokio::sync::{Mutex, OnceCell};
 
 pub use config::{AccountConfig, AwsConfig, RemediationConfig};
 pub use policy_document::{PolicyDocument, parse as parse_policy, privilege as policy_privilege};
-pub use trust::{CiIssuer, CiKind, TrustAnalysis, analyse as analyse_trust};
+pub use trust::{CiIssuer, CiKind, TrustAnalysis, TrustScope, analyse as analyse_trust};
 
 use account::{AccountReader, ManagedPolicyCache};
 use trust::CiKind as Ci;
@@ -50,6 +50,8 @@ type ViewCell = Arc<OnceCell<Result<Arc<AccountView>, ConnectorError>>>;
 pub struct AwsConnector {
     config: AwsConfig,
     issuers: Vec<CiIssuer>,
+    /// The connector's accounts and its `known_accounts`: trusting these is inside.
+    known_accounts: Vec<String>,
     endpoint: String,
     /// Filled on first use in a sync, emptied by `plan` (the start of the next sync).
     views: Mutex<HashMap<String, ViewCell>>,
@@ -63,14 +65,38 @@ impl AwsConnector {
                 "`accounts` is empty: name at least one account id".into(),
             ));
         }
+        let twelve_digits = |id: &str| id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit());
         for a in &config.accounts {
-            if a.id.len() != 12 || !a.id.bytes().all(|b| b.is_ascii_digit()) {
+            if !twelve_digits(&a.id) {
                 return Err(ConnectorError::Config(format!(
                     "account id `{}` is not 12 digits",
                     a.id
                 )));
             }
         }
+        if let Some(bad) = config.known_accounts.iter().find(|a| !twelve_digits(a)) {
+            return Err(ConnectorError::Config(format!(
+                "known_accounts: `{bad}` is not a 12-digit account id"
+            )));
+        }
+        if let Some(org) = &config.organization_id {
+            let ok = org.len() >= 12
+                && org.starts_with("o-")
+                && org[2..]
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+            if !ok {
+                return Err(ConnectorError::Config(format!(
+                    "organization_id: `{org}` is not an organisation id such as o-a1b2c3d4e5"
+                )));
+            }
+        }
+        let known_accounts = config
+            .accounts
+            .iter()
+            .map(|a| a.id.clone())
+            .chain(config.known_accounts.iter().cloned())
+            .collect();
         if !(1..=1000).contains(&config.page_size) {
             return Err(ConnectorError::Config("page_size must be 1..=1000".into()));
         }
@@ -94,6 +120,7 @@ impl AwsConnector {
         Ok(Self {
             config,
             issuers,
+            known_accounts,
             endpoint,
             views: Mutex::new(HashMap::new()),
             managed: Arc::new(Mutex::new(HashMap::new())),
@@ -187,12 +214,17 @@ impl AwsConnector {
             }
             users.extend(user_record);
         }
+        let scope = TrustScope {
+            issuers: &self.issuers,
+            known_accounts: &self.known_accounts,
+            organization_id: self.config.organization_id.as_deref(),
+        };
         let roles = data
             .details
             .roles
             .iter()
             .filter(|r| !role::is_service_linked(r))
-            .filter_map(|r| role::record(account_id, r, &data, &self.issuers))
+            .filter_map(|r| role::record(account_id, r, &data, &scope))
             .collect();
         let keys = match data.keys {
             Ok(_) => Ok(key_records),

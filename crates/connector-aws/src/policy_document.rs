@@ -345,8 +345,33 @@ fn is_read_only(action: &str) -> bool {
     })
 }
 
+/// The action patterns a document denies outright: `Deny` statements over every resource with
+/// no condition. (A conditional or resource-scoped deny may not apply, so it removes nothing
+/// here: privilege is judged on what could be granted.)
+pub fn unconditional_denies(doc: &PolicyDocument) -> Vec<String> {
+    doc.statements
+        .iter()
+        .filter(|s| {
+            !s.allow
+                && s.conditions.is_empty()
+                && s.not_actions.is_none()
+                && (s.resources.is_empty() || s.resources.iter().any(|r| r == "*"))
+        })
+        .flat_map(|s| s.actions.iter().cloned())
+        .collect()
+}
+
 /// The privilege a document grants, and the evidence for it when it is more than read.
 pub fn privilege(doc: &PolicyDocument) -> (Privilege, Option<String>) {
+    privilege_except(doc, &[])
+}
+
+/// [`privilege`] with the actions `denied` (see [`unconditional_denies`], of every policy that
+/// reaches the principal) taken away: an allow a deny covers grants nothing, and `*` with IAM
+/// denied is every action but IAM (write, not admin).
+pub fn privilege_except(doc: &PolicyDocument, denied: &[String]) -> (Privilege, Option<String>) {
+    let covered = |a: &str| denied.iter().find(|d| glob_match(d, a.trim()));
+    let iam_denied = denied.iter().find(|d| glob_match(d, "iam:*"));
     let mut level = Privilege::Read;
     let mut evidence = None;
     for s in doc.statements.iter().filter(|s| s.allow) {
@@ -366,11 +391,26 @@ pub fn privilege(doc: &PolicyDocument) -> (Privilege, Option<String>) {
             );
         }
         for a in &s.actions {
+            if covered(a).is_some() {
+                continue;
+            }
             if let Some(why) = admin_reason(a) {
-                return (
-                    Privilege::Admin,
-                    Some(format!("Allow `{a}` on {resources}: {why}")),
-                );
+                let every = matches!(a.trim(), "*" | "*:*");
+                match iam_denied {
+                    Some(d) if every => {
+                        level = Privilege::Write;
+                        evidence = Some(format!(
+                            "Allow `{a}` on {resources}, but `{d}` is denied: every action except IAM"
+                        ));
+                        continue;
+                    }
+                    _ => {
+                        return (
+                            Privilege::Admin,
+                            Some(format!("Allow `{a}` on {resources}: {why}")),
+                        );
+                    }
+                }
             }
             if level != Privilege::Write && !is_read_only(a) {
                 level = Privilege::Write;
@@ -441,6 +481,34 @@ mod tests {
         let wildcard_service =
             r#"{"Statement":[{"Effect":"Allow","Action":"i?m:Create*","Resource":"*"}]}"#;
         assert_eq!(level(wildcard_service), Privilege::Admin);
+    }
+
+    fn except(doc: &str, denied: &[&str]) -> Privilege {
+        let denied: Vec<String> = denied.iter().map(|d| (*d).to_owned()).collect();
+        privilege_except(&parse(doc).unwrap(), &denied).0
+    }
+
+    #[test]
+    fn explicit_denies_take_away_what_allows_grant() {
+        let iam_all = r#"{"Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]}"#;
+        assert_eq!(except(iam_all, &[]), Privilege::Admin);
+        assert_eq!(except(iam_all, &["iam:*"]), Privilege::Read);
+        assert_eq!(except(iam_all, &["*"]), Privilege::Read);
+        // Denying part of IAM leaves the rest.
+        assert_eq!(except(iam_all, &["iam:Put*"]), Privilege::Admin);
+        let star = r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+        assert_eq!(except(star, &["iam:*"]), Privilege::Write);
+        assert_eq!(except(star, &["s3:*"]), Privilege::Admin);
+        // Only unconditional denies over every resource count.
+        let denies = parse(
+            r#"{"Statement":[
+                {"Effect":"Deny","Action":"iam:*","Resource":"*"},
+                {"Effect":"Deny","Action":"s3:*","Resource":"arn:aws:s3:::logs/*"},
+                {"Effect":"Deny","Action":"ec2:*","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"false"}}}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(unconditional_denies(&denies), vec!["iam:*"]);
     }
 
     #[test]

@@ -77,8 +77,13 @@ fn judge(text: &str, cache: &Mutex<HashMap<String, Verdict>>) -> Verdict {
 
 /// The highest privilege among the policies, and the detail list: every policy by name, with
 /// the evidence for those above read.
+///
+/// Effective, as IAM evaluates: what the policies allow, less what any of them (or the
+/// boundary) denies outright, capped by the permission boundary's own level (what both allow is
+/// at most what the boundary allows). The detail names the deny or boundary that decided.
 pub fn privilege(
     policies: &[AppliedPolicy<'_>],
+    boundary: Option<&AppliedPolicy<'_>>,
     cache: &Mutex<HashMap<String, Verdict>>,
 ) -> (Privilege, Vec<String>) {
     let mut level = Privilege::Read;
@@ -90,8 +95,30 @@ pub fn privilege(
         Privilege::Read => 1,
         Privilege::Unknown => 0,
     };
+    let parsed = |p: &AppliedPolicy<'_>| p.document.and_then(|d| policy_document::parse(d).ok());
+    let mut denies: Vec<(String, String)> = Vec::new();
+    for p in policies.iter().chain(boundary) {
+        for d in parsed(p)
+            .map(|doc| policy_document::unconditional_denies(&doc))
+            .unwrap_or_default()
+        {
+            denies.push((d, p.label.clone()));
+        }
+    }
+    let denied: Vec<String> = denies.iter().map(|(d, _)| d.clone()).collect();
+    let judged = |p: &AppliedPolicy<'_>| -> Option<Verdict> {
+        if denied.is_empty() {
+            return p.document.map(|d| judge(d, cache));
+        }
+        let text = p.document?;
+        Some(
+            policy_document::parse(text)
+                .map(|doc| policy_document::privilege_except(&doc, &denied))
+                .map_err(|e| e.to_string()),
+        )
+    };
     for p in policies {
-        match p.document.map(|d| judge(d, cache)) {
+        match judged(p) {
             Some(Ok((l, evidence))) => {
                 if rank(l) > rank(level) {
                     level = l;
@@ -115,7 +142,50 @@ pub fn privilege(
     if unknown && level != Privilege::Admin {
         level = Privilege::Unknown;
     }
+    for (d, label) in &denies {
+        detail.push(format!("denies `{d}` on every resource: {label}"));
+    }
+    if let Some(b) = boundary {
+        match judged(b) {
+            Some(Ok((cap, evidence))) => {
+                let why = evidence.map_or_else(String::new, |e| format!(" ({e})"));
+                if rank(cap) < rank(level) || level == Privilege::Unknown {
+                    detail.push(format!(
+                        "capped at {} by the permission boundary {}{why}",
+                        cap.as_str(),
+                        b.label
+                    ));
+                    level = cap;
+                } else {
+                    detail.push(format!(
+                        "permission boundary {} allows up to {}{why}",
+                        b.label,
+                        cap.as_str()
+                    ));
+                }
+            }
+            _ => detail.push(format!(
+                "permission boundary {}: document not readable, not applied",
+                b.label
+            )),
+        }
+    }
     (level, detail)
+}
+
+/// The permission boundary of a user or role, as a policy that applies to it.
+pub fn boundary<'a>(
+    arn: Option<&str>,
+    docs: &'a HashMap<String, (String, String)>,
+) -> Option<AppliedPolicy<'a>> {
+    let arn = arn?;
+    Some(AppliedPolicy {
+        label: format!(
+            "{} ({arn})",
+            docs.get(arn).map_or("?", |(name, _)| name.as_str())
+        ),
+        document: docs.get(arn).map(|(_, d)| d.as_str()),
+    })
 }
 
 /// Owner from tags `owner`, `Owner` or `team` (first found), and the tag it came from.

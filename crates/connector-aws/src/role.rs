@@ -9,7 +9,7 @@ use crate::client::to_utc;
 use crate::iam_user::merged_docs;
 use crate::policy_document;
 use crate::principal;
-use crate::trust::{self, CiIssuer};
+use crate::trust::{self, TrustScope};
 
 pub const RESOURCE_TYPE: &str = "aws.role";
 
@@ -23,7 +23,7 @@ pub fn record(
     account: &str,
     r: &RoleDetail,
     data: &AccountData,
-    issuers: &[CiIssuer],
+    scope: &TrustScope<'_>,
 ) -> Option<Record> {
     let name = r.role_name()?.to_owned();
     let all_docs = merged_docs(data);
@@ -33,17 +33,24 @@ pub fn record(
         "",
         all_docs,
     ));
-    let (privilege, privilege_detail) = principal::privilege(&policies, &data.verdicts);
+    let boundary = principal::boundary(
+        r.permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn()),
+        all_docs,
+    );
+    let (privilege, privilege_detail) =
+        principal::privilege(&policies, boundary.as_ref(), &data.verdicts);
     let owner = principal::owner_from_tags(r.tags());
 
     let mut signals: Vec<Signal> = Vec::new();
     let trust_json = match r.assume_role_policy_document().map(policy_document::parse) {
         Some(Ok(doc)) => {
-            let analysis = trust::analyse(&name, &doc, issuers);
+            let analysis = trust::analyse(&name, &doc, scope);
             signals.extend(analysis.signals.iter().cloned());
             json!({
                 "document": policy_document::decode(r.assume_role_policy_document().unwrap_or("")),
                 "ci": analysis.ci,
+                "aws": analysis.aws,
                 "other_principals": analysis.other_principals,
             })
         }

@@ -289,7 +289,73 @@ pub async fn seed_estate(c: &Client, moto: &Moto) -> Result<(), String> {
     )
     .await?;
     role(c, "gitlab-group", &trust_policy(acct, "gitlab.com", r#"{"StringLike":{"gitlab.com:sub":"project_path:acme/*:ref_type:branch:ref:main"},"StringEquals":{"gitlab.com:aud":"https://gitlab.com"}}"#)).await?;
-    role(c, "ec2-reader", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#).await?;
+    role(
+        c,
+        "gha-anywhere",
+        &trust_policy(
+            acct,
+            gh,
+            &format!(r#"{{"StringLike":{{"{gh}:sub":"repo:*"}},"StringEquals":{{{aud}}}}}"#),
+        ),
+    )
+    .await?;
+    // Cross-account trust: anyone, anyone in our organisation, a vendor without and with an
+    // ExternalId.
+    let assume = |principal: &str, condition: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{principal},"Action":"sts:AssumeRole","Condition":{condition}}}]}}"#
+        )
+    };
+    role(c, "cross-public", &assume(r#"{"AWS":"*"}"#, "{}")).await?;
+    role(
+        c,
+        "cross-org",
+        &assume(
+            r#"{"AWS":"*"}"#,
+            r#"{"StringEquals":{"aws:PrincipalOrgID":"o-acme123456"}}"#,
+        ),
+    )
+    .await?;
+    role(
+        c,
+        "vendor-no-external-id",
+        &assume(r#"{"AWS":"arn:aws:iam::999988887777:root"}"#, "{}"),
+    )
+    .await?;
+    role(
+        c,
+        "vendor-external-id",
+        &assume(
+            r#"{"AWS":"arn:aws:iam::999988887777:root"}"#,
+            r#"{"StringEquals":{"sts:ExternalId":"acme-7f3a"}}"#,
+        ),
+    )
+    .await?;
+    // Effective privilege: admin capped by a read-only permission boundary; IAM allowed and
+    // denied outright.
+    let ec2_trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    c.create_role()
+        .role_name("bounded-admin")
+        .assume_role_policy_document(ec2_trust)
+        .permissions_boundary("arn:aws:iam::aws:policy/ReadOnlyAccess")
+        .send()
+        .await
+        .map_err(err("create_role bounded-admin"))?;
+    c.attach_role_policy()
+        .role_name("bounded-admin")
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .map_err(err("attach_role_policy"))?;
+    role(c, "iam-denied", ec2_trust).await?;
+    c.put_role_policy()
+        .role_name("iam-denied")
+        .policy_name("iam-and-its-deny")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:*","s3:GetObject"],"Resource":"*"},{"Effect":"Deny","Action":"iam:*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .map_err(err("put_role_policy"))?;
+    role(c, "ec2-reader", ec2_trust).await?;
     c.attach_role_policy()
         .role_name("ec2-reader")
         .policy_arn("arn:aws:iam::aws:policy/ReadOnlyAccess")

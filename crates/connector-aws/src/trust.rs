@@ -1,5 +1,6 @@
-//! Trust-policy analysis for roles federated to CI OIDC issuers (GitHub Actions, GitLab CI):
-//! who can assume the role, in plain words, and what is unsafe about it.
+//! Trust-policy analysis: who can assume a role, in plain words, and what is unsafe about it.
+//! AWS principals (anyone, other accounts) with the conditions that narrow them, and roles
+//! federated to CI OIDC issuers (GitHub Actions, GitLab CI) with their `sub` and `aud`.
 
 use roster_core::Signal;
 use serde::Serialize;
@@ -66,10 +67,158 @@ pub struct CiTrust {
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct TrustAnalysis {
     pub ci: Vec<CiTrust>,
+    /// Who in AWS can assume the role, in plain words (anyone, accounts, organisations), with
+    /// the conditions that narrow them.
+    pub aws: Vec<String>,
     /// Other principals trusted (AWS accounts, services, other federations), as written.
     pub other_principals: Vec<String>,
     #[serde(skip)]
     pub signals: Vec<Signal>,
+}
+
+/// What a role's trust is judged against.
+#[derive(Debug, Clone, Copy)]
+pub struct TrustScope<'a> {
+    pub issuers: &'a [CiIssuer],
+    /// Accounts whose principals are inside: the connector's own and its `known_accounts`.
+    pub known_accounts: &'a [String],
+    /// The estate's AWS Organization, when configured.
+    pub organization_id: Option<&'a str>,
+}
+
+/// Condition keys that confine an AWS principal to accounts or an organisation (any operator:
+/// a value is named either way). `sts:ExternalId` is not among them: it is no secret, and
+/// only stops a vendor acting for the wrong customer.
+const ACCOUNT_KEYS: &[&str] = &["aws:principalaccount", "aws:sourceaccount"];
+const ORG_KEYS: &[&str] = &["aws:principalorgid", "aws:sourceorgid"];
+const ARN_KEYS: &[&str] = &["aws:principalarn", "aws:sourcearn"];
+const ORG_PATH_KEYS: &[&str] = &["aws:principalorgpaths", "aws:sourceorgpaths"];
+
+/// The values of the statement's condition keys among `keys` (any operator).
+fn condition_values<'s>(s: &'s crate::policy_document::Statement, keys: &[&str]) -> Vec<&'s str> {
+    s.conditions
+        .values()
+        .flat_map(|by_key| by_key.iter())
+        .filter(|(k, _)| keys.contains(&k.to_ascii_lowercase().as_str()))
+        .flat_map(|(_, v)| v.iter().map(String::as_str))
+        .collect()
+}
+
+/// The account an AWS principal names: a bare 12-digit id, or the account field of an ARN
+/// (`arn:aws:iam::123456789012:root`, `…:role/x`, `arn:aws:sts::…:assumed-role/…`).
+fn account_of(principal: &str) -> Option<&str> {
+    let id = if principal.starts_with("arn:") {
+        principal.split(':').nth(4)?
+    } else {
+        principal
+    };
+    (id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())).then_some(id)
+}
+
+/// Whether the statement lets principals assume the role with their AWS credentials.
+fn allows_assume_role(actions: &[String]) -> bool {
+    actions.is_empty() || actions.iter().any(|a| glob_match(a, "sts:AssumeRole"))
+}
+
+/// Judges the AWS principals of one statement: `*` (anyone, unless a condition confines it to
+/// accounts or an organisation) and accounts outside the scope.
+fn analyse_aws(
+    role: &str,
+    s: &crate::policy_document::Statement,
+    scope: &TrustScope<'_>,
+    out: &mut TrustAnalysis,
+) {
+    let mut principals: Vec<String> = Vec::new();
+    if let Value::String(star) = &s.principal {
+        principals.push(star.clone());
+    }
+    principals.extend(strings(s.principal.get("AWS").unwrap_or(&Value::Null)));
+    if principals.is_empty() || !allows_assume_role(&s.actions) {
+        return;
+    }
+    let accounts = condition_values(s, ACCOUNT_KEYS);
+    let orgs = condition_values(s, ORG_KEYS);
+    let arns = condition_values(s, ARN_KEYS);
+    let org_paths = condition_values(s, ORG_PATH_KEYS);
+    let external_id = !condition_values(s, &["sts:externalid"]).is_empty();
+    let known = |a: &str| scope.known_accounts.iter().any(|k| k == a);
+    // What the conditions confine the principals to; each is judged like a principal.
+    let mut confined_to: Vec<String> = Vec::new();
+    let mut foreign: Vec<String> = Vec::new();
+    for a in &accounts {
+        confined_to.push(format!("account {a}"));
+        if !known(a) {
+            foreign.push(format!("account {a}"));
+        }
+    }
+    for o in &orgs {
+        confined_to.push(format!("organisation {o}"));
+        if scope
+            .organization_id
+            .is_some_and(|mine| !mine.eq_ignore_ascii_case(o))
+        {
+            foreign.push(format!("organisation {o}"));
+        }
+    }
+    for p in org_paths {
+        confined_to.push(format!("organisation path {p}"));
+    }
+    for arn in &arns {
+        confined_to.push(format!("principal `{arn}`"));
+        if let Some(a) = account_of(arn).filter(|a| !known(a)) {
+            foreign.push(format!("account {a}"));
+        }
+    }
+    let narrowed = if confined_to.is_empty() {
+        String::new()
+    } else {
+        format!(", confined to {}", confined_to.join(", "))
+    };
+    for p in principals {
+        if p == "*" {
+            if confined_to.is_empty() {
+                out.aws.push("any AWS principal in any account (`*`, no condition naming an account or organisation)".into());
+                out.signals.push(Signal::new(
+                    "aws.trust.public",
+                    format!(
+                        "role `{role}` can be assumed by any AWS principal in any account: its trust policy names `*` with no condition confining it to your accounts or organisation"
+                    ),
+                ));
+            } else {
+                out.aws.push(format!("any AWS principal{narrowed}"));
+            }
+            continue;
+        }
+        match account_of(&p) {
+            Some(a) if !known(a) => {
+                out.aws
+                    .push(format!("`{p}` (account {a}, not one of yours){narrowed}"));
+                foreign.push(format!("account {a}"));
+            }
+            Some(a) => out.aws.push(format!("`{p}` (account {a}){narrowed}")),
+            None => out.aws.push(format!("`{p}`{narrowed}")),
+        }
+    }
+    foreign.sort();
+    foreign.dedup();
+    if foreign.is_empty() {
+        return;
+    }
+    let list = foreign.join(", ");
+    out.signals.push(Signal::new(
+        "aws.trust.foreign_account",
+        format!(
+            "role `{role}` trusts {list}, outside the connector's accounts and `known_accounts`"
+        ),
+    ));
+    if !external_id {
+        out.signals.push(Signal::new(
+            "aws.trust.no_external_id",
+            format!(
+                "role `{role}` trusts {list} with no `sts:ExternalId` condition: a service in that account can be made to act on this role for any of its customers (the confused deputy)"
+            ),
+        ));
+    }
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -99,9 +248,19 @@ fn allows_web_identity(actions: &[String]) -> bool {
             .any(|a| glob_match(a, "sts:AssumeRoleWithWebIdentity"))
 }
 
-/// Describes one `sub` pattern in words, and says whether it spans more than one
-/// repository/project (`wide`).
-fn describe_sub(ci: CiKind, pattern: &str) -> (String, bool) {
+/// How many repositories (projects) a `sub` pattern admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// One repository.
+    One,
+    /// Every repository of one owner or group.
+    Owner,
+    /// Any repository of anyone on the issuer.
+    Anywhere,
+}
+
+/// Describes one `sub` pattern in words, and how far it reaches.
+fn describe_sub(ci: CiKind, pattern: &str) -> (String, Reach) {
     let unit = ci.unit();
     let prefix = match ci {
         CiKind::Github => "repo:",
@@ -109,11 +268,18 @@ fn describe_sub(ci: CiKind, pattern: &str) -> (String, bool) {
     };
     let Some(rest) = pattern.strip_prefix(prefix) else {
         if pattern.chars().all(|c| c == '*') {
-            return (format!("any {unit} on the issuer (`{pattern}`)"), true);
+            return (
+                format!("any {unit} on the issuer (`{pattern}`)"),
+                Reach::Anywhere,
+            );
         }
         return (
             format!("tokens whose `sub` matches `{pattern}`"),
-            pattern.contains('*'),
+            if pattern.contains('*') {
+                Reach::Owner
+            } else {
+                Reach::One
+            },
         );
     };
     // GitHub: owner/repo:context ; GitLab: group/sub/project:ref_type:…:ref:…
@@ -135,25 +301,28 @@ fn describe_sub(ci: CiKind, pattern: &str) -> (String, bool) {
     if owner.contains('*') || owner.contains('?') {
         (
             format!("any {unit} of any owner on the issuer, {what} (`{pattern}`)"),
-            true,
+            Reach::Anywhere,
         )
     } else if name.contains('*') || name.contains('?') {
         (
             format!("any {unit} under `{owner}`, {what} (`{pattern}`)"),
-            true,
+            Reach::Owner,
         )
     } else {
         (
             format!("{unit} `{owner}/{name}`, {what} (`{pattern}`)"),
-            false,
+            Reach::One,
         )
     }
 }
 
-/// Analyses a role's trust policy against the known CI issuers.
-pub fn analyse(role: &str, doc: &PolicyDocument, issuers: &[CiIssuer]) -> TrustAnalysis {
+/// Analyses a role's trust policy: its AWS principals against the scope's accounts and
+/// organisation, its federations against the known CI issuers.
+pub fn analyse(role: &str, doc: &PolicyDocument, scope: &TrustScope<'_>) -> TrustAnalysis {
+    let issuers = scope.issuers;
     let mut out = TrustAnalysis::default();
     for s in doc.statements.iter().filter(|s| s.allow) {
+        analyse_aws(role, s, scope, &mut out);
         let federated = strings(s.principal.get("Federated").unwrap_or(&Value::Null));
         for (kind, v) in s.principal.as_object().into_iter().flatten() {
             if kind != "Federated" {
@@ -251,12 +420,27 @@ fn analyse_ci(
             ));
         }
         let mut wide = Vec::new();
+        let mut anywhere = Vec::new();
         for v in &like_subs {
-            let (words, is_wide) = describe_sub(ci, v);
-            if is_wide {
-                wide.push(words.clone());
+            let (words, reach) = describe_sub(ci, v);
+            match reach {
+                Reach::Anywhere => anywhere.push(words.clone()),
+                Reach::Owner => wide.push(words.clone()),
+                Reach::One => {}
             }
             who.push(words);
+        }
+        if !anywhere.is_empty() {
+            signals.push(Signal::new(
+                "aws.trust.any_repository",
+                format!(
+                    "role `{role}` can be assumed by {} runs of {}: any {} of anyone on {}",
+                    ci.name(),
+                    anywhere.join("; "),
+                    ci.unit(),
+                    issuer.host
+                ),
+            ));
         }
         if !wide.is_empty() {
             signals.push(Signal::new(
@@ -303,7 +487,111 @@ mod tests {
     }
 
     fn run(doc: &str) -> TrustAnalysis {
-        analyse("r", &parse(doc).unwrap(), &CiIssuer::defaults())
+        run_in(doc, Some("o-acme123456"))
+    }
+
+    fn run_in(doc: &str, organization_id: Option<&str>) -> TrustAnalysis {
+        let scope = TrustScope {
+            issuers: &CiIssuer::defaults(),
+            known_accounts: &["123456789012".to_owned(), "210987654321".to_owned()],
+            organization_id,
+        };
+        analyse("r", &parse(doc).unwrap(), &scope)
+    }
+
+    fn assume(principal: &str, condition: &str) -> String {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{principal},"Action":"sts:AssumeRole","Condition":{condition}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn anyone_is_public_unless_a_condition_confines_it() {
+        for principal in [r#""*""#, r#"{"AWS":"*"}"#, r#"{"AWS":["*"]}"#] {
+            let a = run(&assume(principal, "{}"));
+            assert_eq!(rules(&a), vec!["aws.trust.public"], "{principal}");
+            assert!(a.aws[0].contains("any AWS principal in any account"));
+        }
+        // The clean twins: confined to our organisation, or to one of our accounts.
+        let a = run(&assume(
+            r#"{"AWS":"*"}"#,
+            r#"{"StringEquals":{"aws:PrincipalOrgID":"o-acme123456"}}"#,
+        ));
+        assert!(a.signals.is_empty(), "{:?}", a.signals);
+        assert_eq!(
+            a.aws,
+            vec!["any AWS principal, confined to organisation o-acme123456"]
+        );
+        let a = run(&assume(
+            r#"{"AWS":"*"}"#,
+            r#"{"StringEquals":{"aws:PrincipalAccount":"210987654321"}}"#,
+        ));
+        assert!(a.signals.is_empty(), "{:?}", a.signals);
+        // Confined, but to someone else's organisation or account: foreign, not public.
+        let a = run(&assume(
+            r#"{"AWS":"*"}"#,
+            r#"{"StringEquals":{"aws:PrincipalOrgID":"o-other99999"}}"#,
+        ));
+        assert_eq!(
+            rules(&a),
+            vec!["aws.trust.foreign_account", "aws.trust.no_external_id"]
+        );
+        // An unknown organisation is not judged when ours is not configured.
+        let a = run_in(
+            &assume(
+                r#"{"AWS":"*"}"#,
+                r#"{"StringEquals":{"aws:PrincipalOrgID":"o-other99999"}}"#,
+            ),
+            None,
+        );
+        assert!(a.signals.is_empty(), "{:?}", a.signals);
+        // An ExternalId alone is no confinement: it is not a secret.
+        let a = run(&assume(
+            r#"{"AWS":"*"}"#,
+            r#"{"StringEquals":{"sts:ExternalId":"abc"}}"#,
+        ));
+        assert_eq!(rules(&a), vec!["aws.trust.public"]);
+    }
+
+    #[test]
+    fn a_foreign_account_is_named_and_without_external_id_is_a_confused_deputy() {
+        let a = run(&assume(r#"{"AWS":"arn:aws:iam::999988887777:root"}"#, "{}"));
+        assert_eq!(
+            rules(&a),
+            vec!["aws.trust.foreign_account", "aws.trust.no_external_id"]
+        );
+        assert!(a.signals[0].message.contains("account 999988887777"));
+        assert!(a.aws[0].contains("not one of yours"), "{:?}", a.aws);
+        // With an ExternalId: still foreign (a vendor), no longer a confused deputy.
+        let a = run(&assume(
+            r#"{"AWS":"999988887777"}"#,
+            r#"{"StringEquals":{"sts:ExternalId":"acme-7f3a"}}"#,
+        ));
+        assert_eq!(rules(&a), vec!["aws.trust.foreign_account"]);
+        // The clean twins: our own account, a known one, a role in a known one.
+        for p in [
+            r#"{"AWS":"arn:aws:iam::123456789012:root"}"#,
+            r#"{"AWS":"210987654321"}"#,
+            r#"{"AWS":"arn:aws:iam::210987654321:role/deployer"}"#,
+        ] {
+            let a = run(&assume(p, "{}"));
+            assert!(a.signals.is_empty(), "{p}: {:?}", a.signals);
+        }
+        // A statement that does not allow AssumeRole is not a trust.
+        let doc = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:TagSession"}]}"#;
+        assert!(run(doc).signals.is_empty());
+    }
+
+    #[test]
+    fn any_repository_anywhere_is_its_own_rule() {
+        for sub in ["repo:*", "repo:*/*", "repo:*/*:*", "*"] {
+            let a = run(&trust(&format!(
+                r#"{{"StringLike":{{"token.actions.githubusercontent.com:sub":"{sub}"}},"StringEquals":{{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"}}}}"#
+            )));
+            assert_eq!(rules(&a), vec!["aws.trust.any_repository"], "{sub}");
+        }
+        let doc = r#"{"Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::1:oidc-provider/gitlab.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"gitlab.com:sub":"project_path:*:ref_type:branch:ref:main"},"StringEquals":{"gitlab.com:aud":"https://gitlab.com"}}}]}"#;
+        assert_eq!(rules(&run(doc)), vec!["aws.trust.any_repository"]);
     }
 
     #[test]
@@ -340,7 +628,7 @@ mod tests {
         let a = run(&trust(
             r#"{"StringLike":{"token.actions.githubusercontent.com:sub":"repo:*"},"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"}}"#,
         ));
-        assert_eq!(rules(&a), vec!["aws.trust.wildcard_sub"]);
+        assert_eq!(rules(&a), vec!["aws.trust.any_repository"]);
         assert!(a.signals[0].message.contains("any owner"));
         // One repo, any branch: not a finding.
         let a = run(&trust(

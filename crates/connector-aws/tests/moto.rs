@@ -30,6 +30,8 @@ pub fn config(endpoint: &str, key: &TestKey, dir: &std::path::Path) -> AwsConfig
         access_key_id_file: Some(id.display().to_string()),
         secret_access_key_file: Some(secret.display().to_string()),
         github_issuers: vec![],
+        known_accounts: vec![],
+        organization_id: Some("o-acme123456".into()),
         gitlab_issuers: vec![],
         max_attempts: 2,
         initial_backoff_ms: 10,
@@ -202,7 +204,64 @@ async fn inventory_of_a_seeded_account_with_signed_calls() {
         rules(by_name(roles, "gitlab-group")),
         vec!["aws.trust.wildcard_sub"]
     );
+    assert_eq!(
+        rules(by_name(roles, "gha-anywhere")),
+        vec!["aws.trust.any_repository"]
+    );
+    assert_eq!(
+        rules(by_name(roles, "cross-public")),
+        vec!["aws.trust.public"]
+    );
+    assert!(
+        rules(by_name(roles, "cross-org")).is_empty(),
+        "{:?}",
+        by_name(roles, "cross-org").signals
+    );
+    assert_eq!(
+        by_name(roles, "cross-org").raw["trust"]["aws"][0],
+        "any AWS principal, confined to organisation o-acme123456"
+    );
+    assert_eq!(
+        rules(by_name(roles, "vendor-no-external-id")),
+        vec!["aws.trust.foreign_account", "aws.trust.no_external_id"]
+    );
+    assert_eq!(
+        rules(by_name(roles, "vendor-external-id")),
+        vec!["aws.trust.foreign_account"]
+    );
     assert!(rules(by_name(roles, "ec2-reader")).is_empty());
+    // Effective privilege: the boundary caps AdministratorAccess at read; a deny of iam:*
+    // leaves only the read it allowed beside.
+    let bounded = by_name(roles, "bounded-admin");
+    assert_eq!(
+        bounded.privilege,
+        Privilege::Read,
+        "{:?}",
+        bounded.privilege_detail
+    );
+    assert!(
+        bounded
+            .privilege_detail
+            .iter()
+            .any(|d| d.starts_with("capped at read by the permission boundary ReadOnlyAccess")),
+        "{:?}",
+        bounded.privilege_detail
+    );
+    let denied = by_name(roles, "iam-denied");
+    assert_eq!(
+        denied.privilege,
+        Privilege::Read,
+        "{:?}",
+        denied.privilege_detail
+    );
+    assert!(
+        denied
+            .privilege_detail
+            .iter()
+            .any(|d| d.starts_with("denies `iam:*` on every resource")),
+        "{:?}",
+        denied.privilege_detail
+    );
     assert_eq!(
         by_name(roles, "ec2-reader").privilege,
         Privilege::Read,

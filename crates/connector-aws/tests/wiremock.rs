@@ -39,6 +39,8 @@ fn setup(endpoint: &str, max_attempts: u32) -> Setup {
         access_key_id_file: Some(id.display().to_string()),
         secret_access_key_file: Some(secret.display().to_string()),
         github_issuers: vec![],
+        known_accounts: vec![],
+        organization_id: None,
         gitlab_issuers: vec![],
         max_attempts,
         initial_backoff_ms: 1,

@@ -156,7 +156,32 @@ pub fn rule_catalogue() -> impl Iterator<Item = &'static PlatformRule> {
 
 /// Every platform rule a connector may signal. Ids are `platform.subject.condition`.
 pub const PLATFORM_RULES: &[PlatformRule] = &[
+    // AWS IAM: who can assume a role.
+    rule(
+        "aws.trust.public",
+        OwaspCode::Nhi6,
+        Severity::Critical,
+        "role can be assumed by any AWS principal in any account (`*` with no condition confining it to your accounts or organisation)",
+    ),
+    rule(
+        "aws.trust.foreign_account",
+        OwaspCode::Nhi3,
+        Severity::High,
+        "role trusts an AWS account or organisation outside the connector's accounts and `known_accounts`",
+    ),
+    rule(
+        "aws.trust.no_external_id",
+        OwaspCode::Nhi6,
+        Severity::Medium,
+        "role trusts another account with no `sts:ExternalId` condition (the confused deputy)",
+    ),
     // AWS IAM: trust policies of federated roles (GitHub Actions, GitLab CI).
+    rule(
+        "aws.trust.any_repository",
+        OwaspCode::Nhi6,
+        Severity::Critical,
+        "role's `sub` condition admits any repository or project of anyone on the CI issuer (`repo:*`, `project_path:*`)",
+    ),
     rule(
         "aws.trust.no_sub",
         OwaspCode::Nhi6,

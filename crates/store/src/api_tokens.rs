@@ -11,6 +11,9 @@ use crate::audit::{NewAuditEvent, append_audit_in};
 use crate::entity::api_token;
 use crate::{Store, StoreError};
 
+/// How often a token's use is written down (`last_used_at`).
+const USE_MARK_EVERY: chrono::Duration = chrono::Duration::minutes(1);
+
 pub use api_token::Model as ApiToken;
 
 /// A token to be stored: never the secret, only its hash.
@@ -55,7 +58,9 @@ impl Store {
             .await?)
     }
 
-    /// The live token with this hash (not revoked, not expired at `now`), marking its use.
+    /// The live token with this hash (not revoked, not expired at `now`), marking its use at
+    /// most once a minute: a scraper reading `/metrics` every few seconds is not a write every
+    /// few seconds (on SQLite each would queue behind a sync's writes).
     pub async fn use_api_token(
         &self,
         hash: &str,
@@ -67,7 +72,10 @@ impl Store {
             .filter(api_token::Column::ExpiresAt.gt(now))
             .one(&self.db)
             .await?;
-        if let Some(t) = &found {
+        if let Some(t) = found
+            .as_ref()
+            .filter(|t| t.last_used_at.is_none_or(|at| now - at >= USE_MARK_EVERY))
+        {
             api_token::Entity::update_many()
                 .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
                 .filter(api_token::Column::Id.eq(t.id))
@@ -147,7 +155,8 @@ mod tests {
     }
 
     async fn check(store: &Store) {
-        let now = Utc::now();
+        // Whole seconds: PostgreSQL keeps microseconds, and the test compares what it reads back.
+        let now = chrono::DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap();
         let t = store
             .create_api_token(
                 NewApiToken {
@@ -165,7 +174,17 @@ mod tests {
         assert!(store.use_api_token("nope", now).await.unwrap().is_none());
         let found = store.use_api_token("h1", now).await.unwrap().unwrap();
         assert_eq!(found.id, t.id);
-        assert!(store.api_tokens().await.unwrap()[0].last_used_at.is_some());
+        assert_eq!(store.api_tokens().await.unwrap()[0].last_used_at, Some(now));
+        // Marked again only a minute on.
+        let soon = now + Duration::seconds(10);
+        store.use_api_token("h1", soon).await.unwrap().unwrap();
+        assert_eq!(store.api_tokens().await.unwrap()[0].last_used_at, Some(now));
+        let later = now + Duration::seconds(61);
+        store.use_api_token("h1", later).await.unwrap().unwrap();
+        assert_eq!(
+            store.api_tokens().await.unwrap()[0].last_used_at,
+            Some(later)
+        );
         assert!(
             store
                 .use_api_token("h1", now + Duration::days(31))

@@ -1509,6 +1509,20 @@ mod tests {
                     unreviewed: 0
                 }
             );
+            // `/metrics`: the same pending items by tier, overdue only after the due date.
+            let pending = |at| async move {
+                let rows = s.pending_reviews(at).await.unwrap();
+                let sum = |f: fn(&crate::monitoring::PendingReviews) -> u64| {
+                    rows.iter().map(f).sum::<u64>()
+                };
+                (sum(|r| r.pending), sum(|r| r.overdue), rows.len())
+            };
+            let (n, overdue, tiers) = pending(at).await;
+            assert_eq!((n, overdue), (2498, 0), "{}", t.backend);
+            assert!(tiers >= 2, "{}: grouped by tier", t.backend);
+            let late = at + chrono::Duration::days(15);
+            assert_eq!(pending(late).await.0, pending(late).await.1);
+            assert_eq!(s.open_campaign_count().await.unwrap(), 1);
 
             // Confirmed for fewer items than are pending: refused, nothing closes.
             let outcome = |confirmed| CloseOutcome {

@@ -14,6 +14,7 @@ pub mod exception_requests;
 pub mod http_validators;
 pub mod ingest;
 pub mod inventory;
+pub mod monitoring;
 pub mod owner_inheritance;
 pub mod people;
 pub mod retention;

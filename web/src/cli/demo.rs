@@ -37,7 +37,8 @@ pub async fn run(args: DemoArgs) -> CliResult {
         args.size,
         args.seed
     ))?;
-    let roster = Arc::new(Roster::from_config(config).await?);
+    let metrics = Arc::new(roster_app::metrics::Metrics::new()?);
+    let roster = Arc::new(Roster::from_config(config).await?.with_metrics(metrics));
 
     // Ages are measured from the start of today, so the sample looks current.
     let now = Utc::now();
@@ -157,7 +158,7 @@ pub async fn run(args: DemoArgs) -> CliResult {
         trusted_proxies: Vec::new(),
         ready: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
     };
-    http::serve(state, &args.bind, |addr| {
+    http::serve(state, &args.bind, None, |addr, _| {
         println!();
         println!("Roster demo (sample data) is listening on http://{addr}");
         println!("Sign in with one of these links (each works once, for 15 minutes):");

@@ -23,6 +23,8 @@ pub enum CliError {
     Server(#[from] crate::http::oidc::OidcSetupError),
     #[error(transparent)]
     Scheduler(#[from] roster_app::scheduler::SchedulerError),
+    #[error(transparent)]
+    Metrics(#[from] roster_app::metrics::MetricsError),
 }
 
 impl From<serde_json::Error> for CliError {

@@ -26,8 +26,10 @@ pub async fn run(args: ConfigArg) -> CliResult {
         None => None,
     };
     let grace = Duration::from_secs(u64::from(config.server.shutdown_grace_seconds));
+    let metrics_bind = config.server.metrics_address()?;
     let trusted_proxies = config.server.trusted_networks()?;
     let sample_banner = config.connectors.iter().any(|c| c.kind == "synthetic");
+    let metrics = Arc::new(roster_app::metrics::Metrics::new()?);
     // Listening before the database is opened: migrations can take minutes, and meanwhile
     // /healthz says the process is alive and /readyz says it is not ready.
     let socket = std::net::TcpListener::bind(&config.server.bind)?;
@@ -42,7 +44,11 @@ pub async fn run(args: ConfigArg) -> CliResult {
             return Ok(ExitCode::SUCCESS);
         }
     };
-    let roster = Arc::new(opened?.with_notifier(notifier.clone()));
+    let roster = Arc::new(
+        opened?
+            .with_notifier(notifier.clone())
+            .with_metrics(metrics),
+    );
     roster
         .record_config_changes(args.config.as_deref(), &actor(), Utc::now())
         .await?;
@@ -95,12 +101,16 @@ pub async fn run(args: ConfigArg) -> CliResult {
         ready: ready.clone(),
     };
     starting_handle.stop(true).await;
-    let (server, addrs) = http::server(state, Listen::Socket(socket), Some(grace))?;
+    let (server, addrs, metrics_addr) =
+        http::server(state, Listen::Socket(socket), Some(grace), metrics_bind)?;
     let handle = server.handle();
     let mut serving = tokio::spawn(server);
     ready.store(true, Ordering::Release);
     if let Some(addr) = addrs.first() {
         println!("Roster is listening on {addr}");
+    }
+    if let Some(m) = metrics_addr {
+        println!("Metrics without a token at http://{m}/metrics");
     }
     match token {
         Some(token) => {

@@ -102,6 +102,27 @@ pub struct ClaimForm {
     pub note: String,
 }
 
+/// A body as JSON or as a form, read by its `Content-Type`: each refused with its own parser's
+/// message (as `actix_web::Either` both were tried, and a bad form was reported as a JSON
+/// error).
+pub struct JsonOrForm<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonOrForm<T> {
+    type Error = actix_web::Error;
+    type Future = futures::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        use actix_web::HttpMessage;
+        if req.content_type() == "application/x-www-form-urlencoded" {
+            let form = web::Form::<T>::from_request(req, payload);
+            Box::pin(async move { Ok(JsonOrForm(form.await?.into_inner())) })
+        } else {
+            let json = web::Json::<T>::from_request(req, payload);
+            Box::pin(async move { Ok(JsonOrForm(json.await?.into_inner())) })
+        }
+    }
+}
+
 /// A record id from the path.
 pub fn parse_record_id(raw: &str) -> Result<roster_core::RecordId, WebError> {
     raw.parse()
@@ -156,11 +177,11 @@ pub async fn claim(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: actix_web::Either<web::Json<ClaimForm>, web::Form<ClaimForm>>,
+    body: JsonOrForm<ClaimForm>,
 ) -> Result<HttpResponse, WebError> {
     let s = require_session(&req, &state)?;
     let id = parse_record_id(&path)?;
-    let form = body.into_inner();
+    let JsonOrForm(form) = body;
     let claimed = state
         .roster
         .claim(
@@ -211,14 +232,11 @@ pub async fn request_exception(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: actix_web::Either<
-        web::Json<super::identity::ExceptionRequestForm>,
-        web::Form<super::identity::ExceptionRequestForm>,
-    >,
+    body: JsonOrForm<super::identity::ExceptionRequestForm>,
 ) -> Result<HttpResponse, WebError> {
     let s = require_session(&req, &state)?;
     let id = parse_record_id(&path)?;
-    let form = body.into_inner();
+    let JsonOrForm(form) = body;
     let ask = form.ask()?;
     let r = state
         .roster

@@ -1253,14 +1253,11 @@ pub async fn api_decide(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: web::Either<web::Json<DecisionForm>, web::Form<DecisionForm>>,
+    body: super::api::JsonOrForm<DecisionForm>,
 ) -> Result<HttpResponse, WebError> {
     let s = require_session(&req, &state)?;
     s.principal.require_review()?;
-    let input = match &body {
-        web::Either::Left(json) => json.input()?,
-        web::Either::Right(form) => form.input()?,
-    };
+    let input = body.0.input()?;
     let saved = state
         .roster
         .decide(&s.principal, &[path.into_inner()], &input, Utc::now())

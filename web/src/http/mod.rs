@@ -1,6 +1,7 @@
-//! The web app: server-rendered pages for people, `/api/v1` JSON for automation, health.
-//! Every route but health and sign-in (OpenID Connect, or the bootstrap link while no provider
-//! is configured) requires a session; every state-changing request its session's CSRF token.
+//! The web app: server-rendered pages for people, `/api/v1` JSON for automation, health,
+//! `/metrics`. Every route but health and sign-in (OpenID Connect, or the bootstrap link while no
+//! provider is configured) requires a session or an API token; every state-changing request its
+//! session's CSRF token.
 
 mod api;
 mod audit_events;
@@ -12,6 +13,7 @@ mod error;
 mod exceptions;
 mod identity;
 pub mod limit;
+mod metrics;
 pub(crate) mod oidc;
 pub mod openapi;
 pub mod pages;
@@ -100,29 +102,55 @@ pub fn starting_server(socket: &TcpListener) -> std::io::Result<Server> {
     Ok(server.run())
 }
 
-/// Binds, calls `on_bound` with the bound address (the port may have been 0), then serves until
-/// the process is stopped (SIGINT / SIGTERM, handled by actix).
+/// Binds `bind` (and `metrics_bind`, a listener for `/metrics` alone), calls `on_bound` with
+/// the bound addresses (a port may have been 0), then serves until the process is stopped
+/// (SIGINT / SIGTERM, handled by actix).
 pub async fn serve(
     state: AppState,
     bind: &str,
-    on_bound: impl FnOnce(std::net::SocketAddr),
+    metrics_bind: Option<std::net::SocketAddr>,
+    on_bound: impl FnOnce(std::net::SocketAddr, Option<std::net::SocketAddr>),
 ) -> std::io::Result<()> {
-    let (server, addrs) = server(state, Listen::Bind(bind), None)?;
+    let (server, addrs, metrics_addr) = server(state, Listen::Bind(bind), None, metrics_bind)?;
     if let Some(addr) = addrs.first() {
-        on_bound(*addr);
+        on_bound(*addr, metrics_addr);
     }
     server.await
 }
 
-/// The app's server, running, and the addresses it listens on. With `grace`, signals are the
-/// caller's, who stops the server through its handle; requests in flight then get `grace` to
-/// finish. Without, actix stops it on SIGINT / SIGTERM.
+/// The app's server, running, the addresses it listens on, and the `/metrics` listener's when
+/// `metrics_bind` is set (that one runs in a task of its own until the process ends). With
+/// `grace`, signals are the caller's, who stops the server through its handle; requests in
+/// flight then get `grace` to finish. Without, actix stops it on SIGINT / SIGTERM.
 pub fn server(
     state: AppState,
     listen: Listen<'_>,
     grace: Option<Duration>,
-) -> std::io::Result<(Server, Vec<SocketAddr>)> {
+    metrics_bind: Option<SocketAddr>,
+) -> std::io::Result<(Server, Vec<SocketAddr>, Option<SocketAddr>)> {
     let state = web::Data::from(Arc::new(state));
+    let metrics_addr = match metrics_bind {
+        Some(addr) => {
+            let state = state.clone();
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(state.clone())
+                    .route("/metrics", web::get().to(metrics::metrics_on_listener))
+                    .default_service(web::to(metrics::only_metrics))
+            })
+            // A scrape every few seconds needs no more; the app's server owns the signals.
+            .workers(1)
+            .disable_signals()
+            .bind(addr)
+            .map_err(|e| {
+                std::io::Error::new(e.kind(), format!("server.metrics_bind {addr}: {e}"))
+            })?;
+            let bound = server.addrs().first().copied();
+            tokio::spawn(server.run());
+            bound
+        }
+        None => None,
+    };
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -154,7 +182,10 @@ pub fn server(
                     .add(("X-Frame-Options", "DENY"))
                     .add(("Referrer-Policy", "no-referrer")),
             )
+            // Outermost: counts every answer, refusals and error pages included.
+            .wrap(from_fn(metrics::observe))
             .route("/healthz", web::get().to(healthz))
+            .route("/metrics", web::get().to(metrics::metrics))
             .route("/readyz", web::get().to(readyz))
             .route("/static/roster.css", web::get().to(stylesheet))
             .route("/static/reviews.js", web::get().to(reviews_script))
@@ -233,7 +264,7 @@ pub fn server(
             server = server.listen(socket)?;
         }
     }
-    Ok((server.run(), addrs))
+    Ok((server.run(), addrs, metrics_addr))
 }
 
 /// Alive: the process answers. A handler panic (a bug, answered 500) is counted here rather

@@ -1,5 +1,6 @@
 //! API tokens for automation: an admin creates one with a role and an expiry, sees the secret
-//! once, and can revoke it. Only the SHA-256 hash is stored. A request to `/api/` carrying
+//! once, and can revoke it. Only the SHA-256 hash is stored. A request to `/api/` (or
+//! `/metrics`) carrying
 //! `Authorization: Bearer roster_…` acts with the token's role; such a request carries no cookie
 //! a browser could be tricked into sending, so the CSRF check does not apply to it.
 
@@ -19,7 +20,7 @@ use super::session::{Session, SignedIn, require_session};
 #[derive(Clone)]
 pub struct TokenPrincipal(pub Session);
 
-/// Authenticates `/api/` requests that carry a bearer token; an unknown, expired or revoked
+/// Authenticates `/api/` and `/metrics` requests that carry a bearer token; an unknown, expired or revoked
 /// token is refused outright (401), never treated as anonymous.
 pub async fn bearer_auth(
     req: ServiceRequest,
@@ -32,7 +33,9 @@ pub async fn bearer_auth(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .map(str::to_owned);
-    let (Some(secret), true) = (bearer, req.path().starts_with("/api/")) else {
+    // `/metrics` too: a scraper authenticates as automation does.
+    let takes_token = req.path().starts_with("/api/") || req.path() == "/metrics";
+    let (Some(secret), true) = (bearer, takes_token) else {
         return next
             .call(req)
             .await

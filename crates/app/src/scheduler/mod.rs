@@ -94,41 +94,59 @@ async fn run_leased<F>(
 ) where
     F: Fn(Arc<JobContext>, DateTime<Utc>) -> JobFuture,
 {
+    use crate::metrics::JobOutcome;
     if firings.lock().stopping {
         return;
     }
-    match ctx
-        .roster
-        .store
-        .try_lease(job, &ctx.holder, until, now)
-        .await
+    let roster = &ctx.roster;
+    let metrics = roster.process_metrics();
+    let outcome = match crate::metrics::take_lease(
+        &roster.store,
+        metrics,
+        job,
+        &ctx.holder,
+        until,
+        now,
+    )
+    .await
     {
-        Ok(true) => {
-            let work = run(ctx.clone(), now);
-            let spawned = {
-                let mut state = firings.lock();
-                if !state.stopping {
-                    // Finished tasks are reaped here, so the set stays as small as what runs.
-                    while state.tasks.try_join_next().is_some() {}
-                    state.leases.insert(job.to_owned(), (now, false));
-                    let (name, done) = (job.to_owned(), firings.clone());
-                    state.tasks.spawn(async move {
-                        work.await;
-                        if let Some(lease) = done.lock().leases.get_mut(&name)
-                            && lease.0 == now
-                        {
-                            lease.1 = true;
-                        }
-                    });
-                }
-                !state.stopping
-            };
-            if !spawned && let Err(e) = ctx.roster.store.release_lease(job, &ctx.holder).await {
-                tracing::warn!(job, error = %e, "cannot release the job lease; it lapses");
-            }
+        Ok(true) => JobOutcome::Ran,
+        Ok(false) => {
+            tracing::debug!(job, "another server runs this tick");
+            JobOutcome::LeaseHeldElsewhere
         }
-        Ok(false) => tracing::debug!(job, "another server runs this tick"),
-        Err(e) => tracing::warn!(job, error = %e, "cannot take the job lease; skipped"),
+        Err(e) => {
+            tracing::warn!(job, error = %e, "cannot take the job lease; skipped");
+            JobOutcome::LeaseError
+        }
+    };
+    // Counted when it starts: a long sync shows as running at once.
+    if let Some(m) = metrics {
+        m.job_fired(job, outcome);
+    }
+    if outcome == JobOutcome::Ran {
+        let work = run(ctx.clone(), now);
+        let spawned = {
+            let mut state = firings.lock();
+            if !state.stopping {
+                // Finished tasks are reaped here, so the set stays as small as what runs.
+                while state.tasks.try_join_next().is_some() {}
+                state.leases.insert(job.to_owned(), (now, false));
+                let (name, done) = (job.to_owned(), firings.clone());
+                state.tasks.spawn(async move {
+                    work.await;
+                    if let Some(lease) = done.lock().leases.get_mut(&name)
+                        && lease.0 == now
+                    {
+                        lease.1 = true;
+                    }
+                });
+            }
+            !state.stopping
+        };
+        if !spawned && let Err(e) = ctx.roster.store.release_lease(job, &ctx.holder).await {
+            tracing::warn!(job, error = %e, "cannot release the job lease; it lapses");
+        }
     }
 }
 
