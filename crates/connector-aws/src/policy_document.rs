@@ -345,9 +345,9 @@ fn is_read_only(action: &str) -> bool {
     })
 }
 
-/// The action patterns a document denies outright: `Deny` statements over every resource with
-/// no condition. (A conditional or resource-scoped deny may not apply, so it removes nothing
-/// here: privilege is judged on what could be granted.)
+/// The action patterns a document denies outright: `Deny` statements naming `"Resource": "*"`
+/// with no condition. (A conditional or resource-scoped deny, `NotResource` included, may not
+/// apply, so it removes nothing here: privilege is judged on what could be granted.)
 pub fn unconditional_denies(doc: &PolicyDocument) -> Vec<String> {
     doc.statements
         .iter()
@@ -355,7 +355,7 @@ pub fn unconditional_denies(doc: &PolicyDocument) -> Vec<String> {
             !s.allow
                 && s.conditions.is_empty()
                 && s.not_actions.is_none()
-                && (s.resources.is_empty() || s.resources.iter().any(|r| r == "*"))
+                && s.resources.iter().any(|r| r == "*")
         })
         .flat_map(|s| s.actions.iter().cloned())
         .collect()
@@ -509,6 +509,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(unconditional_denies(&denies), vec!["iam:*"]);
+        // NotResource: every resource but some, so it may not cover the allow.
+        let not_resource = parse(
+            r#"{"Statement":[{"Effect":"Deny","Action":"iam:*","NotResource":"arn:aws:iam::123456789012:role/ci-*"}]}"#,
+        )
+        .unwrap();
+        assert!(unconditional_denies(&not_resource).is_empty());
     }
 
     #[test]

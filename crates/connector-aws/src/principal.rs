@@ -149,7 +149,11 @@ pub fn privilege(
         match judged(b) {
             Some(Ok((cap, evidence))) => {
                 let why = evidence.map_or_else(String::new, |e| format!(" ({e})"));
-                if rank(cap) < rank(level) || level == Privilege::Unknown {
+                // A ceiling, never a floor: an unknown level stays unknown unless the boundary
+                // allows no more than read.
+                let unknown_at_most_read = level == Privilege::Unknown && cap == Privilege::Read;
+                if (rank(cap) < rank(level) && level != Privilege::Unknown) || unknown_at_most_read
+                {
                     detail.push(format!(
                         "capped at {} by the permission boundary {}{why}",
                         cap.as_str(),
@@ -207,4 +211,45 @@ pub fn tags_json(tags: &[Tag]) -> serde_json::Value {
             .map(|t| (t.key().to_owned(), serde_json::Value::from(t.value())))
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ADMIN: &str = r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    const READ: &str =
+        r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+
+    fn policy<'a>(label: &str, document: Option<&'a str>) -> AppliedPolicy<'a> {
+        AppliedPolicy {
+            label: label.into(),
+            document,
+        }
+    }
+
+    #[test]
+    fn a_boundary_is_a_ceiling_never_a_floor() {
+        let cache = Mutex::new(HashMap::new());
+        let admin = [policy("admin", Some(ADMIN))];
+        let read_boundary = policy("ro", Some(READ));
+        let admin_boundary = policy("full", Some(ADMIN));
+        assert_eq!(
+            privilege(&admin, Some(&read_boundary), &cache).0,
+            Privilege::Read
+        );
+        assert_eq!(
+            privilege(&admin, Some(&admin_boundary), &cache).0,
+            Privilege::Admin
+        );
+        // An unreadable policy leaves the level unknown; a broad boundary does not raise it,
+        // a read-only one bounds it.
+        let unreadable = [policy("lost", None)];
+        let (level, detail) = privilege(&unreadable, Some(&admin_boundary), &cache);
+        assert_eq!(level, Privilege::Unknown, "{detail:?}");
+        assert_eq!(
+            privilege(&unreadable, Some(&read_boundary), &cache).0,
+            Privilege::Read
+        );
+    }
 }

@@ -86,22 +86,131 @@ pub struct TrustScope<'a> {
     pub organization_id: Option<&'a str>,
 }
 
-/// Condition keys that confine an AWS principal to accounts or an organisation (any operator:
-/// a value is named either way). `sts:ExternalId` is not among them: it is no secret, and
-/// only stops a vendor acting for the wrong customer.
+/// Condition keys that confine an AWS principal to accounts or an organisation.
+/// `sts:ExternalId` is not among them: it is no secret, and only stops a vendor acting for the
+/// wrong customer.
 const ACCOUNT_KEYS: &[&str] = &["aws:principalaccount", "aws:sourceaccount"];
 const ORG_KEYS: &[&str] = &["aws:principalorgid", "aws:sourceorgid"];
 const ARN_KEYS: &[&str] = &["aws:principalarn", "aws:sourcearn"];
 const ORG_PATH_KEYS: &[&str] = &["aws:principalorgpaths", "aws:sourceorgpaths"];
 
-/// The values of the statement's condition keys among `keys` (any operator).
-fn condition_values<'s>(s: &'s crate::policy_document::Statement, keys: &[&str]) -> Vec<&'s str> {
-    s.conditions
-        .values()
-        .flat_map(|by_key| by_key.iter())
-        .filter(|(k, _)| keys.contains(&k.to_ascii_lowercase().as_str()))
-        .flat_map(|(_, v)| v.iter().map(String::as_str))
-        .collect()
+/// Whether an Allow's condition operator confines the principal to the values it names: a
+/// positive match on a key that must be present. `Not…` operators admit everyone else,
+/// `…IfExists` and `ForAllValues:` admit a request without the key, `Null` tests presence only.
+fn confines(op: &str) -> bool {
+    let op = op.strip_prefix("ForAnyValue:").unwrap_or(op);
+    matches!(
+        op,
+        "StringEquals" | "StringEqualsIgnoreCase" | "StringLike" | "ArnEquals" | "ArnLike"
+    )
+}
+
+/// Whether a Deny's condition operator keeps out everyone but the values it names
+/// (`Deny … StringNotEquals aws:PrincipalOrgID o-mine`, the usual guard beside an Allow of `*`).
+fn excludes_others(op: &str) -> bool {
+    matches!(
+        op,
+        "StringNotEquals"
+            | "StringNotEqualsIgnoreCase"
+            | "StringNotLike"
+            | "ArnNotEquals"
+            | "ArnNotLike"
+    )
+}
+
+/// A value that names no particular account or organisation: a wildcard in it, or for an ARN
+/// in its account field (`arn:aws:iam::*:role/deploy` is that role in every account).
+fn names_nobody(key: &str, value: &str) -> bool {
+    let wild = |v: &str| v.is_empty() || v.contains('*') || v.contains('?');
+    if ARN_KEYS.contains(&key) {
+        return wild(value.split(':').nth(4).unwrap_or(""));
+    }
+    wild(value)
+}
+
+/// What conditions confine AWS principals to: accounts, organisations, org paths, principals.
+#[derive(Debug, Clone, Default)]
+struct Confinement {
+    accounts: Vec<String>,
+    orgs: Vec<String>,
+    org_paths: Vec<String>,
+    arns: Vec<String>,
+}
+
+impl Confinement {
+    fn add(&mut self, key: &str, value: &str) {
+        let key = key.to_ascii_lowercase();
+        if names_nobody(&key, value) {
+            return;
+        }
+        let list = if ACCOUNT_KEYS.contains(&key.as_str()) {
+            &mut self.accounts
+        } else if ORG_KEYS.contains(&key.as_str()) {
+            &mut self.orgs
+        } else if ORG_PATH_KEYS.contains(&key.as_str()) {
+            &mut self.org_paths
+        } else if ARN_KEYS.contains(&key.as_str()) {
+            &mut self.arns
+        } else {
+            return;
+        };
+        list.push(value.to_owned());
+    }
+
+    /// From an Allow's conditions with operators that [`confines`].
+    fn of_allow(s: &crate::policy_document::Statement) -> Self {
+        let mut c = Confinement::default();
+        for (_, keys) in s.conditions.iter().filter(|(op, _)| confines(op)) {
+            for (key, values) in keys {
+                for v in values {
+                    c.add(key, v);
+                }
+            }
+        }
+        c
+    }
+
+    /// From the document's guards: Deny statements over every principal's AssumeRole whose
+    /// every condition [`excludes_others`] on a confining key (with another condition beside
+    /// it, the deny may not apply, so it confines nothing).
+    fn of_deny_guards(doc: &PolicyDocument) -> Self {
+        let mut c = Confinement::default();
+        for s in doc.statements.iter().filter(|s| !s.allow) {
+            let everyone = s.principal == Value::String("*".into())
+                || strings(s.principal.get("AWS").unwrap_or(&Value::Null))
+                    .iter()
+                    .any(|p| p == "*");
+            let guard = everyone
+                && allows_assume_role(&s.actions)
+                && !s.conditions.is_empty()
+                && s.conditions.iter().all(|(op, keys)| {
+                    excludes_others(op)
+                        && keys.keys().all(|k| {
+                            let k = k.to_ascii_lowercase();
+                            [ACCOUNT_KEYS, ORG_KEYS, ORG_PATH_KEYS, ARN_KEYS]
+                                .iter()
+                                .any(|set| set.contains(&k.as_str()))
+                        })
+                });
+            if guard {
+                for keys in s.conditions.values() {
+                    for (key, values) in keys {
+                        for v in values {
+                            c.add(key, v);
+                        }
+                    }
+                }
+            }
+        }
+        c
+    }
+
+    fn extend(&mut self, other: &Confinement) {
+        self.accounts.extend(other.accounts.iter().cloned());
+        self.orgs.extend(other.orgs.iter().cloned());
+        self.org_paths.extend(other.org_paths.iter().cloned());
+        self.arns.extend(other.arns.iter().cloned());
+    }
 }
 
 /// The account an AWS principal names: a bare 12-digit id, or the account field of an ARN
@@ -126,6 +235,7 @@ fn analyse_aws(
     role: &str,
     s: &crate::policy_document::Statement,
     scope: &TrustScope<'_>,
+    guards: &Confinement,
     out: &mut TrustAnalysis,
 ) {
     let mut principals: Vec<String> = Vec::new();
@@ -136,11 +246,22 @@ fn analyse_aws(
     if principals.is_empty() || !allows_assume_role(&s.actions) {
         return;
     }
-    let accounts = condition_values(s, ACCOUNT_KEYS);
-    let orgs = condition_values(s, ORG_KEYS);
-    let arns = condition_values(s, ARN_KEYS);
-    let org_paths = condition_values(s, ORG_PATH_KEYS);
-    let external_id = !condition_values(s, &["sts:externalid"]).is_empty();
+    let mut confinement = Confinement::of_allow(s);
+    confinement.extend(guards);
+    let Confinement {
+        accounts,
+        orgs,
+        org_paths,
+        arns,
+    } = confinement;
+    let external_id = s
+        .conditions
+        .iter()
+        .filter(|(op, _)| confines(op))
+        .any(|(_, keys)| {
+            keys.keys()
+                .any(|k| k.eq_ignore_ascii_case("sts:ExternalId"))
+        });
     let known = |a: &str| scope.known_accounts.iter().any(|k| k == a);
     // What the conditions confine the principals to; each is judged like a principal.
     let mut confined_to: Vec<String> = Vec::new();
@@ -321,8 +442,9 @@ fn describe_sub(ci: CiKind, pattern: &str) -> (String, Reach) {
 pub fn analyse(role: &str, doc: &PolicyDocument, scope: &TrustScope<'_>) -> TrustAnalysis {
     let issuers = scope.issuers;
     let mut out = TrustAnalysis::default();
+    let guards = Confinement::of_deny_guards(doc);
     for s in doc.statements.iter().filter(|s| s.allow) {
-        analyse_aws(role, s, scope, &mut out);
+        analyse_aws(role, s, scope, &guards, &mut out);
         let federated = strings(s.principal.get("Federated").unwrap_or(&Value::Null));
         for (kind, v) in s.principal.as_object().into_iter().flatten() {
             if kind != "Federated" {
@@ -551,6 +673,49 @@ mod tests {
             r#"{"StringEquals":{"sts:ExternalId":"abc"}}"#,
         ));
         assert_eq!(rules(&a), vec!["aws.trust.public"]);
+    }
+
+    #[test]
+    fn only_conditions_that_really_confine_count() {
+        // Every account but ours, a key that may be absent, an org test that any org passes,
+        // and a role name in every account: all still public.
+        for condition in [
+            r#"{"StringNotEquals":{"aws:PrincipalAccount":"123456789012"}}"#,
+            r#"{"ForAllValues:StringEquals":{"aws:PrincipalOrgID":"o-acme123456"}}"#,
+            r#"{"StringEqualsIfExists":{"aws:SourceAccount":"123456789012"}}"#,
+            r#"{"Null":{"aws:PrincipalOrgID":"false"}}"#,
+            r#"{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/deploy"}}"#,
+            r#"{"StringLike":{"aws:PrincipalAccount":"1234*"}}"#,
+        ] {
+            let a = run(&assume(r#"{"AWS":"*"}"#, condition));
+            assert_eq!(rules(&a), vec!["aws.trust.public"], "{condition}");
+        }
+        // A role in one of ours, by ARN pattern: confined.
+        let a = run(&assume(
+            r#"{"AWS":"*"}"#,
+            r#"{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::123456789012:role/ci-*"}}"#,
+        ));
+        assert!(a.signals.is_empty(), "{:?}", a.signals);
+    }
+
+    #[test]
+    fn a_deny_guard_confines_an_allow_of_anyone() {
+        let guarded = r#"{"Statement":[
+            {"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"},
+            {"Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Condition":{"StringNotEquals":{"aws:PrincipalOrgID":"o-acme123456"}}}
+        ]}"#;
+        let a = run(guarded);
+        assert!(a.signals.is_empty(), "{:?}", a.signals);
+        assert_eq!(
+            a.aws,
+            vec!["any AWS principal, confined to organisation o-acme123456"]
+        );
+        // A deny with a further condition may not apply: it guards nothing.
+        let partial = r#"{"Statement":[
+            {"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"},
+            {"Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Condition":{"StringNotEquals":{"aws:PrincipalOrgID":"o-acme123456"},"Bool":{"aws:SecureTransport":"false"}}}
+        ]}"#;
+        assert_eq!(rules(&run(partial)), vec!["aws.trust.public"]);
     }
 
     #[test]

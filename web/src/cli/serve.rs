@@ -33,6 +33,7 @@ pub async fn run(args: ConfigArg) -> CliResult {
     // Listening before the database is opened: migrations can take minutes, and meanwhile
     // /healthz says the process is alive and /readyz says it is not ready.
     let socket = std::net::TcpListener::bind(&config.server.bind)?;
+    let metrics_socket = metrics_bind.map(http::bind_metrics).transpose()?;
     let starting = http::starting_server(&socket)?;
     let starting_handle = starting.handle();
     tokio::spawn(starting);
@@ -102,7 +103,7 @@ pub async fn run(args: ConfigArg) -> CliResult {
     };
     starting_handle.stop(true).await;
     let (server, addrs, metrics_addr) =
-        http::server(state, Listen::Socket(socket), Some(grace), metrics_bind)?;
+        http::server(state, Listen::Socket(socket), Some(grace), metrics_socket)?;
     let handle = server.handle();
     let mut serving = tokio::spawn(server);
     ready.store(true, Ordering::Release);

@@ -113,7 +113,10 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonOr
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         use actix_web::HttpMessage;
-        if req.content_type() == "application/x-www-form-urlencoded" {
+        if req
+            .content_type()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        {
             let form = web::Form::<T>::from_request(req, payload);
             Box::pin(async move { Ok(JsonOrForm(form.await?.into_inner())) })
         } else {

@@ -111,26 +111,35 @@ pub async fn serve(
     metrics_bind: Option<std::net::SocketAddr>,
     on_bound: impl FnOnce(std::net::SocketAddr, Option<std::net::SocketAddr>),
 ) -> std::io::Result<()> {
-    let (server, addrs, metrics_addr) = server(state, Listen::Bind(bind), None, metrics_bind)?;
+    let metrics = metrics_bind.map(bind_metrics).transpose()?;
+    let (server, addrs, metrics_addr) = server(state, Listen::Bind(bind), None, metrics)?;
     if let Some(addr) = addrs.first() {
         on_bound(*addr, metrics_addr);
     }
     server.await
 }
 
+/// Binds `[server] metrics_bind`; an error names the key. Done before the database is opened,
+/// so a busy port stops the server before it has started any work.
+pub fn bind_metrics(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("server.metrics_bind {addr}: {e}")))
+}
+
 /// The app's server, running, the addresses it listens on, and the `/metrics` listener's when
-/// `metrics_bind` is set (that one runs in a task of its own until the process ends). With
+/// `metrics` is given (that one runs in a task of its own until the process ends). With
 /// `grace`, signals are the caller's, who stops the server through its handle; requests in
 /// flight then get `grace` to finish. Without, actix stops it on SIGINT / SIGTERM.
 pub fn server(
     state: AppState,
     listen: Listen<'_>,
     grace: Option<Duration>,
-    metrics_bind: Option<SocketAddr>,
+    metrics: Option<TcpListener>,
 ) -> std::io::Result<(Server, Vec<SocketAddr>, Option<SocketAddr>)> {
     let state = web::Data::from(Arc::new(state));
-    let metrics_addr = match metrics_bind {
-        Some(addr) => {
+    let metrics_addr = match metrics {
+        Some(socket) => {
+            let addr = socket.local_addr()?;
             let state = state.clone();
             let server = HttpServer::new(move || {
                 App::new()
@@ -141,13 +150,9 @@ pub fn server(
             // A scrape every few seconds needs no more; the app's server owns the signals.
             .workers(1)
             .disable_signals()
-            .bind(addr)
-            .map_err(|e| {
-                std::io::Error::new(e.kind(), format!("server.metrics_bind {addr}: {e}"))
-            })?;
-            let bound = server.addrs().first().copied();
+            .listen(socket)?;
             tokio::spawn(server.run());
-            bound
+            Some(addr)
         }
         None => None,
     };
