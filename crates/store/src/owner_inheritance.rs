@@ -20,7 +20,8 @@ impl Store {
     /// Brings every live credential's inherited owner up to date with its identity's: set
     /// where the identity has an owner, changed where that owner changed, removed where the
     /// identity has none or is gone. Returns the credentials changed (their evaluations are
-    /// then redone). Two set-based statements in one transaction.
+    /// then redone), and gives credentials left without one their identity's ownership claim. Set-based
+    /// statements in one transaction.
     pub async fn inherit_owners(&self) -> Result<HashSet<i64>, StoreError> {
         let backend = self.db.get_database_backend();
         // The parent's source, as the credential's: `inherited:platform`, `inherited:aws_tag:owner`.
@@ -51,6 +52,9 @@ impl Store {
                 changed.insert(row.try_get_by_index::<i64>(0)?);
             }
         }
+        // Credentials still without an owner take their identity's claim (one that arrived
+        // after the claim, or whose inherited owner just went).
+        changed.extend(crate::claims::inherit_claims(&txn, None).await?);
         txn.commit().await?;
         Ok(changed)
     }

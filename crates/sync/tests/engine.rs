@@ -1069,3 +1069,123 @@ async fn credentials_inherit_their_identity_s_owner() {
         );
     }
 }
+
+/// A claim on an identity reaches its credentials that have no owner, as
+/// `inherited:<who claimed>`: at once, again when the identity is claimed anew, and at the next
+/// run for a credential that arrives later; a credential's own claim is never replaced.
+#[tokio::test]
+async fn an_identity_s_claim_reaches_its_unowned_credentials() {
+    for t in test_stores().await.unwrap() {
+        let s = &t.store;
+        let roles = Listing::new("aws.role", "111122223333");
+        let keys = Listing::new("aws.access_key", "111122223333");
+        let identity = |id: &str| {
+            let mut r = rec("aws.role", "111122223333", id);
+            r.platform = Platform::Aws;
+            r.kind = Kind::Role;
+            r
+        };
+        let key = |id: &str| {
+            let mut r = rec("aws.access_key", "111122223333", id);
+            r.platform = Platform::Aws;
+            r.kind = Kind::AccessKey;
+            r.parent = Some(identity("nobody").key);
+            r
+        };
+        let c = ScriptedConnector {
+            page_size: 100,
+            ..Default::default()
+        };
+        let run = |key_ids: &[&str]| {
+            *c.listings.lock().unwrap() = vec![
+                (roles.clone(), Ok(vec![identity("nobody")])),
+                (keys.clone(), Ok(key_ids.iter().map(|k| key(k)).collect())),
+            ];
+            engine(s)
+        };
+        run(&["k1", "k2"])
+            .run(&[source(&c)], &NoProgress)
+            .await
+            .unwrap();
+        let id_of = |external: &'static str| async move {
+            s.inventory_page(&InventoryFilter::default(), None, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|r| r.external_id == external)
+                .unwrap_or_else(|| panic!("{external} stored"))
+                .id
+        };
+        let now = chrono::Utc::now();
+        // k2 is claimed on its own first; then the identity.
+        s.claim_ownership(
+            id_of("k2").await,
+            "dee@acme.example",
+            "dee@acme.example",
+            "",
+            now,
+        )
+        .await
+        .unwrap();
+        s.claim_ownership(
+            id_of("nobody").await,
+            "cy@acme.example",
+            "cy@acme.example",
+            "",
+            now,
+        )
+        .await
+        .unwrap();
+        let claims = s.ownership_claims().await.unwrap();
+        let k1 = &claims[&id_of("k1").await];
+        assert_eq!(
+            (k1.owner.as_str(), k1.claimed_by.as_str()),
+            ("cy@acme.example", "inherited:cy@acme.example"),
+            "{}",
+            t.backend
+        );
+        assert_eq!(
+            claims[&id_of("k2").await].owner,
+            "dee@acme.example",
+            "its own claim stays"
+        );
+        // Whoever asks for cy's records finds the key too.
+        let cys = s
+            .inventory_page(
+                &InventoryFilter {
+                    owner: Some("cy@acme.example".into()),
+                    ..Default::default()
+                },
+                None,
+                100,
+            )
+            .await
+            .unwrap();
+        assert!(cys.iter().any(|r| r.external_id == "k1"), "{}", t.backend);
+
+        // Claimed anew: the inherited claim follows; a key arriving later takes it at its run.
+        s.claim_ownership(
+            id_of("nobody").await,
+            "ed@acme.example",
+            "ed@acme.example",
+            "",
+            now,
+        )
+        .await
+        .unwrap();
+        run(&["k1", "k2", "k3"])
+            .run(&[source(&c)], &NoProgress)
+            .await
+            .unwrap();
+        let claims = s.ownership_claims().await.unwrap();
+        for k in ["k1", "k3"] {
+            assert_eq!(
+                claims[&id_of(k).await].owner,
+                "ed@acme.example",
+                "{k} {}",
+                t.backend
+            );
+        }
+        assert_eq!(claims[&id_of("k2").await].owner, "dee@acme.example");
+    }
+}
