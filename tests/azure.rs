@@ -140,7 +140,8 @@ async fn sync_identities_and_remediation_against_graph_fixtures() {
     assert!(items.iter().all(|i| i["platform"] == "azure"
         && i["connector"] == "contoso-entra"
         && i["scope"] == support::tenant()));
-    assert_eq!(items.len(), 3 + 4 + 3 + 1 + 3, "{items:#?}");
+    // … and one password and one key held by service principals themselves.
+    assert_eq!(items.len(), 3 + 4 + 3 + 1 + 3 + 2, "{items:#?}");
 
     // Owner, usage with provenance, privilege.
     let bot = named(&items, "app_installation", "deploy-bot");

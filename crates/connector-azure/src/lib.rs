@@ -8,6 +8,8 @@
 //! | `azure.client_secret` | `passwordCredentials` of every application | client_secret |
 //! | `azure.certificate` | `keyCredentials` of every application | certificate |
 //! | `azure.federated_credential` | `GET /v1.0/applications/{id}/federatedIdentityCredentials` | role |
+//! | `azure.service_principal_secret` | `passwordCredentials` of every service principal itself | client_secret |
+//! | `azure.service_principal_certificate` | `keyCredentials` of every service principal itself | certificate |
 //!
 //! Every listing's scope is the tenant id. An application's records (and its credentials')
 //! carry the permissions granted to its service principal in this tenant (app role
@@ -35,6 +37,7 @@ mod federated_credential;
 mod graph;
 mod remediation;
 mod service_principal;
+mod service_principal_credential;
 mod sign_in_activity;
 
 use std::collections::HashMap;
@@ -64,6 +67,8 @@ const RESOURCES: &[&str] = &[
     client_secret::RESOURCE,
     certificate::RESOURCE,
     federated_credential::RESOURCE,
+    service_principal_credential::SECRET,
+    service_principal_credential::CERTIFICATE,
 ];
 
 /// Every resource type name the connector lists.
@@ -143,6 +148,15 @@ impl AzureConnector {
         }
     }
 
+    /// The key of a service principal's record, which its own credentials name as their parent.
+    pub(crate) fn service_principal_key(&self, object_id: &str) -> RecordKey {
+        RecordKey {
+            resource_type: service_principal::RESOURCE.to_string(),
+            scope: self.tenant.clone(),
+            external_id: object_id.to_string(),
+        }
+    }
+
     /// The owners of the application `object_id` (remembered for this run).
     pub(crate) async fn owners_of_application(
         &self,
@@ -202,6 +216,12 @@ impl AzureConnector {
                 service_principal::SELECT,
                 self.page_size
             )
+        } else if Self::of_service_principals(resource_type) {
+            format!(
+                "v1.0/servicePrincipals?$select={}&$top={}",
+                service_principal_credential::SELECT,
+                self.page_size
+            )
         } else {
             format!(
                 "v1.0/applications?$select={APPLICATION_SELECT}&$top={}",
@@ -210,8 +230,18 @@ impl AzureConnector {
         }
     }
 
+    /// Listings read from `servicePrincipals` (the others from `applications`).
+    fn of_service_principals(resource_type: &str) -> bool {
+        [
+            service_principal::RESOURCE,
+            service_principal_credential::SECRET,
+            service_principal_credential::CERTIFICATE,
+        ]
+        .contains(&resource_type)
+    }
+
     fn needs(resource_type: &str) -> &'static str {
-        if resource_type == service_principal::RESOURCE {
+        if Self::of_service_principals(resource_type) {
             service_principal::NEEDS
         } else {
             APPLICATIONS_NEEDS
@@ -275,6 +305,9 @@ impl Connector for AzureConnector {
             service_principal::RESOURCE => service_principal::records(self, items, &at).await?,
             client_secret::RESOURCE => client_secret::records(self, items, &at).await?,
             certificate::RESOURCE => certificate::records(self, items, &at).await?,
+            service_principal_credential::SECRET | service_principal_credential::CERTIFICATE => {
+                service_principal_credential::records(self, resource, items, &at).await?
+            }
             _ => federated_credential::records(self, items, &at).await?,
         };
         Ok(Page {

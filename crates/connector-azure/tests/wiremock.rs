@@ -662,3 +662,43 @@ async fn graph_requests_carry_the_bearer_token_only() {
             .is_empty()
     );
 }
+
+/// A password or key added to a service principal itself is inventoried under it and
+/// signalled; a principal without one of its own (deploy-bot) gives nothing.
+#[tokio::test]
+async fn a_service_principal_s_own_credentials_are_listed_and_signalled() {
+    let h = harness().await;
+    let secrets = drain(&h.connector, "azure.service_principal_secret")
+        .await
+        .unwrap();
+    assert_eq!(names(&secrets), vec!["reporting: sp-added"]);
+    let s = &secrets[0];
+    assert_eq!(s.kind, Kind::ClientSecret);
+    assert_eq!(
+        s.parent
+            .as_ref()
+            .map(|p| (p.resource_type.as_str(), p.external_id.as_str())),
+        Some((
+            "azure.service_principal",
+            "b2000000-0000-4000-8000-000000000002"
+        ))
+    );
+    assert_eq!(rules(s), vec!["azure.service_principal.own_credential"]);
+    assert_eq!(
+        s.expires_at.unwrap().to_rfc3339(),
+        "2027-03-01T00:00:00+00:00"
+    );
+    assert!(s.raw.get("secretText").is_none());
+    let keys = drain(&h.connector, "azure.service_principal_certificate")
+        .await
+        .unwrap();
+    assert_eq!(names(&keys), vec!["legacy-sync: CN=legacy-sync-sp"]);
+    assert_eq!(keys[0].kind, Kind::Certificate);
+    assert!(
+        secrets
+            .iter()
+            .chain(&keys)
+            .all(|r| !r.name.starts_with("deploy-bot")),
+        "deploy-bot holds no credential of its own"
+    );
+}

@@ -317,6 +317,12 @@ pub const PLATFORM_RULES: &[PlatformRule] = &[
         "a federated identity credential's subject admits more than one repository or branch of a CI issuer",
     ),
     rule(
+        "azure.service_principal.own_credential",
+        OwaspCode::Nhi4,
+        Severity::Medium,
+        "a service principal holds a password or key of its own, not on its app registration, where it is easily overlooked (a known way to keep access)",
+    ),
+    rule(
         "azure.application.no_owner",
         OwaspCode::Nhi1,
         Severity::Low,
