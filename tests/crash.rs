@@ -179,14 +179,19 @@ async fn kill_9_at_any_moment_of_a_sync_leaves_no_stored_evaluation_wrong() {
     for postgres in backends {
         // How long a first sync's run lasts here, from its row appearing to the process's
         // exit: the kills are spread from 20 % of it to its end, so most land in its
-        // last phases (the re-evaluation of what the run changed, the summary).
-        let dir = tempfile::tempdir().unwrap();
-        let db = fresh_url(dir.path(), postgres).await;
-        write_config(dir.path(), &db);
-        let (mut child, _) = start_sync(dir.path(), &db).await;
-        let started = Instant::now();
-        assert!(child.wait().unwrap().success());
-        let whole = started.elapsed();
+        // last phases (the re-evaluation of what the run changed, the summary). The shorter of
+        // two runs: the very first is slowed by cold caches, and kills timed by it landed after
+        // the trials' (warm) runs had ended (7 of 20 mid-run once in CI).
+        let mut whole = Duration::MAX;
+        for _ in 0..2 {
+            let dir = tempfile::tempdir().unwrap();
+            let db = fresh_url(dir.path(), postgres).await;
+            write_config(dir.path(), &db);
+            let (mut child, _) = start_sync(dir.path(), &db).await;
+            let started = Instant::now();
+            assert!(child.wait().unwrap().success());
+            whole = whole.min(started.elapsed());
+        }
 
         let mut mid_run = 0;
         let mut left_wrong = 0;
