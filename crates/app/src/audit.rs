@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use roster_store::audit::NewAuditEvent;
 
 pub use roster_store::audit::{
-    AuditEvent, AuditFilter, AuditVerification, ChainBreak, export_json,
+    AuditEvent, AuditFilter, AuditVerification, ChainBreak, ExportedEvent, export_json,
 };
 
 use crate::Roster;

@@ -155,7 +155,7 @@ pub struct AuditQuery {
     tag = "audit",
     params(AuditQuery),
     responses(
-        (status = 200, description = "Events", body = Vec<roster_store::audit::ExportedEvent>),
+        (status = 200, description = "Events", body = Vec<roster_app::audit::ExportedEvent>),
         super::openapi::Refused,
     ),
 )]
@@ -166,7 +166,7 @@ pub async fn audit_events(
     q: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, WebError> {
     let s = require_session(&req, &state)?;
-    let events: Vec<roster_store::audit::ExportedEvent> = state
+    let events: Vec<roster_app::audit::ExportedEvent> = state
         .roster
         .audit_events(&s.principal, q.after, q.limit.unwrap_or(MAX_EVENTS))
         .await?

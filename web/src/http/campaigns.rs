@@ -1030,7 +1030,7 @@ pub struct CampaignSummary {
     launched_at: chrono::DateTime<Utc>,
     due_at: chrono::DateTime<Utc>,
     items: i64,
-    counts: roster_store::campaigns::ItemCounts,
+    counts: roster_app::campaigns::ItemCounts,
     signed_off_by: Option<String>,
     closed_at: Option<chrono::DateTime<Utc>>,
     /// The audit trail's head hash when it closed.
