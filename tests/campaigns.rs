@@ -26,19 +26,6 @@ fn roster(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "{}", text(o));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
-}
-
 /// A `roster serve` configuration on a free port over a synthetic estate of `count` records in
 /// SQLite under `d`, with `extra` appended, synced once. Returns the port.
 fn synthetic_site(d: &Path, count: u32, extra: &str) -> u16 {
