@@ -13,6 +13,17 @@ use crate::{AzureConnector, MAX_PAGES};
 /// Office 365 Exchange Online …).
 pub(crate) const MICROSOFT_TENANT_ID: &str = "f8cdef31-a31e-4b4a-93e4-5f571e91255a";
 
+/// Whether a principal's app is Microsoft's own (left out unless `include_microsoft_apps`).
+pub(crate) fn first_party(app_owner_organization_id: Option<&str>) -> bool {
+    app_owner_organization_id.is_some_and(|t| t.eq_ignore_ascii_case(MICROSOFT_TENANT_ID))
+}
+
+/// An object's display name, or `<what> <id>` when it has none.
+pub(crate) fn display_name(name: Option<&str>, what: &str, id: &str) -> String {
+    name.filter(|n| !n.is_empty())
+        .map_or_else(|| format!("{what} {id}"), str::to_owned)
+}
+
 /// A record of `resource_type` in `tenant` with everything unknown: the mapper fills in what
 /// Graph says.
 pub(crate) fn record(
@@ -73,6 +84,15 @@ pub(crate) struct CredentialInfo {
 }
 
 impl CredentialInfo {
+    /// How a person tells it apart: its display name, else its hint, else its key id.
+    pub fn label(&self) -> String {
+        self.display_name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .or_else(|| self.hint.as_ref().map(|h| format!("{h}…")))
+            .unwrap_or_else(|| self.key_id.clone().unwrap_or_default())
+    }
+
     /// A certificate's thumbprint as a credential fingerprint. Graph sends
     /// `customKeyIdentifier` as the thumbprint's hex, or as base64 of its bytes (Edm.Binary);
     /// both are taken. A client secret's is free text and says nothing.
@@ -114,10 +134,7 @@ pub(crate) struct Application {
 
 impl Application {
     pub fn name(&self) -> String {
-        self.display_name
-            .clone()
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| format!("application {}", self.id))
+        display_name(self.display_name.as_deref(), "application", &self.id)
     }
 }
 
@@ -170,24 +187,27 @@ pub(crate) fn owner_fields(owners: &[Owner]) -> (Option<String>, Value) {
 
 /// A client secret's or certificate's record: the app's owner and permissions (what the
 /// credential can do), the credential's own dates and sign-in activity.
-pub(crate) async fn credential_record(
+/// Who holds a credential: an app registration or a service principal.
+pub(crate) struct Holder {
+    pub id: String,
+    pub name: String,
+    /// The holder as the credential's `raw` names it, e.g. `("application", {…})`.
+    pub raw: (&'static str, Value),
+    pub key: RecordKey,
+}
+
+/// A credential's record as its metadata and the sign-in reports say: `<holder>: <label>`,
+/// the metadata, its fingerprint and dates, its last use; under `holder`.
+pub(crate) async fn credential_of(
     c: &AzureConnector,
-    app: &Application,
+    holder: &Holder,
     cred: &CredentialInfo,
     resource_type: &str,
     kind: Kind,
 ) -> Result<Record, ConnectorError> {
     let key_id = cred.key_id.clone().unwrap_or_default();
-    let label = cred
-        .display_name
-        .clone()
-        .filter(|n| !n.is_empty())
-        .or_else(|| cred.hint.clone().map(|h| format!("{h}…")))
-        .unwrap_or_else(|| key_id.clone());
-    let app_name = app.name();
-    let name = format!("{app_name}: {label}");
-    let raw = serde_json::json!({
-        "application": {"id": app.id, "appId": app.app_id, "displayName": app.display_name},
+    let label = cred.label();
+    let mut raw = serde_json::json!({
         "keyId": cred.key_id,
         "displayName": cred.display_name,
         "hint": cred.hint,
@@ -196,29 +216,52 @@ pub(crate) async fn credential_record(
         "type": cred.key_type,
         "usage": cred.usage,
     });
+    if let Value::Object(m) = &mut raw {
+        m.insert(holder.raw.0.to_owned(), holder.raw.1.clone());
+    }
     let mut r = record(
         resource_type,
         &c.tenant,
         kind,
-        format!("{}/{key_id}", app.id),
-        name,
+        format!("{}/{key_id}", holder.id),
+        format!("{}: {label}", holder.name),
         raw,
     );
-    r.parent = Some(c.application_key(&app.id));
+    r.parent = Some(holder.key.clone());
     r.credential_fingerprint = cred.certificate_fingerprint();
     r.created_at = time(cred.start_date_time.as_deref());
     r.expires_at = time(cred.end_date_time.as_deref());
-    if let Some(app_id) = &app.app_id {
-        let p = c.permissions.of_app_id(&c.graph, app_id, MAX_PAGES).await?;
-        r.privilege = p.privilege;
-        r.privilege_detail = p.detail;
-    }
     let seen = c
         .sign_ins
         .credential(&c.graph, cred.key_id.as_deref(), MAX_PAGES)
         .await?;
     r.usage = seen.usage;
     r.last_used_at = seen.last;
+    Ok(r)
+}
+
+pub(crate) async fn credential_record(
+    c: &AzureConnector,
+    app: &Application,
+    cred: &CredentialInfo,
+    resource_type: &str,
+    kind: Kind,
+) -> Result<Record, ConnectorError> {
+    let holder = Holder {
+        id: app.id.clone(),
+        name: app.name(),
+        raw: (
+            "application",
+            serde_json::json!({"id": app.id, "appId": app.app_id, "displayName": app.display_name}),
+        ),
+        key: c.application_key(&app.id),
+    };
+    let mut r = credential_of(c, &holder, cred, resource_type, kind).await?;
+    if let Some(app_id) = &app.app_id {
+        let p = c.permissions.of_app_id(&c.graph, app_id, MAX_PAGES).await?;
+        r.privilege = p.privilege;
+        r.privilege_detail = p.detail;
+    }
     let owners = c.owners_of_application(&app.id).await?;
     if let (Some(owner), _) = owner_fields(&owners) {
         r.owner = Some(owner);

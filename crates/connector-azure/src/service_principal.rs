@@ -11,7 +11,7 @@ use url::Url;
 
 use crate::app_permission::stronger;
 use crate::common::{
-    MICROSOFT_TENANT_ID, OWNER_SELECT, Owner, SECRET_FIELDS, decode, owner_fields, record,
+    OWNER_SELECT, Owner, SECRET_FIELDS, decode, display_name, first_party, owner_fields, record,
 };
 use crate::directory_role;
 use crate::graph::forbidden;
@@ -56,11 +56,7 @@ pub(crate) async fn records(
     let mut out = Vec::with_capacity(items.len());
     for mut item in items {
         let sp: ServicePrincipal = decode(&item).map_err(|e| malformed(url, e))?;
-        let first_party = sp
-            .app_owner_organization_id
-            .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case(MICROSOFT_TENANT_ID));
-        if first_party && !c.include_microsoft_apps {
+        if first_party(sp.app_owner_organization_id.as_deref()) && !c.include_microsoft_apps {
             continue;
         }
         roster_core::record::drop_secret_fields(&mut item, SECRET_FIELDS);
@@ -76,11 +72,7 @@ pub(crate) async fn records(
             .await
             .map_err(|e| forbidden(e, NEEDS))?;
         let (owner, owners_raw) = owner_fields(&owners);
-        let name = sp
-            .display_name
-            .clone()
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| format!("service principal {}", sp.id));
+        let name = display_name(sp.display_name.as_deref(), "service principal", &sp.id);
         let mut r = record(
             RESOURCE,
             &c.tenant,

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::common::{CredentialInfo, MICROSOFT_TENANT_ID, decode, record, time};
+use crate::common::{CredentialInfo, Holder, credential_of, decode, display_name, first_party};
 use crate::{AzureConnector, MAX_PAGES, malformed};
 
 pub(crate) const SECRET: &str = "azure.service_principal_secret";
@@ -45,11 +45,7 @@ pub(crate) async fn records(
     let mut out = Vec::new();
     for item in items {
         let sp: ServicePrincipal = decode(&item).map_err(|e| malformed(url, e))?;
-        let first_party = sp
-            .app_owner_organization_id
-            .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case(MICROSOFT_TENANT_ID));
-        if first_party && !c.include_microsoft_apps {
+        if first_party(sp.app_owner_organization_id.as_deref()) && !c.include_microsoft_apps {
             continue;
         }
         let (creds, kind, what) = if resource == SECRET {
@@ -57,57 +53,32 @@ pub(crate) async fn records(
         } else {
             (&sp.key_credentials, Kind::Certificate, "key")
         };
-        let sp_name = sp
-            .display_name
-            .clone()
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| format!("service principal {}", sp.id));
+        if creds.is_empty() {
+            continue;
+        }
+        let holder = Holder {
+            id: sp.id.clone(),
+            name: display_name(sp.display_name.as_deref(), "service principal", &sp.id),
+            raw: (
+                "servicePrincipal",
+                serde_json::json!({"id": sp.id, "displayName": sp.display_name}),
+            ),
+            key: c.service_principal_key(&sp.id),
+        };
+        let p = c
+            .permissions
+            .of_service_principal(&c.graph, &sp.id, MAX_PAGES)
+            .await?;
         for cred in creds {
-            let key_id = cred.key_id.clone().unwrap_or_default();
-            let label = cred
-                .display_name
-                .clone()
-                .filter(|n| !n.is_empty())
-                .or_else(|| cred.hint.clone().map(|h| format!("{h}…")))
-                .unwrap_or_else(|| key_id.clone());
-            let raw = serde_json::json!({
-                "servicePrincipal": {"id": sp.id, "displayName": sp.display_name},
-                "keyId": cred.key_id,
-                "displayName": cred.display_name,
-                "hint": cred.hint,
-                "startDateTime": cred.start_date_time,
-                "endDateTime": cred.end_date_time,
-                "type": cred.key_type,
-                "usage": cred.usage,
-            });
-            let mut r = record(
-                resource,
-                &c.tenant,
-                kind,
-                format!("{}/{key_id}", sp.id),
-                format!("{sp_name}: {label}"),
-                raw,
-            );
-            r.parent = Some(c.service_principal_key(&sp.id));
-            r.credential_fingerprint = cred.certificate_fingerprint();
-            r.created_at = time(cred.start_date_time.as_deref());
-            r.expires_at = time(cred.end_date_time.as_deref());
-            let p = c
-                .permissions
-                .of_service_principal(&c.graph, &sp.id, MAX_PAGES)
-                .await?;
+            let mut r = credential_of(c, &holder, cred, resource, kind).await?;
             r.privilege = p.privilege;
-            r.privilege_detail = p.detail;
-            let seen = c
-                .sign_ins
-                .credential(&c.graph, cred.key_id.as_deref(), MAX_PAGES)
-                .await?;
-            r.usage = seen.usage;
-            r.last_used_at = seen.last;
+            r.privilege_detail = p.detail.clone();
             r.signals.push(Signal::new(
                 "azure.service_principal.own_credential",
                 format!(
-                    "service principal `{sp_name}` holds a {what} credential of its own (`{label}`), not on its app registration, where it is easily overlooked"
+                    "service principal `{}` holds a {what} credential of its own (`{}`), not on its app registration, where it is easily overlooked",
+                    holder.name,
+                    cred.label()
                 ),
             ));
             out.push(r);
