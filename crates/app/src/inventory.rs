@@ -39,7 +39,11 @@ pub struct IdentityView {
 pub struct TrustView {
     /// Per trusted CI issuer: the issuer and who can assume the role through it.
     pub ci: Vec<(String, Vec<String>)>,
-    /// Other principals trusted (accounts, services, other federations), as written.
+    /// Who in AWS can assume it, in plain words with the conditions that confine them
+    /// ("any AWS principal, confined to organisation o-…").
+    pub aws: Vec<String>,
+    /// Other principals trusted (services, other federations; AWS principals too when the
+    /// connector did not put them in words), as written.
     pub others: Vec<String>,
     /// The policy document, pretty-printed.
     pub document: String,
@@ -91,9 +95,16 @@ impl TrustView {
                 .map(|e| format!("(the document did not parse: {e})"))
                 .unwrap_or_default(),
         };
+        let aws = strings(trust.get("aws"));
+        let mut others = strings(trust.get("other_principals"));
+        if !aws.is_empty() {
+            // Said in words above: not again as written.
+            others.retain(|o| !o.starts_with("AWS: ") && !o.starts_with("anyone: "));
+        }
         Some(TrustView {
             ci,
-            others: strings(trust.get("other_principals")),
+            aws,
+            others,
             document,
         })
     }
@@ -453,5 +464,22 @@ mod tests {
         assert_eq!(TrustView::of_raw("not json"), None);
         let broken = TrustView::of_raw(r#"{"trust": {"error": "bad JSON"}}"#).unwrap();
         assert!(broken.document.contains("did not parse: bad JSON"));
+    }
+
+    /// AWS principals in words replace the same principals as written; services stay.
+    #[test]
+    fn aws_principals_are_shown_in_words_once() {
+        let raw = serde_json::json!({"trust": {
+            "document": "{}",
+            "ci": [],
+            "aws": ["any AWS principal, confined to organisation o-acme123456"],
+            "other_principals": ["anyone: *", "AWS: *", "Service: ec2.amazonaws.com"]
+        }});
+        let t = TrustView::of_raw(&raw.to_string()).unwrap();
+        assert_eq!(
+            t.aws,
+            vec!["any AWS principal, confined to organisation o-acme123456"]
+        );
+        assert_eq!(t.others, vec!["Service: ec2.amazonaws.com"]);
     }
 }
